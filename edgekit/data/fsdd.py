@@ -186,7 +186,8 @@ def load_fsdd(
             try:
                 samples, rate = read_wav(path)
             except DataError as exc:
-                skipped.append((path, str(exc)))
+                reason = str(exc).removeprefix(f"{path}: ")  # the path is listed anyway
+                skipped.append((path, reason))
                 continue
             if rate != config.sample_rate:
                 skipped.append(

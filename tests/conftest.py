@@ -1,0 +1,87 @@
+"""Shared test fixtures.
+
+``fsdd_root`` locates the real Free Spoken Digit Dataset: ``$EDGEKIT_DATA``
+(set by the Makefile) or ``<project root>/../shared/data``.  It is never copied
+into the repository.  Without it, tests that need it are skipped -- or fail,
+when ``$CI`` is set, so that CI cannot pass vacuously.
+"""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _find_fsdd() -> tuple[Path | None, list[Path]]:
+    bases = []
+    if os.environ.get("EDGEKIT_DATA"):
+        bases.append(Path(os.environ["EDGEKIT_DATA"]))
+    bases.append(PROJECT_ROOT.parent / "shared" / "data")
+    looked = []
+    for base in bases:
+        recordings = base / "fsdd" / "recordings"
+        looked.append(recordings)
+        if recordings.is_dir() and any(recordings.glob("*.wav")):
+            return recordings, looked
+    return None, looked
+
+
+@pytest.fixture(scope="session")
+def fsdd_root() -> Path:
+    """The real FSDD ``recordings`` directory (skip, or fail under ``$CI``, if absent)."""
+    found, looked = _find_fsdd()
+    if found is None:
+        reason = "FSDD not found (looked in " + ", ".join(map(str, looked)) + "); set EDGEKIT_DATA"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture(scope="session")
+def fsdd_dataset(fsdd_root):
+    """The real FSDD loaded once with the default features and the official split."""
+    from edgekit.data import load_fsdd
+
+    return load_fsdd(fsdd_root)
+
+
+def write_wav(
+    path: Path,
+    samples: np.ndarray,
+    sample_rate: int = 8000,
+    sampwidth: int = 2,
+    channels: int = 1,
+) -> Path:
+    """Write integer PCM with the stdlib ``wave`` module.
+
+    ``samples`` are floats in [-1, 1], shape ``(n,)`` or ``(n, channels)``.
+    """
+    x = np.asarray(samples, dtype=np.float64).reshape(-1, channels)
+    scale = float(2 ** (8 * sampwidth - 1) - 1)
+    ints = np.round(np.clip(x, -1, 1) * scale).astype(np.int64)
+    if sampwidth == 1:
+        raw = (ints + 128).astype(np.uint8).tobytes()
+    elif sampwidth == 3:
+        b = (ints.reshape(-1) & 0xFFFFFF).astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3]
+        raw = b.tobytes()
+    else:
+        raw = ints.astype(f"<i{sampwidth}").tobytes()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(sampwidth)
+        w.setframerate(sample_rate)
+        w.writeframes(raw)
+    return Path(path)
+
+
+@pytest.fixture
+def wav_writer():
+    """The :func:`write_wav` helper, for tests that build their own WAV files."""
+    return write_wav
