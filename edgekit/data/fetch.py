@@ -8,6 +8,7 @@ directory is removed and the destination is left as it was.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import re
@@ -120,7 +121,8 @@ def _download(url: str, out: Path, timeout: float) -> None:
         raise DataError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except urllib.error.URLError as exc:
         raise DataError(f"download of {url} failed: {exc.reason}") from exc
-    except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # Timeouts, connection resets, malformed URLs, short reads.
         raise DataError(f"download of {url} failed: {exc}") from exc
     if expected is not None and expected.isdigit() and got != int(expected):
         raise DataError(
