@@ -1,0 +1,154 @@
+"""Generate C99 inference code for a :class:`Graph`.
+
+The C is not built by concatenating statements: ``templates/model.c.tmpl``
+and ``templates/model.h.tmpl`` hold the code, and this module fills in only
+the glue (constant arrays, per-op parameter blocks, the sequence of kernel
+calls with their profiling hooks).  Kernels are real ``.c`` files under
+``kernels/``, copied next to the generated model.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit.errors import UnsupportedOpError
+from edgekit.firmware_export import ops
+from edgekit.firmware_export.graph import Graph
+from edgekit.firmware_export.planner import MemoryPlan, plan_memory
+
+C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t",
+           "float32": "float", "int64": "int64_t"}
+COMMON_KERNEL_FILES = ("ek_kernels.h", "ek_fixedpoint.h")
+
+
+@dataclass
+class Export:
+    """What :func:`generate` wrote."""
+
+    out_dir: Path
+    plan: MemoryPlan
+    lowered: list
+    files: list[str] = field(default_factory=list)
+    weight_bytes: int = 0
+
+
+def _template(name: str) -> Template:
+    return Template(resources.files("edgekit.firmware_export").joinpath(
+        "templates", name).read_text())
+
+
+def _c_array(values, per_line: int = 16) -> str:
+    vals = [str(int(v)) for v in np.asarray(values).reshape(-1)]
+    lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
+    return "    " + ",\n    ".join(lines)
+
+
+def _c_int(v: int) -> str:
+    v = int(v)
+    if v == -(1 << 31):
+        return "INT32_MIN"
+    return str(v)
+
+
+def check_graph(graph: Graph) -> None:
+    """Raise if the graph is not one single-input, single-output model."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedOpError(
+            f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+            "edgekit's generated code supports exactly one of each")
+    if not graph.operators:
+        raise UnsupportedOpError("the model has no operators")
+
+
+def lower_graph(graph: Graph) -> list[ops.Lowered]:
+    """Lower every op (raises UnsupportedOpError at the first unsupported one)."""
+    check_graph(graph)
+    return [ops.lower(op, graph) for op in graph.operators]
+
+
+def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite") -> Export:
+    """Write ``model.c``, ``model.h`` and the kernels ``graph`` needs to ``out_dir``."""
+    lowered = lower_graph(graph)
+    aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
+    plan = plan_memory(graph, aliases)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    const_lines, param_lines, call_lines = [], [], []
+    emitted_consts: set[int] = set()
+    weight_bytes = 0
+
+    def ref(t: int | None) -> str:
+        nonlocal weight_bytes
+        if t is None:
+            return "NULL"
+        tensor = graph.tensors[t]
+        if tensor.is_const:
+            if t not in emitted_consts:
+                emitted_consts.add(t)
+                ctype = C_TYPES.get(tensor.dtype)
+                if ctype is None:
+                    raise UnsupportedOpError(f"constant tensor {t} has type {tensor.dtype}")
+                const_lines.append(
+                    f"/* tensor {t}: {tensor.name[:60]} {list(tensor.shape)} */\n"
+                    f"static const {ctype} ek_c{t}[{max(tensor.num_elements, 1)}] "
+                    f"__attribute__((aligned(16))) = {{\n{_c_array(tensor.data)}\n}};")
+                weight_bytes += tensor.nbytes
+            return f"ek_c{t}"
+        return f"EK_T({plan.offsets[t]})"
+
+    for op, low in zip(graph.operators, lowered):
+        if low.kernel is None:
+            call_lines.append(f"    /* op {op.index}: {op.opcode} (no code: output aliases "
+                              f"tensor {low.alias_of}) */")
+            continue
+        fields = []
+        for name, value in low.params.items():
+            if isinstance(value, list):
+                arr = f"ek_op{op.index}_{name}"
+                param_lines.append(f"static const int32_t {arr}[{len(value)}] = {{\n"
+                                   f"{_c_array(value, 8)}\n}};")
+                fields.append(f".{name} = {arr}")
+            elif isinstance(value, tuple):
+                fields.append(f".{name} = {{{', '.join(_c_int(v) for v in value)}}}")
+            else:
+                fields.append(f".{name} = {_c_int(value)}")
+        param_lines.append(f"static const {low.params_type} ek_op{op.index} = {{\n    "
+                           + ",\n    ".join(fields) + "\n};")
+        args = ", ".join(ref(t) for t in low.args)
+        call_lines.append(f"    edgekit_profile_begin({op.index});\n"
+                          f"    {low.kernel}(&ek_op{op.index}, {args});\n"
+                          f"    edgekit_profile_end({op.index});")
+
+    x = graph.tensors[graph.inputs[0]]
+    y = graph.tensors[graph.outputs[0]]
+    subs = dict(
+        version=__version__, source=Path(str(source)).name, num_ops=len(graph.operators),
+        arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
+        input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
+        input_scale=f"{x.s!r}f", input_zp=x.zp,
+        output_shape=list(y.shape), output_dtype=y.dtype, output_bytes=y.nbytes,
+        output_scale=f"{y.s!r}f", output_zp=y.zp,
+        op_names=",\n".join(f'    "{op.opcode}"' for op in graph.operators),
+        constants="\n\n".join(const_lines), op_params="\n\n".join(param_lines),
+        input_offset=plan.offsets[x.index], output_offset=plan.offsets[y.index],
+        op_calls="\n".join(call_lines))
+    files = ["model.h", "model.c"]
+    (out_dir / "model.h").write_text(_template("model.h.tmpl").substitute(subs))
+    (out_dir / "model.c").write_text(_template("model.c.tmpl").substitute(subs))
+
+    kernels = resources.files("edgekit.firmware_export").joinpath("kernels")
+    needed = list(COMMON_KERNEL_FILES) + sorted({low.source for low in lowered if low.source})
+    for name in needed:
+        with resources.as_file(kernels.joinpath(name)) as src:
+            shutil.copyfile(src, out_dir / name)
+        files.append(name)
+    return Export(out_dir=out_dir, plan=plan, lowered=lowered, files=files,
+                  weight_bytes=weight_bytes)

@@ -1,0 +1,59 @@
+/* edgekit: fixed-point helpers shared by the int8/int16 kernels.
+ *
+ * These follow the arithmetic of TFLite's integer quantization spec as TFLM's
+ * reference kernels compute it (double rounding: a saturating rounding
+ * doubling high multiply, then a rounding right shift), so that results are
+ * bit-exact with TFLM.  Written for edgekit from the spec and the gemmlowp
+ * fixed-point definitions.
+ */
+#ifndef EK_FIXEDPOINT_H
+#define EK_FIXEDPOINT_H
+
+#include <stdint.h>
+
+static inline int32_t ek_min32(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline int32_t ek_max32(int32_t a, int32_t b) { return a > b ? a : b; }
+static inline int32_t ek_clamp32(int32_t x, int32_t lo, int32_t hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* round(a * b / 2^31) with ties away from zero; saturates the one overflow
+ * case (INT32_MIN * INT32_MIN). */
+static inline int32_t ek_srdhm(int32_t a, int32_t b) {
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero. */
+static inline int32_t ek_rdbpot(int32_t x, int exponent) {
+    int32_t mask = (int32_t)((1LL << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* Saturating x * 2^exponent (exponent may be negative: rounding shift). */
+static inline int32_t ek_sat_mul_pot(int32_t x, int exponent) {
+    if (exponent <= 0) {
+        return ek_rdbpot(x, -exponent);
+    }
+    int32_t lim = (int32_t)(INT32_MAX >> exponent);
+    if (x > lim) return INT32_MAX;
+    if (x < -lim - 1) return INT32_MIN;
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+static inline int32_t ek_shl(int32_t x, int s) { return (int32_t)((uint32_t)x << s); }
+
+/* x * multiplier * 2^shift, multiplier a Q0.31 value in [0.5, 1). */
+static inline int32_t ek_mbqm(int32_t x, int32_t multiplier, int shift) {
+    int left = shift > 0 ? shift : 0;
+    int right = shift > 0 ? 0 : -shift;
+    return ek_rdbpot(ek_srdhm(ek_shl(x, left), multiplier), right);
+}
+
+#endif /* EK_FIXEDPOINT_H */

@@ -1,0 +1,77 @@
+/* edgekit: int8 kernels called by the generated model code.
+ *
+ * One kernel per op type, each in its own ek_<op>.c.  Tensors are NHWC,
+ * filters OHWI (depthwise: 1HWC).  Every kernel takes a const parameter
+ * struct that the code generator fills at export time (quantized
+ * multipliers, offsets, shapes), so nothing is computed at run time that
+ * could be computed offline.
+ */
+#ifndef EK_KERNELS_H
+#define EK_KERNELS_H
+
+#include <stdint.h>
+
+typedef struct {
+    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t f_h, f_w, f_in_c;       /* f_in_c < in_c: grouped convolution */
+    int32_t stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
+    int32_t depth_multiplier;       /* depthwise only */
+    int32_t in_offset, out_offset, act_min, act_max;
+    const int32_t *mult;            /* per output channel */
+    const int32_t *shift;
+} ek_conv_params;
+
+void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                  const int32_t *bias, int8_t *out);
+void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                            const int32_t *bias, int8_t *out);
+
+typedef struct {
+    int32_t batches, in_h, in_w, c, out_h, out_w;
+    int32_t f_h, f_w, stride_h, stride_w, pad_h, pad_w;
+    int32_t act_min, act_max;
+} ek_pool_params;
+
+void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *in, int8_t *out);
+void ek_max_pool_s8(const ek_pool_params *p, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t batches, accum, units;
+    int32_t in_offset, filter_offset, out_offset, act_min, act_max;
+    int32_t per_channel;            /* 1: mult/shift have `units` entries */
+    const int32_t *mult;
+    const int32_t *shift;
+} ek_fc_params;
+
+void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
+                           const int32_t *bias, int8_t *out);
+
+typedef struct {
+    int32_t outer, depth;
+    int32_t input_multiplier, input_left_shift, diff_min;
+} ek_softmax_params;
+
+void ek_softmax_s8(const ek_softmax_params *p, const int8_t *in, int8_t *out);
+
+/* Elementwise ADD/SUB with broadcasting over up to 6 dims (shapes padded to 6). */
+typedef struct {
+    int32_t size;                   /* output elements */
+    int32_t broadcast;              /* 0: same shape, flat loop */
+    int32_t out_shape[6];
+    int32_t in1_strides[6], in2_strides[6];  /* 0 where the dim is broadcast */
+    int32_t in1_offset, in2_offset, out_offset, left_shift;
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
+    int32_t act_min, act_max;
+} ek_add_params;
+
+void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+typedef struct {
+    int32_t outer, reduce, inner;   /* input viewed as [outer, reduce, inner] */
+    int32_t in_zp, out_zp;
+    int32_t mult, shift;            /* already folded with 1/reduce */
+} ek_mean_params;
+
+void ek_mean_s8(const ek_mean_params *p, const int8_t *in, int8_t *out);
+
+#endif /* EK_KERNELS_H */

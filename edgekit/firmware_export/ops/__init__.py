@@ -1,0 +1,41 @@
+"""Op lowerings: one module per TFLite op type.
+
+Each module has ``lower(op, graph) -> Lowered``: it checks that the op is one
+edgekit's kernel computes exactly (types, quantization, options) and
+precomputes the kernel's parameters.  Anything else raises
+:class:`~edgekit.errors.UnsupportedOpError` naming the op and its index.
+"""
+
+from __future__ import annotations
+
+from edgekit.errors import UnsupportedOpError
+from edgekit.firmware_export.ops import (add, conv, depthwise_conv, fully_connected, mean,
+                                         pooling, reshape, softmax)
+from edgekit.firmware_export.ops.base import Lowered
+
+LOWERINGS = {
+    "CONV_2D": conv.lower,
+    "DEPTHWISE_CONV_2D": depthwise_conv.lower,
+    "AVERAGE_POOL_2D": pooling.lower_avg,
+    "MAX_POOL_2D": pooling.lower_max,
+    "FULLY_CONNECTED": fully_connected.lower,
+    "SOFTMAX": softmax.lower,
+    "RESHAPE": reshape.lower,
+    "SQUEEZE": reshape.lower,
+    "EXPAND_DIMS": reshape.lower,
+    "ADD": add.lower,
+    "MEAN": mean.lower,
+}
+
+
+def lower(op, graph) -> Lowered:
+    """Lower one op, or raise UnsupportedOpError naming it."""
+    fn = LOWERINGS.get(op.opcode)
+    if fn is None:
+        raise UnsupportedOpError(
+            f"op {op.index} ({op.opcode}) is not supported by edgekit's code generator; "
+            f"supported ops: {', '.join(sorted(LOWERINGS))}")
+    return fn(op, graph)
+
+
+__all__ = ["LOWERINGS", "Lowered", "lower"]

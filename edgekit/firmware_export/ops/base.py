@@ -1,0 +1,76 @@
+"""What an op lowering returns, and checks shared by the lowerings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgekit.errors import UnsupportedOpError
+
+
+@dataclass
+class Lowered:
+    """One op, ready for the code generator.
+
+    Attributes
+    ----------
+    kernel : str or None
+        C function to call; None for an op that only aliases memory.
+    params_type : str
+        C struct type of the parameter block.
+    params : dict
+        Field name -> int, or -> list of int (emitted as a const array).
+    args : list of int or None
+        Tensor indices passed after the parameter block, in order;
+        None stands for NULL (e.g. no bias).
+    alias_of : int or None
+        For reshape-like ops: the output shares the memory of this tensor.
+    source : str
+        Kernel source file (package data) that defines ``kernel``.
+    """
+
+    kernel: str | None
+    params_type: str = ""
+    params: dict = field(default_factory=dict)
+    args: list = field(default_factory=list)
+    alias_of: int | None = None
+    source: str = ""
+
+
+def fail(op, why: str) -> UnsupportedOpError:
+    return UnsupportedOpError(f"op {op.index} ({op.opcode}): {why}")
+
+
+def require_int8(op, *tensors) -> None:
+    for t in tensors:
+        if t is None:
+            continue
+        if t.dtype != "int8":
+            raise fail(op, f"tensor {t.index} ({t.name!r}) is {t.dtype}; this kernel needs int8")
+        if not len(t.scale):
+            raise fail(op, f"tensor {t.index} ({t.name!r}) has no quantization parameters")
+
+
+def require_activation(op, t) -> None:
+    if t.is_const:
+        raise fail(op, f"tensor {t.index} ({t.name!r}) must be an activation, not a constant")
+
+
+def nhwc(op, t) -> tuple[int, int, int, int]:
+    if len(t.shape) != 4:
+        raise fail(op, f"tensor {t.index} has shape {list(t.shape)}; expected 4-D NHWC")
+    return tuple(int(d) for d in t.shape)
+
+
+def compute_padding(padding: str, in_size: int, filt: int, stride: int, dilation: int,
+                    out_size: int) -> int:
+    """Leading padding (TFLite puts the odd extra pixel at the end)."""
+    eff = (filt - 1) * dilation + 1
+    total = (out_size - 1) * stride + eff - in_size
+    return max(total, 0) // 2 if padding == "SAME" else 0
+
+
+def expected_out(padding: str, in_size: int, filt: int, stride: int, dilation: int) -> int:
+    eff = (filt - 1) * dilation + 1
+    if padding == "SAME":
+        return (in_size + stride - 1) // stride
+    return (in_size - eff + stride) // stride

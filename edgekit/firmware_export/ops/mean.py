@@ -1,0 +1,44 @@
+"""MEAN over a contiguous run of axes, int8 (global average pooling)."""
+
+from __future__ import annotations
+
+from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
+from edgekit.firmware_export.quant import quantize_multiplier
+
+
+def lower(op, graph) -> Lowered:
+    x, axis_t = graph.op_inputs(op)[:2]
+    y = graph.op_outputs(op)[0]
+    require_int8(op, x, y)
+    if axis_t is None or not axis_t.is_const:
+        raise fail(op, "axis must be a constant tensor")
+    rank = len(x.shape)
+    axes = sorted({int(a) % rank for a in axis_t.data.reshape(-1)})
+    if not axes or axes != list(range(axes[0], axes[-1] + 1)):
+        raise fail(op, f"reduces over axes {axes}; only a contiguous run of axes is supported")
+    outer = 1
+    for d in x.shape[:axes[0]]:
+        outer *= int(d)
+    reduce = 1
+    for d in x.shape[axes[0]:axes[-1] + 1]:
+        reduce *= int(d)
+    inner = 1
+    for d in x.shape[axes[-1] + 1:]:
+        inner *= int(d)
+    if y.num_elements != outer * inner:
+        raise fail(op, f"output shape {list(y.shape)} does not match the reduction")
+    mult, shift = quantize_multiplier(float(x.s) / float(y.s))
+    keep = op.options.get("keep_dims", False)
+    if keep and rank == 4 and axes == [1, 2]:
+        raise fail(op, "MEAN with keep_dims over H,W is not supported yet")
+    if x.zp == y.zp and x.s == y.s:
+        raise fail(op, "MEAN with equal input/output quantization is not supported yet")
+    # Fold 1/count into the multiplier as TFLite's quantized mean does.
+    sh = reduce.bit_length() - 1
+    sh = min(sh, 32, 31 + shift)
+    mult = (mult << sh) // reduce
+    shift -= sh
+    params = dict(outer=outer, reduce=reduce, inner=inner, in_zp=x.zp, out_zp=y.zp,
+                  mult=mult, shift=shift)
+    return Lowered("ek_mean_s8", "ek_mean_params", params, [x.index, y.index],
+                   source="ek_mean.c")
