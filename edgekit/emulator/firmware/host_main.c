@@ -1,0 +1,83 @@
+/*
+ * host_main.c -- run a generated edgekit model natively on the build host.
+ *
+ *   ./model_host inputs.bin outputs.bin
+ *
+ * inputs.bin holds N cases of EDGEKIT_INPUT_BYTES each; outputs.bin receives
+ * N outputs of EDGEKIT_OUTPUT_BYTES each, concatenated.  edgekit_reset() is
+ * called once before the first case (the cases form one stream, as in the
+ * firmware harness).  Exit status: 0 on success, non-zero on any error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model.h"
+
+static unsigned char input_buf[EDGEKIT_INPUT_BYTES] __attribute__((aligned(16)));
+static unsigned char output_buf[EDGEKIT_OUTPUT_BYTES] __attribute__((aligned(16)));
+
+int main(int argc, char **argv)
+{
+    FILE *in;
+    FILE *out;
+    long length;
+    long cases;
+    long c;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s inputs.bin outputs.bin\n", argv[0]);
+        return 2;
+    }
+    in = fopen(argv[1], "rb");
+    if (in == NULL) {
+        fprintf(stderr, "error: cannot open %s\n", argv[1]);
+        return 3;
+    }
+    if (fseek(in, 0, SEEK_END) != 0 || (length = ftell(in)) < 0 || fseek(in, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "error: cannot get length of %s\n", argv[1]);
+        fclose(in);
+        return 3;
+    }
+    if (length % EDGEKIT_INPUT_BYTES != 0) {
+        fprintf(stderr, "error: %s has %ld bytes, not a multiple of %d\n", argv[1], length,
+                EDGEKIT_INPUT_BYTES);
+        fclose(in);
+        return 4;
+    }
+    cases = length / EDGEKIT_INPUT_BYTES;
+    out = fopen(argv[2], "wb");
+    if (out == NULL) {
+        fprintf(stderr, "error: cannot create %s\n", argv[2]);
+        fclose(in);
+        return 3;
+    }
+    edgekit_reset();
+    for (c = 0; c < cases; c++) {
+        int status;
+        if (fread(input_buf, 1, EDGEKIT_INPUT_BYTES, in) != (size_t)EDGEKIT_INPUT_BYTES) {
+            fprintf(stderr, "error: short read on case %ld\n", c);
+            fclose(in);
+            fclose(out);
+            return 5;
+        }
+        status = edgekit_invoke(input_buf, output_buf);
+        if (status != 0) {
+            fprintf(stderr, "error: edgekit_invoke returned %d on case %ld\n", status, c);
+            fclose(in);
+            fclose(out);
+            return 6;
+        }
+        if (fwrite(output_buf, 1, EDGEKIT_OUTPUT_BYTES, out) != (size_t)EDGEKIT_OUTPUT_BYTES) {
+            fprintf(stderr, "error: cannot write %s\n", argv[2]);
+            fclose(in);
+            fclose(out);
+            return 7;
+        }
+    }
+    fclose(in);
+    if (fclose(out) != 0) {
+        fprintf(stderr, "error: cannot write %s\n", argv[2]);
+        return 7;
+    }
+    return 0;
+}
