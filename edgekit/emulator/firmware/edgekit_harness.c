@@ -29,7 +29,11 @@
 #define EDGEKIT_SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define EDGEKIT_SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define EDGEKIT_SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define EDGEKIT_SYST_RELOAD 0x00FFFFFFu
+/* SysTick reload (24-bit); overridable only to test the wrap counting. */
+#ifndef EDGEKIT_SYSTICK_RELOAD
+#define EDGEKIT_SYSTICK_RELOAD 0x00FFFFFFu
+#endif
+#define EDGEKIT_SYST_RELOAD ((uint32_t)(EDGEKIT_SYSTICK_RELOAD))
 
 static volatile uint32_t edgekit_systick_wraps;
 

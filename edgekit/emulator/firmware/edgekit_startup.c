@@ -25,6 +25,7 @@ extern uint32_t _stack_bottom; /* lowest address the stack may reach */
 int main(void);
 
 void Reset_Handler(void);
+void edgekit_reset_c(void);
 void edgekit_fault_handler(void);
 void edgekit_default_handler(void);
 void SysTick_Handler(void);
@@ -56,9 +57,30 @@ const edgekit_vector_t edgekit_vector_table[16] = {
 };
 
 #define EDGEKIT_SCB_VTOR  (*(volatile uint32_t *)0xE000ED08u)
-#define EDGEKIT_SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
 
-void Reset_Handler(void)
+/*
+ * Reset entry.  Naked so that no compiler-generated code runs before the
+ * FPU is switched on: the C part below calls newlib's memcpy/memset (GCC
+ * turns the copy loops into calls), which may use FP/MVE registers.
+ */
+__attribute__((naked, noreturn)) void Reset_Handler(void)
+{
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    /* CPACR (0xE000ED88) |= CP10 and CP11 full access: FPU (and MVE). */
+    __asm__ volatile("movw r0, #0xED88\n\t"
+                     "movt r0, #0xE000\n\t"
+                     "ldr r1, [r0]\n\t"
+                     "orr r1, r1, #0x00F00000\n\t"
+                     "str r1, [r0]\n\t"
+                     "dsb\n\t"
+                     "isb\n\t"
+                     "b edgekit_reset_c\n\t");
+#else
+    __asm__ volatile("b edgekit_reset_c\n\t");
+#endif
+}
+
+__attribute__((used, noreturn)) void edgekit_reset_c(void)
 {
     uint32_t *src = &_sidata;
     uint32_t *dst = &_sdata;
@@ -73,12 +95,6 @@ void Reset_Handler(void)
 
 #if !defined(__ARM_ARCH_6M__)
     EDGEKIT_SCB_VTOR = (uint32_t)(uintptr_t)&edgekit_vector_table[0];
-#endif
-
-#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
-    /* CP10 and CP11 full access: FPU (and MVE on Cortex-M55). */
-    EDGEKIT_SCB_CPACR |= (0xFu << 20);
-    __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
 
     /* Paint the unused stack, leaving a margin below the live frame. */
