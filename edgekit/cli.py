@@ -1,0 +1,78 @@
+"""The ``edgekit`` command line: a thin layer over the library.
+
+Each command parses its arguments and calls one library function.  Errors
+of the :class:`~edgekit.errors.EdgekitError` family are turned into a
+one-line message and exit code 2 here, and only here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from edgekit.errors import EdgekitError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except EdgekitError as e:
+            click.echo(f"edgekit: error: {e}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="edgekit")
+def main() -> None:
+    """edgekit: tiny audio models from training to a Cortex-M microcontroller."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@main.command()
+@click.option("--target", default="cortex-m", show_default=True,
+              help="Cortex-M core (cortex-m = cortex-m4).")
+@click.option("--data", type=click.Path(), default=None,
+              help="Dataset location (else $EDGEKIT_DATA, else the cache).")
+@click.option("--out", type=click.Path(), default="build", show_default=True)
+@click.option("--model", type=click.Path(), default=None,
+              help="Deploy this int8 .tflite instead of training.")
+@click.option("--arch", default=None, help="Zoo architecture to train (default: dscnn).")
+@click.option("--cases", type=int, default=50, show_default=True,
+              help="Inputs checked bit-exact against tflite_micro.")
+def build(target, data, out, model, arch, cases) -> None:
+    """Train (or take --model), quantize, generate C, run in QEMU, report."""
+    from edgekit.pipeline import build as run_build  # noqa: PLC0415
+
+    result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases)
+    r = result.report
+    summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
+    summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
+    summary["emulator"] = {k: r["emulator"][k] for k in ("bit_exact", "cases", "instructions")}
+    click.echo(json.dumps(summary, indent=1))
+    click.echo(f"wrote {result.out_dir}/report.json, report.md, model.tflite, firmware/")
+
+
+@main.group()
+def data() -> None:
+    """Datasets."""
+
+
+@data.command("fetch")
+@click.argument("name", type=click.Choice(["fsdd"]))
+@click.option("--dest", type=click.Path(), default=None, help="Cache directory.")
+@click.option("--url", default=None, help="Archive URL (default: the public FSDD zip).")
+def data_fetch(name, dest, url) -> None:
+    """Download a public dataset into the cache."""
+    from edgekit.data import fetch_fsdd  # noqa: PLC0415
+
+    kwargs = {"url": url} if url else {}
+    path = fetch_fsdd(dest, **kwargs)
+    click.echo(f"{name}: {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

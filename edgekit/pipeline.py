@@ -1,0 +1,271 @@
+"""``edgekit build``: dataset -> model -> int8 TFLite -> C -> firmware -> QEMU -> report.
+
+:func:`build` is the library function behind ``edgekit build``.  Each stage
+is a call into its own subpackage; this module only chains them, checks
+bit-exactness and writes the report.  Everything is written into a
+temporary directory beside ``out`` and moved into place at the end, so a
+failed build leaves no half-written output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import ConfigError, ModelError
+from edgekit.log import Progress
+
+NUM_CHECK_CASES = 50
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    report: dict
+
+
+def _prepare_out(out: Path) -> Path:
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+
+
+def _commit(tmp: Path, out: Path) -> None:
+    """Replace ``out`` by ``tmp`` (old content moved away first, then removed)."""
+    out = Path(out).resolve()
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_tflite(path: Path) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+    return data
+
+
+def _train_default(data: str | None, work: Path, progress: Progress, recipe: dict,
+                   arch: str | None) -> tuple[bytes, dict, np.ndarray]:
+    """Train + quantize the default recipe; returns (tflite, report parts, real inputs)."""
+    from edgekit.data import load_fsdd, resolve_data_root  # noqa: PLC0415
+    from edgekit.models import registry  # noqa: PLC0415
+    from edgekit.models.train import evaluate_float, save_model, train  # noqa: PLC0415
+    from edgekit.quantize.evaluate import (input_quantization, quantize_input,  # noqa: PLC0415
+                                           tflite_accuracy)
+    from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
+
+    progress.stage("data", "loading FSDD (official split)")
+    root = resolve_data_root("fsdd", data)
+    ds = load_fsdd(root)
+    if ds.skipped:
+        progress.warn(f"skipped {len(ds.skipped)} unreadable files, e.g. {ds.skipped[0][0]}")
+    progress.info(f"{len(ds.y_train)} train / {len(ds.y_test)} test clips from {root}, "
+                  f"features {ds.feature_config.shape}")
+
+    arch = arch or recipe["arch"]
+    hparams = recipe["hparams"] if arch == recipe["arch"] else {}
+    progress.stage("train", f"{arch} {hparams}, {recipe['epochs']} epochs, seed {recipe['seed']}")
+    model = registry.build_model(arch, ds.input_shape, ds.num_classes, seed=recipe["seed"],
+                                 **hparams)
+    result = train(model, ds.x_train, ds.y_train, epochs=recipe["epochs"],
+                   batch_size=recipe["batch_size"], seed=recipe["seed"],
+                   learning_rate=recipe["learning_rate"], progress=progress.stream is not None
+                   and not progress.quiet, **recipe.get("train_kwargs", {}))
+    float_acc = evaluate_float(model, ds.x_test, ds.y_test)
+    save_model(model, ds.feature_config, work)
+    progress.info(f"float test accuracy {float_acc:.4f} ({result.seconds:.0f} s)")
+
+    progress.stage("quantize", "full int8 with a representative set from the train split")
+    tflite = quantize_int8(model, ds.x_train, num_samples=recipe.get("num_samples", 300),
+                           seed=recipe["seed"])
+    int8_acc = tflite_accuracy(tflite, ds.x_test, ds.y_test, runtime="tflm")
+    progress.info(f"int8 test accuracy {int8_acc:.4f} (tflite_micro)")
+    scale, zp = input_quantization(tflite)
+    real = quantize_input(ds.x_test, scale, zp)
+    parts = {
+        "model": {"arch": arch, "hparams": hparams, "params": registry.count_params(model),
+                  "macs": registry.count_macs(model)},
+        "accuracy": {"float": float_acc, "int8": int8_acc, "split": "fsdd-official-test",
+                     "test_cases": int(len(ds.y_test))},
+        "training": {"epochs": result.epochs, "seconds": round(result.seconds, 1),
+                     "seed": recipe["seed"], "train_accuracy": result.train_accuracy},
+        "dataset": {"name": "fsdd", "root": str(root), "train": int(len(ds.y_train)),
+                    "test": int(len(ds.y_test)), "skipped": len(ds.skipped)},
+        "features": ds.feature_config.to_dict(),
+    }
+    return tflite, parts, real
+
+
+def _graph_macs(graph) -> int:
+    """MACs of the conv/FC ops of an int8 graph (for a model given as .tflite)."""
+    macs = 0
+    for op in graph.operators:
+        ins, outs = graph.op_inputs(op), graph.op_outputs(op)
+        if op.opcode == "CONV_2D":
+            w = ins[1]
+            macs += outs[0].num_elements * int(np.prod(w.shape[1:]))
+        elif op.opcode == "DEPTHWISE_CONV_2D":
+            w = ins[1]
+            macs += outs[0].num_elements * int(w.shape[1]) * int(w.shape[2])
+        elif op.opcode == "FULLY_CONNECTED":
+            macs += outs[0].num_elements * int(ins[1].shape[-1])
+    return macs
+
+
+def _graph_params(graph) -> int:
+    seen = set()
+    total = 0
+    for op in graph.operators:
+        for t in op.inputs:
+            if t >= 0 and t not in seen and graph.tensors[t].is_const and \
+                    graph.tensors[t].dtype in ("int8", "int32", "int16"):
+                seen.add(t)
+                total += graph.tensors[t].num_elements
+    return total
+
+
+def _check_inputs(graph, real: np.ndarray | None, n: int, seed: int) -> np.ndarray:
+    x = graph.tensors[graph.inputs[0]]
+    if x.dtype != "int8":
+        raise ModelError(f"model input is {x.dtype}; edgekit build needs an int8 input")
+    rng = np.random.default_rng(seed)
+    cases = []
+    if real is not None and len(real):
+        k = min(len(real), n - n // 5)
+        pick = rng.choice(len(real), size=k, replace=False)
+        cases.extend(np.asarray(real[i], np.int8).reshape(-1) for i in sorted(pick))
+    while len(cases) < n:
+        cases.append(rng.integers(-128, 128, x.num_elements, dtype=np.int8))
+    return np.stack(cases)
+
+
+def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path = "build",
+          model: str | Path | None = None, arch: str | None = None, cases: int = NUM_CHECK_CASES,
+          progress: Progress | None = None) -> BuildResult:
+    """Run the whole pipeline and write ``out``.
+
+    Parameters
+    ----------
+    target : str
+        Cortex-M target name (``cortex-m`` = ``cortex-m4``).
+    data : str, optional
+        Dataset location (else ``$EDGEKIT_DATA``, else the cache).
+    out : path
+        Output directory (replaced atomically when the build succeeds).
+    model : path, optional
+        An int8 ``.tflite`` to deploy instead of training the default recipe.
+    arch : str, optional
+        Zoo architecture to train (default: the recipe's).
+    cases : int
+        Inputs checked for bit-exactness against tflite_micro (host and QEMU).
+    """
+    from edgekit.emulator import (build_firmware, build_host, check_toolchain,  # noqa: PLC0415
+                                  get_target, run_host, run_qemu)
+    from edgekit.firmware_export import generate, read_tflite, write_c_array  # noqa: PLC0415
+    from edgekit.models.registry import DEFAULT_RECIPE  # noqa: PLC0415
+    from edgekit.reference import run_litert, run_tflm, tflm_arena  # noqa: PLC0415
+
+    progress = progress or Progress()
+    progress.total = 7 if model is None else 5
+    if cases < 1:
+        raise ConfigError(f"cases must be >= 1 (got {cases})")
+    tgt = get_target(target)
+    check_toolchain()                    # fail before any training
+    check_toolchain(host=True)
+    out = Path(out)
+    tmp = _prepare_out(out)
+    try:
+        report: dict = {"edgekit": __import__("edgekit").__version__}
+        if model is None:
+            tflite, parts, real = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch)
+            report.update(parts)
+        else:
+            progress.stage("model", f"deploying {model}")
+            tflite = _load_tflite(Path(model))
+            real = None
+        (tmp / "model.tflite").write_bytes(tflite)
+
+        progress.stage("export", "generated C (no interpreter, static arena)")
+        graph = read_tflite(tflite)
+        src = tmp / "firmware" / "src"
+        exp = generate(graph, src, source=str(model or "model.tflite"))
+        write_c_array(tflite, graph, tmp / "firmware" / "tflite_array")
+        tflm_mem = tflm_arena(tflite)
+        progress.info(f"{len(graph.operators)} ops, arena {exp.plan.arena_bytes} B "
+                      f"(lower bound {exp.plan.lower_bound_bytes} B, "
+                      f"TFLM host arena {tflm_mem['total_bytes']} B)")
+        if model is not None:
+            report["model"] = {"source": str(model), "params": _graph_params(graph),
+                               "macs": _graph_macs(graph)}
+        report["model"]["ops"] = graph.op_counts()
+
+        progress.stage("verify-host", f"host build vs tflite_micro on {cases} inputs")
+        inputs = _check_inputs(graph, real, cases, seed=0)
+        ref = run_tflm(tflite, inputs).reshape(len(inputs), -1).view(np.uint8)
+        host_exe = build_host(src, tmp / "firmware" / "host")
+        host_out = run_host(host_exe, inputs.view(np.uint8))
+        host_exact = bool(np.array_equal(host_out, ref))
+        lite = run_litert(tflite, inputs).reshape(len(inputs), -1)
+        max_diff_litert = int(np.abs(lite.astype(np.int32) - ref.view(np.int8).astype(np.int32)).max())
+
+        progress.stage("firmware", f"{tgt.name}: arm-none-eabi-gcc, QEMU {tgt.qemu_machine}")
+        fw = build_firmware(src, tmp / "firmware" / tgt.name, target=tgt)
+        run = run_qemu(fw.elf, inputs.view(np.uint8), target=tgt)
+        qemu_exact = bool(np.array_equal(run.outputs, ref))
+        mismatches = int((run.outputs != ref).any(axis=1).sum())
+        progress.info(f"QEMU: {'bit-exact' if qemu_exact else f'{mismatches} cases differ'} "
+                      f"on {len(inputs)} inputs, {int(np.mean(run.instructions)):,} instructions "
+                      f"per inference")
+
+        report["target"] = {"name": tgt.name, "core": tgt.core, "machine": tgt.qemu_machine,
+                            "cpu_flags": list(tgt.cpu_flags)}
+        report["memory"] = {
+            "flash_bytes": fw.flash_bytes, "ram_bytes": fw.ram_bytes,
+            "text_bytes": fw.text, "data_bytes": fw.data, "bss_bytes": fw.bss,
+            "weights_bytes": exp.weight_bytes,
+            "arena_bytes": exp.plan.arena_bytes,
+            "arena_lower_bound_bytes": exp.plan.lower_bound_bytes,
+            "tflm_arena_host_bytes": tflm_mem["total_bytes"],
+            "tflm_tensor_arena_host_bytes": tflm_mem.get("head_bytes"),
+            "arena_vs_tflm": round(exp.plan.arena_bytes / tflm_mem["total_bytes"], 4),
+            "arena_vs_lower_bound": round(exp.plan.arena_bytes / max(exp.plan.lower_bound_bytes, 1), 4),
+            "stack_bytes": run.stack_bytes,
+        }
+        report["emulator"] = {
+            "bit_exact": bool(host_exact and qemu_exact), "host_bit_exact": host_exact,
+            "qemu_bit_exact": qemu_exact, "cases": int(len(inputs)),
+            "real_cases": int(0 if real is None else min(len(real), cases - cases // 5)),
+            "mismatched_cases": mismatches, "reference": "tflite_micro",
+            "max_diff_litert": max_diff_litert,
+            "instructions": int(round(float(np.mean(run.instructions)))),
+            "instructions_min": int(min(run.instructions)),
+            "instructions_max": int(max(run.instructions)),
+            "clock": run.clock, "per_op": [{"index": p["index"], "op": p["op"],
+                                             "instructions": p["instructions"]}
+                                            for p in run.per_op],
+        }
+        (tmp / "memory_plan.json").write_text(json.dumps(exp.plan.to_dict(), indent=1))
+
+        from edgekit.report import write_report  # noqa: PLC0415
+        progress.stage("report", f"{out}/report.json, report.md")
+        write_report(report, tmp)
+        _commit(tmp, out)
+        tmp = None
+        return BuildResult(out_dir=Path(out).resolve(), report=report)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,98 @@
+"""Reference runtimes: what a device computes (TFLM) and what LiteRT computes.
+
+``tflite_micro``'s host interpreter runs the same kernels as TFLM on a
+device, so it is the reference for bit-exactness.  LiteRT's optimized
+kernels may differ by a few LSB; edgekit reports that difference and does
+not gate on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+
+import numpy as np
+
+from edgekit.errors import ModelError
+
+
+@contextmanager
+def _capture_fd(fd: int):
+    """Capture what C++ code writes to file descriptor ``fd``."""
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), fd)
+        box = {}
+        try:
+            yield box
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            box["text"] = tmp.read().decode("utf-8", errors="replace")
+
+
+def _tflm(tflite: bytes):
+    from tflite_micro.python.tflite_micro import runtime  # noqa: PLC0415
+
+    try:
+        return runtime.Interpreter.from_bytes(bytes(tflite))
+    except Exception as e:  # the binding raises RuntimeError/ValueError
+        raise ModelError(f"tflite_micro cannot load the model: {e}") from None
+
+
+def run_tflm(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Run each of ``inputs`` (N, ...) through tflite_micro; outputs (N, ...)."""
+    ip = _tflm(tflite)
+    det = ip.get_input_details(0)
+    shape = tuple(int(d) for d in det["shape"])
+    outs = []
+    for x in inputs:
+        ip.set_input(np.asarray(x, dtype=det["dtype"]).reshape(shape), 0)
+        ip.invoke()
+        outs.append(np.array(ip.get_output(0)).copy())
+    return np.stack(outs)
+
+
+def tflm_arena(tflite: bytes) -> dict:
+    """TFLM's own arena report for the model (host build: 64-bit pointers).
+
+    Returns ``{"total_bytes", "head_bytes", "tail_bytes"}``: head is the
+    planned tensor area, tail the persistent allocations.
+    """
+    ip = _tflm(tflite)
+    det = ip.get_input_details(0)
+    ip.set_input(np.zeros(tuple(int(d) for d in det["shape"]), det["dtype"]), 0)
+    ip.invoke()
+    with _capture_fd(2) as box:
+        ip.print_allocations()
+    text = box["text"]
+    out = {}
+    for key, name in (("total_bytes", "total"), ("head_bytes", "head"), ("tail_bytes", "tail")):
+        m = re.search(rf"Arena allocation {name} (\d+) bytes", text)
+        if m:
+            out[key] = int(m.group(1))
+    if "total_bytes" not in out:
+        raise ModelError("tflite_micro did not print its arena report")
+    return out
+
+
+def run_litert(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Run each of ``inputs`` through LiteRT's interpreter (default kernels)."""
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+    try:
+        ip = Interpreter(model_content=bytes(tflite))
+        ip.allocate_tensors()
+    except Exception as e:
+        raise ModelError(f"LiteRT cannot load the model: {e}") from None
+    inp = ip.get_input_details()[0]
+    out = ip.get_output_details()[0]
+    outs = []
+    for x in inputs:
+        ip.set_tensor(inp["index"], np.asarray(x, dtype=inp["dtype"]).reshape(inp["shape"]))
+        ip.invoke()
+        outs.append(ip.get_tensor(out["index"]).copy())
+    return np.stack(outs)
