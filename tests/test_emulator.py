@@ -285,3 +285,12 @@ def test_systick_wraps_are_counted(tmp_path):
     n0, w0 = normal.per_op[0]["instructions"], wrapping.per_op[0]["instructions"]
     assert n0 > 2 * 256 * 40  # op0 spans at least two wraps of the small reload
     assert abs(w0 - n0) <= 0.03 * n0
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_fault_exits_fast_with_emulator_error(tmp_path):
+    fw = build_firmware(TOY, tmp_path / "fault", defines={"EDGEKIT_TOY_FAULT": None})
+    with pytest.raises(EmulatorError, match="fault") as info:
+        run_qemu(fw.elf, random_cases(1), timeout=20)
+    assert "timed out" not in str(info.value)
