@@ -1,0 +1,135 @@
+"""Helpers for the kernel golden tests (imported by tests/test_kernel_*.py).
+
+``single_op_model`` builds a tiny Keras model (or a plain TensorFlow
+function) and converts it to a full-int8 .tflite; ``run_generated_host``
+exports a .tflite with edgekit's code generator, compiles the C with the
+host gcc (warnings are errors) and runs it over a batch of inputs;
+``run_tflm`` (from :mod:`edgekit.reference`) is the golden reference.
+Nothing is cached in the repository: every build goes to a temporary dir.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from edgekit.firmware_export.codegen import generate  # noqa: E402
+from edgekit.firmware_export.graph import DTYPES  # noqa: E402
+from edgekit.firmware_export.tflite_reader import read_tflite  # noqa: E402
+from edgekit.reference import run_tflm  # noqa: E402
+
+HOST_MAIN = Path(__file__).resolve().parent / "fixtures" / "kernel_host_main.c"
+CFLAGS = ["-O1", "-std=c99", "-Wall", "-Wextra", "-Werror"]
+NP_DTYPES = dict(DTYPES.values())
+
+
+def run_generated_host(tflite_bytes: bytes, inputs: np.ndarray, *, keep: str | None = None
+                       ) -> np.ndarray:
+    """Run ``inputs`` (N, ...) through edgekit's generated C; outputs (N, ...).
+
+    ``keep``: a directory to leave the generated sources in (for debugging).
+    """
+    graph = read_tflite(bytes(tflite_bytes))
+    x = graph.tensors[graph.inputs[0]]
+    y = graph.tensors[graph.outputs[0]]
+    inputs = np.asarray(inputs)
+    with tempfile.TemporaryDirectory(prefix="ek_kernel_") as tmp:
+        out_dir = Path(keep) if keep else Path(tmp)
+        generate(graph, out_dir)
+        exe = out_dir / "run"
+        srcs = sorted(str(p) for p in out_dir.glob("*.c")) + [str(HOST_MAIN)]
+        cc = subprocess.run(["gcc", *CFLAGS, "-I", str(out_dir), "-o", str(exe), *srcs, "-lm"],
+                            capture_output=True, text=True)
+        if cc.returncode:
+            raise AssertionError(f"generated C does not compile:\n{cc.stderr}")
+        in_path, out_path = out_dir / "in.bin", out_dir / "out.bin"
+        xs = inputs.astype(NP_DTYPES[x.dtype]).reshape(len(inputs), -1)
+        in_path.write_bytes(xs.tobytes())
+        run = subprocess.run([str(exe), str(in_path), str(out_path)], capture_output=True,
+                             text=True, timeout=60)
+        if run.returncode:
+            raise AssertionError(f"generated model failed (exit {run.returncode}): {run.stderr}")
+        out = np.frombuffer(out_path.read_bytes(), dtype=NP_DTYPES[y.dtype])
+    return out.reshape((len(inputs),) + tuple(int(d) for d in y.shape))
+
+
+def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, high: float = 1.0,
+                    keras: bool = True, samples: int = 32, output_float: bool = False,
+                    inference_input_type=None) -> bytes:
+    """Build and convert a tiny model to full-int8 TFLite.
+
+    ``build_fn`` gets the list of inputs and returns the output: Keras
+    inputs (``keras=True``; use layers / ``keras.ops``) or ``tf.Tensor``s of
+    a traced ``tf.function`` (``keras=False``; any TensorFlow op).
+    ``input_shapes`` are without the batch dimension (batch is 1, static).
+    Weights are drawn from ``seed``; the representative dataset is uniform
+    random float data in [low, high] (which sets the input scale).
+    """
+    import keras as K  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    if isinstance(input_shapes[0], int):
+        input_shapes = [input_shapes]
+    shapes = [(1, *map(int, s)) for s in input_shapes]
+    K.utils.set_random_seed(seed)
+    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
+    if keras:
+        ins = [K.Input(batch_shape=s) for s in shapes]
+        out = build_fn(ins)
+        conv = tf.lite.TFLiteConverter.from_keras_model(K.Model(ins, out))
+    else:
+        fn = tf.function(lambda *xs: build_fn(list(xs)), input_signature=specs)
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+    rng = np.random.default_rng(seed + 7919)
+
+    def rep():
+        for _ in range(samples):
+            yield [rng.uniform(low, high, s).astype(np.float32) for s in shapes]
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = inference_input_type or tf.int8
+    conv.inference_output_type = tf.float32 if output_float else tf.int8
+    return bytes(conv.convert())
+
+
+def random_inputs(tflite_bytes: bytes, n: int, seed: int) -> np.ndarray:
+    """``n`` random int8 inputs for the model's input tensor."""
+    graph = read_tflite(bytes(tflite_bytes))
+    shape = tuple(int(d) for d in graph.tensors[graph.inputs[0]].shape)
+    rng = np.random.default_rng(seed)
+    return rng.integers(-128, 128, (n, *shape), dtype=np.int8)
+
+
+def opcodes(tflite_bytes: bytes) -> list[str]:
+    return [op.opcode for op in read_tflite(bytes(tflite_bytes)).operators]
+
+
+def check_golden(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
+                 expect_ops: tuple = ()) -> None:
+    """Assert edgekit's output equals tflite_micro's byte for byte."""
+    ops_ = opcodes(tflite_bytes)
+    for name in expect_ops:
+        assert name in ops_, f"seed={seed} case={case}: no {name} in converted model {ops_}"
+    xs = random_inputs(tflite_bytes, n, seed)
+    ref = run_tflm(tflite_bytes, xs)
+    got = run_generated_host(tflite_bytes, xs)
+    ref = np.asarray(ref).reshape(got.shape)
+    if got.dtype.kind == "f":
+        same = np.array_equal(got.view(np.uint32), ref.astype(got.dtype).view(np.uint32))
+    else:
+        same = np.array_equal(got, ref)
+    if not same:
+        d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+        bad = np.argwhere(d > 0)
+        raise AssertionError(
+            f"seed={seed} case={case} ops={ops_}: not bit-exact with tflite_micro: "
+            f"{len(bad)} of {d.size} values differ, max diff {d.max()}, first at "
+            f"{tuple(bad[0])}: ours {got[tuple(bad[0])]} tflm {ref[tuple(bad[0])]}")
