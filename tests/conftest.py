@@ -85,3 +85,24 @@ def write_wav(
 def wav_writer():
     """The :func:`write_wav` helper, for tests that build their own WAV files."""
     return write_wav
+
+
+MLPERF_MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "str_ww_ref_model",
+                 "vww_96_int8")
+
+
+@pytest.fixture(scope="session")
+def mlperf_dir() -> Path:
+    """``shared/models/mlperf-tiny`` (beside ``$EDGEKIT_DATA``, or ``../shared``)."""
+    bases = []
+    if os.environ.get("EDGEKIT_DATA"):
+        bases.append(Path(os.environ["EDGEKIT_DATA"]).parent)
+    bases.append(PROJECT_ROOT.parent / "shared")
+    for base in bases:
+        d = base / "models" / "mlperf-tiny"
+        if all((d / f"{m}.tflite").is_file() for m in MLPERF_MODELS):
+            return d
+    reason = "MLPerf Tiny models not found under " + ", ".join(map(str, bases))
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
