@@ -32,8 +32,9 @@ def lower(op, graph) -> Lowered:
             mult.append(m)
             shift.append(sh)
     else:
-        # TFLite multiplies the two float scales in float, then divides in double.
-        m, sh = quantize_multiplier(f32(f32(x.s) * f32(w.s)) / f32(y.s))
+        # TFLite (GetQuantizedConvolutionMultipler): the product of the two
+        # scales in double, divided by the output scale in double.
+        m, sh = quantize_multiplier(f32(x.s) * f32(w.s) / f32(y.s))
         mult, shift = [m], [sh]
     act_min, act_max = activation_range(op.options.get("activation", "NONE"), y.s, y.zp)
     params = dict(batches=batches, accum=accum, units=units, in_offset=-x.zp,
