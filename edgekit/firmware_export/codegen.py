@@ -73,8 +73,27 @@ def lower_graph(graph: Graph) -> list[ops.Lowered]:
     return [ops.lower(op, graph) for op in graph.operators]
 
 
-def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite") -> Export:
-    """Write ``model.c``, ``model.h`` and the kernels ``graph`` needs to ``out_dir``."""
+KERNEL_SETS = ("optimized", "reference")
+
+
+def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
+             kernels: str = "optimized") -> Export:
+    """Write ``model.c``, ``model.h`` and the kernels ``graph`` needs to ``out_dir``.
+
+    Parameters
+    ----------
+    graph : Graph
+    out_dir : path
+    source : str
+        Name of the model file, recorded in the generated comments.
+    kernels : {"optimized", "reference"}
+        Kernel set: ``reference`` is the plain C of ``kernels/``;
+        ``optimized`` takes ``kernels/optimized/<same name>`` where it
+        exists (same results, bit for bit; faster on Cortex-M) and the
+        reference file otherwise.
+    """
+    if kernels not in KERNEL_SETS:
+        raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     plan = plan_memory(graph, aliases)
@@ -144,11 +163,14 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite") ->
     (out_dir / "model.h").write_text(_template("model.h.tmpl").substitute(subs))
     (out_dir / "model.c").write_text(_template("model.c.tmpl").substitute(subs))
 
-    kernels = resources.files("edgekit.firmware_export").joinpath("kernels")
+    kdir = resources.files("edgekit.firmware_export").joinpath("kernels")
     needed = list(COMMON_KERNEL_FILES) + sorted({low.source for low in lowered if low.source})
     for name in needed:
-        with resources.as_file(kernels.joinpath(name)) as src:
-            shutil.copyfile(src, out_dir / name)
+        src = kdir.joinpath(name)
+        if kernels == "optimized" and kdir.joinpath("optimized", name).is_file():
+            src = kdir.joinpath("optimized", name)
+        with resources.as_file(src) as path:
+            shutil.copyfile(path, out_dir / name)
         files.append(name)
     return Export(out_dir=out_dir, plan=plan, lowered=lowered, files=files,
                   weight_bytes=weight_bytes)

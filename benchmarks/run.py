@@ -1,0 +1,157 @@
+#!/usr/bin/env python
+"""Measure edgekit's generated code on the emulated Cortex-M4, beside TFLM.
+
+For each MLPerf Tiny int8 model (and each zoo architecture, quantized with
+random calibration data: instruction counts do not depend on weight values)
+this prints guest instructions per inference and per op (QEMU mps2-an386,
+``-icount shift=0``, SysTick: 40 instructions per tick), the planned arena,
+code and weight bytes read from the ELF's symbol table, and TFLM's figures
+for the same model on the same emulated core from ``../shared/benchmarks``.
+
+Usage: ``.venv/bin/python benchmarks/run.py [--shared ../shared] [--per-op] [--no-zoo]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from edgekit.emulator import build_firmware, run_qemu  # noqa: E402
+from edgekit.firmware_export import generate, read_tflite  # noqa: E402
+from edgekit.reference import run_tflm, tflm_arena  # noqa: E402
+
+MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
+          "str_ww_ref_model")
+
+
+def elf_breakdown(elf: Path) -> dict:
+    """Bytes of weights, op parameters, edgekit code and everything else."""
+    out = subprocess.run(["arm-none-eabi-nm", "-S", "-t", "d", str(elf)], capture_output=True,
+                         text=True, check=True).stdout
+    cats = {"weights": 0, "op_params": 0, "edgekit_code": 0, "other_flash": 0}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        _, size, kind, name = parts
+        size = int(size)
+        if kind.lower() in ("b",):
+            continue
+        if re.fullmatch(r"ek_c\d+", name):
+            cats["weights"] += size
+        elif name.startswith("ek_op"):
+            cats["op_params"] += size
+        elif name.startswith(("ek_", "edgekit_invoke", "edgekit_reset", "edgekit_op_names")):
+            cats["edgekit_code"] += size
+        else:
+            cats["other_flash"] += size
+    return cats
+
+
+def tflm_summary(shared: Path) -> dict:
+    rows = {}
+    p = shared / "benchmarks" / "tflm-cortex-m4-summary.md"
+    if not p.exists():
+        return rows
+    for line in p.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 8 and cells[1] in ("ref", "cmsis_nn"):
+            rows[(cells[0], cells[1])] = {"instr": int(cells[3].replace(",", "")),
+                                          "arena": int(cells[5]), "code": int(cells[9])}
+    return rows
+
+
+def tflm_per_op(shared: Path) -> dict:
+    rows = {}
+    p = shared / "benchmarks" / "tflm-cortex-m4-per-op.csv"
+    if p.exists():
+        with p.open() as f:
+            for r in csv.DictReader(f):
+                rows[(r["model"], r["kernels"], int(r["layer"]))] = int(r["instr"])
+    return rows
+
+
+def measure(tflite: bytes, name: str, work: Path) -> dict:
+    graph = read_tflite(tflite)
+    exp = generate(graph, work / name / "src")
+    fw = build_firmware(work / name / "src", work / name / "m4", target="cortex-m4")
+    shape = tuple(graph.tensors[graph.inputs[0]].shape)
+    x = np.random.default_rng(0).integers(-128, 128, shape, dtype=np.int8).reshape(1, -1)
+    run = run_qemu(fw.elf, x.view(np.uint8), target="cortex-m4", timeout=600)
+    exact = bool(np.array_equal(run.outputs.view(np.int8), run_tflm(tflite, x).reshape(1, -1)))
+    return {"name": name, "instr": run.instructions[0], "per_op": run.per_op,
+            "arena": exp.plan.arena_bytes, "lower_bound": exp.plan.lower_bound_bytes,
+            "tflm_host_arena": tflm_arena(tflite)["total_bytes"], "text": fw.text,
+            "data": fw.data, "bss": fw.bss, "bit_exact": exact, **elf_breakdown(fw.elf)}
+
+
+def zoo_models() -> list[tuple[str, bytes]]:
+    from edgekit.data import FeatureConfig  # noqa: PLC0415
+    from edgekit.models.registry import ARCHITECTURES, DEFAULT_RECIPE, build_model  # noqa: PLC0415
+    from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
+
+    shape = FeatureConfig().shape
+    rng = np.random.default_rng(0)
+    calib = rng.normal(-5, 3, (64, *shape)).astype(np.float32)
+    out = []
+    for arch in ARCHITECTURES:
+        hp = DEFAULT_RECIPE["hparams"] if arch == DEFAULT_RECIPE["arch"] else {}
+        model = build_model(arch, shape, 10, seed=0, **hp)
+        out.append((f"zoo:{arch}", quantize_int8(model, calib, num_samples=64)))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--per-op", action="store_true", help="print the per-op table too")
+    ap.add_argument("--no-zoo", action="store_true")
+    args = ap.parse_args()
+    summary, per_op = tflm_summary(args.shared), tflm_per_op(args.shared)
+    models = [(m, (args.shared / "models" / "mlperf-tiny" / f"{m}.tflite").read_bytes())
+              for m in MODELS]
+    if not args.no_zoo:
+        models += zoo_models()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, tfl in models:
+            results.append(measure(tfl, name.replace(":", "_"), Path(tmp)))
+            results[-1]["name"] = name
+    hdr = (f"{'model':24} {'edgekit instr':>14} {'TFLM ref':>12} {'TFLM cmsis':>12} "
+           f"{'arena':>7} {'lower':>7} {'TFLM M4':>8} {'weights':>8} {'ek code':>8} "
+           f"{'TFLM code':>9} {'text':>7} {'exact':>5}")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in results:
+        ref = summary.get((r["name"], "ref"), {})
+        cm = summary.get((r["name"], "cmsis_nn"), {})
+        print(f"{r['name']:24} {r['instr']:>14,} {ref.get('instr', 0):>12,} {cm.get('instr', 0):>12,} "
+              f"{r['arena']:>7,} {r['lower_bound']:>7,} {ref.get('arena', 0):>8,} "
+              f"{r['weights']:>8,} {r['edgekit_code'] + r['op_params']:>8,} "
+              f"{ref.get('code', 0):>9,} {r['text']:>7,} {str(r['bit_exact']):>5}")
+    if args.per_op:
+        for r in results:
+            print(f"\n{r['name']}: per op (instructions)")
+            print(f"  {'#':>3} {'op':20} {'edgekit':>12} {'TFLM ref':>12} {'TFLM cmsis':>12}")
+            for p in r["per_op"]:
+                a = per_op.get((r["name"], "ref", p["index"]), 0)
+                b = per_op.get((r["name"], "cmsis_nn", p["index"]), 0)
+                print(f"  {p['index']:>3} {p['op']:20} {p['instructions']:>12,} {a:>12,} {b:>12,}")
+    print("\nTFLM figures: ../shared/benchmarks (TFLM 90b983c, -O2 app / kernels -O2, same QEMU "
+          "machine). edgekit: -O2, reference-style C kernels. 'TFLM M4' = arena_used_bytes on "
+          "Cortex-M4; 'ek code' = edgekit kernels + generated glue + op parameters.")
+    return 0 if all(r["bit_exact"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
