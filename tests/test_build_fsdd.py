@@ -1,0 +1,47 @@
+"""The main job, end to end: ``edgekit build --target cortex-m`` on FSDD.
+
+Trains the default recipe (DS-CNN) on the official split, quantizes to int8,
+generates C, runs it on the host and in QEMU (Cortex-M4) and checks it
+against tflite_micro.  This is the slowest test of the suite (minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+def test_default_build_on_fsdd(fsdd_root, tmp_path):
+    out = tmp_path / "build"
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgekit.cli", "build", "--target", "cortex-m",
+         "--data", str(fsdd_root), "--out", str(out)],
+        capture_output=True, text=True, timeout=1200)
+    seconds = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r = json.loads((out / "report.json").read_text())
+    print(json.dumps({k: r[k] for k in ("model", "accuracy", "memory", "training")}, indent=1))
+    print(f"build took {seconds:.0f} s")
+    assert r["model"]["params"] <= 25_000
+    assert r["model"]["macs"] > 0
+    assert r["accuracy"]["test_cases"] == 300
+    assert r["accuracy"]["int8"] >= 0.98
+    assert r["accuracy"]["int8"] >= r["accuracy"]["float"] - 0.01
+    emu = r["emulator"]
+    assert emu["bit_exact"] is True and emu["cases"] >= 50 and emu["real_cases"] >= 30
+    assert r["target"]["name"] == "cortex-m4" and r["target"]["machine"] == "mps2-an386"
+    mem = r["memory"]
+    assert mem["flash_bytes"] > mem["weights_bytes"] > 0
+    assert mem["ram_bytes"] >= mem["arena_bytes"] > 0
+    assert emu["instructions"] > 0 and len(emu["per_op"]) > 5
+    for name in ("model.keras", "features.json", "model.tflite", "report.md",
+                 "firmware/src/model.c", "firmware/cortex-m4/model.elf"):
+        assert (out / name).exists(), name
+    assert seconds < 600, f"the main job took {seconds:.0f} s (limit 10 minutes)"
