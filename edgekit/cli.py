@@ -43,11 +43,14 @@ def main() -> None:
 @click.option("--arch", default=None, help="Zoo architecture to train (default: dscnn).")
 @click.option("--cases", type=int, default=50, show_default=True,
               help="Inputs checked bit-exact against tflite_micro.")
-def build(target, data, out, model, arch, cases) -> None:
+@click.option("--holdout-speaker", default=None,
+              help="FSDD speaker to test on (trained on the others).")
+def build(target, data, out, model, arch, cases, holdout_speaker) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
-    result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases)
+    result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases,
+                       holdout_speaker=holdout_speaker)
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}

@@ -59,7 +59,8 @@ def _load_tflite(path: Path) -> bytes:
 
 
 def _train_default(data: str | None, work: Path, progress: Progress, recipe: dict,
-                   arch: str | None) -> tuple[bytes, dict, np.ndarray]:
+                   arch: str | None, holdout_speaker: str | None = None
+                   ) -> tuple[bytes, dict, np.ndarray]:
     """Train + quantize the default recipe; returns (tflite, report parts, real inputs)."""
     from edgekit.data import load_fsdd, resolve_data_root  # noqa: PLC0415
     from edgekit.models import registry  # noqa: PLC0415
@@ -68,9 +69,10 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
                                            tflite_accuracy)
     from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
 
-    progress.stage("data", "loading FSDD (official split)")
+    split = (f"speaker {holdout_speaker} held out" if holdout_speaker else "official split")
+    progress.stage("data", f"loading FSDD ({split})")
     root = resolve_data_root("fsdd", data)
-    ds = load_fsdd(root)
+    ds = load_fsdd(root, holdout_speaker=holdout_speaker)
     if ds.skipped:
         progress.warn(f"skipped {len(ds.skipped)} unreadable files, e.g. {ds.skipped[0][0]}")
     progress.info(f"{len(ds.y_train)} train / {len(ds.y_test)} test clips from {root}, "
@@ -99,7 +101,8 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     parts = {
         "model": {"arch": arch, "hparams": hparams, "params": registry.count_params(model),
                   "macs": registry.count_macs(model)},
-        "accuracy": {"float": float_acc, "int8": int8_acc, "split": "fsdd-official-test",
+        "accuracy": {"float": float_acc, "int8": int8_acc, "split": (f"fsdd-holdout-{holdout_speaker}" if holdout_speaker
+                               else "fsdd-official-test"),
                      "test_cases": int(len(ds.y_test))},
         "training": {"epochs": result.epochs, "seconds": round(result.seconds, 1),
                      "seed": recipe["seed"], "train_accuracy": result.train_accuracy},
@@ -155,7 +158,7 @@ def _check_inputs(graph, real: np.ndarray | None, n: int, seed: int) -> np.ndarr
 
 def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path = "build",
           model: str | Path | None = None, arch: str | None = None, cases: int = NUM_CHECK_CASES,
-          progress: Progress | None = None) -> BuildResult:
+          holdout_speaker: str | None = None, progress: Progress | None = None) -> BuildResult:
     """Run the whole pipeline and write ``out``.
 
     Parameters
@@ -172,6 +175,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         Zoo architecture to train (default: the recipe's).
     cases : int
         Inputs checked for bit-exactness against tflite_micro (host and QEMU).
+    holdout_speaker : str, optional
+        Evaluate on this FSDD speaker, trained on the others (speaker-independent).
     """
     from edgekit.emulator import (build_firmware, build_host, check_toolchain,  # noqa: PLC0415
                                   get_target, run_host, run_qemu)
@@ -181,6 +186,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
 
     progress = progress or Progress()
     progress.total = 7 if model is None else 5
+    if model is not None and (arch or holdout_speaker):
+        raise ConfigError("--model deploys a given .tflite; --arch/--holdout-speaker need training")
     if cases < 1:
         raise ConfigError(f"cases must be >= 1 (got {cases})")
     tgt = get_target(target)
@@ -191,7 +198,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
     try:
         report: dict = {"edgekit": __import__("edgekit").__version__}
         if model is None:
-            tflite, parts, real = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch)
+            tflite, parts, real = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch,
+                                                 holdout_speaker)
             report.update(parts)
         else:
             progress.stage("model", f"deploying {model}")
