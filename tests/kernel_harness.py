@@ -61,7 +61,7 @@ def run_generated_host(tflite_bytes: bytes, inputs: np.ndarray, *, keep: str | N
 
 def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, high: float = 1.0,
                     keras: bool = True, samples: int = 32, output_float: bool = False,
-                    inference_input_type=None) -> bytes:
+                    inference_input_type=None, dataset=None) -> bytes:
     """Build and convert a tiny model to full-int8 TFLite.
 
     ``build_fn`` gets the list of inputs and returns the output: Keras
@@ -69,7 +69,8 @@ def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, hig
     a traced ``tf.function`` (``keras=False``; any TensorFlow op).
     ``input_shapes`` are without the batch dimension (batch is 1, static).
     Weights are drawn from ``seed``; the representative dataset is uniform
-    random float data in [low, high] (which sets the input scale).
+    random float data in [low, high] (which sets the input scale), or what
+    ``dataset(rng, shapes)`` returns (one list of arrays per call).
     """
     import keras as K  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
@@ -90,7 +91,10 @@ def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, hig
 
     def rep():
         for _ in range(samples):
-            yield [rng.uniform(low, high, s).astype(np.float32) for s in shapes]
+            if dataset is not None:
+                yield [np.asarray(a, np.float32) for a in dataset(rng, shapes)]
+            else:
+                yield [rng.uniform(low, high, s).astype(np.float32) for s in shapes]
 
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = rep

@@ -27,12 +27,13 @@ def lower(op, graph) -> Lowered:
         inner *= int(d)
     if y.num_elements != outer * inner:
         raise fail(op, f"output shape {list(y.shape)} does not match the reduction")
+    if reduce <= 0:
+        raise fail(op, "reduces over an empty axis")
+    # tflite_micro takes the requantizing path below for every int8 MEAN,
+    # including keep_dims over H,W of a 4-D input and equal input/output
+    # quantization (checked against it in tests/test_kernel_mean.py; a
+    # truncating sum / count differs there).
     mult, shift = quantize_multiplier(float(x.s) / float(y.s))
-    keep = op.options.get("keep_dims", False)
-    if keep and rank == 4 and axes == [1, 2]:
-        raise fail(op, "MEAN with keep_dims over H,W is not supported yet")
-    if x.zp == y.zp and x.s == y.s:
-        raise fail(op, "MEAN with equal input/output quantization is not supported yet")
     # Fold 1/count into the multiplier as TFLite's quantized mean does.
     sh = reduce.bit_length() - 1
     sh = min(sh, 32, 31 + shift)
