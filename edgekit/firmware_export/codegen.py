@@ -96,7 +96,9 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
         raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
-    plan = plan_memory(graph, aliases)
+    inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
+               if low.inplace}
+    plan = plan_memory(graph, aliases, inplace)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -53,5 +53,8 @@ def lower(op, graph) -> Lowered:
     params.update(in1_offset=-a.zp, in2_offset=-b.zp, out_offset=y.zp, left_shift=LEFT_SHIFT,
                   in1_mult=m1, in1_shift=sh1, in2_mult=m2, in2_shift=sh2,
                   out_mult=mo, out_shift=sho, act_min=act_min, act_max=act_max)
+    # Element i of a full-shape input is read right before output element i
+    # is written, so the output may overwrite such an input.
+    inplace = tuple(t.index for t in (a, b) if list(t.shape) == list(y.shape) and not t.is_const)
     return Lowered("ek_add_s8", "ek_add_params", params, [a.index, b.index, y.index],
-                   source="ek_add.c")
+                   source="ek_add.c", inplace=inplace)

@@ -24,6 +24,9 @@ class Lowered:
         None stands for NULL (e.g. no bias).
     alias_of : int or None
         For reshape-like ops: the output shares the memory of this tensor.
+    inplace : tuple of int
+        Input tensor indices whose memory the output may reuse (the kernel
+        reads element i of that input before writing element i).
     source : str
         Kernel source file (package data) that defines ``kernel``.
     """
@@ -34,6 +37,7 @@ class Lowered:
     args: list = field(default_factory=list)
     alias_of: int | None = None
     source: str = ""
+    inplace: tuple = ()
 
 
 def fail(op, why: str) -> UnsupportedOpError:
