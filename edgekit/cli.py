@@ -59,6 +59,19 @@ def build(target, data, out, model, arch, cases, holdout_speaker) -> None:
     click.echo(f"wrote {result.out_dir}/report.json, report.md, model.tflite, firmware/")
 
 
+@main.command()
+@click.argument("elf", type=click.Path())
+@click.option("--target", default="cortex-m4", show_default=True)
+@click.option("--inputs", type=click.Path(), default=None,
+              help="Raw int8 input bytes (.bin) or .npy; default: random inputs.")
+@click.option("--cases", type=int, default=1, show_default=True)
+def emulate(elf, target, inputs, cases) -> None:
+    """Run a firmware ELF in QEMU and print its per-op instruction table."""
+    from edgekit.emulator.emulate import emulate as run, format_per_op  # noqa: PLC0415
+
+    click.echo(format_per_op(run(elf, target=target, inputs=inputs, cases=cases)))
+
+
 @main.group()
 def data() -> None:
     """Datasets."""

@@ -98,3 +98,21 @@ def test_data_fetch_from_a_local_server(tmp_path):
         assert r.exit_code == 2 and "404" in r.output
     finally:
         server.shutdown()
+
+
+@pytest.mark.qemu
+def test_emulate_prints_the_per_op_table(mlperf_dir, tmp_path):
+    out = tmp_path / "out"
+    r = _run("build", "--model", str(mlperf_dir / "ad01_int8.tflite"), "--out", str(out),
+             "--cases", "2")
+    assert r.exit_code == 0, r.output
+    elf = out / "firmware" / "cortex-m4" / "model.elf"
+    r = _run("emulate", str(elf), "--cases", "2")
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.output.splitlines() if "FULLY_CONNECTED" in line]
+    assert len(rows) == 10  # ad01 is ten FC layers
+    assert all(int(row.split()[2].replace(",", "")) > 0 for row in rows)
+    bad = tmp_path / "in.bin"
+    bad.write_bytes(b"\x01\x02\x03")
+    r = _run("emulate", str(elf), "--inputs", str(bad))
+    assert r.exit_code == 2 and "not a multiple" in r.output
