@@ -74,4 +74,16 @@ typedef struct {
 
 void ek_mean_s8(const ek_mean_params *p, const int8_t *in, int8_t *out);
 
+/* Elementwise MUL with broadcasting (same index scheme as ek_add_params). */
+typedef struct {
+    int32_t size;
+    int32_t broadcast;
+    int32_t out_shape[6];
+    int32_t in1_strides[6], in2_strides[6];
+    int32_t in1_offset, in2_offset, out_offset;
+    int32_t out_mult, out_shift, act_min, act_max;
+} ek_mul_params;
+
+void ek_mul_s8(const ek_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
 #endif /* EK_KERNELS_H */

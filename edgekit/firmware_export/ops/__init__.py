@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, conv, depthwise_conv, fully_connected, mean,
-                                         pooling, reshape, softmax)
+                                         mul, pooling, reshape, softmax, sub)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -25,6 +25,8 @@ LOWERINGS = {
     "EXPAND_DIMS": reshape.lower,
     "ADD": add.lower,
     "MEAN": mean.lower,
+    "SUB": sub.lower,
+    "MUL": mul.lower,
 }
 
 

@@ -1,0 +1,33 @@
+/* edgekit: MUL, int8, with NumPy-style broadcasting over up to 6 dims.
+ * The product of the two zero-point-corrected inputs is requantized once
+ * with a multiplier holding s1 * s2 / s_out. */
+#include "ek_kernels.h"
+#include "ek_fixedpoint.h"
+
+static inline int8_t ek_mul_one(const ek_mul_params *p, int32_t a, int32_t b) {
+    const int32_t prod = (a + p->in1_offset) * (b + p->in2_offset);
+    const int32_t r = ek_mbqm(prod, p->out_mult, p->out_shift) + p->out_offset;
+    return (int8_t)ek_clamp32(r, p->act_min, p->act_max);
+}
+
+void ek_mul_s8(const ek_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
+    if (!p->broadcast) {
+        for (int32_t i = 0; i < p->size; ++i) {
+            out[i] = ek_mul_one(p, in1[i], in2[i]);
+        }
+        return;
+    }
+    int32_t idx[6] = {0, 0, 0, 0, 0, 0};
+    for (int32_t i = 0; i < p->size; ++i) {
+        int32_t o1 = 0, o2 = 0;
+        for (int d = 0; d < 6; ++d) {
+            o1 += idx[d] * p->in1_strides[d];
+            o2 += idx[d] * p->in2_strides[d];
+        }
+        out[i] = ek_mul_one(p, in1[o1], in2[o2]);
+        for (int d = 5; d >= 0; --d) {
+            if (++idx[d] < p->out_shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
