@@ -86,4 +86,24 @@ typedef struct {
 
 void ek_mul_s8(const ek_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* CONCATENATION: the input viewed as [outer, block_i] per input. */
+#define EK_CONCAT_MAX_INPUTS 8
+typedef struct {
+    int32_t outer, num_inputs;
+    int32_t block[EK_CONCAT_MAX_INPUTS];  /* elements of input i per outer step */
+} ek_concat_params;
+
+void ek_concat_s8(const ek_concat_params *p, const int8_t *in0, const int8_t *in1,
+                  const int8_t *in2, const int8_t *in3, const int8_t *in4, const int8_t *in5,
+                  const int8_t *in6, const int8_t *in7, int8_t *out);
+
+/* PAD / PADV2 over 6 dims. */
+typedef struct {
+    int32_t size;                   /* output elements */
+    int32_t in_shape[6], out_shape[6], before[6];
+    int32_t value;                  /* quantized pad value */
+} ek_pad_params;
+
+void ek_pad_s8(const ek_pad_params *p, const int8_t *in, int8_t *out);
+
 #endif /* EK_KERNELS_H */

@@ -9,8 +9,8 @@ precomputes the kernel's parameters.  Anything else raises
 from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.firmware_export.ops import (add, conv, depthwise_conv, fully_connected, mean,
-                                         mul, pooling, reshape, softmax, sub)
+from edgekit.firmware_export.ops import (add, concat, conv, depthwise_conv, fully_connected,
+                                         mean, mul, pad, pooling, reshape, softmax, sub)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -27,6 +27,9 @@ LOWERINGS = {
     "MEAN": mean.lower,
     "SUB": sub.lower,
     "MUL": mul.lower,
+    "CONCATENATION": concat.lower,
+    "PAD": pad.lower,
+    "PADV2": pad.lower,
 }
 
 
