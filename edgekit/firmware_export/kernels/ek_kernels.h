@@ -106,4 +106,16 @@ typedef struct {
 
 void ek_pad_s8(const ek_pad_params *p, const int8_t *in, int8_t *out);
 
+/* RELU / RELU6 / LEAKY_RELU. */
+typedef struct {
+    int32_t size;
+    int32_t requantize;             /* 0: clamp raw values (RELU6) */
+    int32_t in_zp, out_zp;
+    int32_t pos_mult, pos_shift;    /* x >= in_zp */
+    int32_t neg_mult, neg_shift;    /* x < in_zp (LEAKY_RELU: alpha folded in) */
+    int32_t act_min, act_max;
+} ek_relu_params;
+
+void ek_relu_s8(const ek_relu_params *p, const int8_t *in, int8_t *out);
+
 #endif /* EK_KERNELS_H */

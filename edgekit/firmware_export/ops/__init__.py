@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, concat, conv, depthwise_conv, fully_connected,
-                                         mean, mul, pad, pooling, reshape, softmax, sub)
+                                         mean, mul, pad, pooling, relu, reshape, softmax, sub)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -30,6 +30,9 @@ LOWERINGS = {
     "CONCATENATION": concat.lower,
     "PAD": pad.lower,
     "PADV2": pad.lower,
+    "RELU": relu.lower,
+    "RELU6": relu.lower,
+    "LEAKY_RELU": relu.lower,
 }
 
 
