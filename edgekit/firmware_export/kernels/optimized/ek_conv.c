@@ -1,0 +1,517 @@
+/* edgekit: CONV_2D, int8 activations, int8 per-channel filters, int32 bias.
+ *
+ * Optimized version of kernels/ek_conv.c: same function, same results bit
+ * for bit.  The int32 accumulator is an exact (wrapping) sum of products, so
+ * the order of summation is free; requantization and clamping per output
+ * are unchanged (see ekopt_rq_apply).
+ *
+ * Fast path (no groups, no dilation):
+ *   - the filter window of an output pixel, clipped to the input, is a few
+ *     contiguous runs: one per filter row, (fx1 - fx0) * in_c bytes long in
+ *     both the input (NHWC) and the filter (OHWI);
+ *   - each run is consumed by a register-blocked dot product computing two
+ *     output pixels x two output channels at once (1 x 2 for a lone
+ *     pixel), so every input word and filter word loaded feeds two
+ *     multiply-accumulates per byte;
+ *   - on cores with the DSP extension (Cortex-M4/M7/M33/M55) four int8 are
+ *     loaded as one word, split in two halfword pairs with SXTB16 (the
+ *     input offset is added in the same instruction by SXTAB16), and
+ *     accumulated two products at a time by SMLAD.  Other cores (and the
+ *     host build) run the same blocking in plain C.
+ *   - 1x1 convolutions without padding are a matrix product: output pixels
+ *     are paired in raster order, across row ends too.
+ */
+#include <string.h>
+
+#include "ek_kernels.h"
+#include "ek_fixedpoint.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define EKOPT_DSP 1
+#else
+#define EKOPT_DSP 0
+#endif
+
+/* ---- shared helpers (identical copy in each optimized kernel file) ----
+ *
+ * Requantization: bit-exact with ek_mbqm for every accumulator, but with the
+ * per-channel work (shift split, rounding mask) done once per channel.
+ *   - ek_srdhm(a, b) == (a*b + 2^30) >> 31 (arithmetic shift) whenever
+ *     a*b != INT32_MIN*INT32_MIN: for a*b < 0, truncating (a*b + 1 - 2^30)
+ *     / 2^31 toward zero equals flooring (a*b + 2^30) / 2^31.  We exclude
+ *     multiplier == INT32_MIN up front, so that case never occurs.
+ *   - ek_rdbpot(x, e) is kept as is, with mask = 2^e - 1 hoisted.
+ * The fast form needs 0 <= left, right <= 31; ekopt_rq_ok() checks that
+ * (and the multiplier) for all channels, otherwise the kernel falls back
+ * to the reference loop. */
+typedef struct {
+    int32_t mult, lsh, rsh, mask, half;
+} ekopt_rq;
+
+static inline int ekopt_rq_ok(const int32_t *mult, const int32_t *shift, int32_t n) {
+    for (int32_t i = 0; i < n; ++i) {
+        if (mult[i] == INT32_MIN || shift[i] > 31 || shift[i] < -31) return 0;
+    }
+    return 1;
+}
+
+static inline ekopt_rq ekopt_rq_make(int32_t mult, int32_t shift) {
+    ekopt_rq q;
+    q.mult = mult;
+    q.lsh = shift > 0 ? shift : 0;
+    q.rsh = shift > 0 ? 0 : -shift;
+    q.mask = (int32_t)((1u << q.rsh) - 1u);
+    q.half = q.mask >> 1;
+    return q;
+}
+
+static inline int32_t ekopt_rq_apply(int32_t acc, const ekopt_rq *q) {
+    const int32_t x = (int32_t)((uint32_t)acc << q->lsh);
+    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1LL << 30)) >> 31);
+    return (h >> q->rsh) + ((h & q->mask) > q->half + (int32_t)((uint32_t)h >> 31));
+}
+
+/* Four int8 as one little-endian word (unaligned LDR on ARMv7E-M). */
+static inline int32_t ekopt_ld4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+#if EKOPT_DSP
+/* Rotate right by 8: SXTB16/SXTAB16 of the rotated word pick bytes 1 and 3
+ * (gcc folds the rotation into the extend instruction). */
+static inline int32_t ekopt_ror8(int32_t v) {
+    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
+}
+#endif
+/* ---- end of shared helpers ---- */
+
+/* Input offset in both halfwords, for SXTAB16. */
+static inline int32_t ekopt_off2(int32_t off) {
+    return (int32_t)(((uint32_t)off & 0xffffu) * 0x10001u);
+}
+
+/* s[0] += xa.wa, s[1] += xa.wb, s[2] += xb.wa, s[3] += xb.wb over n bytes,
+ * each x byte plus the input offset. */
+static inline void ekopt_dot_2x2(const int8_t *xa, const int8_t *xb, const int8_t *wa,
+                                 const int8_t *wb, int32_t n, int32_t off, int32_t off2,
+                                 int32_t *s) {
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+#if EKOPT_DSP
+    for (int32_t k = n >> 2; k > 0; --k) {
+        const int32_t a = ekopt_ld4(xa), b = ekopt_ld4(xb);
+        const int32_t a02 = __sxtab16(off2, a), a13 = __sxtab16(off2, ekopt_ror8(a));
+        const int32_t b02 = __sxtab16(off2, b), b13 = __sxtab16(off2, ekopt_ror8(b));
+        int32_t w = ekopt_ld4(wa);
+        int32_t w02 = __sxtb16(w), w13 = __sxtb16(ekopt_ror8(w));
+        s0 = __smlad(a02, w02, s0);
+        s0 = __smlad(a13, w13, s0);
+        s2 = __smlad(b02, w02, s2);
+        s2 = __smlad(b13, w13, s2);
+        w = ekopt_ld4(wb);
+        w02 = __sxtb16(w);
+        w13 = __sxtb16(ekopt_ror8(w));
+        s1 = __smlad(a02, w02, s1);
+        s1 = __smlad(a13, w13, s1);
+        s3 = __smlad(b02, w02, s3);
+        s3 = __smlad(b13, w13, s3);
+        xa += 4; xb += 4; wa += 4; wb += 4;
+    }
+    n &= 3;
+#else
+    (void)off2;
+#endif
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t a = xa[i] + off, b = xb[i] + off;
+        s0 += a * wa[i];
+        s1 += a * wb[i];
+        s2 += b * wa[i];
+        s3 += b * wb[i];
+    }
+    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
+}
+
+/* s[0] += x.wa, s[1] += x.wb over n bytes (one output pixel). */
+static inline void ekopt_dot_1x2(const int8_t *x, const int8_t *wa, const int8_t *wb,
+                                 int32_t n, int32_t off, int32_t off2, int32_t *s) {
+    int32_t s0 = s[0], s1 = s[1];
+#if EKOPT_DSP
+    for (int32_t k = n >> 2; k > 0; --k) {
+        const int32_t a = ekopt_ld4(x);
+        const int32_t a02 = __sxtab16(off2, a), a13 = __sxtab16(off2, ekopt_ror8(a));
+        const int32_t u = ekopt_ld4(wa), v = ekopt_ld4(wb);
+        s0 = __smlad(a02, __sxtb16(u), s0);
+        s0 = __smlad(a13, __sxtb16(ekopt_ror8(u)), s0);
+        s1 = __smlad(a02, __sxtb16(v), s1);
+        s1 = __smlad(a13, __sxtb16(ekopt_ror8(v)), s1);
+        x += 4; wa += 4; wb += 4;
+    }
+    n &= 3;
+#else
+    (void)off2;
+#endif
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t a = x[i] + off;
+        s0 += a * wa[i];
+        s1 += a * wb[i];
+    }
+    s[0] = s0; s[1] = s1;
+}
+
+static inline int8_t ekopt_out(const ek_conv_params *p, int32_t acc, const ekopt_rq *q) {
+    return (int8_t)ek_clamp32(ekopt_rq_apply(acc, q) + p->out_offset, p->act_min, p->act_max);
+}
+
+/* Any convolution (groups, dilation, unusual shifts): the reference loop. */
+static void ekopt_conv_generic(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                               const int32_t *bias, int8_t *out) {
+    const int32_t groups = p->in_c / p->f_in_c;
+    const int32_t out_per_group = p->out_c / groups;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                for (int32_t oc = 0; oc < p->out_c; ++oc) {
+                    const int32_t g = oc / out_per_group;
+                    const int8_t *f = filter + (int64_t)oc * p->f_h * p->f_w * p->f_in_c;
+                    int32_t acc = 0;
+                    for (int32_t fy = 0; fy < p->f_h; ++fy) {
+                        const int32_t iy = iy0 + p->dil_h * fy;
+                        if (iy < 0 || iy >= p->in_h) continue;
+                        for (int32_t fx = 0; fx < p->f_w; ++fx) {
+                            const int32_t ix = ix0 + p->dil_w * fx;
+                            if (ix < 0 || ix >= p->in_w) continue;
+                            const int8_t *x = in + (((int64_t)b * p->in_h + iy) * p->in_w + ix) * p->in_c
+                                              + g * p->f_in_c;
+                            const int8_t *w = f + ((int64_t)fy * p->f_w + fx) * p->f_in_c;
+                            for (int32_t ic = 0; ic < p->f_in_c; ++ic) {
+                                acc += ((int32_t)x[ic] + p->in_offset) * (int32_t)w[ic];
+                            }
+                        }
+                    }
+                    if (bias) acc += bias[oc];
+                    acc = ek_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
+                    out[(((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
+                        (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                }
+            }
+        }
+    }
+}
+
+/* Two output pixels whose clipped windows have the same shape: xa and xb
+ * point at the first input byte of each window (row fy0, column fx0), the
+ * window has `rows` runs of `run` bytes, `in_row` bytes apart in the input
+ * and `f_row` bytes apart in the filter; filter points at fy0, fx0 of
+ * output channel 0.  ya and yb receive out_c outputs each. */
+static void ekopt_conv_pair(const ek_conv_params *p, const int8_t *xa, const int8_t *xb,
+                            const int8_t *filter, int32_t rows, int32_t run, int32_t in_row,
+                            int32_t f_row, const int32_t *bias, int8_t *ya, int8_t *yb) {
+    const int32_t fsz = p->f_h * p->f_w * p->f_in_c;
+    const int32_t off = p->in_offset, off2 = ekopt_off2(off);
+    for (int32_t oc = 0; oc < p->out_c; oc += 2) {
+        /* Odd out_c: the last channel is computed twice, stored once. */
+        const int32_t oc1 = oc + 1 < p->out_c ? oc + 1 : oc;
+        const int8_t *wa = filter + (int64_t)oc * fsz, *wb = filter + (int64_t)oc1 * fsz;
+        int32_t s[4];
+        s[0] = s[2] = bias ? bias[oc] : 0;
+        s[1] = s[3] = bias ? bias[oc1] : 0;
+        const int8_t *ra = xa, *rb = xb;
+        for (int32_t r = 0; r < rows; ++r) {
+            ekopt_dot_2x2(ra, rb, wa, wb, run, off, off2, s);
+            ra += in_row; rb += in_row; wa += f_row; wb += f_row;
+        }
+        const ekopt_rq q0 = ekopt_rq_make(p->mult[oc], p->shift[oc]);
+        ya[oc] = ekopt_out(p, s[0], &q0);
+        yb[oc] = ekopt_out(p, s[2], &q0);
+        if (oc1 != oc) {
+            const ekopt_rq q1 = ekopt_rq_make(p->mult[oc1], p->shift[oc1]);
+            ya[oc1] = ekopt_out(p, s[1], &q1);
+            yb[oc1] = ekopt_out(p, s[3], &q1);
+        }
+    }
+}
+
+/* One output pixel (same window description as ekopt_conv_pair). */
+static void ekopt_conv_one(const ek_conv_params *p, const int8_t *x, const int8_t *filter,
+                           int32_t rows, int32_t run, int32_t in_row, int32_t f_row,
+                           const int32_t *bias, int8_t *y) {
+    const int32_t fsz = p->f_h * p->f_w * p->f_in_c;
+    const int32_t off = p->in_offset, off2 = ekopt_off2(off);
+    for (int32_t oc = 0; oc < p->out_c; oc += 2) {
+        const int32_t oc1 = oc + 1 < p->out_c ? oc + 1 : oc;
+        const int8_t *wa = filter + (int64_t)oc * fsz, *wb = filter + (int64_t)oc1 * fsz;
+        int32_t s[2];
+        s[0] = bias ? bias[oc] : 0;
+        s[1] = bias ? bias[oc1] : 0;
+        const int8_t *r0 = x;
+        for (int32_t r = 0; r < rows; ++r) {
+            ekopt_dot_1x2(r0, wa, wb, run, off, off2, s);
+            r0 += in_row; wa += f_row; wb += f_row;
+        }
+        const ekopt_rq q0 = ekopt_rq_make(p->mult[oc], p->shift[oc]);
+        y[oc] = ekopt_out(p, s[0], &q0);
+        if (oc1 != oc) {
+            const ekopt_rq q1 = ekopt_rq_make(p->mult[oc1], p->shift[oc1]);
+            y[oc1] = ekopt_out(p, s[1], &q1);
+        }
+    }
+}
+
+/* 1x1 filter, no padding: each output pixel reads in_c contiguous bytes. */
+static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                           const int32_t *bias, int8_t *out) {
+    const int32_t c = p->in_c;
+    const int32_t npix = p->out_h * p->out_w;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *img = in + (int64_t)b * p->in_h * p->in_w * c;
+        int8_t *y = out + (int64_t)b * npix * p->out_c;
+        int32_t oy = 0, ox = 0;
+        const int8_t *xa = 0;
+        for (int32_t i = 0; i < npix; ++i) {
+            const int8_t *x = img + ((int64_t)oy * p->stride_h * p->in_w + (int64_t)ox * p->stride_w) * c;
+            if (++ox == p->out_w) { ox = 0; ++oy; }
+            if (i & 1) {
+                ekopt_conv_pair(p, xa, x, filter, 1, c, 0, 0, bias,
+                                y + (int64_t)(i - 1) * p->out_c, y + (int64_t)i * p->out_c);
+            } else if (i + 1 == npix) {
+                ekopt_conv_one(p, x, filter, 1, c, 0, 0, bias, y + (int64_t)i * p->out_c);
+            } else {
+                xa = x;
+            }
+        }
+    }
+}
+
+#if EKOPT_DSP
+/* ---- Cortex-M DSP path: two-pixel im2col + 2x2 SMLAD micro-kernel ----
+ *
+ * For each pair of output pixels (raster order over the whole output, so
+ * pairs may straddle rows), the two input windows are unrolled once into a
+ * stack buffer of int16 values x + in_offset (0 where the window hangs
+ * over the padding, which is exactly what skipping those taps does).  The
+ * window index k runs over (fy, fx, ic), the order of one filter row in
+ * OHWI, so the filter of output channel oc is simply K contiguous bytes.
+ *
+ * Layout: chunk j (k = 4j .. 4j+3) is four words
+ *     [a02, a13, b02, b13]    a = first pixel, b = second pixel
+ * with a02 = (v[4j] | v[4j+2] << 16) and a13 = (v[4j+1] | v[4j+3] << 16):
+ * the pairing that SXTB16 of a filter word and of its rotation by 8 gives,
+ * so one LDM fetches a chunk for both pixels and each filter word costs one
+ * LDR + two SXTB16 and feeds four SMLADs (eight MACs).  The unrolling costs
+ * O(K) per pixel pair and is shared by all output channels. */
+#define EKOPT_KMAX 576  /* window size limit: 4 * 576 bytes of stack */
+
+/* Element k of pixel slot s (0 or 1) of the pair buffer, as a halfword. */
+static inline void ekopt_col_set(int32_t *buf, int32_t s, int32_t k, int32_t v) {
+    const int32_t r = k & 3;
+    int32_t *word = buf + (k >> 2) * 4 + s * 2 + (r & 1);
+    const int sh = (r >> 1) * 16;
+    *word = (int32_t)(((uint32_t)*word & ~(0xffffu << sh)) | (((uint32_t)v & 0xffffu) << sh));
+}
+
+/* Put n input bytes x[0..n) (plus offset) at window positions k.. of slot s:
+ * whole chunks with one LDR and two SXTAB16, odd ends one by one. */
+static void ekopt_col_put(int32_t *buf, int32_t s, int32_t k, const int8_t *x, int32_t n,
+                          int32_t off, int32_t off2) {
+    for (; n > 0 && (k & 3); --n) ekopt_col_set(buf, s, k++, *x++ + off);
+    int32_t *w = buf + (k >> 2) * 4 + s * 2;
+    for (; n >= 4; n -= 4, k += 4, x += 4, w += 4) {
+        const int32_t v = ekopt_ld4(x);
+        w[0] = __sxtab16(off2, v);
+        w[1] = __sxtab16(off2, ekopt_ror8(v));
+    }
+    for (; n > 0; --n) ekopt_col_set(buf, s, k++, *x++ + off);
+}
+
+static void ekopt_col_zero(int32_t *buf, int32_t s, int32_t k, int32_t n) {
+    for (; n > 0; --n) ekopt_col_set(buf, s, k++, 0);
+}
+
+/* Unroll the window of output pixel (b, oy, ox) into slot s. */
+static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t s,
+                            int32_t b, int32_t oy, int32_t ox, int32_t off, int32_t off2) {
+    const int32_t c = p->in_c, f_row = p->f_w * c;
+    const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_max32(fx0, ek_min32(p->f_w, p->in_w - ix0));
+    for (int32_t fy = 0; fy < p->f_h; ++fy) {
+        const int32_t iy = iy0 + fy, k = fy * f_row;
+        if (iy < 0 || iy >= p->in_h) {
+            ekopt_col_zero(buf, s, k, f_row);
+            continue;
+        }
+        ekopt_col_zero(buf, s, k, fx0 * c);
+        ekopt_col_put(buf, s, k + fx0 * c,
+                      in + (((int64_t)b * p->in_h + iy) * p->in_w + ix0 + fx0) * c,
+                      (fx1 - fx0) * c, off, off2);
+        ekopt_col_zero(buf, s, k + fx1 * c, (p->f_w - fx1) * c);
+    }
+}
+
+/* One chunk of the 2x2 micro-kernel: s0 += a.wa, s1 += a.wb, s2 += b.wa,
+ * s3 += b.wb (16 MACs in 16 instructions). */
+#define EKOPT_MK_CHUNK                                                          \
+    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
+    "ldr    %[t0], [%[wa]], #4\n\t"                                             \
+    "sxtb16 %[t1], %[t0], ror #8\n\t"                                           \
+    "sxtb16 %[t0], %[t0]\n\t"                                                   \
+    "smlad  %[a0], r4, %[t0], %[a0]\n\t"                                        \
+    "smlad  %[a0], r5, %[t1], %[a0]\n\t"                                        \
+    "smlad  %[a2], r6, %[t0], %[a2]\n\t"                                        \
+    "smlad  %[a2], r8, %[t1], %[a2]\n\t"                                        \
+    "ldr    %[t0], [%[wb]], #4\n\t"                                             \
+    "sxtb16 %[t1], %[t0], ror #8\n\t"                                           \
+    "sxtb16 %[t0], %[t0]\n\t"                                                   \
+    "smlad  %[a1], r4, %[t0], %[a1]\n\t"                                        \
+    "smlad  %[a1], r5, %[t1], %[a1]\n\t"                                        \
+    "smlad  %[a3], r6, %[t0], %[a3]\n\t"                                        \
+    "smlad  %[a3], r8, %[t1], %[a3]\n\t"
+
+/* All `chunks` chunks, two per loop trip.  Every general register is
+ * needed, so the end pointer lives in memory and is reloaded into a
+ * temporary for the loop test. */
+static inline void ekopt_mk_2x2(const int32_t *x, const int8_t *wa, const int8_t *wb,
+                                int32_t chunks, int32_t *s) {
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    int32_t t0, t1;
+    if (chunks & 1) {
+        __asm__ volatile(EKOPT_MK_CHUNK
+                         : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3),
+                           [x] "+r"(x), [wa] "+r"(wa), [wb] "+r"(wb), [t0] "=&r"(t0),
+                           [t1] "=&r"(t1)
+                         :
+                         : "r4", "r5", "r6", "r8", "memory");
+    }
+    if (chunks >> 1) {
+        const int32_t *volatile end = x + 4 * (chunks & ~1);
+        __asm__ volatile("1:\n\t"
+                         EKOPT_MK_CHUNK
+                         EKOPT_MK_CHUNK
+                         "ldr    %[t0], %[e]\n\t"
+                         "cmp    %[x], %[t0]\n\t"
+                         "bne    1b\n\t"
+                         : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3),
+                           [x] "+r"(x), [wa] "+r"(wa), [wb] "+r"(wb), [t0] "=&r"(t0),
+                           [t1] "=&r"(t1)
+                         : [e] "m"(end)
+                         : "r4", "r5", "r6", "r8", "cc", "memory");
+    }
+    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
+}
+
+static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                           const int32_t *bias, int8_t *out) {
+    int32_t buf[EKOPT_KMAX];  /* (K rounded up to 4) / 4 chunks of 4 words */
+    const int32_t K = p->f_h * p->f_w * p->in_c;
+    const int32_t chunks = K >> 2, tail = K & 3;
+    const int32_t off = p->in_offset, off2 = ekopt_off2(off);
+    const int32_t npix = p->batches * p->out_h * p->out_w;
+    int32_t b = 0, oy = 0, ox = 0;
+    for (int32_t i = 0; i < npix; i += 2) {
+        /* Unroll pixels i and i + 1 (a lone last pixel goes in both slots). */
+        if (tail) {
+            int32_t *last = buf + chunks * 4;
+            last[0] = last[1] = last[2] = last[3] = 0;
+        }
+        for (int32_t s = 0; s < 2; ++s) {
+            ekopt_col_pixel(p, in, buf, s, b, oy, ox, off, off2);
+            if (i + s + 1 < npix) {
+                if (++ox == p->out_w) {
+                    ox = 0;
+                    if (++oy == p->out_h) { oy = 0; ++b; }
+                }
+            }
+        }
+        int8_t *ya = out + (int64_t)i * p->out_c;
+        int8_t *yb = i + 1 < npix ? ya + p->out_c : ya;
+        for (int32_t oc = 0; oc < p->out_c; oc += 2) {
+            /* Odd out_c: the last channel is computed twice, stored once. */
+            const int32_t oc1 = oc + 1 < p->out_c ? oc + 1 : oc;
+            const int8_t *wa = filter + (int64_t)oc * K, *wb = filter + (int64_t)oc1 * K;
+            int32_t s[4];
+            s[0] = s[2] = bias ? bias[oc] : 0;
+            s[1] = s[3] = bias ? bias[oc1] : 0;
+            ekopt_mk_2x2(buf, wa, wb, chunks, s);
+            int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+            if (tail) {
+                /* Last partial chunk: filter bytes gathered one by one (no
+                 * read past the filter), missing ones zero. */
+                const int32_t *x = buf + chunks * 4;
+                const int8_t *ta = wa + chunks * 4, *tb = wb + chunks * 4;
+                const int32_t a0 = (uint16_t)ta[0] | (tail > 2 ? (int32_t)((uint32_t)ta[2] << 16) : 0);
+                const int32_t a1 = tail > 1 ? (uint16_t)ta[1] : 0;
+                const int32_t b0 = (uint16_t)tb[0] | (tail > 2 ? (int32_t)((uint32_t)tb[2] << 16) : 0);
+                const int32_t b1 = tail > 1 ? (uint16_t)tb[1] : 0;
+                s0 = __smlad(x[0], a0, __smlad(x[1], a1, s0));
+                s2 = __smlad(x[2], a0, __smlad(x[3], a1, s2));
+                s1 = __smlad(x[0], b0, __smlad(x[1], b1, s1));
+                s3 = __smlad(x[2], b0, __smlad(x[3], b1, s3));
+            }
+            const ekopt_rq q0 = ekopt_rq_make(p->mult[oc], p->shift[oc]);
+            ya[oc] = ekopt_out(p, s0, &q0);
+            yb[oc] = ekopt_out(p, s2, &q0);
+            if (oc1 != oc) {
+                const ekopt_rq q1 = ekopt_rq_make(p->mult[oc1], p->shift[oc1]);
+                ya[oc1] = ekopt_out(p, s1, &q1);
+                yb[oc1] = ekopt_out(p, s3, &q1);
+            }
+        }
+    }
+}
+#endif /* EKOPT_DSP */
+
+void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                  const int32_t *bias, int8_t *out) {
+    if (p->f_in_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
+        || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
+        ekopt_conv_generic(p, in, filter, bias, out);
+        return;
+    }
+#if EKOPT_DSP
+    if (p->f_h * p->f_w * p->in_c <= EKOPT_KMAX) {
+        ekopt_conv_dsp(p, in, filter, bias, out);
+        return;
+    }
+#endif
+    if (p->f_h == 1 && p->f_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
+        ekopt_conv_1x1(p, in, filter, bias, out);
+        return;
+    }
+    const int32_t c = p->in_c;
+    const int32_t in_row = p->in_w * c, f_row = p->f_w * c;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *img = in + (int64_t)b * p->in_h * in_row;
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ek_max32(0, -iy0), fy1 = ek_min32(p->f_h, p->in_h - iy0);
+            const int32_t rows = fy1 - fy0;
+            int8_t *yrow = out + ((int64_t)b * p->out_h + oy) * p->out_w * p->out_c;
+            for (int32_t ox = 0; ox < p->out_w;) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_min32(p->f_w, p->in_w - ix0);
+                if (rows <= 0 || fx1 <= fx0) {
+                    /* Window entirely in the padding: bias only. */
+                    ekopt_conv_one(p, img, filter, 0, 0, in_row, f_row, bias, yrow + (int64_t)ox * p->out_c);
+                    ++ox;
+                    continue;
+                }
+                const int8_t *x = img + (int64_t)(iy0 + fy0) * in_row + (int64_t)(ix0 + fx0) * c;
+                const int8_t *f = filter + (int64_t)fy0 * f_row + (int64_t)fx0 * c;
+                const int32_t run = (fx1 - fx0) * c;
+                /* Pair with the next pixel when both windows are whole in x. */
+                if (ox + 1 < p->out_w && ix0 >= 0 && ix0 + p->stride_w + p->f_w <= p->in_w) {
+                    ekopt_conv_pair(p, x, x + (int64_t)p->stride_w * c, f, rows, run, in_row, f_row,
+                                    bias, yrow + (int64_t)ox * p->out_c,
+                                    yrow + (int64_t)(ox + 1) * p->out_c);
+                    ox += 2;
+                } else {
+                    ekopt_conv_one(p, x, f, rows, run, in_row, f_row, bias, yrow + (int64_t)ox * p->out_c);
+                    ++ox;
+                }
+            }
+        }
+    }
+}
