@@ -1,0 +1,345 @@
+"""``edgekit budget``: will this model fit this part, and how fast will it run?
+
+:func:`budget` generates edgekit's C for an int8 ``.tflite``, compiles it
+for the target's core, runs one inference in QEMU on that core's machine and
+reports:
+
+* per layer: op, shapes, parameters, MACs, weight bytes, live arena bytes,
+  guest instructions and an estimated latency;
+* flash: ``text + data`` of the ELF, split into weights / op parameters /
+  edgekit code / harness and runtime from the symbol table;
+* RAM: ``.data + .bss`` (which holds the planned tensor arena) plus the
+  stack high-water mark measured in QEMU, beside the plan's lower bound and
+  TFLM's arena for the same model (host build, 64-bit pointers);
+* time: instructions per inference and an *estimated* latency from a rough
+  cycles-per-instruction figure of the core at the target's clock;
+* fit: flash and RAM against the part's capacity minus a headroom margin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.budget.elf import elf_breakdown
+from edgekit.budget.layers import layer_rows, unique_const
+from edgekit.budget.render import format_markdown, format_table, write_plot
+from edgekit.budget.targets import BudgetTarget, resolve_target
+from edgekit.errors import ConfigError, EdgekitError, ModelError, ToolchainError
+from edgekit.log import Progress
+
+__all__ = ["BudgetError", "BudgetReport", "budget", "parse_bytes", "DEFAULT_HEADROOM"]
+
+DEFAULT_HEADROOM = 0.10
+TARGET_NOTE_M0 = "the microbit machine is too small for this model"
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
+          "mib": 1024 ** 2}
+
+
+class BudgetError(EdgekitError):
+    """The model does not fit the target's flash or RAM (``--fail-on-budget``).
+
+    Attributes
+    ----------
+    report : BudgetReport or None
+        The full report (its outputs were written before raising).
+    """
+
+    def __init__(self, message: str, report: "BudgetReport | None" = None):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class BudgetReport:
+    """Result of :func:`budget`.
+
+    Attributes
+    ----------
+    data : dict
+        The ``budget.json`` content.
+    table : str
+        The terminal table (per-layer rows plus flash/RAM/time/fit lines).
+    out_dir : pathlib.Path or None
+        Where ``budget.json``, ``budget.md`` and ``budget.png`` were written.
+    """
+
+    data: dict
+    table: str
+    out_dir: Path | None = None
+
+    @property
+    def fits(self) -> bool:
+        """True if both flash and RAM fit with the headroom margin."""
+        return bool(self.data["fits"])
+
+
+def parse_bytes(value: int | str | None, what: str = "size") -> int | None:
+    """Parse a byte count such as ``8000``, ``256K``, ``256KB`` or ``1M`` (binary units).
+
+    Parameters
+    ----------
+    value : int, str or None
+    what : str
+        Name used in the error message.
+
+    Returns
+    -------
+    int or None
+        Bytes, or None when ``value`` is None.
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        If the value is not a positive byte count.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        n = int(value)
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(value))
+        if not m or m.group(2).lower() not in _UNITS:
+            raise ConfigError(f"{what}: {value!r} is not a byte count (e.g. 8000, 256K, 1M)")
+        n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if n <= 0:
+        raise ConfigError(f"{what} must be a positive number of bytes (got {value!r})")
+    return n
+
+
+def _load_model(model) -> tuple[bytes, str]:
+    path = Path(model)
+    if path.suffix.lower() != ".tflite":
+        raise ConfigError(
+            f"{model}: edgekit budget takes an int8 .tflite; Keras models and zoo names "
+            "(quantized first) are not supported yet")
+    try:
+        return path.read_bytes(), path.name
+    except OSError as e:
+        raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+
+
+def _measurement_core(core):
+    """A copy of ``core`` on a QEMU machine with room for any model (same code)."""
+    from edgekit.emulator.targets import TARGETS  # noqa: PLC0415
+
+    if core.name != "cortex-m0plus":
+        return None
+    # ARMv6-M code also runs on the Cortex-M3 of mps2-an385 (ARMv7-M executes
+    # every ARMv6-M instruction), which has 4 MB code + 4 MB data memory.
+    big = TARGETS["cortex-m3"]
+    return dataclasses.replace(
+        core, qemu_machine=big.qemu_machine, qemu_cpu=big.qemu_cpu,
+        flash_origin=big.flash_origin, flash_size=big.flash_size, ram_origin=big.ram_origin,
+        ram_size=big.ram_size, stack_size=big.stack_size, systick_hz=big.systick_hz)
+
+
+def _build_and_run(src: Path, work: Path, core, x: np.ndarray, progress: Progress):
+    from edgekit.emulator import build_firmware, run_qemu  # noqa: PLC0415
+
+    try:
+        fw = build_firmware(src, work / "fw", target=core)
+        machine = core.qemu_machine
+    except ToolchainError as e:
+        big = _measurement_core(core)
+        if big is None or not re.search(r"overflow|will not fit", str(e)):
+            raise
+        progress.info(f"model does not fit QEMU {core.qemu_machine}'s memory; measuring the same "
+                      f"{core.name} code on QEMU {big.qemu_machine} instead")
+        core = big
+        fw = build_firmware(src, work / "fw-big", target=core)
+        machine = f"{core.qemu_machine} (ARMv6-M code; {TARGET_NOTE_M0})"
+    run = run_qemu(fw.elf, x, target=core, timeout=600)
+    return fw, run, machine
+
+
+
+def _fit(used: int, capacity: int, headroom: float) -> dict:
+    budget_bytes = int(capacity * (1.0 - headroom))
+    return {"capacity_bytes": int(capacity), "budget_bytes": budget_bytes,
+            "margin_bytes": budget_bytes - int(used), "fits": int(used) <= budget_bytes}
+
+
+def _overflows(report: dict, tgt: BudgetTarget) -> list[str]:
+    msgs = []
+    for key, label in (("flash", "flash"), ("ram", "RAM")):
+        part = report[key]
+        if part["fits"]:
+            continue
+        over_cap = part["total_bytes"] - part["capacity_bytes"]
+        msgs.append(
+            f"{label} overflows by {-part['margin_bytes']:,} bytes: needs "
+            f"{part['total_bytes']:,} B, {tgt.name} has {part['capacity_bytes']:,} B, "
+            f"{part['budget_bytes']:,} B after {report['headroom'] * 100:g}% headroom"
+            + (f" ({over_cap:,} bytes over even without headroom)" if over_cap > 0 else ""))
+    return msgs
+
+
+def _write_outputs(report: dict, out: Path) -> Path:
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".budget.tmp-", dir=out))
+    try:
+        (tmp / "budget.json").write_text(json.dumps(report, indent=1) + "\n")
+        (tmp / "budget.md").write_text(format_markdown(report))
+        write_plot(report, tmp / "budget.png")
+        for name in ("budget.json", "budget.md", "budget.png"):
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | None = None,
+           flash: int | str | None = None, ram: int | str | None = None,
+           headroom: float = DEFAULT_HEADROOM, clock_hz: int | None = None,
+           fail_on_budget: bool = False, progress: Progress | None = None) -> BudgetReport:
+    """Measure a model's flash, RAM and time on a Cortex-M target and check the fit.
+
+    Parameters
+    ----------
+    model : str or pathlib.Path
+        An int8 ``.tflite`` file.
+    target : str
+        A core (``cortex-m4``; ``cortex-m`` = ``cortex-m4``) or a board
+        (``nrf52840``, ``stm32h743zi`` ...; see :func:`list_targets`).
+    out : path, optional
+        Directory to write ``budget.json``, ``budget.md`` and ``budget.png``
+        into (all three written to a temporary directory first, then moved).
+    flash, ram : int or str, optional
+        Override the target's flash / RAM size in bytes (``"256K"`` and
+        ``"1M"`` are accepted): a custom part.
+    headroom : float
+        Fraction of flash and RAM kept free (default 0.10).
+    clock_hz : int, optional
+        Override the clock used for the latency estimate.
+    fail_on_budget : bool
+        Raise :class:`BudgetError` when the model does not fit (after the
+        outputs are written).
+    progress : edgekit.log.Progress, optional
+        Stage messages (stderr by default).
+
+    Returns
+    -------
+    BudgetReport
+
+    Raises
+    ------
+    BudgetError
+        With ``fail_on_budget``, if flash or RAM overflows; the message names
+        each overflow in bytes and ``.report`` holds the report.
+    edgekit.errors.ConfigError
+        Unknown target, bad sizes or headroom, non-``.tflite`` model.
+    edgekit.errors.ModelError
+        Unreadable model or ops the code generator does not support.
+    edgekit.errors.ToolchainError, edgekit.errors.EmulatorError
+        Missing cross toolchain / QEMU, or the firmware failed to run.
+    """
+    from edgekit.emulator import check_toolchain  # noqa: PLC0415
+    from edgekit.firmware_export import generate, read_tflite  # noqa: PLC0415
+    from edgekit.reference import tflm_arena  # noqa: PLC0415
+
+    progress = progress or Progress()
+    progress.total = 4
+    try:
+        headroom = float(headroom)
+    except (TypeError, ValueError):
+        raise ConfigError(f"headroom must be a number in [0, 1) (got {headroom!r})") from None
+    if not 0.0 <= headroom < 1.0:
+        raise ConfigError(f"headroom must be in [0, 1) (got {headroom})")
+    tgt = resolve_target(target, flash=parse_bytes(flash, "--flash"),
+                         ram=parse_bytes(ram, "--ram"), clock_hz=clock_hz)
+    tflite, name = _load_model(model)
+    check_toolchain()
+
+    progress.stage("export", f"{name}: generated C and memory plan")
+    graph = read_tflite(tflite)
+    x_t = graph.tensors[graph.inputs[0]]
+    with tempfile.TemporaryDirectory(prefix="edgekit-budget-") as tmpd:
+        work = Path(tmpd)
+        exp = generate(graph, work / "src", source=name)
+        progress.stage("firmware", f"{tgt.core.name}: arm-none-eabi-gcc, QEMU "
+                       f"{tgt.core.qemu_machine}")
+        x = np.random.default_rng(0).integers(0, 256, (1, x_t.nbytes), dtype=np.uint8)
+        fw, run, machine = _build_and_run(work / "src", work, tgt.core, x, progress)
+        breakdown = elf_breakdown(fw.elf)
+    progress.stage("tflm", "TFLM arena for the same model (host build)")
+    try:
+        tflm_total = int(tflm_arena(tflite)["total_bytes"])
+    except EdgekitError as e:  # pragma: no cover - tflite_micro refused the model
+        progress.warn(f"no TFLM arena figure: {e}")
+        tflm_total = None
+
+    progress.stage("report", "per-layer table, flash/RAM fit, latency estimate")
+    rows = layer_rows(graph, exp.plan)
+    per_op = {p["index"]: p for p in run.per_op}
+    sec_per_instr = tgt.cpi / tgt.clock_hz
+    for r in rows:
+        p = per_op.get(r["index"])
+        r["instructions"] = int(p["instructions"]) if p else None
+        r["latency_ms"] = (r["instructions"] * sec_per_instr * 1e3
+                           if r["instructions"] is not None else None)
+    instructions = int(run.instructions[0])
+    params, weight_bytes = unique_const(graph)
+
+    flash_total = fw.text + fw.data
+    flash_part = {
+        "total_bytes": flash_total, "text_bytes": fw.text, "data_bytes": fw.data,
+        "weights_bytes": breakdown["weights"], "op_params_bytes": breakdown["op_params"],
+        "edgekit_code_bytes": breakdown["edgekit_code"],
+        "code_bytes": flash_total - breakdown["weights"],
+        "other_bytes": flash_total - breakdown["weights"] - breakdown["op_params"]
+        - breakdown["edgekit_code"],
+        "model_weight_bytes": weight_bytes,
+        **_fit(flash_total, tgt.flash_bytes, headroom)}
+    static = fw.data + fw.bss
+    ram_total = static + int(run.stack_bytes)
+    ram_part = {
+        "total_bytes": ram_total, "static_bytes": static, "data_bytes": fw.data,
+        "bss_bytes": fw.bss, "arena_bytes": exp.plan.arena_bytes,
+        "lower_bound_bytes": exp.plan.lower_bound_bytes, "tflm_arena_bytes": tflm_total,
+        "tflm_arena_note": "TFLM MicroInterpreter arena for the same model, host build "
+                           "(64-bit pointers: a Cortex-M build needs somewhat less)",
+        "stack_bytes": int(run.stack_bytes), "stack_reserved_bytes": fw.stack_reserved,
+        "live_bytes_per_step": [int(u) for u in exp.plan.usage],
+        "planner_strategy": exp.plan.strategy,
+        **_fit(ram_total, tgt.ram_bytes, headroom)}
+    latency_ms = instructions * sec_per_instr * 1e3
+    report = {
+        "edgekit": __import__("edgekit").__version__,
+        "model": {"name": name, "path": str(Path(model)), "ops": len(graph.operators),
+                  "op_counts": graph.op_counts(), "input_shape": list(map(int, x_t.shape))},
+        "target": {**tgt.to_dict(), "measured_on": machine},
+        "headroom": headroom,
+        "totals": {"params": params, "macs": sum(r["macs"] for r in rows),
+                   "weight_bytes": weight_bytes, "instructions": instructions,
+                   "latency_ms": latency_ms},
+        "flash": flash_part,
+        "ram": ram_part,
+        "instructions": instructions,
+        "latency": {"ms": latency_ms, "clock_hz": tgt.clock_hz, "cpi": tgt.cpi,
+                    "cpi_source": tgt.cpi_source, "estimate": True,
+                    "note": "instructions x CPI / clock: a rough estimate, not a measurement "
+                            "(QEMU counts instructions, not cycles)"},
+        "layers": rows,
+    }
+    report["fits"] = bool(flash_part["fits"] and ram_part["fits"])
+    report["overflows"] = _overflows(report, tgt)
+    result = BudgetReport(data=report, table=format_table(report))
+    if out is not None:
+        result.out_dir = _write_outputs(report, Path(out))
+        progress.info(f"wrote {result.out_dir}/budget.json, budget.md, budget.png")
+    if fail_on_budget and not report["fits"]:
+        raise BudgetError(f"{name} does not fit {tgt.name}: " + "; ".join(report["overflows"]),
+                          report=result)
+    return result
