@@ -118,4 +118,11 @@ typedef struct {
 
 void ek_relu_s8(const ek_relu_params *p, const int8_t *in, int8_t *out);
 
+/* LOGISTIC (output scale 1/256, zero point -128). */
+typedef struct {
+    int32_t size, in_zp, in_mult, in_shift, range_radius;
+} ek_logistic_params;
+
+void ek_logistic_s8(const ek_logistic_params *p, const int8_t *in, int8_t *out);
+
 #endif /* EK_KERNELS_H */

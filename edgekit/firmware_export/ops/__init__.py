@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, concat, conv, depthwise_conv, fully_connected,
-                                         mean, mul, pad, pooling, relu, reshape, softmax, sub)
+                                         logistic, mean, mul, pad, pooling, relu, reshape,
+                                         softmax, sub)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -33,6 +34,7 @@ LOWERINGS = {
     "RELU": relu.lower,
     "RELU6": relu.lower,
     "LEAKY_RELU": relu.lower,
+    "LOGISTIC": logistic.lower,
 }
 
 
