@@ -1,0 +1,248 @@
+/* edgekit: DEPTHWISE_CONV_2D, int8, per-channel filters 1 x H x W x (C*M).
+ *
+ * Optimized version of kernels/ek_depthwise_conv.c: same function, same
+ * results bit for bit (exact int32 sums in any order; requantization per
+ * output as ek_mbqm, see ekopt_rq_apply).
+ *
+ * Fast path (depth multiplier 1, no dilation): channels are contiguous in
+ * both the input (NHWC) and the filter (HWC), so four channels are done at
+ * once.  The loop runs over groups of four channels outside and output
+ * pixels inside, so per group the biases, the requantization constants and
+ * the filter taps are prepared once:
+ *   - on DSP cores the taps are sign-extended once into a small stack table
+ *     (two words per tap: channels 0,2 and 1,3 as halfword pairs); per tap
+ *     and pixel that leaves one input LDR, two SXTAB16 (which also add the
+ *     input offset), one LDRD of the tap and four SMLAxy;
+ *   - elsewhere the same loop runs in plain C on the int8 taps.
+ * The window of each pixel is clipped to the input once (padding taps are
+ * skipped, as in the reference).
+ */
+#include <string.h>
+
+#include "ek_kernels.h"
+#include "ek_fixedpoint.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define EKOPT_DSP 1
+#else
+#define EKOPT_DSP 0
+#endif
+
+/* ---- shared helpers (identical copy in each optimized kernel file) ----
+ *
+ * Requantization: bit-exact with ek_mbqm for every accumulator, but with the
+ * per-channel work (shift split, rounding mask) done once per channel.
+ *   - ek_srdhm(a, b) == (a*b + 2^30) >> 31 (arithmetic shift) whenever
+ *     a*b != INT32_MIN*INT32_MIN: for a*b < 0, truncating (a*b + 1 - 2^30)
+ *     / 2^31 toward zero equals flooring (a*b + 2^30) / 2^31.  We exclude
+ *     multiplier == INT32_MIN up front, so that case never occurs.
+ *   - ek_rdbpot(x, e) is kept as is, with mask = 2^e - 1 hoisted.
+ * The fast form needs 0 <= left, right <= 31; ekopt_rq_ok() checks that
+ * (and the multiplier) for all channels, otherwise the kernel falls back
+ * to the reference loop. */
+typedef struct {
+    int32_t mult, lsh, rsh, mask, half;
+} ekopt_rq;
+
+static inline int ekopt_rq_ok(const int32_t *mult, const int32_t *shift, int32_t n) {
+    for (int32_t i = 0; i < n; ++i) {
+        if (mult[i] == INT32_MIN || shift[i] > 31 || shift[i] < -31) return 0;
+    }
+    return 1;
+}
+
+static inline ekopt_rq ekopt_rq_make(int32_t mult, int32_t shift) {
+    ekopt_rq q;
+    q.mult = mult;
+    q.lsh = shift > 0 ? shift : 0;
+    q.rsh = shift > 0 ? 0 : -shift;
+    q.mask = (int32_t)((1u << q.rsh) - 1u);
+    q.half = q.mask >> 1;
+    return q;
+}
+
+static inline int32_t ekopt_rq_apply(int32_t acc, const ekopt_rq *q) {
+    const int32_t x = (int32_t)((uint32_t)acc << q->lsh);
+    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1LL << 30)) >> 31);
+    return (h >> q->rsh) + ((h & q->mask) > q->half + (int32_t)((uint32_t)h >> 31));
+}
+
+/* Four int8 as one little-endian word (unaligned LDR on ARMv7E-M). */
+static inline int32_t ekopt_ld4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+#if EKOPT_DSP
+/* Rotate right by 8: SXTB16/SXTAB16 of the rotated word pick bytes 1 and 3
+ * (gcc folds the rotation into the extend instruction). */
+static inline int32_t ekopt_ror8(int32_t v) {
+    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
+}
+#endif
+/* ---- end of shared helpers ---- */
+
+#if EKOPT_DSP
+static inline int32_t ekopt_off2(int32_t off) {
+    return (int32_t)(((uint32_t)off & 0xffffu) * 0x10001u);
+}
+/* SXTB16 / SXTAB16 of bytes 1 and 3 (rotation folded into the instruction). */
+static inline int32_t ekopt_sxtb16_hi(int32_t v) {
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t ekopt_sxtab16_hi(int32_t a, int32_t v) {
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+#define EKOPT_DW_MAXTAPS 64  /* filter taps (f_h * f_w) in the stack table */
+#endif
+
+/* Any depthwise convolution: the reference loop. */
+static void ekopt_dw_generic(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                             const int32_t *bias, int8_t *out) {
+    const int32_t m = p->depth_multiplier;
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            for (int32_t ox = 0; ox < p->out_w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                for (int32_t ic = 0; ic < p->in_c; ++ic) {
+                    for (int32_t k = 0; k < m; ++k) {
+                        const int32_t oc = ic * m + k;
+                        int32_t acc = 0;
+                        for (int32_t fy = 0; fy < p->f_h; ++fy) {
+                            const int32_t iy = iy0 + p->dil_h * fy;
+                            if (iy < 0 || iy >= p->in_h) continue;
+                            for (int32_t fx = 0; fx < p->f_w; ++fx) {
+                                const int32_t ix = ix0 + p->dil_w * fx;
+                                if (ix < 0 || ix >= p->in_w) continue;
+                                const int32_t x = in[(((int64_t)b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
+                                const int32_t w = filter[((int64_t)fy * p->f_w + fx) * p->out_c + oc];
+                                acc += (x + p->in_offset) * w;
+                            }
+                        }
+                        if (bias) acc += bias[oc];
+                        acc = ek_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
+                        out[(((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
+                            (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static inline int8_t ekopt_out(const ek_conv_params *p, int32_t acc, const ekopt_rq *q) {
+    return (int8_t)ek_clamp32(ekopt_rq_apply(acc, q) + p->out_offset, p->act_min, p->act_max);
+}
+
+/* Channels c .. c + n - 1 (n <= 4) of every output pixel.  n < 4 only for
+ * the last group when in_c is not a multiple of 4: that group runs the
+ * scalar loop. */
+static void ekopt_dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                           const int32_t *bias, int8_t *out, int32_t c, int32_t n) {
+    const int32_t C = p->in_c, in_row = p->in_w * C, f_row = p->f_w * C;
+    const int32_t off = p->in_offset;
+    ekopt_rq q[4];
+    int32_t bs[4] = {0, 0, 0, 0};
+    for (int32_t j = 0; j < n; ++j) {
+        q[j] = ekopt_rq_make(p->mult[c + j], p->shift[c + j]);
+        bs[j] = bias ? bias[c + j] : 0;
+    }
+#if EKOPT_DSP
+    /* Filter taps of the four channels, extended once: tap t is
+     * tw[2t] = (w0, w2), tw[2t + 1] = (w1, w3). */
+    int32_t tw[2 * EKOPT_DW_MAXTAPS];
+    const int dsp = n == 4 && p->f_h * p->f_w <= EKOPT_DW_MAXTAPS;
+    if (dsp) {
+        for (int32_t t = 0; t < p->f_h * p->f_w; ++t) {
+            const int32_t w = ekopt_ld4(filter + (int64_t)t * C + c);
+            tw[2 * t] = __sxtb16(w);
+            tw[2 * t + 1] = ekopt_sxtb16_hi(w);
+        }
+    }
+    const int32_t off2 = ekopt_off2(off);
+#endif
+    for (int32_t b = 0; b < p->batches; ++b) {
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            const int32_t fy0 = ek_max32(0, -iy0), fy1 = ek_min32(p->f_h, p->in_h - iy0);
+            int8_t *y = out + (((int64_t)b * p->out_h + oy) * p->out_w) * C + c;
+            for (int32_t ox = 0; ox < p->out_w; ++ox, y += C) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_min32(p->f_w, p->in_w - ix0);
+                /* First valid tap of the window. */
+                const int8_t *xw = in + (((int64_t)b * p->in_h + iy0 + fy0) * p->in_w + ix0 + fx0) * C + c;
+                int32_t s0 = bs[0], s1 = bs[1], s2 = bs[2], s3 = bs[3];
+#if EKOPT_DSP
+                if (dsp) {
+                    const int32_t *tr = tw + 2 * (fy0 * p->f_w + fx0);
+                    for (int32_t fy = fy0; fy < fy1; ++fy, xw += in_row, tr += 2 * p->f_w) {
+                        const int8_t *xp = xw;
+                        const int32_t *tp = tr;
+                        for (int32_t fx = fx0; fx < fx1; ++fx, xp += C, tp += 2) {
+                            const int32_t x = ekopt_ld4(xp);
+                            const int32_t x02 = __sxtab16(off2, x), x13 = ekopt_sxtab16_hi(off2, x);
+                            const int32_t w02 = tp[0], w13 = tp[1];
+                            s0 = __smlabb(x02, w02, s0);
+                            s2 = __smlatt(x02, w02, s2);
+                            s1 = __smlabb(x13, w13, s1);
+                            s3 = __smlatt(x13, w13, s3);
+                        }
+                    }
+                    y[0] = ekopt_out(p, s0, &q[0]);
+                    y[1] = ekopt_out(p, s1, &q[1]);
+                    y[2] = ekopt_out(p, s2, &q[2]);
+                    y[3] = ekopt_out(p, s3, &q[3]);
+                    continue;
+                }
+#endif
+                if (n == 4) {
+                    const int8_t *fw = filter + ((int64_t)fy0 * p->f_w + fx0) * C + c;
+                    for (int32_t fy = fy0; fy < fy1; ++fy, xw += in_row, fw += f_row) {
+                        const int8_t *xp = xw, *fp = fw;
+                        for (int32_t fx = fx0; fx < fx1; ++fx, xp += C, fp += C) {
+                            s0 += (xp[0] + off) * fp[0];
+                            s1 += (xp[1] + off) * fp[1];
+                            s2 += (xp[2] + off) * fp[2];
+                            s3 += (xp[3] + off) * fp[3];
+                        }
+                    }
+                    y[0] = ekopt_out(p, s0, &q[0]);
+                    y[1] = ekopt_out(p, s1, &q[1]);
+                    y[2] = ekopt_out(p, s2, &q[2]);
+                    y[3] = ekopt_out(p, s3, &q[3]);
+                    continue;
+                }
+                for (int32_t j = 0; j < n; ++j) {
+                    int32_t s = bs[j];
+                    const int8_t *xr = xw + j;
+                    const int8_t *fw = filter + ((int64_t)fy0 * p->f_w + fx0) * C + c + j;
+                    for (int32_t fy = fy0; fy < fy1; ++fy, xr += in_row, fw += f_row) {
+                        for (int32_t fx = 0; fx < fx1 - fx0; ++fx) {
+                            s += (xr[fx * C] + off) * fw[fx * C];
+                        }
+                    }
+                    y[j] = ekopt_out(p, s, &q[j]);
+                }
+            }
+        }
+    }
+}
+
+void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                            const int32_t *bias, int8_t *out) {
+    if (p->depth_multiplier != 1 || p->out_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
+        || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
+        ekopt_dw_generic(p, in, filter, bias, out);
+        return;
+    }
+    for (int32_t c = 0; c < p->in_c; c += 4) {
+        ekopt_dw_group(p, in, filter, bias, out, c, ek_min32(4, p->in_c - c));
+    }
+}
