@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,36 +24,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edgekit.budget.elf import elf_breakdown  # noqa: E402
 from edgekit.emulator import build_firmware, run_qemu  # noqa: E402
 from edgekit.firmware_export import generate, read_tflite  # noqa: E402
 from edgekit.reference import run_tflm, tflm_arena  # noqa: E402
 
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
           "str_ww_ref_model")
-
-
-def elf_breakdown(elf: Path) -> dict:
-    """Bytes of weights, op parameters, edgekit code and everything else."""
-    out = subprocess.run(["arm-none-eabi-nm", "-S", "-t", "d", str(elf)], capture_output=True,
-                         text=True, check=True).stdout
-    cats = {"weights": 0, "op_params": 0, "edgekit_code": 0, "other_flash": 0}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) != 4:
-            continue
-        _, size, kind, name = parts
-        size = int(size)
-        if kind.lower() in ("b",):
-            continue
-        if re.fullmatch(r"ek_c\d+", name):
-            cats["weights"] += size
-        elif name.startswith("ek_op"):
-            cats["op_params"] += size
-        elif name.startswith(("ek_", "edgekit_invoke", "edgekit_reset", "edgekit_op_names")):
-            cats["edgekit_code"] += size
-        else:
-            cats["other_flash"] += size
-    return cats
 
 
 def tflm_summary(shared: Path) -> dict:

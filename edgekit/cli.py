@@ -72,6 +72,43 @@ def emulate(elf, target, inputs, cases) -> None:
     click.echo(format_per_op(run(elf, target=target, inputs=inputs, cases=cases)))
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the lists as JSON.")
+def targets(as_json) -> None:
+    """List Cortex-M cores (QEMU machine) and boards (flash, RAM, clock) for --target."""
+    from edgekit.budget import format_targets, list_targets  # noqa: PLC0415
+
+    click.echo(json.dumps(list_targets(), indent=1) if as_json else format_targets())
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--target", default="cortex-m", show_default=True,
+              help="Core (cortex-m4 ...) or board (nrf52840 ...); see `edgekit targets`.")
+@click.option("--out", type=click.Path(), default=None,
+              help="Write budget.json, budget.md and budget.png into this directory.")
+@click.option("--flash", default=None, help="Flash size in bytes (256K, 1M ok): a custom part.")
+@click.option("--ram", default=None, help="RAM size in bytes (8000, 64K ok): a custom part.")
+@click.option("--headroom", type=float, default=0.10, show_default=True,
+              help="Fraction of flash and RAM kept free.")
+@click.option("--fail-on-budget", is_flag=True,
+              help="Exit with status 2 if the model does not fit.")
+def budget(model, target, out, flash, ram, headroom, fail_on_budget) -> None:
+    """Per-layer params/MACs, flash, RAM and time of an int8 .tflite on a target; does it fit?"""
+    from edgekit.budget import BudgetError, budget as run_budget  # noqa: PLC0415
+
+    try:
+        rep = run_budget(model, target=target, out=out, flash=flash, ram=ram, headroom=headroom,
+                         fail_on_budget=fail_on_budget)
+    except BudgetError as e:
+        if e.report is not None:
+            click.echo(e.report.table)
+        raise
+    click.echo(rep.table)
+    if rep.out_dir is not None:
+        click.echo(f"wrote {rep.out_dir}/budget.json, budget.md, budget.png")
+
+
 @main.group()
 def data() -> None:
     """Datasets."""

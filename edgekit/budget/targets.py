@@ -136,7 +136,7 @@ def resolve_target(name: str, *, flash: int | None = None, ram: int | None = Non
         core = TARGETS[core_key]
         info = data["cores"][core.name]
         t = BudgetTarget(
-            name=key, kind="core", core=core, title=core.core, flash_bytes=core.flash_size,
+            name=core.name, kind="core", core=core, title=core.core, flash_bytes=core.flash_size,
             ram_bytes=core.ram_size, clock_hz=info["reference_clock_hz"], cpi=info["cpi"],
             source=(f"QEMU {core.qemu_machine} memory map (not a real part); clock: "
                     f"{info['reference_clock_source']}"),
