@@ -150,13 +150,50 @@ void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t
             int32_t s0 = bias ? bias[u] : 0, s1 = bias ? bias[u1] : 0;
 #if EKOPT_DSP
             const int32_t *xp = xw;
-            for (int32_t j = 0; j < chunks; ++j, xp += 2, wa += 4, wb += 4) {
-                const int32_t x02 = xp[0], x13 = xp[1];
+            if (chunks & 1) {
                 const int32_t va = ekopt_ld4(wa), vb = ekopt_ld4(wb);
-                s0 = __smlad(x02, __sxtb16(va), s0);
-                s0 = __smlad(x13, ekopt_sxtb16_hi(va), s0);
-                s1 = __smlad(x02, __sxtb16(vb), s1);
-                s1 = __smlad(x13, ekopt_sxtb16_hi(vb), s1);
+                s0 = __smlad(xp[0], __sxtb16(va), s0);
+                s0 = __smlad(xp[1], ekopt_sxtb16_hi(va), s0);
+                s1 = __smlad(xp[0], __sxtb16(vb), s1);
+                s1 = __smlad(xp[1], ekopt_sxtb16_hi(vb), s1);
+                xp += 2; wa += 4; wb += 4;
+            }
+            if (chunks >> 1) {
+                /* Eight inputs per trip: two LDRD of four widened pairs, then
+                 * per unit two weight words, four SXTB16, four SMLAD. */
+                const int32_t *xe = xp + 2 * (chunks & ~1);
+                int32_t t0, t1, x0, x1, x2, x3;
+                __asm__ volatile(
+                    "1:\n\t"
+                    "ldrd   %[x0], %[x1], [%[x]], #16\n\t"
+                    "ldrd   %[x2], %[x3], [%[x], #-8]\n\t"
+                    "ldr    %[t0], [%[wa]], #4\n\t"
+                    "sxtb16 %[t1], %[t0], ror #8\n\t"
+                    "sxtb16 %[t0], %[t0]\n\t"
+                    "smlad  %[s0], %[x0], %[t0], %[s0]\n\t"
+                    "smlad  %[s0], %[x1], %[t1], %[s0]\n\t"
+                    "ldr    %[t0], [%[wb]], #4\n\t"
+                    "sxtb16 %[t1], %[t0], ror #8\n\t"
+                    "sxtb16 %[t0], %[t0]\n\t"
+                    "smlad  %[s1], %[x0], %[t0], %[s1]\n\t"
+                    "smlad  %[s1], %[x1], %[t1], %[s1]\n\t"
+                    "ldr    %[t0], [%[wa]], #4\n\t"
+                    "sxtb16 %[t1], %[t0], ror #8\n\t"
+                    "sxtb16 %[t0], %[t0]\n\t"
+                    "smlad  %[s0], %[x2], %[t0], %[s0]\n\t"
+                    "smlad  %[s0], %[x3], %[t1], %[s0]\n\t"
+                    "ldr    %[t0], [%[wb]], #4\n\t"
+                    "sxtb16 %[t1], %[t0], ror #8\n\t"
+                    "sxtb16 %[t0], %[t0]\n\t"
+                    "smlad  %[s1], %[x2], %[t0], %[s1]\n\t"
+                    "smlad  %[s1], %[x3], %[t1], %[s1]\n\t"
+                    "cmp    %[x], %[e]\n\t"
+                    "bne    1b\n\t"
+                    : [s0] "+r"(s0), [s1] "+r"(s1), [x] "+r"(xp), [wa] "+r"(wa), [wb] "+r"(wb),
+                      [t0] "=&r"(t0), [t1] "=&r"(t1), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                      [x2] "=&r"(x2), [x3] "=&r"(x3)
+                    : [e] "r"(xe)
+                    : "cc", "memory");
             }
 #endif
             for (int32_t d = chunks * 4; d < A; ++d) {
