@@ -100,6 +100,18 @@ static inline int32_t ekopt_sxtab16_hi(int32_t a, int32_t v) {
     return r;
 }
 #define EKOPT_DW_MAXTAPS 64  /* filter taps (f_h * f_w) in the stack table */
+
+/* One tap for four channels: input word at X (plus offset), taps T[0..1]. */
+#define EKOPT_DW_TAP(X, T)                                                      \
+    do {                                                                        \
+        const int32_t ekx_ = ekopt_ld4(X);                                      \
+        const int32_t ekx02_ = __sxtab16(off2, ekx_);                           \
+        const int32_t ekx13_ = ekopt_sxtab16_hi(off2, ekx_);                    \
+        s0 = __smlabb(ekx02_, (T)[0], s0);                                      \
+        s2 = __smlatt(ekx02_, (T)[0], s2);                                      \
+        s1 = __smlabb(ekx13_, (T)[1], s1);                                      \
+        s3 = __smlatt(ekx13_, (T)[1], s3);                                      \
+    } while (0)
 #endif
 
 /* Any depthwise convolution: the reference loop. */
@@ -137,8 +149,9 @@ static void ekopt_dw_generic(const ek_conv_params *p, const int8_t *in, const in
     }
 }
 
-static inline int8_t ekopt_out(const ek_conv_params *p, int32_t acc, const ekopt_rq *q) {
-    return (int8_t)ek_clamp32(ekopt_rq_apply(acc, q) + p->out_offset, p->act_min, p->act_max);
+/* Requantize, add the output zero point, clamp (o = {out_offset, act_min, act_max}). */
+static inline int8_t ekopt_out(const int32_t *o, int32_t acc, const ekopt_rq *q) {
+    return (int8_t)ek_clamp32(ekopt_rq_apply(acc, q) + o[0], o[1], o[2]);
 }
 
 /* Channels c .. c + n - 1 (n <= 4) of every output pixel.  n < 4 only for
@@ -148,6 +161,7 @@ static void ekopt_dw_group(const ek_conv_params *p, const int8_t *in, const int8
                            const int32_t *bias, int8_t *out, int32_t c, int32_t n) {
     const int32_t C = p->in_c, in_row = p->in_w * C, f_row = p->f_w * C;
     const int32_t off = p->in_offset;
+    const int32_t o[3] = {p->out_offset, p->act_min, p->act_max};
     ekopt_rq q[4];
     int32_t bs[4] = {0, 0, 0, 0};
     for (int32_t j = 0; j < n; ++j) {
@@ -185,20 +199,21 @@ static void ekopt_dw_group(const ek_conv_params *p, const int8_t *in, const int8
                     for (int32_t fy = fy0; fy < fy1; ++fy, xw += in_row, tr += 2 * p->f_w) {
                         const int8_t *xp = xw;
                         const int32_t *tp = tr;
+                        if (fx1 - fx0 == 3) {
+                            /* Whole 3-wide filter row: unrolled. */
+                            EKOPT_DW_TAP(xp, tp);
+                            EKOPT_DW_TAP(xp + C, tp + 2);
+                            EKOPT_DW_TAP(xp + 2 * C, tp + 4);
+                            continue;
+                        }
                         for (int32_t fx = fx0; fx < fx1; ++fx, xp += C, tp += 2) {
-                            const int32_t x = ekopt_ld4(xp);
-                            const int32_t x02 = __sxtab16(off2, x), x13 = ekopt_sxtab16_hi(off2, x);
-                            const int32_t w02 = tp[0], w13 = tp[1];
-                            s0 = __smlabb(x02, w02, s0);
-                            s2 = __smlatt(x02, w02, s2);
-                            s1 = __smlabb(x13, w13, s1);
-                            s3 = __smlatt(x13, w13, s3);
+                            EKOPT_DW_TAP(xp, tp);
                         }
                     }
-                    y[0] = ekopt_out(p, s0, &q[0]);
-                    y[1] = ekopt_out(p, s1, &q[1]);
-                    y[2] = ekopt_out(p, s2, &q[2]);
-                    y[3] = ekopt_out(p, s3, &q[3]);
+                    y[0] = ekopt_out(o, s0, &q[0]);
+                    y[1] = ekopt_out(o, s1, &q[1]);
+                    y[2] = ekopt_out(o, s2, &q[2]);
+                    y[3] = ekopt_out(o, s3, &q[3]);
                     continue;
                 }
 #endif
@@ -213,10 +228,10 @@ static void ekopt_dw_group(const ek_conv_params *p, const int8_t *in, const int8
                             s3 += (xp[3] + off) * fp[3];
                         }
                     }
-                    y[0] = ekopt_out(p, s0, &q[0]);
-                    y[1] = ekopt_out(p, s1, &q[1]);
-                    y[2] = ekopt_out(p, s2, &q[2]);
-                    y[3] = ekopt_out(p, s3, &q[3]);
+                    y[0] = ekopt_out(o, s0, &q[0]);
+                    y[1] = ekopt_out(o, s1, &q[1]);
+                    y[2] = ekopt_out(o, s2, &q[2]);
+                    y[3] = ekopt_out(o, s3, &q[3]);
                     continue;
                 }
                 for (int32_t j = 0; j < n; ++j) {
@@ -228,7 +243,7 @@ static void ekopt_dw_group(const ek_conv_params *p, const int8_t *in, const int8
                             s += (xr[fx * C] + off) * fw[fx * C];
                         }
                     }
-                    y[j] = ekopt_out(p, s, &q[j]);
+                    y[j] = ekopt_out(o, s, &q[j]);
                 }
             }
         }
