@@ -94,7 +94,11 @@ def targets(as_json) -> None:
 @click.option("--fail-on-budget", is_flag=True,
               help="Exit with status 2 if the model does not fit.")
 def budget(model, target, out, flash, ram, headroom, fail_on_budget) -> None:
-    """Per-layer params/MACs, flash, RAM and time of an int8 .tflite on a target; does it fit?"""
+    """Per-layer params/MACs, flash, RAM and time of MODEL on a target; does it fit?
+
+    MODEL is an int8 .tflite, or a Keras file / zoo architecture name (dscnn)
+    quantized first with random calibration data.
+    """
     from edgekit.budget import BudgetError, budget as run_budget  # noqa: PLC0415
 
     try:

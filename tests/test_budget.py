@@ -22,7 +22,7 @@ from edgekit.budget import (BudgetError, budget, budget_target_names, list_targe
                             resolve_target)
 from edgekit.budget.targets import load_boards
 from edgekit.cli import main
-from edgekit.errors import ConfigError
+from edgekit.errors import ConfigError, ModelError
 from edgekit.log import Progress
 
 HAVE_QEMU = shutil.which("arm-none-eabi-gcc") is not None and shutil.which(
@@ -149,11 +149,16 @@ def test_unknown_target_lists_names(mlperf_dir, tmp_path):
     assert "nrf52840" in budget_target_names()
 
 
-def test_non_tflite_is_not_supported_yet(mlperf_dir):
-    with pytest.raises(ConfigError, match="not supported yet"):
-        budget(mlperf_dir / "str_ww_ref_model.h5", progress=Progress(quiet=True))
+def test_bad_model_inputs_are_clear_errors(mlperf_dir, tmp_path):
+    q = Progress(quiet=True)
+    with pytest.raises(ConfigError, match="not a .tflite, a Keras file or a zoo architecture"):
+        budget("no-such-arch", progress=q)
+    with pytest.raises(ConfigError, match="takes an int8 .tflite"):
+        budget(tmp_path / "model.onnx", progress=q)
+    with pytest.raises(ModelError, match="cannot read"):
+        budget(tmp_path / "missing.tflite", progress=q)
     with pytest.raises(ConfigError, match="headroom"):
-        budget(mlperf_dir / "kws_ref_model.tflite", headroom=1.5, progress=Progress(quiet=True))
+        budget(mlperf_dir / "kws_ref_model.tflite", headroom=1.5, progress=q)
 
 
 def test_targets_command_lists_cores_and_boards():
@@ -312,3 +317,32 @@ def test_m0plus_board_is_measured_with_armv6m_code(mlperf_dir):
     assert rep["target"]["measured_on"].startswith("mps2-an385")
     assert rep["instructions"] > 0 and rep["fits"]
     assert rep["latency"]["clock_hz"] == 133_000_000
+
+
+@needs_qemu
+@pytest.mark.qemu
+def test_zoo_name_and_keras_file_are_quantized_first(tmp_path):
+    registry = pytest.importorskip("edgekit.models.registry")
+    pytest.importorskip("edgekit.quantize.int8")
+    import keras
+
+    r = _run("budget", "dscnn", "--target", "cortex-m4", "--out", tmp_path / "zoo")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "zoo" / "budget.json").read_text())
+    assert rep["model"]["source"] == "zoo" and rep["model"]["name"] == "zoo:dscnn"
+    assert "random calibration" in rep["model"]["note"]
+    assert rep["totals"]["macs"] > 0 and rep["instructions"] > 0
+
+    # a small Keras file: FC 32 -> 16 -> 4, so params and MACs are known by hand (non-zero
+    # biases: the converter drops all-zero ones)
+    inp = keras.Input((32,))
+    out = keras.layers.Dense(4, bias_initializer="ones")(
+        keras.layers.Dense(16, activation="relu", bias_initializer="ones")(inp))
+    path = tmp_path / "tiny.keras"
+    keras.Model(inp, out).save(path)
+    rep = budget(path, target="cortex-m3", progress=Progress(quiet=True)).data
+    assert rep["model"]["source"] == "keras"
+    fcs = [x for x in rep["layers"] if x["op"] == "FULLY_CONNECTED"]
+    assert [x["macs"] for x in fcs] == [32 * 16, 16 * 4]
+    assert [x["params"] for x in fcs] == [32 * 16 + 16, 16 * 4 + 4]
+    assert registry.count_params(keras.Model(inp, out)) == 32 * 16 + 16 + 16 * 4 + 4

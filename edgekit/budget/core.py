@@ -115,16 +115,75 @@ def parse_bytes(value: int | str | None, what: str = "size") -> int | None:
     return n
 
 
-def _load_model(model) -> tuple[bytes, str]:
-    path = Path(model)
-    if path.suffix.lower() != ".tflite":
-        raise ConfigError(
-            f"{model}: edgekit budget takes an int8 .tflite; Keras models and zoo names "
-            "(quantized first) are not supported yet")
-    try:
-        return path.read_bytes(), path.name
-    except OSError as e:
-        raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+#: Classes of the zoo models quantized by :func:`budget` (FSDD digits).
+ZOO_NUM_CLASSES = 10
+_RANDOM_CALIBRATION = 64
+_KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+def _quantize_random(model, mean: float, std: float) -> bytes:
+    """int8-quantize a Keras model with seeded random calibration data."""
+    from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
+
+    shape = tuple(int(d) for d in model.input_shape[1:])
+    calib = np.random.default_rng(0).normal(mean, std, (_RANDOM_CALIBRATION, *shape))
+    return quantize_int8(model, calib.astype(np.float32), num_samples=_RANDOM_CALIBRATION)
+
+
+def _load_model(model, progress: Progress) -> tuple[bytes, str, dict]:
+    """The int8 flatbuffer, a display name and a description of where it came from.
+
+    A ``.tflite`` is read as is.  A Keras file (``.keras``/``.h5``) or a zoo
+    architecture name (``dscnn``) is quantized to int8 first with seeded
+    random calibration data: sizes, MACs and instruction counts do not depend
+    on the weight values, accuracy does (use ``edgekit build`` for that).
+    """
+    path = Path(str(model))
+    suffix = path.suffix.lower()
+    note = ("quantized with random calibration data: sizes, MACs and instruction counts are "
+            "representative, accuracy is not")
+    if suffix == ".tflite":
+        try:
+            return path.read_bytes(), path.name, {"source": "tflite"}
+        except OSError as e:
+            raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+    if suffix in _KERAS_SUFFIXES:
+        if not path.is_file():
+            raise ModelError(f"cannot read model {path}: no such file")
+        progress.stage("quantize", f"{path.name}: Keras -> int8 TFLite (random calibration)")
+        try:
+            import keras  # noqa: PLC0415
+
+            kmodel = keras.models.load_model(str(path), compile=False)
+        except Exception as e:  # noqa: BLE001 - Keras raises anything on old files
+            first = str(e).splitlines()[0] if str(e) else ""
+            first = first if len(first) <= 200 else first[:200] + "..."
+            raise ModelError(f"cannot load Keras model {path} with Keras "
+                             f"{keras.__version__}: {type(e).__name__}: {first}") from None
+        return _quantize_random(kmodel, 0.0, 1.0), path.name, {"source": "keras", "note": note}
+    if not path.exists() and "/" not in str(model) and not suffix:
+        try:
+            from edgekit.models.registry import (ARCHITECTURES, DEFAULT_RECIPE,  # noqa: PLC0415
+                                                 build_model)
+        except ImportError:  # pragma: no cover - the model zoo is not installed
+            ARCHITECTURES = {}
+        if str(model) in ARCHITECTURES:
+            from edgekit.data import FeatureConfig  # noqa: PLC0415
+
+            arch = str(model)
+            hp = DEFAULT_RECIPE["hparams"] if arch == DEFAULT_RECIPE["arch"] else {}
+            shape = FeatureConfig().shape
+            progress.stage("quantize", f"zoo {arch} {hp}, input {shape}: int8 TFLite "
+                           "(random weights and calibration)")
+            kmodel = build_model(arch, shape, ZOO_NUM_CLASSES, seed=0, **hp)
+            # log-mel features: the same calibration range as benchmarks/run.py
+            return (_quantize_random(kmodel, -5.0, 3.0), f"zoo:{arch}",
+                    {"source": "zoo", "arch": arch, "hparams": hp, "note": note})
+        zoo = ", ".join(sorted(ARCHITECTURES)) or "none installed"
+        raise ConfigError(f"{model!r}: not a .tflite, a Keras file or a zoo architecture "
+                          f"({zoo})")
+    raise ConfigError(f"{model}: edgekit budget takes an int8 .tflite, a Keras model "
+                      f"({', '.join(_KERAS_SUFFIXES)}) or a zoo architecture name")
 
 
 def _measurement_core(core):
@@ -209,7 +268,10 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
     Parameters
     ----------
     model : str or pathlib.Path
-        An int8 ``.tflite`` file.
+        An int8 ``.tflite`` file; or a Keras model file (``.keras``,
+        ``.h5``) or a zoo architecture name (``dscnn``), quantized to int8
+        first with seeded random calibration data (sizes, MACs and
+        instructions are representative; accuracy is not).
     target : str
         A core (``cortex-m4``; ``cortex-m`` = ``cortex-m4``) or a board
         (``nrf52840``, ``stm32h743zi`` ...; see :func:`list_targets`).
@@ -239,7 +301,8 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
         With ``fail_on_budget``, if flash or RAM overflows; the message names
         each overflow in bytes and ``.report`` holds the report.
     edgekit.errors.ConfigError
-        Unknown target, bad sizes or headroom, non-``.tflite`` model.
+        Unknown target, bad sizes or headroom, a model that is neither a
+        ``.tflite``, a Keras file nor a zoo name.
     edgekit.errors.ModelError
         Unreadable model or ops the code generator does not support.
     edgekit.errors.ToolchainError, edgekit.errors.EmulatorError
@@ -250,7 +313,6 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
     from edgekit.reference import tflm_arena  # noqa: PLC0415
 
     progress = progress or Progress()
-    progress.total = 4
     try:
         headroom = float(headroom)
     except (TypeError, ValueError):
@@ -259,8 +321,9 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
         raise ConfigError(f"headroom must be in [0, 1) (got {headroom})")
     tgt = resolve_target(target, flash=parse_bytes(flash, "--flash"),
                          ram=parse_bytes(ram, "--ram"), clock_hz=clock_hz)
-    tflite, name = _load_model(model)
     check_toolchain()
+    progress.total = 4 if str(model).lower().endswith(".tflite") else 5
+    tflite, name, origin = _load_model(model, progress)
 
     progress.stage("export", f"{name}: generated C and memory plan")
     graph = read_tflite(tflite)
@@ -317,7 +380,7 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
     latency_ms = instructions * sec_per_instr * 1e3
     report = {
         "edgekit": __import__("edgekit").__version__,
-        "model": {"name": name, "path": str(Path(model)), "ops": len(graph.operators),
+        "model": {"name": name, "path": str(model), **origin, "ops": len(graph.operators),
                   "op_counts": graph.op_counts(), "input_shape": list(map(int, x_t.shape))},
         "target": {**tgt.to_dict(), "measured_on": machine},
         "headroom": headroom,
