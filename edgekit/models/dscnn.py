@@ -1,0 +1,201 @@
+"""DS-CNN keyword-spotting model (the MLPerf Tiny reference architecture).
+
+The network is built from layers that the TFLite converter turns into the
+small set of int8 kernels the firmware generator supports: ``RESHAPE``,
+``CONV_2D``, ``DEPTHWISE_CONV_2D``, ``AVERAGE_POOL_2D``, ``FULLY_CONNECTED``
+and ``SOFTMAX``.  Batch normalisation layers sit directly after a
+convolution so that the converter folds them into the convolution's weights
+and bias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edgekit.errors import ConfigError
+
+__all__ = ["build_dscnn"]
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    """Return ``value`` as a pair of positive ints, or raise ``ConfigError``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        pair = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an int or a pair of ints (got {value!r})") from None
+    if len(pair) != 2 or any(v <= 0 for v in pair) or any(
+        isinstance(v, bool) or int(v) != v for v in value
+    ):
+        raise ConfigError(f"{name} must be a pair of positive ints (got {value!r})")
+    return pair  # type: ignore[return-value]
+
+
+def build_dscnn(
+    input_shape: Sequence[int] = (64, 40),
+    num_classes: int = 10,
+    width: int = 64,
+    num_blocks: int = 4,
+    dropout: float = 0.4,
+    *,
+    first_kernel: Sequence[int] | int = (10, 4),
+    first_stride: Sequence[int] | int = (2, 2),
+    first_padding: str = "valid",
+    weight_decay: float = 0.0,
+    bn_momentum: float = 0.9,
+    name: str = "dscnn",
+):
+    """Build a depthwise-separable CNN for keyword spotting.
+
+    The layout follows the DS-CNN of Zhang et al. as used by the MLPerf Tiny
+    keyword-spotting benchmark::
+
+        Input (frames, mels) -> Reshape (frames, mels, 1)
+        Conv2D(width, first_kernel, first_stride) -> BN -> ReLU
+        num_blocks x [DepthwiseConv2D 3x3 -> BN -> ReLU
+                      -> Conv2D 1x1 (width) -> BN -> ReLU]
+        AveragePooling2D over the whole feature map -> Flatten
+        Dropout -> Dense(num_classes) -> Softmax
+
+    Convolutions that feed a batch-norm layer have no bias (the converter
+    folds the batch-norm scale and shift into the convolution).  The global
+    average pool is an ``AveragePooling2D`` whose window is the full feature
+    map, which converts to ``AVERAGE_POOL_2D`` followed by ``RESHAPE``.
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(frames, mels)`` of one log-mel spectrogram (no channel axis; the
+        model adds it with a ``Reshape`` layer).
+    num_classes : int
+        Number of output classes.
+    width : int
+        Number of filters of the first convolution and of every pointwise
+        convolution (64 in the MLPerf Tiny reference).
+    num_blocks : int
+        Number of depthwise-separable blocks (4 in the reference).
+    dropout : float
+        Dropout rate in ``[0, 1)`` applied before the classifier.
+    first_kernel : int or pair of int
+        Kernel ``(time, frequency)`` of the first convolution; the reference
+        uses the non-square ``(10, 4)``.
+    first_stride : int or pair of int
+        Stride of the first convolution; the reference uses ``(2, 2)``.
+    first_padding : {"valid", "same"}
+        Padding of the first convolution.  The reference uses ``"same"``;
+        the default ``"valid"`` avoids zero-padding the (un-normalised,
+        mostly negative) log-mel input at the spectrogram borders.
+    weight_decay : float
+        L2 regularisation factor on convolution and dense kernels (the
+        reference uses ``1e-4``); ``0`` disables it.
+    bn_momentum : float
+        Momentum of the batch-norm moving statistics.  Keras' default 0.99
+        needs several hundred steps to forget its initial values, which
+        matters for short trainings on un-normalised log-mels (mean around
+        -9), so the default here is 0.9.
+    name : str
+        Name of the Keras model.
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled functional model mapping ``(batch, frames, mels)`` float32
+        to ``(batch, num_classes)`` class probabilities.
+
+    Raises
+    ------
+    ConfigError
+        If a hyper-parameter is out of range or the input is too small for
+        the first convolution.
+
+    References
+    ----------
+    .. [1] Y. Zhang, N. Suda, L. Lai and V. Chandra, "Hello Edge: Keyword
+       Spotting on Microcontrollers", arXiv:1711.07128, 2017.
+    .. [2] C. Banbury et al., "MLPerf Tiny Benchmark", NeurIPS Datasets and
+       Benchmarks Track, 2021 (arXiv:2106.07597).
+
+    Examples
+    --------
+    >>> model = build_dscnn((64, 40), num_classes=10, width=32)
+    >>> model.output_shape
+    (None, 10)
+    """
+    try:
+        frames, mels = (int(v) for v in input_shape)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"input_shape must be (frames, mels) (got {input_shape!r})"
+        ) from None
+    if frames <= 0 or mels <= 0:
+        raise ConfigError(f"input_shape must be positive (got {tuple(input_shape)!r})")
+    for label, value in (("num_classes", num_classes), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{label} must be > 0 (got {value})")
+    if num_classes < 2:
+        raise ConfigError(f"num_classes must be >= 2 (got {num_classes})")
+    if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 0:
+        raise ConfigError(f"num_blocks must be >= 0 (got {num_blocks})")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1) (got {dropout})")
+    if float(weight_decay) < 0.0:
+        raise ConfigError(f"weight_decay must be >= 0 (got {weight_decay})")
+    if not 0.0 < float(bn_momentum) < 1.0:
+        raise ConfigError(f"bn_momentum must be in (0, 1) (got {bn_momentum})")
+    if first_padding not in ("valid", "same"):
+        raise ConfigError(f"first_padding must be 'valid' or 'same' (got {first_padding!r})")
+    kernel = _pair(first_kernel, "first_kernel")
+    stride = _pair(first_stride, "first_stride")
+    if first_padding == "valid" and (kernel[0] > frames or kernel[1] > mels):
+        raise ConfigError(
+            f"first_kernel {kernel} is larger than the input {(frames, mels)}"
+        )
+
+    import keras
+    from keras import layers
+
+    reg = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
+
+    inputs = keras.Input(shape=(frames, mels), name="logmel")
+    x = layers.Reshape((frames, mels, 1), name="add_channel")(inputs)
+    x = layers.Conv2D(
+        width,
+        kernel,
+        strides=stride,
+        padding=first_padding,
+        use_bias=False,
+        kernel_regularizer=reg,
+        name="conv0",
+    )(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="conv0_bn")(x)
+    x = layers.ReLU(name="conv0_relu")(x)
+    for i in range(1, num_blocks + 1):
+        x = layers.DepthwiseConv2D(
+            (3, 3),
+            padding="same",
+            use_bias=False,
+            depthwise_regularizer=reg,
+            name=f"block{i}_dw",
+        )(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{i}_dw_bn")(x)
+        x = layers.ReLU(name=f"block{i}_dw_relu")(x)
+        x = layers.Conv2D(
+            width,
+            (1, 1),
+            padding="same",
+            use_bias=False,
+            kernel_regularizer=reg,
+            name=f"block{i}_pw",
+        )(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{i}_pw_bn")(x)
+        x = layers.ReLU(name=f"block{i}_pw_relu")(x)
+    pool = tuple(int(d) for d in x.shape[1:3])
+    x = layers.AveragePooling2D(pool_size=pool, name="global_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    if dropout > 0:
+        x = layers.Dropout(float(dropout), name="dropout")(x)
+    outputs = layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=reg, name="classifier"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,160 @@
+"""Model-zoo registry: architecture names, the default recipe, size counters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edgekit.errors import ConfigError
+from edgekit.models.dscnn import build_dscnn
+
+__all__ = [
+    "ARCHITECTURES",
+    "DEFAULT_RECIPE",
+    "PARAM_BUDGET",
+    "build_model",
+    "count_params",
+    "count_macs",
+]
+
+#: Architecture name -> builder ``f(input_shape, num_classes, **hparams)``.
+ARCHITECTURES: dict[str, Callable] = {
+    "dscnn": build_dscnn,
+}
+
+#: Largest parameter count (Keras ``count_params``, batch-norm statistics
+#: included) allowed for the default model.
+PARAM_BUDGET = 25_000
+
+#: Defaults used by the build pipeline to train the FSDD digit model.
+#: ``arch``/``hparams`` go to :func:`build_model`; ``epochs``,
+#: ``batch_size``, ``learning_rate``, ``seed`` and ``train_kwargs`` go to
+#: :func:`edgekit.models.train.train`; ``num_samples`` is the size of the
+#: representative set for :func:`edgekit.quantize.quantize_int8`.
+DEFAULT_RECIPE: dict = {
+    "arch": "dscnn",
+    "hparams": {"width": 64, "num_blocks": 4, "dropout": 0.2},
+    "epochs": 30,
+    "batch_size": 64,
+    "learning_rate": 3e-3,
+    "seed": 0,
+    "train_kwargs": {"augment": True, "max_shift": 6, "freq_mask": 4},
+    "num_samples": 300,
+}
+
+
+def build_model(arch: str, input_shape, num_classes: int, *, seed: int | None = None, **hparams):
+    """Build a model-zoo architecture by name.
+
+    Parameters
+    ----------
+    arch : str
+        Key of :data:`ARCHITECTURES` (e.g. ``"dscnn"``).
+    input_shape : tuple of int
+        ``(frames, mels)`` of one example.
+    num_classes : int
+        Number of output classes.
+    seed : int, optional
+        If given, all random seeds are set first so that the initial weights
+        are reproducible.
+    **hparams
+        Architecture hyper-parameters (see the builder, e.g.
+        :func:`edgekit.models.dscnn.build_dscnn`).
+
+    Returns
+    -------
+    keras.Model
+        The uncompiled model.
+
+    Raises
+    ------
+    ConfigError
+        If ``arch`` is unknown or a hyper-parameter is invalid.
+    """
+    if arch not in ARCHITECTURES:
+        names = ", ".join(sorted(ARCHITECTURES))
+        raise ConfigError(f"unknown architecture {arch!r}; available: {names}")
+    builder = ARCHITECTURES[arch]
+    if seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(int(seed))
+    try:
+        return builder(input_shape=input_shape, num_classes=num_classes, **hparams)
+    except TypeError as exc:  # unknown keyword argument
+        raise ConfigError(f"bad hyper-parameters for {arch!r}: {exc}") from None
+
+
+def count_params(model, *, trainable_only: bool = False) -> int:
+    """Number of parameters of a Keras model.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model.
+    trainable_only : bool
+        Count only trainable weights (drops batch-norm moving statistics).
+
+    Returns
+    -------
+    int
+        Total number of scalar weights (batch-norm statistics included unless
+        ``trainable_only``).  The int8 TFLite model has fewer, because batch
+        norm is folded into the convolutions.
+    """
+    weights = model.trainable_weights if trainable_only else model.weights
+    total = 0
+    for w in weights:
+        n = 1
+        for d in w.shape:
+            n *= int(d)
+        total += n
+    return total
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulate operations of one forward pass (batch 1).
+
+    Counted per layer, by hand, for the layers that do the arithmetic:
+
+    * ``Conv2D``: ``out_h * out_w * out_c * k_h * k_w * in_c / groups``
+    * ``DepthwiseConv2D``: ``out_h * out_w * in_c * multiplier * k_h * k_w``
+    * ``Dense``: ``in_features * units`` (per position for >2-D inputs)
+
+    Bias additions, batch norm (folded at conversion), activations, pooling
+    and softmax are not counted.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model (nested models are walked recursively).
+
+    Returns
+    -------
+    int
+        Total MACs.
+    """
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:  # nested model
+            total += count_macs(layer)
+            continue
+        if isinstance(layer, layers.DepthwiseConv2D):
+            _, oh, ow, _ = layer.output.shape
+            kh, kw = layer.kernel_size
+            in_c = int(layer.input.shape[-1])
+            total += int(oh) * int(ow) * in_c * int(layer.depth_multiplier) * kh * kw
+        elif isinstance(layer, layers.Conv2D):
+            _, oh, ow, oc = layer.output.shape
+            kh, kw = layer.kernel_size
+            in_c = int(layer.input.shape[-1])
+            groups = int(getattr(layer, "groups", 1) or 1)
+            total += int(oh) * int(ow) * int(oc) * kh * kw * in_c // groups
+        elif isinstance(layer, layers.Dense):
+            in_shape = layer.input.shape
+            positions = 1
+            for d in in_shape[1:-1]:
+                positions *= int(d)
+            total += positions * int(in_shape[-1]) * int(layer.units)
+    return total
