@@ -125,4 +125,36 @@ typedef struct {
 
 void ek_logistic_s8(const ek_logistic_params *p, const int8_t *in, int8_t *out);
 
+/* TANH (output scale 1/128, zero point 0). */
+typedef struct {
+    int32_t size, in_zp, in_mult, in_shift, range_radius;
+} ek_tanh_params;
+
+void ek_tanh_s8(const ek_tanh_params *p, const int8_t *in, int8_t *out);
+
+/* HARD_SWISH: 16-bit multipliers (TFLite's quantized hard-swish). */
+typedef struct {
+    int32_t size, in_zp, out_zp;
+    int32_t out_mult16, out_shift;  /* out_shift <= 0 */
+    int32_t relu_mult16, relu_shift;
+} ek_hard_swish_params;
+
+void ek_hard_swish_s8(const ek_hard_swish_params *p, const int8_t *in, int8_t *out);
+
+/* QUANTIZE int8 -> int8 (requantization). */
+typedef struct {
+    int32_t size, in_zp, out_zp, mult, shift;
+} ek_requantize_params;
+
+void ek_requantize_s8(const ek_requantize_params *p, const int8_t *in, int8_t *out);
+
+/* QUANTIZE float32 -> int8 and DEQUANTIZE int8 -> float32. */
+typedef struct {
+    int32_t size, zp;
+    int32_t scale_bits;             /* the float32 scale's bit pattern */
+} ek_fquant_params;
+
+void ek_quantize_f32_s8(const ek_fquant_params *p, const float *in, int8_t *out);
+void ek_dequantize_s8_f32(const ek_fquant_params *p, const int8_t *in, float *out);
+
 #endif /* EK_KERNELS_H */

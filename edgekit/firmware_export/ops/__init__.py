@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, concat, conv, depthwise_conv, fully_connected,
-                                         logistic, mean, mul, pad, pooling, relu, reshape,
-                                         softmax, sub)
+                                         hard_swish, logistic, mean, mul, pad, pooling,
+                                         quantize, relu, reshape, softmax, sub, tanh)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -35,6 +35,10 @@ LOWERINGS = {
     "RELU6": relu.lower,
     "LEAKY_RELU": relu.lower,
     "LOGISTIC": logistic.lower,
+    "TANH": tanh.lower,
+    "HARD_SWISH": hard_swish.lower,
+    "QUANTIZE": quantize.lower,
+    "DEQUANTIZE": quantize.lower_dequantize,
 }
 
 

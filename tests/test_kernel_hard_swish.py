@@ -1,0 +1,25 @@
+"""HARD_SWISH golden tests: input ranges from narrow to wide, asymmetric."""
+
+import numpy as np
+import pytest
+
+from tests.kernel_harness import check_golden, single_op_model
+
+SEEDS = range(12)
+
+
+def _case(seed):
+    r = np.random.default_rng(9900 + seed)
+    rank = int(r.choice([1, 2, 3]))
+    span = float(r.choice([0.5, 2.0, 4.0, 8.0, 20.0, 100.0]))
+    return dict(shape=tuple(int(r.integers(1, 9)) for _ in range(rank)),
+                lo=-span * float(r.uniform(0.1, 1)), hi=span * float(r.uniform(0.1, 1)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_hard_swish_bit_exact(seed):
+    import keras
+    c = _case(seed)
+    m = single_op_model(lambda ins: keras.layers.Activation("hard_swish")(ins[0]),
+                        [c["shape"]], seed, low=c["lo"], high=c["hi"])
+    check_golden(m, seed, c, n=24, expect_ops=("HARD_SWISH",))
