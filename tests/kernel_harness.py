@@ -137,3 +137,35 @@ def check_golden(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
             f"seed={seed} case={case} ops={ops_}: not bit-exact with tflite_micro: "
             f"{len(bad)} of {d.size} values differ, max diff {d.max()}, first at "
             f"{tuple(bad[0])}: ours {got[tuple(bad[0])]} tflm {ref[tuple(bad[0])]}")
+
+
+def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "cortex-m4", *,
+                       keep: str | None = None) -> np.ndarray:
+    """Run ``inputs`` (N, ...) through edgekit's generated C built for a
+    Cortex-M ``target`` and executed under QEMU; int8 outputs (N, ...).
+
+    Unlike :func:`run_generated_host` this compiles the kernels with the
+    target's flags, so the ``__ARM_FEATURE_DSP`` / inline-asm paths of the
+    optimized kernels run on cores that have them (cortex-m4/m7/m33/m55).
+    ``keep``: a directory to leave the sources and the firmware in.
+    """
+    from edgekit.emulator import build_firmware, run_qemu  # noqa: PLC0415
+    from edgekit.firmware_export import generate as fw_generate  # noqa: PLC0415
+
+    graph = read_tflite(bytes(tflite_bytes))
+    x = graph.tensors[graph.inputs[0]]
+    y = graph.tensors[graph.outputs[0]]
+    if NP_DTYPES[y.dtype] != np.int8:
+        raise ValueError(f"run_generated_qemu: int8 outputs only, not {y.dtype}")
+    inputs = np.asarray(inputs)
+    n = len(inputs)
+    with tempfile.TemporaryDirectory(prefix="ek_kernel_qemu_") as tmp:
+        base = Path(keep) if keep else Path(tmp)
+        src_dir, out_dir = base / "src", base / "fw"
+        src_dir.mkdir(parents=True, exist_ok=True)
+        fw_generate(graph, src_dir)
+        fw = build_firmware(src_dir, out_dir, target=target)
+        xs = inputs.astype(NP_DTYPES[x.dtype]).reshape(n, -1).view(np.uint8)
+        run = run_qemu(fw.elf, xs, target=target)
+    out = np.asarray(run.outputs, dtype=np.uint8).reshape(n, -1).view(np.int8)
+    return out.reshape((n,) + tuple(int(d) for d in y.shape))
