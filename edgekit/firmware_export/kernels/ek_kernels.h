@@ -157,4 +157,36 @@ typedef struct {
 void ek_quantize_f32_s8(const ek_fquant_params *p, const float *in, int8_t *out);
 void ek_dequantize_s8_f32(const ek_fquant_params *p, const int8_t *in, float *out);
 
+/* TRANSPOSE / STRIDED_SLICE: out[i0..i5] = in[base + sum(i_d * step[d])]. */
+typedef struct {
+    int32_t size, elem_size;        /* output elements; bytes per element: 1, 2 or 4 */
+    int32_t base;
+    int32_t shape[6], step[6];      /* output shape; input element step per output dim */
+} ek_strided_copy_params;
+
+void ek_strided_copy(const ek_strided_copy_params *p, const void *in, void *out);
+
+/* BATCH_MATMUL int8 (adj_x / adj_y folded into the strides). */
+typedef struct {
+    int32_t batches, rows, cols, depth;
+    int32_t batch_shape[4], lhs_batch_stride[4], rhs_batch_stride[4];
+    int32_t lhs_row_stride, lhs_depth_stride, rhs_depth_stride, rhs_col_stride;
+    int32_t lhs_offset, rhs_offset, out_offset, out_mult, out_shift;
+} ek_batch_matmul_params;
+
+void ek_batch_matmul_s8(const ek_batch_matmul_params *p, const int8_t *lhs, const int8_t *rhs,
+                        int8_t *out);
+
+/* SQUARED_DIFFERENCE (uses the ADD parameter block). */
+void ek_squared_difference_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2,
+                              int8_t *out);
+
+/* Table-driven int8 -> int8 elementwise ops (RSQRT): 256 int8 packed in 64 words. */
+typedef struct {
+    int32_t size;
+    const int32_t *lut;
+} ek_lut_params;
+
+void ek_rsqrt_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
+
 #endif /* EK_KERNELS_H */

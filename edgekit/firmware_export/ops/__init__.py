@@ -9,9 +9,10 @@ precomputes the kernel's parameters.  Anything else raises
 from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.firmware_export.ops import (add, concat, conv, depthwise_conv, fully_connected,
-                                         hard_swish, logistic, mean, mul, pad, pooling,
-                                         quantize, relu, reshape, softmax, sub, tanh)
+from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
+                                         fully_connected, hard_swish, logistic, mean, mul, pad,
+                                         pooling, quantize, relu, reshape, rsqrt, softmax,
+                                         squared_difference, strided_copy, sub, tanh)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -39,6 +40,11 @@ LOWERINGS = {
     "HARD_SWISH": hard_swish.lower,
     "QUANTIZE": quantize.lower,
     "DEQUANTIZE": quantize.lower_dequantize,
+    "TRANSPOSE": strided_copy.lower_transpose,
+    "STRIDED_SLICE": strided_copy.lower_strided_slice,
+    "BATCH_MATMUL": batch_matmul.lower,
+    "SQUARED_DIFFERENCE": squared_difference.lower,
+    "RSQRT": rsqrt.lower,
 }
 
 
