@@ -169,3 +169,66 @@ def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "c
         run = run_qemu(fw.elf, xs, target=target)
     out = np.asarray(run.outputs, dtype=np.uint8).reshape(n, -1).view(np.int8)
     return out.reshape((n,) + tuple(int(d) for d in y.shape))
+
+
+def single_op_model_16x8(build_fn, input_shapes, seed: int, *, low: float = -1.0,
+                         high: float = 1.0, keras: bool = True, samples: int = 32,
+                         dataset=None) -> bytes:
+    """Like :func:`single_op_model`, converted in TFLite's 16x8 mode: int16
+    activations (zero point 0), int8 weights, int64 bias, int16 input and
+    output."""
+    import keras as K  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    if isinstance(input_shapes[0], int):
+        input_shapes = [input_shapes]
+    shapes = [(1, *map(int, s)) for s in input_shapes]
+    K.utils.set_random_seed(seed)
+    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
+    if keras:
+        ins = [K.Input(batch_shape=s) for s in shapes]
+        conv = tf.lite.TFLiteConverter.from_keras_model(K.Model(ins, build_fn(ins)))
+    else:
+        fn = tf.function(lambda *xs: build_fn(list(xs)), input_signature=specs)
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+    rng = np.random.default_rng(seed + 7919)
+
+    def rep():
+        for _ in range(samples):
+            if dataset is not None:
+                yield [np.asarray(a, np.float32) for a in dataset(rng, shapes)]
+            else:
+                yield [rng.uniform(low, high, s).astype(np.float32) for s in shapes]
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_input_type = tf.int16
+    conv.inference_output_type = tf.int16
+    return bytes(conv.convert())
+
+
+def check_golden_typed(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
+                       expect_ops: tuple = ()) -> None:
+    """:func:`check_golden` with inputs drawn over the full range of the
+    model's input type (int8 or int16)."""
+    ops_ = opcodes(tflite_bytes)
+    for name in expect_ops:
+        assert name in ops_, f"seed={seed} case={case}: no {name} in converted model {ops_}"
+    graph = read_tflite(bytes(tflite_bytes))
+    x = graph.tensors[graph.inputs[0]]
+    dt = NP_DTYPES[x.dtype]
+    info = np.iinfo(dt)
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(info.min, info.max + 1, (n, *(int(d) for d in x.shape))).astype(dt)
+    ref = run_tflm(tflite_bytes, xs)
+    got = run_generated_host(tflite_bytes, xs)
+    ref = np.asarray(ref).reshape(got.shape)
+    if not np.array_equal(got, ref):
+        d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+        bad = np.argwhere(d > 0)
+        raise AssertionError(
+            f"seed={seed} case={case} ops={ops_}: not bit-exact with tflite_micro: "
+            f"{len(bad)} of {d.size} values differ, max diff {d.max()}, first at "
+            f"{tuple(bad[0])}: ours {got[tuple(bad[0])]} tflm {ref[tuple(bad[0])]}")

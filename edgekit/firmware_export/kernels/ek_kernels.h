@@ -189,4 +189,11 @@ typedef struct {
 
 void ek_rsqrt_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
 
+/* int16 activations (TFLite 16x8): int8 weights, int64 bias, zero points 0. */
+void ek_fully_connected_s16(const ek_fc_params *p, const int16_t *in, const int8_t *filter,
+                            const int64_t *bias, int16_t *out);
+void ek_conv2d_s16(const ek_conv_params *p, const int16_t *in, const int8_t *filter,
+                   const int64_t *bias, int16_t *out);
+void ek_add_s16(const ek_add_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+
 #endif /* EK_KERNELS_H */

@@ -11,21 +11,21 @@ from __future__ import annotations
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
                                          fully_connected, hard_swish, logistic, mean, mul, pad,
-                                         pooling, quantize, relu, reshape, rsqrt, softmax,
-                                         squared_difference, strided_copy, sub, tanh)
+                                         pooling, quantize, relu, reshape, rsqrt, s16,
+                                         softmax, squared_difference, strided_copy, sub, tanh)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
-    "CONV_2D": conv.lower,
+    "CONV_2D": s16.by_dtype(conv.lower, s16.lower_conv),
     "DEPTHWISE_CONV_2D": depthwise_conv.lower,
     "AVERAGE_POOL_2D": pooling.lower_avg,
     "MAX_POOL_2D": pooling.lower_max,
-    "FULLY_CONNECTED": fully_connected.lower,
+    "FULLY_CONNECTED": s16.by_dtype(fully_connected.lower, s16.lower_fc),
     "SOFTMAX": softmax.lower,
     "RESHAPE": reshape.lower,
     "SQUEEZE": reshape.lower,
     "EXPAND_DIMS": reshape.lower,
-    "ADD": add.lower,
+    "ADD": s16.by_dtype(add.lower, s16.lower_add),
     "MEAN": mean.lower,
     "SUB": sub.lower,
     "MUL": mul.lower,
