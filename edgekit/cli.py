@@ -45,16 +45,20 @@ def main() -> None:
               help="Inputs checked bit-exact against tflite_micro.")
 @click.option("--holdout-speaker", default=None,
               help="FSDD speaker to test on (trained on the others).")
-def build(target, data, out, model, arch, cases, holdout_speaker) -> None:
+@click.option("--calib", type=click.Path(), default=None,
+              help="Calibration samples (.npy/.npz, ONNX layout) for an .onnx --model.")
+def build(target, data, out, model, arch, cases, holdout_speaker, calib) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
     result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases,
-                       holdout_speaker=holdout_speaker)
+                       holdout_speaker=holdout_speaker, calib=calib)
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
     summary["emulator"] = {k: r["emulator"][k] for k in ("bit_exact", "cases", "instructions")}
+    if "conversion" in r:
+        summary["conversion"] = {k: r["conversion"][k] for k in ("cosine", "top1_agreement")}
     click.echo(json.dumps(summary, indent=1))
     click.echo(f"wrote {result.out_dir}/report.json, report.md, model.tflite, firmware/")
 
@@ -111,6 +115,27 @@ def budget(model, target, out, flash, ram, headroom, fail_on_budget) -> None:
     click.echo(rep.table)
     if rep.out_dir is not None:
         click.echo(f"wrote {rep.out_dir}/budget.json, budget.md, budget.png")
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--calib", type=click.Path(), required=True,
+              help="Calibration samples (.npy/.npz) in the ONNX model's own layout (NCHW, NCL).")
+@click.option("--out", type=click.Path(), default="model.tflite", show_default=True,
+              help="Output .tflite (report.json/report.md beside it) or a directory.")
+@click.option("--input-shape", default=None, help="Static input shape, e.g. 1,10,49.")
+@click.option("--min-cosine", type=float, default=None,
+              help="Fail unless int8 vs ONNX cosine similarity reaches this.")
+def convert(model, calib, out, input_shape, min_cosine) -> None:
+    """Convert an ONNX MODEL to a fully int8 TFLite and verify it against onnxruntime."""
+    from edgekit.convert import convert_onnx  # noqa: PLC0415
+
+    res = convert_onnx(model, calib, out=out, input_shape=input_shape, min_cosine=min_cosine)
+    c = res.report
+    click.echo(json.dumps({k: c[k] for k in ("cosine", "cosine_min", "max_abs_error",
+                                             "top1_agreement")} | {"layout": c["layout"]["input"]},
+                          indent=1))
+    click.echo("wrote " + ", ".join(str(p) for p in res.files))
 
 
 @main.group()

@@ -158,7 +158,8 @@ def _check_inputs(graph, real: np.ndarray | None, n: int, seed: int) -> np.ndarr
 
 def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path = "build",
           model: str | Path | None = None, arch: str | None = None, cases: int = NUM_CHECK_CASES,
-          holdout_speaker: str | None = None, progress: Progress | None = None) -> BuildResult:
+          holdout_speaker: str | None = None, progress: Progress | None = None,
+          calib: str | Path | None = None) -> BuildResult:
     """Run the whole pipeline and write ``out``.
 
     Parameters
@@ -170,13 +171,16 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
     out : path
         Output directory (replaced atomically when the build succeeds).
     model : path, optional
-        An int8 ``.tflite`` to deploy instead of training the default recipe.
+        An int8 ``.tflite`` to deploy instead of training the default recipe, or an
+        ``.onnx`` model (converted first by :func:`edgekit.convert.convert_onnx`).
     arch : str, optional
         Zoo architecture to train (default: the recipe's).
     cases : int
         Inputs checked for bit-exactness against tflite_micro (host and QEMU).
     holdout_speaker : str, optional
         Evaluate on this FSDD speaker, trained on the others (speaker-independent).
+    calib : path, optional
+        Calibration samples (.npy/.npz, ONNX layout) for an ``.onnx`` model.
     """
     from edgekit.emulator import (build_firmware, build_host, check_toolchain,  # noqa: PLC0415
                                   get_target, run_host, run_qemu)
@@ -185,7 +189,11 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
     from edgekit.reference import run_litert, run_tflm, tflm_arena  # noqa: PLC0415
 
     progress = progress or Progress()
-    progress.total = 7 if model is None else 5
+    onnx = model is not None and str(model).lower().endswith(".onnx")
+    progress.total = 7 if model is None else (9 if onnx else 5)
+    if onnx != (calib is not None):
+        raise ConfigError("--calib is needed with an .onnx --model" if onnx else
+                          "--calib goes with an .onnx --model")
     if model is not None and (arch or holdout_speaker):
         raise ConfigError("--model deploys a given .tflite; --arch/--holdout-speaker need training")
     if cases < 1:
@@ -203,8 +211,13 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
             report.update(parts)
         else:
             progress.stage("model", f"deploying {model}")
-            tflite = _load_tflite(Path(model))
             real = None
+            if onnx:
+                from edgekit.convert import convert_onnx  # noqa: PLC0415
+                conv = convert_onnx(model, calib, out=tmp / "conversion", progress=progress)
+                tflite, real, report["conversion"] = conv.tflite, conv.inputs_int8, conv.report
+            else:
+                tflite = _load_tflite(Path(model))
         (tmp / "model.tflite").write_bytes(tflite)
 
         progress.stage("export", "generated C (no interpreter, static arena)")
