@@ -13,16 +13,16 @@ import pytest
 from edgekit.errors import ConfigError, DataError, ModelError
 from edgekit.models import build_model, evaluate_float, load_model, save_model, train
 
-SMALL = dict(width=16, num_blocks=2, dropout=0.1)
+SMALL = dict(width=32, num_blocks=4, dropout=0.1)
 
 
 @pytest.fixture(scope="module")
 def small_fsdd(fsdd_root):
     from edgekit.data import load_fsdd
 
-    # 40 clips per digit for training (round-robin over the 6 speakers),
+    # 80 clips per digit for training (round-robin over the 6 speakers),
     # 20 per digit of the official test split.
-    train_ds = load_fsdd(fsdd_root, limit_per_class=40)
+    train_ds = load_fsdd(fsdd_root, limit_per_class=80)
     test_ds = load_fsdd(fsdd_root, limit_per_class=20)
     return train_ds, test_ds
 
@@ -37,7 +37,7 @@ def trained_small(small_fsdd):
         train_ds.y_train,
         epochs=12,
         batch_size=32,
-        learning_rate=5e-3,
+        learning_rate=1e-2,
         seed=0,
         validation=(test_ds.x_test, test_ds.y_test),
         progress=False,
@@ -47,7 +47,7 @@ def trained_small(small_fsdd):
 
 def test_small_subset_learns_well_above_chance(trained_small):
     model, result, train_ds, test_ds = trained_small
-    assert len(train_ds.y_train) == 400 and len(test_ds.y_test) == 200
+    assert len(train_ds.y_train) == 800 and len(test_ds.y_test) == 200
     assert result.epochs == 12
     assert len(result.history["loss"]) == 12
     assert result.history["loss"][-1] < 0.6 * result.history["loss"][0]
