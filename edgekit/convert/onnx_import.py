@@ -354,13 +354,49 @@ def _last_error_line(exc: BaseException, *texts: str) -> str:
     return type(exc).__name__
 
 
-def _onnx_to_tf(info: OnnxInfo, workdir: Path):
-    """onnx2tf: ONNX -> a tf_keras model (channels-last where onnx2tf decides)."""
+def _import_onnx2tf():
+    """Import onnx2tf, undoing the process-wide settings its import makes.
+
+    Importing it sets ``TF_USE_LEGACY_KERAS=1`` (``tf.keras`` would become
+    Keras 2 for the rest of the process), enables TF op determinism, seeds
+    the global ``random``/``numpy``/TF generators and silences TF logging.
+    onnx2tf itself uses ``tf_keras`` directly and needs none of that.
+    """
+    import logging  # noqa: PLC0415
+    import random  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    if "onnx2tf" in sys.modules:
+        return sys.modules["onnx2tf"]
+    env = {k: os.environ.get(k) for k in ("TF_USE_LEGACY_KERAS", "TF_CPP_MIN_LOG_LEVEL")}
+    py_state, np_state = random.getstate(), np.random.get_state()
+    import tensorflow as tf  # noqa: PLC0415
+    from tensorflow.python.framework import config as tf_config  # noqa: PLC0415
+
+    determinism = tf_config.is_op_determinism_enabled()
+    tf_level = tf.get_logger().level
     try:
         import onnx2tf  # noqa: PLC0415
     except Exception as e:  # noqa: BLE001  ImportError of one of its dependencies
         raise ModelError(f"onnx2tf is not usable ({type(e).__name__}: {e}); "
                          f"reinstall edgekit's dependencies") from None
+    finally:
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        if not determinism and tf_config.is_op_determinism_enabled():
+            tf_config.disable_op_determinism()
+        tf.get_logger().setLevel(tf_level or logging.WARNING)
+    return onnx2tf
+
+
+def _onnx_to_tf(info: OnnxInfo, workdir: Path):
+    """onnx2tf: ONNX -> a tf_keras model (channels-last where onnx2tf decides)."""
+    onnx2tf = _import_onnx2tf()
     spatial = any(op in _SPATIAL for op in info.ops)
     kwargs = {}
     if not spatial:
