@@ -167,6 +167,13 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
 
     kdir = resources.files("edgekit.firmware_export").joinpath("kernels")
     needed = list(COMMON_KERNEL_FILES) + sorted({low.source for low in lowered if low.source})
+    # A kernel's reference loop lives in ek_<op>_ref.h (shared with its
+    # optimized version); the optimized kernels share kernels/optimized/*.h.
+    needed += [n[:-2] + "_ref.h" for n in needed
+               if n.endswith(".c") and kdir.joinpath(n[:-2] + "_ref.h").is_file()]
+    if kernels == "optimized":
+        needed += sorted(f.name for f in kdir.joinpath("optimized").iterdir()
+                         if f.name.endswith(".h"))
     for name in needed:
         src = kdir.joinpath(name)
         if kernels == "optimized" and kdir.joinpath("optimized", name).is_file():

@@ -1,35 +1,8 @@
 /* edgekit: ADD (and SUB, with the second input's multiplier negated), int8,
  * with NumPy-style broadcasting. */
 #include "ek_kernels.h"
-#include "ek_fixedpoint.h"
-
-static inline int8_t ek_add_one(const ek_add_params *p, int32_t a, int32_t b) {
-    const int32_t x1 = ek_shl(a + p->in1_offset, p->left_shift);
-    const int32_t x2 = ek_shl(b + p->in2_offset, p->left_shift);
-    const int32_t s1 = ek_mbqm(x1, p->in1_mult, p->in1_shift);
-    const int32_t s2 = ek_mbqm(x2, p->in2_mult, p->in2_shift);
-    const int32_t r = ek_mbqm(s1 + s2, p->out_mult, p->out_shift) + p->out_offset;
-    return (int8_t)ek_clamp32(r, p->act_min, p->act_max);
-}
+#include "ek_add_ref.h"
 
 void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-    if (!p->broadcast) {
-        for (int32_t i = 0; i < p->size; ++i) {
-            out[i] = ek_add_one(p, in1[i], in2[i]);
-        }
-        return;
-    }
-    int32_t idx[6] = {0, 0, 0, 0, 0, 0};
-    for (int32_t i = 0; i < p->size; ++i) {
-        int64_t o1 = 0, o2 = 0;
-        for (int d = 0; d < 6; ++d) {
-            o1 += (int64_t)idx[d] * p->in1_strides[d];
-            o2 += (int64_t)idx[d] * p->in2_strides[d];
-        }
-        out[i] = ek_add_one(p, in1[o1], in2[o2]);
-        for (int d = 5; d >= 0; --d) {
-            if (++idx[d] < p->out_shape[d]) break;
-            idx[d] = 0;
-        }
-    }
+    ek_add_reference(p, in1, in2, out);
 }

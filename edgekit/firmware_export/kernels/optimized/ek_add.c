@@ -9,44 +9,8 @@
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
-
-typedef struct {
-    int32_t mult, lsh, rsh, mask, half;
-} ekopt_rq;
-
-static inline int ekopt_rq_ok(const int32_t *mult, const int32_t *shift, int32_t n) {
-    for (int32_t i = 0; i < n; ++i) {
-        if (mult[i] == INT32_MIN || shift[i] > 31 || shift[i] < -31) return 0;
-    }
-    return 1;
-}
-
-static inline ekopt_rq ekopt_rq_make(int32_t mult, int32_t shift) {
-    ekopt_rq q;
-    q.mult = mult;
-    q.lsh = shift > 0 ? shift : 0;
-    q.rsh = shift > 0 ? 0 : -shift;
-    q.mask = (int32_t)((1u << q.rsh) - 1u);
-    q.half = q.mask >> 1;
-    return q;
-}
-
-static inline int32_t ekopt_rq_apply(int32_t acc, const ekopt_rq *q) {
-    const int32_t x = (int32_t)((uint32_t)acc << q->lsh);
-    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1LL << 30)) >> 31);
-    return (h >> q->rsh) + ((h & q->mask) > q->half + (int32_t)((uint32_t)h >> 31));
-}
-
-/* ---- end of shared helpers ---- */
-
-static inline int8_t ek_add_one(const ek_add_params *p, int32_t a, int32_t b) {
-    const int32_t x1 = ek_shl(a + p->in1_offset, p->left_shift);
-    const int32_t x2 = ek_shl(b + p->in2_offset, p->left_shift);
-    const int32_t s1 = ek_mbqm(x1, p->in1_mult, p->in1_shift);
-    const int32_t s2 = ek_mbqm(x2, p->in2_mult, p->in2_shift);
-    const int32_t r = ek_mbqm(s1 + s2, p->out_mult, p->out_shift) + p->out_offset;
-    return (int8_t)ek_clamp32(r, p->act_min, p->act_max);
-}
+#include "ek_opt_requant.h"
+#include "ek_add_ref.h"
 
 void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
     const int32_t mults[3] = {p->in1_mult, p->in2_mult, p->out_mult};
@@ -64,23 +28,5 @@ void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int
         }
         return;
     }
-    if (!p->broadcast) {
-        for (int32_t i = 0; i < p->size; ++i) {
-            out[i] = ek_add_one(p, in1[i], in2[i]);
-        }
-        return;
-    }
-    int32_t idx[6] = {0, 0, 0, 0, 0, 0};
-    for (int32_t i = 0; i < p->size; ++i) {
-        int64_t o1 = 0, o2 = 0;
-        for (int d = 0; d < 6; ++d) {
-            o1 += (int64_t)idx[d] * p->in1_strides[d];
-            o2 += (int64_t)idx[d] * p->in2_strides[d];
-        }
-        out[i] = ek_add_one(p, in1[o1], in2[o2]);
-        for (int d = 5; d >= 0; --d) {
-            if (++idx[d] < p->out_shape[d]) break;
-            idx[d] = 0;
-        }
-    }
+    ek_add_reference(p, in1, in2, out);
 }

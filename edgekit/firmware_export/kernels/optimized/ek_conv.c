@@ -21,77 +21,10 @@
  *   - 1x1 convolutions without padding are a matrix product: output pixels
  *     are paired in raster order, across row ends too.
  */
-#include <string.h>
-
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
-
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#include <arm_acle.h>
-#define EKOPT_DSP 1
-#else
-#define EKOPT_DSP 0
-#endif
-
-/* ---- shared helpers (identical copy in each optimized kernel file) ----
- *
- * Requantization: bit-exact with ek_mbqm for every accumulator, but with the
- * per-channel work (shift split, rounding mask) done once per channel.
- *   - ek_srdhm(a, b) == (a*b + 2^30) >> 31 (arithmetic shift) whenever
- *     a*b != INT32_MIN*INT32_MIN: for a*b < 0, truncating (a*b + 1 - 2^30)
- *     / 2^31 toward zero equals flooring (a*b + 2^30) / 2^31.  We exclude
- *     multiplier == INT32_MIN up front, so that case never occurs.
- *   - ek_rdbpot(x, e) is kept as is, with mask = 2^e - 1 hoisted.
- * The fast form needs 0 <= left, right <= 31; ekopt_rq_ok() checks that
- * (and the multiplier) for all channels, otherwise the kernel falls back
- * to the reference loop. */
-typedef struct {
-    int32_t mult, lsh, rsh, mask, half;
-} ekopt_rq;
-
-static inline int ekopt_rq_ok(const int32_t *mult, const int32_t *shift, int32_t n) {
-    for (int32_t i = 0; i < n; ++i) {
-        if (mult[i] == INT32_MIN || shift[i] > 31 || shift[i] < -31) return 0;
-    }
-    return 1;
-}
-
-static inline ekopt_rq ekopt_rq_make(int32_t mult, int32_t shift) {
-    ekopt_rq q;
-    q.mult = mult;
-    q.lsh = shift > 0 ? shift : 0;
-    q.rsh = shift > 0 ? 0 : -shift;
-    q.mask = (int32_t)((1u << q.rsh) - 1u);
-    q.half = q.mask >> 1;
-    return q;
-}
-
-static inline int32_t ekopt_rq_apply(int32_t acc, const ekopt_rq *q) {
-    const int32_t x = (int32_t)((uint32_t)acc << q->lsh);
-    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1LL << 30)) >> 31);
-    return (h >> q->rsh) + ((h & q->mask) > q->half + (int32_t)((uint32_t)h >> 31));
-}
-
-/* Four int8 as one little-endian word (unaligned LDR on ARMv7E-M). */
-static inline int32_t ekopt_ld4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-#if EKOPT_DSP
-/* Rotate right by 8: SXTB16/SXTAB16 of the rotated word pick bytes 1 and 3
- * (gcc folds the rotation into the extend instruction). */
-static inline int32_t ekopt_ror8(int32_t v) {
-    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
-}
-#endif
-/* ---- end of shared helpers ---- */
-
-/* Input offset in both halfwords, for SXTAB16. */
-static inline int32_t ekopt_off2(int32_t off) {
-    return (int32_t)(((uint32_t)off & 0xffffu) * 0x10001u);
-}
+#include "ek_opt_requant.h"
+#include "ek_conv_ref.h"
 
 /* s[0] += xa.wa, s[1] += xa.wb, s[2] += xb.wa, s[3] += xb.wb over n bytes,
  * each x byte plus the input offset. */
@@ -162,44 +95,6 @@ static inline void ekopt_dot_1x2(const int8_t *x, const int8_t *wa, const int8_t
 
 static inline int8_t ekopt_out(const ek_conv_params *p, int32_t acc, const ekopt_rq *q) {
     return (int8_t)ek_clamp32(ekopt_rq_apply(acc, q) + p->out_offset, p->act_min, p->act_max);
-}
-
-/* Any convolution (groups, dilation, unusual shifts): the reference loop. */
-static void ekopt_conv_generic(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                               const int32_t *bias, int8_t *out) {
-    const int32_t groups = p->in_c / p->f_in_c;
-    const int32_t out_per_group = p->out_c / groups;
-    for (int32_t b = 0; b < p->batches; ++b) {
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                for (int32_t oc = 0; oc < p->out_c; ++oc) {
-                    const int32_t g = oc / out_per_group;
-                    const int8_t *f = filter + (int64_t)oc * p->f_h * p->f_w * p->f_in_c;
-                    int32_t acc = 0;
-                    for (int32_t fy = 0; fy < p->f_h; ++fy) {
-                        const int32_t iy = iy0 + p->dil_h * fy;
-                        if (iy < 0 || iy >= p->in_h) continue;
-                        for (int32_t fx = 0; fx < p->f_w; ++fx) {
-                            const int32_t ix = ix0 + p->dil_w * fx;
-                            if (ix < 0 || ix >= p->in_w) continue;
-                            const int8_t *x = in + (((int64_t)b * p->in_h + iy) * p->in_w + ix) * p->in_c
-                                              + g * p->f_in_c;
-                            const int8_t *w = f + ((int64_t)fy * p->f_w + fx) * p->f_in_c;
-                            for (int32_t ic = 0; ic < p->f_in_c; ++ic) {
-                                acc += ((int32_t)x[ic] + p->in_offset) * (int32_t)w[ic];
-                            }
-                        }
-                    }
-                    if (bias) acc += bias[oc];
-                    acc = ek_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
-                    out[(((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
-                        (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
 }
 
 /* Two output pixels whose clipped windows have the same shape: xa and xb
@@ -467,7 +362,7 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
                   const int32_t *bias, int8_t *out) {
     if (p->f_in_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
         || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
-        ekopt_conv_generic(p, in, filter, bias, out);
+        ek_conv_reference(p, in, filter, bias, out);
         return;
     }
 #if EKOPT_DSP

@@ -17,88 +17,12 @@
  * The window of each pixel is clipped to the input once (padding taps are
  * skipped, as in the reference).
  */
-#include <string.h>
-
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
-
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#include <arm_acle.h>
-#define EKOPT_DSP 1
-#else
-#define EKOPT_DSP 0
-#endif
-
-/* ---- shared helpers (identical copy in each optimized kernel file) ----
- *
- * Requantization: bit-exact with ek_mbqm for every accumulator, but with the
- * per-channel work (shift split, rounding mask) done once per channel.
- *   - ek_srdhm(a, b) == (a*b + 2^30) >> 31 (arithmetic shift) whenever
- *     a*b != INT32_MIN*INT32_MIN: for a*b < 0, truncating (a*b + 1 - 2^30)
- *     / 2^31 toward zero equals flooring (a*b + 2^30) / 2^31.  We exclude
- *     multiplier == INT32_MIN up front, so that case never occurs.
- *   - ek_rdbpot(x, e) is kept as is, with mask = 2^e - 1 hoisted.
- * The fast form needs 0 <= left, right <= 31; ekopt_rq_ok() checks that
- * (and the multiplier) for all channels, otherwise the kernel falls back
- * to the reference loop. */
-typedef struct {
-    int32_t mult, lsh, rsh, mask, half;
-} ekopt_rq;
-
-static inline int ekopt_rq_ok(const int32_t *mult, const int32_t *shift, int32_t n) {
-    for (int32_t i = 0; i < n; ++i) {
-        if (mult[i] == INT32_MIN || shift[i] > 31 || shift[i] < -31) return 0;
-    }
-    return 1;
-}
-
-static inline ekopt_rq ekopt_rq_make(int32_t mult, int32_t shift) {
-    ekopt_rq q;
-    q.mult = mult;
-    q.lsh = shift > 0 ? shift : 0;
-    q.rsh = shift > 0 ? 0 : -shift;
-    q.mask = (int32_t)((1u << q.rsh) - 1u);
-    q.half = q.mask >> 1;
-    return q;
-}
-
-static inline int32_t ekopt_rq_apply(int32_t acc, const ekopt_rq *q) {
-    const int32_t x = (int32_t)((uint32_t)acc << q->lsh);
-    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1LL << 30)) >> 31);
-    return (h >> q->rsh) + ((h & q->mask) > q->half + (int32_t)((uint32_t)h >> 31));
-}
-
-/* Four int8 as one little-endian word (unaligned LDR on ARMv7E-M). */
-static inline int32_t ekopt_ld4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
+#include "ek_opt_requant.h"
+#include "ek_depthwise_conv_ref.h"
 
 #if EKOPT_DSP
-/* Rotate right by 8: SXTB16/SXTAB16 of the rotated word pick bytes 1 and 3
- * (gcc folds the rotation into the extend instruction). */
-static inline int32_t ekopt_ror8(int32_t v) {
-    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
-}
-#endif
-/* ---- end of shared helpers ---- */
-
-#if EKOPT_DSP
-static inline int32_t ekopt_off2(int32_t off) {
-    return (int32_t)(((uint32_t)off & 0xffffu) * 0x10001u);
-}
-/* SXTB16 / SXTAB16 of bytes 1 and 3 (rotation folded into the instruction). */
-static inline int32_t ekopt_sxtb16_hi(int32_t v) {
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-static inline int32_t ekopt_sxtab16_hi(int32_t a, int32_t v) {
-    int32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
 #define EKOPT_DW_MAXTAPS 64  /* filter taps (f_h * f_w) in the stack table */
 
 /* One tap for four channels: input word at X (plus offset), taps T[0..1]. */
@@ -113,41 +37,6 @@ static inline int32_t ekopt_sxtab16_hi(int32_t a, int32_t v) {
         s3 = __smlatt(ekx13_, (T)[1], s3);                                      \
     } while (0)
 #endif
-
-/* Any depthwise convolution: the reference loop. */
-static void ekopt_dw_generic(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                             const int32_t *bias, int8_t *out) {
-    const int32_t m = p->depth_multiplier;
-    for (int32_t b = 0; b < p->batches; ++b) {
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                for (int32_t ic = 0; ic < p->in_c; ++ic) {
-                    for (int32_t k = 0; k < m; ++k) {
-                        const int32_t oc = ic * m + k;
-                        int32_t acc = 0;
-                        for (int32_t fy = 0; fy < p->f_h; ++fy) {
-                            const int32_t iy = iy0 + p->dil_h * fy;
-                            if (iy < 0 || iy >= p->in_h) continue;
-                            for (int32_t fx = 0; fx < p->f_w; ++fx) {
-                                const int32_t ix = ix0 + p->dil_w * fx;
-                                if (ix < 0 || ix >= p->in_w) continue;
-                                const int32_t x = in[(((int64_t)b * p->in_h + iy) * p->in_w + ix) * p->in_c + ic];
-                                const int32_t w = filter[((int64_t)fy * p->f_w + fx) * p->out_c + oc];
-                                acc += (x + p->in_offset) * w;
-                            }
-                        }
-                        if (bias) acc += bias[oc];
-                        acc = ek_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
-                        out[(((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
-                            (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
-                    }
-                }
-            }
-        }
-    }
-}
 
 /* Requantize, add the output zero point, clamp (o = {out_offset, act_min, act_max}). */
 static inline int8_t ekopt_out(const int32_t *o, int32_t acc, const ekopt_rq *q) {
@@ -254,7 +143,7 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
                             const int32_t *bias, int8_t *out) {
     if (p->depth_multiplier != 1 || p->out_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
         || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
-        ekopt_dw_generic(p, in, filter, bias, out);
+        ek_depthwise_conv_reference(p, in, filter, bias, out);
         return;
     }
     for (int32_t c = 0; c < p->in_c; c += 4) {

@@ -13,114 +13,20 @@
  *     Per four weights of a unit that leaves one LDR, two SXTB16 and two
  *     SMLAD, plus one LDRD of the input per four inputs and two units.
  */
-#include <string.h>
-
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
-
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#include <arm_acle.h>
-#define EKOPT_DSP 1
-#else
-#define EKOPT_DSP 0
-#endif
-
-/* ---- shared helpers (identical copy in each optimized kernel file) ----
- *
- * Requantization: bit-exact with ek_mbqm for every accumulator, but with the
- * per-channel work (shift split, rounding mask) done once per channel.
- *   - ek_srdhm(a, b) == (a*b + 2^30) >> 31 (arithmetic shift) whenever
- *     a*b != INT32_MIN*INT32_MIN: for a*b < 0, truncating (a*b + 1 - 2^30)
- *     / 2^31 toward zero equals flooring (a*b + 2^30) / 2^31.  We exclude
- *     multiplier == INT32_MIN up front, so that case never occurs.
- *   - ek_rdbpot(x, e) is kept as is, with mask = 2^e - 1 hoisted.
- * The fast form needs 0 <= left, right <= 31; ekopt_rq_ok() checks that
- * (and the multiplier) for all channels, otherwise the kernel falls back
- * to the reference loop. */
-typedef struct {
-    int32_t mult, lsh, rsh, mask, half;
-} ekopt_rq;
-
-static inline int ekopt_rq_ok(const int32_t *mult, const int32_t *shift, int32_t n) {
-    for (int32_t i = 0; i < n; ++i) {
-        if (mult[i] == INT32_MIN || shift[i] > 31 || shift[i] < -31) return 0;
-    }
-    return 1;
-}
-
-static inline ekopt_rq ekopt_rq_make(int32_t mult, int32_t shift) {
-    ekopt_rq q;
-    q.mult = mult;
-    q.lsh = shift > 0 ? shift : 0;
-    q.rsh = shift > 0 ? 0 : -shift;
-    q.mask = (int32_t)((1u << q.rsh) - 1u);
-    q.half = q.mask >> 1;
-    return q;
-}
-
-static inline int32_t ekopt_rq_apply(int32_t acc, const ekopt_rq *q) {
-    const int32_t x = (int32_t)((uint32_t)acc << q->lsh);
-    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1LL << 30)) >> 31);
-    return (h >> q->rsh) + ((h & q->mask) > q->half + (int32_t)((uint32_t)h >> 31));
-}
-
-/* Four int8 as one little-endian word (unaligned LDR on ARMv7E-M). */
-static inline int32_t ekopt_ld4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
+#include "ek_opt_requant.h"
+#include "ek_fully_connected_ref.h"
 
 #if EKOPT_DSP
-/* Rotate right by 8: SXTB16/SXTAB16 of the rotated word pick bytes 1 and 3
- * (gcc folds the rotation into the extend instruction). */
-static inline int32_t ekopt_ror8(int32_t v) {
-    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
-}
-#endif
-/* ---- end of shared helpers ---- */
-
-#if EKOPT_DSP
-static inline int32_t ekopt_off2(int32_t off) {
-    return (int32_t)(((uint32_t)off & 0xffffu) * 0x10001u);
-}
-static inline int32_t ekopt_sxtb16_hi(int32_t v) {
-    int32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-    return r;
-}
-static inline int32_t ekopt_sxtab16_hi(int32_t a, int32_t v) {
-    int32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-    return r;
-}
 #define EKOPT_FC_MAXACC 1024  /* input row length widened on the stack (2 KB) */
 #endif
-
-/* Any fully connected layer: the reference loop. */
-static void ekopt_fc_generic(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
-                             const int32_t *bias, int8_t *out) {
-    for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *x = in + (int64_t)b * p->accum;
-        for (int32_t u = 0; u < p->units; ++u) {
-            const int8_t *w = filter + (int64_t)u * p->accum;
-            int32_t acc = 0;
-            for (int32_t d = 0; d < p->accum; ++d) {
-                acc += ((int32_t)w[d] + p->filter_offset) * ((int32_t)x[d] + p->in_offset);
-            }
-            if (bias) acc += bias[u];
-            const int32_t ch = p->per_channel ? u : 0;
-            acc = ek_mbqm(acc, p->mult[ch], p->shift[ch]) + p->out_offset;
-            out[(int64_t)b * p->units + u] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
-        }
-    }
-}
 
 void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
                            const int32_t *bias, int8_t *out) {
     const int32_t nq = p->per_channel ? p->units : 1;
     if (p->filter_offset != 0 || !ekopt_rq_ok(p->mult, p->shift, nq)) {
-        ekopt_fc_generic(p, in, filter, bias, out);
+        ek_fully_connected_reference(p, in, filter, bias, out);
         return;
     }
     const int32_t A = p->accum, off = p->in_offset;

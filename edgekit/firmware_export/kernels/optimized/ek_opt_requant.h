@@ -1,0 +1,89 @@
+/* edgekit: helpers shared by the optimized Cortex-M kernels (kernels/optimized).
+ *
+ * Requantization: bit-exact with ek_mbqm for every accumulator, but with the
+ * per-channel work (shift split, rounding mask) done once per channel.
+ *   - ek_srdhm(a, b) == (a*b + 2^30) >> 31 (arithmetic shift) whenever
+ *     a*b != INT32_MIN*INT32_MIN: for a*b < 0, truncating (a*b + 1 - 2^30)
+ *     / 2^31 toward zero equals flooring (a*b + 2^30) / 2^31.  We exclude
+ *     multiplier == INT32_MIN up front, so that case never occurs.
+ *   - ek_rdbpot(x, e) is kept as is, with mask = 2^e - 1 hoisted.
+ * The fast form needs 0 <= left, right <= 31; ekopt_rq_ok() checks that
+ * (and the multiplier) for all channels, otherwise the kernel falls back
+ * to the reference loop (ek_<op>_ref.h).
+ *
+ * Also: EKOPT_DSP (1 on cores with the DSP extension, arm_acle.h included),
+ * unaligned 4-byte loads, the input offset as a halfword pair and the
+ * byte-1/3 forms of SXTB16/SXTAB16.
+ */
+#ifndef EK_OPT_REQUANT_H
+#define EK_OPT_REQUANT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+#define EKOPT_DSP 1
+#else
+#define EKOPT_DSP 0
+#endif
+
+typedef struct {
+    int32_t mult, lsh, rsh, mask, half;
+} ekopt_rq;
+
+static inline int ekopt_rq_ok(const int32_t *mult, const int32_t *shift, int32_t n) {
+    for (int32_t i = 0; i < n; ++i) {
+        if (mult[i] == INT32_MIN || shift[i] > 31 || shift[i] < -31) return 0;
+    }
+    return 1;
+}
+
+static inline ekopt_rq ekopt_rq_make(int32_t mult, int32_t shift) {
+    ekopt_rq q;
+    q.mult = mult;
+    q.lsh = shift > 0 ? shift : 0;
+    q.rsh = shift > 0 ? 0 : -shift;
+    q.mask = (int32_t)((1u << q.rsh) - 1u);
+    q.half = q.mask >> 1;
+    return q;
+}
+
+static inline int32_t ekopt_rq_apply(int32_t acc, const ekopt_rq *q) {
+    const int32_t x = (int32_t)((uint32_t)acc << q->lsh);
+    const int32_t h = (int32_t)(((int64_t)x * q->mult + (1LL << 30)) >> 31);
+    return (h >> q->rsh) + ((h & q->mask) > q->half + (int32_t)((uint32_t)h >> 31));
+}
+
+/* Four int8 as one little-endian word (unaligned LDR on ARMv7E-M). */
+static inline int32_t ekopt_ld4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Input offset in both halfwords, for SXTAB16. */
+static inline int32_t ekopt_off2(int32_t off) {
+    return (int32_t)(((uint32_t)off & 0xffffu) * 0x10001u);
+}
+
+#if EKOPT_DSP
+/* Rotate right by 8: SXTB16/SXTAB16 of the rotated word pick bytes 1 and 3
+ * (gcc folds the rotation into the extend instruction). */
+static inline int32_t ekopt_ror8(int32_t v) {
+    return (int32_t)(((uint32_t)v >> 8) | ((uint32_t)v << 24));
+}
+/* SXTB16 / SXTAB16 of bytes 1 and 3 (rotation folded into the instruction). */
+static inline int32_t ekopt_sxtb16_hi(int32_t v) {
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t ekopt_sxtab16_hi(int32_t a, int32_t v) {
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+#endif
+
+#endif /* EK_OPT_REQUANT_H */
