@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import partial
 
 import numpy as np
 import pytest
@@ -24,6 +25,9 @@ KINDS = {
     "kws_conv1d": (examples.kws_conv1d, "NCL -> NLC", (1, 49, 10)),
     "ds_cnn": (examples.ds_cnn, "NCHW -> NHWC", (1, 49, 10, 1)),
     "transformer_encoder": (examples.transformer_encoder, "unchanged", (1, 16, 32)),
+    # LayerNorm as ReduceMean/Sub/Pow/Sqrt/Div (torch.onnx.export before opset 17)
+    "transformer_decomposed_ln": (partial(examples.transformer_encoder,
+                                          decomposed_layernorm=True), "unchanged", (1, 16, 32)),
 }
 
 needs_toolchain = pytest.mark.skipif(
@@ -66,6 +70,9 @@ def test_onnx_model_to_qemu_cortex_m4(name, onnx_files, tmp_path):
     assert c["layout"]["input"].startswith(layout)
     assert tuple(c["tflite"]["input"]["shape"]) == tfl_shape
     assert c["onnx"]["opset"] == 17 and c["onnx"]["ops"]
+    if name.startswith("transformer"):
+        assert {"BATCH_MATMUL", "SOFTMAX", "RSQRT"} <= set(c["tflite"]["ops"])
+        assert ("LayerNormalization" in c["onnx"]["ops"]) == (name == "transformer_encoder")
     # generated C == tflite_micro, on the host and in QEMU (calibration samples + random)
     emu = r["emulator"]
     assert emu["bit_exact"] and emu["host_bit_exact"] and emu["qemu_bit_exact"]

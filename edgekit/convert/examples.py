@@ -110,8 +110,12 @@ def ds_cnn(num_classes: int = 12, height: int = 49, width: int = 10, seed: int =
 
 
 def transformer_encoder(num_classes: int = 8, tokens: int = 16, dim: int = 32, heads: int = 2,
-                        ffn: int = 64, seed: int = 0):
-    """One post-norm encoder block + mean pool + Linear, as torch exports it (opset 17)."""
+                        ffn: int = 64, seed: int = 0, decomposed_layernorm: bool = False):
+    """One post-norm encoder block + mean pool + Linear, as torch exports it (opset 17).
+
+    ``decomposed_layernorm`` writes LayerNorm as older opsets do (ReduceMean,
+    Sub, Pow, Sqrt, Div, Mul, Add) instead of ``LayerNormalization``.
+    """
     b = _Builder(seed)
     hd = dim // heads
     x = "input"
@@ -139,9 +143,19 @@ def transformer_encoder(num_classes: int = 8, tokens: int = 16, dim: int = 32, h
     x = b.node("Add", [x, o])
 
     def layernorm(name, t):
+        gamma = b.rng.uniform(0.8, 1.2, dim).astype(np.float32)
+        beta = b.rng.normal(0, 0.1, dim).astype(np.float32)
+        if decomposed_layernorm:
+            mean = b.node("ReduceMean", [t], {"axes": [-1], "keepdims": 1})
+            d = b.node("Sub", [t, mean])
+            var = b.node("ReduceMean", [b.node("Pow", [d, b.const(f"{name}.two", np.array(
+                2.0, np.float32))])], {"axes": [-1], "keepdims": 1})
+            std = b.node("Sqrt", [b.node("Add", [var, b.const(f"{name}.eps", np.array(
+                1e-5, np.float32))])])
+            y = b.node("Mul", [b.node("Div", [d, std]), b.const(f"{name}.g", gamma)])
+            return b.node("Add", [y, b.const(f"{name}.b", beta)])
         return b.node("LayerNormalization", [
-            t, b.const(f"{name}.g", b.rng.uniform(0.8, 1.2, dim).astype(np.float32)),
-            b.const(f"{name}.b", b.rng.normal(0, 0.1, dim).astype(np.float32))],
+            t, b.const(f"{name}.g", gamma), b.const(f"{name}.b", beta)],
             {"axis": -1, "epsilon": 1e-5})
 
     x = layernorm("ln1", x)

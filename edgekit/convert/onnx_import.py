@@ -48,7 +48,7 @@ VERIFY_SAMPLES = 500         # samples compared against onnxruntime
 # edgekit's generated C): reported by name before converting.
 FLOAT_ONLY = {
     "Erf": "GELU/erf", "Gelu": "GELU", "Exp": "EXP", "Log": "LOG", "Sin": "SIN", "Cos": "COS",
-    "Tan": "TAN", "Sqrt": "SQRT", "Reciprocal": "DIV", "Elu": "ELU", "Selu": "SELU",
+    "Tan": "TAN", "Reciprocal": "DIV", "Elu": "ELU", "Selu": "SELU",
     "Softplus": "SOFTPLUS", "Softsign": "DIV", "Mish": "MISH", "LogSoftmax": "LOG_SOFTMAX",
     "LSTM": "LSTM", "GRU": "GRU", "RNN": "RNN", "Resize": "RESIZE", "Upsample": "RESIZE",
     "ArgMax": "ARG_MAX", "ArgMin": "ARG_MIN", "TopK": "TOPK_V2",
@@ -65,7 +65,7 @@ FLOAT_ONLY = {
 # Ops onnx2tf may fold away as constants (shape arithmetic) even if their
 # TFLite counterpart has no int8 kernel.
 _FOLDABLE = {"Gather", "Where", "Expand", "Tile", "Max", "Min", "Floor", "Ceil", "Round", "Abs",
-             "Neg", "Reciprocal", "Sqrt", "Exp", "Log", "Cos", "Sin"}
+             "Neg", "Reciprocal", "Exp", "Log", "Cos", "Sin"}
 _SPATIAL = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
             "GlobalMaxPool", "BatchNormalization", "InstanceNormalization", "LpPool",
             "DepthToSpace", "SpaceToDepth", "Resize", "Upsample"}
@@ -402,6 +402,13 @@ def _onnx_to_tf(info: OnnxInfo, workdir: Path):
     if not spatial:
         # sequence models (transformers, MLPs): keep (N, T, D) as it is
         kwargs["keep_shape_absolutely_input_names"] = [info.input_name]
+    import logging  # noqa: PLC0415
+
+    import tensorflow as tf  # noqa: PLC0415
+
+    tf_logger = tf.get_logger()
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)        # "incompatible static batch sizes" chatter
     try:
         with _quiet() as (out, err):
             km = onnx2tf.convert(onnx_graph=info.model, output_folder_path=str(workdir),
@@ -410,6 +417,8 @@ def _onnx_to_tf(info: OnnxInfo, workdir: Path):
     except (Exception, SystemExit) as e:  # onnx2tf raises anything, or sys.exit(1)
         raise ModelError("onnx2tf could not convert the model: "
                          + _last_error_line(e, out.getvalue(), err.getvalue())) from None
+    finally:
+        tf_logger.setLevel(level)
     if km is None or len(km.inputs) != 1 or len(km.outputs) != 1:
         raise ModelError("onnx2tf produced a model without exactly one input and one output")
     return km
