@@ -147,3 +147,22 @@ def test_build_onnx_needs_calib(tmp_path, kws):
                            catch_exceptions=False)
     assert r.exit_code == 2 and "--calib is needed" in r.output
     _nothing_written(tmp_path, out)
+
+
+def test_dynamic_batch_converts_with_input_shape_and_npz_calibration(tmp_path, kws):
+    m, _ = kws
+    path = tmp_path / "dyn.onnx"
+    onnx.save(_dynamic(m), str(path))
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=examples.calibration_data(m, n=16), labels=np.zeros(16))
+    out = tmp_path / "dist"
+    r = CliRunner().invoke(main, ["convert", str(path), "--calib", str(calib), "--out", str(out),
+                                  "--input-shape", "1x10x49"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    import json
+
+    c = json.loads((out / "report.json").read_text())["conversion"]
+    assert c["onnx"]["input"]["shape"] == [1, 10, 49]
+    assert c["onnx"]["input"]["shape_in_file"] == ["batch", 10, 49]
+    assert c["calibration"]["samples"] == 16 and c["cosine"] >= 0.98
+    assert (out / "model.tflite").is_file() and "fixed from" in (out / "report.md").read_text()
