@@ -78,8 +78,10 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     progress.info(f"{len(ds.y_train)} train / {len(ds.y_test)} test clips from {root}, "
                   f"features {ds.feature_config.shape}")
 
-    arch = arch or recipe["arch"]
-    hparams = recipe["hparams"] if arch == recipe["arch"] else {}
+    if arch and arch != recipe["arch"]:
+        recipe = registry.default_recipe(arch)
+    arch = recipe["arch"]
+    hparams = recipe["hparams"]
     progress.stage("train", f"{arch} {hparams}, {recipe['epochs']} epochs, seed {recipe['seed']}")
     model = registry.build_model(arch, ds.input_shape, ds.num_classes, seed=recipe["seed"],
                                  **hparams)

@@ -11,7 +11,9 @@ __all__ = [
     "ARCHITECTURES",
     "DEFAULT_RECIPE",
     "PARAM_BUDGET",
+    "RECIPES",
     "build_model",
+    "default_recipe",
     "count_params",
     "count_macs",
 ]
@@ -48,6 +50,21 @@ DEFAULT_RECIPE: dict = {
     "train_kwargs": {"augment": False},
     "num_samples": 300,
 }
+
+#: Architecture name -> its training recipe on FSDD (same keys as
+#: :data:`DEFAULT_RECIPE`).  ``edgekit build --arch NAME`` uses it.
+RECIPES: dict[str, dict] = {
+    "dscnn": DEFAULT_RECIPE,
+}
+
+
+def default_recipe(arch: str) -> dict:
+    """The FSDD training recipe of ``arch`` (a copy)."""
+    if arch not in RECIPES:
+        raise ConfigError(f"no recipe for architecture {arch!r}; known: {', '.join(sorted(RECIPES))}")
+    import copy  # noqa: PLC0415
+
+    return copy.deepcopy(RECIPES[arch])
 
 
 def build_model(arch: str, input_shape, num_classes: int, *, seed: int | None = None, **hparams):
