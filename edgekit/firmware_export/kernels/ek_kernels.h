@@ -196,4 +196,15 @@ void ek_conv2d_s16(const ek_conv_params *p, const int16_t *in, const int8_t *fil
                    const int64_t *bias, int16_t *out);
 void ek_add_s16(const ek_add_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 
+/* SOFTMAX int16 -> int16 (TFLite 16x8; output scale 1/32768, zero points 0):
+ * exp and 1/(1+x) by interpolated 513-entry tables (int16, two per word). */
+typedef struct {
+    int32_t outer, depth;
+    int32_t input_multiplier, input_left_shift;
+    const int32_t *exp_lut;
+    const int32_t *recip_lut;
+} ek_softmax_s16_params;
+
+void ek_softmax_s16(const ek_softmax_s16_params *p, const int16_t *in, int16_t *out);
+
 #endif /* EK_KERNELS_H */

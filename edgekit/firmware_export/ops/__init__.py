@@ -21,7 +21,7 @@ LOWERINGS = {
     "AVERAGE_POOL_2D": pooling.lower_avg,
     "MAX_POOL_2D": pooling.lower_max,
     "FULLY_CONNECTED": s16.by_dtype(fully_connected.lower, s16.lower_fc),
-    "SOFTMAX": softmax.lower,
+    "SOFTMAX": s16.by_dtype(softmax.lower, s16.lower_softmax),
     "RESHAPE": reshape.lower,
     "SQUEEZE": reshape.lower,
     "EXPAND_DIMS": reshape.lower,

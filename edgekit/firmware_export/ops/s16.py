@@ -1,4 +1,5 @@
-"""int16-activation (TFLite 16x8) lowerings: FULLY_CONNECTED, CONV_2D, ADD.
+"""int16-activation (TFLite 16x8) lowerings: FULLY_CONNECTED, CONV_2D, ADD,
+SOFTMAX.
 
 16x8 tensors: int16 activations with zero point 0, int8 symmetric weights,
 int64 bias.  Multipliers are computed as for int8 (double); conv/FC
@@ -7,6 +8,9 @@ multiplier (the kernels' ek_mbqm64); ADD uses the int8 scheme with 15 bits
 of headroom (TFLM add_common.cc, pot_scale_int16 = false)."""
 
 from __future__ import annotations
+
+import functools
+import math
 
 from edgekit.firmware_export.ops.add import broadcast_params
 from edgekit.firmware_export.ops.base import (Lowered, compute_padding, expected_out, fail, nhwc,
@@ -140,3 +144,100 @@ def by_dtype(int8_lower, int16_lower):
             return int16_lower(op, graph)
         return int8_lower(op, graph)
     return lower
+
+
+# ---- SOFTMAX (int16 -> int16) ----------------------------------------------
+#
+# TFLM's int16 softmax (softmax_common.cc, reference_ops::SoftmaxInt16) looks
+# exp(x) on [-10, 0] and 1 / (1 + x) on [0, 1] up in two 513-entry int16
+# tables it fills at Prepare with float arithmetic (gen_lut), and interpolates
+# them linearly on the low 7 bits of the int16 argument.  The tables do not
+# depend on the model; they are computed here with the same float32 steps and
+# emitted as constants.
+
+LUT_STEPS = 512
+
+
+def _f32_exp(x):
+    """exp of a float32 as float32.  TFLM calls the C library's expf; over the
+    1025 arguments gen_lut uses, glibc's expf, numpy's float32 exp and exp in
+    double rounded to float32 give the same tables (checked by
+    tests/test_kernel_softmax_s16.py), so the export does not depend on the
+    host's C library."""
+    import numpy as np  # noqa: PLC0415
+    return np.float32(math.exp(float(x)))
+
+
+def _f32_one_over_one_plus_x(x):
+    import numpy as np  # noqa: PLC0415
+    return np.float32(1.0) / (np.float32(1.0) + x)
+
+
+def _roundf(x) -> float:
+    """C's roundf: half away from zero (exact for any float32 in double)."""
+    v = float(x)
+    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
+
+
+def gen_lut_s16(func, input_min: float, input_max: float) -> list[int]:
+    """TFLM's gen_lut<float, int16_t, int16_t>(func, input_min, input_max,
+    -1, 1): 512 samples biased by half the midpoint interpolation error, plus
+    func(input_max) for the slope of the last segment; every step in float32."""
+    import numpy as np  # noqa: PLC0415
+    f = np.float32
+    lo, hi = f(input_min), f(input_max)
+    step = (hi - lo) / f(LUT_STEPS)
+    half_step = step / f(2)
+    scale = f(65536) / (f(1) - f(-1))           # output_scaling_inv
+    out = []
+    for i in range(LUT_STEPS):
+        x = lo + f(i) * step
+        val = func(x)
+        val_mid = func(x + half_step)
+        val_next = func(lo + f(i + 1) * step)
+        sample = _roundf(val * scale)
+        interp = _roundf((val_next * scale + f(_roundf(val * scale))) / f(2))
+        mid = _roundf(val_mid * scale)
+        bias = _roundf(f(interp - mid) / f(2))
+        out.append(int(min(max(sample - bias, -32768.0), 32767.0)))
+    out.append(int(min(max(_roundf(func(hi) * scale), -32768.0), 32767.0)))
+    return out
+
+
+def pack_s16(values: list[int]) -> list[int]:
+    """int16 values two to an int32 word (entry 2k in the low half)."""
+    import numpy as np  # noqa: PLC0415
+    v = list(values) + [0] * (len(values) % 2)
+    b = np.asarray(v, np.int64).astype("<i2").view("<u2").astype(np.int64)
+    words = b[0::2] | (b[1::2] << 16)
+    return [int(w) - (1 << 32) if w >= (1 << 31) else int(w) for w in words]
+
+
+@functools.lru_cache(maxsize=1)
+def softmax_luts() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(exp table on [-10, 0], 1 / (1 + x) table on [0, 1]), 513 entries each."""
+    return (tuple(gen_lut_s16(_f32_exp, -10.0, 0.0)),
+            tuple(gen_lut_s16(_f32_one_over_one_plus_x, 0.0, 1.0)))
+
+
+def lower_softmax(op, graph) -> Lowered:
+    x = graph.op_inputs(op)[0]
+    y = graph.op_outputs(op)[0]
+    require_int16(op, x, y)
+    if abs(f32(y.s) - 1.0 / 32768) > 0.001 / 32768:
+        raise fail(op, f"int16 softmax output must have scale 1/32768 (got {y.s})")
+    if not x.shape or x.num_elements != y.num_elements:
+        raise fail(op, "input and output shapes differ")
+    depth = int(x.shape[-1])
+    if depth <= 0 or depth > 65535:
+        raise fail(op, f"softmax depth {depth} outside 1..65535")
+    beta = f32(op.options.get("beta", 1.0))
+    mult, shift = quantize_multiplier(f32(x.s) * beta / (10.0 / 65535.0))
+    if not -31 <= shift <= 14:
+        raise fail(op, f"input rescale shift {shift} outside [-31, 14]")
+    exp_lut, recip_lut = softmax_luts()
+    params = dict(outer=x.num_elements // depth, depth=depth, input_multiplier=mult,
+                  input_left_shift=shift, exp_lut=pack_s16(exp_lut),
+                  recip_lut=pack_s16(recip_lut))
+    return Lowered("ek_softmax_s16", "ek_softmax_s16_params", params, [x.index, y.index],
+                   source="ek_softmax_s16.c")
