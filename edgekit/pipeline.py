@@ -260,6 +260,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
             "flash_bytes": fw.flash_bytes, "ram_bytes": fw.ram_bytes,
             "text_bytes": fw.text, "data_bytes": fw.data, "bss_bytes": fw.bss,
             "weights_bytes": exp.weight_bytes,
+            "state_bytes": exp.state_bytes,
             "arena_bytes": exp.plan.arena_bytes,
             "arena_lower_bound_bytes": exp.plan.lower_bound_bytes,
             "tflm_arena_host_bytes": tflm_mem["total_bytes"],

@@ -22,6 +22,7 @@ from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
+from edgekit.firmware_export.quant import f32, quantize_multiplier
 
 C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t",
            "float32": "float", "int64": "int64_t"}
@@ -37,6 +38,7 @@ class Export:
     lowered: list
     files: list[str] = field(default_factory=list)
     weight_bytes: int = 0
+    state_bytes: int = 0
 
 
 def _template(name: str) -> Template:
@@ -57,12 +59,29 @@ def _c_int(v: int) -> str:
     return str(v)
 
 
-def check_graph(graph: Graph) -> None:
-    """Raise if the graph is not one single-input, single-output model."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+def data_io(graph: Graph) -> tuple[int, int]:
+    """The one data input and output tensor (streaming state excluded)."""
+    states = graph.state_pairs()
+    ins = [t for t in graph.inputs if t not in {a for a, _ in states}]
+    outs = [t for t in graph.outputs if t not in {b for _, b in states}]
+    if len(ins) != 1 or len(outs) != 1:
         raise UnsupportedOpError(
-            f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
-            "edgekit's generated code supports exactly one of each")
+            f"the model has {len(ins)} data inputs and {len(outs)} data outputs"
+            + (f" (besides {len(states)} state pairs)" if states else "")
+            + "; edgekit's generated code supports exactly one of each (streaming state: "
+            "signature inputs/outputs named state_0, state_1, ...)")
+    for a, b in states:
+        ta, tb = graph.tensors[a], graph.tensors[b]
+        if ta.nbytes != tb.nbytes or ta.dtype != tb.dtype:
+            raise UnsupportedOpError(
+                f"state tensors {a} and {b} differ in size or type ({list(ta.shape)} {ta.dtype} "
+                f"vs {list(tb.shape)} {tb.dtype})")
+    return ins[0], outs[0]
+
+
+def check_graph(graph: Graph) -> None:
+    """Raise if the graph is not one data input, one data output (+ state)."""
+    data_io(graph)
     if not graph.operators:
         raise UnsupportedOpError("the model has no operators")
 
@@ -98,7 +117,9 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
                if low.inplace}
-    plan = plan_memory(graph, aliases, inplace)
+    states = graph.state_pairs()
+    state_index = {a: k for k, (a, _) in enumerate(states)}
+    plan = plan_memory(graph, aliases, inplace, external=set(state_index))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -123,6 +144,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
                     f"__attribute__((aligned(16))) = {{\n{_c_array(tensor.data)}\n}};")
                 weight_bytes += tensor.nbytes
             return f"ek_c{t}"
+        if t in state_index:
+            return f"(void *)ek_state{state_index[t]}"
         return f"EK_T({plan.offsets[t]})"
 
     for op, low in zip(graph.operators, lowered):
@@ -148,8 +171,39 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
                           f"    {low.kernel}(&ek_op{op.index}, {args});\n"
                           f"    edgekit_profile_end({op.index});")
 
-    x = graph.tensors[graph.inputs[0]]
-    y = graph.tensors[graph.outputs[0]]
+    xi, yi = data_io(graph)
+    x, y = graph.tensors[xi], graph.tensors[yi]
+    state_decls, reset, writeback = [], [], []
+    extra_sources: set[str] = set()
+    for k, (a, b) in enumerate(states):
+        ta = graph.tensors[a]
+        state_decls.append(f"/* state {k}: tensor {a} -> {b}, {list(ta.shape)} {ta.dtype}, "
+                           f"zero point {ta.zp} */\n"
+                           f"static int8_t ek_state{k}[{ta.nbytes}] __attribute__((aligned(16)));")
+        if ta.dtype == "int8":
+            reset.append(f"    memset(ek_state{k}, {ta.zp}, sizeof ek_state{k});")
+        elif ta.dtype == "int16":
+            reset.append(f"    for (unsigned i = 0; i < {ta.num_elements}u; ++i) "
+                         f"((int16_t *)(void *)ek_state{k})[i] = {ta.zp};")
+        else:
+            raise UnsupportedOpError(f"state tensor {a} has type {ta.dtype}")
+        tb = graph.tensors[b]
+        if (tb.s, tb.zp) == (ta.s, ta.zp):
+            writeback.append(f"    memcpy(ek_state{k}, EK_T({plan.offsets[b]}), sizeof ek_state{k});")
+        elif ta.dtype == "int8":
+            # The new state was quantized on its own scale: bring it back to
+            # the state input's scale (TFLite's int8 requantization).
+            m, sh = quantize_multiplier(f32(tb.s) / f32(ta.s))
+            param_lines.append(
+                f"static const ek_requantize_params ek_state{k}_rq = {{\n    .size = {ta.num_elements}, "
+                f".in_zp = {tb.zp}, .out_zp = {ta.zp}, .mult = {m}, .shift = {sh}\n}};")
+            writeback.append(f"    ek_requantize_s8(&ek_state{k}_rq, EK_T({plan.offsets[b]}), "
+                             f"ek_state{k});")
+            extra_sources.add("ek_quantize.c")
+        else:
+            raise UnsupportedOpError(f"state tensors {a} and {b} are {ta.dtype} with different "
+                                     "quantization: not supported")
+    state_bytes = sum(graph.tensors[a].nbytes for a, _ in states)
     subs = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.operators),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
@@ -160,13 +214,17 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
         op_names=",\n".join(f'    "{op.opcode}"' for op in graph.operators),
         constants="\n\n".join(const_lines), op_params="\n\n".join(param_lines),
         input_offset=plan.offsets[x.index], output_offset=plan.offsets[y.index],
-        op_calls="\n".join(call_lines))
+        op_calls="\n".join(call_lines), num_states=len(states), state_bytes=state_bytes,
+        state_decls="\n".join(state_decls) or "/* (stateless model) */",
+        reset_body="\n".join(reset) or "    /* stateless model: nothing to reset */",
+        state_writeback="\n".join(writeback))
     files = ["model.h", "model.c"]
     (out_dir / "model.h").write_text(_template("model.h.tmpl").substitute(subs))
     (out_dir / "model.c").write_text(_template("model.c.tmpl").substitute(subs))
 
     kdir = resources.files("edgekit.firmware_export").joinpath("kernels")
-    needed = list(COMMON_KERNEL_FILES) + sorted({low.source for low in lowered if low.source})
+    needed = list(COMMON_KERNEL_FILES) + sorted({low.source for low in lowered if low.source}
+                                                | extra_sources)
     # A kernel's reference loop lives in ek_<op>_ref.h (shared with its
     # optimized version); the optimized kernels share kernels/optimized/*.h.
     needed += [n[:-2] + "_ref.h" for n in needed
@@ -182,4 +240,4 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
             shutil.copyfile(path, out_dir / name)
         files.append(name)
     return Export(out_dir=out_dir, plan=plan, lowered=lowered, files=files,
-                  weight_bytes=weight_bytes)
+                  weight_bytes=weight_bytes, state_bytes=state_bytes)

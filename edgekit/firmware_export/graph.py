@@ -109,6 +109,21 @@ class Graph:
     inputs: list[int]
     outputs: list[int]
     description: str = ""
+    signature_inputs: dict[str, int] = field(default_factory=dict)
+    signature_outputs: dict[str, int] = field(default_factory=dict)
+
+    def state_pairs(self) -> list[tuple[int, int]]:
+        """Streaming state: (input tensor, output tensor) pairs.
+
+        By edgekit's convention a streaming model's signature has inputs
+        ``state_0``, ``state_1``, ... and outputs of the same names: the
+        output is the state the next call reads.
+        """
+        pairs = []
+        for name in sorted(self.signature_inputs):
+            if name.startswith("state_") and name in self.signature_outputs:
+                pairs.append((self.signature_inputs[name], self.signature_outputs[name]))
+        return pairs
 
     def tensor(self, i: int) -> Tensor:
         return self.tensors[i]

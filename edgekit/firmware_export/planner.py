@@ -93,7 +93,8 @@ def _place(buffers: list[Buffer], key) -> int:
 
 
 def plan_memory(graph, aliases: dict[int, int] | None = None,
-                inplace: dict[int, tuple[int, ...]] | None = None) -> MemoryPlan:
+                inplace: dict[int, tuple[int, ...]] | None = None,
+                external: set[int] | frozenset = frozenset()) -> MemoryPlan:
     """Plan the arena of ``graph``.
 
     Parameters
@@ -134,7 +135,7 @@ def plan_memory(graph, aliases: dict[int, int] | None = None,
             for t in candidates:
                 r = _root(t)
                 tin, tout = graph.tensors[t], graph.tensors[out]
-                if (tin.is_const or t in graph.inputs or r in graph.inputs
+                if (tin.is_const or t in graph.inputs or r in graph.inputs or t in external
                         or group_last.get(r) != op_index or out in aliases
                         or _align(tin.nbytes) != _align(tout.nbytes)):
                     continue
@@ -154,7 +155,7 @@ def plan_memory(graph, aliases: dict[int, int] | None = None,
 
     def touch(t: int, step: int) -> None:
         tensor = graph.tensors[t]
-        if tensor.is_const:
+        if tensor.is_const or t in external:
             return
         r = root(t)
         b = groups.get(r)

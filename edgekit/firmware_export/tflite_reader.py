@@ -215,8 +215,27 @@ def _read(buf: bytes) -> Graph:
             options=_options(name, opt), version=int(ver)))
     if len(subgraphs) > 1 and any(op.opcode in ("CALL_ONCE", "IF", "WHILE") for op in ops):
         raise TFLiteFormatError("models with control flow (several subgraphs) are not supported")
+    sig_in, sig_out = _signature(model, n)
     return Graph(tensors=tensors, operators=ops, inputs=inputs, outputs=outputs,
-                 description=model.string(3, ""))
+                 description=model.string(3, ""), signature_inputs=sig_in,
+                 signature_outputs=sig_out)
+
+
+def _signature(model: Table, n: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Names of the first signature's inputs and outputs -> tensor indices."""
+    sigs = model.tables(7, "signature_defs")
+    if not sigs:
+        return {}, {}
+    out = []
+    for field in (0, 1):
+        names = {}
+        for tm in sigs[0].tables(field, "signature tensor map"):
+            idx = tm.scalar(1, "u32", 0)
+            if idx >= n:
+                raise TFLiteFormatError(f"signature refers to tensor {idx}, but there are {n} tensors")
+            names[tm.string(0, f"tensor_{idx}")] = int(idx)
+        out.append(names)
+    return out[0], out[1]
 
 
 def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table]) -> Tensor:
