@@ -1,0 +1,333 @@
+"""Post-training quantization of Keras files, SavedModels and edgekit models.
+
+:func:`quantize_model` converts a float model to a full-integer TFLite
+flatbuffer with a static batch-1 input:
+
+* ``activations="int8"``: int8 weights per channel, int8 activations per
+  tensor (what :func:`edgekit.quantize.quantize_int8` does for in-memory
+  Keras models);
+* ``activations="int16"``: the 16x8 mode, int8 weights and int16
+  activations (``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``).
+
+The source is a ``keras.Model``, a ``.keras``/``.h5`` file, a directory
+written by :func:`edgekit.models.train.save_model`, or a SavedModel
+directory (its ``serving_default`` signature, one input, one output).
+Calibration data is an array ``(N, *input_shape)`` (or a ``.npy`` file),
+sampled ``"random"`` (seeded subset), ``"first"`` (the first N) or
+``"stratified"`` (round-robin over the ``labels``); or synthetic input from
+:func:`synthetic_calibration`.  Everything is checked before anything is
+converted, and nothing is written here: the caller writes the bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import ConfigError, DataError, ModelError
+
+__all__ = ["FloatModel", "QuantizeResult", "load_float_model", "quantize_model",
+           "select_calibration", "synthetic_calibration", "float_tflite", "SAMPLINGS"]
+
+SAMPLINGS = ("random", "first", "stratified")
+ACTIVATIONS = ("int8", "int16")
+
+
+@dataclass
+class FloatModel:
+    """A float model ready for the TFLite converter (batch-1 input)."""
+
+    kind: str                 # "keras" or "savedmodel"
+    source: str
+    input_shape: tuple        # one example, no batch axis
+    keras_model: object = None
+    concrete: object = None   # tf concrete function (SavedModel)
+    loaded: object = None     # the loaded SavedModel (keeps variables alive)
+
+    def converter(self):
+        import tensorflow as tf
+
+        if self.kind == "keras":
+            return tf.lite.TFLiteConverter.from_keras_model(self.keras_model)
+        return tf.lite.TFLiteConverter.from_concrete_functions([self.concrete], self.loaded)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if self.kind == "keras":
+            return np.asarray(self.keras_model.predict(x, batch_size=1, verbose=0))
+        return np.concatenate([self.concrete(x[i:i + 1]).numpy() for i in range(len(x))])
+
+
+def _batch1_keras(model, source: str) -> FloatModel:
+    try:
+        shape = tuple(int(d) for d in model.input_shape[1:])
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ModelError(f"{source}: expected a Keras model with one fixed-shape input") from exc
+    if isinstance(model.output_shape, list) and len(model.output_shape) != 1:
+        raise ModelError(f"{source}: expected one output (got {len(model.output_shape)})")
+    import keras
+
+    try:
+        inp = keras.Input(shape=shape, batch_size=1, name="input")
+        b1 = keras.Model(inp, model(inp, training=False), name=f"{model.name}_b1")
+    except Exception as exc:
+        raise ModelError(f"{source}: cannot trace the model with input {(1, *shape)}: {exc}") \
+            from exc
+    return FloatModel("keras", source, shape, keras_model=b1)
+
+
+def _load_savedmodel(path: Path) -> FloatModel:
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as exc:
+        raise ModelError(f"{path}: not a readable SavedModel: {str(exc).splitlines()[0]}") \
+            from None
+    sigs = getattr(loaded, "signatures", {}) or {}
+    if "serving_default" not in sigs:
+        have = ", ".join(sigs) or "none"
+        raise ModelError(f"{path}: SavedModel has no 'serving_default' signature "
+                         f"(signatures: {have}); export it with one")
+    fn = sigs["serving_default"]
+    _, kwargs = fn.structured_input_signature
+    outs = fn.structured_outputs
+    if len(kwargs) != 1 or len(outs) != 1:
+        raise ModelError(f"{path}: serving_default must have one input and one output "
+                         f"(got {len(kwargs)} inputs, {len(outs)} outputs)")
+    (name, spec), = kwargs.items()
+    (out_name,) = outs
+    dims = spec.shape.as_list()
+    if len(dims) < 2 or any(d is None for d in dims[1:]):
+        raise ModelError(f"{path}: input {name} must have a static shape after the batch "
+                         f"axis (got {dims})")
+    if spec.dtype != tf.float32:
+        raise ModelError(f"{path}: input {name} is {spec.dtype.name}; a float32 model is needed")
+    shape = tuple(int(d) for d in dims[1:])
+
+    @tf.function(input_signature=[tf.TensorSpec((1, *shape), tf.float32, name=name)])
+    def serve(x):
+        return fn(**{name: x})[out_name]
+
+    return FloatModel("savedmodel", str(path), shape, concrete=serve.get_concrete_function(),
+                      loaded=loaded)
+
+
+def load_float_model(source) -> FloatModel:
+    """Load a Keras model / file / edgekit model dir / SavedModel dir (see module docs)."""
+    if hasattr(source, "input_shape") and hasattr(source, "layers"):
+        return _batch1_keras(source, getattr(source, "name", "model"))
+    path = Path(os.fspath(source))
+    if not path.exists():
+        raise ModelError(f"no model at {path}")
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            return _load_savedmodel(path)
+        if (path / "model.keras").is_file():
+            path = path / "model.keras"
+        else:
+            raise ModelError(f"{path}: neither a SavedModel (saved_model.pb) nor an edgekit "
+                             "model directory (model.keras)")
+    if path.suffix.lower() not in (".keras", ".h5", ".hdf5"):
+        raise ModelError(f"{path}: expected a .keras or .h5 Keras file or a SavedModel "
+                         "directory")
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(f"{path}: not a Keras model file ({first[:200]})") from None
+    if not hasattr(model, "input_shape"):
+        raise ModelError(f"{path}: the file holds no Keras model")
+    return _batch1_keras(model, str(path))
+
+
+def synthetic_calibration(shape, num_samples: int = 200, *, kind: str = "random",
+                          seed: int = 0) -> np.ndarray:
+    """Calibration input when no data is at hand.
+
+    ``kind="random"``: standard normal.  ``kind="mfcc"``: MFCC-like
+    ``(frames, coeffs[, 1])`` frames: coefficient 0 (log energy) around
+    -60 with a wide spread (range about -125..0), the others centred on 0 with a spread that
+    falls with the coefficient index, smooth in time (a moving average over
+    3 frames), as in the MLPerf Tiny KWS front end.
+    """
+    shape = tuple(int(d) for d in shape)
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        return rng.standard_normal((num_samples, *shape)).astype(np.float32)
+    if kind != "mfcc":
+        raise ConfigError(f"synthetic calibration kind must be 'random' or 'mfcc' (got {kind!r})")
+    if len(shape) < 2:
+        raise ConfigError(f"mfcc calibration needs (frames, coeffs, ...) (got {shape})")
+    frames, coeffs = shape[0], shape[1]
+    spread = 20.0 / (1.0 + np.arange(coeffs))
+    mean = np.zeros(coeffs)
+    mean[0] = -60.0
+    spread[0] = 20.0
+    x = rng.standard_normal((num_samples, frames + 2, coeffs)) * spread + mean
+    x = (x[:, :-2] + x[:, 1:-1] + x[:, 2:]) / 3.0
+    x += rng.standard_normal((num_samples, 1, coeffs)) * spread * 0.5
+    return x.reshape((num_samples, *shape)).astype(np.float32)
+
+
+def select_calibration(x, num_samples: int, sampling: str = "random", seed: int = 0,
+                       labels=None) -> np.ndarray:
+    """Pick ``num_samples`` calibration examples (see module docs)."""
+    if sampling not in SAMPLINGS:
+        raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {sampling!r})")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
+        raise ConfigError(f"num_samples must be > 0 (got {num_samples})")
+    n = min(num_samples, len(x))
+    if sampling == "first":
+        return x[:n]
+    if sampling == "random":
+        from edgekit.quantize.int8 import representative_subset
+
+        return representative_subset(x, n, seed)
+    if labels is None or len(labels) != len(x):
+        raise ConfigError("stratified sampling needs one label per calibration example")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    pools = [list(rng.permutation(np.flatnonzero(labels == c))) for c in np.unique(labels)]
+    pick: list = []
+    while len(pick) < n:
+        for p in pools:
+            if p and len(pick) < n:
+                pick.append(p.pop())
+    return x[np.sort(pick)]
+
+
+def _check_calibration(x, shape: tuple) -> np.ndarray:
+    if isinstance(x, (str, os.PathLike)):
+        p = Path(x)
+        try:
+            x = np.load(p, allow_pickle=False)
+        except Exception as exc:
+            raise DataError(f"cannot read calibration data {p}: {exc}") from None
+        if isinstance(x, np.lib.npyio.NpzFile):
+            keys = list(x.keys())
+            if len(keys) != 1:
+                raise DataError(f"{p}: .npz must hold exactly one array (has {keys})")
+            x = x[keys[0]]
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"calibration data must be numeric (got dtype {x.dtype})")
+    if x.ndim == len(shape) and tuple(x.shape) == shape:
+        x = x[None]
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        raise DataError(f"calibration data must have shape (N, {', '.join(map(str, shape))}) "
+                        f"to match the model input (got {x.shape})")
+    if len(x) == 0:
+        raise DataError("calibration data is empty")
+    x = x.astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise DataError("calibration data contains NaN or infinite values")
+    return x
+
+
+@dataclass
+class QuantizeResult:
+    tflite: bytes
+    float_model: FloatModel
+    calibration: np.ndarray
+    report: dict = field(default_factory=dict)
+
+
+def _convert(converter, calib: np.ndarray | None, activations: str) -> bytes:
+    import tensorflow as tf
+
+    if calib is not None:
+        def gen():
+            for i in range(len(calib)):
+                yield [calib[i:i + 1]]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = gen
+        if activations == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        else:
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            converter.inference_input_type = tf.int16
+            converter.inference_output_type = tf.int16
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+            return bytes(converter.convert())
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()
+        raise ModelError(f"TFLite conversion failed: {msg[0] if msg else type(exc).__name__}") \
+            from exc
+
+
+def float_tflite(fm: FloatModel) -> bytes:
+    """The float32 TFLite of the same model (reference for the diagnostics)."""
+    return _convert(fm.converter(), None, "float")
+
+
+def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str = "random",
+                   seed: int = 0, labels=None, activations: str = "int8") -> QuantizeResult:
+    """Full-integer post-training quantization (see module docs).
+
+    Parameters
+    ----------
+    source : keras.Model or path
+        The float model.
+    calibration : numpy.ndarray, path, or "random" / "mfcc"
+        Calibration examples ``(N, *input_shape)`` (or a .npy/.npz file), or
+        the name of a synthetic generator (:func:`synthetic_calibration`).
+    num_samples, sampling, seed, labels
+        How many examples, and how they are drawn.
+    activations : {"int8", "int16"}
+        Activation type (int16 = 16x8 mode).
+
+    Returns
+    -------
+    QuantizeResult
+        The flatbuffer, the loaded float model, the calibration set used and
+        a report (op list, input/output quantization, calibration details).
+    """
+    if activations not in ACTIVATIONS:
+        raise ConfigError(f"activations must be 'int8' or 'int16' (got {activations!r})")
+    if sampling not in SAMPLINGS:
+        raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)} (got {sampling!r})")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
+        raise ConfigError(f"num_samples must be > 0 (got {num_samples})")
+    fm = load_float_model(source)
+    if isinstance(calibration, str) and calibration in ("random", "mfcc"):
+        kind = calibration
+        calib = synthetic_calibration(fm.input_shape, num_samples, kind=kind, seed=seed)
+    else:
+        kind = "data"
+        calib = _check_calibration(calibration, fm.input_shape)
+        calib = select_calibration(calib, num_samples, sampling, seed, labels)
+    tflite = _convert(fm.converter(), calib, activations)
+    from edgekit.quantize.evaluate import op_list
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    report = {
+        "source": fm.source, "source_kind": fm.kind, "mode": "16x8" if activations == "int16"
+        else "int8", "weights": "int8 per-channel", "activations": f"{activations} per-tensor",
+        "calibration": {"kind": kind, "samples": int(len(calib)),
+                        "sampling": sampling if kind == "data" else "synthetic", "seed": seed},
+        "input": {"shape": [int(d) for d in inp["shape"]], "dtype": np.dtype(inp["dtype"]).name,
+                  "scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1])},
+        "output": {"shape": [int(d) for d in out["shape"]], "dtype": np.dtype(out["dtype"]).name,
+                   "scale": float(out["quantization"][0]),
+                   "zero_point": int(out["quantization"][1])},
+        "ops": op_list(tflite), "tflite_bytes": len(tflite),
+    }
+    return QuantizeResult(tflite=tflite, float_model=fm, calibration=calib, report=report)
