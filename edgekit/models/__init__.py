@@ -13,6 +13,7 @@ from edgekit.models.registry import (
     count_params,
 )
 from edgekit.models.dscnn import build_dscnn
+from edgekit.models.tiny_transformer import build_tiny_transformer
 from edgekit.models.train import TrainResult, evaluate_float, load_model, save_model, train
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "TrainResult",
     "build_dscnn",
     "build_model",
+    "build_tiny_transformer",
     "count_macs",
     "count_params",
     "evaluate_float",
