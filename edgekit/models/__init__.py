@@ -13,6 +13,9 @@ from edgekit.models.registry import (
     count_params,
 )
 from edgekit.models.dscnn import build_dscnn
+from edgekit.models.lmu import build_lmu
+from edgekit.models.lmuformer import build_lmuformer, build_spiking_lmuformer
+from edgekit.models.spiking import spike_rates
 from edgekit.models.tiny_transformer import build_tiny_transformer
 from edgekit.models.train import TrainResult, evaluate_float, load_model, save_model, train
 
@@ -22,6 +25,10 @@ __all__ = [
     "PARAM_BUDGET",
     "TrainResult",
     "build_dscnn",
+    "build_lmu",
+    "build_lmuformer",
+    "build_spiking_lmuformer",
+    "spike_rates",
     "build_model",
     "build_tiny_transformer",
     "count_macs",

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from edgekit.errors import ConfigError
 from edgekit.models.dscnn import build_dscnn
+from edgekit.models.lmu import build_lmu
+from edgekit.models.lmuformer import build_lmuformer, build_spiking_lmuformer
 from edgekit.models.tiny_transformer import build_tiny_transformer
 
 __all__ = [
@@ -23,6 +25,9 @@ __all__ = [
 ARCHITECTURES: dict[str, Callable] = {
     "dscnn": build_dscnn,
     "tiny_transformer": build_tiny_transformer,
+    "lmu": build_lmu,
+    "lmuformer": build_lmuformer,
+    "spiking_lmuformer": build_spiking_lmuformer,
 }
 
 #: Largest parameter count (Keras ``count_params``, batch-norm statistics
@@ -65,6 +70,41 @@ RECIPES: dict[str, dict] = {
         "hparams": {"embed_dim": 24, "num_heads": 2, "num_blocks": 1, "ffn_dim": 48,
                     "frame_pool": 4, "norm": "batch", "activation": "relu", "dropout": 0.1},
         "epochs": 30,
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "seed": 0,
+        "train_kwargs": {"augment": False},
+        "num_samples": 300,
+    },
+    # LMU family: params, MACs, accuracies and timings in
+    # edgekit/models/lmuformer.py ("Measured").
+    "lmu": {
+        "arch": "lmu",
+        "hparams": {"units": 64, "order": 12, "memory_d": 16, "dropout": 0.1},
+        "epochs": 16,
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "seed": 0,
+        "train_kwargs": {"augment": False},
+        "num_samples": 300,
+    },
+    "lmuformer": {
+        "arch": "lmuformer",
+        "hparams": {"dim": 48, "order": 8, "memory_d": 16, "patch_kernel": 4,
+                    "patch_stride": 2, "mlp_ratio": 2, "dropout": 0.1},
+        "epochs": 16,
+        "batch_size": 64,
+        "learning_rate": 3e-3,
+        "seed": 0,
+        "train_kwargs": {"augment": False},
+        "num_samples": 300,
+    },
+    "spiking_lmuformer": {
+        "arch": "spiking_lmuformer",
+        "hparams": {"dim": 48, "order": 8, "memory_d": 16, "patch_kernel": 4,
+                    "patch_stride": 2, "mlp_ratio": 2, "dropout": 0.1,
+                    "threshold": 1.0, "decay": 0.5, "reset": "hard"},
+        "epochs": 16,
         "batch_size": 64,
         "learning_rate": 3e-3,
         "seed": 0,
@@ -160,8 +200,10 @@ def count_macs(model) -> int:
     * ``Conv2D``: ``out_h * out_w * out_c * k_h * k_w * in_c / groups``
     * ``DepthwiseConv2D``: ``out_h * out_w * in_c * multiplier * k_h * k_w``
     * ``Dense``: ``in_features * units`` (per position for >2-D inputs)
+    * ``Conv1D``: ``out_len * out_c * k * in_c / groups``
     * layers with a ``count_macs()`` method (e.g. the tiny transformer's
-      ``StaticSelfAttention``: projections and attention matmuls): its result
+      ``StaticSelfAttention``: projections and attention matmuls; the LMU's
+      projections and window-form memory convolution): its result
 
     Bias additions, batch norm (folded at conversion), activations, pooling
     and softmax are not counted.
@@ -197,6 +239,11 @@ def count_macs(model) -> int:
             in_c = int(layer.input.shape[-1])
             groups = int(getattr(layer, "groups", 1) or 1)
             total += int(oh) * int(ow) * int(oc) * kh * kw * in_c // groups
+        elif isinstance(layer, layers.Conv1D):
+            _, ol, oc = layer.output.shape
+            in_c = int(layer.input.shape[-1])
+            groups = int(getattr(layer, "groups", 1) or 1)
+            total += int(ol) * int(oc) * int(layer.kernel_size[0]) * in_c // groups
         elif isinstance(layer, layers.Dense):
             in_shape = layer.input.shape
             positions = 1

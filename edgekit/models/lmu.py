@@ -1,0 +1,417 @@
+"""Legendre Memory Unit (LMU) layer and the ``lmu`` model-zoo classifier.
+
+The LMU [1]_ keeps a memory ``m_t`` of order ``d`` per memory channel that
+optimally compresses the last ``theta`` steps of its input ``u_t`` onto the
+first ``d`` shifted Legendre polynomials::
+
+    theta * dm/dt = A m + B u          (continuous Legendre delay system)
+    m_t = A_bar m_{t-1} + B_bar u_t    (zero-order hold, step 1)
+
+with ``A[i, j] = (2i + 1) * (-1 if i < j else (-1) ** (i - j + 1))`` and
+``B[i] = (2i + 1) * (-1) ** i`` (both divided by ``theta``).  As in the
+parallelisable LMU of Chilkuri and Eliasmith [2]_, the memory input
+``u_t = W_u x_t + b_u`` does not depend on the previous hidden state, so the
+memory is a linear time-invariant filter of ``u``:
+
+    m_t = sum_{k=0..t} H[k] u_{t-k},     H[k] = A_bar^k B_bar
+
+and the whole sequence is computed at once -- for training *and*
+deployment -- as a causal depthwise convolution over time with the fixed
+kernel ``H`` (``PAD`` + ``DEPTHWISE_CONV_2D`` in TFLite; the "window
+form").  :meth:`LMU.step` is the equivalent recurrence for streaming.
+
+The hidden state is ``h_t = f(W_m m_t + W_x x_t + b)`` (no hidden-to-hidden
+recurrence, so ``h_t`` is computed in parallel too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edgekit.errors import ConfigError
+
+__all__ = [
+    "LMU",
+    "build_lmu",
+    "legendre_delay_system",
+    "zoh_discretize",
+    "impulse_response",
+    "lmu_recurrence",
+]
+
+
+def _pos_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"{name} must be > 0 (got {value!r})")
+    return int(value)
+
+
+def legendre_delay_system(order: int, theta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous-time Legendre delay system ``(A, B)`` of the LMU.
+
+    Parameters
+    ----------
+    order : int
+        Memory order ``d`` (number of Legendre coefficients), > 0.
+    theta : float
+        Length of the remembered window in time steps, > 0.
+
+    Returns
+    -------
+    A : numpy.ndarray
+        ``(order, order)`` float64 state matrix.
+    B : numpy.ndarray
+        ``(order, 1)`` float64 input matrix.
+
+    References
+    ----------
+    .. [1] A. Voelker, I. Kajic and C. Eliasmith, "Legendre Memory Units:
+       Continuous-Time Representation in Recurrent Neural Networks",
+       NeurIPS 2019, eq. (2).
+    """
+    order = _pos_int(order, "order")
+    if not float(theta) > 0:
+        raise ConfigError(f"theta must be > 0 (got {theta!r})")
+    i = np.arange(order)[:, None]
+    j = np.arange(order)[None, :]
+    r = (2 * i + 1).astype(np.float64)
+    a = np.where(i < j, -1.0, (-1.0) ** (i - j + 1)) * r
+    b = r * (-1.0) ** i
+    return a / float(theta), b.reshape(order, 1) / float(theta)
+
+
+def zoh_discretize(a: np.ndarray, b: np.ndarray, dt: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-order-hold discretisation ``A_bar = e^(A dt)``, ``B_bar = A^-1 (A_bar - I) B``.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        ``(n, n)`` invertible continuous state matrix.
+    b : numpy.ndarray
+        ``(n, m)`` continuous input matrix.
+    dt : float
+        Step, > 0.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(A_bar, B_bar)`` in float64.
+    """
+    from scipy.linalg import expm  # noqa: PLC0415
+
+    if not float(dt) > 0:
+        raise ConfigError(f"dt must be > 0 (got {dt!r})")
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    ad = expm(a * float(dt))
+    bd = np.linalg.solve(a, (ad - np.eye(len(a))) @ b)
+    return ad, bd
+
+
+def impulse_response(order: int, theta: float, length: int) -> np.ndarray:
+    """``H[k] = A_bar^k B_bar`` for ``k = 0 .. length - 1``, shape ``(length, order)``."""
+    length = _pos_int(length, "length")
+    ad, bd = zoh_discretize(*legendre_delay_system(order, theta))
+    h = np.empty((length, order), dtype=np.float64)
+    x = bd[:, 0]
+    for k in range(length):
+        h[k] = x
+        x = ad @ x
+    return h
+
+
+def lmu_recurrence(u: np.ndarray, order: int, theta: float) -> np.ndarray:
+    """Step-by-step float64 LMU memory (reference for tests).
+
+    Parameters
+    ----------
+    u : numpy.ndarray
+        Memory input ``(batch, steps, memory_d)``.
+    order, theta
+        See :func:`legendre_delay_system`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(batch, steps, memory_d * order)`` memories, flattened channel-major
+        (index ``j * order + i`` is coefficient ``i`` of memory channel ``j``),
+        the layout of :class:`LMU`.
+    """
+    ad, bd = zoh_discretize(*legendre_delay_system(order, theta))
+    u = np.asarray(u, dtype=np.float64)
+    batch, steps, md = u.shape
+    m = np.zeros((batch, md, order))
+    out = np.empty((batch, steps, md * order))
+    for t in range(steps):
+        m = m @ ad.T + u[:, t, :, None] * bd[:, 0]
+        out[:, t] = m.reshape(batch, -1)
+    return out
+
+
+def _keras():
+    import keras  # noqa: PLC0415
+
+    return keras
+
+
+def _lmu_layer_class():
+    keras = _keras()
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="edgekit")
+    class LMU(keras.layers.Layer):
+        """Parallel (non-recurrent-hidden) Legendre Memory Unit.
+
+        Maps ``(batch, steps, features)`` to ``(batch, steps, units)``::
+
+            u_t = W_u x_t + b_u                        (memory_d channels)
+            m_t = sum_k H[k] u_{t-k}                   (order coefficients each)
+            h_t = activation(W_m m_t + W_x x_t + b)
+
+        Parameters
+        ----------
+        units : int
+            Size of the hidden output ``h_t``.
+        order : int
+            Legendre order ``d`` of each memory channel.
+        theta : float, optional
+            Window length in steps; default: the input's number of steps.
+        memory_d : int
+            Number of memory channels (the dimension of ``u_t``).
+        activation : str or None
+            Keras activation of ``h_t`` (``None``: linear).
+        use_input_skip : bool
+            Add the ``W_x x_t`` term.
+        kernel_initializer : str
+            Initialiser of ``W_u``, ``W_m`` and ``W_x``.
+
+        Notes
+        -----
+        The memory is computed as a causal depthwise convolution over time
+        with the fixed (non-trainable, not a Keras weight) kernel ``H``; it
+        converts to ``PAD`` + ``DEPTHWISE_CONV_2D``.  :meth:`step` runs one
+        time step on an explicit flat memory state (streaming form).
+
+        References
+        ----------
+        .. [1] A. Voelker, I. Kajic and C. Eliasmith, "Legendre Memory Units",
+           NeurIPS 2019.
+        .. [2] N. Chilkuri and C. Eliasmith, "Parallelizing Legendre Memory
+           Unit Training", ICML 2021.
+        """
+
+        def __init__(self, units, order=8, theta=None, memory_d=16, activation="relu",
+                     use_input_skip=True, kernel_initializer="glorot_uniform", **kwargs):
+            super().__init__(**kwargs)
+            self.units = _pos_int(units, "units")
+            self.order = _pos_int(order, "order")
+            self.memory_d = _pos_int(memory_d, "memory_d")
+            if theta is not None and not (isinstance(theta, (int, float)) and not
+                                          isinstance(theta, bool) and theta > 0):
+                raise ConfigError(f"theta must be > 0 (got {theta!r})")
+            self.theta = None if theta is None else float(theta)
+            try:
+                self.activation = keras.activations.get(activation)
+            except (ValueError, TypeError):
+                raise ConfigError(f"unknown activation {activation!r}") from None
+            self._activation_name = activation
+            self.use_input_skip = bool(use_input_skip)
+            self.kernel_initializer = kernel_initializer
+
+        def build(self, input_shape):
+            steps, feat = input_shape[-2], input_shape[-1]
+            if steps is None:
+                raise ConfigError("LMU needs a static number of steps")
+            self.steps = int(steps)
+            theta = self.theta if self.theta is not None else float(self.steps)
+            self.theta_eff = theta
+            ad, bd = zoh_discretize(*legendre_delay_system(self.order, theta))
+            self.a_bar, self.b_bar = ad.astype(np.float32), bd[:, 0].astype(np.float32)
+            h = impulse_response(self.order, theta, self.steps).astype(np.float32)
+            # depthwise kernel (steps, 1, memory_d, order), time-reversed
+            # because convolution layers compute a correlation.
+            self._kernel_np = np.ascontiguousarray(
+                np.broadcast_to(h[::-1, None, None, :], (self.steps, 1, self.memory_d, self.order)))
+            init = self.kernel_initializer
+            self.w_u = self.add_weight(name="w_u", shape=(int(feat), self.memory_d),
+                                       initializer=init)
+            self.b_u = self.add_weight(name="b_u", shape=(self.memory_d,), initializer="zeros")
+            self.w_m = self.add_weight(name="w_m", shape=(self.memory_d * self.order, self.units),
+                                       initializer=init)
+            if self.use_input_skip:
+                self.w_x = self.add_weight(name="w_x", shape=(int(feat), self.units),
+                                           initializer=init)
+            self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+
+        def memory(self, u):
+            """Window form: all memories ``(batch, steps, memory_d * order)`` of ``u``."""
+            steps = self.steps
+            x = ops.expand_dims(u, 2)  # (B, T, 1, memory_d)
+            x = ops.pad(x, [[0, 0], [steps - 1, 0], [0, 0], [0, 0]])
+            kernel = ops.convert_to_tensor(self._kernel_np)
+            m = ops.depthwise_conv(x, kernel, strides=1, padding="valid")
+            return ops.reshape(m, (-1, steps, self.memory_d * self.order))
+
+        def _hidden(self, m, x):
+            h = ops.matmul(m, self.w_m)
+            if self.use_input_skip:
+                h = h + ops.matmul(x, self.w_x)
+            h = h + self.b
+            return self.activation(h) if self.activation is not None else h
+
+        def call(self, x):
+            u = ops.matmul(x, self.w_u) + self.b_u
+            return self._hidden(self.memory(u), x)
+
+        def step(self, x_t, m):
+            """One streaming step.
+
+            Parameters
+            ----------
+            x_t : tensor
+                ``(batch, features)`` input of this step.
+            m : tensor
+                ``(batch, memory_d * order)`` memory after the previous step
+                (zeros before the first).
+
+            Returns
+            -------
+            tuple of tensor
+                ``(h_t, m_t)``.
+            """
+            eye = np.eye(self.memory_d, dtype=np.float32)
+            a_blk = np.kron(eye, self.a_bar.T)  # (md*d, md*d), block diagonal
+            b_blk = np.kron(eye, self.b_bar[None, :])  # (md, md*d)
+            u = ops.matmul(x_t, self.w_u) + self.b_u
+            m = ops.matmul(m, ops.convert_to_tensor(a_blk)) + ops.matmul(
+                u, ops.convert_to_tensor(b_blk))
+            return self._hidden(m, x_t), m
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], self.units)
+
+        def count_macs(self) -> int:
+            """MACs of one window-form forward pass (batch 1, full causal kernel)."""
+            feat = int(self.w_u.shape[0])
+            md, d, t = self.memory_d, self.order, self.steps
+            per_step = feat * md + md * d * self.units + (feat * self.units if
+                                                         self.use_input_skip else 0)
+            return t * per_step + t * t * md * d
+
+        def get_config(self):
+            cfg = super().get_config()
+            cfg.update(units=self.units, order=self.order, theta=self.theta,
+                       memory_d=self.memory_d, activation=self._activation_name
+                       if isinstance(self._activation_name, (str, type(None)))
+                       else keras.activations.serialize(self.activation),
+                       use_input_skip=self.use_input_skip,
+                       kernel_initializer=self.kernel_initializer)
+            return cfg
+
+    return LMU
+
+
+_LMU_CLASS = None
+
+
+def __getattr__(name):  # lazy: importing edgekit.models must not import TensorFlow
+    global _LMU_CLASS
+    if name == "LMU":
+        if _LMU_CLASS is None:
+            _LMU_CLASS = _lmu_layer_class()
+        return _LMU_CLASS
+    raise AttributeError(name)
+
+
+def _input_shape(input_shape) -> tuple[int, int]:
+    try:
+        frames, mels = (int(v) for v in input_shape)
+    except (TypeError, ValueError):
+        raise ConfigError(f"input_shape must be (frames, mels) (got {input_shape!r})") from None
+    if frames <= 0 or mels <= 0:
+        raise ConfigError(f"input_shape must be positive (got {tuple(input_shape)!r})")
+    return frames, mels
+
+
+def _num_classes(num_classes) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ConfigError(f"num_classes must be >= 2 (got {num_classes!r})")
+    return num_classes
+
+
+def build_lmu(
+    input_shape: Sequence[int] = (64, 40),
+    num_classes: int = 10,
+    units: int = 64,
+    order: int = 12,
+    memory_d: int = 16,
+    theta: float | None = None,
+    dropout: float = 0.1,
+    *,
+    name: str = "lmu",
+):
+    """Build an LMU keyword classifier.
+
+    Layout::
+
+        Input (frames, mels) -> BatchNorm (input standardisation)
+        -> LMU(units, order, theta, memory_d, ReLU)   (one step per frame)
+        -> mean over time -> Dropout -> Dense(num_classes) -> Softmax
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(frames, mels)`` of one log-mel spectrogram.
+    num_classes : int
+        Number of classes (>= 2).
+    units : int
+        LMU hidden size.
+    order : int
+        Legendre order ``d`` of each memory channel.
+    memory_d : int
+        Number of memory channels.
+    theta : float, optional
+        Memory window in frames (default: ``frames``).
+    dropout : float
+        Dropout rate in ``[0, 1)`` before the classifier.
+    name : str
+        Keras model name.
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled model ``(batch, frames, mels) -> (batch, num_classes)``.
+        Streams one feature frame per step (see
+        :func:`edgekit.models.streaming.build_streaming_model`).
+
+    Raises
+    ------
+    ConfigError
+        If a hyper-parameter is invalid.
+
+    References
+    ----------
+    .. [1] A. Voelker, I. Kajic and C. Eliasmith, "Legendre Memory Units:
+       Continuous-Time Representation in Recurrent Neural Networks",
+       NeurIPS 2019.
+    """
+    frames, mels = _input_shape(input_shape)
+    num_classes = _num_classes(num_classes)
+    _pos_int(units, "units")
+    _pos_int(order, "order")
+    _pos_int(memory_d, "memory_d")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1) (got {dropout})")
+    keras = _keras()
+    from edgekit.models import lmu as _self  # noqa: PLC0415
+
+    inp = keras.Input((frames, mels), name="features")
+    x = keras.layers.BatchNormalization(momentum=0.9, name="in_bn")(inp)
+    x = _self.LMU(units, order=order, theta=theta, memory_d=memory_d, activation="relu",
+                  name="lmu")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    x = keras.layers.Dropout(float(dropout), name="dropout")(x)
+    out = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    return keras.Model(inp, out, name=name)

@@ -1,0 +1,196 @@
+"""LMUFormer and spiking LMUFormer keyword classifiers (Liu et al., ICLR 2024).
+
+Layout (``D = dim``, ``T = frames / patch_stride`` steps)::
+
+    Input (frames, mels)
+    -> causal zero pad (patch_kernel - patch_stride frames)
+    -> patch embedding: Conv1D(D, patch_kernel, stride patch_stride) -> BN -> act   = x0
+    -> LMU(D, order, theta, memory_d) -> BN -> act, + x0 (residual)                   = x1
+    -> channel mixer: Conv1D 1x1 (mlp_ratio*D) -> BN -> act -> Conv1D 1x1 (D) -> BN,
+       + x1 (residual)                                                              = x2
+    -> mean over time -> Dropout -> Dense(num_classes) -> Softmax
+
+``act`` is ReLU (``lmuformer``) or a :class:`edgekit.models.spiking.LIF`
+neuron (``spiking_lmuformer``: spikes feed the LMU and the mixer).  Every
+block is causal, so the network streams one patch hop (``patch_stride``
+feature frames) at a time (:mod:`edgekit.models.streaming`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edgekit.errors import ConfigError
+from edgekit.models.lmu import _input_shape, _num_classes, _pos_int
+
+__all__ = ["build_lmuformer", "build_spiking_lmuformer"]
+
+
+def build_lmuformer(
+    input_shape: Sequence[int] = (64, 40),
+    num_classes: int = 10,
+    dim: int = 48,
+    order: int = 8,
+    memory_d: int = 16,
+    theta: float | None = None,
+    patch_kernel: int = 4,
+    patch_stride: int = 2,
+    mlp_ratio: int = 2,
+    dropout: float = 0.1,
+    *,
+    spiking: bool = False,
+    threshold: float = 1.0,
+    decay: float = 0.5,
+    reset: str = "hard",
+    bn_momentum: float = 0.9,
+    name: str | None = None,
+):
+    """Build an LMUFormer (or, with ``spiking=True``, a spiking LMUFormer).
+
+    Parameters
+    ----------
+    input_shape : sequence of int
+        ``(frames, mels)``; ``frames`` must be a multiple of ``patch_stride``.
+    num_classes : int
+        Number of classes (>= 2).
+    dim : int
+        Embedding width ``D`` (patch channels, LMU hidden size, mixer output).
+    order : int
+        Legendre order of each LMU memory channel.
+    memory_d : int
+        Number of LMU memory channels.
+    theta : float, optional
+        LMU window in steps (default: the number of steps ``T``).
+    patch_kernel : int
+        Time extent of the patch-embedding convolution (>= ``patch_stride``).
+    patch_stride : int
+        Hop of the patch embedding (the sequence is shortened by this factor).
+    mlp_ratio : int
+        Hidden width of the channel mixer is ``mlp_ratio * dim``.
+    dropout : float
+        Dropout rate in ``[0, 1)`` before the classifier.
+    spiking : bool
+        Use LIF neurons instead of ReLU (see :func:`build_spiking_lmuformer`).
+    threshold, decay, reset
+        LIF parameters (spiking only), see :class:`edgekit.models.spiking.LIF`.
+    bn_momentum : float
+        Momentum of the batch-norm moving statistics, in (0, 1).
+    name : str, optional
+        Keras model name (default ``"lmuformer"`` / ``"spiking_lmuformer"``).
+
+    Returns
+    -------
+    keras.Model
+        Uncompiled model ``(batch, frames, mels) -> (batch, num_classes)``.
+
+    Raises
+    ------
+    ConfigError
+        If a hyper-parameter is invalid.
+
+    References
+    ----------
+    .. [1] Z. Liu, G. Datta, A. Li and P. A. Beerel, "LMUFormer: Low
+       Complexity Yet Powerful Spiking Model With Legendre Memory Units",
+       ICLR 2024 (arXiv:2402.04882).
+    .. [2] A. Voelker, I. Kajic and C. Eliasmith, "Legendre Memory Units",
+       NeurIPS 2019.
+    """
+    frames, mels = _input_shape(input_shape)
+    num_classes = _num_classes(num_classes)
+    for label, value in (("dim", dim), ("order", order), ("memory_d", memory_d),
+                         ("patch_kernel", patch_kernel), ("patch_stride", patch_stride),
+                         ("mlp_ratio", mlp_ratio)):
+        _pos_int(value, label)
+    if patch_kernel < patch_stride:
+        raise ConfigError(
+            f"patch_kernel must be >= patch_stride (got {patch_kernel} < {patch_stride})")
+    if frames % patch_stride:
+        raise ConfigError(
+            f"frames must be a multiple of patch_stride (got {frames} frames, stride {patch_stride})")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1) (got {dropout})")
+    if not 0.0 < float(bn_momentum) < 1.0:
+        raise ConfigError(f"bn_momentum must be in (0, 1) (got {bn_momentum})")
+    if theta is not None and not (isinstance(theta, (int, float)) and not
+                                  isinstance(theta, bool) and theta > 0):
+        raise ConfigError(f"theta must be > 0 (got {theta!r})")
+    if spiking:
+        from edgekit.models.spiking import _check_lif  # noqa: PLC0415
+
+        _check_lif(threshold, decay, reset, 4.0, 1e4)
+    import keras  # noqa: PLC0415
+
+    from edgekit.models import lmu as lmu_mod  # noqa: PLC0415
+    from edgekit.models import spiking as spk  # noqa: PLC0415
+
+    def act(layer_name):
+        if spiking:
+            return spk.LIF(threshold=threshold, decay=decay, reset=reset, name=layer_name)
+        return keras.layers.ReLU(name=layer_name)
+
+    def bn(layer_name):
+        return keras.layers.BatchNormalization(momentum=bn_momentum, name=layer_name)
+
+    inp = keras.Input((frames, mels), name="features")
+    x = inp
+    if patch_kernel > patch_stride:
+        x = keras.layers.ZeroPadding1D((patch_kernel - patch_stride, 0), name="patch_pad")(x)
+    x = keras.layers.Conv1D(dim, patch_kernel, strides=patch_stride, use_bias=False,
+                            name="patch_conv")(x)
+    x0 = act("patch_act")(bn("patch_bn")(x))
+    h = lmu_mod.LMU(dim, order=order, theta=theta, memory_d=memory_d, activation=None,
+                    name="lmu")(x0)
+    h = act("lmu_act")(bn("lmu_bn")(h))
+    x1 = keras.layers.Add(name="lmu_res")([x0, h])
+    h = keras.layers.Conv1D(dim * mlp_ratio, 1, use_bias=False, name="mix1")(x1)
+    h = act("mix_act")(bn("mix1_bn")(h))
+    h = keras.layers.Conv1D(dim, 1, use_bias=False, name="mix2")(h)
+    h = bn("mix2_bn")(h)
+    x2 = keras.layers.Add(name="mix_res")([x1, h])
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x2)
+    x = keras.layers.Dropout(float(dropout), name="dropout")(x)
+    out = keras.layers.Dense(num_classes, activation="softmax", name="classifier")(x)
+    if name is None:
+        name = "spiking_lmuformer" if spiking else "lmuformer"
+    return keras.Model(inp, out, name=name)
+
+
+def build_spiking_lmuformer(
+    input_shape: Sequence[int] = (64, 40),
+    num_classes: int = 10,
+    dim: int = 48,
+    order: int = 8,
+    memory_d: int = 16,
+    theta: float | None = None,
+    patch_kernel: int = 4,
+    patch_stride: int = 2,
+    mlp_ratio: int = 2,
+    dropout: float = 0.1,
+    *,
+    threshold: float = 1.0,
+    decay: float = 0.5,
+    reset: str = "hard",
+    bn_momentum: float = 0.9,
+    name: str = "spiking_lmuformer",
+):
+    """Build a spiking LMUFormer: :func:`build_lmuformer` with LIF neurons.
+
+    The three activations (patch embedding, LMU output, channel-mixer hidden
+    layer) are :class:`edgekit.models.spiking.LIF` neurons trained with a
+    sigmoid surrogate gradient; at inference they emit exactly 0/1 spikes.
+    The LIF recurrence is unrolled over the ``frames / patch_stride`` steps
+    with elementwise int8 ops (``STRIDED_SLICE``, ``MUL``, ``ADD``, ``SUB``,
+    ``RELU6``, ``CONCATENATION``).  Parameters as :func:`build_lmuformer`
+    (``threshold``: firing threshold > 0; ``decay``: membrane leak in
+    ``[0, 1]``; ``reset``: ``"hard"`` or ``"soft"``).
+
+    References
+    ----------
+    .. [1] Z. Liu, G. Datta, A. Li and P. A. Beerel, "LMUFormer: Low
+       Complexity Yet Powerful Spiking Model With Legendre Memory Units",
+       ICLR 2024.
+    """
+    return build_lmuformer(input_shape, num_classes, dim, order, memory_d, theta, patch_kernel,
+                           patch_stride, mlp_ratio, dropout, spiking=True, threshold=threshold,
+                           decay=decay, reset=reset, bn_momentum=bn_momentum, name=name)

@@ -1,0 +1,208 @@
+"""Leaky integrate-and-fire (LIF) neurons with a surrogate gradient, and spike rates.
+
+A :class:`LIF` layer turns input currents ``I_t`` ``(batch, steps, channels)``
+into spikes, one step at a time (the loop over the static number of steps is
+unrolled)::
+
+    v_t = decay * r_{t-1} + I_t                      (leaky integration)
+    s_t = [v_t > threshold]                          (fire)
+    r_t = v_t * (1 - s_t)      (reset="hard", to 0)
+    r_t = v_t - threshold*s_t  (reset="soft", subtract)
+
+Int8-exact firing
+-----------------
+The Heaviside step is computed with two saturating stages that convert to
+``MUL``/``ADD``/``RELU6`` only::
+
+    z = relu6(gain * (v - threshold))      # 0, or > 0 just above threshold
+    s = relu6(255 * z) / 6                 # exactly 0 or 1
+
+In the int8 graph ``z`` is quantised on ``[0, 6]`` with step ``6/255``, so
+every non-zero ``z`` is at least ``6/255`` and ``255 * z`` saturates at 6:
+the spikes are exactly 0 or 1 by construction (codes -128 / 127 with
+scale 1/255).  In float the result is fractional only when
+``0 < v - threshold < 6 / (255 * gain)`` (``gain`` = 1e4: 2.4e-6), which
+:func:`spike_rates` counts (``fractional``).
+
+Training uses the same forward value with the gradient of a sigmoid
+(straight-through surrogate [1]_): ``s = sg + stop_gradient(step - sg)``,
+``sg = sigmoid(alpha * (v - threshold))``; the reset does not propagate
+gradients (detached reset).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.errors import ConfigError
+
+__all__ = ["LIF", "spike_rates"]
+
+RESETS = ("hard", "soft")
+
+
+def _check_lif(threshold, decay, reset, alpha, gain):
+    if not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+            and threshold > 0):
+        raise ConfigError(f"threshold must be > 0 (got {threshold!r})")
+    if not (isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 <= decay <= 1):
+        raise ConfigError(f"decay must be in [0, 1] (got {decay!r})")
+    if reset not in RESETS:
+        raise ConfigError(f"reset must be one of {RESETS} (got {reset!r})")
+    if not (isinstance(alpha, (int, float)) and alpha > 0):
+        raise ConfigError(f"alpha must be > 0 (got {alpha!r})")
+    if not (isinstance(gain, (int, float)) and gain >= 1):
+        raise ConfigError(f"gain must be >= 1 (got {gain!r})")
+
+
+def _lif_class():
+    import keras  # noqa: PLC0415
+
+    ops = keras.ops
+
+    @keras.saving.register_keras_serializable(package="edgekit")
+    class LIF(keras.layers.Layer):
+        """Leaky integrate-and-fire neurons over the time axis.
+
+        Parameters
+        ----------
+        threshold : float
+            Firing threshold (> 0).
+        decay : float
+            Membrane leak factor per step in ``[0, 1]`` (``1 - 1/tau``).
+        reset : {"hard", "soft"}
+            ``"hard"``: the membrane is set to 0 after a spike;
+            ``"soft"``: the threshold is subtracted.
+        alpha : float
+            Slope of the sigmoid surrogate gradient.
+        gain : float
+            Gain of the first saturating stage (see the module notes).
+
+        Notes
+        -----
+        Input and output are ``(batch, steps, channels)``; the output holds
+        spikes (0/1).  :meth:`step` runs one step on an explicit membrane
+        state (streaming).  The spike rate of the last call is not stored;
+        use :func:`spike_rates`.
+
+        References
+        ----------
+        .. [1] E. O. Neftci, H. Mostafa and F. Zenke, "Surrogate Gradient
+           Learning in Spiking Neural Networks", IEEE Signal Processing
+           Magazine 36(6), 2019.
+        .. [2] Z. Liu, G. Datta, A. Li and P. A. Beerel, "LMUFormer: Low
+           Complexity Yet Powerful Spiking Model With Legendre Memory
+           Units", ICLR 2024.
+        """
+
+        def __init__(self, threshold=1.0, decay=0.5, reset="hard", alpha=4.0, gain=1e4,
+                     **kwargs):
+            super().__init__(**kwargs)
+            _check_lif(threshold, decay, reset, alpha, gain)
+            self.threshold = float(threshold)
+            self.decay = float(decay)
+            self.reset = reset
+            self.alpha = float(alpha)
+            self.gain = float(gain)
+
+        def fire(self, v, training=False):
+            """Spikes of membrane ``v`` (exact 0/1 forward, surrogate gradient)."""
+            z = ops.relu6(v * self.gain - self.gain * self.threshold)
+            s = ops.relu6(z * 255.0) * (1.0 / 6.0)
+            if training:
+                sg = ops.sigmoid(self.alpha * (v - self.threshold))
+                s = sg + ops.stop_gradient(s - sg)
+            return s
+
+        def step(self, current, v_prev, training=False):
+            """One step: ``(spikes, reset membrane)`` from ``current`` and the previous reset membrane."""
+            v = v_prev * self.decay + current if self.decay != 0 else current
+            s = self.fire(v, training)
+            sd = ops.stop_gradient(s) if training else s
+            if self.reset == "hard":
+                r = v - v * sd
+            else:
+                r = v - sd * self.threshold
+            return s, r
+
+        def call(self, x, training=False):
+            steps = x.shape[1]
+            if steps is None:
+                raise ConfigError("LIF needs a static number of steps")
+            out = []
+            r = None
+            for t in range(int(steps)):
+                cur = x[:, t:t + 1, :]
+                if r is None:
+                    v = cur
+                    s = self.fire(v, training)
+                    sd = ops.stop_gradient(s) if training else s
+                    r = v - v * sd if self.reset == "hard" else v - sd * self.threshold
+                else:
+                    s, r = self.step(cur, r, training)
+                out.append(s)
+            return ops.concatenate(out, axis=1) if len(out) > 1 else out[0]
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            cfg = super().get_config()
+            cfg.update(threshold=self.threshold, decay=self.decay, reset=self.reset,
+                       alpha=self.alpha, gain=self.gain)
+            return cfg
+
+    return LIF
+
+
+_LIF_CLASS = None
+
+
+def __getattr__(name):  # lazy: importing edgekit.models must not import TensorFlow
+    global _LIF_CLASS
+    if name == "LIF":
+        if _LIF_CLASS is None:
+            _LIF_CLASS = _lif_class()
+        return _LIF_CLASS
+    raise AttributeError(name)
+
+
+def spike_rates(model, x, batch_size: int = 128) -> dict[str, dict]:
+    """Spike rate of every :class:`LIF` layer of ``model`` on ``x`` (inference mode).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model containing LIF layers.
+    x : numpy.ndarray
+        Inputs ``(N, ...)``.
+    batch_size : int
+        Inference batch size.
+
+    Returns
+    -------
+    dict
+        ``{layer name: {"rate": fraction of non-zero outputs, "fractional":
+        fraction of outputs that are neither 0 nor 1, "neurons": channels,
+        "steps": steps}}``, plus ``"__all__"`` with the overall rate.
+    """
+    import keras  # noqa: PLC0415
+
+    lif_cls = __getattr__("LIF")
+    lifs = [layer for layer in model.layers if isinstance(layer, lif_cls)]
+    if not lifs:
+        raise ConfigError(f"model {model.name!r} has no LIF layer")
+    probe = keras.Model(model.inputs, [layer.output for layer in lifs])
+    outs = probe.predict(np.asarray(x, dtype=np.float32), batch_size=batch_size, verbose=0)
+    if len(lifs) == 1:
+        outs = [outs]
+    result, nz, tot = {}, 0, 0
+    for layer, s in zip(lifs, outs):
+        s = np.asarray(s)
+        frac = float(np.mean((s != 0) & (s != 1)))
+        result[layer.name] = {"rate": float(np.mean(s != 0)), "fractional": frac,
+                              "neurons": int(s.shape[-1]), "steps": int(s.shape[1])}
+        nz += int(np.count_nonzero(s))
+        tot += s.size
+    result["__all__"] = {"rate": nz / tot}
+    return result
