@@ -49,6 +49,12 @@ class FloatModel:
     keras_model: object = None
     concrete: object = None   # tf concrete function (SavedModel)
     loaded: object = None     # the loaded SavedModel (keeps variables alive)
+    model_names: tuple = ()   # Keras model names (not layer names) in tensor names
+    layer_names: tuple = ()   # Keras layer names
+
+    def names(self) -> dict:
+        """Keyword arguments naming layers for :func:`edgekit.quantize.diagnostics.layer_sqnr`."""
+        return {"model_names": self.model_names, "layer_names": self.layer_names}
 
     def converter(self):
         import tensorflow as tf
@@ -79,7 +85,10 @@ def _batch1_keras(model, source: str) -> FloatModel:
     except Exception as exc:
         raise ModelError(f"{source}: cannot trace the model with input {(1, *shape)}: {exc}") \
             from exc
-    return FloatModel("keras", source, shape, keras_model=b1)
+    names = [b1.name, model.name] + [lay.name for lay in model.layers if hasattr(lay, "layers")]
+    layer_names = [lay.name for lay in model.layers]
+    return FloatModel("keras", source, shape, keras_model=b1, model_names=tuple(names),
+                      layer_names=tuple(layer_names))
 
 
 def _load_savedmodel(path: Path) -> FloatModel:

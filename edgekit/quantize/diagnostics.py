@@ -19,6 +19,7 @@ quantized too), which is what the deployed model sees.  Layers below
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -98,14 +99,25 @@ def _name(it, t: int) -> str:
     return d["name"]
 
 
-def _short(name: str) -> tuple[str, list[str]]:
-    """First of the ';'-joined names, and the Keras layer names found in all of them."""
+def _short(name: str, exclude=(), known=()) -> tuple[str, list[str]]:
+    """First of the ';'-joined names, and the Keras layer names found in all of them.
+
+    A TFLite tensor name is ``model/layer/Op`` (several joined by ``;`` when
+    ops were fused); the layer names are the path segments between the model
+    name and the op, without TF op names (CamelCase) and without the model
+    names in ``exclude``.
+    """
     parts = [p for p in name.split(";") if p]
     layers: list[str] = []
     for p in parts:
-        seg = p.split("/")
-        if len(seg) >= 2 and seg[1] not in layers:
-            layers.append(seg[1])
+        for seg in p.split("/")[1:-1]:
+            base = re.sub(r"_\d+$", "", seg)
+            if seg not in known and base in known:     # Keras' "_1" on a re-called layer
+                seg = base
+            if not seg or seg[0].isupper() or seg in layers or seg in exclude or \
+                    base in exclude:
+                continue
+            layers.append(seg)
     return (parts[0] if parts else name)[:100], layers
 
 
@@ -123,7 +135,7 @@ def sqnr_db(ref: np.ndarray, test: np.ndarray) -> float:
 
 def layer_sqnr(float_tflite: bytes, quant_tflite: bytes, calibration, *,
                threshold_db: float = DEFAULT_THRESHOLD_DB, max_samples: int = 64,
-               worst: int = 3) -> dict:
+               worst: int = 3, model_names=(), layer_names=()) -> dict:
     """SQNR per operator output of ``quant_tflite`` against ``float_tflite``.
 
     Parameters
@@ -133,16 +145,23 @@ def layer_sqnr(float_tflite: bytes, quant_tflite: bytes, calibration, *,
     calibration : numpy.ndarray
         Float examples ``(N, *input_shape)`` (the first ``max_samples`` are used).
     threshold_db : float
-        Layers with a lower SQNR are listed in ``warnings``.
+        Layers whose output SQNR is lower are listed in ``warnings``.
     worst : int
-        How many of the worst layers to name in ``worst``.
+        How many layers to name in ``worst``: those that *lose* the most,
+        ranked by ``drop_db`` = (lowest SQNR of the op's inputs) - (SQNR of
+        its output), so a bad layer is named rather than everything after it.
+    model_names : iterable of str
+        Keras model names to leave out of the layer names.
+    layer_names : iterable of str
+        The Keras layer names (to undo Keras' ``_1`` suffixes in tensor names).
 
     Returns
     -------
     dict
-        ``{"layers": [{"index", "op", "tensor", "sqnr_db", "scale", "warn"}],
-        "worst": [...names...], "warnings": [...], "threshold_db", "samples",
-        "matched_by"}``.
+        ``{"layers": [{"index", "op", "tensor", "layers", "sqnr_db",
+        "drop_db", "scale", "float_range", "warn"}], "worst": [...],
+        "worst_sqnr_db", "output_sqnr_db", "input_sqnr_db", "warnings",
+        "threshold_db", "samples", "matched_by"}``.
     """
     fl, qt = _interp(float_tflite), _interp(quant_tflite)
     x = np.asarray(calibration, np.float32)
@@ -151,46 +170,60 @@ def layer_sqnr(float_tflite: bytes, quant_tflite: bytes, calibration, *,
         raise DataError(f"calibration data must have shape (N, {', '.join(map(str, shape))}) "
                         f"(got {x.shape})")
     x = x[:max_samples]
+    exclude, known = set(model_names), set(layer_names)
     fops, qops = _ops(fl), _ops(qt)
-    pairs = []
+    pairs = []          # (op index, opcode, float tensor, quant tensor, quant op)
     if [o["op_name"] for o in fops] == [o["op_name"] for o in qops]:
         matched_by = "order"
         for i, (fo, qo) in enumerate(zip(fops, qops)):
-            pairs.append((i, qo["op_name"], int(fo["outputs"][0]), int(qo["outputs"][0])))
+            pairs.append((i, qo["op_name"], int(fo["outputs"][0]), int(qo["outputs"][0]), qo))
     else:
         matched_by = "name"
         fnames = {_name(fl, int(o["outputs"][0])): int(o["outputs"][0]) for o in fops}
         for i, qo in enumerate(qops):
             t = int(qo["outputs"][0])
             if _name(qt, t) in fnames:
-                pairs.append((i, qo["op_name"], fnames[_name(qt, t)], t))
+                pairs.append((i, qo["op_name"], fnames[_name(qt, t)], t, qo))
     if not pairs:
         raise ModelError("no operator of the quantized model matches the float model")
-    fvals = _run_all(fl, x, [p[2] for p in pairs], quantize=False)
-    qvals = _run_all(qt, x, [p[3] for p in pairs], quantize=True)
+    f_in = int(fl.get_input_details()[0]["index"])
+    q_in = int(qt.get_input_details()[0]["index"])
+    fvals = _run_all(fl, x, [f_in] + [p[2] for p in pairs], quantize=False)
+    qvals = _run_all(qt, x, [q_in] + [p[3] for p in pairs], quantize=True)
+    sq = {}             # quant tensor -> SQNR
+    f0, q0 = fvals[f_in], qvals[q_in]
+    if f0.shape == q0.shape:
+        sq[q_in] = sqnr_db(f0, _dequant(qt, q_in, q0))
     layers, warnings = [], []
-    for i, op, ft, qtn in pairs:
+    for i, op, ft, qtn, qo in pairs:
         f, q = fvals[ft], qvals[qtn]
         if f.shape != q.shape:
             continue
-        dq = _dequant(qt, qtn, q)
-        s = sqnr_db(f, dq)
+        s = sqnr_db(f, _dequant(qt, qtn, q))
+        sq[qtn] = s
+        ins = [sq[int(t)] for t in qo["inputs"] if int(t) in sq]
+        drop = (min(ins) - s) if ins else 0.0
         d = qt._get_tensor_details(qtn, 0) if _takes_subgraph(qt) else qt._get_tensor_details(qtn)
         sc = d["quantization_parameters"]["scales"]
-        short, names = _short(_name(qt, qtn))
+        short, names = _short(_name(qt, qtn), exclude, known)
         row = {"index": i, "op": op, "tensor": short, "layers": names,
-               "sqnr_db": round(s, 2) if math.isfinite(s) else (999.0 if s > 0 else -999.0),
+               "sqnr_db": _finite(s), "drop_db": _finite(drop),
                "scale": float(sc[0]) if len(sc) else None,
                "float_range": [round(float(f.min()), 5), round(float(f.max()), 5)],
                "warn": bool(s < threshold_db)}
         layers.append(row)
         if row["warn"]:
-            warnings.append(f"op {i} {op} ({'/'.join(names) or short}): SQNR {row['sqnr_db']:.1f} dB "
-                            f"< {threshold_db} dB")
-    ranked = sorted(layers, key=lambda r: r["sqnr_db"])
+            warnings.append(f"op {i} {op} ({'/'.join(names) or short}): SQNR "
+                            f"{row['sqnr_db']:.1f} dB < {threshold_db} dB")
+    ranked = sorted(layers, key=lambda r: -r["drop_db"])
     return {"layers": layers,
             "worst": [f"{r['op']} {'/'.join(r['layers']) or r['tensor']}" for r in ranked[:worst]],
-            "worst_sqnr_db": ranked[0]["sqnr_db"] if ranked else None,
+            "worst_sqnr_db": min(r["sqnr_db"] for r in layers) if layers else None,
             "output_sqnr_db": layers[-1]["sqnr_db"] if layers else None,
+            "input_sqnr_db": _finite(sq[q_in]) if q_in in sq else None,
             "warnings": warnings, "threshold_db": threshold_db, "samples": int(len(x)),
             "matched_by": matched_by}
+
+
+def _finite(v: float) -> float:
+    return round(v, 2) if math.isfinite(v) else (999.0 if v > 0 else -999.0)
