@@ -99,17 +99,17 @@ class StaticSelfAttention(layers.Layer):
 
     For an input ``x`` of shape ``(batch, T, width)``::
 
-        q, k, v = Dense(H*dk)(x), Dense(H*dk)(x), Dense(H*dk)(x)
+        q, k, v = Dense(H*dk)(x) / sqrt(dk), Dense(H*dk)(x), Dense(H*dk)(x)
         q, v    -> reshape (batch, T, H, dk) -> transpose (batch, H, T, dk)
         k       -> reshape (batch, T, H, dk) -> transpose (batch, H, dk, T)
-        a       = softmax(matmul(q, k) / sqrt(dk))          # (batch, H, T, T)
+        a       = softmax(matmul(q, k))                     # (batch, H, T, T)
         o       = matmul(a, v) -> transpose (batch, T, H, dk) -> reshape (batch, T, H*dk)
         y       = Dense(output_dim)(o)
 
-    With one head the reshapes and transposes of ``q`` and ``v`` are skipped.
-    ``1 / sqrt(dk)`` is applied to the logits just before the softmax, where
-    the converter folds it into the softmax ``beta``.  Converted with a batch
-    size of 1, the layer becomes ``FULLY_CONNECTED``, ``RESHAPE``,
+    With one head there is no head split (the converted graph has no
+    ``RESHAPE``/``TRANSPOSE`` for the attention).  ``1 / sqrt(dk)``
+    multiplies the query projection, where the converter folds it into the
+    query weights and bias (no extra op).  Converted with a batch size of 1, the layer becomes ``FULLY_CONNECTED``, ``RESHAPE``,
     ``TRANSPOSE``, ``BATCH_MATMUL`` and ``SOFTMAX`` ops only.
 
     Parameters
