@@ -107,10 +107,11 @@ class StaticSelfAttention(layers.Layer):
         y       = Dense(output_dim)(o)
 
     With one head there is no head split (the converted graph has no
-    ``RESHAPE``/``TRANSPOSE`` for the attention).  ``1 / sqrt(dk)``
-    multiplies the query projection, where the converter folds it into the
-    query weights and bias (no extra op).  Converted with a batch size of 1, the layer becomes ``FULLY_CONNECTED``, ``RESHAPE``,
-    ``TRANSPOSE``, ``BATCH_MATMUL`` and ``SOFTMAX`` ops only.
+    ``RESHAPE``/``TRANSPOSE`` for the attention).  ``1 / sqrt(dk)`` multiplies
+    the query projection, where the converter folds it into the query weights
+    and bias (no extra op).  Converted with a batch size of 1, the layer
+    becomes ``FULLY_CONNECTED``, ``RESHAPE``, ``TRANSPOSE``, ``BATCH_MATMUL``
+    and ``SOFTMAX`` ops only.
 
     Parameters
     ----------
@@ -204,7 +205,8 @@ class StaticSelfAttention(layers.Layer):
         t, inner = self.seq_len, self.num_heads * self.key_dim
         width = int(self.query.kernel.shape[0])
         out_dim = int(self.out.units)
-        return 3 * t * width * inner + 2 * self.num_heads * t * t * self.key_dim + t * inner * out_dim
+        projections = 3 * t * width * inner + t * inner * out_dim
+        return projections + 2 * self.num_heads * t * t * self.key_dim
 
     def get_config(self):
         config = super().get_config()
