@@ -55,7 +55,12 @@ def clone_with_weights(model):
     """A copy of a Keras model (same architecture and weights, new variables)."""
     import keras
 
-    clone = keras.models.clone_model(model)
+    # from the architecture config only: clone_model would also try to
+    # deserialize the compile config (fit's loss is a closure)
+    if type(model).__name__ == "Functional":
+        clone = keras.Model.from_config(model.get_config())
+    else:
+        clone = type(model).from_config(model.get_config())
     clone.set_weights(model.get_weights())
     return clone
 
