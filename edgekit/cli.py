@@ -47,18 +47,22 @@ def main() -> None:
               help="FSDD speaker to test on (trained on the others).")
 @click.option("--calib", type=click.Path(), default=None,
               help="Calibration samples (.npy/.npz, ONNX layout) for an .onnx --model.")
-def build(target, data, out, model, arch, cases, holdout_speaker, calib) -> None:
+@click.option("--recipe", type=click.Path(), default=None,
+              help="Build recipe (TOML): train -> prune -> distill -> quantize (see recipes/).")
+def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
     result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases,
-                       holdout_speaker=holdout_speaker, calib=calib)
+                       holdout_speaker=holdout_speaker, calib=calib, recipe=recipe)
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
     summary["emulator"] = {k: r["emulator"][k] for k in ("bit_exact", "cases", "instructions")}
     if "conversion" in r:
         summary["conversion"] = {k: r["conversion"][k] for k in ("cosine", "top1_agreement")}
+    if "compression" in r:
+        summary["compression"] = r["compression"]
     click.echo(json.dumps(summary, indent=1))
     click.echo(f"wrote {result.out_dir}/report.json, report.md, model.tflite, firmware/")
 
@@ -136,6 +140,98 @@ def convert(model, calib, out, input_shape, min_cosine) -> None:
                                              "top1_agreement")} | {"layout": c["layout"]["input"]},
                           indent=1))
     click.echo("wrote " + ", ".join(str(p) for p in res.files))
+
+
+def _hparams(items) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE (got {item!r})", param_hint="--hparam")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--out", type=click.Path(), default="pruned", show_default=True,
+              help="Output directory (model.keras, prune.json, prune.md).")
+@click.option("--data", type=click.Path(), default=None, help="FSDD location.")
+@click.option("--max-params", type=int, default=None, help="Parameter budget of the result.")
+@click.option("--ratio", type=float, default=None, help="Or: fraction of parameters to keep.")
+@click.option("--criterion", type=click.Choice(["l1", "l2"]), default="l2", show_default=True)
+@click.option("--steps", type=int, default=3, show_default=True, help="Pruning rounds.")
+@click.option("--finetune-epochs", type=int, default=2, show_default=True)
+@click.option("--final-epochs", type=int, default=0, show_default=True)
+@click.option("--unstructured", is_flag=True,
+              help="Magnitude pruning of single weights (does not shrink int8 flash).")
+@click.option("--sparsity", type=float, default=0.5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def prune(model, out, data, max_params, ratio, criterion, steps, finetune_epochs, final_epochs,
+          unstructured, sparsity, seed) -> None:
+    """Structured pruning of a trained Keras MODEL on FSDD; before/after table."""
+    from edgekit.compress.api import prune_file  # noqa: PLC0415
+
+    res = prune_file(model, out=out, data=data, max_params=max_params, ratio=ratio,
+                     criterion=criterion, steps=steps, finetune_epochs=finetune_epochs,
+                     final_epochs=final_epochs, unstructured=unstructured, sparsity=sparsity,
+                     seed=seed)
+    click.echo(res.table)
+    click.echo(f"wrote {res.out_dir}/model.keras, prune.json, prune.md")
+
+
+@main.command()
+@click.option("--teacher", type=click.Path(), required=True, help="Teacher Keras model.")
+@click.option("--student", required=True,
+              help="Student: a zoo architecture name (dscnn) or a Keras file (e.g. pruned).")
+@click.option("--hparam", multiple=True, help="Zoo student hyper-parameter KEY=VALUE.")
+@click.option("--out", type=click.Path(), default="distilled", show_default=True)
+@click.option("--data", type=click.Path(), default=None, help="FSDD location.")
+@click.option("--epochs", type=int, default=8, show_default=True)
+@click.option("--temperature", type=float, default=4.0, show_default=True)
+@click.option("--alpha", type=float, default=0.3, show_default=True,
+              help="Weight of the hard-label loss.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-baseline", is_flag=True, help="Skip the hard-label baseline run.")
+def distill(teacher, student, hparam, out, data, epochs, temperature, alpha, seed,
+            no_baseline) -> None:
+    """Distill TEACHER into STUDENT on FSDD; accuracy with vs without distillation."""
+    from edgekit.compress.api import distill_file  # noqa: PLC0415
+
+    res = distill_file(teacher=teacher, student=student, student_hparams=_hparams(hparam),
+                       out=out, data=data, epochs=epochs, temperature=temperature, alpha=alpha,
+                       seed=seed, baseline=not no_baseline)
+    click.echo(res.table)
+    click.echo(f"wrote {res.out_dir}/model.keras, distill.json, distill.md")
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--out", type=click.Path(), default="model.tflite", show_default=True,
+              help="Output .tflite (quantize.json/.md beside it) or a directory.")
+@click.option("--calib", default="fsdd", show_default=True,
+              help="fsdd (train split), random, mfcc (synthetic) or a .npy/.npz file.")
+@click.option("--data", type=click.Path(), default=None, help="FSDD location (--calib fsdd).")
+@click.option("--num-samples", type=int, default=300, show_default=True)
+@click.option("--sampling", type=click.Choice(["random", "first", "stratified"]),
+              default="random", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--int16", "int16", is_flag=True, help="16x8 mode: int16 activations.")
+@click.option("--sqnr-threshold", type=float, default=None,
+              help="Warn for layers below this SQNR (dB).")
+def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_threshold) -> None:
+    """Post-training quantization of a Keras file / SavedModel / edgekit model dir."""
+    from edgekit.quantize.api import quantize_file  # noqa: PLC0415
+
+    res = quantize_file(model, out=out, calib=calib, data=data, num_samples=num_samples,
+                        sampling=sampling, seed=seed,
+                        activations="int16" if int16 else "int8",
+                        sqnr_threshold_db=sqnr_threshold)
+    click.echo(res.text)
+    click.echo(f"wrote {res.tflite_path}, quantize.json, quantize.md")
 
 
 @main.group()

@@ -161,7 +161,8 @@ def _check_inputs(graph, real: np.ndarray | None, n: int, seed: int) -> np.ndarr
 def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path = "build",
           model: str | Path | None = None, arch: str | None = None, cases: int = NUM_CHECK_CASES,
           holdout_speaker: str | None = None, progress: Progress | None = None,
-          calib: str | Path | None = None) -> BuildResult:
+          calib: str | Path | None = None, recipe: str | Path | dict | None = None
+          ) -> BuildResult:
     """Run the whole pipeline and write ``out``.
 
     Parameters
@@ -183,6 +184,10 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         Evaluate on this FSDD speaker, trained on the others (speaker-independent).
     calib : path, optional
         Calibration samples (.npy/.npz, ONNX layout) for an ``.onnx`` model.
+    recipe : path or dict, optional
+        A build recipe (TOML, see :mod:`edgekit.recipe`): train, compression
+        steps (prune, distill), quantize; adds ``steps``, ``compression`` and
+        ``quantization`` (per-layer SQNR) to the report.
     """
     from edgekit.emulator import (build_firmware, build_host, check_toolchain,  # noqa: PLC0415
                                   get_target, run_host, run_qemu)
@@ -196,6 +201,19 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
     if onnx != (calib is not None):
         raise ConfigError("--calib is needed with an .onnx --model" if onnx else
                           "--calib goes with an .onnx --model")
+    rcp = None
+    if recipe is not None:
+        if model is not None or arch or holdout_speaker:
+            raise ConfigError("--recipe names the model to train; it excludes --model, --arch "
+                              "and --holdout-speaker (set them in the recipe)")
+        from edgekit.recipe import load_recipe  # noqa: PLC0415
+
+        rcp = load_recipe(recipe)
+        if rcp["target"].get("name") and \
+                get_target(rcp["target"]["name"]).name != get_target(target).name:
+            raise ConfigError(f"the recipe targets {rcp['target']['name']} but --target is "
+                              f"{target}")
+        progress.total = 7 + len(rcp["steps"])
     if model is not None and (arch or holdout_speaker):
         raise ConfigError("--model deploys a given .tflite; --arch/--holdout-speaker need training")
     if cases < 1:
@@ -207,7 +225,12 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
     tmp = _prepare_out(out)
     try:
         report: dict = {"edgekit": __import__("edgekit").__version__}
-        if model is None:
+        if rcp is not None:
+            from edgekit.recipe import run_recipe  # noqa: PLC0415
+
+            tflite, parts, real = run_recipe(rcp, data, tmp, progress)
+            report.update(parts)
+        elif model is None:
             tflite, parts, real = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch,
                                                  holdout_speaker)
             report.update(parts)

@@ -16,6 +16,62 @@ def _fmt(n) -> str:
     return str(n)
 
 
+def _compression_sections(report: dict) -> list[str]:
+    """``steps`` (before/after table) and ``quantization`` (per-layer SQNR) of a recipe build."""
+    lines: list[str] = []
+    steps = report.get("steps")
+    if steps:
+        lines += ["", "## Compression steps", "",
+                  "| step | params | MACs | int8 weight flash (B) | float acc | int8 acc |",
+                  "|---|---|---|---|---|---|"]
+        for st in steps:
+            lines.append(f"| {st.get('step')} | {_fmt(st.get('params'))} | {_fmt(st.get('macs'))} "
+                         f"| {_fmt(st.get('weight_flash_bytes'))} | "
+                         f"{_fmt(st.get('float_accuracy'))} | {_fmt(st.get('int8_accuracy'))} |")
+        comp = report.get("compression")
+        if comp:
+            lines += ["", "Deployed vs trained: weight flash x"
+                      f"{comp.get('weight_flash_ratio')}, params x{comp.get('params_ratio')}, "
+                      f"MACs x{comp.get('macs_ratio')}, int8 accuracy "
+                      f"{-comp.get('int8_accuracy_drop_points', 0):+.2f} points."]
+        for st in steps:
+            d = st.get("distillation")
+            if d and "baseline_accuracy" in d:
+                lines += ["", f"Distillation (T={d.get('temperature')}, alpha={d.get('alpha')}, "
+                          f"{d.get('epochs')} epochs, seed {d.get('seed')}): float accuracy "
+                          f"{_fmt(d.get('distilled_accuracy'))} with vs "
+                          f"{_fmt(d.get('baseline_accuracy'))} without distillation (int8 "
+                          f"{_fmt(d.get('distilled_int8_accuracy'))} vs "
+                          f"{_fmt(d.get('baseline_int8_accuracy'))}): "
+                          f"**{d.get('verdict')}**."]
+            if st.get("note"):
+                lines += ["", f"{st['step']}: {st['note']}.", "", "| tensor | op | nonzero / elements |",
+                          "|---|---|---|"]
+                for t in st.get("nonzero_per_tensor", []):
+                    lines.append(f"| {t['tensor'][:60]} | {t['op']} | "
+                                 f"{_fmt(t['nonzero'])} / {_fmt(t['elements'])} |")
+    q = report.get("quantization")
+    if q and q.get("layers"):
+        cal = q.get("calibration", {})
+        lines += ["", "## Quantization", "",
+                  f"- mode {q.get('mode')}: weights {q.get('weights')}, activations "
+                  f"{q.get('activations')}; calibration {cal.get('samples')} "
+                  f"{cal.get('sampling')} examples",
+                  f"- float {_fmt(q.get('float_accuracy'))} vs int8 "
+                  f"{_fmt(q.get('int8_accuracy'))} test accuracy",
+                  f"- worst layers: {', '.join(q.get('worst', []))}"]
+        for w in q.get("warnings", []):
+            lines.append(f"- **warning**: {w}")
+        lines += ["", f"Per-layer SQNR vs the float model ({q.get('samples')} calibration "
+                  f"examples; threshold {q.get('threshold_db')} dB):", "",
+                  "| # | op | layers | SQNR (dB) | |", "|---|---|---|---|---|"]
+        for row in q["layers"]:
+            names = "/".join(row.get("layers") or []) or row.get("tensor", "")[:60]
+            lines.append(f"| {row['index']} | {row['op']} | {names} | {row['sqnr_db']:.1f} | "
+                         f"{'LOW' if row.get('warn') else ''} |")
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     m, mem, emu, tgt = (report.get(k, {}) for k in ("model", "memory", "emulator", "target"))
     acc = report.get("accuracy")
@@ -29,6 +85,7 @@ def render_markdown(report: dict) -> str:
     if acc:
         lines += ["", "## Accuracy (FSDD official test split)", "", "| float | int8 (tflite_micro) |",
                   "|---|---|", f"| {_fmt(acc.get('float'))} | {_fmt(acc.get('int8'))} |"]
+    lines += _compression_sections(report)
     lines += ["", "## Memory", "", "| what | bytes |", "|---|---|"]
     for key in ("flash_bytes", "weights_bytes", "ram_bytes", "arena_bytes",
                 "arena_lower_bound_bytes", "tflm_arena_host_bytes", "stack_bytes"):

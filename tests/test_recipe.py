@@ -1,0 +1,125 @@
+"""Build recipes (edgekit.recipe), the prune/distill CLI commands, and the
+FSDD prune-distill recipe end to end (slow: trains, prunes, distills, QEMU).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgekit.cli import main
+from edgekit.errors import ConfigError
+from edgekit.recipe import load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+def test_shipped_recipes_parse(path):
+    r = load_recipe(path)
+    assert r["dataset"]["name"] == "fsdd" and r["model"]["arch"] == "dscnn"
+
+
+def test_prune_distill_recipe_content():
+    r = load_recipe(ROOT / "recipes" / "fsdd-prune-distill.toml")
+    kinds = [s["kind"] for s in r["steps"]]
+    assert kinds == ["prune", "distill"]
+    assert r["steps"][0]["ratio"] == 0.5 and r["steps"][1]["teacher"] == "trained"
+
+
+@pytest.mark.parametrize("text,match", [
+    ('bogus = 1', "unknown key"),
+    ('[model]\narch = "nope"', "unknown architecture"),
+    ('[[steps]]\nkind = "shrink"', "kind = one of"),
+    ('[[steps]]\nkind = "prune"\nratio = 0.5\nmax_params = 10', "exactly one"),
+    ('[[steps]]\nkind = "prune"\nratio = 0.5\nepochs = 3', "unknown key"),
+    ('[quantize]\nactivations = "int4"', "int8' or 'int16"),
+    ('[dataset]\nname = "speechcommands"', "unknown dataset"),
+    ('name = "x', "not valid TOML"),
+])
+def test_bad_recipes(tmp_path, text, match):
+    p = tmp_path / "r.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_recipe(p)
+
+
+def test_build_refuses_conflicting_options(tmp_path):
+    from edgekit.pipeline import build
+
+    with pytest.raises(ConfigError, match="excludes"):
+        build(recipe=ROOT / "recipes" / "fsdd-default.toml", arch="dscnn", out=tmp_path / "o")
+    with pytest.raises(ConfigError, match="targets"):
+        build(recipe={"target": {"name": "cortex-m0plus"}}, target="cortex-m4",
+              out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def _cli(*args):
+    env = {"EDGEKIT_DATA": os.environ.get("EDGEKIT_DATA", str(ROOT.parent / "shared" / "data"))}
+    return CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+def test_prune_and_distill_commands(fsdd_root, tmp_path):
+    from edgekit.models.registry import build_model
+
+    m = build_model("dscnn", (64, 40), 10, seed=0, width=16, num_blocks=2, dropout=0.0)
+    m.save(tmp_path / "small.keras")
+    r = _cli("prune", tmp_path / "small.keras", "--ratio", "0.5", "--steps", "1",
+             "--finetune-epochs", "0", "--out", tmp_path / "pruned")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "pruned" / "prune.json").read_text())
+    assert rep["after"]["params"] <= rep["before"]["params"] // 2
+    assert rep["after"]["weight_flash_bytes"] < 0.6 * rep["before"]["weight_flash_bytes"]
+    assert "int8 weight flash" in r.output and (tmp_path / "pruned" / "model.keras").is_file()
+
+    r = _cli("distill", "--teacher", tmp_path / "small.keras", "--student", "dscnn",
+             "--hparam", "width=4", "--hparam", "num_blocks=1", "--epochs", "1",
+             "--out", tmp_path / "kd")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "kd" / "distill.json").read_text())
+    assert {"distilled_accuracy", "baseline_accuracy", "verdict"} <= set(rep)
+    assert "without" in r.output
+
+    r = _cli("prune", tmp_path / "nothere.keras", "--ratio", "0.5", "--out", tmp_path / "x")
+    assert r.exit_code == 2 and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+def test_fsdd_prune_distill_recipe_end_to_end(fsdd_root, tmp_path):
+    """Half the weight flash, at most 1.5 points below the teacher, bit-exact in QEMU."""
+    from edgekit.pipeline import build
+
+    start = time.perf_counter()
+    res = build(target="cortex-m", data=str(fsdd_root.parent.parent), out=tmp_path / "b",
+                recipe=ROOT / "recipes" / "fsdd-prune-distill.toml")
+    rep = json.loads((tmp_path / "b" / "report.json").read_text())
+    steps = {s["step"]: s for s in rep["steps"]}
+    assert [s["step"] for s in rep["steps"]] == ["train", "prune", "distill", "quantize"]
+    teacher, final = steps["train"], steps["quantize"]
+    for s in rep["steps"]:
+        assert {"params", "macs", "weight_flash_bytes", "float_accuracy",
+                "int8_accuracy"} <= set(s)
+    assert steps["prune"]["params"] <= teacher["params"] / 2
+    assert final["weight_flash_bytes"] <= teacher["weight_flash_bytes"] / 2
+    assert rep["memory"]["weights_bytes"] == final["weight_flash_bytes"]
+    assert final["int8_accuracy"] >= teacher["int8_accuracy"] - 0.015
+    assert rep["accuracy"]["int8"] == pytest.approx(final["int8_accuracy"], abs=1e-4)
+    d = steps["distill"]["distillation"]
+    assert d["epochs"] == 6 and "baseline_accuracy" in d and "verdict" in d
+    assert rep["emulator"]["bit_exact"]
+    q = rep["quantization"]
+    assert len(q["layers"]) == len(rep["model"]["ops"]) or q["layers"]
+    assert all(np.isfinite(r["sqnr_db"]) for r in q["layers"])
+    md = (tmp_path / "b" / "report.md").read_text()
+    assert "## Compression steps" in md and "## Quantization" in md and "SQNR" in md
+    print(f"prune-distill recipe end to end: {time.perf_counter() - start:.0f} s")
+    assert res.report["compression"]["weight_flash_ratio"] <= 0.5
