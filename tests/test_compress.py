@@ -174,3 +174,19 @@ def test_distillation_reports_with_and_without(trained):
                                                         res.baseline.get_weights()))
     with pytest.raises(ConfigError):
         distill(student, teacher, x, y, epochs=1, alpha=1.0)
+
+
+def test_transformer_ffn_width_is_prunable():
+    """Dense layers on sequences: the FFN hidden width (between two Dense) is a channel group;
+    widths joined to residuals / custom layers stay frozen."""
+    from edgekit.models import registry
+
+    if "tiny_transformer" not in registry.ARCHITECTURES:
+        pytest.skip("tiny_transformer not in the zoo")
+    m = registry.build_model("tiny_transformer", (64, 40), 10, seed=0,
+                             **registry.default_recipe("tiny_transformer")["hparams"])
+    p, info = prune_to_budget(m, ratio=0.95)
+    shrunk = {k: v for k, v in info["channels"].items() if v[1] < v[0]}
+    assert shrunk and count_params(p) < count_params(m)
+    x = np.random.default_rng(0).normal(size=(2, 64, 40)).astype(np.float32)
+    assert p(x).shape == (2, 10)

@@ -139,7 +139,7 @@ def analyse(model) -> ChannelGroups:
                 raw_slices.append((layer.name, 1, 0, g))
             raw_prod.append((g, layer.name, 0, 3))
             raw_width.append((layer.name, "filters", g))
-        elif cls == "Dense" and len(ins[0].shape) == 2:
+        elif cls == "Dense" and len(ins) == 1:      # acts on the last axis (any rank)
             g = new_group(layer.units)
             tgroup[id(outs[0])] = g
             raw_slices.append((layer.name, 0, 0, in_g[0]))
