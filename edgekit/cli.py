@@ -234,6 +234,26 @@ def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_t
     click.echo(f"wrote {res.tflite_path}, quantize.json, quantize.md")
 
 
+@main.command("train")
+@click.option("--arch", default=None, help="Zoo architecture (default: dscnn).")
+@click.option("--data", type=click.Path(), default=None)
+@click.option("--out", type=click.Path(), default="model", show_default=True)
+@click.option("--holdout-speaker", default=None)
+@click.option("--max-params", type=int, default=None, help="Pick the widest model within N params.")
+@click.option("--max-flash", type=int, default=None, help="... within this many flash bytes.")
+@click.option("--max-ram", type=int, default=None, help="... within this many RAM bytes.")
+@click.option("--target", default="cortex-m", show_default=True,
+              help="Core the flash/RAM limits are measured on.")
+def train_cmd(arch, data, out, holdout_speaker, max_params, max_flash, max_ram, target) -> None:
+    """Train a zoo model on FSDD and quantize it to int8."""
+    from edgekit.pipeline import train  # noqa: PLC0415
+
+    r = train(arch=arch, data=data, out=out, holdout_speaker=holdout_speaker,
+              max_params=max_params, max_flash=max_flash, max_ram=max_ram, target=target)
+    click.echo(json.dumps({k: r.report[k] for k in ("model", "accuracy")}, indent=1))
+    click.echo(f"wrote {r.out_dir}/model.keras, features.json, model.tflite, train_report.json")
+
+
 @main.group()
 def data() -> None:
     """Datasets."""

@@ -59,8 +59,8 @@ def _load_tflite(path: Path) -> bytes:
 
 
 def _train_default(data: str | None, work: Path, progress: Progress, recipe: dict,
-                   arch: str | None, holdout_speaker: str | None = None
-                   ) -> tuple[bytes, dict, np.ndarray]:
+                   arch: str | None, holdout_speaker: str | None = None,
+                   budget: dict | None = None) -> tuple[bytes, dict, np.ndarray]:
     """Train + quantize the default recipe; returns (tflite, report parts, real inputs)."""
     from edgekit.data import load_fsdd, resolve_data_root  # noqa: PLC0415
     from edgekit.models import registry  # noqa: PLC0415
@@ -82,6 +82,19 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
         recipe = registry.default_recipe(arch)
     arch = recipe["arch"]
     hparams = recipe["hparams"]
+    sizing = None
+    if budget:
+        from edgekit.models.sizing import pick_width  # noqa: PLC0415
+
+        progress.stage("size", "largest width within " + ", ".join(
+            f"{k}={v:,}" for k, v in budget.items() if k != "target" and v is not None))
+        choice = pick_width(arch, ds.input_shape, ds.num_classes, hparams, seed=recipe["seed"],
+                            **budget)
+        hparams = choice.hparams
+        sizing = {"param": choice.param, "width": choice.width, "params": choice.params,
+                  "flash_bytes": choice.flash_bytes, "ram_bytes": choice.ram_bytes,
+                  "limits": budget, "candidates": choice.tried}
+        progress.info(choice.explain())
     progress.stage("train", f"{arch} {hparams}, {recipe['epochs']} epochs, seed {recipe['seed']}")
     model = registry.build_model(arch, ds.input_shape, ds.num_classes, seed=recipe["seed"],
                                  **hparams)
@@ -112,6 +125,8 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
                     "test": int(len(ds.y_test)), "skipped": len(ds.skipped)},
         "features": ds.feature_config.to_dict(),
     }
+    if sizing:
+        parts["sizing"] = sizing
     return tflite, parts, real
 
 
@@ -156,6 +171,43 @@ def _check_inputs(graph, real: np.ndarray | None, n: int, seed: int) -> np.ndarr
     while len(cases) < n:
         cases.append(rng.integers(-128, 128, x.num_elements, dtype=np.int8))
     return np.stack(cases)
+
+
+def train(*, arch: str | None = None, data: str | None = None, out: str | Path = "model",
+          holdout_speaker: str | None = None, max_params: int | None = None,
+          max_flash: int | None = None, max_ram: int | None = None, target: str = "cortex-m",
+          progress: Progress | None = None) -> BuildResult:
+    """Train a zoo architecture on FSDD and quantize it (``edgekit train``).
+
+    Writes ``model.keras``, ``features.json``, ``model.tflite`` and
+    ``train_report.json`` to ``out`` (atomically).  With ``max_params`` /
+    ``max_flash`` / ``max_ram`` the largest width of the architecture that
+    fits is chosen first (:func:`edgekit.models.sizing.pick_width`).
+    """
+    from edgekit.models.registry import DEFAULT_RECIPE  # noqa: PLC0415
+
+    progress = progress or Progress()
+    budget = None
+    if max_params is not None or max_flash is not None or max_ram is not None:
+        from edgekit.emulator import get_target  # noqa: PLC0415
+
+        budget = {"max_params": max_params, "max_flash": max_flash, "max_ram": max_ram,
+                  "target": get_target(target).name}
+    progress.total = 4 if budget else 3
+    out = Path(out)
+    tmp = _prepare_out(out)
+    try:
+        tflite, parts, _ = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch,
+                                          holdout_speaker, budget)
+        (tmp / "model.tflite").write_bytes(tflite)
+        parts["model"]["tflite_bytes"] = len(tflite)
+        (tmp / "train_report.json").write_text(json.dumps(parts, indent=2) + "\n")
+        _commit(tmp, out)
+        tmp = None
+        return BuildResult(out_dir=out.resolve(), report=parts)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path = "build",
