@@ -43,7 +43,9 @@ def _compression_sections(report: dict) -> list[str]:
                           f"{_fmt(d.get('baseline_accuracy'))} without distillation (int8 "
                           f"{_fmt(d.get('distilled_int8_accuracy'))} vs "
                           f"{_fmt(d.get('baseline_int8_accuracy'))}): "
-                          f"**{d.get('verdict')}**."]
+                          f"**{d.get('verdict')}** ({d.get('only_distilled_right')} test "
+                          f"examples right only with, {d.get('only_baseline_right')} only "
+                          f"without; McNemar p = {d.get('p_value')})."]
             if st.get("note"):
                 lines += ["", f"{st['step']}: {st['note']}.", "", "| tensor | op | nonzero / elements |",
                           "|---|---|---|"]

@@ -165,7 +165,9 @@ def test_distillation_reports_with_and_without(trained):
             "verdict"} <= set(r)
     # both learnt (chance is 0.25)
     assert r["distilled_accuracy"] > 0.45 and r["baseline_accuracy"] > 0.45
-    assert r["verdict"] in ("helped", "hurt", "no measurable difference")
+    assert r["verdict"] in ("helped", "hurt", "no significant difference")
+    n_diff = r["only_distilled_right"] - r["only_baseline_right"]
+    assert n_diff == round(r["gain"] * len(yt))
     assert abs(r["gain"] - (r["distilled_accuracy"] - r["baseline_accuracy"])) < 1e-9
     for w0, w1 in zip(init, student.get_weights()):     # the student is not modified
         np.testing.assert_array_equal(w0, w1)
@@ -174,6 +176,13 @@ def test_distillation_reports_with_and_without(trained):
                                                         res.baseline.get_weights()))
     with pytest.raises(ConfigError):
         distill(student, teacher, x, y, epochs=1, alpha=1.0)
+
+
+def test_mcnemar():
+    from edgekit.compress.distill import mcnemar_p
+
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(3, 1) > 0.5     # 2 examples: not evidence
+    assert mcnemar_p(12, 1) < 0.01 and mcnemar_p(1, 12) < 0.01
 
 
 def test_transformer_ffn_width_is_prunable():

@@ -173,7 +173,9 @@ def distill_file(*, teacher, student, out, data=None, student_hparams: dict | No
     if "verdict" in rep:
         table += (f"\n\nWith distillation {rep['distilled_accuracy']:.4f}, without "
                   f"{rep['baseline_accuracy']:.4f} (same seed {seed}, {epochs} epochs): "
-                  f"{rep['verdict']}.")
+                  f"{rep['verdict']} ({rep['only_distilled_right']} test examples right only "
+                  f"with, {rep['only_baseline_right']} only without; McNemar p = "
+                  f"{rep['p_value']}).")
     report = {"teacher": str(teacher), "student": str(student), **rep, "rows": rows}
     out_dir = _write(out, res.model, ds, "distill", report, table)
     return CompressResult(out_dir=out_dir, report=report, table=table)

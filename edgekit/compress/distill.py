@@ -6,7 +6,9 @@ cross-entropy, see :mod:`edgekit.compress.fit`) and, unless
 ``baseline=False``, a second copy from the *same initial weights* with the
 hard labels only, same seed, epochs, optimizer and batch order.  Both
 accuracies are reported; whether distillation helped is read off those two
-numbers, nothing else.
+numbers, nothing else: ``verdict`` is "helped" / "hurt" only when an exact
+McNemar test on the test examples the two students disagree on gives
+p < 0.05, else "no significant difference".
 """
 
 from __future__ import annotations
@@ -17,7 +19,19 @@ import numpy as np
 
 from edgekit.errors import ConfigError, ModelError
 
-__all__ = ["DistillResult", "distill"]
+__all__ = ["DistillResult", "distill", "mcnemar_p"]
+
+
+def mcnemar_p(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: ``b`` vs ``c`` discordant examples."""
+    from math import comb
+
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(comb(n, i) for i in range(k + 1)) / 2.0 ** n
+    return min(1.0, 2.0 * tail)
 
 
 @dataclass
@@ -83,13 +97,18 @@ def distill(student, teacher, x, y, *, epochs: int = 10, temperature: float = 4.
         fit(base, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
             learning_rate=learning_rate, verbose=verbose)
     if x_test is not None:
-        rep["distilled_accuracy"] = round(accuracy(kd, x_test, y_test), 4)
+        yt = np.asarray(y_test)
+        ok_kd = np.argmax(kd.predict(np.asarray(x_test, np.float32), verbose=0), -1) == yt
+        rep["distilled_accuracy"] = round(float(ok_kd.mean()), 4)
         if base is not None:
-            rep["baseline_accuracy"] = round(accuracy(base, x_test, y_test), 4)
-            diff = rep["distilled_accuracy"] - rep["baseline_accuracy"]
-            rep["gain"] = round(diff, 4)
-            n = len(y_test)
-            # a difference of one or two test examples is not evidence either way
-            rep["verdict"] = ("helped" if diff * n >= 2 else "hurt" if diff * n <= -2
-                              else "no measurable difference")
+            ok_b = np.argmax(base.predict(np.asarray(x_test, np.float32), verbose=0), -1) == yt
+            rep["baseline_accuracy"] = round(float(ok_b.mean()), 4)
+            rep["gain"] = round(rep["distilled_accuracy"] - rep["baseline_accuracy"], 4)
+            # exact McNemar test on the examples the two models disagree on
+            only_kd, only_b = int(np.sum(ok_kd & ~ok_b)), int(np.sum(ok_b & ~ok_kd))
+            p = mcnemar_p(only_kd, only_b)
+            rep["only_distilled_right"], rep["only_baseline_right"] = only_kd, only_b
+            rep["p_value"] = round(p, 4)
+            rep["verdict"] = ("no significant difference" if p >= 0.05 else
+                              "helped" if only_kd > only_b else "hurt")
     return DistillResult(model=kd, baseline=base, report=rep)
