@@ -65,12 +65,13 @@ def _compression_sections(report: dict) -> list[str]:
         for w in q.get("warnings", []):
             lines.append(f"- **warning**: {w}")
         lines += ["", f"Per-layer SQNR vs the float model ({q.get('samples')} calibration "
-                  f"examples; threshold {q.get('threshold_db')} dB):", "",
-                  "| # | op | layers | SQNR (dB) | |", "|---|---|---|---|---|"]
+                  f"examples; threshold {q.get('threshold_db')} dB; drop = lowest input SQNR "
+                  "minus output SQNR, the error the layer itself adds):", "",
+                  "| # | op | layers | SQNR (dB) | drop (dB) | |", "|---|---|---|---|---|---|"]
         for row in q["layers"]:
             names = "/".join(row.get("layers") or []) or row.get("tensor", "")[:60]
             lines.append(f"| {row['index']} | {row['op']} | {names} | {row['sqnr_db']:.1f} | "
-                         f"{'LOW' if row.get('warn') else ''} |")
+                         f"{row.get('drop_db', 0):.1f} | {'LOW' if row.get('warn') else ''} |")
     return lines
 
 

@@ -43,12 +43,13 @@ def render_sqnr(q: dict) -> str:
                      f"{q['int8_accuracy']:.4f} (tflite_micro)")
     lines.append(f"- worst layers: {', '.join(q.get('worst', []))}")
     lines += [f"- **warning**: {w}" for w in q.get("warnings", [])]
-    lines += ["", f"| # | op | layers | SQNR dB (threshold {q.get('threshold_db')}) | |",
-              "|---|---|---|---|---|"]
+    lines.append(f"- input quantization SQNR: {q.get('input_sqnr_db')} dB")
+    lines += ["", f"| # | op | layers | SQNR dB (threshold {q.get('threshold_db')}) | "
+              "drop dB | |", "|---|---|---|---|---|---|"]
     for r in q.get("layers", []):
         names = "/".join(r.get("layers") or []) or r.get("tensor", "")[:60]
         lines.append(f"| {r['index']} | {r['op']} | {names} | {r['sqnr_db']:.1f} | "
-                     f"{'LOW' if r.get('warn') else ''} |")
+                     f"{r.get('drop_db', 0):.1f} | {'LOW' if r.get('warn') else ''} |")
     return "\n".join(lines)
 
 
