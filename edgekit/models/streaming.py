@@ -148,7 +148,7 @@ def build_streaming_model(model, batch_size: int = 1):
     def act(name, x, vkey):
         layer = model.get_layer(name)
         if isinstance(layer, spk.LIF):
-            s, r = layer.step(x, inputs[vkey])
+            s, r = layer.step(layer.clip_current(x), inputs[vkey])
             new[vkey] = r
             return s
         return layer(x)
