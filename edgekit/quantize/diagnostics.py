@@ -105,7 +105,7 @@ def _short(name: str, exclude=(), known=()) -> tuple[str, list[str]]:
     A TFLite tensor name is ``model/layer/Op`` (several joined by ``;`` when
     ops were fused); the layer names are the path segments between the model
     name and the op, without TF op names (CamelCase) and without the model
-    names in ``exclude``.
+    names in ``exclude``; when the Keras layer names are ``known``, only those.
     """
     parts = [p for p in name.split(";") if p]
     layers: list[str] = []
@@ -115,7 +115,7 @@ def _short(name: str, exclude=(), known=()) -> tuple[str, list[str]]:
             if seg not in known and base in known:     # Keras' "_1" on a re-called layer
                 seg = base
             if not seg or seg[0].isupper() or seg in layers or seg in exclude or \
-                    base in exclude:
+                    base in exclude or (known and seg not in known):
                 continue
             layers.append(seg)
     return (parts[0] if parts else name)[:100], layers
