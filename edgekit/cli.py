@@ -222,14 +222,17 @@ def distill(teacher, student, hparam, out, data, epochs, temperature, alpha, see
 @click.option("--int16", "int16", is_flag=True, help="16x8 mode: int16 activations.")
 @click.option("--sqnr-threshold", type=float, default=None,
               help="Warn for layers below this SQNR (dB).")
-def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_threshold) -> None:
+@click.option("--compare", type=click.Path(), default=None,
+              help="Reference int8 .tflite of the same network: compare ops and scales.")
+def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_threshold,
+             compare) -> None:
     """Post-training quantization of a Keras file / SavedModel / edgekit model dir."""
     from edgekit.quantize.api import quantize_file  # noqa: PLC0415
 
     res = quantize_file(model, out=out, calib=calib, data=data, num_samples=num_samples,
                         sampling=sampling, seed=seed,
                         activations="int16" if int16 else "int8",
-                        sqnr_threshold_db=sqnr_threshold)
+                        sqnr_threshold_db=sqnr_threshold, compare=compare)
     click.echo(res.text)
     click.echo(f"wrote {res.tflite_path}, quantize.json, quantize.md")
 

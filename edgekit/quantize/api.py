@@ -41,6 +41,13 @@ def render_sqnr(q: dict) -> str:
     if "int8_accuracy" in q:
         lines.append(f"- test accuracy: float {q['float_accuracy']:.4f}, quantized "
                      f"{q['int8_accuracy']:.4f} (tflite_micro)")
+    c = q.get("comparison")
+    if c:
+        lines.append(f"- vs reference: same ops (RESHAPE aside) {c['same_ops_except_reshape']}, "
+                     f"input scale x{c['input_scale_ratio']}, output quantization "
+                     f"{c['output_quantization']} vs {c['reference_output_quantization']}, "
+                     "op output scales x" + ", x".join(str(r["ratio"])
+                                                       for r in c["op_output_scale_ratios"]))
     lines.append(f"- worst layers: {', '.join(q.get('worst', []))}")
     lines += [f"- **warning**: {w}" for w in q.get("warnings", [])]
     lines.append(f"- input quantization SQNR: {q.get('input_sqnr_db')} dB")
@@ -55,15 +62,16 @@ def render_sqnr(q: dict) -> str:
 
 def quantize_file(model, *, out="model.tflite", calib="fsdd", data=None, num_samples: int = 300,
                   sampling: str = "random", seed: int = 0, activations: str = "int8",
-                  sqnr_threshold_db: float | None = None, sqnr_samples: int = 32
-                  ) -> QuantizeFileResult:
+                  sqnr_threshold_db: float | None = None, sqnr_samples: int = 32,
+                  compare=None) -> QuantizeFileResult:
     """Quantize ``model`` (Keras file, SavedModel dir, edgekit model dir).
 
     ``calib``: ``"fsdd"`` (the FSDD train split, features of the dataset
     loader), ``"random"`` / ``"mfcc"`` (synthetic), or a ``.npy``/``.npz``
-    file of examples ``(N, *input_shape)``.
+    file of examples ``(N, *input_shape)``.  ``compare``: a reference int8
+    ``.tflite`` of the same network (op list and scales compared).
     """
-    from edgekit.quantize.convert import float_tflite, quantize_model
+    from edgekit.quantize.convert import compare_quantized, float_tflite, quantize_model
     from edgekit.quantize.diagnostics import DEFAULT_THRESHOLD_DB, layer_sqnr
     from edgekit.reference import run_tflm
 
@@ -72,6 +80,15 @@ def quantize_file(model, *, out="model.tflite", calib="fsdd", data=None, num_sam
         out = out / "model.tflite"
     if out.suffix != ".tflite":
         raise ConfigError(f"--out must be a .tflite file or a directory (got {out})")
+    ref = None
+    if compare is not None:
+        from edgekit.quantize.evaluate import op_list
+
+        try:
+            ref = Path(os.fspath(compare)).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --compare {compare}: {exc.strerror or exc}") from None
+        op_list(ref)           # TFLiteFormatError if it is not a .tflite
     labels, ds = None, None
     if calib == "fsdd":
         from edgekit.data import load_fsdd, resolve_data_root
@@ -98,6 +115,8 @@ def quantize_file(model, *, out="model.tflite", calib="fsdd", data=None, num_sam
     rep.update(layer_sqnr(float_tflite(res.float_model), res.tflite, res.calibration,
                           threshold_db=thr, max_samples=sqnr_samples,
                           **res.float_model.names()))
+    if ref is not None:
+        rep["comparison"] = compare_quantized(res.tflite, ref)
     text = render_sqnr(rep)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

@@ -32,7 +32,7 @@ import numpy as np
 
 from edgekit.errors import ConfigError, DataError, ModelError
 
-__all__ = ["FloatModel", "QuantizeResult", "load_float_model", "quantize_model",
+__all__ = ["compare_quantized", "FloatModel", "QuantizeResult", "load_float_model", "quantize_model",
            "select_calibration", "synthetic_calibration", "float_tflite", "SAMPLINGS"]
 
 SAMPLINGS = ("random", "first", "stratified")
@@ -340,3 +340,34 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
         "ops": op_list(tflite), "tflite_bytes": len(tflite),
     }
     return QuantizeResult(tflite=tflite, float_model=fm, calibration=calib, report=report)
+
+
+def compare_quantized(ours: bytes, reference: bytes) -> dict:
+    """Compare two int8 models of the same network (e.g. ours vs a shipped one).
+
+    Operators are matched in order after dropping ``RESHAPE`` (converters
+    differ in whether they fold the reshape before ``FULLY_CONNECTED``);
+    for each the ratio of our output scale to the reference's is given.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgekit.quantize.evaluate import input_quantization, op_list, output_quantization
+
+    def outs(b):
+        it = Interpreter(model_content=bytes(b))
+        ops = [o for o in it._get_ops_details() if o["op_name"] != "RESHAPE"]
+        det = {d["index"]: d for d in it.get_tensor_details()}
+        return [(o["op_name"], float(det[int(o["outputs"][0])]["quantization"][0])) for o in ops]
+
+    a, b = outs(ours), outs(reference)
+    same = [x[0] for x in a] == [x[0] for x in b]
+    ratios = [round(x[1] / y[1], 4) if y[1] else None for x, y in zip(a, b)] if same else []
+    return {
+        "ops": op_list(ours), "reference_ops": op_list(reference),
+        "same_ops_except_reshape": same,
+        "input_scale_ratio": round(input_quantization(ours)[0] / input_quantization(reference)[0],
+                                   4),
+        "output_quantization": list(output_quantization(ours)),
+        "reference_output_quantization": list(output_quantization(reference)),
+        "op_output_scale_ratios": [{"op": x[0], "ratio": r} for x, r in zip(a, ratios)],
+    }
