@@ -13,7 +13,7 @@ unrolled)::
 Int8-exact firing
 -----------------
 The Heaviside step is computed with saturating stages that convert to
-``MUL``/``SUB``/fused ``RELU6`` only::
+``ADD``/``MUL`` with fused ``RELU6`` only::
 
     z = relu6(gain * (v - threshold))     # 0, or > 0 just above threshold
     s = relu6(255 * relu6(255 * z)) / 6   # exactly 0 or 1
@@ -28,6 +28,14 @@ factors of 255 need to saturate (:func:`spike_rates` reports the fraction
 of non-binary outputs, ``fractional``: 0 in all measurements).  ``gain``
 cannot be much larger: with ``gain = 2**20`` the output multiplier of the
 int8 ``SUB`` exceeds 1 and TFLite Micro aborts when it prepares the model.
+
+The graph has no ``SUB``: ``v - threshold`` is written ``v + (-threshold)``,
+the hard reset ``v * (1 - s)`` as ``v * (s * -1 + 1)``.  With ``SUB`` ops
+edgekit's generated C was not bit-exact with TFLite Micro (its ``SUB`` reuses
+the ``ADD`` kernel with a negated multiplier, whose rounding differs on
+ties), and subtracting first and then multiplying by ``gain`` (rather than
+``v * gain - gain * threshold``) keeps LiteRT's optimised ``ADD`` from
+mis-rounding (it agreed with TFLite Micro only on 50% of the spikes).
 
 Input currents are clipped to ``[-current_clip, current_clip]`` (default 3,
 i.e. 3x the default threshold) with ``relu6(I + 3) - 3``: currents beyond that
@@ -127,13 +135,15 @@ def _lif_class():
             if c is None:
                 return x
             if c == 3.0:
-                return ops.relu6(x + 3.0) - 3.0
-            return ops.relu6((x + c) * (3.0 / c)) * (c / 3.0) - c
+                return ops.relu6(x + 3.0) + (-3.0)
+            return ops.relu6((x + c) * (3.0 / c)) * (c / 3.0) + (-c)
 
         def fire(self, v, training=False):
             """Spikes of membrane ``v`` (exact 0/1 forward, surrogate gradient)."""
             g = self.gain
-            z = ops.relu6(v * g - g * self.threshold)
+            # additions of negative constants (not subtractions): the graph
+            # then has no SUB op (see the module notes)
+            z = ops.relu6((v + (-self.threshold)) * g)
             s = ops.relu6(ops.relu6(z * 255.0) * 255.0) * (1.0 / 6.0)
             if training:
                 sg = ops.sigmoid(self.alpha * (v - self.threshold))
@@ -145,11 +155,12 @@ def _lif_class():
             v = v_prev * self.decay + current
             s = self.fire(v, training)
             sd = ops.stop_gradient(s) if training else s
+            return s, self._reset(v, sd)
+
+        def _reset(self, v, s):
             if self.reset == "hard":
-                r = v - v * sd
-            else:
-                r = v - sd * self.threshold
-            return s, r
+                return v * (s * -1.0 + 1.0)
+            return v + s * (-self.threshold)
 
         def call(self, x, training=False):
             steps = x.shape[1]
@@ -164,7 +175,7 @@ def _lif_class():
                     v = cur
                     s = self.fire(v, training)
                     sd = ops.stop_gradient(s) if training else s
-                    r = v - v * sd if self.reset == "hard" else v - sd * self.threshold
+                    r = self._reset(v, sd)
                 else:
                     s, r = self.step(cur, r, training)
                 out.append(s)

@@ -172,7 +172,7 @@ def build_streaming_model(model, batch_size: int = 1):
         h = model.get_layer("mix2_bn")(model.get_layer("mix2")(h))
         feat = ops.reshape(model.get_layer("mix_res")([x1, h]), (-1, h.shape[-1]))
     else:
-        x = model.get_layer("in_bn")(ops.reshape(inputs["frame"], (-1, mels)))
+        x = ops.reshape(model.get_layer("in_bn")(inputs["frame"]), (-1, mels))
         feat, m = lmu.step(x, inputs[keys["m"]])
         new[keys["m"]] = m
     total = inputs[keys["sum"]] + feat

@@ -1,0 +1,144 @@
+"""Spiking LMUFormer: LIF neurons, exact spikes, spike rates, int8 and host C bit-exactness."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from edgekit.errors import ConfigError  # noqa: E402
+from edgekit.models import build_model, build_spiking_lmuformer, spike_rates  # noqa: E402
+
+from test_models_lmu import SUPPORTED_INT8  # noqa: E402
+
+
+def _lif(**kw):
+    from edgekit.models.spiking import LIF
+
+    return LIF(**kw)
+
+
+def _lif_reference(x, threshold=1.0, decay=0.5, reset="hard", clip=3.0):
+    """Step-by-step numpy LIF."""
+    x = np.clip(x, -clip, clip)
+    v = np.zeros(x[:, 0].shape)
+    out = np.zeros_like(x)
+    for t in range(x.shape[1]):
+        v = decay * v + x[:, t]
+        s = (v > threshold).astype(x.dtype)
+        out[:, t] = s
+        v = v * (1 - s) if reset == "hard" else v - threshold * s
+    return out
+
+
+@pytest.mark.parametrize("reset", ["hard", "soft"])
+def test_lif_matches_reference_and_is_binary(reset):
+    import keras
+
+    x = np.random.default_rng(0).normal(size=(4, 20, 6)).astype(np.float32) * 1.5
+    layer = _lif(threshold=0.8, decay=0.7, reset=reset)
+    s = keras.ops.convert_to_numpy(layer(x))
+    assert set(np.unique(s)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(s, _lif_reference(x, 0.8, 0.7, reset))
+    # streaming steps give the same spikes
+    v = np.zeros((4, 6), np.float32)
+    for t in range(20):
+        st, v = layer.step(layer.clip_current(x[:, t]), v)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(st), s[:, t])
+
+
+def test_surrogate_gradient_flows():
+    import tensorflow as tf
+
+    x = tf.Variable(np.random.default_rng(1).normal(size=(2, 8, 4)).astype(np.float32))
+    layer = _lif()
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(layer(x, training=True))
+    g = tape.gradient(y, x).numpy()
+    assert np.all(np.isfinite(g)) and np.abs(g).sum() > 0
+    # forward value in training equals the exact spikes
+    np.testing.assert_array_equal(layer(x, training=True).numpy(), layer(x).numpy())
+
+
+def test_lif_config_round_trip_and_validation():
+    from edgekit.models.spiking import LIF
+
+    layer = _lif(threshold=0.5, decay=0.25, reset="soft", alpha=2.0, current_clip=None)
+    cfg = layer.get_config()
+    assert LIF.from_config(cfg).get_config() == cfg
+    with pytest.raises(ConfigError, match=r"threshold must be > 0 \(got 0\)"):
+        LIF(threshold=0)
+    with pytest.raises(ConfigError, match=r"decay must be in \[0, 1\] \(got 1.5\)"):
+        LIF(decay=1.5)
+    with pytest.raises(ConfigError, match=r"reset must be one of .* \(got 'x'\)"):
+        LIF(reset="x")
+    with pytest.raises(ConfigError, match=r"current_clip must be > 0 or None \(got -1\)"):
+        LIF(current_clip=-1)
+    with pytest.raises(ConfigError, match=r"decay must be in \[0, 1\] \(got -0.1\)"):
+        build_spiking_lmuformer((16, 8), 4, dim=8, decay=-0.1)
+
+
+def test_model_config_round_trip():
+    import keras
+
+    model = build_spiking_lmuformer((16, 8), 4, dim=8, order=4, memory_d=2)
+    assert keras.Model.from_config(model.get_config()).get_config() == model.get_config()
+
+
+@pytest.fixture(scope="module")
+def trained(fsdd_dataset):
+    from edgekit.models.train import train
+
+    ds = fsdd_dataset
+    idx = np.sort(np.random.default_rng(0).permutation(len(ds.x_train))[:900])
+    model = build_model("spiking_lmuformer", ds.input_shape, 10, seed=0, dim=24, order=6,
+                        memory_d=8, patch_kernel=8, patch_stride=4)
+    result = train(model, ds.x_train[idx], ds.y_train[idx], epochs=5, batch_size=32,
+                   learning_rate=1e-2, seed=0, validation=(ds.x_test, ds.y_test),
+                   progress=False)
+    return model, result, ds, idx
+
+
+def test_learns_and_reports_spike_rates(trained):
+    model, result, ds, _ = trained
+    assert result.float_accuracy > 0.5  # chance 0.1
+    rates = spike_rates(model, ds.x_test[:50])
+    assert set(rates) == {"patch_act", "lmu_act", "mix_act", "__all__"}
+    for name in ("patch_act", "lmu_act", "mix_act"):
+        assert 0.0 < rates[name]["rate"] < 1.0
+        assert rates[name]["fractional"] == 0.0  # exactly 0/1
+        assert rates[name]["steps"] == 16
+
+
+def test_int8_exact_spikes_ops_and_generated_c_bit_exact(trained):
+    import keras
+    from kernel_harness import run_generated_host
+
+    from edgekit.firmware_export import lower_graph
+    from edgekit.firmware_export.tflite_reader import read_tflite
+    from edgekit.quantize import quantize_int8
+    from edgekit.quantize.evaluate import (
+        op_list,
+        output_quantization,
+        tflite_accuracy,
+        tflite_predict,
+    )
+    from edgekit.reference import run_tflm
+
+    model, result, ds, idx = trained
+    b = quantize_int8(model, ds.x_train[idx], num_samples=100)
+    ops = op_list(b)
+    assert set(ops) <= SUPPORTED_INT8 and "SUB" not in ops, set(ops)
+    lower_graph(read_tflite(b))
+    assert tflite_accuracy(b, ds.x_test, ds.y_test, runtime="tflm") >= result.float_accuracy - 0.05
+    x = np.random.default_rng(5).integers(-128, 128, size=(3, 64, 40)).astype(np.int8)
+    np.testing.assert_array_equal(run_generated_host(b, x), run_tflm(b, x))
+    # the int8 spikes of the first LIF layer are exactly 0/1
+    probe = keras.Model(model.input, model.get_layer("patch_act").output)
+    pb = quantize_int8(probe, ds.x_train[idx], num_samples=50)
+    scale, zp = output_quantization(pb)
+    q = tflite_predict(pb, ds.x_test[:10], runtime="tflm")
+    assert set(np.unique(q)) <= {-128, 127} and (scale, zp) == (pytest.approx(1 / 255), -128)
