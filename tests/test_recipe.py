@@ -80,6 +80,15 @@ def test_prune_and_distill_commands(fsdd_root, tmp_path):
     assert rep["after"]["weight_flash_bytes"] < 0.6 * rep["before"]["weight_flash_bytes"]
     assert "int8 weight flash" in r.output and (tmp_path / "pruned" / "model.keras").is_file()
 
+    r = _cli("prune", tmp_path / "small.keras", "--unstructured", "--sparsity", "0.5",
+             "--steps", "1", "--finetune-epochs", "0", "--out", tmp_path / "sparse")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "sparse" / "prune.json").read_text())
+    assert rep["after"]["weight_flash_bytes"] == rep["before"]["weight_flash_bytes"]
+    assert "does not shrink" in r.output
+    pw = [t for t in rep["nonzero_per_tensor"] if t["elements"] == 16 * 16]
+    assert pw and all(t["nonzero"] <= t["elements"] // 2 for t in pw)
+
     r = _cli("distill", "--teacher", tmp_path / "small.keras", "--student", "dscnn",
              "--hparam", "width=4", "--hparam", "num_blocks=1", "--epochs", "1",
              "--out", tmp_path / "kd")

@@ -139,9 +139,13 @@ def prune_file(model, *, out, data=None, max_params: int | None = None,
 
 def distill_file(*, teacher, student, out, data=None, student_hparams: dict | None = None,
                  epochs: int = 8, temperature: float = 4.0, alpha: float = 0.3,
-                 learning_rate: float = 1e-3, seed: int = 0, baseline: bool = True
+                 learning_rate: float | None = None, seed: int = 0, baseline: bool = True
                  ) -> CompressResult:
-    """Distill ``teacher`` (Keras file) into ``student`` (Keras file or zoo name) on FSDD."""
+    """Distill ``teacher`` (Keras file) into ``student`` (Keras file or zoo name) on FSDD.
+
+    ``learning_rate`` defaults to 3e-3 for a fresh zoo student (training from
+    scratch) and 1e-3 for a given (trained or pruned) student (fine-tuning).
+    """
     from edgekit.compress.distill import distill
     from edgekit.compress.measure import measure
     from edgekit.models import registry
@@ -152,12 +156,12 @@ def distill_file(*, teacher, student, out, data=None, student_hparams: dict | No
     if str(student) in registry.ARCHITECTURES:
         s = registry.build_model(str(student), ds.input_shape, ds.num_classes, seed=seed,
                                  **(student_hparams or {}))
-        lr = learning_rate if learning_rate != 1e-3 else 3e-3   # fresh model: training lr
+        lr = 3e-3 if learning_rate is None else learning_rate
     else:
         if student_hparams:
             raise ConfigError("--hparam applies to a zoo student name, not a Keras file")
         s = _load_keras(student)
-        lr = learning_rate
+        lr = 1e-3 if learning_rate is None else learning_rate
     _check_fits(s, ds)
     res = distill(s, t, ds.x_train, ds.y_train, epochs=epochs, temperature=temperature,
                   alpha=alpha, learning_rate=lr, seed=seed, baseline=baseline,
