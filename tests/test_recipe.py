@@ -59,7 +59,10 @@ def test_build_refuses_conflicting_options(tmp_path):
     with pytest.raises(ConfigError, match="targets"):
         build(recipe={"target": {"name": "cortex-m0plus"}}, target="cortex-m4",
               out=tmp_path / "o")
+    with pytest.raises(ConfigError, match="16x8"):
+        build(recipe={"quantize": {"activations": "int16"}}, out=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+    assert not list(tmp_path.glob(".o.tmp-*"))
 
 
 def _cli(*args):
