@@ -36,7 +36,7 @@ from edgekit.errors import ConfigError, ModelError
 __all__ = ["ChannelGroups", "analyse", "prune_channels", "prune_to_budget", "count_params"]
 
 _PASS = {"BatchNormalization", "ReLU", "Activation", "Dropout", "AveragePooling2D",
-         "MaxPooling2D", "AveragePooling1D", "MaxPooling1D", "LeakyReLU", "ELU", "PReLU_",
+         "MaxPooling2D", "AveragePooling1D", "MaxPooling1D", "LeakyReLU", "ELU",
          "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
          "GlobalMaxPooling1D", "SpatialDropout2D", "GaussianNoise", "Identity", "ZeroPadding2D"}
 _JOIN = {"Add", "Subtract", "Multiply", "Maximum", "Minimum", "Average"}
