@@ -154,6 +154,9 @@ def _load_model(model, progress: Progress) -> tuple[bytes, str, dict]:
         try:
             import keras  # noqa: PLC0415
 
+            from edgekit.models.registry import register_custom_layers  # noqa: PLC0415
+
+            register_custom_layers()
             kmodel = keras.models.load_model(str(path), compile=False)
         except Exception as e:  # noqa: BLE001 - Keras raises anything on old files
             first = str(e).splitlines()[0] if str(e) else ""

@@ -17,6 +17,7 @@ __all__ = [
     "RECIPES",
     "build_model",
     "default_recipe",
+    "register_custom_layers",
     "count_params",
     "count_macs",
 ]
@@ -112,6 +113,19 @@ RECIPES: dict[str, dict] = {
         "num_samples": 300,
     },
 }
+
+
+def register_custom_layers() -> None:
+    """Make the zoo's custom Keras layers known to ``keras.saving.load_model``.
+
+    The layer classes are defined lazily (importing :mod:`edgekit.models`
+    must not import TensorFlow); a saved zoo model can only be loaded after
+    they are registered, so every loader calls this first.
+    """
+    import edgekit.models.layers_tiny_transformer  # noqa: F401, PLC0415 (registers on import)
+    from edgekit.models import lmu, spiking  # noqa: PLC0415
+
+    _ = (lmu.LMU, spiking.LIF)   # module __getattr__ defines and registers them
 
 
 def default_recipe(arch: str) -> dict:

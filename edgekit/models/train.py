@@ -396,6 +396,9 @@ def load_model(path):
         raise ModelError(f"no Keras model at {os.fspath(p)}")
     import keras
 
+    from edgekit.models.registry import register_custom_layers
+
+    register_custom_layers()
     try:
         return keras.saving.load_model(p, compile=False)
     except Exception as exc:  # keras raises many unrelated types for bad files

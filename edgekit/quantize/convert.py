@@ -148,6 +148,9 @@ def load_float_model(source) -> FloatModel:
                          "directory")
     import keras
 
+    from edgekit.models.registry import register_custom_layers
+
+    register_custom_layers()
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as exc:
