@@ -39,6 +39,7 @@ __all__ = [
     "streaming_float",
     "quantize_streaming_int8",
     "StreamingRunner",
+    "export_streaming",
 ]
 
 #: Ops whose int8 kernels requantise their output from the tensors' own
@@ -422,3 +423,44 @@ class StreamingRunner:
         for t in range(len(clip) // hop):
             out = self.step(clip[t * hop:(t + 1) * hop])
         return out
+
+
+def export_streaming(model, representative, out_dir, *, num_samples: int = 300,
+                     seed: int = 0) -> dict:
+    """Write ``stream.tflite`` and ``stream.json`` (layout and quantisation) to ``out_dir``.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained window model (``lmu``, ``lmuformer`` or ``spiking_lmuformer``).
+    representative : numpy.ndarray
+        Training clips for calibration (see :func:`quantize_streaming_int8`).
+    out_dir : str or os.PathLike
+        Created if missing.
+    num_samples, seed
+        Calibration draw.
+
+    Returns
+    -------
+    dict
+        The JSON written: ``hop``, ``steps``, the ``frame`` / ``scores`` /
+        ``state_i`` shapes, scales and zero points, and each state's meaning.
+    """
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    flat, spec = quantize_streaming_int8(model, representative, num_samples=num_samples,
+                                         seed=seed)
+    runner = StreamingRunner(flat, "litert")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "stream.tflite").write_bytes(flat)
+    info = {"hop": spec.hop, "steps": spec.steps, "inputs": {}, "states": {}}
+    for name in ["frame", *runner.states]:
+        scale, zp = runner.quant[name]
+        info["inputs"][name] = {"shape": [int(d) for d in runner.shapes[name]],
+                                "scale": scale, "zero_point": zp}
+    for i, label in enumerate(spec.state_names):
+        info["states"][f"state_{i}"] = label
+    (out / "stream.json").write_text(json.dumps(info, indent=1))
+    return info
