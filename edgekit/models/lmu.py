@@ -265,7 +265,7 @@ def _lmu_layer_class():
             u = ops.matmul(x, self.w_u) + self.b_u
             return self._hidden(self.memory(u), x)
 
-        def step(self, x_t, m):
+        def step(self, x_t, m, scale=None):
             """One streaming step.
 
             Parameters
@@ -274,20 +274,38 @@ def _lmu_layer_class():
                 ``(batch, features)`` input of this step.
             m : tensor
                 ``(batch, memory_d * order)`` memory after the previous step
-                (zeros before the first).
+                (zeros before the first), divided by ``scale`` if given.
+            scale : numpy.ndarray, optional
+                ``(memory_d * order,)`` positive per-component scale ``d``: the
+                state carried is ``m / d`` (folded into the fixed matrices and
+                ``W_m``), so that one int8 scale fits all components.
 
             Returns
             -------
             tuple of tensor
-                ``(h_t, m_t)``.
+                ``(h_t, m_t)`` (``m_t / d`` with ``scale``).
             """
             eye = np.eye(self.memory_d, dtype=np.float32)
             a_blk = np.kron(eye, self.a_bar.T)  # (md*d, md*d), block diagonal
             b_blk = np.kron(eye, self.b_bar[None, :])  # (md, md*d)
             u = ops.matmul(x_t, self.w_u) + self.b_u
-            m = ops.matmul(m, ops.convert_to_tensor(a_blk)) + ops.matmul(
-                u, ops.convert_to_tensor(b_blk))
-            return self._hidden(m, x_t), m
+            if scale is None:
+                m = ops.matmul(m, ops.convert_to_tensor(a_blk)) + ops.matmul(
+                    u, ops.convert_to_tensor(b_blk))
+                return self._hidden(m, x_t), m
+            d = np.asarray(scale, dtype=np.float64).reshape(-1)
+            if d.shape != (self.memory_d * self.order,) or not np.all(d > 0):
+                raise ConfigError(
+                    f"scale must be {self.memory_d * self.order} positive values (got {d.shape})")
+            a_n = (d[:, None] * a_blk / d[None, :]).astype(np.float32)
+            b_n = (b_blk / d[None, :]).astype(np.float32)
+            m = ops.matmul(m, ops.convert_to_tensor(a_n)) + ops.matmul(
+                u, ops.convert_to_tensor(b_n))
+            h = ops.matmul(m, self.w_m * ops.convert_to_tensor(d[:, None].astype(np.float32)))
+            if self.use_input_skip:
+                h = h + ops.matmul(x_t, self.w_x)
+            h = h + self.b
+            return (self.activation(h) if self.activation is not None else h), m
 
         def compute_output_shape(self, input_shape):
             return (*input_shape[:-1], self.units)

@@ -77,7 +77,7 @@ class StreamingSpec:
                 f"states={list(zip(self.state_names, self.state_shapes))})")
 
 
-def build_streaming_model(model, batch_size: int = 1):
+def build_streaming_model(model, batch_size: int = 1, memory_scale=None):
     """Build the per-hop streaming Keras model sharing ``model``'s weights.
 
     Parameters
@@ -88,6 +88,9 @@ def build_streaming_model(model, batch_size: int = 1):
         layer names).
     batch_size : int
         Static batch size (1 for deployment; larger for fast float runs).
+    memory_scale : numpy.ndarray, optional
+        Per-component scale of the LMU memory state (see
+        :meth:`edgekit.models.lmu.LMU.step`); the state is then ``m / scale``.
 
     Returns
     -------
@@ -163,7 +166,7 @@ def build_streaming_model(model, batch_size: int = 1):
             window = frame
         x = model.get_layer("patch_conv")(window)
         x0 = act("patch_act", model.get_layer("patch_bn")(x), keys.get("v_patch"))
-        h, m = lmu.step(ops.reshape(x0, (-1, x0.shape[-1])), inputs[keys["m"]])
+        h, m = lmu.step(ops.reshape(x0, (-1, x0.shape[-1])), inputs[keys["m"]], memory_scale)
         new[keys["m"]] = m
         h = ops.reshape(h, (-1, 1, h.shape[-1]))
         h = act("lmu_act", model.get_layer("lmu_bn")(h), keys.get("v_lmu"))
@@ -174,7 +177,7 @@ def build_streaming_model(model, batch_size: int = 1):
         feat = ops.reshape(model.get_layer("mix_res")([x1, h]), (-1, h.shape[-1]))
     else:
         x = ops.reshape(model.get_layer("in_bn")(inputs["frame"]), (-1, mels))
-        feat, m = lmu.step(x, inputs[keys["m"]])
+        feat, m = lmu.step(x, inputs[keys["m"]], memory_scale)
         new[keys["m"]] = m
     total = inputs[keys["sum"]] + feat
     new[keys["sum"]] = total
@@ -184,6 +187,7 @@ def build_streaming_model(model, batch_size: int = 1):
         outputs[f"state_{i}"] = new[f"state_{i}"]
     smodel = keras.Model(inputs, outputs, name=f"{model.name}_streaming")
     spec = StreamingSpec(hop, steps, (batch_size, hop, mels), state_names, state_shapes)
+    spec.memory_scale = None if memory_scale is None else np.asarray(memory_scale, np.float32)
     return smodel, spec
 
 
@@ -299,11 +303,19 @@ def quantize_streaming_int8(model, representative, *, num_samples: int = 300, se
     import keras  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    smodel, spec = build_streaming_model(model)
     rng = np.random.default_rng(seed)
     x = np.asarray(representative, dtype=np.float32)
     sel = np.sort(rng.permutation(len(x))[:min(calib_clips, len(x))])
     _, seen = streaming_float(model, x[sel], collect=True)
+    # LMU memory: carry m / d with d = per-component max |m| on the
+    # calibration clips, so one int8 scale suits every Legendre coefficient.
+    _, spec0 = build_streaming_model(model)
+    k = f"state_{spec0.state_names.index('lmu_memory')}"
+    peak = np.max([np.abs(feed[k]).max(axis=0) for feed in seen], axis=0).reshape(-1)
+    d = np.maximum(peak, 1e-3 * max(float(peak.max()), 1e-12))
+    for feed in seen:
+        feed[k] = feed[k] / d
+    smodel, spec = build_streaming_model(model, memory_scale=d)
     pool = [(t, i) for t in range(len(seen)) for i in range(len(seen[t]["frame"]))]
     pick = rng.permutation(len(pool))[:num_samples]
     names = ["frame"] + [f"state_{i}" for i in range(len(spec.state_shapes))]
@@ -462,5 +474,7 @@ def export_streaming(model, representative, out_dir, *, num_samples: int = 300,
                                 "scale": scale, "zero_point": zp}
     for i, label in enumerate(spec.state_names):
         info["states"][f"state_{i}"] = label
+    if spec.memory_scale is not None:
+        info["lmu_memory_scale"] = [float(v) for v in spec.memory_scale]
     (out / "stream.json").write_text(json.dumps(info, indent=1))
     return info
