@@ -43,3 +43,49 @@ def test_sub_bit_exact(seed):
 
     m = single_op_model(build, [c["shape"]], seed, low=c["lo"], high=c["hi"])
     check_golden(m, seed, c, expect_ops=("SUB",))
+
+
+def _set_scale(tflite: bytes, tensor_index: int, value: float) -> bytes:
+    """Rewrite one tensor's (per-tensor) scale in the flatbuffer bytes."""
+    import struct
+
+    from edgekit.firmware_export import read_tflite
+
+    old = read_tflite(tflite).tensors[tensor_index].scale
+    assert len(old) == 1
+    needle = struct.pack("<If", 1, float(old[0]))        # vector length 1 + the float
+    assert tflite.count(needle) >= 1
+    buf = bytearray(tflite)
+    for pos in range(len(buf)):                          # patch the right occurrence
+        if buf[pos:pos + 8] == needle:
+            trial = bytearray(buf)
+            trial[pos + 4:pos + 8] = struct.pack("<f", value)
+            if read_tflite(bytes(trial)).tensors[tensor_index].scale[0] == np.float32(value):
+                return bytes(trial)
+    raise AssertionError("scale not found")
+
+
+def test_sub_rounding_ties_like_tflm():
+    """A scale ratio whose multiplier has exactly 21 significant bits puts the
+    rescaled second input on exact rounding ties: TFLite's Sub rescales it with
+    a positive multiplier and then subtracts, which rounds those ties
+    differently from rescaling with a negated multiplier."""
+    import keras
+
+    from edgekit.firmware_export import read_tflite
+
+    def build(ins):
+        x = ins[0]
+        return keras.layers.Subtract()([x, keras.layers.Conv2D(4, 1)(x)])
+
+    m = single_op_model(build, [(4, 4, 4)], 77, low=-2, high=2)
+    g = read_tflite(m)
+    sub = [op for op in g.operators if op.opcode == "SUB"][0]
+    (a, b), y = sub.inputs, sub.outputs[0]
+    # in1 scale 1 and in2 scale (2**20 + 1) / 2**21: the second input's
+    # multiplier is (2**20 + 1) << 10 (shift -1), so odd values land on exact
+    # ties; output scale 1 makes the output rescale a division by 2**19, so a
+    # one-unit difference in the rescaled input decides a half-way rounding.
+    for t, v in ((a, 1.0), (b, (2**20 + 1) / 2**21), (y, 1.0)):
+        m = _set_scale(m, t, v)
+    check_golden(m, 77, {"case": "tie scales"}, n=24, expect_ops=("SUB",))

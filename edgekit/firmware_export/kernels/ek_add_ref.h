@@ -11,7 +11,11 @@ static inline int8_t ek_add_one(const ek_add_params *p, int32_t a, int32_t b) {
     const int32_t x2 = ek_shl(b + p->in2_offset, p->left_shift);
     const int32_t s1 = ek_mbqm(x1, p->in1_mult, p->in1_shift);
     const int32_t s2 = ek_mbqm(x2, p->in2_mult, p->in2_shift);
-    const int32_t r = ek_mbqm(s1 + s2, p->out_mult, p->out_shift) + p->out_offset;
+    /* SUB subtracts the rescaled second input: negating its multiplier
+     * instead would round ties differently (the rounding high multiply is
+     * not odd-symmetric). */
+    const int32_t raw = p->subtract ? s1 - s2 : s1 + s2;
+    const int32_t r = ek_mbqm(raw, p->out_mult, p->out_shift) + p->out_offset;
     return (int8_t)ek_clamp32(r, p->act_min, p->act_max);
 }
 

@@ -62,6 +62,7 @@ typedef struct {
     int32_t in1_offset, in2_offset, out_offset, left_shift;
     int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
     int32_t act_min, act_max;
+    int32_t subtract;               /* 1: SUB (out = in1 - in2), as TFLite's Sub rounds */
 } ek_add_params;
 
 void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);

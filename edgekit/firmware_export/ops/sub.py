@@ -1,7 +1,8 @@
-"""SUB, int8, with broadcasting: ADD's kernel with the second input's
-multiplier negated (the fixed-point rescaling rounds symmetrically, so
--(x * m) == x * (-m) exactly).  Multipliers follow TFLM's sub_common.cc:
-the scale ratios are computed in float, then quantized."""
+"""SUB, int8, with broadcasting: ADD's kernel in subtract mode (both inputs
+rescaled with positive multipliers, then the second subtracted, as TFLite's
+integer Sub does; negating a multiplier instead rounds ties differently).
+Multipliers follow TFLM's sub_common.cc: the scale ratios are computed in
+float, then quantized."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def lower(op, graph) -> Lowered:
     act_min, act_max = activation_range(op.options.get("activation", "NONE"), y.s, y.zp)
     params = broadcast_params(op, a, b, y)
     params.update(in1_offset=-a.zp, in2_offset=-b.zp, out_offset=y.zp, left_shift=LEFT_SHIFT,
-                  in1_mult=m1, in1_shift=sh1, in2_mult=-m2, in2_shift=sh2,
-                  out_mult=mo, out_shift=sho, act_min=act_min, act_max=act_max)
+                  in1_mult=m1, in1_shift=sh1, in2_mult=m2, in2_shift=sh2,
+                  out_mult=mo, out_shift=sho, act_min=act_min, act_max=act_max,
+                  subtract=1)
     return Lowered("ek_add_s8", "ek_add_params", params, [a.index, b.index, y.index],
                    source="ek_add.c")

@@ -1,4 +1,4 @@
-/* edgekit: ADD (and SUB, with the second input's multiplier negated), int8,
+/* edgekit: ADD (and SUB: the rescaled second input is subtracted), int8,
  * with NumPy-style broadcasting.
  *
  * Optimized version of kernels/ek_add.c: same function, same results bit
@@ -24,7 +24,8 @@ void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int
         for (int32_t i = 0; i < p->size; ++i) {
             const int32_t s1 = ekopt_rq_apply(ek_shl(in1[i] + o1, ls), &q1);
             const int32_t s2 = ekopt_rq_apply(ek_shl(in2[i] + o2, ls), &q2);
-            out[i] = (int8_t)ek_clamp32(ekopt_rq_apply(s1 + s2, &qo) + oo, lo, hi);
+            const int32_t raw = p->subtract ? s1 - s2 : s1 + s2;
+            out[i] = (int8_t)ek_clamp32(ekopt_rq_apply(raw, &qo) + oo, lo, hi);
         }
         return;
     }
