@@ -1,0 +1,77 @@
+"""Streaming zoo models in generated C: state in static buffers, frame by frame.
+
+The streaming int8 form of each recurrent zoo model (random weights: what is
+checked is the arithmetic, not accuracy) is generated as C; a stream of int8
+frames through the host build (and QEMU for one model) must give the scores
+tflite_micro gives when its state outputs are fed back after every frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgekit.emulator import build_firmware, build_host, run_host, run_qemu
+from edgekit.firmware_export import generate, read_tflite
+from edgekit.models.registry import build_model, default_recipe
+from edgekit.models.streaming import quantize_streaming_int8
+
+
+def _tflm_stream(tflite: bytes, graph, frames: np.ndarray) -> np.ndarray:
+    from tflite_micro.python.tflite_micro import runtime
+
+    ip = runtime.Interpreter.from_bytes(tflite)
+    pos_in = {t: i for i, t in enumerate(graph.inputs)}
+    pos_out = {t: i for i, t in enumerate(graph.outputs)}
+    fin, fout = graph.signature_inputs["frame"], graph.signature_outputs["scores"]
+    pairs = graph.state_pairs()
+    state = {a: np.full(graph.tensors[a].shape, graph.tensors[a].zp, np.int8) for a, _ in pairs}
+    out = []
+    for f in frames:
+        ip.set_input(f.reshape(graph.tensors[fin].shape), pos_in[fin])
+        for a, _ in pairs:
+            ip.set_input(state[a], pos_in[a])
+        ip.invoke()
+        out.append(np.array(ip.get_output(pos_out[fout])).reshape(-1))
+        for a, b in pairs:
+            ta, tb = graph.tensors[a], graph.tensors[b]
+            assert (ta.s, ta.zp) == (tb.s, tb.zp)   # same quantization: state copied back
+            state[a] = np.array(ip.get_output(pos_out[b])).reshape(ta.shape).astype(np.int8)
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module", params=["lmu", "lmuformer", "spiking_lmuformer"])
+def stream_model(request, tmp_path_factory):
+    arch = request.param
+    model = build_model(arch, (64, 40), 10, seed=1, **default_recipe(arch)["hparams"])
+    clips = np.random.default_rng(0).normal(-6, 3, (24, 64, 40)).astype(np.float32)
+    tflite, spec = quantize_streaming_int8(model, clips, num_samples=64, calib_clips=8)
+    graph = read_tflite(tflite)
+    src = tmp_path_factory.mktemp(arch) / "src"
+    exp = generate(graph, src)
+    return arch, tflite, graph, src, exp
+
+
+def test_streaming_model_has_state_outside_the_arena(stream_model):
+    arch, _, graph, _, exp = stream_model
+    pairs = graph.state_pairs()
+    assert pairs, f"{arch}: no state_N signature pairs"
+    assert exp.state_bytes == sum(graph.tensors[a].nbytes for a, _ in pairs)
+    assert all(a not in exp.plan.offsets for a, _ in pairs)
+
+
+def test_streaming_c_matches_tflm_frame_by_frame(stream_model, tmp_path):
+    arch, tflite, graph, src, _ = stream_model
+    fin = graph.tensors[graph.signature_inputs["frame"]]
+    frames = np.random.default_rng(2).integers(-128, 128, (48, fin.num_elements), dtype=np.int8)
+    ref = _tflm_stream(tflite, graph, frames)
+    host = run_host(build_host(src, tmp_path / "host"), frames.view(np.uint8)).view(np.int8)
+    bad = np.flatnonzero((host != ref).any(axis=1))
+    assert bad.size == 0, f"{arch}: frames {bad[:5]} differ"
+    # The stream has memory: the last frame alone, from a reset state, scores differently.
+    alone = _tflm_stream(tflite, graph, frames[-1:])
+    assert not np.array_equal(alone[0], ref[-1])
+    if arch == "lmuformer":
+        fw = build_firmware(src, tmp_path / "fw", target="cortex-m4")
+        q = run_qemu(fw.elf, frames[:16].view(np.uint8), target="cortex-m4").outputs.view(np.int8)
+        assert np.array_equal(q, ref[:16])
