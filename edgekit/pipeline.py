@@ -105,6 +105,13 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     float_acc = evaluate_float(model, ds.x_test, ds.y_test)
     save_model(model, ds.feature_config, work)
     progress.info(f"float test accuracy {float_acc:.4f} ({result.seconds:.0f} s)")
+    spikes = None
+    if arch.startswith("spiking"):
+        from edgekit.models.spiking import spike_rates  # noqa: PLC0415
+
+        spikes = spike_rates(model, ds.x_test)
+        progress.info(f"spike rate {spikes['__all__']['rate']:.3f} (fraction of non-zero "
+                      "activations over the test split)")
 
     progress.stage("quantize", "full int8 with a representative set from the train split")
     tflite = quantize_int8(model, ds.x_train, num_samples=recipe.get("num_samples", 300),
@@ -127,6 +134,8 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     }
     if sizing:
         parts["sizing"] = sizing
+    if spikes:
+        parts["spikes"] = spikes
     return tflite, parts, real
 
 

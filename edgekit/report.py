@@ -88,6 +88,12 @@ def render_markdown(report: dict) -> str:
     if acc:
         lines += ["", "## Accuracy (FSDD official test split)", "", "| float | int8 (tflite_micro) |",
                   "|---|---|", f"| {_fmt(acc.get('float'))} | {_fmt(acc.get('int8'))} |"]
+    spikes = report.get("spikes")
+    if spikes:
+        lines += ["", "## Spike rates (fraction of non-zero activations, test split)", "",
+                  "| layer | rate |", "|---|---|"]
+        for name, v in spikes.items():
+            lines.append(f"| {'all' if name == '__all__' else name} | {v['rate']:.3f} |")
     lines += _compression_sections(report)
     lines += ["", "## Memory", "", "| what | bytes |", "|---|---|"]
     for key in ("flash_bytes", "weights_bytes", "ram_bytes", "arena_bytes",
