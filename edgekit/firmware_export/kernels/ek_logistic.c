@@ -7,53 +7,13 @@
  * beyond +-range_radius saturate to -128 / 127. */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
+#include "ek_fixedpoint_exp.h"
 
 #define EK_LOG_INT_BITS 4
-#define EK_LOG_FRAC_BITS (31 - EK_LOG_INT_BITS)
-
-/* exp(a) for a in [-1/4, 0), a and result Q0.31. */
-static int32_t ek_log_exp_quarter(int32_t a) {
-    const int32_t c_exp_m1_8 = 1895147668;   /* exp(-1/8) in Q0.31 */
-    const int32_t c_1_3 = 715827883;         /* 1/3 in Q0.31 */
-    const int32_t x = a + (1 << 28);         /* a + 1/8 */
-    const int32_t x2 = ek_srdhm(x, x);
-    const int32_t x3 = ek_srdhm(x2, x);
-    const int32_t x4 = ek_srdhm(x2, x2);
-    const int32_t x4_over_4 = ek_sat_mul_pot(x4, -2);
-    const int32_t poly = ek_sat_mul_pot(ek_srdhm(x4_over_4 + x3, c_1_3) + x2, -1);
-    return c_exp_m1_8 + ek_srdhm(c_exp_m1_8, x + poly);
-}
-
-/* exp(a) for a <= 0 in Q4.27; result Q0.31. */
-static int32_t ek_log_exp_neg(int32_t a) {
-    const int32_t quarter = 1 << (EK_LOG_FRAC_BITS - 2);
-    const int32_t a_mod_minus_quarter = (a & (quarter - 1)) - quarter;
-    int32_t result = ek_log_exp_quarter(ek_sat_mul_pot(a_mod_minus_quarter, EK_LOG_INT_BITS));
-    const int32_t remainder = a_mod_minus_quarter - a;
-    /* exp(-2^k) in Q0.31 for k = -2 .. 3 (the integer bits of Q4.27). */
-    static const int32_t mults[6] = {1672461947, 1302514674, 790015084, 290630308,
-                                     39332535, 720401};
-    for (int k = 0; k < 6; ++k) {
-        if (remainder & (1 << (EK_LOG_FRAC_BITS + k - 2))) {
-            result = ek_srdhm(result, mults[k]);
-        }
-    }
-    if (a == 0) result = INT32_MAX;
-    return result;
-}
 
 /* 1 / (1 + x) for x in [0, 1), x Q0.31; result Q0.31. */
 static int32_t ek_log_one_over_one_plus_x(int32_t a) {
-    const int64_t sum = (int64_t)a + (int64_t)INT32_MAX;
-    const int32_t half_den = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-    const int32_t c_48_17 = 1515870810;      /* Q2.29 */
-    const int32_t c_m32_17 = -1010580540;    /* Q2.29 */
-    int32_t x = c_48_17 + ek_srdhm(half_den, c_m32_17);
-    for (int i = 0; i < 3; ++i) {
-        const int32_t one_minus = (1 << 29) - ek_srdhm(half_den, x);
-        x = x + ek_sat_mul_pot(ek_srdhm(x, one_minus), 2);
-    }
-    return ek_sat_mul_pot(x, 1);
+    return ek_sat_mul_pot(ek_two_over_one_plus_x(a), 1);
 }
 
 void ek_logistic_s8(const ek_logistic_params *p, const int8_t *in, int8_t *out) {
@@ -70,7 +30,8 @@ void ek_logistic_s8(const ek_logistic_params *p, const int8_t *in, int8_t *out) 
                 s = 1 << 30;
             } else {
                 const int32_t ax = xq > 0 ? xq : -xq;
-                const int32_t pos = ek_log_one_over_one_plus_x(ek_log_exp_neg(-ax));
+                const int32_t e = ek_exp_on_negative_values(-ax, EK_LOG_INT_BITS);
+                const int32_t pos = ek_log_one_over_one_plus_x(e);
                 s = xq > 0 ? pos : INT32_MAX - pos;
             }
             const int32_t r = ek_rdbpot(s, 31 - 8) - 128;

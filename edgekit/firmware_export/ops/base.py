@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from edgekit.errors import UnsupportedOpError
+from edgekit.firmware_export.quant import f32, tflite_round
 
 
 @dataclass
@@ -78,3 +80,31 @@ def expected_out(padding: str, in_size: int, filt: int, stride: int, dilation: i
     if padding == "SAME":
         return (in_size + stride - 1) // stride
     return (in_size - eff + stride) // stride
+
+
+def lower_q4_27_activation(op, graph, *, name: str, out_scale_inv: int, out_zp: int,
+                           input_integer_bits: int = 4):
+    """Checks and parameters shared by int8 LOGISTIC and TANH, as TFLM computes
+    them: the input scale times 2^(31 - input_integer_bits) split by frexp into
+    a Q0.31 multiplier and a left shift, and the saturation radius.
+
+    Returns ``(x, y, params)``; the output must have scale ``1/out_scale_inv``
+    and zero point ``out_zp``.
+    """
+    x = graph.op_inputs(op)[0]
+    y = graph.op_outputs(op)[0]
+    require_int8(op, x, y)
+    if y.zp != out_zp or abs(y.s - 1.0 / out_scale_inv) > 1e-8:
+        raise fail(op, f"int8 {name} output must have scale 1/{out_scale_inv} and zero point "
+                       f"{out_zp} (got {y.s}, {y.zp})")
+    if x.num_elements != y.num_elements:
+        raise fail(op, "input and output sizes differ")
+    real = f32(x.s) * float(1 << (31 - input_integer_bits))
+    q, shift = math.frexp(real)
+    mult = tflite_round(q * (1 << 31))
+    if mult >= (1 << 31) or shift < 0 or shift > 30:
+        raise fail(op, f"input scale {x.s} is out of the supported range")
+    radius = math.floor(((1 << input_integer_bits) - 1) *
+                        float(1 << (31 - input_integer_bits)) / float(1 << shift))
+    return x, y, dict(size=y.num_elements, in_zp=x.zp, in_mult=mult, in_shift=shift,
+                      range_radius=radius)
