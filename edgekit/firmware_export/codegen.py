@@ -26,7 +26,8 @@ from edgekit.firmware_export.quant import f32, quantize_multiplier
 
 C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t",
            "float32": "float", "int64": "int64_t"}
-COMMON_KERNEL_FILES = ("ek_kernels.h", "ek_fixedpoint.h", "ek_fixedpoint_exp.h")
+COMMON_KERNEL_FILES = ("ek_kernels.h", "ek_fixedpoint.h", "ek_fixedpoint_exp.h",
+                       "ek_broadcast.h")
 
 
 @dataclass

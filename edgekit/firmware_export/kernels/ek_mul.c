@@ -3,6 +3,7 @@
  * with a multiplier holding s1 * s2 / s_out. */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
+#include "ek_broadcast.h"
 
 static inline int8_t ek_mul_one(const ek_mul_params *p, int32_t a, int32_t b) {
     const int32_t prod = (a + p->in1_offset) * (b + p->in2_offset);
@@ -17,17 +18,11 @@ void ek_mul_s8(const ek_mul_params *p, const int8_t *in1, const int8_t *in2, int
         }
         return;
     }
-    int32_t idx[6] = {0, 0, 0, 0, 0, 0};
+    ek_bcast_iter it;
+    ek_bcast_init(&it, p->out_shape, p->in1_strides, p->in2_strides);
     for (int32_t i = 0; i < p->size; ++i) {
-        int32_t o1 = 0, o2 = 0;
-        for (int d = 0; d < 6; ++d) {
-            o1 += idx[d] * p->in1_strides[d];
-            o2 += idx[d] * p->in2_strides[d];
-        }
+        int32_t o1, o2;
+        ek_bcast_step(&it, &o1, &o2);
         out[i] = ek_mul_one(p, in1[o1], in2[o2]);
-        for (int d = 5; d >= 0; --d) {
-            if (++idx[d] < p->out_shape[d]) break;
-            idx[d] = 0;
-        }
     }
 }

@@ -6,6 +6,7 @@
  * ek_add_params block: same index scheme and multipliers. */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
+#include "ek_broadcast.h"
 
 static inline int8_t ek_sqd_one(const ek_add_params *p, int32_t a, int32_t b) {
     const int32_t sa = ek_mbqm((a + p->in1_offset) * (1 << p->left_shift), p->in1_mult,
@@ -25,17 +26,11 @@ void ek_squared_difference_s8(const ek_add_params *p, const int8_t *in1, const i
         }
         return;
     }
-    int32_t idx[6] = {0, 0, 0, 0, 0, 0};
+    ek_bcast_iter it;
+    ek_bcast_init(&it, p->out_shape, p->in1_strides, p->in2_strides);
     for (int32_t i = 0; i < p->size; ++i) {
-        int32_t o1 = 0, o2 = 0;
-        for (int d = 0; d < 6; ++d) {
-            o1 += idx[d] * p->in1_strides[d];
-            o2 += idx[d] * p->in2_strides[d];
-        }
+        int32_t o1, o2;
+        ek_bcast_step(&it, &o1, &o2);
         out[i] = ek_sqd_one(p, in1[o1], in2[o2]);
-        for (int d = 5; d >= 0; --d) {
-            if (++idx[d] < p->out_shape[d]) break;
-            idx[d] = 0;
-        }
     }
 }
