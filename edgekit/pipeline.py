@@ -140,19 +140,10 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
 
 
 def _graph_macs(graph) -> int:
-    """MACs of the conv/FC ops of an int8 graph (for a model given as .tflite)."""
-    macs = 0
-    for op in graph.operators:
-        ins, outs = graph.op_inputs(op), graph.op_outputs(op)
-        if op.opcode == "CONV_2D":
-            w = ins[1]
-            macs += outs[0].num_elements * int(np.prod(w.shape[1:]))
-        elif op.opcode == "DEPTHWISE_CONV_2D":
-            w = ins[1]
-            macs += outs[0].num_elements * int(w.shape[1]) * int(w.shape[2])
-        elif op.opcode == "FULLY_CONNECTED":
-            macs += outs[0].num_elements * int(ins[1].shape[-1])
-    return macs
+    """MACs of an int8 graph (for a model given as .tflite): the budget's per-op count."""
+    from edgekit.budget.layers import op_macs  # noqa: PLC0415
+
+    return sum(op_macs(graph, op) for op in graph.operators)
 
 
 def _graph_params(graph) -> int:

@@ -346,3 +346,36 @@ def test_zoo_name_and_keras_file_are_quantized_first(tmp_path):
     assert [x["macs"] for x in fcs] == [32 * 16, 16 * 4]
     assert [x["params"] for x in fcs] == [32 * 16 + 16, 16 * 4 + 4]
     assert registry.count_params(keras.Model(inp, out)) == 32 * 16 + 16 + 16 * 4 + 4
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("core", ["cortex-m3", "cortex-m7", "cortex-m33", "cortex-m55"])
+def test_budget_on_every_core_qemu_boots(core, mlperf_dir):
+    from edgekit.log import Progress
+
+    r = budget(mlperf_dir / "kws_ref_model.tflite", target=core, progress=Progress(quiet=True))
+    d = r.data
+    assert d["target"]["core"] == core and d["target"]["measured_on"] == d["target"]["qemu_machine"]
+    assert d["instructions"] > 1_000_000
+    assert sum(row["instructions"] for row in d["layers"]) <= d["instructions"]
+    assert d["ram"]["arena_bytes"] <= d["ram"]["tflm_arena_bytes"]
+    assert d["flash"]["total_bytes"] > d["flash"]["weights_bytes"] > 0
+    assert d["totals"]["params"] == 22_606 and d["totals"]["macs"] == 2_656_768
+    assert r.fits
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("arch", ["tiny_transformer", "lmu", "lmuformer", "spiking_lmuformer"])
+def test_budget_of_each_zoo_architecture(arch):
+    from edgekit.log import Progress
+    from edgekit.models.registry import build_model, count_macs, default_recipe
+
+    r = budget(arch, target="cortex-m4", progress=Progress(quiet=True))
+    d = r.data
+    assert d["instructions"] > 0 and d["ram"]["arena_bytes"] > 0
+    assert d["ram"]["lower_bound_bytes"] <= d["ram"]["arena_bytes"] <= d["ram"]["tflm_arena_bytes"]
+    assert d["flash"]["weights_bytes"] > 0 and d["totals"]["params"] > 0
+    # The int8 graph's MACs are within 2% of the Keras model's hand count
+    # (the int8 graph may drop or fold small ops).
+    model = build_model(arch, (64, 40), 10, **default_recipe(arch)["hparams"])
+    assert d["totals"]["macs"] == pytest.approx(count_macs(model), rel=0.02)

@@ -62,6 +62,10 @@ def op_macs(graph, op) -> int:
         return outs[0].num_elements * int(w[1]) * int(w[2])
     if op.opcode == "FULLY_CONNECTED" and len(ins) > 1 and ins[1] is not None:
         return outs[0].num_elements * int(ins[1].shape[-1])
+    if op.opcode == "BATCH_MATMUL" and len(ins) > 1 and ins[0] is not None:
+        lhs = ins[0].shape                     # (..., M, K), or (..., K, M) with adj_x
+        k = lhs[-2] if op.options.get("adj_x") else lhs[-1]
+        return outs[0].num_elements * int(k)
     if op.opcode == "TRANSPOSE_CONV" and len(ins) > 2 and ins[1] is not None:
         w = ins[1].shape                       # (out_c, kh, kw, in_c)
         return ins[2].num_elements * int(w[0]) * int(w[1]) * int(w[2])
