@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgekit.errors import ConfigError
+from edgekit.models import _checks
 
 __all__ = ["build_dscnn"]
 
@@ -122,14 +123,7 @@ def build_dscnn(
     >>> model.output_shape
     (None, 10)
     """
-    try:
-        frames, mels = (int(v) for v in input_shape)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"input_shape must be (frames, mels) (got {input_shape!r})"
-        ) from None
-    if frames <= 0 or mels <= 0:
-        raise ConfigError(f"input_shape must be positive (got {tuple(input_shape)!r})")
+    frames, mels = _checks.input_shape(input_shape)
     for label, value in (("num_classes", num_classes), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{label} must be > 0 (got {value})")
@@ -137,12 +131,10 @@ def build_dscnn(
         raise ConfigError(f"num_classes must be >= 2 (got {num_classes})")
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 0:
         raise ConfigError(f"num_blocks must be >= 0 (got {num_blocks})")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1) (got {dropout})")
+    _checks.dropout(dropout)
     if float(weight_decay) < 0.0:
         raise ConfigError(f"weight_decay must be >= 0 (got {weight_decay})")
-    if not 0.0 < float(bn_momentum) < 1.0:
-        raise ConfigError(f"bn_momentum must be in (0, 1) (got {bn_momentum})")
+    _checks.bn_momentum(bn_momentum)
     if first_padding not in ("valid", "same"):
         raise ConfigError(f"first_padding must be 'valid' or 'same' (got {first_padding!r})")
     kernel = _pair(first_kernel, "first_kernel")

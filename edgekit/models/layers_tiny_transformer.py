@@ -23,15 +23,9 @@ import keras
 from keras import layers, ops
 
 from edgekit.errors import ConfigError
+from edgekit.models import _checks
 
 __all__ = ["DecomposedLayerNormalization", "PositionalEmbedding", "StaticSelfAttention"]
-
-
-def _check_positive_int(value, name: str) -> int:
-    """Return ``value`` if it is a positive int, else raise ``ConfigError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{name} must be > 0 (got {value})")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="edgekit")
@@ -137,10 +131,10 @@ class StaticSelfAttention(layers.Layer):
     def __init__(self, num_heads: int, key_dim: int, output_dim: int | None = None,
                  use_bias: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.num_heads = _check_positive_int(num_heads, "num_heads")
-        self.key_dim = _check_positive_int(key_dim, "key_dim")
+        self.num_heads = _checks.positive_int(num_heads, "num_heads")
+        self.key_dim = _checks.positive_int(key_dim, "key_dim")
         if output_dim is not None:
-            _check_positive_int(output_dim, "output_dim")
+            _checks.positive_int(output_dim, "output_dim")
         self.output_dim = output_dim
         self.use_bias = bool(use_bias)
         inner = self.num_heads * self.key_dim

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgekit.errors import ConfigError
+from edgekit.models import _checks
 
 __all__ = [
     "LMU",
@@ -40,12 +41,6 @@ __all__ = [
     "impulse_response",
     "lmu_recurrence",
 ]
-
-
-def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ConfigError(f"{name} must be > 0 (got {value!r})")
-    return int(value)
 
 
 def legendre_delay_system(order: int, theta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +66,7 @@ def legendre_delay_system(order: int, theta: float) -> tuple[np.ndarray, np.ndar
        Continuous-Time Representation in Recurrent Neural Networks",
        NeurIPS 2019, eq. (2).
     """
-    order = _pos_int(order, "order")
+    order = _checks.pos_int(order, "order")
     if not float(theta) > 0:
         raise ConfigError(f"theta must be > 0 (got {theta!r})")
     i = np.arange(order)[:, None]
@@ -112,7 +107,7 @@ def zoh_discretize(a: np.ndarray, b: np.ndarray, dt: float = 1.0) -> tuple[np.nd
 
 def impulse_response(order: int, theta: float, length: int) -> np.ndarray:
     """``H[k] = A_bar^k B_bar`` for ``k = 0 .. length - 1``, shape ``(length, order)``."""
-    length = _pos_int(length, "length")
+    length = _checks.pos_int(length, "length")
     ad, bd = zoh_discretize(*legendre_delay_system(order, theta))
     h = np.empty((length, order), dtype=np.float64)
     x = bd[:, 0]
@@ -205,12 +200,10 @@ def _lmu_layer_class():
         def __init__(self, units, order=8, theta=None, memory_d=16, activation="relu",
                      use_input_skip=True, kernel_initializer="glorot_uniform", **kwargs):
             super().__init__(**kwargs)
-            self.units = _pos_int(units, "units")
-            self.order = _pos_int(order, "order")
-            self.memory_d = _pos_int(memory_d, "memory_d")
-            if theta is not None and not (isinstance(theta, (int, float)) and not
-                                          isinstance(theta, bool) and theta > 0):
-                raise ConfigError(f"theta must be > 0 (got {theta!r})")
+            self.units = _checks.pos_int(units, "units")
+            self.order = _checks.pos_int(order, "order")
+            self.memory_d = _checks.pos_int(memory_d, "memory_d")
+            _checks.optional_theta(theta)
             self.theta = None if theta is None else float(theta)
             try:
                 self.activation = keras.activations.get(activation)
@@ -331,32 +324,8 @@ def _lmu_layer_class():
     return LMU
 
 
-_LMU_CLASS = None
-
-
-def __getattr__(name):  # lazy: importing edgekit.models must not import TensorFlow
-    global _LMU_CLASS
-    if name == "LMU":
-        if _LMU_CLASS is None:
-            _LMU_CLASS = _lmu_layer_class()
-        return _LMU_CLASS
-    raise AttributeError(name)
-
-
-def _input_shape(input_shape) -> tuple[int, int]:
-    try:
-        frames, mels = (int(v) for v in input_shape)
-    except (TypeError, ValueError):
-        raise ConfigError(f"input_shape must be (frames, mels) (got {input_shape!r})") from None
-    if frames <= 0 or mels <= 0:
-        raise ConfigError(f"input_shape must be positive (got {tuple(input_shape)!r})")
-    return frames, mels
-
-
-def _num_classes(num_classes) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ConfigError(f"num_classes must be >= 2 (got {num_classes!r})")
-    return num_classes
+# lazy: importing edgekit.models must not import TensorFlow
+__getattr__ = _checks.lazy_attr("LMU", _lmu_layer_class)
 
 
 def build_lmu(
@@ -415,13 +384,12 @@ def build_lmu(
        Continuous-Time Representation in Recurrent Neural Networks",
        NeurIPS 2019.
     """
-    frames, mels = _input_shape(input_shape)
-    num_classes = _num_classes(num_classes)
-    _pos_int(units, "units")
-    _pos_int(order, "order")
-    _pos_int(memory_d, "memory_d")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1) (got {dropout})")
+    frames, mels = _checks.input_shape(input_shape)
+    num_classes = _checks.num_classes(num_classes)
+    _checks.pos_int(units, "units")
+    _checks.pos_int(order, "order")
+    _checks.pos_int(memory_d, "memory_d")
+    _checks.dropout(dropout)
     keras = _keras()
     from edgekit.models import lmu as _self  # noqa: PLC0415
 

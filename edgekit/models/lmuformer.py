@@ -61,7 +61,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgekit.errors import ConfigError
-from edgekit.models.lmu import _input_shape, _num_classes, _pos_int
+from edgekit.models import _checks
 
 __all__ = ["build_lmuformer", "build_spiking_lmuformer"]
 
@@ -136,25 +136,21 @@ def build_lmuformer(
     .. [2] A. Voelker, I. Kajic and C. Eliasmith, "Legendre Memory Units",
        NeurIPS 2019.
     """
-    frames, mels = _input_shape(input_shape)
-    num_classes = _num_classes(num_classes)
+    frames, mels = _checks.input_shape(input_shape)
+    num_classes = _checks.num_classes(num_classes)
     for label, value in (("dim", dim), ("order", order), ("memory_d", memory_d),
                          ("patch_kernel", patch_kernel), ("patch_stride", patch_stride),
                          ("mlp_ratio", mlp_ratio)):
-        _pos_int(value, label)
+        _checks.pos_int(value, label)
     if patch_kernel < patch_stride:
         raise ConfigError(
             f"patch_kernel must be >= patch_stride (got {patch_kernel} < {patch_stride})")
     if frames % patch_stride:
         raise ConfigError(
             f"frames must be a multiple of patch_stride (got {frames} frames, stride {patch_stride})")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1) (got {dropout})")
-    if not 0.0 < float(bn_momentum) < 1.0:
-        raise ConfigError(f"bn_momentum must be in (0, 1) (got {bn_momentum})")
-    if theta is not None and not (isinstance(theta, (int, float)) and not
-                                  isinstance(theta, bool) and theta > 0):
-        raise ConfigError(f"theta must be > 0 (got {theta!r})")
+    _checks.dropout(dropout)
+    _checks.bn_momentum(bn_momentum)
+    _checks.optional_theta(theta)
     if spiking:
         from edgekit.models.spiking import _check_lif  # noqa: PLC0415
 

@@ -54,6 +54,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.errors import ConfigError
+from edgekit.models import _checks
 
 __all__ = ["LIF", "spike_rates"]
 
@@ -197,16 +198,8 @@ def _lif_class():
     return LIF
 
 
-_LIF_CLASS = None
-
-
-def __getattr__(name):  # lazy: importing edgekit.models must not import TensorFlow
-    global _LIF_CLASS
-    if name == "LIF":
-        if _LIF_CLASS is None:
-            _LIF_CLASS = _lif_class()
-        return _LIF_CLASS
-    raise AttributeError(name)
+# lazy: importing edgekit.models must not import TensorFlow
+__getattr__ = _checks.lazy_attr("LIF", _lif_class)
 
 
 def spike_rates(model, x, batch_size: int = 128) -> dict[str, dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgekit.errors import ConfigError
+from edgekit.models import _checks
 
 __all__ = ["build_tiny_transformer", "NORMALIZATIONS", "ACTIVATIONS"]
 
@@ -18,12 +19,6 @@ __all__ = ["build_tiny_transformer", "NORMALIZATIONS", "ACTIVATIONS"]
 NORMALIZATIONS = ("batch", "layer", "none")
 #: Accepted values of ``activation`` (each has an int8 TFLM kernel).
 ACTIVATIONS = ("relu", "relu6", "hard_swish")
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{name} must be > 0 (got {value})")
-    return value
 
 
 def build_tiny_transformer(
@@ -167,25 +162,20 @@ def build_tiny_transformer(
     >>> model.output_shape
     (None, 10)
     """
-    try:
-        frames, mels = (int(v) for v in input_shape)
-    except (TypeError, ValueError):
-        raise ConfigError(f"input_shape must be (frames, mels) (got {input_shape!r})") from None
-    if frames <= 0 or mels <= 0:
-        raise ConfigError(f"input_shape must be positive (got {tuple(input_shape)!r})")
-    _positive_int(num_classes, "num_classes")
+    frames, mels = _checks.input_shape(input_shape)
+    _checks.positive_int(num_classes, "num_classes")
     if num_classes < 2:
         raise ConfigError(f"num_classes must be >= 2 (got {num_classes})")
-    _positive_int(embed_dim, "embed_dim")
-    _positive_int(num_heads, "num_heads")
-    _positive_int(num_blocks, "num_blocks")
-    _positive_int(ffn_dim, "ffn_dim")
-    _positive_int(frame_pool, "frame_pool")
+    _checks.positive_int(embed_dim, "embed_dim")
+    _checks.positive_int(num_heads, "num_heads")
+    _checks.positive_int(num_blocks, "num_blocks")
+    _checks.positive_int(ffn_dim, "ffn_dim")
+    _checks.positive_int(frame_pool, "frame_pool")
     if frames % frame_pool:
         raise ConfigError(f"frame_pool must divide the {frames} frames (got {frame_pool})")
     if key_dim is None:
         key_dim = max(1, embed_dim // num_heads)
-    _positive_int(key_dim, "key_dim")
+    _checks.positive_int(key_dim, "key_dim")
     if norm not in NORMALIZATIONS:
         raise ConfigError(f"norm must be one of {', '.join(NORMALIZATIONS)} (got {norm!r})")
     if activation not in ACTIVATIONS:
