@@ -59,19 +59,9 @@ def run_generated_host(tflite_bytes: bytes, inputs: np.ndarray, *, keep: str | N
     return out.reshape((len(inputs),) + tuple(int(d) for d in y.shape))
 
 
-def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, high: float = 1.0,
-                    keras: bool = True, samples: int = 32, output_float: bool = False,
-                    inference_input_type=None, dataset=None) -> bytes:
-    """Build and convert a tiny model to full-int8 TFLite.
-
-    ``build_fn`` gets the list of inputs and returns the output: Keras
-    inputs (``keras=True``; use layers / ``keras.ops``) or ``tf.Tensor``s of
-    a traced ``tf.function`` (``keras=False``; any TensorFlow op).
-    ``input_shapes`` are without the batch dimension (batch is 1, static).
-    Weights are drawn from ``seed``; the representative dataset is uniform
-    random float data in [low, high] (which sets the input scale), or what
-    ``dataset(rng, shapes)`` returns (one list of arrays per call).
-    """
+def _convert(build_fn, input_shapes, seed, *, low, high, keras, samples, dataset,
+             supported_ops, input_type, output_type) -> bytes:
+    """Build the tiny model and convert it with a random representative set."""
     import keras as K  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
@@ -82,8 +72,7 @@ def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, hig
     specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
     if keras:
         ins = [K.Input(batch_shape=s) for s in shapes]
-        out = build_fn(ins)
-        conv = tf.lite.TFLiteConverter.from_keras_model(K.Model(ins, out))
+        conv = tf.lite.TFLiteConverter.from_keras_model(K.Model(ins, build_fn(ins)))
     else:
         fn = tf.function(lambda *xs: build_fn(list(xs)), input_signature=specs)
         conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
@@ -98,10 +87,32 @@ def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, hig
 
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = inference_input_type or tf.int8
-    conv.inference_output_type = tf.float32 if output_float else tf.int8
+    conv.target_spec.supported_ops = [supported_ops]
+    conv.inference_input_type = input_type
+    conv.inference_output_type = output_type
     return bytes(conv.convert())
+
+
+def single_op_model(build_fn, input_shapes, seed: int, *, low: float = -1.0, high: float = 1.0,
+                    keras: bool = True, samples: int = 32, output_float: bool = False,
+                    inference_input_type=None, dataset=None) -> bytes:
+    """Build and convert a tiny model to full-int8 TFLite.
+
+    ``build_fn`` gets the list of inputs and returns the output: Keras
+    inputs (``keras=True``; use layers / ``keras.ops``) or ``tf.Tensor``s of
+    a traced ``tf.function`` (``keras=False``; any TensorFlow op).
+    ``input_shapes`` are without the batch dimension (batch is 1, static).
+    Weights are drawn from ``seed``; the representative dataset is uniform
+    random float data in [low, high] (which sets the input scale), or what
+    ``dataset(rng, shapes)`` returns (one list of arrays per call).
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    return _convert(build_fn, input_shapes, seed, low=low, high=high, keras=keras,
+                    samples=samples, dataset=dataset,
+                    supported_ops=tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                    input_type=inference_input_type or tf.int8,
+                    output_type=tf.float32 if output_float else tf.int8)
 
 
 def random_inputs(tflite_bytes: bytes, n: int, seed: int) -> np.ndarray:
@@ -177,36 +188,12 @@ def single_op_model_16x8(build_fn, input_shapes, seed: int, *, low: float = -1.0
     """Like :func:`single_op_model`, converted in TFLite's 16x8 mode: int16
     activations (zero point 0), int8 weights, int64 bias, int16 input and
     output."""
-    import keras as K  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    if isinstance(input_shapes[0], int):
-        input_shapes = [input_shapes]
-    shapes = [(1, *map(int, s)) for s in input_shapes]
-    K.utils.set_random_seed(seed)
-    specs = [tf.TensorSpec(s, tf.float32) for s in shapes]
-    if keras:
-        ins = [K.Input(batch_shape=s) for s in shapes]
-        conv = tf.lite.TFLiteConverter.from_keras_model(K.Model(ins, build_fn(ins)))
-    else:
-        fn = tf.function(lambda *xs: build_fn(list(xs)), input_signature=specs)
-        conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
-    rng = np.random.default_rng(seed + 7919)
-
-    def rep():
-        for _ in range(samples):
-            if dataset is not None:
-                yield [np.asarray(a, np.float32) for a in dataset(rng, shapes)]
-            else:
-                yield [rng.uniform(low, high, s).astype(np.float32) for s in shapes]
-
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [
-        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    conv.inference_input_type = tf.int16
-    conv.inference_output_type = tf.int16
-    return bytes(conv.convert())
+    return _convert(build_fn, input_shapes, seed, low=low, high=high, keras=keras,
+                    samples=samples, dataset=dataset,
+                    supported_ops=tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                    input_type=tf.int16, output_type=tf.int16)
 
 
 def check_golden_typed(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,

@@ -190,8 +190,6 @@ def test_transformer_ffn_width_is_prunable():
     widths joined to residuals / custom layers stay frozen."""
     from edgekit.models import registry
 
-    if "tiny_transformer" not in registry.ARCHITECTURES:
-        pytest.skip("tiny_transformer not in the zoo")
     m = registry.build_model("tiny_transformer", (64, 40), 10, seed=0,
                              **registry.default_recipe("tiny_transformer")["hparams"])
     p, info = prune_to_budget(m, ratio=0.95)
