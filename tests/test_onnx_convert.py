@@ -9,6 +9,7 @@ host and in QEMU on a Cortex-M4, and report.json carries the agreement.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from functools import partial
 
@@ -31,7 +32,8 @@ KINDS = {
 }
 
 needs_toolchain = pytest.mark.skipif(
-    not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+    not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm"))
+    and not os.environ.get("CI"),  # under CI a missing toolchain fails loudly
     reason="arm-none-eabi-gcc / qemu-system-arm not installed (scripts/setup.sh installs them)")
 
 
