@@ -75,3 +75,38 @@ def test_streaming_c_matches_tflm_frame_by_frame(stream_model, tmp_path):
         fw = build_firmware(src, tmp_path / "fw", target="cortex-m4")
         q = run_qemu(fw.elf, frames[:16].view(np.uint8), target="cortex-m4").outputs.view(np.int8)
         assert np.array_equal(q, ref[:16])
+
+
+def test_push_frame_collects_one_frame_at_a_time(stream_model, tmp_path):
+    """edgekit_push_frame: one feature frame per call, the model runs once per hop."""
+    arch, tflite, graph, src, _ = stream_model
+    fin = graph.tensors[graph.signature_inputs["frame"]]
+    hop = int(fin.shape[1])
+    assert hop == {"lmu": 1, "lmuformer": 2, "spiking_lmuformer": 2}[arch]  # registry presets
+    width = fin.num_elements // hop
+    frames = np.random.default_rng(3).integers(-128, 128, (12 * hop, width), dtype=np.int8)
+    ref = _tflm_stream(tflite, graph, frames.reshape(12, -1))
+    exe = build_host(src, tmp_path / "push", defines={"EDGEKIT_HOST_PUSH_FRAMES": None})
+    got = run_host(exe, frames.view(np.uint8)).view(np.int8)
+    assert got.shape == (12 * hop, ref.shape[1])
+    # After frame j the latest output is that of hop (j + 1) // hop - 1; zeros before the first.
+    for j in range(12 * hop):
+        done = (j + 1) // hop
+        want = ref[done - 1] if done else np.zeros(ref.shape[1], np.int8)
+        assert np.array_equal(got[j], want), f"{arch}: frame {j}"
+
+
+def test_runner_push_equals_step_per_hop(stream_model):
+    from edgekit.errors import ConfigError
+    from edgekit.models.streaming import StreamingRunner
+
+    arch, tflite, graph, _, _ = stream_model
+    runner = StreamingRunner(tflite, "tflm")
+    clip = np.random.default_rng(4).normal(-6, 3, (16, 40)).astype(np.float32)
+    whole = runner.run_clip(clip, runner.hop)
+    runner.reset()
+    outs = [runner.push(f) for f in clip]
+    assert [o is not None for o in outs] == [(j + 1) % runner.hop == 0 for j in range(16)]
+    assert np.array_equal(outs[-1], whole)
+    with pytest.raises(ConfigError, match="40 features"):
+        runner.push(np.zeros(39))

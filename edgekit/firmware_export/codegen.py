@@ -80,6 +80,20 @@ def data_io(graph: Graph) -> tuple[int, int]:
     return ins[0], outs[0]
 
 
+def frames_per_call(graph: Graph) -> int:
+    """Feature frames in one call of a streaming model (its hop), else 1.
+
+    A streaming model (state pairs, see :meth:`Graph.state_pairs`) whose data
+    input is ``(1, hop, features)`` takes ``hop`` frames per call; the
+    generated ``edgekit_push_frame`` collects them one at a time.
+    """
+    xi, _ = data_io(graph)
+    shape = graph.tensors[xi].shape
+    if graph.state_pairs() and len(shape) == 3 and shape[0] == 1 and shape[1] >= 1:
+        return int(shape[1])
+    return 1
+
+
 def check_graph(graph: Graph) -> None:
     """Raise if the graph is not one data input, one data output (+ state)."""
     data_io(graph)
@@ -211,7 +225,7 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
         input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
         input_scale=f"{x.s!r}f", input_zp=x.zp,
         output_shape=list(y.shape), output_dtype=y.dtype, output_bytes=y.nbytes,
-        output_scale=f"{y.s!r}f", output_zp=y.zp,
+        output_scale=f"{y.s!r}f", output_zp=y.zp, frames_per_call=frames_per_call(graph),
         op_names=",\n".join(f'    "{op.opcode}"' for op in graph.operators),
         constants="\n\n".join(const_lines), op_params="\n\n".join(param_lines),
         input_offset=plan.offsets[x.index], output_offset=plan.offsets[y.index],

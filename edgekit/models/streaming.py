@@ -2,7 +2,9 @@
 
 A streaming model consumes one *hop* of features per call (``patch_stride``
 feature frames; one frame for ``lmu`` and ``patch_stride=1``) and returns the
-class scores so far, carrying the recurrent state explicitly::
+class scores so far, carrying the recurrent state explicitly (an audio front
+end delivers one frame at a time: :meth:`StreamingRunner.push` and the
+generated C's ``edgekit_push_frame`` collect a hop and run the model on it)::
 
     inputs : frame (1, hop, mels), state_0, state_1, ...
     outputs: scores (1, num_classes), state_0, state_1, ...
@@ -407,7 +409,8 @@ class StreamingRunner:
         self.reset()
 
     def reset(self):
-        """Zero all states (the quantised code of 0.0)."""
+        """Zero all states (the quantised code of 0.0) and drop frames collected by :meth:`push`."""
+        self._pending = []
         self.state = {}
         for n in self.states:
             scale, zp = self.quant[n]
@@ -426,6 +429,30 @@ class StreamingRunner:
         for n in self.states:
             self.state[n] = self._get(self.out_index[n]).reshape(self.shapes[n]).astype(np.int8)
         return self._get(self.out_index["scores"]).reshape(-1)
+
+    @property
+    def hop(self) -> int:
+        """Feature frames per model call (``frame`` is ``(1, hop, features)``)."""
+        shape = self.shapes["frame"]
+        return int(shape[1]) if len(shape) == 3 else 1
+
+    def push(self, frame):
+        """Feed one feature frame ``(features,)``, as an audio front end delivers them.
+
+        Frames are collected until a hop is complete; then the model runs
+        (:meth:`step`) and its int8 scores are returned.  Returns None for a
+        frame that only completed part of a hop.  The generated C's
+        ``edgekit_push_frame`` behaves the same way.
+        """
+        frame = np.asarray(frame, dtype=np.float32).reshape(-1)
+        width = int(np.prod(self.shapes["frame"])) // self.hop
+        if frame.size != width:
+            raise ConfigError(f"a frame has {width} features (got {frame.size})")
+        self._pending.append(frame)
+        if len(self._pending) < self.hop:
+            return None
+        hop, self._pending = np.stack(self._pending), []
+        return self.step(hop)
 
     def run_clip(self, clip, hop: int) -> np.ndarray:
         """Reset, stream a whole clip ``(frames, mels)`` and return the final int8 scores."""

@@ -7,13 +7,23 @@
  * N outputs of EDGEKIT_OUTPUT_BYTES each, concatenated.  edgekit_reset() is
  * called once before the first case (the cases form one stream, as in the
  * firmware harness).  Exit status: 0 on success, non-zero on any error.
+ *
+ * Built with -DEDGEKIT_HOST_PUSH_FRAMES, each case is one feature frame
+ * (EDGEKIT_FRAME_BYTES) fed to edgekit_push_frame(), and after each frame the
+ * latest output is written (zeros before the first full hop).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "model.h"
 
-static unsigned char input_buf[EDGEKIT_INPUT_BYTES] __attribute__((aligned(16)));
+#ifdef EDGEKIT_HOST_PUSH_FRAMES
+#define CASE_BYTES EDGEKIT_FRAME_BYTES
+#else
+#define CASE_BYTES EDGEKIT_INPUT_BYTES
+#endif
+
+static unsigned char input_buf[CASE_BYTES] __attribute__((aligned(16)));
 static unsigned char output_buf[EDGEKIT_OUTPUT_BYTES] __attribute__((aligned(16)));
 
 int main(int argc, char **argv)
@@ -38,13 +48,13 @@ int main(int argc, char **argv)
         fclose(in);
         return 3;
     }
-    if (length % EDGEKIT_INPUT_BYTES != 0) {
+    if (length % CASE_BYTES != 0) {
         fprintf(stderr, "error: %s has %ld bytes, not a multiple of %d\n", argv[1], length,
-                EDGEKIT_INPUT_BYTES);
+                (int)CASE_BYTES);
         fclose(in);
         return 4;
     }
-    cases = length / EDGEKIT_INPUT_BYTES;
+    cases = length / CASE_BYTES;
     out = fopen(argv[2], "wb");
     if (out == NULL) {
         fprintf(stderr, "error: cannot create %s\n", argv[2]);
@@ -54,14 +64,19 @@ int main(int argc, char **argv)
     edgekit_reset();
     for (c = 0; c < cases; c++) {
         int status;
-        if (fread(input_buf, 1, EDGEKIT_INPUT_BYTES, in) != (size_t)EDGEKIT_INPUT_BYTES) {
+        if (fread(input_buf, 1, CASE_BYTES, in) != (size_t)CASE_BYTES) {
             fprintf(stderr, "error: short read on case %ld\n", c);
             fclose(in);
             fclose(out);
             return 5;
         }
+#ifdef EDGEKIT_HOST_PUSH_FRAMES
+        status = edgekit_push_frame(input_buf, output_buf);
+        if (status != 0 && status != 1) {
+#else
         status = edgekit_invoke(input_buf, output_buf);
         if (status != 0) {
+#endif
             fprintf(stderr, "error: edgekit_invoke returned %d on case %ld\n", status, c);
             fclose(in);
             fclose(out);
