@@ -49,12 +49,17 @@ def main() -> None:
               help="Calibration samples (.npy/.npz, ONNX layout) for an .onnx --model.")
 @click.option("--recipe", type=click.Path(), default=None,
               help="Build recipe (TOML): train -> prune -> distill -> quantize (see recipes/).")
-def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe) -> None:
+@click.option("--streaming", is_flag=True, default=False,
+              help="Also build the per-frame streaming form of --arch lmu|lmuformer|"
+                   "spiking_lmuformer into OUT/stream.")
+def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
+          streaming) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
     result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases,
-                       holdout_speaker=holdout_speaker, calib=calib, recipe=recipe)
+                       holdout_speaker=holdout_speaker, calib=calib, recipe=recipe,
+                       streaming=streaming)
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
@@ -63,6 +68,9 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe)
         summary["conversion"] = {k: r["conversion"][k] for k in ("cosine", "top1_agreement")}
     if "compression" in r:
         summary["compression"] = r["compression"]
+    if "streaming" in r:
+        summary["streaming"] = {k: r["streaming"][k] for k in (
+            "bit_exact", "instructions_per_hop", "state_bytes", "decisions_equal_window")}
     click.echo(json.dumps(summary, indent=1))
     click.echo(f"wrote {result.out_dir}/report.json, report.md, model.tflite, firmware/")
 

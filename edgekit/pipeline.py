@@ -60,8 +60,13 @@ def _load_tflite(path: Path) -> bytes:
 
 def _train_default(data: str | None, work: Path, progress: Progress, recipe: dict,
                    arch: str | None, holdout_speaker: str | None = None,
-                   budget: dict | None = None) -> tuple[bytes, dict, np.ndarray]:
-    """Train + quantize the default recipe; returns (tflite, report parts, real inputs)."""
+                   budget: dict | None = None, stream_target=None
+                   ) -> tuple[bytes, dict, np.ndarray]:
+    """Train + quantize the default recipe; returns (tflite, report parts, real inputs).
+
+    With ``stream_target`` (a recurrent architecture) the streaming form is
+    also built and checked into ``work/stream`` (:mod:`edgekit.stream_build`).
+    """
     from edgekit.data import load_fsdd, resolve_data_root  # noqa: PLC0415
     from edgekit.models import registry  # noqa: PLC0415
     from edgekit.models.train import evaluate_float, save_model, train  # noqa: PLC0415
@@ -136,6 +141,13 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
         parts["sizing"] = sizing
     if spikes:
         parts["spikes"] = spikes
+    if stream_target is not None:
+        from edgekit.stream_build import build_streaming  # noqa: PLC0415
+
+        progress.stage("stream", "per-frame streaming form: int8, generated C, "
+                       f"{stream_target.name} in QEMU")
+        parts["streaming"] = build_streaming(model, ds.x_train, ds.x_test, ds.y_test, tflite,
+                                             work / "stream", stream_target, progress)
     return tflite, parts, real
 
 
@@ -213,8 +225,8 @@ def train(*, arch: str | None = None, data: str | None = None, out: str | Path =
 def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path = "build",
           model: str | Path | None = None, arch: str | None = None, cases: int = NUM_CHECK_CASES,
           holdout_speaker: str | None = None, progress: Progress | None = None,
-          calib: str | Path | None = None, recipe: str | Path | dict | None = None
-          ) -> BuildResult:
+          calib: str | Path | None = None, recipe: str | Path | dict | None = None,
+          streaming: bool = False) -> BuildResult:
     """Run the whole pipeline and write ``out``.
 
     Parameters
@@ -240,6 +252,10 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         A build recipe (TOML, see :mod:`edgekit.recipe`): train, compression
         steps (prune, distill), quantize; adds ``steps``, ``compression`` and
         ``quantization`` (per-layer SQNR) to the report.
+    streaming : bool
+        Also build the per-frame streaming form of a recurrent zoo model
+        (``lmu``, ``lmuformer``, ``spiking_lmuformer``) into ``out/stream``
+        and check it (``streaming`` in the report).
     """
     from edgekit.emulator import (build_firmware, build_host, check_toolchain,  # noqa: PLC0415
                                   get_target, run_host, run_qemu)
@@ -249,7 +265,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
 
     progress = progress or Progress()
     onnx = model is not None and str(model).lower().endswith(".onnx")
-    progress.total = 7 if model is None else (9 if onnx else 5)
+    progress.total = (7 + bool(streaming)) if model is None else (9 if onnx else 5)
     if onnx != (calib is not None):
         raise ConfigError("--calib is needed with an .onnx --model" if onnx else
                           "--calib goes with an .onnx --model")
@@ -270,6 +286,14 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         raise ConfigError("--model deploys a given .tflite; --arch/--holdout-speaker need training")
     if cases < 1:
         raise ConfigError(f"cases must be >= 1 (got {cases})")
+    if streaming:
+        from edgekit.models.registry import RECURRENT  # noqa: PLC0415
+
+        chosen = arch or DEFAULT_RECIPE["arch"]
+        if model is not None or rcp is not None or chosen not in RECURRENT:
+            raise ConfigError("--streaming needs --arch " + "|".join(sorted(RECURRENT))
+                              + (f" (got {chosen})" if model is None and rcp is None
+                                 else " (not --model or --recipe)"))
     tgt = get_target(target)
     check_toolchain()                    # fail before any training
     check_toolchain(host=True)
@@ -284,7 +308,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
             report.update(parts)
         elif model is None:
             tflite, parts, real = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch,
-                                                 holdout_speaker)
+                                                 holdout_speaker,
+                                                 stream_target=tgt if streaming else None)
             report.update(parts)
         else:
             progress.stage("model", f"deploying {model}")

@@ -96,3 +96,62 @@ def run_litert(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
         ip.invoke()
         outs.append(ip.get_tensor(out["index"]).copy())
     return np.stack(outs)
+
+
+def run_tflm_stream(tflite: bytes, graph, frames: np.ndarray,
+                    resets: np.ndarray | None = None) -> np.ndarray:
+    """Run a streaming model in tflite_micro, feeding its state outputs back.
+
+    Parameters
+    ----------
+    tflite : bytes
+        A streaming int8 model (signature ``frame``, ``state_i`` -> ``scores``,
+        ``state_i``; see :mod:`edgekit.models.streaming`).
+    graph : edgekit.firmware_export.graph.Graph
+        The same model read by :func:`edgekit.firmware_export.read_tflite`
+        (gives the signature's tensor indices and the state pairs).
+    frames : numpy.ndarray
+        int8 model inputs ``(N, ...)``, one per call, in stream order.
+    resets : numpy.ndarray of bool, optional
+        ``resets[i]`` zeroes the state before call ``i`` (call 0 always
+        starts from zero), as ``edgekit_reset()`` does in the generated C.
+
+    Returns
+    -------
+    numpy.ndarray
+        The int8 ``scores`` of every call, ``(N, classes)``.
+
+    Raises
+    ------
+    ModelError
+        If the model has no state pairs or a state is requantised between
+        its output and input (the generated C copies state bytes back).
+    """
+    pairs = graph.state_pairs()
+    if not pairs or "frame" not in graph.signature_inputs or "scores" not in graph.signature_outputs:
+        raise ModelError("not a streaming model: no frame/scores/state_i signature")
+    for a, b in pairs:
+        ta, tb = graph.tensors[a], graph.tensors[b]
+        if (ta.s, ta.zp) != (tb.s, tb.zp):
+            raise ModelError(f"state tensors {a} and {b} are quantised differently")
+    ip = _tflm(tflite)
+    pos_in = {t: i for i, t in enumerate(graph.inputs)}
+    pos_out = {t: i for i, t in enumerate(graph.outputs)}
+    fin, fout = graph.signature_inputs["frame"], graph.signature_outputs["scores"]
+    shape = graph.tensors[fin].shape
+
+    def zero():
+        return {a: np.full(graph.tensors[a].shape, graph.tensors[a].zp, np.int8) for a, _ in pairs}
+
+    state, out = zero(), []
+    for i, f in enumerate(frames):
+        if resets is not None and resets[i]:
+            state = zero()
+        ip.set_input(np.asarray(f, np.int8).reshape(shape), pos_in[fin])
+        for a, _ in pairs:
+            ip.set_input(state[a], pos_in[a])
+        ip.invoke()
+        out.append(np.array(ip.get_output(pos_out[fout])).reshape(-1).copy())
+        for a, b in pairs:
+            state[a] = np.array(ip.get_output(pos_out[b])).reshape(graph.tensors[a].shape).astype(np.int8)
+    return np.stack(out)

@@ -75,6 +75,26 @@ def _compression_sections(report: dict) -> list[str]:
     return lines
 
 
+def _streaming_section(st: dict | None) -> list[str]:
+    if not st:
+        return []
+    return ["", "## Streaming form (`stream/`: one call per hop, state in static buffers)", "",
+            "| | |", "|---|---|",
+            f"| feature frames per call (hop) | {st['hop_frames']} "
+            "(`edgekit_push_frame()` takes one frame at a time) |",
+            f"| calls per clip | {st['steps']} |",
+            f"| guest instructions per call | {_fmt(st['instructions_per_hop'])} |",
+            f"| state / arena / flash bytes | {_fmt(st['state_bytes'])} / "
+            f"{_fmt(st['arena_bytes'])} / {_fmt(st['flash_bytes'])} |",
+            f"| bit-exact with tflite_micro | **{st['bit_exact']}** (host {st['host_calls']} "
+            f"calls, QEMU {st['qemu_calls']}) |",
+            f"| final decision = int8 window model's | {st['decisions_equal_window']:.4f} of "
+            f"{st['test_clips']} test clips (max score difference {st['max_abs_diff_vs_window']}"
+            " LSB) |",
+            f"| int8 accuracy, streaming / window | {st['accuracy_int8']:.4f} / "
+            f"{st['window_accuracy_int8']:.4f} |"]
+
+
 def render_markdown(report: dict) -> str:
     m, mem, emu, tgt = (report.get(k, {}) for k in ("model", "memory", "emulator", "target"))
     acc = report.get("accuracy")
@@ -95,6 +115,7 @@ def render_markdown(report: dict) -> str:
         for name, v in spikes.items():
             lines.append(f"| {'all' if name == '__all__' else name} | {v['rate']:.3f} |")
     lines += _compression_sections(report)
+    lines += _streaming_section(report.get("streaming"))
     lines += ["", "## Memory", "", "| what | bytes |", "|---|---|"]
     for key in ("flash_bytes", "weights_bytes", "ram_bytes", "arena_bytes",
                 "arena_lower_bound_bytes", "tflm_arena_host_bytes", "stack_bytes"):

@@ -35,6 +35,10 @@ ARCHITECTURES: dict[str, Callable] = {
 #: included) allowed for the default model.
 PARAM_BUDGET = 25_000
 
+#: Architectures with a recurrent state and so a per-frame streaming form
+#: (:mod:`edgekit.models.streaming`).
+RECURRENT = ("lmu", "lmuformer", "spiking_lmuformer")
+
 #: Defaults used by the build pipeline to train the FSDD digit model.
 #: ``arch``/``hparams`` go to :func:`build_model`; ``epochs``,
 #: ``batch_size``, ``learning_rate``, ``seed`` and ``train_kwargs`` go to
