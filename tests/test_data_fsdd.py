@@ -193,7 +193,7 @@ def test_explicit_path_does_not_fall_back(clean_env, tmp_path, wav_writer):
 
 
 def test_unknown_dataset(clean_env):
-    with pytest.raises(DataError, match=r"unknown dataset 'mnist' \(known: fsdd\)"):
+    with pytest.raises(DataError, match=r"unknown dataset 'mnist' \(known: fsdd, speech_commands, esc50\)"):
         resolve_data_root("mnist")
 
 

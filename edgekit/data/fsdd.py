@@ -50,6 +50,20 @@ class Dataset:
         rate, unexpected file name).
     files_train, files_test : list of pathlib.Path
         The source file of each row of ``x_train`` / ``x_test``, in order.
+    x_val, y_val : numpy.ndarray or None
+        A validation split, shaped like the test split, for datasets that
+        define one (Speech Commands' ``validation_list.txt``); ``None``
+        otherwise (FSDD).
+    files_val : list of pathlib.Path
+        The source of each row of ``x_val`` (empty without a validation
+        split).  Rows that are not read from one file (Speech Commands'
+        generated ``_silence_`` clips) name the noise file they were cut
+        from, or the word folder for all-zero silence.
+    name : str
+        Dataset name (``"fsdd"``, ``"speech_commands"``, ``"esc50"``).
+    split : str
+        How the test split was chosen, e.g. ``"fsdd-official-test"``,
+        ``"speech_commands-testing_list"`` or ``"esc50-fold5"``.
     """
 
     x_train: np.ndarray
@@ -61,6 +75,11 @@ class Dataset:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     files_train: list[Path] = field(default_factory=list)
     files_test: list[Path] = field(default_factory=list)
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    files_val: list[Path] = field(default_factory=list)
+    name: str = "fsdd"
+    split: str = "fsdd-official-test"
 
     @property
     def num_classes(self) -> int:
@@ -223,6 +242,8 @@ def load_fsdd(
         skipped=skipped,
         files_train=out[False][2],
         files_test=out[True][2],
+        split=(f"fsdd-holdout-{holdout_speaker}" if holdout_speaker
+               else "fsdd-official-test"),
     )
 
 
