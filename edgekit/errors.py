@@ -36,3 +36,7 @@ class EmulatorError(EdgekitError):
 
 class ConfigError(EdgekitError):
     """A recipe, target name or command-line value is invalid."""
+
+
+class PlanError(EdgekitError):
+    """An op order given to the memory planner is not a valid schedule."""
