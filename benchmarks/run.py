@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from edgekit.budget.elf import elf_breakdown  # noqa: E402
 from edgekit.emulator import build_firmware, run_qemu  # noqa: E402
 from edgekit.firmware_export import generate, read_tflite  # noqa: E402
-from edgekit.reference import run_tflm, tflm_arena  # noqa: E402
+from edgekit.reference import run_tflm, run_tflm_stream, tflm_arena  # noqa: E402
 
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
           "str_ww_ref_model")
@@ -63,7 +63,9 @@ def measure(tflite: bytes, name: str, work: Path) -> dict:
     shape = tuple(graph.tensors[graph.inputs[0]].shape)
     x = np.random.default_rng(0).integers(-128, 128, shape, dtype=np.int8).reshape(1, -1)
     run = run_qemu(fw.elf, x.view(np.uint8), target="cortex-m4", timeout=600)
-    exact = bool(np.array_equal(run.outputs.view(np.int8), run_tflm(tflite, x).reshape(1, -1)))
+    # A streaming model (state_i pairs) runs one call from the reset state.
+    ref = (run_tflm_stream(tflite, graph, x) if graph.state_pairs() else run_tflm(tflite, x))
+    exact = bool(np.array_equal(run.outputs.view(np.int8), ref.reshape(1, -1)))
     return {"name": name, "instr": run.instructions[0], "per_op": run.per_op,
             "arena": exp.plan.arena_bytes, "lower_bound": exp.plan.lower_bound_bytes,
             "tflm_host_arena": tflm_arena(tflite)["total_bytes"], "text": fw.text,
@@ -72,7 +74,9 @@ def measure(tflite: bytes, name: str, work: Path) -> dict:
 
 def zoo_models() -> list[tuple[str, bytes]]:
     from edgekit.data import FeatureConfig  # noqa: PLC0415
-    from edgekit.models.registry import ARCHITECTURES, DEFAULT_RECIPE, build_model  # noqa: PLC0415
+    from edgekit.models.registry import (ARCHITECTURES, DEFAULT_RECIPE,  # noqa: PLC0415
+                                         RECURRENT, build_model)
+    from edgekit.models.streaming import quantize_streaming_int8  # noqa: PLC0415
     from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
 
     shape = FeatureConfig().shape
@@ -83,6 +87,9 @@ def zoo_models() -> list[tuple[str, bytes]]:
         hp = DEFAULT_RECIPE["hparams"] if arch == DEFAULT_RECIPE["arch"] else {}
         model = build_model(arch, shape, 10, seed=0, **hp)
         out.append((f"zoo:{arch}", quantize_int8(model, calib, num_samples=64)))
+        if arch in RECURRENT:   # the streaming form: one call per hop
+            stream, _ = quantize_streaming_int8(model, calib, num_samples=64, calib_clips=8)
+            out.append((f"zoo:{arch}:stream", stream))
     return out
 
 
@@ -124,7 +131,9 @@ def main() -> int:
                 print(f"  {p['index']:>3} {p['op']:20} {p['instructions']:>12,} {a:>12,} {b:>12,}")
     print("\nTFLM figures: ../shared/benchmarks (TFLM 90b983c, -O2 app / kernels -O2, same QEMU "
           "machine). edgekit: -O2, reference-style C kernels. 'TFLM M4' = arena_used_bytes on "
-          "Cortex-M4; 'ek code' = edgekit kernels + generated glue + op parameters.")
+          "Cortex-M4; 'ek code' = edgekit kernels + generated glue + op parameters; "
+          "':stream' rows: one call of the streaming form (one hop of frames; state "
+          "outside the arena).")
     return 0 if all(r["bit_exact"] for r in results) else 1
 
 
