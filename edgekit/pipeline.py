@@ -60,24 +60,35 @@ def _load_tflite(path: Path) -> bytes:
 
 def _train_default(data: str | None, work: Path, progress: Progress, recipe: dict,
                    arch: str | None, holdout_speaker: str | None = None,
-                   budget: dict | None = None, stream_target=None
+                   budget: dict | None = None, stream_target=None,
+                   dataset: str | None = None, dataset_options: dict | None = None
                    ) -> tuple[bytes, dict, np.ndarray]:
     """Train + quantize the default recipe; returns (tflite, report parts, real inputs).
 
     With ``stream_target`` (a recurrent architecture) the streaming form is
     also built and checked into ``work/stream`` (:mod:`edgekit.stream_build`).
+    ``dataset`` / ``dataset_options``: see :func:`edgekit.data.load_dataset`.
     """
-    from edgekit.data import load_fsdd, resolve_data_root  # noqa: PLC0415
+    from edgekit.data import check_dataset, load_dataset, resolve_data_root  # noqa: PLC0415
     from edgekit.models import registry  # noqa: PLC0415
     from edgekit.models.train import evaluate_float, save_model, train  # noqa: PLC0415
     from edgekit.quantize.evaluate import (input_quantization, quantize_input,  # noqa: PLC0415
                                            tflite_accuracy)
     from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
 
-    split = (f"speaker {holdout_speaker} held out" if holdout_speaker else "official split")
-    progress.stage("data", f"loading FSDD ({split})")
-    root = resolve_data_root("fsdd", data)
-    ds = load_fsdd(root, holdout_speaker=holdout_speaker)
+    dataset = dataset or "fsdd"
+    opts = dict(dataset_options or {})
+    if holdout_speaker:
+        opts["holdout_speaker"] = holdout_speaker
+    check_dataset(dataset, opts)
+    if dataset == "fsdd":
+        split = (f"speaker {holdout_speaker} held out" if holdout_speaker else "official split")
+        progress.stage("data", f"loading FSDD ({split})")
+    else:
+        progress.stage("data", f"loading {dataset}" + "".join(f", {k}={v}"
+                                                           for k, v in opts.items()))
+    root = resolve_data_root(dataset, data)
+    ds = load_dataset(dataset, root, **opts)
     if ds.skipped:
         progress.warn(f"skipped {len(ds.skipped)} unreadable files, e.g. {ds.skipped[0][0]}")
     progress.info(f"{len(ds.y_train)} train / {len(ds.y_test)} test clips from {root}, "
@@ -103,10 +114,11 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     progress.stage("train", f"{arch} {hparams}, {recipe['epochs']} epochs, seed {recipe['seed']}")
     model = registry.build_model(arch, ds.input_shape, ds.num_classes, seed=recipe["seed"],
                                  **hparams)
+    val = (ds.x_val, ds.y_val) if ds.x_val is not None and len(ds.x_val) else None
     result = train(model, ds.x_train, ds.y_train, epochs=recipe["epochs"],
                    batch_size=recipe["batch_size"], seed=recipe["seed"],
                    learning_rate=recipe["learning_rate"], progress=progress.stream is not None
-                   and not progress.quiet, **recipe.get("train_kwargs", {}))
+                   and not progress.quiet, validation=val, **recipe.get("train_kwargs", {}))
     float_acc = evaluate_float(model, ds.x_test, ds.y_test)
     save_model(model, ds.feature_config, work)
     progress.info(f"float test accuracy {float_acc:.4f} ({result.seconds:.0f} s)")
@@ -128,15 +140,19 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     parts = {
         "model": {"arch": arch, "hparams": hparams, "params": registry.count_params(model),
                   "macs": registry.count_macs(model)},
-        "accuracy": {"float": float_acc, "int8": int8_acc, "split": (f"fsdd-holdout-{holdout_speaker}" if holdout_speaker
-                               else "fsdd-official-test"),
+        "accuracy": {"float": float_acc, "int8": int8_acc, "split": ds.split,
                      "test_cases": int(len(ds.y_test))},
         "training": {"epochs": result.epochs, "seconds": round(result.seconds, 1),
                      "seed": recipe["seed"], "train_accuracy": result.train_accuracy},
-        "dataset": {"name": "fsdd", "root": str(root), "train": int(len(ds.y_train)),
+        "dataset": {"name": ds.name, "root": str(root), "train": int(len(ds.y_train)),
                     "test": int(len(ds.y_test)), "skipped": len(ds.skipped)},
         "features": ds.feature_config.to_dict(),
     }
+    if val is not None:
+        parts["accuracy"]["validation"] = result.float_accuracy
+        parts["dataset"]["validation"] = int(len(ds.y_val))
+    if ds.name != "fsdd":
+        parts["dataset"].update(classes=list(ds.class_names), options=opts)
     if sizing:
         parts["sizing"] = sizing
     if spikes:
@@ -188,13 +204,18 @@ def _check_inputs(graph, real: np.ndarray | None, n: int, seed: int) -> np.ndarr
 def train(*, arch: str | None = None, data: str | None = None, out: str | Path = "model",
           holdout_speaker: str | None = None, max_params: int | None = None,
           max_flash: int | None = None, max_ram: int | None = None, target: str = "cortex-m",
-          progress: Progress | None = None) -> BuildResult:
-    """Train a zoo architecture on FSDD and quantize it (``edgekit train``).
+          progress: Progress | None = None, dataset: str | None = None,
+          dataset_options: dict | None = None) -> BuildResult:
+    """Train a zoo architecture on a dataset and quantize it (``edgekit train``).
 
     Writes ``model.keras``, ``features.json``, ``model.tflite`` and
     ``train_report.json`` to ``out`` (atomically).  With ``max_params`` /
     ``max_flash`` / ``max_ram`` the largest width of the architecture that
     fits is chosen first (:func:`edgekit.models.sizing.pick_width`).
+    ``dataset`` is ``"fsdd"`` (default), ``"speech_commands"`` or
+    ``"esc50"`` and ``dataset_options`` its loader options (see
+    :func:`edgekit.data.load_dataset`); every dataset is trained with the
+    architecture's FSDD recipe.
     """
     from edgekit.models.registry import DEFAULT_RECIPE  # noqa: PLC0415
 
@@ -210,7 +231,8 @@ def train(*, arch: str | None = None, data: str | None = None, out: str | Path =
     tmp = _prepare_out(out)
     try:
         tflite, parts, _ = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch,
-                                          holdout_speaker, budget)
+                                          holdout_speaker, budget, dataset=dataset,
+                                          dataset_options=dataset_options)
         (tmp / "model.tflite").write_bytes(tflite)
         parts["model"]["tflite_bytes"] = len(tflite)
         (tmp / "train_report.json").write_text(json.dumps(parts, indent=2) + "\n")
@@ -226,7 +248,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
           model: str | Path | None = None, arch: str | None = None, cases: int = NUM_CHECK_CASES,
           holdout_speaker: str | None = None, progress: Progress | None = None,
           calib: str | Path | None = None, recipe: str | Path | dict | None = None,
-          streaming: bool = False) -> BuildResult:
+          streaming: bool = False, dataset: str | None = None,
+          dataset_options: dict | None = None) -> BuildResult:
     """Run the whole pipeline and write ``out``.
 
     Parameters
@@ -256,6 +279,10 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         Also build the per-frame streaming form of a recurrent zoo model
         (``lmu``, ``lmuformer``, ``spiking_lmuformer``) into ``out/stream``
         and check it (``streaming`` in the report).
+    dataset : str, optional
+        ``"fsdd"`` (default), ``"speech_commands"`` or ``"esc50"``.
+    dataset_options : dict, optional
+        The dataset loader's options (:func:`edgekit.data.load_dataset`).
     """
     from edgekit.emulator import (build_firmware, build_host, check_toolchain,  # noqa: PLC0415
                                   get_target, run_host, run_qemu)
@@ -271,9 +298,10 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
                           "--calib goes with an .onnx --model")
     rcp = None
     if recipe is not None:
-        if model is not None or arch or holdout_speaker:
-            raise ConfigError("--recipe names the model to train; it excludes --model, --arch "
-                              "and --holdout-speaker (set them in the recipe)")
+        if model is not None or arch or holdout_speaker or dataset or dataset_options:
+            raise ConfigError("--recipe names the model to train; it excludes --model, --arch, "
+                              "--holdout-speaker, --dataset and --data-option (set them in the "
+                              "recipe)")
         from edgekit.recipe import load_recipe  # noqa: PLC0415
 
         rcp = load_recipe(recipe)
@@ -282,8 +310,9 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
             raise ConfigError(f"the recipe targets {rcp['target']['name']} but --target is "
                               f"{target}")
         progress.total = 7 + len(rcp["steps"])
-    if model is not None and (arch or holdout_speaker):
-        raise ConfigError("--model deploys a given .tflite; --arch/--holdout-speaker need training")
+    if model is not None and (arch or holdout_speaker or dataset or dataset_options):
+        raise ConfigError("--model deploys a given .tflite; --arch/--holdout-speaker/--dataset/"
+                          "--data-option need training")
     if cases < 1:
         raise ConfigError(f"cases must be >= 1 (got {cases})")
     if streaming:
@@ -309,7 +338,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         elif model is None:
             tflite, parts, real = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch,
                                                  holdout_speaker,
-                                                 stream_target=tgt if streaming else None)
+                                                 stream_target=tgt if streaming else None,
+                                                 dataset=dataset, dataset_options=dataset_options)
             report.update(parts)
         else:
             progress.stage("model", f"deploying {model}")
