@@ -32,10 +32,16 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+_DATASET_HELP = "Dataset to train on: fsdd (default), speech_commands or esc50."
+_DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words=yes,no, "
+                     "silence_fraction=0.1, unknown_fraction=0.1 (speech_commands); "
+                     "test_fold=1, val_fold=4, esc10=true (esc50); limit_per_class=N.")
+
+
 @main.command()
 @click.option("--target", default="cortex-m", show_default=True,
               help="Cortex-M core (cortex-m = cortex-m4).")
-@click.option("--data", type=click.Path(), default=None,
+@click.option("--data", "--data-dir", "data", type=click.Path(), default=None,
               help="Dataset location (else $EDGEKIT_DATA, else the cache).")
 @click.option("--out", type=click.Path(), default="build", show_default=True)
 @click.option("--model", type=click.Path(), default=None,
@@ -52,14 +58,17 @@ def main() -> None:
 @click.option("--streaming", is_flag=True, default=False,
               help="Also build the per-frame streaming form of --arch lmu|lmuformer|"
                    "spiking_lmuformer into OUT/stream.")
+@click.option("--dataset", default=None, help=_DATASET_HELP)
+@click.option("--data-option", "data_options", multiple=True, help=_DATA_OPTION_HELP)
 def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
-          streaming) -> None:
+          streaming, dataset, data_options) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
     result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases,
                        holdout_speaker=holdout_speaker, calib=calib, recipe=recipe,
-                       streaming=streaming)
+                       streaming=streaming, dataset=dataset,
+                       dataset_options=_hparams(data_options, "--data-option"))
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
@@ -150,12 +159,12 @@ def convert(model, calib, out, input_shape, min_cosine) -> None:
     click.echo("wrote " + ", ".join(str(p) for p in res.files))
 
 
-def _hparams(items) -> dict:
+def _hparams(items, hint: str = "--hparam") -> dict:
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"expected KEY=VALUE (got {item!r})", param_hint="--hparam")
+            raise click.BadParameter(f"expected KEY=VALUE (got {item!r})", param_hint=hint)
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -247,7 +256,10 @@ def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_t
 
 @main.command("train")
 @click.option("--arch", default=None, help="Zoo architecture (default: dscnn).")
-@click.option("--data", type=click.Path(), default=None)
+@click.option("--data", "--data-dir", "data", type=click.Path(), default=None,
+              help="Dataset location (else $EDGEKIT_DATA, else the cache).")
+@click.option("--dataset", default=None, help=_DATASET_HELP)
+@click.option("--data-option", "data_options", multiple=True, help=_DATA_OPTION_HELP)
 @click.option("--out", type=click.Path(), default="model", show_default=True)
 @click.option("--holdout-speaker", default=None)
 @click.option("--max-params", type=int, default=None, help="Pick the widest model within N params.")
@@ -255,12 +267,14 @@ def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_t
 @click.option("--max-ram", type=int, default=None, help="... within this many RAM bytes.")
 @click.option("--target", default="cortex-m", show_default=True,
               help="Core the flash/RAM limits are measured on.")
-def train_cmd(arch, data, out, holdout_speaker, max_params, max_flash, max_ram, target) -> None:
-    """Train a zoo model on FSDD and quantize it to int8."""
+def train_cmd(arch, data, dataset, data_options, out, holdout_speaker, max_params, max_flash,
+              max_ram, target) -> None:
+    """Train a zoo model on a dataset (FSDD by default) and quantize it to int8."""
     from edgekit.pipeline import train  # noqa: PLC0415
 
     r = train(arch=arch, data=data, out=out, holdout_speaker=holdout_speaker,
-              max_params=max_params, max_flash=max_flash, max_ram=max_ram, target=target)
+              max_params=max_params, max_flash=max_flash, max_ram=max_ram, target=target,
+              dataset=dataset, dataset_options=_hparams(data_options, "--data-option"))
     click.echo(json.dumps({k: r.report[k] for k in ("model", "accuracy")}, indent=1))
     click.echo(f"wrote {r.out_dir}/model.keras, features.json, model.tflite, train_report.json")
 
