@@ -6,8 +6,13 @@ training, the compression steps and the quantization::
     name = "fsdd-prune-distill"
 
     [dataset]
-    name = "fsdd"                 # the only dataset so far
-    # holdout_speaker = "jackson"
+    name = "fsdd"                 # or "speech_commands", "esc50"
+    # holdout_speaker = "jackson" # fsdd
+    # path = "../data/speech_commands_v0.02"   # relative to this file; --data wins
+    # words = "kws12"             # speech_commands: or ["yes", "no"]; silence_fraction,
+    #                             #   unknown_fraction, resample, seed
+    # test_fold = 5               # esc50: val_fold, esc10 = true, resample
+    # limit_per_class = 20        # any dataset
 
     [features]                    # optional FeatureConfig overrides
     # n_mels = 40
@@ -46,6 +51,7 @@ step (params, MACs, int8 weight flash bytes, float and int8 accuracy).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import tomllib
 from pathlib import Path
@@ -59,7 +65,9 @@ STEP_KINDS = ("prune", "prune_unstructured", "distill")
 _TOP = {"name", "description", "dataset", "features", "model", "train", "steps", "quantize",
         "target"}
 _KEYS = {
-    "dataset": {"name", "holdout_speaker"},
+    "dataset": {"name", "path", "holdout_speaker", "limit_per_class", "words",
+                "silence_fraction", "unknown_fraction", "resample", "seed", "test_fold",
+                "val_fold", "esc10"},
     "model": {"arch", "hparams"},
     "train": {"epochs", "batch_size", "learning_rate", "seed", "augment", "warmup_epochs"},
     "quantize": {"activations", "num_samples", "sampling", "seed", "sqnr_threshold_db",
@@ -103,8 +111,22 @@ def load_recipe(path) -> dict:
         _check_keys(key, r.setdefault(key, {}), _KEYS[key])
     if not isinstance(r.setdefault("features", {}), dict):
         raise ConfigError("recipe: [features] must be a table")
-    if r["dataset"].setdefault("name", "fsdd") != "fsdd":
-        raise ConfigError(f"recipe: unknown dataset {r['dataset']['name']!r} (known: fsdd)")
+    from edgekit.data.datasets import DATASETS, check_dataset
+
+    dset = r["dataset"]
+    if dset.setdefault("name", "fsdd") not in DATASETS:
+        raise ConfigError(f"recipe: unknown dataset {dset['name']!r} (known: "
+                          f"{', '.join(DATASETS)})")
+    try:
+        check_dataset(dset["name"], _dataset_options(r))
+    except ConfigError as exc:
+        raise ConfigError(f"recipe: [dataset] {exc}") from None
+    if "path" in dset:
+        if not isinstance(dset["path"], str) or not dset["path"]:
+            raise ConfigError(f"recipe: [dataset] path must be a non-empty string "
+                              f"(got {dset['path']!r})")
+        if p != "<dict>":   # relative to the recipe file
+            dset["path"] = str(p.parent / Path(dset["path"]).expanduser())
     from edgekit.models import registry
 
     arch = r["model"].setdefault("arch", "dscnn")
@@ -126,6 +148,11 @@ def load_recipe(path) -> dict:
         raise ConfigError("recipe: [quantize] activations must be 'int8' or 'int16'")
     r["_path"] = str(p)
     return r
+
+
+def _dataset_options(r: dict) -> dict:
+    """The [dataset] loader options (everything but name and path)."""
+    return {k: v for k, v in r["dataset"].items() if k not in ("name", "path")}
 
 
 def _train_cfg(r: dict) -> dict:
@@ -170,7 +197,7 @@ def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
     from edgekit.compress.fit import accuracy
     from edgekit.compress.prune import prune, prune_unstructured
     from edgekit.compress.measure import nonzero_per_tensor
-    from edgekit.data import FeatureConfig, load_fsdd, resolve_data_root
+    from edgekit.data import default_feature_config, load_dataset, resolve_data_root
     from edgekit.models import registry
     from edgekit.models.train import save_model, train
     from edgekit.quantize.convert import float_tflite, quantize_model
@@ -184,15 +211,18 @@ def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
     q = r["quantize"]
     qcfg = {"num_samples": int(q.get("num_samples", cfg.get("num_samples", 300))),
             "seed": int(q.get("seed", cfg["seed"])), "sampling": q.get("sampling", "random")}
-    holdout = r["dataset"].get("holdout_speaker")
-    progress.stage("data", f"loading FSDD ({'speaker ' + holdout if holdout else 'official split'})"
-                   f", recipe {r.get('name', r['_path'])}")
-    root = resolve_data_root("fsdd", data)
+    dname, opts = r["dataset"]["name"], _dataset_options(r)
+    holdout = opts.get("holdout_speaker")
+    what = (f"FSDD ({'speaker ' + holdout if holdout else 'official split'})" if dname == "fsdd"
+            else dname + "".join(f", {k}={v}" for k, v in opts.items()))
+    progress.stage("data", f"loading {what}, recipe {r.get('name', r['_path'])}")
+    root = resolve_data_root(dname, data if data is not None else r["dataset"].get("path"))
     try:
-        fc = FeatureConfig(**r["features"]) if r["features"] else None
+        fc = (dataclasses.replace(default_feature_config(dname), **r["features"])
+              if r["features"] else None)
     except TypeError as exc:
         raise ConfigError(f"recipe: bad [features]: {exc}") from None
-    ds = load_fsdd(root, fc, holdout_speaker=holdout)
+    ds = load_dataset(dname, root, fc, **opts)
     if ds.skipped:
         progress.warn(f"skipped {len(ds.skipped)} unreadable files, e.g. {ds.skipped[0][0]}")
     progress.info(f"{len(ds.y_train)} train / {len(ds.y_test)} test clips, features "
@@ -320,7 +350,7 @@ def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
     save_model(model, ds.feature_config, work)
     scale, zp = input_quantization(tflite)
     real = quantize_input(ds.x_test, scale, zp)
-    split = f"fsdd-holdout-{holdout}" if holdout else "fsdd-official-test"
+    split = ds.split
     parts = {
         "recipe": {"name": r.get("name"), "path": r["_path"],
                    "steps": [s["kind"] for s in r["steps"]]},
@@ -330,8 +360,10 @@ def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
                      "test_cases": int(len(ds.y_test))},
         "training": {"epochs": cfg["epochs"], "seconds": round(tr.seconds, 1), "seed": cfg["seed"],
                      "train_accuracy": tr.train_accuracy},
-        "dataset": {"name": "fsdd", "root": str(root), "train": int(len(ds.y_train)),
-                    "test": int(len(ds.y_test)), "skipped": len(ds.skipped)},
+        "dataset": {"name": ds.name, "root": str(root), "train": int(len(ds.y_train)),
+                    "test": int(len(ds.y_test)), "skipped": len(ds.skipped),
+                    **({"classes": list(ds.class_names), "options": opts}
+                       if ds.name != "fsdd" else {})},
         "features": ds.feature_config.to_dict(),
         "steps": steps,
         "compression": compression,
