@@ -21,8 +21,9 @@ from edgekit import __version__
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
-from edgekit.firmware_export.planner import MemoryPlan, plan_memory
+from edgekit.firmware_export.planner import MemoryPlan
 from edgekit.firmware_export.quant import f32, quantize_multiplier
+from edgekit.firmware_export.schedule import plan_schedule
 
 C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t",
            "float32": "float", "int64": "int64_t"}
@@ -134,7 +135,11 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
                if low.inplace}
     states = graph.state_pairs()
     state_index = {a: k for k, (a, _) in enumerate(states)}
-    plan = plan_memory(graph, aliases, inplace, external=set(state_index))
+    # The op order with the smallest arena (the file order unless another
+    # topological order saves bytes); ops keep their TFLite index in the
+    # profiling hooks and edgekit_op_names whatever the order.
+    plan = plan_schedule(graph, aliases, inplace, external=set(state_index))
+    by_index = {op.index: (op, low) for op, low in zip(graph.operators, lowered)}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -163,7 +168,11 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
             return f"(void *)ek_state{state_index[t]}"
         return f"EK_T({plan.offsets[t]})"
 
-    for op, low in zip(graph.operators, lowered):
+    if plan.order_strategy != "file":
+        call_lines.append(f"    /* ops in the order '{plan.order_strategy}': arena "
+                          f"{plan.arena_bytes} B (file order "
+                          f"{plan.file_order_arena_bytes} B) */")
+    for op, low in (by_index[i] for i in plan.order):
         if low.kernel is None:
             call_lines.append(f"    /* op {op.index}: {op.opcode} (no code: output aliases "
                               f"tensor {low.alias_of}) */")
