@@ -467,3 +467,14 @@ def test_cli_train_resolves_the_dataset(small, tmp_path, monkeypatch):
     assert rep["features"]["sample_rate"] == 16000
     assert (out / "model.tflite").is_file() and (out / "features.json").is_file()
     assert os.path.getsize(out / "model.tflite") > 0
+
+
+def test_build_refuses_dataset_with_model_or_recipe(tmp_path):
+    from edgekit.pipeline import build
+
+    with pytest.raises(ConfigError, match="--dataset/--data-option need training"):
+        build(model=tmp_path / "m.tflite", dataset="speech_commands", out=tmp_path / "o")
+    with pytest.raises(ConfigError, match="excludes .*--dataset"):
+        build(recipe={"dataset": {"name": "fsdd"}}, dataset_options={"words": "kws12"},
+              out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
