@@ -68,6 +68,7 @@ def measure(tflite: bytes, name: str, work: Path) -> dict:
     exact = bool(np.array_equal(run.outputs.view(np.int8), ref.reshape(1, -1)))
     return {"name": name, "instr": run.instructions[0], "per_op": run.per_op,
             "arena": exp.plan.arena_bytes, "lower_bound": exp.plan.lower_bound_bytes,
+            "arena_file_order": exp.plan.file_order_arena_bytes, "order": exp.plan.order_strategy,
             "tflm_host_arena": tflm_arena(tflite)["total_bytes"], "text": fw.text,
             "data": fw.data, "bss": fw.bss, "bit_exact": exact, **elf_breakdown(fw.elf)}
 
@@ -110,7 +111,8 @@ def main() -> int:
             results.append(measure(tfl, name.replace(":", "_"), Path(tmp)))
             results[-1]["name"] = name
     hdr = (f"{'model':24} {'edgekit instr':>14} {'TFLM ref':>12} {'TFLM cmsis':>12} "
-           f"{'arena':>7} {'lower':>7} {'TFLM M4':>8} {'weights':>8} {'ek code':>8} "
+           f"{'arena':>7} {'file ord':>8} {'lower':>7} {'TFLM M4':>8} {'weights':>8} "
+           f"{'ek code':>8} "
            f"{'TFLM code':>9} {'text':>7} {'exact':>5}")
     print(hdr)
     print("-" * len(hdr))
@@ -118,7 +120,8 @@ def main() -> int:
         ref = summary.get((r["name"], "ref"), {})
         cm = summary.get((r["name"], "cmsis_nn"), {})
         print(f"{r['name']:24} {r['instr']:>14,} {ref.get('instr', 0):>12,} {cm.get('instr', 0):>12,} "
-              f"{r['arena']:>7,} {r['lower_bound']:>7,} {ref.get('arena', 0):>8,} "
+              f"{r['arena']:>7,} {r['arena_file_order']:>8,} {r['lower_bound']:>7,} "
+              f"{ref.get('arena', 0):>8,} "
               f"{r['weights']:>8,} {r['edgekit_code'] + r['op_params']:>8,} "
               f"{ref.get('code', 0):>9,} {r['text']:>7,} {str(r['bit_exact']):>5}")
     if args.per_op:

@@ -360,7 +360,10 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         tflm_mem = tflm_arena(tflite)
         progress.info(f"{len(graph.operators)} ops, arena {exp.plan.arena_bytes} B "
                       f"(lower bound {exp.plan.lower_bound_bytes} B, "
-                      f"TFLM host arena {tflm_mem['total_bytes']} B)")
+                      f"TFLM host arena {tflm_mem['total_bytes']} B"
+                      + (f"; ops reordered ({exp.plan.order_strategy}), file order "
+                         f"{exp.plan.file_order_arena_bytes} B" if exp.plan.order_strategy != "file"
+                         else "") + ")")
         if model is not None:
             report["model"] = {"source": str(model), "params": _graph_params(graph),
                                "macs": _graph_macs(graph)}
@@ -397,6 +400,10 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
             "tflm_tensor_arena_host_bytes": tflm_mem.get("head_bytes"),
             "arena_vs_tflm": round(exp.plan.arena_bytes / tflm_mem["total_bytes"], 4),
             "arena_vs_lower_bound": round(exp.plan.arena_bytes / max(exp.plan.lower_bound_bytes, 1), 4),
+            # The op order of the generated code (see firmware_export.schedule)
+            # and the arena the file order would need.
+            "arena_op_order": exp.plan.order_strategy,
+            "arena_file_order_bytes": exp.plan.file_order_arena_bytes,
             "stack_bytes": run.stack_bytes,
         }
         report["emulator"] = {

@@ -118,9 +118,12 @@ def render_markdown(report: dict) -> str:
     lines += _streaming_section(report.get("streaming"))
     lines += ["", "## Memory", "", "| what | bytes |", "|---|---|"]
     for key in ("flash_bytes", "weights_bytes", "ram_bytes", "arena_bytes",
-                "arena_lower_bound_bytes", "tflm_arena_host_bytes", "stack_bytes"):
+                "arena_lower_bound_bytes", "arena_file_order_bytes", "tflm_arena_host_bytes",
+                "stack_bytes"):
         if key in mem:
             lines.append(f"| {key} | {_fmt(mem[key])} |")
+    if "arena_op_order" in mem:
+        lines.append(f"| arena_op_order | {mem['arena_op_order']} |")
     for key in ("arena_vs_tflm", "arena_vs_lower_bound"):
         if key in mem:
             lines.append(f"| {key} (ratio) | {mem[key]} |")

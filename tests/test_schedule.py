@@ -53,6 +53,20 @@ def test_branches_run_one_after_the_other_when_that_saves_bytes():
     assert plan.live_bytes_at_op(2) == 288 and plan.step_of(2) == 1
 
 
+def test_budget_rows_keep_tflite_numbering_with_steps():
+    from edgekit.budget.layers import layer_rows
+
+    g = _two_branches()
+    plan = plan_memory(g, order=[0, 2, 1, 3, 4])
+    rows = layer_rows(g, plan)
+    # Rows stay in TFLite order (TFLM's per-op tables); step = where each op runs.
+    assert [r["index"] for r in rows] == [0, 1, 2, 3, 4]
+    assert [r["step"] for r in rows] == [0, 2, 1, 3, 4]
+    # Live bytes while each op runs (by hand, see the test above): A1 272,
+    # B1 (step 2) 288, A2 (step 1) 288, B2 288, ADD 48.
+    assert [r["activation_bytes"] for r in rows] == [272, 288, 288, 288, 48]
+
+
 def test_a_chain_is_left_in_file_order():
     tensors = [_t(i, n) for i, n in enumerate([32, 64, 16])]
     ops = [Operator(0, "RELU", [0], [1]), Operator(1, "RELU", [1], [2])]

@@ -379,6 +379,8 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
         "stack_bytes": int(run.stack_bytes), "stack_reserved_bytes": fw.stack_reserved,
         "live_bytes_per_step": [int(u) for u in exp.plan.usage],
         "planner_strategy": exp.plan.strategy,
+        "op_order": exp.plan.order_strategy, "op_order_steps": list(exp.plan.order),
+        "file_order_arena_bytes": exp.plan.file_order_arena_bytes,
         **_fit(ram_total, tgt.ram_bytes, headroom)}
     latency_ms = instructions * sec_per_instr * 1e3
     report = {

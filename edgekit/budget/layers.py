@@ -73,19 +73,20 @@ def op_macs(graph, op) -> int:
 
 
 def layer_rows(graph, plan) -> list[dict]:
-    """One row per op in execution order.
+    """One row per op, in TFLite op order (as TFLM's per-op tables).
 
     Parameters
     ----------
     graph : edgekit.firmware_export.Graph
     plan : edgekit.firmware_export.MemoryPlan
-        The plan of the generated code (``plan.usage[i + 1]`` is the live
-        arena bytes while op ``i`` runs).
+        The plan of the generated code; its op order may differ from the
+        file's (``plan.order``), so each row also gives the op's ``step``.
 
     Returns
     -------
     list of dict
-        ``index``, ``op``, ``inputs`` (activation input shapes),
+        ``index`` (TFLite op number), ``step`` (position in the generated
+        code's execution order), ``op``, ``inputs`` (activation input shapes),
         ``const_inputs`` (constant input shapes), ``outputs`` (output
         shapes), ``params``, ``macs``, ``weight_bytes``,
         ``activation_bytes`` (live at that op in the plan) and
@@ -97,9 +98,9 @@ def layer_rows(graph, plan) -> list[dict]:
         const = [t for t in ins if t.is_const]
         act = [t for t in ins if not t.is_const]
         outs = graph.op_outputs(op)
-        live = plan.usage[op.index + 1] if len(plan.usage) > op.index + 1 else 0
         rows.append({
             "index": op.index,
+            "step": plan.step_of(op.index),
             "op": op.opcode,
             "inputs": [list(map(int, t.shape)) for t in act],
             "const_inputs": [list(map(int, t.shape)) for t in const],
@@ -107,7 +108,7 @@ def layer_rows(graph, plan) -> list[dict]:
             "params": sum(t.num_elements for t in const),
             "macs": op_macs(graph, op),
             "weight_bytes": sum(t.nbytes for t in const),
-            "activation_bytes": int(live),
+            "activation_bytes": int(plan.live_bytes_at_op(op.index)),
             "io_bytes": sum(t.nbytes for t in act) + sum(t.nbytes for t in outs),
         })
     return rows

@@ -94,6 +94,9 @@ def format_table(report: dict) -> str:
     out.append(f"        arena {ram['arena_bytes']:,} B vs lower bound "
                f"{ram['lower_bound_bytes']:,} B"
                + (f" and TFLM's arena {tflm:,} B (host, 64-bit)" if tflm is not None else ""))
+    if ram.get("op_order", "file") != "file":
+        out.append(f"        ops run in the order '{ram['op_order']}' (file order: arena "
+                   f"{ram['file_order_arena_bytes']:,} B)")
     out.append(_fit_line("RAM", ram, report["headroom"]))
     if report["instructions"] is not None:
         out.append(f"Time    {report['instructions']:,} instructions per inference (QEMU "
@@ -190,8 +193,12 @@ def write_plot(report: dict, path: str | Path) -> None:
     ax1.set_title(f"{report['model']['name']} on {report['target']['name']}: tensor arena "
                   "occupancy per op step (step -1: input)")
     ax1.legend(loc="upper right", fontsize=8)
+    # Bars at the step where each op runs (the generated code may run the
+    # ops in another order than the file: plan.order).
+    layers = sorted(layers, key=lambda r: r.get("step", r["index"]))
     instr = [r["instructions"] or 0 for r in layers]
-    ax2.bar([r["index"] for r in layers], [i / 1e6 for i in instr], width=0.8, color="#55a868")
+    ax2.bar([r.get("step", r["index"]) for r in layers], [i / 1e6 for i in instr], width=0.8,
+            color="#55a868")
     ax2.set_ylabel("M instructions")
     ax2.set_title(f"guest instructions per layer (QEMU {report['target']['measured_on']}; "
                   f"total {report['instructions'] or 0:,})")

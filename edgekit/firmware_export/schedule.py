@@ -50,7 +50,7 @@ from edgekit.firmware_export.planner import MemoryPlan, _align, plan_memory
 SIDE_EFFECT_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE",
                              "CALL", "IF", "WHILE", "CUSTOM"})
 
-#: Sets of run ops kept per level of the search (and the default cap).
+#: Most sets of run ops the search keeps per level (before the work bound cuts it).
 DEFAULT_BEAM = 256
 #: Bound on (set, ready op) pairs the search examines, whatever the graph size.
 DEFAULT_MAX_EXPANSIONS = 40_000
@@ -320,7 +320,8 @@ def candidate_orders(graph, aliases: dict[int, int] | None = None,
                      inplace: dict[int, tuple[int, ...]] | None = None,
                      external: set[int] | frozenset = frozenset(),
                      beam: int = DEFAULT_BEAM,
-                     max_expansions: int = DEFAULT_MAX_EXPANSIONS) -> list[tuple[str, list[int], int]]:
+                     max_expansions: int = DEFAULT_MAX_EXPANSIONS
+                     ) -> list[tuple[str, list[int], int]]:
     """Topological op orders worth planning, best-guess first after the file order.
 
     Parameters
