@@ -255,3 +255,28 @@ def test_reordered_lmu_is_bit_exact_and_profiled_by_tflite_index(lmu_int8, tmp_p
         [op.opcode for op in graph.operators]
     x = np.random.default_rng(3).integers(-128, 128, (16, 64, 40), dtype=np.int8)
     np.testing.assert_array_equal(run_generated_host(lmu_int8, x), run_tflm(lmu_int8, x))
+
+
+@pytest.mark.qemu
+def test_reordered_lmu_in_qemu_names_each_op_by_its_tflite_index(lmu_int8, tmp_path):
+    import os
+    import shutil
+
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export import generate, read_tflite
+    from edgekit.reference import run_tflm
+
+    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")) \
+            and not os.environ.get("CI"):
+        pytest.skip("arm toolchain or qemu-system-arm missing")
+    graph = read_tflite(lmu_int8)
+    exp = generate(graph, tmp_path / "src")
+    assert exp.plan.order_strategy != "file"
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    x = np.random.default_rng(4).integers(-128, 128, (4, 64, 40), dtype=np.int8)
+    run = run_qemu(fw.elf, x.reshape(4, -1).view(np.uint8), target="cortex-m4")
+    assert np.array_equal(run.outputs.view(np.int8), run_tflm(lmu_int8, x).reshape(4, -1))
+    # Per-op rows are keyed by TFLite op index, whatever order the ops ran in.
+    assert [p["index"] for p in run.per_op] == list(range(len(graph.operators)))
+    assert [p["op"] for p in run.per_op] == [op.opcode for op in graph.operators]
+    assert 0 < sum(p["instructions"] for p in run.per_op) <= run.instructions[0]
