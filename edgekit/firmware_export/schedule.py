@@ -13,16 +13,19 @@ order.  This pass proposes a few orders and lets the planner judge them:
     the one that leaves the fewest bytes alive after it (frees the most,
     allocates the least), then the one that keeps the peak lowest; ties go
     to the lower op index.
-``min_peak_search`` (or ``exhaustive_search``)
+``min_peak_search_w<work>`` (or ``exhaustive_search``)
     A breadth-first search over the sets of ops already run (each such set
     fixes which tensors are alive), keeping for each set the order that
-    reaches it with the lowest peak.  When no level holds more than
-    ``beam`` sets, nothing is pruned and the result is the order with the
-    smallest peak of live bytes over *all* topological orders
-    (``exhaustive_search``); otherwise only the ``beam`` best sets of each
-    level are kept (``min_peak_search``).  The beam is cut so that the
-    search examines about ``max_expansions`` (set, op) pairs at most, and
-    the search is skipped when that leaves a beam below 2.
+    reaches it with the lowest peak.  Each level keeps at most ``beam``
+    sets, and fewer on large graphs, so that the whole search examines
+    about ``max_expansions`` (set, ready op) pairs: its time is bounded
+    whatever the graph.  When no level had to drop a set, the result is
+    the order with the smallest peak of live bytes over *all* topological
+    orders (``exhaustive_search``); otherwise it is a beam search
+    (``min_peak_search_w<work>``).  Orders with the same peak can need
+    different arenas (the placement fragments differently), so the search
+    runs with ``max_expansions / 16``, ``/ 4`` and the whole budget, and
+    each distinct order is planned.
 
 Live bytes are counted exactly as :func:`plan_memory` counts them (aligned
 buffer sizes, reshape aliases as one buffer, an op writing in place over an
@@ -53,7 +56,7 @@ SIDE_EFFECT_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "
 #: Most sets of run ops the search keeps per level (before the work bound cuts it).
 DEFAULT_BEAM = 256
 #: Bound on (set, ready op) pairs the search examines, whatever the graph size.
-DEFAULT_MAX_EXPANSIONS = 40_000
+DEFAULT_MAX_EXPANSIONS = 60_000
 
 
 def dependencies(graph) -> dict[int, set[int]]:
@@ -250,16 +253,14 @@ def peak_bytes(model: _Live, order: Sequence[int]) -> int:
     return max(peak, model.end_bytes)
 
 
-def _greedy(model: _Live) -> tuple[list[int], int, float]:
-    """List scheduling by live bytes; returns (order, peak, mean number of ready ops)."""
+def _greedy(model: _Live) -> tuple[list[int], int]:
+    """List scheduling by live bytes; returns (order, peak)."""
     rank = {op: k for k, op in enumerate(model.ops)}
     done, live = 0, model.start_bytes
     peak = live
     order: list[int] = []
     ready = [i for i in model.ops if not model.pred_mask[i]]
-    width = 0
     while ready:
-        width += len(ready)
         best = None
         for op in ready:
             during, after = model.step(done, live, op)
@@ -274,22 +275,30 @@ def _greedy(model: _Live) -> tuple[list[int], int, float]:
         ready += [s for s in model.succ[op] if not model.pred_mask[s] & ~done]
     if len(order) != len(model.ops):
         raise PlanError("the graph's op dependencies have a cycle")
-    return order, max(peak, model.end_bytes), width / max(len(order), 1)
+    return order, max(peak, model.end_bytes)
 
 
-def _search(model: _Live, beam: int) -> tuple[list[int], int, bool]:
-    """Level-by-level search over sets of run ops; returns (order, peak, exhaustive)."""
+def _search(model: _Live, beam: int, max_expansions: int) -> tuple[list[int], int, bool]:
+    """Level-by-level search over sets of run ops; returns (order, peak, exhaustive).
+
+    Each level keeps its best sets (lowest peak so far, then fewest live
+    bytes) while there are at most ``beam`` of them and their ready ops --
+    the (set, op) pairs the next level examines -- number at most
+    ``max_expansions / len(ops)`` (the best set is always kept).
+    """
     n = len(model.ops)
     rank = {op: k for k, op in enumerate(model.ops)}
+    per_level = max(1, max_expansions // max(n, 1))
     start = model.start_bytes
     ready0 = tuple(i for i in model.ops if not model.pred_mask[i])
-    # state: (peak, live, done mask, ready ops, parent state, op)
-    level = [(start, start, 0, ready0, None, None)]
+    # A state is [peak, live, done mask, parent state, op, ready ops]; the
+    # ready ops are only worked out for the states a level keeps.
+    level = [[start, start, 0, None, None, ready0]]
     exhaustive = True
     for _ in range(n):
-        best: dict[int, tuple] = {}
+        best: dict[int, list] = {}
         for state in level:
-            peak, live, done, ready, _, _ = state
+            peak, live, done, _, _, ready = state
             for op in ready:
                 during, after = model.step(done, live, op)
                 new_done = done | model.bit[op]
@@ -297,22 +306,26 @@ def _search(model: _Live, beam: int) -> tuple[list[int], int, bool]:
                 old = best.get(new_done)
                 if old is not None and (old[0], old[1]) <= (new_peak, after):
                     continue
-                nready = [r for r in ready if r != op]
-                nready += [s for s in model.succ[op] if not model.pred_mask[s] & ~new_done]
-                best[new_done] = (new_peak, after, new_done,
-                                  tuple(sorted(nready, key=rank.__getitem__)), state, op)
+                best[new_done] = [new_peak, after, new_done, state, op, None]
         if not best:
             raise PlanError("the graph's op dependencies have a cycle")
-        level = sorted(best.values(), key=lambda s: (s[0], s[1]))
-        if len(level) > beam:
-            exhaustive = False
-            level = level[:beam]
+        level, work = [], 0
+        for state in sorted(best.values(), key=lambda s: (s[0], s[1])):
+            parent, last, done = state[3], state[4], state[2]
+            ready = [r for r in parent[5] if r != last]
+            ready += [s for s in model.succ[last] if not model.pred_mask[s] & ~done]
+            if level and (len(level) >= beam or work + len(ready) > per_level):
+                exhaustive = False
+                break
+            state[5] = tuple(sorted(ready, key=rank.__getitem__))
+            level.append(state)
+            work += len(ready)
     state = level[0]
     peak = max(state[0], model.end_bytes)
     order = []
-    while state[4] is not None:
-        order.append(state[5])
-        state = state[4]
+    while state[3] is not None:
+        order.append(state[4])
+        state = state[3]
     return order[::-1], peak, exhaustive
 
 
@@ -330,10 +343,11 @@ def candidate_orders(graph, aliases: dict[int, int] | None = None,
     aliases, inplace, external
         As for :func:`plan_memory`.
     beam : int, optional
-        Sets of run ops the search keeps per level.
+        Most sets of run ops the search keeps per level.
     max_expansions : int, optional
-        Bound on the search's work; the beam shrinks on large graphs to stay
-        within it (0 disables the search).
+        Bound on the search's work, in (set, ready op) pairs examined: each
+        level gets ``max_expansions / number of ops`` of them (0 disables
+        the search).
 
     Returns
     -------
@@ -357,13 +371,16 @@ def candidate_orders(graph, aliases: dict[int, int] | None = None,
     # A chain (each op depends on the one before it) has no other order.
     if all(a in deps[b] for a, b in zip(file_order, file_order[1:])):
         return out
-    greedy, greedy_peak, width = _greedy(model)
+    greedy, greedy_peak = _greedy(model)
     found = [("greedy_live_bytes", greedy, greedy_peak)]
-    # Each level of the search expands about beam x width (set, op) pairs.
-    beam = min(beam, int(max_expansions // (len(file_order) * max(width, 1.0))))
-    if beam >= 2:
-        order, peak, exhaustive = _search(model, beam)
-        found.append(("exhaustive_search" if exhaustive else "min_peak_search", order, peak))
+    # Orders of equal peak can place differently (fragmentation): search with
+    # a narrow, a middle and the full beam, and let the planner judge them.
+    for work in sorted({max_expansions // 16, max_expansions // 4, max_expansions}):
+        if beam < 1 or work <= 0:
+            continue
+        order, peak, exhaustive = _search(model, beam, work)
+        found.append(("exhaustive_search" if exhaustive else f"min_peak_search_w{work}",
+                      order, peak))
     for name, order, peak in found:
         if all(order != o for _, o, _ in out):
             out.append((name, order, peak))
