@@ -280,3 +280,13 @@ def test_reordered_lmu_in_qemu_names_each_op_by_its_tflite_index(lmu_int8, tmp_p
     assert [p["index"] for p in run.per_op] == list(range(len(graph.operators)))
     assert [p["op"] for p in run.per_op] == [op.opcode for op in graph.operators]
     assert 0 < sum(p["instructions"] for p in run.per_op) <= run.instructions[0]
+
+
+def test_a_tensor_read_before_it_is_written_keeps_that_order():
+    # op0 reads t1 (say, a previous value) before op1 writes it: no data edge
+    # from op1 to op0, but op1 must not run first.
+    tensors = [_t(i, 16) for i in range(4)]
+    ops = [Operator(0, "ADD", [0, 1], [2]), Operator(1, "RELU", [0], [1]),
+           Operator(2, "ADD", [1, 2], [3])]
+    g = Graph(tensors=tensors, operators=ops, inputs=[0], outputs=[3])
+    assert schedule.dependencies(g) == {0: set(), 1: {0}, 2: {0, 1}}

@@ -71,8 +71,9 @@ def dependencies(graph) -> dict[int, set[int]]:
     dict
         Op index -> indices of the ops producing its inputs, plus, for ops
         that touch a variable tensor or have side effects
-        (:data:`SIDE_EFFECT_OPS`), the previous such op in the file.
-        A tensor written by two ops orders them as in the file too.
+        (:data:`SIDE_EFFECT_OPS`), the previous such op in the file.  An op
+        writing a tensor also runs after the ops that wrote or read it
+        before it in the file.
     """
     producer: dict[int, int] = {}
     deps: dict[int, set[int]] = {op.index: set() for op in graph.operators}
@@ -86,9 +87,11 @@ def dependencies(graph) -> dict[int, set[int]]:
                 deps[op.index].add(producer[t])
             readers.setdefault(t, []).append(op.index)
         for t in op.outputs:
-            if t in producer:               # written twice: keep both writes and reads in order
+            # A tensor read before this write (by the file order), or written
+            # before: those ops stay before this one.
+            deps[op.index].update(readers.get(t, []))
+            if t in producer:
                 deps[op.index].add(producer[t])
-                deps[op.index].update(readers.get(t, []))
             producer[t] = op.index
         touched = [t for t in list(op.inputs) + list(op.outputs) if t >= 0]
         if op.opcode in SIDE_EFFECT_OPS or any(graph.tensors[t].is_variable for t in touched):
