@@ -91,7 +91,17 @@ class MemoryPlan:
     orders: dict[str, dict] = field(default_factory=dict)
 
     def step_of(self, op_index: int) -> int:
-        """The step (position in the execution order) at which op ``op_index`` runs."""
+        """The step (position in the execution order) at which an op runs.
+
+        Parameters
+        ----------
+        op_index : int
+            The op's TFLite index.
+
+        Returns
+        -------
+        int
+        """
         if not self.order:
             return op_index
         if not hasattr(self, "_steps"):
@@ -99,7 +109,17 @@ class MemoryPlan:
         return self._steps[op_index]
 
     def live_bytes_at_op(self, op_index: int) -> int:
-        """Arena bytes alive while op ``op_index`` (TFLite numbering) runs."""
+        """Arena bytes alive while an op runs.
+
+        Parameters
+        ----------
+        op_index : int
+            The op's TFLite index.
+
+        Returns
+        -------
+        int
+        """
         step = self.step_of(op_index)
         return self.usage[step + 1] if 0 <= step + 1 < len(self.usage) else 0
 

@@ -104,7 +104,19 @@ def dependencies(graph) -> dict[int, set[int]]:
 
 
 def is_topological(order: Sequence[int], deps: dict[int, set[int]]) -> bool:
-    """Whether ``order`` lists every op once, each after all its dependencies."""
+    """Whether ``order`` lists every op once, each after all its dependencies.
+
+    Parameters
+    ----------
+    order : sequence of int
+        Op indices in execution order.
+    deps : dict
+        As returned by :func:`dependencies`.
+
+    Returns
+    -------
+    bool
+    """
     if sorted(order) != sorted(deps):
         return False
     seen: set[int] = set()
@@ -117,6 +129,16 @@ def is_topological(order: Sequence[int], deps: dict[int, set[int]]) -> bool:
 
 def topological(graph, order: Sequence[int]) -> list[int]:
     """Check that ``order`` is a valid execution order of ``graph`` and return it.
+
+    Parameters
+    ----------
+    graph : edgekit.firmware_export.graph.Graph
+    order : sequence of int
+        Op indices in execution order.
+
+    Returns
+    -------
+    list of int
 
     Raises
     ------
@@ -245,7 +267,7 @@ def _live_model(graph, aliases, inplace, external, deps) -> _Live:
                  op_groups, op_inplace)
 
 
-def peak_bytes(model: _Live, order: Sequence[int]) -> int:
+def _peak_bytes(model: _Live, order: Sequence[int]) -> int:
     """Largest live bytes over the steps of ``order`` (the planner's lower bound)."""
     done, live = 0, model.start_bytes
     peak = live
@@ -370,7 +392,7 @@ def candidate_orders(graph, aliases: dict[int, int] | None = None,
     if not is_topological(file_order, deps):
         raise PlanError("the model's op order runs an op before the op producing its input")
     model = _live_model(graph, aliases, inplace, external, deps)
-    out = [("file", file_order, peak_bytes(model, file_order))]
+    out = [("file", file_order, _peak_bytes(model, file_order))]
     # A chain (each op depends on the one before it) has no other order.
     if all(a in deps[b] for a, b in zip(file_order, file_order[1:])):
         return out
