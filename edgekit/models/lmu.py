@@ -300,6 +300,36 @@ def _lmu_layer_class():
             h = h + self.b
             return (self.activation(h) if self.activation is not None else h), m
 
+        def step_window(self, x_t, u_hist):
+            """One streaming step computing the memory as the window form does.
+
+            The state is the memory input of the previous ``steps - 1`` steps;
+            the memory ``m_t = sum_k H[k] u_{t-k}`` is the window form's
+            causal depthwise convolution evaluated at one time step (the same
+            kernel, so the int8 ``DEPTHWISE_CONV_2D`` gives the window
+            model's int8 memory exactly when the quantisation is the same).
+
+            Parameters
+            ----------
+            x_t : tensor
+                ``(batch, features)`` input of this step.
+            u_hist : tensor
+                ``(batch, steps - 1, memory_d)`` memory inputs ``u`` of the
+                previous steps, oldest first (zeros before the first step).
+
+            Returns
+            -------
+            tuple of tensor
+                ``(h_t, u_hist')``: the hidden output ``(batch, units)`` and
+                the history shifted by one step.
+            """
+            u = ops.matmul(x_t, self.w_u) + self.b_u
+            win = ops.concatenate([u_hist, ops.expand_dims(u, 1)], axis=1)  # (B, steps, md)
+            kernel = ops.convert_to_tensor(self._kernel_np)
+            m = ops.depthwise_conv(ops.expand_dims(win, 2), kernel, strides=1, padding="valid")
+            m = ops.reshape(m, (-1, self.memory_d * self.order))
+            return self._hidden(m, x_t), win[:, 1:]
+
         def compute_output_shape(self, input_shape):
             return (*input_shape[:-1], self.units)
 
