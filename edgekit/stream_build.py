@@ -81,7 +81,7 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     from edgekit.reference import run_tflm_stream  # noqa: PLC0415
 
     out = Path(out_dir)
-    info = export_streaming(model, x_train, out)
+    info = export_streaming(model, x_train, out, window_tflite=window_tflite or None)
     tflite = (out / "stream.tflite").read_bytes()
     graph = read_tflite(tflite)
     if not graph.state_pairs():

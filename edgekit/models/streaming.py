@@ -9,19 +9,56 @@ generated C's ``edgekit_push_frame`` collect a hop and run the model on it)::
     inputs : frame (1, hop, mels), state_0, state_1, ...
     outputs: scores (1, num_classes), state_0, state_1, ...
 
-The states (in this order, the ones the model has) are: the patch
-convolution's input history ``(1, patch_kernel - patch_stride, mels)``, the
-LMU memory ``(1, memory_d * order)``, the LIF membranes ``(1, 1, dim)`` /
-``(1, 1, mlp_ratio * dim)`` of ``patch_act``, ``lmu_act``, ``mix_act``, and the
-running sum of the features that the window model averages over time.
-All states start at zero (:meth:`StreamingRunner.reset`).  After the last hop
-of a clip the scores equal the window model's (exactly in float, up to
-int8 rounding of the states in int8).
+Two forms (``form=``), both exactly the window model in float:
 
-The int8 converter keeps the TFLite signature names (``frame``,
-``state_i``, ``scores``), and :func:`quantize_streaming_int8` gives every
-``state_i`` output the quantisation of the ``state_i`` input, so the state
-bytes are fed back unchanged (the generated C keeps them in static buffers).
+``"window"`` (default)
+    Each call evaluates the window model's own per-step ops at one time
+    step.  States: the patch convolution's input history
+    ``(patch_kernel - patch_stride, mels)``, the LMU memory *input* ``u`` of
+    the last ``steps - 1`` steps ``(steps - 1, memory_d)`` (the memory is the
+    window form's causal depthwise convolution evaluated at the newest step,
+    :meth:`edgekit.models.lmu.LMU.step_window`), the LIF membranes
+    ``(1, dim)`` / ``(1, mlp_ratio * dim)`` of ``patch_act``, ``lmu_act``,
+    ``mix_act``, and the features of the last ``steps - 1`` steps
+    ``(steps - 1, dim)``, which the head averages with the current one (a
+    sliding window over a continuous stream).  The int8 export takes every
+    quantisation parameter from the int8 *window* model
+    (:func:`_align_to_window`), so for ``lmu`` and ``lmuformer`` the scores
+    after the last hop of a clip are the int8 window model's, bit for bit.
+    The LIF membranes of ``spiking_lmuformer`` cannot be: the window model
+    quantises each unrolled step's membrane with its own scale, a streaming
+    state has one.
+
+``"recurrent"``
+    The LMU recurrence ``m_t = A_bar m_{t-1} + B_bar u_t`` on the memory
+    ``(memory_d * order,)`` (carried divided per component by its calibration
+    peak, ``memory_scale``) and a running sum of the features ``(dim,)``:
+    a few hundred bytes of state, but int8 rounding of the state at every
+    step makes it differ from the int8 window model (measured on the FSDD
+    test split, zoo presets: decisions equal on 295/300 (``lmu``), 299/300
+    (``lmuformer``, ``spiking_lmuformer``), max |score difference| 58, 39,
+    48 of 255).
+
+All states start at zero (:meth:`StreamingRunner.reset`).  The int8
+converter keeps the TFLite signature names (``frame``, ``state_i``,
+``scores``), and every ``state_i`` output gets the quantisation of the
+``state_i`` input, so the state bytes are fed back unchanged (the generated
+C keeps them in static buffers).
+
+Measured (FSDD official split, the zoo recipes, int8 streaming in
+tflite_micro over every hop of the 300 test clips vs the int8 window model)
+-- see ``tests/test_models_streaming.py``:
+
+=================  ===========  ==========  ===========  ===============
+arch               form         dec. equal  max |diff|   state bytes
+=================  ===========  ==========  ===========  ===============
+lmu                recurrent    295/300     58           256
+lmu                window       300/300     0            5,040
+lmuformer          recurrent    299/300     39           256
+lmuformer          window       300/300     0            2,064
+spiking_lmuformer  recurrent    299/300     48           448
+spiking_lmuformer  window       297/300     103          2,256
+=================  ===========  ==========  ===========  ===============
 """
 
 from __future__ import annotations
@@ -36,6 +73,7 @@ import numpy as np
 from edgekit.errors import ConfigError, ModelError
 
 __all__ = [
+    "FORMS",
     "StreamingSpec",
     "build_streaming_model",
     "streaming_float",
@@ -44,10 +82,19 @@ __all__ = [
     "export_streaming",
 ]
 
+#: Streaming forms (see the module notes).
+FORMS = ("window", "recurrent")
+
 #: Ops whose int8 kernels requantise their output from the tensors' own
 #: scales, so an output's quantisation may be changed in the flatbuffer.
 REQUANTIZING = {"ADD", "SUB", "MUL", "FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D",
                 "BATCH_MATMUL", "QUANTIZE", "MEAN", "SQUARED_DIFFERENCE"}
+
+#: Ops whose int8 output must have the quantisation of their (first) input.
+SAME_QUANT = {"RESHAPE", "STRIDED_SLICE", "CONCATENATION", "PAD", "SQUEEZE", "EXPAND_DIMS"}
+
+#: Ops whose third input is an int32 bias quantised with input x weight scale.
+BIASED = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"}
 
 
 class StreamingSpec:
@@ -65,21 +112,35 @@ class StreamingSpec:
         Shapes (batch 1) of the states.
     frame_shape : tuple
         Shape of ``frame`` (batch 1).
+    form : str
+        ``"window"`` or ``"recurrent"``.
+    shifts : dict
+        For each history state (``state_i`` -> rows entering per call), the
+        number of rows shifted in at each call; states not listed are
+        replaced whole.
     """
 
-    def __init__(self, hop, steps, frame_shape, state_names, state_shapes):
+    def __init__(self, hop, steps, frame_shape, state_names, state_shapes, form="recurrent",
+                 shifts=None):
         self.hop = hop
         self.steps = steps
         self.frame_shape = frame_shape
         self.state_names = state_names
         self.state_shapes = state_shapes
+        self.form = form
+        self.shifts = dict(shifts or {})
+
+    @property
+    def state_bytes(self) -> int:
+        """Bytes of int8 state (batch 1)."""
+        return int(sum(np.prod(s[1:]) for s in self.state_shapes))
 
     def __repr__(self):
-        return (f"StreamingSpec(hop={self.hop}, steps={self.steps}, frame={self.frame_shape}, "
-                f"states={list(zip(self.state_names, self.state_shapes))})")
+        return (f"StreamingSpec(form={self.form!r}, hop={self.hop}, steps={self.steps}, "
+                f"frame={self.frame_shape}, states={list(zip(self.state_names, self.state_shapes))})")
 
 
-def build_streaming_model(model, batch_size: int = 1, memory_scale=None):
+def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form: str = "window"):
     """Build the per-hop streaming Keras model sharing ``model``'s weights.
 
     Parameters
@@ -91,8 +152,11 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None):
     batch_size : int
         Static batch size (1 for deployment; larger for fast float runs).
     memory_scale : numpy.ndarray, optional
-        Per-component scale of the LMU memory state (see
-        :meth:`edgekit.models.lmu.LMU.step`); the state is then ``m / scale``.
+        ``form="recurrent"`` only: per-component scale of the LMU memory
+        state (see :meth:`edgekit.models.lmu.LMU.step`); the state is then
+        ``m / scale``.
+    form : {"window", "recurrent"}
+        Streaming form (see the module notes).
 
     Returns
     -------
@@ -105,47 +169,64 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None):
     Raises
     ------
     ModelError
-        If ``model`` is not one of the supported architectures.
+        If ``model`` is not one of the supported architectures, or has a
+        single step (``form="window"`` needs a history).
+    ConfigError
+        If ``form`` is unknown, or ``memory_scale`` is given with ``form="window"``.
     """
     import keras  # noqa: PLC0415
 
     from edgekit.models import lmu as lmu_mod  # noqa: PLC0415
     from edgekit.models import spiking as spk  # noqa: PLC0415
 
+    if form not in FORMS:
+        raise ConfigError(f"unknown streaming form {form!r}; available: {', '.join(FORMS)}")
+    if form == "window" and memory_scale is not None:
+        raise ConfigError("memory_scale applies to form='recurrent' only")
     ops = keras.ops
     names = {layer.name for layer in model.layers}
     if "lmu" not in names or not isinstance(model.get_layer("lmu"), lmu_mod.LMU):
         raise ModelError(f"model {model.name!r} has no LMU layer named 'lmu'")
     lmu = model.get_layer("lmu")
     frames, mels = (int(d) for d in model.input_shape[1:])
-    state_names, state_shapes = [], []
+    window_form = form == "window"
+    state_names, state_shapes, shifts = [], [], {}
 
-    def add_state(label, shape):
+    def add_state(label, shape, shift=None):
         state_names.append(label)
         state_shapes.append((batch_size, *shape))
-        return f"state_{len(state_names) - 1}"
+        key = f"state_{len(state_names) - 1}"
+        if shift:
+            shifts[key] = shift
+        return key
 
-    if "patch_conv" in names:  # lmuformer family
+    lmuformer = "patch_conv" in names
+    if lmuformer:
         conv = model.get_layer("patch_conv")
         k, hop = int(conv.kernel_size[0]), int(conv.strides[0])
-        keys = {}
-        if k > hop:
-            keys["hist"] = add_state("patch_history", (k - hop, mels))
-        keys["m"] = add_state("lmu_memory", (lmu.memory_d * lmu.order,))
-        spiking = isinstance(model.get_layer("patch_act"), spk.LIF)
-        if spiking:
-            dim = int(conv.filters)
-            hidden = int(model.get_layer("mix1").filters)
-            keys["v_patch"] = add_state("patch_act_membrane", (1, dim))
-            keys["v_lmu"] = add_state("lmu_act_membrane", (1, dim))
-            keys["v_mix"] = add_state("mix_act_membrane", (1, hidden))
         dim = int(conv.filters)
-        keys["sum"] = add_state("feature_sum", (dim,))
     else:
-        hop, k, spiking = 1, 1, False
-        keys = {"m": add_state("lmu_memory", (lmu.memory_d * lmu.order,)),
-                "sum": add_state("feature_sum", (lmu.units,))}
+        k, hop, dim = 1, 1, lmu.units
     steps = frames // hop
+    if window_form and steps < 2:
+        raise ModelError(f"model {model.name!r} has a single step: nothing to stream")
+    keys = {}
+    if k > hop:
+        keys["hist"] = add_state("patch_history", (k - hop, mels), hop)
+    if window_form:
+        keys["m"] = add_state("lmu_input_history", (steps - 1, lmu.memory_d), 1)
+    else:
+        keys["m"] = add_state("lmu_memory", (lmu.memory_d * lmu.order,))
+    spiking = lmuformer and isinstance(model.get_layer("patch_act"), spk.LIF)
+    if spiking:
+        hidden = int(model.get_layer("mix1").filters)
+        keys["v_patch"] = add_state("patch_act_membrane", (1, dim))
+        keys["v_lmu"] = add_state("lmu_act_membrane", (1, dim))
+        keys["v_mix"] = add_state("mix_act_membrane", (1, hidden))
+    if window_form:
+        keys["feat"] = add_state("feature_history", (steps - 1, dim), 1)
+    else:
+        keys["feat"] = add_state("feature_sum", (dim,))
     inputs = {"frame": keras.Input(batch_shape=(batch_size, hop, mels), name="frame")}
     for i, shape in enumerate(state_shapes):
         inputs[f"state_{i}"] = keras.Input(batch_shape=shape, name=f"state_{i}")
@@ -159,7 +240,15 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None):
             return s
         return layer(x)
 
-    if "patch_conv" in names:
+    def memory_step(x):
+        if window_form:
+            h, state = lmu.step_window(x, inputs[keys["m"]])
+        else:
+            h, state = lmu.step(x, inputs[keys["m"]], memory_scale)
+        new[keys["m"]] = state
+        return h
+
+    if lmuformer:
         frame = inputs["frame"]
         if "hist" in keys:
             window = ops.concatenate([inputs[keys["hist"]], frame], axis=1)
@@ -168,32 +257,65 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None):
             window = frame
         x = model.get_layer("patch_conv")(window)
         x0 = act("patch_act", model.get_layer("patch_bn")(x), keys.get("v_patch"))
-        h, m = lmu.step(ops.reshape(x0, (-1, x0.shape[-1])), inputs[keys["m"]], memory_scale)
-        new[keys["m"]] = m
+        h = memory_step(ops.reshape(x0, (-1, x0.shape[-1])))
         h = ops.reshape(h, (-1, 1, h.shape[-1]))
         h = act("lmu_act", model.get_layer("lmu_bn")(h), keys.get("v_lmu"))
         x1 = model.get_layer("lmu_res")([x0, h])
         h = model.get_layer("mix1")(x1)
         h = act("mix_act", model.get_layer("mix1_bn")(h), keys.get("v_mix"))
         h = model.get_layer("mix2_bn")(model.get_layer("mix2")(h))
-        feat = ops.reshape(model.get_layer("mix_res")([x1, h]), (-1, h.shape[-1]))
+        feat = model.get_layer("mix_res")([x1, h])  # (B, 1, dim)
     else:
         x = ops.reshape(model.get_layer("in_bn")(inputs["frame"]), (-1, mels))
-        feat, m = lmu.step(x, inputs[keys["m"]], memory_scale)
-        new[keys["m"]] = m
-    total = inputs[keys["sum"]] + feat
-    new[keys["sum"]] = total
-    scores = model.get_layer("classifier")(total * (1.0 / steps))
+        feat = ops.expand_dims(memory_step(x), 1)
+    if window_form:
+        # the window model's GlobalAveragePooling1D over the last `steps` features
+        feats = ops.concatenate([inputs[keys["feat"]], feat], axis=1)
+        new[keys["feat"]] = feats[:, 1:]
+        scores = model.get_layer("classifier")(model.get_layer("pool")(feats))
+    else:
+        total = inputs[keys["feat"]] + ops.reshape(feat, (-1, dim))
+        new[keys["feat"]] = total
+        scores = model.get_layer("classifier")(total * (1.0 / steps))
     outputs = {"scores": scores}
     for i in range(len(state_shapes)):
         outputs[f"state_{i}"] = new[f"state_{i}"]
     smodel = keras.Model(inputs, outputs, name=f"{model.name}_streaming")
-    spec = StreamingSpec(hop, steps, (batch_size, hop, mels), state_names, state_shapes)
+    spec = StreamingSpec(hop, steps, (batch_size, hop, mels), state_names, state_shapes, form,
+                         shifts)
     spec.memory_scale = None if memory_scale is None else np.asarray(memory_scale, np.float32)
     return smodel, spec
 
 
-def streaming_float(model, x, *, collect: bool = False, batch_size: int = 300):
+def _run_float(model, x, form, batch_size, visit=None, memory_scale=None):
+    """Stream clips ``x`` through the float model; ``visit(start, t, feed, out)`` sees every call.
+
+    ``start`` is the index of the batch's first clip, ``t`` the call.
+    """
+    outs, models = [], {}
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size]
+        n = len(xb)
+        if n not in models:
+            models[n] = build_streaming_model(model, n, memory_scale, form=form)
+        smodel, spec = models[n]
+        states = [np.zeros(s, np.float32) for s in spec.state_shapes]
+        scores = None
+        for t in range(spec.steps):
+            feed = {"frame": xb[:, t * spec.hop:(t + 1) * spec.hop],
+                    **{f"state_{i}": s for i, s in enumerate(states)}}
+            out = smodel(feed, training=False)
+            out = {k: np.asarray(v) for k, v in out.items()}
+            if visit is not None:
+                visit(start, t, feed, out)
+            scores = out["scores"]
+            states = [out[f"state_{i}"] for i in range(len(states))]
+        outs.append(scores)
+    return np.concatenate(outs)
+
+
+def streaming_float(model, x, *, collect: bool = False, batch_size: int = 300,
+                    form: str = "window"):
     """Run the float streaming form of ``model`` over clips ``x`` (N, frames, mels).
 
     Clips are processed in batches (a batch-``batch_size`` streaming graph).
@@ -201,27 +323,220 @@ def streaming_float(model, x, *, collect: bool = False, batch_size: int = 300):
     batch and hop, the input dicts that were fed (for calibration).
     """
     x = np.asarray(x, dtype=np.float32)
-    outs, seen = [], []
-    models = {}
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size]
-        n = len(xb)
-        if n not in models:
-            models[n] = build_streaming_model(model, n)
-        smodel, spec = models[n]
-        states = [np.zeros(s, np.float32) for s in spec.state_shapes]
-        scores = None
-        for t in range(spec.steps):
-            feed = {"frame": xb[:, t * spec.hop:(t + 1) * spec.hop],
-                    **{f"state_{i}": s for i, s in enumerate(states)}}
-            if collect:
-                seen.append({k: np.array(v) for k, v in feed.items()})
-            out = smodel(feed, training=False)
-            scores = np.asarray(out["scores"])
-            states = [np.asarray(out[f"state_{i}"]) for i in range(len(states))]
-        outs.append(scores)
-    scores = np.concatenate(outs)
+    seen = []
+
+    def visit(start, t, feed, out):
+        seen.append({k: np.array(v) for k, v in feed.items()})
+
+    scores = _run_float(model, x, form, batch_size, visit if collect else None)
     return (scores, seen) if collect else scores
+
+
+class _StreamCalibration:
+    """Every ``(clip, call)`` input of the float window-form streaming model.
+
+    History states are not stored per call: the rows shifted in at each call
+    are, and a call's history is cut from them (a few MB instead of
+    ``calls x history`` floats).
+    """
+
+    def __init__(self, model, clips, batch_size=300):
+        _, self.spec = build_streaming_model(model, form="window")
+        spec = self.spec
+        self.n = len(clips)
+        whole = [f"state_{i}" for i in range(len(spec.state_shapes))
+                 if f"state_{i}" not in spec.shifts]
+        parts = []  # per batch of clips: per call, frames / shifted-in rows / whole states
+
+        def visit(start, t, feed, out):
+            if t == 0:
+                parts.append({"frames": [], "rows": {k: [] for k in spec.shifts},
+                              "whole": {k: [] for k in whole}})
+            p = parts[-1]
+            p["frames"].append(feed["frame"])
+            for k, r in spec.shifts.items():
+                length = spec.state_shapes[int(k.split("_")[1])][1]
+                p["rows"][k].append(out[k][:, -min(r, length):])
+            for k in whole:
+                p["whole"][k].append(feed[k])
+
+        _run_float(model, np.asarray(clips, np.float32), "window", batch_size, visit)
+        self.frames = np.concatenate([np.stack(p["frames"], 1) for p in parts])
+        self.rows = {k: np.concatenate([np.concatenate(p["rows"][k], 1) for p in parts])
+                     for k in spec.shifts}
+        self.whole = {k: np.concatenate([np.stack(p["whole"][k], 1) for p in parts])
+                      for k in whole}
+
+    def __len__(self):
+        return self.n * self.spec.steps
+
+    def __iter__(self):
+        spec = self.spec
+        padded = {}
+        for k, r in spec.shifts.items():
+            length = spec.state_shapes[int(k.split("_")[1])][1]
+            seq = self.rows[k]
+            padded[k] = (np.concatenate([np.zeros((self.n, length, *seq.shape[2:]), np.float32),
+                                         seq], axis=1), min(r, length), length)
+        for i in range(self.n):
+            for t in range(spec.steps):
+                feed = {"frame": self.frames[i, t][None]}
+                for k, (pad, c, length) in padded.items():
+                    feed[k] = pad[i, t * c:t * c + length][None]
+                for k, v in self.whole.items():
+                    feed[k] = v[i, t][None]
+                yield feed
+
+
+def _tflite_ops(model, graph):
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+    def name(op):
+        oc = model.operatorCodes[op.opcodeIndex]
+        return codes[max(oc.builtinCode, oc.deprecatedBuiltinCode)]
+
+    return [(name(op), op) for op in graph.operators]
+
+
+def _buffer(model, tensor):
+    buf = model.buffers[tensor.buffer].data if 0 <= tensor.buffer < len(model.buffers) else None
+    return None if buf is None or len(buf) == 0 else np.asarray(buf, np.uint8).tobytes()
+
+
+def _align_to_window(stream_fb: bytes, window_fb: bytes):
+    """Give the streaming model's tensors the int8 window model's quantisation.
+
+    The streaming graph evaluates the window graph's per-step ops at one
+    time step, so most of its ops have a window counterpart.  They are paired
+    structurally, in graph order: the ``frame`` input is the window input;
+    quantisation-preserving ops (``RESHAPE``, ``PAD``, ``CONCATENATION`` of a
+    history with the newest step, ...) pass their data input (the newest
+    one) through; an op is paired with the window op of the same type whose
+    inputs are the paired values and the same constants (compared as bytes,
+    scales and shape; biases, which depend on the input scale, are not
+    compared) and the same fused activation.  A paired tensor takes the window tensor's scale and zero
+    point and a paired op's bias is the window op's, so paired ops compute
+    exactly what the window model computes, whatever the streaming
+    calibration was.  Unpaired ops keep their calibrated quantisation (their
+    biases are requantised to their input's new scale).
+
+    Returns
+    -------
+    bytes
+        The aligned flatbuffer.
+    dict
+        ``{"paired": number of ops paired, "unpaired": [types of the other ops]}``.
+
+    Raises
+    ------
+    ModelError
+        If the window model does not have one input or the streaming model
+        no ``frame`` input.
+    """
+    import flatbuffers  # noqa: PLC0415
+    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
+
+    smod = schema.ModelT.InitFromPackedBuf(bytearray(stream_fb), 0)
+    wmod = schema.ModelT.InitFromPackedBuf(bytearray(window_fb), 0)
+    sg, wg = smod.subgraphs[0], wmod.subgraphs[0]
+    if len(wg.inputs) != 1:
+        raise ModelError("the window model must have one input")
+    frame = [int(t.tensorIndex) for t in (smod.signatureDefs[0].inputs if smod.signatureDefs
+                                          else []) if _text(t.name) == "frame"]
+    if not frame:
+        raise ModelError("the streaming model has no 'frame' input")
+
+    def data_input(name, ins):
+        return ins[-1] if name == "CONCATENATION" else ins[0]
+
+    def key(mod, graph, name, op, value):
+        parts = []
+        for j, i in enumerate(int(i) for i in op.inputs):
+            if i < 0 or (name in BIASED and j == 2):
+                continue
+            t = graph.tensors[i]
+            raw = _buffer(mod, t)
+            if raw is None:
+                parts.append(value(i))
+            else:
+                q = t.quantization
+                scales = () if q is None or q.scale is None else tuple(np.asarray(q.scale).tolist())
+                parts.append(("const", raw, scales, tuple(np.asarray(t.shape).tolist())))
+        fused = getattr(op.builtinOptions, "fusedActivationFunction", None)
+        return name, fused, tuple(parts)
+
+    # window: the value of every tensor (itself, or the data input of a quantisation-preserving op)
+    wval, wops = {}, {}
+    for name, op in _tflite_ops(wmod, wg):
+        ins = [int(i) for i in op.inputs if i >= 0]
+        if name in SAME_QUANT:
+            for o in op.outputs:
+                wval[int(o)] = wval.get(data_input(name, ins), ("w", data_input(name, ins)))
+            continue
+        wops.setdefault(key(wmod, wg, name, op, lambda i: wval.get(i, ("w", i))), op)
+        for o in op.outputs:
+            wval.setdefault(int(o), ("w", int(o)))
+    # streaming: a value is ("w", window tensor) once paired, else ("s", own tensor)
+    sval = {frame[0]: wval.get(int(wg.inputs[0]), ("w", int(wg.inputs[0])))}
+    paired, unpaired = 0, []
+    biased_unpaired = []
+    for name, op in _tflite_ops(smod, sg):
+        ins = [int(i) for i in op.inputs if i >= 0]
+        if name in SAME_QUANT:
+            for o in op.outputs:
+                sval[int(o)] = sval.get(data_input(name, ins), ("s", data_input(name, ins)))
+            continue
+        wop = wops.get(key(smod, sg, name, op, lambda i: sval.get(i, ("s", i))))
+        if wop is None:
+            unpaired.append(name)
+            if name in BIASED:
+                biased_unpaired.append(op)
+            continue
+        paired += 1
+        for so, wo in zip(op.outputs, wop.outputs):
+            sval[int(so)] = wval.get(int(wo), ("w", int(wo)))
+        if name in BIASED and len(op.inputs) > 2 and op.inputs[2] >= 0 and wop.inputs[2] >= 0:
+            sb, wb = sg.tensors[op.inputs[2]], wg.tensors[wop.inputs[2]]
+            smod.buffers[sb.buffer].data = np.frombuffer(_buffer(wmod, wb), np.uint8).copy()
+            _copy_quant(sb, wb)
+    for i, v in sval.items():
+        if v[0] == "w":
+            _copy_quant(sg.tensors[i], wg.tensors[v[1]])
+    for name, op in _tflite_ops(smod, sg):  # e.g. the history state entering a CONCATENATION
+        if name in SAME_QUANT:
+            ins = [int(i) for i in op.inputs if i >= 0]
+            src = sg.tensors[data_input(name, ins)]
+            for i in [*(ins if name == "CONCATENATION" else ins[:1]), *map(int, op.outputs)]:
+                _copy_quant(sg.tensors[i], src)
+    for op in biased_unpaired:
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            _requantize_bias(smod, sg, op)
+    builder = flatbuffers.Builder(len(stream_fb) + 1024)
+    builder.Finish(smod.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), {"paired": paired, "unpaired": unpaired}
+
+
+def _text(name) -> str:
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def _copy_quant(dst, src):
+    dst.quantization.scale = np.array(src.quantization.scale, np.float32)
+    dst.quantization.zeroPoint = np.array(src.quantization.zeroPoint, np.int64)
+
+
+def _requantize_bias(mod, graph, op):
+    """Requantise an int32 bias to ``input scale x weight scale`` (after the input scale changed)."""
+    x, w, b = (graph.tensors[int(i)] for i in op.inputs[:3])
+    new = np.float64(x.quantization.scale[0]) * np.asarray(w.quantization.scale, np.float64)
+    old = np.asarray(b.quantization.scale, np.float64)
+    q = np.frombuffer(_buffer(mod, b), np.int32).astype(np.float64)
+    q = np.clip(np.round(q * old / new), -2 ** 31, 2 ** 31 - 1).astype("<i4")
+    mod.buffers[b.buffer].data = np.frombuffer(q.tobytes(), np.uint8).copy()
+    b.quantization.scale = new.astype(np.float32)
+    b.quantization.zeroPoint = np.zeros(len(new), np.int64)
 
 
 def _fix_state_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
@@ -278,48 +593,11 @@ def _fix_state_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
     return bytes(builder.Output()), report
 
 
-def quantize_streaming_int8(model, representative, *, num_samples: int = 300, seed: int = 0,
-                            calib_clips: int = 200):
-    """Convert the streaming form of ``model`` to a full-int8 TFLite flatbuffer.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Trained window model (``lmu``, ``lmuformer`` or ``spiking_lmuformer``).
-    representative : numpy.ndarray
-        Training clips ``(N, frames, mels)``; the float streaming model is run
-        over ``calib_clips`` of them and ``num_samples`` of the visited
-        ``(frame, states)`` are the calibration set.
-    num_samples, seed, calib_clips
-        Size and seed of the calibration draw.
-
-    Returns
-    -------
-    bytes
-        The int8 ``.tflite`` with signature inputs ``frame``, ``state_i`` and
-        outputs ``scores``, ``state_i`` (``state_i`` in/out share
-        quantisation).
-    StreamingSpec
-        The streaming layout.
-    """
+def _convert(smodel, spec, samples) -> bytes:
+    """Full-int8 conversion of a streaming Keras model calibrated on ``samples`` (feed dicts)."""
     import keras  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    rng = np.random.default_rng(seed)
-    x = np.asarray(representative, dtype=np.float32)
-    sel = np.sort(rng.permutation(len(x))[:min(calib_clips, len(x))])
-    _, seen = streaming_float(model, x[sel], collect=True)
-    # LMU memory: carry m / d with d = per-component max |m| on the
-    # calibration clips, so one int8 scale suits every Legendre coefficient.
-    _, spec0 = build_streaming_model(model)
-    k = f"state_{spec0.state_names.index('lmu_memory')}"
-    peak = np.max([np.abs(feed[k]).max(axis=0) for feed in seen], axis=0).reshape(-1)
-    d = np.maximum(peak, 1e-3 * max(float(peak.max()), 1e-12))
-    for feed in seen:
-        feed[k] = feed[k] / d
-    smodel, spec = build_streaming_model(model, memory_scale=d)
-    pool = [(t, i) for t in range(len(seen)) for i in range(len(seen[t]["frame"]))]
-    pick = rng.permutation(len(pool))[:num_samples]
     names = ["frame"] + [f"state_{i}" for i in range(len(spec.state_shapes))]
     sig = [tf.TensorSpec(spec.frame_shape, tf.float32, name="frame")] + [
         tf.TensorSpec(s, tf.float32, name=f"state_{i}") for i, s in enumerate(spec.state_shapes)]
@@ -328,9 +606,8 @@ def quantize_streaming_int8(model, representative, *, num_samples: int = 300, se
         return smodel(dict(zip(names, args)), training=False)
 
     def gen():
-        for j in pick:
-            t, i = pool[j]
-            yield {k: seen[t][k][i:i + 1] for k in names}
+        for feed in samples:
+            yield {k: feed[k] for k in names}
 
     with tempfile.TemporaryDirectory(prefix="ek_stream_") as tmp:
         archive = keras.export.ExportArchive()
@@ -347,11 +624,87 @@ def quantize_streaming_int8(model, representative, *, num_samples: int = 300, se
         try:
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.filterwarnings("ignore")
-                flat = conv.convert()
+                return bytes(conv.convert())
         except Exception as exc:  # noqa: BLE001
             msg = str(exc).strip().splitlines()
             raise ModelError(f"streaming int8 conversion failed: {msg[0] if msg else exc}") from exc
-    flat, _ = _fix_state_quantization(bytes(flat))
+
+
+def quantize_streaming_int8(model, representative, *, num_samples: int = 300, seed: int = 0,
+                            calib_clips: int = 200, form: str = "window", window_tflite=None):
+    """Convert the streaming form of ``model`` to a full-int8 TFLite flatbuffer.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained window model (``lmu``, ``lmuformer`` or ``spiking_lmuformer``).
+    representative : numpy.ndarray
+        Training clips ``(N, frames, mels)``.
+    num_samples, seed
+        ``form="window"``: the calibration clips are the ones
+        :func:`edgekit.quantize.quantize_int8` draws with these arguments
+        (every call of each clip is a calibration sample), and the window
+        model is quantised with them when ``window_tflite`` is not given.
+        ``form="recurrent"``: ``num_samples`` of the ``(frame, states)``
+        visited on ``calib_clips`` clips are the calibration set.
+    calib_clips : int
+        ``form="recurrent"`` only (see above).
+    form : {"window", "recurrent"}
+        Streaming form (see the module notes).
+    window_tflite : bytes, optional
+        ``form="window"``: the deployed int8 window model of ``model``, whose
+        quantisation the streaming model takes (:func:`_align_to_window`).
+        It must come from :func:`edgekit.quantize.quantize_int8` with the
+        same ``representative``, ``num_samples`` and ``seed``.
+
+    Returns
+    -------
+    bytes
+        The int8 ``.tflite`` with signature inputs ``frame``, ``state_i`` and
+        outputs ``scores``, ``state_i`` (``state_i`` in/out share
+        quantisation).
+    StreamingSpec
+        The streaming layout; ``form="window"`` adds ``alignment`` (see
+        :func:`_align_to_window`).
+
+    Raises
+    ------
+    ConfigError
+        If ``form`` is unknown.
+    ModelError
+        If the model is not a streaming architecture or does not convert.
+    """
+    if form not in FORMS:
+        raise ConfigError(f"unknown streaming form {form!r}; available: {', '.join(FORMS)}")
+    rng = np.random.default_rng(seed)
+    x = np.asarray(representative, dtype=np.float32)
+    if form == "window":
+        from edgekit.quantize.int8 import quantize_int8, representative_subset  # noqa: PLC0415
+
+        calib = _StreamCalibration(model, representative_subset(x, num_samples, seed))
+        smodel, spec = build_streaming_model(model, form="window")
+        flat = _convert(smodel, spec, calib)
+        if window_tflite is None:
+            window_tflite = quantize_int8(model, x, num_samples=num_samples, seed=seed)
+        flat, spec.alignment = _align_to_window(flat, bytes(window_tflite))
+        flat, _ = _fix_state_quantization(flat)
+        return flat, spec
+    sel = np.sort(rng.permutation(len(x))[:min(calib_clips, len(x))])
+    _, seen = streaming_float(model, x[sel], collect=True, form="recurrent")
+    # LMU memory: carry m / d with d = per-component max |m| on the
+    # calibration clips, so one int8 scale suits every Legendre coefficient.
+    _, spec0 = build_streaming_model(model, form="recurrent")
+    k = f"state_{spec0.state_names.index('lmu_memory')}"
+    peak = np.max([np.abs(feed[k]).max(axis=0) for feed in seen], axis=0).reshape(-1)
+    d = np.maximum(peak, 1e-3 * max(float(peak.max()), 1e-12))
+    for feed in seen:
+        feed[k] = feed[k] / d
+    smodel, spec = build_streaming_model(model, memory_scale=d, form="recurrent")
+    pool = [(t, i) for t in range(len(seen)) for i in range(len(seen[t]["frame"]))]
+    pick = rng.permutation(len(pool))[:num_samples]
+    samples = ({k: seen[t][k][i:i + 1] for k in seen[t]} for t, i in (pool[j] for j in pick))
+    flat = _convert(smodel, spec, list(samples))
+    flat, _ = _fix_state_quantization(flat)
     return flat, spec
 
 
@@ -465,7 +818,7 @@ class StreamingRunner:
 
 
 def export_streaming(model, representative, out_dir, *, num_samples: int = 300,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, form: str = "window", window_tflite=None) -> dict:
     """Write ``stream.tflite`` and ``stream.json`` (layout and quantisation) to ``out_dir``.
 
     Parameters
@@ -478,23 +831,30 @@ def export_streaming(model, representative, out_dir, *, num_samples: int = 300,
         Created if missing.
     num_samples, seed
         Calibration draw.
+    form : {"window", "recurrent"}
+        Streaming form (see the module notes).
+    window_tflite : bytes, optional
+        The deployed int8 window model (``form="window"``, see
+        :func:`quantize_streaming_int8`).
 
     Returns
     -------
     dict
-        The JSON written: ``hop``, ``steps``, the ``frame`` / ``scores`` /
-        ``state_i`` shapes, scales and zero points, and each state's meaning.
+        The JSON written: ``form``, ``hop``, ``steps``, ``state_bytes``, the
+        ``frame`` / ``scores`` / ``state_i`` shapes, scales and zero points,
+        and each state's meaning.
     """
     import json  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
     flat, spec = quantize_streaming_int8(model, representative, num_samples=num_samples,
-                                         seed=seed)
+                                         seed=seed, form=form, window_tflite=window_tflite)
     runner = StreamingRunner(flat, "litert")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "stream.tflite").write_bytes(flat)
-    info = {"hop": spec.hop, "steps": spec.steps, "inputs": {}, "states": {}}
+    info = {"form": spec.form, "hop": spec.hop, "steps": spec.steps,
+            "state_bytes": spec.state_bytes, "inputs": {}, "states": {}}
     for name in ["frame", *runner.states]:
         scale, zp = runner.quant[name]
         info["inputs"][name] = {"shape": [int(d) for d in runner.shapes[name]],
