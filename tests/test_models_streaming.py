@@ -41,8 +41,10 @@ def test_float_streaming_equals_window(arch, form):
     assert spec.steps * spec.hop == 32 and spec.form == form
     assert set(smodel.output) == {"scores"} | {f"state_{i}" for i in range(len(spec.state_shapes))}
     if form == "window":   # histories of the last steps - 1 calls
-        hist = {n: s for n, s in zip(spec.state_names, spec.state_shapes) if "history" in n}
-        assert hist["lmu_input_history"][1] == hist["feature_history"][1] == spec.steps - 1
+        for i, name in enumerate(spec.state_names):
+            if name in ("lmu_input_history", "feature_history"):
+                assert spec.shifts[f"state_{i}"][0] == 1
+                assert spec.state_shapes[i][spec.shifts[f"state_{i}"][1]] == spec.steps - 1
 
 
 def test_not_an_lmu_model():

@@ -18,7 +18,10 @@ memory is a linear time-invariant filter of ``u``:
 and the whole sequence is computed at once -- for training *and*
 deployment -- as a causal depthwise convolution over time with the fixed
 kernel ``H`` (``PAD`` + ``DEPTHWISE_CONV_2D`` in TFLite; the "window
-form").  :meth:`LMU.step` is the equivalent recurrence for streaming.
+form").  For streaming, :meth:`LMU.step_window` evaluates that convolution
+at one step over a history of ``u`` (the int8 window model's arithmetic),
+and :meth:`LMU.step` is the equivalent recurrence (a smaller state, but
+rounded at every step in int8).
 
 The hidden state is ``h_t = f(W_m m_t + W_x x_t + b)`` (no hidden-to-hidden
 recurrence, so ``h_t`` is computed in parallel too).
@@ -305,17 +308,20 @@ def _lmu_layer_class():
 
             The state is the memory input of the previous ``steps - 1`` steps;
             the memory ``m_t = sum_k H[k] u_{t-k}`` is the window form's
-            causal depthwise convolution evaluated at one time step (the same
-            kernel, so the int8 ``DEPTHWISE_CONV_2D`` gives the window
-            model's int8 memory exactly when the quantisation is the same).
+            causal convolution evaluated at one time step, as a matrix
+            product of each memory channel's input history with the window
+            kernel (the same kernel for every channel, so its int8 values and
+            per-coefficient scales are the window model's ``DEPTHWISE_CONV_2D``
+            ones and the int32 sums are the same; one ``FULLY_CONNECTED``).
 
             Parameters
             ----------
             x_t : tensor
                 ``(batch, features)`` input of this step.
             u_hist : tensor
-                ``(batch, steps - 1, memory_d)`` memory inputs ``u`` of the
-                previous steps, oldest first (zeros before the first step).
+                ``(batch, memory_d, steps - 1)`` memory inputs ``u`` of the
+                previous steps per memory channel, oldest first (zeros
+                before the first step).
 
             Returns
             -------
@@ -324,11 +330,11 @@ def _lmu_layer_class():
                 the history shifted by one step.
             """
             u = ops.matmul(x_t, self.w_u) + self.b_u
-            win = ops.concatenate([u_hist, ops.expand_dims(u, 1)], axis=1)  # (B, steps, md)
-            kernel = ops.convert_to_tensor(self._kernel_np)
-            m = ops.depthwise_conv(ops.expand_dims(win, 2), kernel, strides=1, padding="valid")
-            m = ops.reshape(m, (-1, self.memory_d * self.order))
-            return self._hidden(m, x_t), win[:, 1:]
+            win = ops.concatenate([u_hist, ops.expand_dims(u, 2)], axis=2)  # (B, md, steps)
+            # _kernel_np[p, 0, j, i] = H[steps - 1 - p, i] for every channel j
+            kernel = ops.convert_to_tensor(np.ascontiguousarray(self._kernel_np[:, 0, 0, :]))
+            m = ops.reshape(ops.matmul(win, kernel), (-1, self.memory_d * self.order))
+            return self._hidden(m, x_t), win[:, :, 1:]
 
         def compute_output_shape(self, input_shape):
             return (*input_shape[:-1], self.units)
