@@ -26,9 +26,9 @@ the other jobs on the machine):
 arch               params  MACs     float  int8   train  int8 ops  stream
                                            TFLM   (s)              dec. eq.
 =================  ======  =======  =====  =====  =====  ========  ========
-lmu                16,378  1.78 M   0.990  0.990  52-198 13        0.983
-lmuformer          27,626  0.97 M   0.997  0.997  29-52  23        0.997
-spiking_lmuformer  27,626  0.97 M   0.983  0.987  46-100 1,084     0.997
+lmu                16,378  1.78 M   0.990  0.990  52-198 13        1.000
+lmuformer          27,626  0.97 M   0.997  0.997  29-52  23        1.000
+spiking_lmuformer  27,626  0.97 M   0.983  0.987  46-100 1,084     0.990
 =================  ======  =======  =====  =====  =====  ========  ========
 
 * int8 LiteRT accuracy equals TFLM's for all three; edgekit's generated C
@@ -42,18 +42,17 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.987  46-100 1,084     0.997
   Earlier variants: without the bounded input current the int8 model
   lost 1.7 points (0.990 -> 0.973).
 * "stream dec. eq.": fraction of test clips whose int8 streaming model
-  (run hop by hop in TFLM, states fed back) ends with the same decision as
-  the int8 window model; max |difference| of the int8 scores 52 (lmu),
-  40 (lmuformer), 46 (spiking) of 255; streaming int8 accuracy 0.980,
-  1.000, 0.983.  The float streaming models equal the window models to
-  1e-6.  The int8 differences come from requantising the recurrent state
-  every step; simulating it in float showed the LMU memory dominates
-  (192 components over 64 steps for ``lmu``), so the int8 export carries
-  the memory divided per component by its calibration peak (max
-  |difference| 110 -> 52 for ``lmu``, 57 -> 46 spiking, 37 -> 40
-  lmuformer; the decisions that still differ are borderline clips, 1-5 of
-  300).  A per-coefficient normalisation by the impulse-response norm
-  instead was worse (0.970 decisions equal for ``lmu``).
+  (:mod:`edgekit.models.streaming`, default ``form="window"``; run hop by
+  hop in TFLM, states fed back) ends with the same decision as the int8
+  window model.  ``lmu`` and ``lmuformer`` end with the window model's
+  int8 scores exactly (max |difference| 0); ``spiking_lmuformer`` differs
+  on 3 clips (max |difference| 103 of 255; streaming int8 accuracy 0.990):
+  the window model quantises each unrolled step's LIF membranes with its
+  own scale, the streaming state has one.  The earlier recurrent form
+  (``form="recurrent"``: LMU memory recurrence and a running feature sum,
+  rounded to int8 at every step) reached 0.983 / 0.997 / 0.997 (max
+  |difference| 52 / 40 / 46); the module notes of
+  :mod:`edgekit.models.streaming` have the measurements.
 """
 
 from __future__ import annotations
