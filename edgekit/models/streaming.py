@@ -150,7 +150,8 @@ class StreamingSpec:
 
     def __repr__(self):
         return (f"StreamingSpec(form={self.form!r}, hop={self.hop}, steps={self.steps}, "
-                f"frame={self.frame_shape}, states={list(zip(self.state_names, self.state_shapes))})")
+                f"frame={self.frame_shape}, "
+                f"states={list(zip(self.state_names, self.state_shapes))})")
 
 
 def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form: str = "window"):
@@ -429,11 +430,15 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
     one) through; an op is paired with the window op of the same type whose
     inputs are the paired values and the same constants (compared as bytes,
     scales and shape; biases, which depend on the input scale, are not
-    compared) and the same fused activation.  A paired tensor takes the window tensor's scale and zero
-    point and a paired op's bias is the window op's, so paired ops compute
-    exactly what the window model computes, whatever the streaming
-    calibration was.  Unpaired ops keep their calibrated quantisation (their
-    biases are requantised to their input's new scale).
+    compared) and the same fused activation.  The LMU memory's
+    ``FULLY_CONNECTED`` (:meth:`edgekit.models.lmu.LMU.step_window`) is
+    paired with the window ``DEPTHWISE_CONV_2D`` whose kernel holds the same
+    int8 values and scales for every memory channel.  A paired tensor takes
+    the window tensor's scale and zero point and a paired op's bias is the
+    window op's, so paired ops compute exactly what the window model
+    computes, whatever the streaming calibration was.  Unpaired ops keep
+    their calibrated quantisation (their biases are requantised to their
+    input's new scale).
 
     Returns
     -------
@@ -506,8 +511,10 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
         kern = np.frombuffer(raw, np.int8).reshape(order, steps)
         scales = np.asarray(w.quantization.scale, np.float32)
         for wop, wv in wdw:
-            k, b = wg.tensors[wop.inputs[1]], wg.tensors[wop.inputs[2]]
-            kraw, braw = _buffer(wmod, k), _buffer(wmod, b)
+            k = wg.tensors[wop.inputs[1]]
+            kraw, braw = _buffer(wmod, k), None
+            if len(wop.inputs) > 2 and wop.inputs[2] >= 0:
+                braw = _buffer(wmod, wg.tensors[wop.inputs[2]])
             ch = int(k.shape[-1])
             if (wv != v or kraw is None or tuple(k.shape[:3]) != (1, steps, 1) or ch % order
                     or (braw is not None and any(braw))):
@@ -537,11 +544,14 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
         paired += 1
         for so, wo in zip(op.outputs, wop.outputs):
             sval[int(so)] = wval.get(int(wo), ("w", int(wo)))
-        if (name in BIASED and len(op.inputs) > 2 and op.inputs[2] >= 0 and wop.inputs[2] >= 0
-                and tuple(sg.tensors[op.inputs[2]].shape) == tuple(wg.tensors[wop.inputs[2]].shape)):
-            sb, wb = sg.tensors[op.inputs[2]], wg.tensors[wop.inputs[2]]
-            smod.buffers[sb.buffer].data = np.frombuffer(_buffer(wmod, wb), np.uint8).copy()
-            _copy_quant(sb, wb)
+        if name in BIASED and len(op.inputs) > 2 and op.inputs[2] >= 0:
+            sb = sg.tensors[op.inputs[2]]
+            wb = wg.tensors[wop.inputs[2]] if len(wop.inputs) > 2 and wop.inputs[2] >= 0 else None
+            if wb is not None and tuple(sb.shape) == tuple(wb.shape):
+                smod.buffers[sb.buffer].data = np.frombuffer(_buffer(wmod, wb), np.uint8).copy()
+                _copy_quant(sb, wb)
+            else:
+                biased_unpaired.append(op)
     for i, v in sval.items():
         if v[0] == "w":
             _copy_quant(sg.tensors[i], wg.tensors[v[1]])
@@ -569,7 +579,7 @@ def _copy_quant(dst, src):
 
 
 def _requantize_bias(mod, graph, op):
-    """Requantise an int32 bias to ``input scale x weight scale`` (after the input scale changed)."""
+    """Requantise an int32 bias to ``input scale x weight scale`` (the input scale changed)."""
     x, w, b = (graph.tensors[int(i)] for i in op.inputs[:3])
     new = np.float64(x.quantization.scale[0]) * np.asarray(w.quantization.scale, np.float64)
     old = np.asarray(b.quantization.scale, np.float64)
