@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from edgekit.budget.elf import elf_breakdown  # noqa: E402
 from edgekit.emulator import build_firmware, run_qemu  # noqa: E402
 from edgekit.firmware_export import generate, read_tflite  # noqa: E402
+from edgekit.firmware_export.codegen import data_io  # noqa: E402
 from edgekit.reference import run_tflm, run_tflm_stream, tflm_arena  # noqa: E402
 
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
@@ -60,7 +61,7 @@ def measure(tflite: bytes, name: str, work: Path) -> dict:
     graph = read_tflite(tflite)
     exp = generate(graph, work / name / "src")
     fw = build_firmware(work / name / "src", work / name / "m4", target="cortex-m4")
-    shape = tuple(graph.tensors[graph.inputs[0]].shape)
+    shape = tuple(graph.tensors[data_io(graph)[0]].shape)   # the data input, not a state
     x = np.random.default_rng(0).integers(-128, 128, shape, dtype=np.int8).reshape(1, -1)
     run = run_qemu(fw.elf, x.view(np.uint8), target="cortex-m4", timeout=600)
     # A streaming model (state_i pairs) runs one call from the reset state.
