@@ -58,16 +58,20 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
 @click.option("--streaming", is_flag=True, default=False,
               help="Also build the per-frame streaming form of --arch lmu|lmuformer|"
                    "spiking_lmuformer into OUT/stream.")
+@click.option("--stream-form", type=click.Choice(["window", "recurrent"]), default="window",
+              show_default=True,
+              help="window: the window model's int8 scores exactly (input/feature histories "
+                   "as state); recurrent: the LMU memory as state (least RAM, approximate).")
 @click.option("--dataset", default=None, help=_DATASET_HELP)
 @click.option("--data-option", "data_options", multiple=True, help=_DATA_OPTION_HELP)
 def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
-          streaming, dataset, data_options) -> None:
+          streaming, stream_form, dataset, data_options) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
     result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases,
                        holdout_speaker=holdout_speaker, calib=calib, recipe=recipe,
-                       streaming=streaming, dataset=dataset,
+                       streaming=streaming, stream_form=stream_form, dataset=dataset,
                        dataset_options=_hparams(data_options, "--data-option"))
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
@@ -79,7 +83,8 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
         summary["compression"] = r["compression"]
     if "streaming" in r:
         summary["streaming"] = {k: r["streaming"][k] for k in (
-            "bit_exact", "instructions_per_hop", "state_bytes", "decisions_equal_window")}
+            "form", "bit_exact", "instructions_per_hop", "state_bytes",
+            "decisions_equal_window")}
     click.echo(json.dumps(summary, indent=1))
     click.echo(f"wrote {result.out_dir}/report.json, report.md, model.tflite, firmware/")
 

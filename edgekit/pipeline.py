@@ -61,12 +61,13 @@ def _load_tflite(path: Path) -> bytes:
 def _train_default(data: str | None, work: Path, progress: Progress, recipe: dict,
                    arch: str | None, holdout_speaker: str | None = None,
                    budget: dict | None = None, stream_target=None,
-                   dataset: str | None = None, dataset_options: dict | None = None
-                   ) -> tuple[bytes, dict, np.ndarray]:
+                   dataset: str | None = None, dataset_options: dict | None = None,
+                   stream_form: str = "window") -> tuple[bytes, dict, np.ndarray]:
     """Train + quantize the default recipe; returns (tflite, report parts, real inputs).
 
-    With ``stream_target`` (a recurrent architecture) the streaming form is
-    also built and checked into ``work/stream`` (:mod:`edgekit.stream_build`).
+    With ``stream_target`` (a recurrent architecture) the streaming form
+    ``stream_form`` is also built and checked into ``work/stream``
+    (:mod:`edgekit.stream_build`).
     ``dataset`` / ``dataset_options``: see :func:`edgekit.data.load_dataset`.
     """
     from edgekit.data import check_dataset, load_dataset, resolve_data_root  # noqa: PLC0415
@@ -163,7 +164,8 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
         progress.stage("stream", "per-frame streaming form: int8, generated C, "
                        f"{stream_target.name} in QEMU")
         parts["streaming"] = build_streaming(model, ds.x_train, ds.x_test, ds.y_test, tflite,
-                                             work / "stream", stream_target, progress)
+                                             work / "stream", stream_target, progress,
+                                             form=stream_form)
     return tflite, parts, real
 
 
@@ -249,7 +251,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
           holdout_speaker: str | None = None, progress: Progress | None = None,
           calib: str | Path | None = None, recipe: str | Path | dict | None = None,
           streaming: bool = False, dataset: str | None = None,
-          dataset_options: dict | None = None) -> BuildResult:
+          dataset_options: dict | None = None, stream_form: str = "window") -> BuildResult:
     """Run the whole pipeline and write ``out``.
 
     Parameters
@@ -279,6 +281,10 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         Also build the per-frame streaming form of a recurrent zoo model
         (``lmu``, ``lmuformer``, ``spiking_lmuformer``) into ``out/stream``
         and check it (``streaming`` in the report).
+    stream_form : {"window", "recurrent"}
+        Which streaming form (:mod:`edgekit.models.streaming`): ``window``
+        reproduces the window model's int8 scores, ``recurrent`` keeps the
+        LMU memory itself as state (least RAM, approximate).
     dataset : str, optional
         ``"fsdd"`` (default), ``"speech_commands"`` or ``"esc50"``.
     dataset_options : dict, optional
@@ -317,6 +323,11 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         raise ConfigError(f"cases must be >= 1 (got {cases})")
     if streaming:
         from edgekit.models.registry import RECURRENT  # noqa: PLC0415
+        from edgekit.models.streaming import FORMS  # noqa: PLC0415
+
+        if stream_form not in FORMS:
+            raise ConfigError(f"unknown streaming form {stream_form!r}; available: "
+                              f"{', '.join(FORMS)}")
 
         chosen = arch or DEFAULT_RECIPE["arch"]
         if model is not None or rcp is not None or chosen not in RECURRENT:
@@ -339,6 +350,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
             tflite, parts, real = _train_default(data, tmp, progress, DEFAULT_RECIPE, arch,
                                                  holdout_speaker,
                                                  stream_target=tgt if streaming else None,
+                                                 stream_form=stream_form,
                                                  dataset=dataset, dataset_options=dataset_options)
             report.update(parts)
         else:

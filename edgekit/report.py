@@ -80,6 +80,7 @@ def _streaming_section(st: dict | None) -> list[str]:
         return []
     return ["", "## Streaming form (`stream/`: one call per hop, state in static buffers)", "",
             "| | |", "|---|---|",
+            f"| form | {st.get('form', 'window')} |",
             f"| feature frames per call (hop) | {st['hop_frames']} "
             "(`edgekit_push_frame()` takes one frame at a time) |",
             f"| calls per clip | {st['steps']} |",

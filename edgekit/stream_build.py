@@ -45,7 +45,8 @@ def _clip_frames(x: np.ndarray, hop: int, scale: float, zp: int) -> np.ndarray:
 
 
 def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                    window_tflite: bytes, out_dir: str | Path, target, progress=None) -> dict:
+                    window_tflite: bytes, out_dir: str | Path, target, progress=None,
+                    form: str = "window") -> dict:
     """Export, generate, build and check the streaming form of ``model``.
 
     Parameters
@@ -63,6 +64,11 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     target : edgekit.emulator.Target
         Cortex-M target of the firmware.
     progress : edgekit.log.Progress, optional
+    form : {"window", "recurrent"}
+        Streaming form (:mod:`edgekit.models.streaming`): ``window`` gives
+        the window model's int8 scores exactly (state: input and feature
+        histories), ``recurrent`` carries the LMU memory itself (a few
+        hundred bytes of state, decisions approximately the window's).
 
     Returns
     -------
@@ -81,7 +87,8 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     from edgekit.reference import run_tflm_stream  # noqa: PLC0415
 
     out = Path(out_dir)
-    info = export_streaming(model, x_train, out, window_tflite=window_tflite or None)
+    info = export_streaming(model, x_train, out, form=form,
+                            window_tflite=(window_tflite or None) if form == "window" else None)
     tflite = (out / "stream.tflite").read_bytes()
     graph = read_tflite(tflite)
     if not graph.state_pairs():
@@ -113,7 +120,7 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     differ = np.flatnonzero(~same)
     y = np.asarray(y_test)
     report = {
-        "hop_frames": hop, "steps": steps,
+        "form": info.get("form", form), "hop_frames": hop, "steps": steps,
         "state_bytes": exp.state_bytes, "arena_bytes": exp.plan.arena_bytes,
         "flash_bytes": fw.flash_bytes, "ram_bytes": fw.ram_bytes,
         "instructions_per_hop": int(round(float(np.mean(run.instructions)))),

@@ -33,7 +33,8 @@ def trained(fsdd_dataset):
     return model, ds, idx, window
 
 
-def test_build_streaming_is_bit_exact_and_reports_decisions(trained, tmp_path):
+@pytest.mark.parametrize("form", ["window", "recurrent"])
+def test_build_streaming_is_bit_exact_and_reports_decisions(trained, form, tmp_path):
     from edgekit.quantize.evaluate import tflite_predict
     from edgekit.stream_build import QEMU_CLIPS, build_streaming
 
@@ -41,7 +42,8 @@ def test_build_streaming_is_bit_exact_and_reports_decisions(trained, tmp_path):
     pick = np.arange(0, len(ds.y_test), 10)          # 30 test clips, every digit
     x, y = ds.x_test[pick], ds.y_test[pick]
     rep = build_streaming(model, ds.x_train[idx], x, y, window, tmp_path / "stream",
-                          get_target("cortex-m4"))
+                          get_target("cortex-m4"), form=form)
+    assert rep["form"] == form
     assert rep["hop_frames"] == 2 and rep["steps"] == ds.input_shape[0] // 2
     assert rep["bit_exact"] and rep["host_bit_exact"] and rep["qemu_bit_exact"]
     assert rep["host_calls"] == len(x) * rep["steps"]
@@ -52,6 +54,9 @@ def test_build_streaming_is_bit_exact_and_reports_decisions(trained, tmp_path):
     w = tflite_predict(window, x, runtime="tflm").argmax(1)
     assert rep["window_accuracy_int8"] == round(float(np.mean(w == y)), 4)
     assert len(rep["clips_differing"]) == round((1 - rep["decisions_equal_window"]) * len(x))
+    if form == "window":   # the window model's own int8 ops, step by step: its scores exactly
+        assert rep["decisions_equal_window"] == 1.0 and rep["max_abs_diff_vs_window"] == 0
+        assert rep["accuracy_int8"] == rep["window_accuracy_int8"]
     for name in ("stream.tflite", "stream.json", "stream_report.json",
                  "firmware/src/model.c", "firmware/cortex-m4/model.elf"):
         assert (tmp_path / "stream" / name).is_file(), name
