@@ -462,6 +462,8 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
     import flatbuffers  # noqa: PLC0415
     from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
 
+    from edgekit.models.spiking import STEP_ROLES, lif_chains  # noqa: PLC0415
+
     smod = schema.ModelT.InitFromPackedBuf(bytearray(stream_fb), 0)
     wmod = schema.ModelT.InitFromPackedBuf(bytearray(window_fb), 0)
     sg, wg = smod.subgraphs[0], wmod.subgraphs[0]
@@ -531,17 +533,100 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
                 return wop
         return None
 
+    # LIF layers: the streaming model's one step per layer, the window model's chains
+    wchains = [c for c in lif_chains(wmod, wg) if _uniform_chain(wg, c)]
+    lif_step = {}
+    for chain in lif_chains(smod, sg):
+        if len(chain) == 1 and chain[0]["r_in"] is not None and chain[0]["dr_in"] is not None:
+            for k in chain[0]["ops"].values():
+                lif_step[k] = chain[0]
+    spikes_of = {}   # streaming z3 tensor -> spikes of its paired step (see refold)
+
+    def lif(step):
+        """Pair one streaming LIF step with the window chain fed by the same currents."""
+        cur = sval.get(step["cur"], ("s", step["cur"]))
+        for chain in wchains:
+            first = chain[1]
+            if (wval.get(first["cur"], ("w", first["cur"])) != cur
+                    or not set(step["ops"]) <= set(first["ops"])):
+                continue
+            if any(_const_key(smod, sg, sg.operators[step["ops"][role]])
+                   != _const_key(wmod, wg, wg.operators[first["ops"][role]])
+                   for role in step["ops"]):
+                continue
+            rep = {role: next((st[role] for st in chain[1:] + chain[:1] if st[role] is not None),
+                              None) for role in STEP_ROLES if step[role] is not None}
+            if step["r"] is None or None in rep.values():
+                continue
+            for role, t in rep.items():
+                sval[step[role]] = ("w", t)
+            sval[step["r_in"]] = ("w", rep["r"])
+            sval[step["dr_in"]] = ("w", rep["dr"] if "dr" in rep else first["dr_in"])
+            # downstream ops see the window's spikes of all steps
+            sval[step["s"]] = wval.get(chain[-1]["s"], ("w", chain[-1]["s"]))
+            spikes_of[step["z3"]] = step["s"]
+            return True
+        return False
+
+    def refold(name, op):
+        """Undo the converter folding the spikes' ``* 1/6`` into a layer's weights.
+
+        A streaming ``FULLY_CONNECTED`` can take the last firing stage
+        ``z3`` (codes -128 / 127 like the spikes) with its weights' scales
+        divided by 6, where the window model multiplies its concatenated
+        spikes by the unscaled weights.  The op is given the spikes as input
+        and the window weights' scales (the same int8 weights), so it is
+        the window op.
+        """
+        if name not in BIASED or int(op.inputs[0]) not in spikes_of:
+            return None
+        z3, spk = int(op.inputs[0]), spikes_of[int(op.inputs[0])]
+        w = sg.tensors[op.inputs[1]]
+        raw, sv = _buffer(smod, w), sval.get(spk)
+        if raw is None or len(_consumers_of(sg, int(op.inputs[1]))) != 1:
+            return None
+        zq, sq = sg.tensors[z3].quantization, wg.tensors[sv[1]].quantization
+        if int(zq.zeroPoint[0]) != int(sq.zeroPoint[0]):
+            return None
+        for wname, wop in _tflite_ops(wmod, wg):
+            if (wname != name or wval.get(int(wop.inputs[0]), ("w", int(wop.inputs[0]))) != sv
+                    or len(wop.inputs) != len(op.inputs)):
+                continue
+            ww = wg.tensors[wop.inputs[1]]
+            if (_buffer(wmod, ww) != raw or tuple(ww.shape) != tuple(w.shape)
+                    or getattr(wop.builtinOptions, "fusedActivationFunction", None)
+                    != getattr(op.builtinOptions, "fusedActivationFunction", None)):
+                continue
+            ratio = (np.asarray(w.quantization.scale, np.float64) * zq.scale[0]
+                     / (np.asarray(ww.quantization.scale, np.float64) * sq.scale[0]))
+            if np.allclose(ratio, 1.0, rtol=1e-5):
+                op.inputs[0] = spk
+                _copy_quant(w, ww)
+                return wop
+        return None
+
     paired, unpaired = 0, []
     biased_unpaired = []
-    for name, op in _tflite_ops(smod, sg):
+    sops = _tflite_ops(smod, sg)
+    for k, (name, op) in enumerate(sops):
         ins = [int(i) for i in op.inputs if i >= 0]
         if name in SAME_QUANT:
             for o in op.outputs:
                 sval[int(o)] = sval.get(data_input(name, ins), ("s", data_input(name, ins)))
             continue
+        if k in lif_step:   # the whole step is paired (or not) at its membrane ADD
+            step = lif_step[k]
+            if k == step["ops"]["v"]:
+                if lif(step):
+                    paired += len(step["ops"])
+                else:
+                    unpaired.extend(sops[j][0] for j in step["ops"].values())
+            continue
         wop = wops.get(key(smod, sg, name, op, lambda i: sval.get(i, ("s", i))))
         if wop is None and name == "FULLY_CONNECTED":
             wop = lmu_memory(op)
+        if wop is None:
+            wop = refold(name, op)
         if wop is None:
             unpaired.append(name)
             if name in BIASED:
@@ -573,6 +658,44 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
     builder = flatbuffers.Builder(len(stream_fb) + 1024)
     builder.Finish(smod.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output()), {"paired": paired, "unpaired": unpaired}
+
+
+def _const_key(mod, graph, op):
+    """Fused activation and constant inputs (bytes, scales, shape) of ``op``."""
+    parts = []
+    for i in (int(i) for i in op.inputs if i >= 0):
+        t = graph.tensors[i]
+        raw = _buffer(mod, t)
+        if raw is not None:
+            q = t.quantization
+            scales = () if q is None or q.scale is None else tuple(np.asarray(q.scale).tolist())
+            parts.append((raw, scales, tuple(np.asarray(t.shape).tolist())))
+    return getattr(op.builtinOptions, "fusedActivationFunction", None), tuple(parts)
+
+
+def _uniform_chain(graph, chain) -> bool:
+    """Whether a window LIF chain quantises each role alike at every step (and its currents)."""
+    from edgekit.models.spiking import STEP_ROLES  # noqa: PLC0415
+
+    def q(i):
+        t = graph.tensors[i].quantization
+        return (float(t.scale[0]), int(t.zeroPoint[0]))
+
+    if len(chain) < 2:
+        return False
+    for role in STEP_ROLES:
+        ts = [st[role] for st in chain if st[role] is not None
+              and not (role == "v" and st["dr_in"] is None)]
+        if role == "v":
+            ts += [st["cur"] for st in chain]
+        if len({q(i) for i in ts}) > 1:
+            return False
+    return True
+
+
+def _consumers_of(graph, tensor: int) -> list:
+    """Ops of ``graph`` reading ``tensor``."""
+    return [op for op in graph.operators if tensor in [int(i) for i in op.inputs]]
 
 
 def _text(name) -> str:

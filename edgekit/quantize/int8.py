@@ -43,7 +43,11 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
     batch size of 1, so every tensor in the TFLite graph has a static shape.  Weights are
     quantised per channel (TFLite's default), activations per tensor with
     ranges calibrated on ``representative``; the graph input and output are
-    int8 and only ``TFLITE_BUILTINS_INT8`` kernels are allowed.
+    int8 and only ``TFLITE_BUILTINS_INT8`` kernels are allowed.  In a model
+    with spiking :class:`edgekit.models.spiking.LIF` layers, each tensor of
+    the unrolled LIF steps is then quantised alike at every step
+    (:func:`edgekit.models.spiking.unify_lif_quantization`), as the
+    streaming form's one membrane state needs to compute the same steps.
 
     Parameters
     ----------
@@ -123,4 +127,22 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
         msg = str(exc).strip().splitlines()
         brief = msg[0] if msg else type(exc).__name__
         raise ModelError(f"int8 TFLite conversion failed: {brief}") from exc
+    if _has_lif(model):
+        from edgekit.models.spiking import unify_lif_quantization  # noqa: PLC0415
+
+        flatbuffer, _ = unify_lif_quantization(bytes(flatbuffer))
     return bytes(flatbuffer)
+
+
+def _has_lif(model) -> bool:
+    """Whether ``model`` (or a model nested in it) has a spiking LIF layer."""
+    from edgekit.models import spiking  # noqa: PLC0415
+
+    lif = spiking.LIF
+    stack = list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, lif):
+            return True
+        stack.extend(getattr(layer, "layers", []))
+    return False
