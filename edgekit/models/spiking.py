@@ -43,6 +43,24 @@ only make the neuron fire or stay silent for longer, and the bound keeps the
 int8 scales of the currents and membranes fine (without it the spiking
 LMUFormer lost 1.7 points in int8; with it 0).
 
+One quantisation per step
+-------------------------
+The unrolled steps are separate tensors in the int8 graph, and the
+converter calibrates each on its own: a membrane's scale varies by up to
+1.7x over the steps (spiking LMUFormer zoo preset).
+:func:`unify_lif_quantization` (called by
+:func:`edgekit.quantize.quantize_int8`) gives each tensor family of a layer
+(membranes, ``v - threshold``, the three saturating stages, spikes, reset
+terms, decayed membranes: :data:`STEP_ROLES`) one quantisation covering
+the union of the calibrated ranges, spikes exactly ``[0, 1]``, and the
+currents the membranes' quantisation (the first step's membrane is the
+current).  Every step then runs the same int8 arithmetic, which the
+one-step streaming model (:mod:`edgekit.models.streaming`) reproduces bit
+for bit.  On the spiking LMUFormer zoo preset (16 epochs) the int8 test
+accuracy went from 0.987 to 0.983 (one near-tie clip, which the float
+model gets wrong too), and the ``lmu_act`` spikes, which the converter had
+quantised on ``[0, 2]`` (a spike was 0.996), are exactly 1 again.
+
 Training uses the same forward value with the gradient of a sigmoid
 (straight-through surrogate [1]_): ``s = sg + stop_gradient(step - sg)``,
 ``sg = sigmoid(alpha * (v - threshold))``; the reset does not propagate
@@ -510,9 +528,10 @@ def unify_lif_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
         The flatbuffer with the new quantisation (unchanged if it has no
         LIF step).
     list of dict
-        Per LIF chain: ``steps`` and, per role, ``tensors`` (how many),
-        ``before`` (distinct ``(scale, zero point)`` pairs) and ``after``;
-        ``kept``: roles left alone because a producer does not requantise.
+        Per LIF chain: ``steps``; ``roles``: role -> ``tensors`` (how
+        many), ``before`` (their distinct ``(scale, zero point)`` pairs) and
+        ``after``; ``kept``: roles left alone (a tensor is a graph input or
+        its producer does not requantise).
 
     Raises
     ------
@@ -539,8 +558,8 @@ def unify_lif_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
             for role, members in _families(g, chain).items():
                 quants = [g.quant(t) for t in members]
                 if any(q is None for q in quants) or any(
-                        g.names[g.producer[t]] not in REQUANTIZING
-                        for t in members if t in g.producer):
+                        t not in g.producer or g.names[g.producer[t]] not in REQUANTIZING
+                        for t in members):
                     entry["kept"].append(role)
                     continue
                 new = SPIKE_QUANT if role == "s" else _union_quant(quants)
