@@ -136,9 +136,55 @@ def test_int8_exact_spikes_ops_and_generated_c_bit_exact(trained):
     assert tflite_accuracy(b, ds.x_test, ds.y_test, runtime="tflm") >= result.float_accuracy - 0.05
     x = np.random.default_rng(5).integers(-128, 128, size=(3, 64, 40)).astype(np.int8)
     np.testing.assert_array_equal(run_generated_host(b, x), run_tflm(b, x))
+    _check_lif_steps_quantized_alike(b, ds.x_test[:20])
     # the int8 spikes of the first LIF layer are exactly 0/1
     probe = keras.Model(model.input, model.get_layer("patch_act").output)
     pb = quantize_int8(probe, ds.x_train[idx], num_samples=50)
     scale, zp = output_quantization(pb)
     q = tflite_predict(pb, ds.x_test[:10], runtime="tflm")
     assert set(np.unique(q)) <= {-128, 127} and (scale, zp) == (pytest.approx(1 / 255), -128)
+
+
+def _check_lif_steps_quantized_alike(tflite, x):
+    """Every LIF tensor has one quantisation at all 16 steps; every step's spikes are 0/1."""
+    import warnings
+
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgekit.models.spiking import STEP_ROLES, lif_chains
+    from edgekit.quantize.evaluate import quantize_input
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(tflite), 0)
+    graph = model.subgraphs[0]
+
+    def quant(t):
+        q = graph.tensors[t].quantization
+        return float(q.scale[0]), int(q.zeroPoint[0])
+
+    chains = lif_chains(model, graph)
+    assert [len(c) for c in chains] == [16, 16, 16]   # 3 LIF layers, 64 frames / stride 4
+    for chain in chains:
+        for role in STEP_ROLES:
+            ts = [st[role] for st in chain if st[role] is not None
+                  and not (role == "v" and st["dr_in"] is None)]   # first step: v is the current
+            assert len(ts) >= 15, role
+            assert len({quant(t) for t in ts}) == 1, role
+        # the first step's membrane is the current: quantised like the other membranes
+        assert quant(chain[0]["v"]) == quant(chain[1]["v"])
+        assert quant(chain[0]["s"]) == pytest.approx((1 / 255, -128))
+    # the spikes of every step of every layer, in LiteRT: exactly 0 or 1 (scale 1/255,
+    # zero point -128: codes -128 and 127)
+    with warnings.catch_warnings():   # "intended for debugging purposes only"
+        warnings.simplefilter("ignore")
+        interp = Interpreter(model_content=bytes(tflite), experimental_preserve_all_tensors=True)
+    interp.allocate_tensors()
+    det = interp.get_input_details()[0]
+    seen = set()
+    for clip in x:
+        interp.set_tensor(det["index"], quantize_input(clip[None], *det["quantization"]))
+        interp.invoke()
+        for chain in chains:
+            for st in chain:
+                seen |= set(np.unique(interp.get_tensor(st["s"])).tolist())
+    assert sorted(seen) == [-128, 127]
