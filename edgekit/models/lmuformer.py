@@ -28,7 +28,7 @@ arch               params  MACs     float  int8   train  int8 ops  stream
 =================  ======  =======  =====  =====  =====  ========  ========
 lmu                16,378  1.78 M   0.990  0.990  52-198 13        1.000
 lmuformer          27,626  0.97 M   0.997  0.997  29-52  23        1.000
-spiking_lmuformer  27,626  0.97 M   0.983  0.987  46-100 1,084     0.990
+spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
 =================  ======  =======  =====  =====  =====  ========  ========
 
 * int8 LiteRT accuracy equals TFLM's for all three; edgekit's generated C
@@ -36,6 +36,10 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.987  46-100 1,084     0.990
   random int8 inputs.
 * spiking_lmuformer: spike rates 0.188 (patch_act), 0.189 (lmu_act),
   0.176 (mix_act), 0.182 overall; no non-binary spike in float or int8.
+  Each LIF tensor is quantised alike at every unrolled step
+  (:func:`edgekit.models.spiking.unify_lif_quantization`; int8 accuracy
+  0.987 before, with per-step scales: one near-tie clip, also wrong in
+  float, flipped).
   Its LIF recurrence is unrolled over the 32 steps with elementwise ops
   (``STRIDED_SLICE`` 96, ``MUL`` 664, ``ADD`` 290, ``CONCATENATION`` 15), a
   304 kB flatbuffer; the other int8 ops are those of ``lmuformer``.
@@ -44,14 +48,13 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.987  46-100 1,084     0.990
 * "stream dec. eq.": fraction of test clips whose int8 streaming model
   (:mod:`edgekit.models.streaming`, default ``form="window"``; run hop by
   hop in TFLM, states fed back) ends with the same decision as the int8
-  window model.  ``lmu`` and ``lmuformer`` end with the window model's
-  int8 scores exactly (max |difference| 0); ``spiking_lmuformer`` differs
-  on 3 clips (max |difference| 103 of 255; streaming int8 accuracy 0.990):
-  the window model quantises each unrolled step's LIF membranes with its
-  own scale, the streaming state has one.  The earlier recurrent form
-  (``form="recurrent"``: LMU memory recurrence and a running feature sum,
-  rounded to int8 at every step) reached 0.983 / 0.997 / 0.997 (max
-  |difference| 52 / 40 / 46); the module notes of
+  window model.  All three end with the window model's int8 scores
+  exactly (max |difference| 0; ``spiking_lmuformer`` since its window
+  model quantises each LIF tensor alike at every step -- with per-step
+  scales it differed on 3 clips, max |difference| 103 of 255).  The
+  earlier recurrent form (``form="recurrent"``: LMU memory recurrence and
+  a running feature sum, rounded to int8 at every step) reached 0.983 /
+  0.997 / 1.000 (max |difference| 52 / 40 / 80); the module notes of
   :mod:`edgekit.models.streaming` have the measurements.
 """
 
