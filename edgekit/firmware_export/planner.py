@@ -155,6 +155,15 @@ STRATEGIES = {
 }
 
 
+def alias_root(aliases: dict[int, int], t: int) -> int:
+    """The tensor whose buffer ``t`` shares (follows ``aliases``; a cycle stops it)."""
+    seen = 0
+    while t in aliases and seen <= len(aliases):
+        t = aliases[t]
+        seen += 1
+    return t
+
+
 def _place(buffers: list[Buffer], key) -> tuple[int, list[int]]:
     """Place ``buffers`` in the order ``key`` gives; return (arena, offsets).
 
@@ -241,22 +250,17 @@ def plan_memory(graph, aliases: dict[int, int] | None = None,
                 if t >= 0:
                     last_read[t] = step_of[op.index]
 
-        def _root(t: int) -> int:
-            while t in aliases:
-                t = aliases[t]
-            return t
-
         group_last: dict[int, int] = {}
         for t, i in last_read.items():
-            r = _root(t)
+            r = alias_root(aliases, t)
             group_last[r] = max(group_last.get(r, -1), i)
         for t in graph.outputs:
-            group_last[_root(t)] = n_ops
+            group_last[alias_root(aliases, t)] = n_ops
         for op_index, candidates in sorted(inplace.items(), key=lambda kv: step_of[kv[0]]):
             step = step_of[op_index]
             out = by_index[op_index].outputs[0]
             for t in candidates:
-                r = _root(t)
+                r = alias_root(aliases, t)
                 tin, tout = graph.tensors[t], graph.tensors[out]
                 if (tin.is_const or t in graph.inputs or r in graph.inputs or t in external
                         or group_last.get(r) != step or out in aliases
@@ -267,11 +271,7 @@ def plan_memory(graph, aliases: dict[int, int] | None = None,
                 break
 
     def root(t: int) -> int:
-        seen = 0
-        while t in aliases and seen <= len(aliases):
-            t = aliases[t]
-            seen += 1
-        return t
+        return alias_root(aliases, t)
 
     groups: dict[int, Buffer] = {}
 

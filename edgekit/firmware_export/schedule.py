@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgekit.errors import PlanError
-from edgekit.firmware_export.planner import MemoryPlan, _align, plan_memory
+from edgekit.firmware_export.planner import MemoryPlan, _align, alias_root, plan_memory
 
 # Ops whose effects are not carried by their output tensors alone.
 SIDE_EFFECT_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE",
@@ -199,11 +199,7 @@ def _live_model(graph, aliases, inplace, external, deps) -> _Live:
     inplace = inplace or {}
 
     def root(t: int) -> int:
-        seen = 0
-        while t in aliases and seen <= len(aliases):
-            t = aliases[t]
-            seen += 1
-        return t
+        return alias_root(aliases, t)
 
     ops = [op.index for op in graph.operators]
     bit = {i: 1 << k for k, i in enumerate(ops)}
