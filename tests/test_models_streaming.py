@@ -88,7 +88,7 @@ def test_int8_streaming_signature_state_quantization_and_decisions(trained):
 
     from edgekit.firmware_export import lower_graph
     from edgekit.firmware_export.tflite_reader import read_tflite
-    from edgekit.models.streaming import _fix_state_quantization
+    from edgekit.models.streaming_align import _fix_state_quantization
     from edgekit.quantize import quantize_int8
     from edgekit.quantize.evaluate import op_list
 

@@ -37,7 +37,7 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
 * spiking_lmuformer: spike rates 0.188 (patch_act), 0.189 (lmu_act),
   0.176 (mix_act), 0.182 overall; no non-binary spike in float or int8.
   Each LIF tensor is quantised alike at every unrolled step
-  (:func:`edgekit.models.spiking.unify_lif_quantization`; int8 accuracy
+  (:func:`edgekit.models.spiking_int8.unify_lif_quantization`; int8 accuracy
   0.987 before, with per-step scales: one near-tie clip, also wrong in
   float, flipped).
   Its LIF recurrence is unrolled over the 32 steps with elementwise ops

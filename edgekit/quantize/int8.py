@@ -46,7 +46,7 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
     int8 and only ``TFLITE_BUILTINS_INT8`` kernels are allowed.  In a model
     with spiking :class:`edgekit.models.spiking.LIF` layers, each tensor of
     the unrolled LIF steps is then quantised alike at every step
-    (:func:`edgekit.models.spiking.unify_lif_quantization`), as the
+    (:func:`edgekit.models.spiking_int8.unify_lif_quantization`), as the
     streaming form's one membrane state needs to compute the same steps.
 
     Parameters
@@ -128,7 +128,7 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
         brief = msg[0] if msg else type(exc).__name__
         raise ModelError(f"int8 TFLite conversion failed: {brief}") from exc
     if _has_lif(model):
-        from edgekit.models.spiking import unify_lif_quantization  # noqa: PLC0415
+        from edgekit.models.spiking_int8 import unify_lif_quantization  # noqa: PLC0415
 
         flatbuffer, _ = unify_lif_quantization(bytes(flatbuffer))
     return bytes(flatbuffer)
