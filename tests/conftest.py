@@ -52,6 +52,24 @@ def fsdd_dataset(fsdd_root):
     return load_fsdd(fsdd_root)
 
 
+@pytest.fixture(scope="session")
+def small_lmuformer(fsdd_dataset):
+    """A small lmuformer trained for 5 epochs on 900 FSDD train clips: ``(model, train indices)``.
+
+    Shared by the streaming tests, which check arithmetic and decisions, not
+    accuracy.
+    """
+    from edgekit.models import build_model
+    from edgekit.models.train import train
+
+    ds = fsdd_dataset
+    idx = np.sort(np.random.default_rng(0).permutation(len(ds.x_train))[:900])
+    model = build_model("lmuformer", ds.input_shape, 10, seed=0, dim=24, order=6, memory_d=8)
+    train(model, ds.x_train[idx], ds.y_train[idx], epochs=5, batch_size=32,
+          learning_rate=1e-2, seed=0, progress=False)
+    return model, idx
+
+
 def write_wav(
     path: Path,
     samples: np.ndarray,

@@ -62,15 +62,9 @@ def test_unknown_form():
 
 
 @pytest.fixture(scope="module")
-def trained(fsdd_dataset):
-    from edgekit.models.train import train
-
-    ds = fsdd_dataset
-    idx = np.sort(np.random.default_rng(0).permutation(len(ds.x_train))[:900])
-    model = build_model("lmuformer", ds.input_shape, 10, seed=0, dim=24, order=6, memory_d=8)
-    train(model, ds.x_train[idx], ds.y_train[idx], epochs=5, batch_size=32,
-          learning_rate=1e-2, seed=0, progress=False)
-    return model, ds, idx
+def trained(fsdd_dataset, small_lmuformer):
+    model, idx = small_lmuformer
+    return model, fsdd_dataset, idx
 
 
 def _stream_vs_window(stream, hop, window, x):

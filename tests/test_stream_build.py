@@ -1,6 +1,6 @@
 """``build_streaming``: the per-frame form of a trained recurrent model, built and checked.
 
-A small lmuformer is trained briefly on real FSDD clips; its streaming form
+A small lmuformer trained briefly on real FSDD clips (conftest); its streaming form
 is exported, generated as C, built for the host and Cortex-M4 and run in
 QEMU.  The generated C must equal tflite_micro call by call (the reference
 feeds tflite_micro's own state outputs back), and the report must say how
@@ -20,17 +20,12 @@ from edgekit.models import build_model
 
 
 @pytest.fixture(scope="module")
-def trained(fsdd_dataset):
-    from edgekit.models.train import train
+def trained(fsdd_dataset, small_lmuformer):
     from edgekit.quantize import quantize_int8
 
-    ds = fsdd_dataset
-    idx = np.sort(np.random.default_rng(1).permutation(len(ds.x_train))[:600])
-    model = build_model("lmuformer", ds.input_shape, 10, seed=0, dim=16, order=4, memory_d=6)
-    train(model, ds.x_train[idx], ds.y_train[idx], epochs=4, batch_size=32,
-          learning_rate=1e-2, seed=0, progress=False)
-    window = quantize_int8(model, ds.x_train[idx], num_samples=100)
-    return model, ds, idx, window
+    model, idx = small_lmuformer
+    window = quantize_int8(model, fsdd_dataset.x_train[idx], num_samples=100)
+    return model, fsdd_dataset, idx, window
 
 
 @pytest.mark.parametrize("form", ["window", "recurrent"])
