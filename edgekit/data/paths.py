@@ -138,6 +138,28 @@ def find_esc50(base: str | Path) -> Path | None:
     return None
 
 
+def _search_default_places(find, describe) -> tuple[Path | None, list[str]]:
+    """Look with ``find`` under ``$EDGEKIT_DATA``, then the cache.
+
+    Returns the first folder found (or None) and, for the error message,
+    ``"<place>: <describe(base)>"`` for every place looked in.
+    """
+    bases: list[tuple[str, Path]] = []
+    env = os.environ.get("EDGEKIT_DATA")
+    if env:
+        bases.append(("$EDGEKIT_DATA", Path(env).expanduser()))
+    bases.append(("cache", cache_dir()))
+    looked = []
+    for label, base in bases:
+        found = find(base)
+        if found is not None:
+            return found, looked
+        looked.append(f"{label}: {describe(base)}")
+    if not env:
+        looked.append("$EDGEKIT_DATA: not set")
+    return None, looked
+
+
 def _resolve_other(dataset: str, data: str | Path | None) -> Path:
     """:func:`resolve_data_root` for the datasets edgekit cannot download."""
     find, candidates, what = {
@@ -155,19 +177,10 @@ def _resolve_other(dataset: str, data: str | Path | None) -> Path:
             # The loader names what exactly is missing (a list file, the csv).
             return base
         raise DataError(f"the given {dataset} data path {base} does not exist")
-    bases: list[tuple[str, Path]] = []
-    env = os.environ.get("EDGEKIT_DATA")
-    if env:
-        bases.append(("$EDGEKIT_DATA", Path(env).expanduser()))
-    bases.append(("cache", cache_dir()))
-    looked = []
-    for label, base in bases:
-        found = find(base)
-        if found is not None:
-            return found
-        looked.append(f"{label}: " + ", ".join(str(p) for p in candidates(base)[:-1]))
-    if not env:
-        looked.append("$EDGEKIT_DATA: not set")
+    found, looked = _search_default_places(
+        find, lambda base: ", ".join(str(p) for p in candidates(base)[:-1]))
+    if found is not None:
+        return found
     raise DataError(
         f"{dataset} dataset not found (looked for {what} in {'; '.join(looked)}); {hint}"
     )
@@ -222,19 +235,10 @@ def resolve_data_root(dataset: str, data: str | Path | None = None) -> Path:
             f"no {dataset} WAV files found at the given data path {base} "
             f"(looked in {looked}); {hint}, or pass the folder that contains fsdd/recordings/"
         )
-    bases: list[tuple[str, Path]] = []
-    env = os.environ.get("EDGEKIT_DATA")
-    if env:
-        bases.append(("$EDGEKIT_DATA", Path(env).expanduser()))
-    bases.append(("cache", cache_dir()))
-    looked = []
-    for label, base in bases:
-        found = find_fsdd_recordings(base)
-        if found is not None:
-            return found
-        looked.append(f"{label}: {base / 'fsdd' / 'recordings'}")
-    if not env:
-        looked.append("$EDGEKIT_DATA: not set")
+    found, looked = _search_default_places(find_fsdd_recordings,
+                                           lambda base: str(base / "fsdd" / "recordings"))
+    if found is not None:
+        return found
     raise DataError(
         f"{dataset} dataset not found (looked in {'; '.join(looked)}); "
         f"{hint}, set EDGEKIT_DATA to the folder that contains fsdd/recordings/, "
