@@ -52,3 +52,41 @@ def test_strided_slice_bit_exact(seed):
     if "STRIDED_SLICE" not in opcodes(m):
         pytest.skip(f"converter folded the slice away: {opcodes(m)}")
     check_golden(m, seed, c, expect_ops=("STRIDED_SLICE",))
+
+
+@pytest.mark.parametrize("shape, begin, end, em", [   # shape without the batch dim
+    ((9, 6), [0, 1, 0], [1, 0, 0], 0b110),      # drop the oldest row: a streaming history shift
+    ((9, 6), [0, 0, 2], [1, 0, 5], 0b010),      # part of every row: runs of 3
+    ((5, 4, 3), [0, 1, 0, 0], [1, 4, 0, 0], 0b1100),
+])
+def test_unit_stride_slices_copy_runs_bit_exact(shape, begin, end, em):
+    """All strides 1 (excluded from the random cases): the kernel copies contiguous runs."""
+    import tensorflow as tf
+
+    from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.ops import lower
+
+    def build(ins):
+        x = ins[0] * 1.0
+        # (an end mask keeps the converter from turning it into SLICE)
+        y = tf.strided_slice(x, begin, end, [1] * len(begin), end_mask=em)
+        return tf.reshape(y, [1, -1])
+
+    m = single_op_model(build, [shape], 0, keras=False, low=-3, high=2)
+    if "STRIDED_SLICE" not in opcodes(m):
+        pytest.skip(f"converter folded the slice away: {opcodes(m)}")
+    g = read_tflite(m)
+    (op,) = [o for o in g.operators if o.opcode == "STRIDED_SLICE"]
+    assert lower(op, g).params["step"][-1] == 1      # innermost dim contiguous
+    check_golden(m, 0, {"shape": shape, "begin": begin, "end": end},
+                 expect_ops=("STRIDED_SLICE",))
+
+
+def test_merge_dims_by_hand():
+    from edgekit.firmware_export.ops.strided_copy import merge_dims
+
+    assert merge_dims([1, 8, 6], [0, 6, 1]) == ([48], [1])          # whole rows: one run
+    assert merge_dims([8, 3], [6, 1]) == ([8, 3], [6, 1])            # 3 of 6 per row
+    assert merge_dims([2, 3, 4], [24, 4, 1]) == ([2, 12], [24, 1])   # stride 2 on axis 0
+    assert merge_dims([4, 3], [1, 4]) == ([4, 3], [1, 4])            # a transpose: no merge
+    assert merge_dims([1, 1], [5, 7]) == ([1], [0])                  # a single element

@@ -1,33 +1,9 @@
-/* edgekit: TRANSPOSE and STRIDED_SLICE: a strided gather over up to 6 dims.
- *
- * Output element (i0..i5), in row-major order, is input element
- * base + sum(i_d * step_d); steps may be negative (reversed slices) and
- * encode the permutation of a transpose.  Elements of 1, 2 or 4 bytes. */
+/* edgekit: TRANSPOSE and STRIDED_SLICE: a strided gather over up to 6 dims
+ * (the loop is in ek_strided_copy_ref.h).  The lowering merges dims that
+ * are contiguous in the input, so a slice of whole rows is one run. */
 #include "ek_kernels.h"
-
-#define EK_SC_LOOP(T)                                                     \
-    do {                                                                  \
-        const T *src = (const T *)in;                                     \
-        T *dst = (T *)out;                                                \
-        int32_t idx[6] = {0, 0, 0, 0, 0, 0};                              \
-        int32_t off = p->base;                                            \
-        for (int32_t i = 0; i < p->size; ++i) {                           \
-            dst[i] = src[off];                                            \
-            for (int d = 5; d >= 0; --d) {                                \
-                off += p->step[d];                                        \
-                if (++idx[d] < p->shape[d]) break;                        \
-                off -= p->step[d] * p->shape[d];                          \
-                idx[d] = 0;                                               \
-            }                                                             \
-        }                                                                 \
-    } while (0)
+#include "ek_strided_copy_ref.h"
 
 void ek_strided_copy(const ek_strided_copy_params *p, const void *in, void *out) {
-    if (p->elem_size == 1) {
-        EK_SC_LOOP(int8_t);
-    } else if (p->elem_size == 2) {
-        EK_SC_LOOP(int16_t);
-    } else {
-        EK_SC_LOOP(int32_t);
-    }
+    ek_strided_copy_ref(p, in, out);
 }

@@ -42,7 +42,28 @@ def _const_ints(op, t, what) -> list[int]:
     return [int(v) for v in np.asarray(t.data).reshape(-1)]
 
 
+def merge_dims(shape, step) -> tuple[list[int], list[int]]:
+    """The same gather over fewer dims: size-1 dims dropped, and a dim merged
+    into the next inner one where it steps over exactly that dim's extent
+    (``step[d - 1] == step[d] * shape[d]``).  A slice of whole rows becomes
+    one contiguous run (``step == [1]``), which a kernel can copy as a block.
+    """
+    out_shape: list[int] = []
+    out_step: list[int] = []
+    for n, s in zip((int(v) for v in shape), (int(v) for v in step)):
+        if n == 1:
+            continue
+        out_shape.append(n)
+        out_step.append(s)
+        while len(out_shape) > 1 and out_step[-2] == out_step[-1] * out_shape[-1]:
+            inner_n, inner_s = out_shape.pop(), out_step.pop()
+            out_shape[-1] *= inner_n
+            out_step[-1] = inner_s
+    return out_shape or [1], out_step or [0]
+
+
 def _params(op, y, elem, base, shape, step) -> dict:
+    shape, step = merge_dims(shape, step)
     if len(shape) > MAX_DIMS:
         raise fail(op, f"rank {len(shape)} is above {MAX_DIMS}")
     pad = MAX_DIMS - len(shape)
