@@ -35,7 +35,7 @@ import numpy as np
 from edgekit.data.features import FeatureConfig, compute_logmel
 from edgekit.data.fsdd import Dataset
 from edgekit.data.paths import find_esc50
-from edgekit.data.speech_commands import _load_clip
+from edgekit.data.resample import load_clip
 from edgekit.errors import DataError
 
 __all__ = ["ESC50_COLUMNS", "ESC50_FEATURES", "ESC50_FOLDS", "load_esc50"]
@@ -236,7 +236,7 @@ def load_esc50(
                     kept.append(r)
             items = kept
         files = [audio / r["filename"] for r in items]
-        feats = [compute_logmel(_load_clip(p, config, resample, CLIP_SECONDS), config)
+        feats = [compute_logmel(load_clip(p, config.sample_rate, CLIP_SECONDS, resample), config)
                  for p in files]
         if not feats and key != "val":
             raise DataError(f"the {tag} {key} split (fold {test_fold} as test) under {root} is "

@@ -12,6 +12,8 @@ dependency of edgekit; the test suite compares the two.
 :func:`fix_length` cuts a clip, or zero-pads it at the end, to a fixed number
 of samples (Speech Commands clips to 1 s, ESC-50 clips to 5 s) *before* the
 features are computed, so that peak normalisation only sees the kept audio.
+:func:`read_wav_at` and :func:`load_clip` read a dataset's WAV files at its
+feature sample rate (and length).
 
 References
 ----------
@@ -28,9 +30,10 @@ import math
 
 import numpy as np
 
+from edgekit.data.wav import read_wav
 from edgekit.errors import DataError
 
-__all__ = ["resample", "fix_length"]
+__all__ = ["resample", "fix_length", "read_wav_at", "load_clip"]
 
 _KAISER_BETA = 5.0
 _HALF_LEN_PER_RATE = 10   # taps on each side per unit of max(up, down), as in SciPy
@@ -144,3 +147,40 @@ def fix_length(samples: np.ndarray, length: int) -> np.ndarray:
     n = min(len(x), int(length))
     out[:n] = x[:n]
     return out
+
+
+def read_wav_at(path, rate: int, resample_ok: bool = True) -> np.ndarray:
+    """Read a WAV file as float samples at ``rate`` Hz.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    rate : int
+        The sample rate wanted (a dataset's feature sample rate).
+    resample_ok : bool, optional
+        Convert a file at another rate with :func:`resample` (default);
+        if False, such a file is an error.
+
+    Returns
+    -------
+    numpy.ndarray
+        float samples in [-1, 1] (see :func:`edgekit.data.wav.read_wav`).
+
+    Raises
+    ------
+    edgekit.errors.DataError
+        On a corrupt WAV, or (``resample_ok=False``) a file at another rate;
+        the message names the file and both rates.
+    """
+    samples, file_rate = read_wav(path)
+    if file_rate != rate:
+        if not resample_ok:
+            raise DataError(f"{path}: sample rate {file_rate} Hz, but {rate} Hz is expected "
+                            "(load with resample=True to convert)")
+        samples = resample(samples, file_rate, rate)
+    return samples
+
+
+def load_clip(path, rate: int, seconds: float, resample_ok: bool = True) -> np.ndarray:
+    """:func:`read_wav_at` ``rate``, then :func:`fix_length` to ``seconds``."""
+    return fix_length(read_wav_at(path, rate, resample_ok), int(round(seconds * rate)))

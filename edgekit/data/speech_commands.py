@@ -58,8 +58,7 @@ import numpy as np
 from edgekit.data.features import FeatureConfig, compute_logmel
 from edgekit.data.fsdd import Dataset
 from edgekit.data.paths import find_speech_commands
-from edgekit.data.resample import fix_length, resample as resample_clip
-from edgekit.data.wav import read_wav
+from edgekit.data.resample import fix_length, load_clip, read_wav_at
 from edgekit.errors import DataError
 
 __all__ = [
@@ -190,17 +189,6 @@ def _fraction(value, name: str, default: float) -> float:
     return float(value)
 
 
-def _load_clip(path: Path, config: FeatureConfig, resample: bool, seconds: float) -> np.ndarray:
-    """Read one WAV at the config's rate, fixed to ``seconds``; DataError names the file."""
-    samples, rate = read_wav(path)
-    if rate != config.sample_rate:
-        if not resample:
-            raise DataError(f"{path}: sample rate {rate} Hz, but the feature config expects "
-                            f"{config.sample_rate} Hz (load with resample=True to convert)")
-        samples = resample_clip(samples, rate, config.sample_rate)
-    return fix_length(samples, int(round(seconds * config.sample_rate)))
-
-
 def load_background_noise(root: str | Path, sample_rate: int = 16000,
                           resample: bool = True) -> list[tuple[Path, np.ndarray]]:
     """Read the ``_background_noise_`` recordings of a Speech Commands folder.
@@ -232,13 +220,7 @@ def load_background_noise(root: str | Path, sample_rate: int = 16000,
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() != ".wav" or not path.is_file():
             continue
-        samples, rate = read_wav(path)
-        if rate != sample_rate:
-            if not resample:
-                raise DataError(f"{path}: sample rate {rate} Hz, but {sample_rate} Hz is "
-                                "expected (load with resample=True to convert)")
-            samples = resample_clip(samples, rate, sample_rate)
-        out.append((path, samples))
+        out.append((path, read_wav_at(path, sample_rate, resample)))
     return out
 
 
@@ -390,7 +372,7 @@ def load_speech_commands(
         feats = []
         for _, path, samples in rows:
             if samples is None:
-                samples = _load_clip(path, config, resample, CLIP_SECONDS)
+                samples = load_clip(path, config.sample_rate, CLIP_SECONDS, resample)
             feats.append(compute_logmel(samples, config))
         x = np.stack(feats).astype(np.float32, copy=False) if feats else \
             np.zeros((0, *config.shape), np.float32)
