@@ -15,29 +15,7 @@ from edgekit.emulator import build_firmware, build_host, run_host, run_qemu
 from edgekit.firmware_export import generate, read_tflite
 from edgekit.models.registry import build_model, default_recipe
 from edgekit.models.streaming import quantize_streaming_int8
-
-
-def _tflm_stream(tflite: bytes, graph, frames: np.ndarray) -> np.ndarray:
-    from tflite_micro.python.tflite_micro import runtime
-
-    ip = runtime.Interpreter.from_bytes(tflite)
-    pos_in = {t: i for i, t in enumerate(graph.inputs)}
-    pos_out = {t: i for i, t in enumerate(graph.outputs)}
-    fin, fout = graph.signature_inputs["frame"], graph.signature_outputs["scores"]
-    pairs = graph.state_pairs()
-    state = {a: np.full(graph.tensors[a].shape, graph.tensors[a].zp, np.int8) for a, _ in pairs}
-    out = []
-    for f in frames:
-        ip.set_input(f.reshape(graph.tensors[fin].shape), pos_in[fin])
-        for a, _ in pairs:
-            ip.set_input(state[a], pos_in[a])
-        ip.invoke()
-        out.append(np.array(ip.get_output(pos_out[fout])).reshape(-1))
-        for a, b in pairs:
-            ta, tb = graph.tensors[a], graph.tensors[b]
-            assert (ta.s, ta.zp) == (tb.s, tb.zp)   # same quantization: state copied back
-            state[a] = np.array(ip.get_output(pos_out[b])).reshape(ta.shape).astype(np.int8)
-    return np.stack(out)
+from edgekit.reference import run_tflm_stream
 
 
 @pytest.fixture(scope="module", params=["lmu", "lmuformer", "spiking_lmuformer"])
@@ -64,12 +42,12 @@ def test_streaming_c_matches_tflm_frame_by_frame(stream_model, tmp_path):
     arch, tflite, graph, src, _ = stream_model
     fin = graph.tensors[graph.signature_inputs["frame"]]
     frames = np.random.default_rng(2).integers(-128, 128, (48, fin.num_elements), dtype=np.int8)
-    ref = _tflm_stream(tflite, graph, frames)
+    ref = run_tflm_stream(tflite, graph, frames)
     host = run_host(build_host(src, tmp_path / "host"), frames.view(np.uint8)).view(np.int8)
     bad = np.flatnonzero((host != ref).any(axis=1))
     assert bad.size == 0, f"{arch}: frames {bad[:5]} differ"
     # The stream has memory: the last frame alone, from a reset state, scores differently.
-    alone = _tflm_stream(tflite, graph, frames[-1:])
+    alone = run_tflm_stream(tflite, graph, frames[-1:])
     assert not np.array_equal(alone[0], ref[-1])
     if arch == "lmuformer":
         fw = build_firmware(src, tmp_path / "fw", target="cortex-m4")
@@ -85,7 +63,7 @@ def test_push_frame_collects_one_frame_at_a_time(stream_model, tmp_path):
     assert hop == {"lmu": 1, "lmuformer": 2, "spiking_lmuformer": 2}[arch]  # registry presets
     width = fin.num_elements // hop
     frames = np.random.default_rng(3).integers(-128, 128, (12 * hop, width), dtype=np.int8)
-    ref = _tflm_stream(tflite, graph, frames.reshape(12, -1))
+    ref = run_tflm_stream(tflite, graph, frames.reshape(12, -1))
     exe = build_host(src, tmp_path / "push", defines={"EDGEKIT_HOST_PUSH_FRAMES": None})
     got = run_host(exe, frames.view(np.uint8)).view(np.int8)
     assert got.shape == (12 * hop, ref.shape[1])
