@@ -164,6 +164,19 @@ def alias_root(aliases: dict[int, int], t: int) -> int:
     return t
 
 
+def may_overwrite(graph, t: int, out: int, aliases: dict[int, int], external) -> bool:
+    """Whether an in-place op's output ``out`` may take the memory of its input ``t``.
+
+    Only the order-free conditions: ``t`` is an activation in the arena (not
+    a constant, not a graph input or an alias of one, not external state)
+    of the output's aligned size.  That ``t`` dies with the op depends on
+    the op order and is checked by the caller.
+    """
+    tin, tout = graph.tensors[t], graph.tensors[out]
+    return not (tin.is_const or t in graph.inputs or alias_root(aliases, t) in graph.inputs
+                or t in external or _align(tin.nbytes) != _align(tout.nbytes))
+
+
 def _place(buffers: list[Buffer], key) -> tuple[int, list[int]]:
     """Place ``buffers`` in the order ``key`` gives; return (arena, offsets).
 
@@ -261,10 +274,8 @@ def plan_memory(graph, aliases: dict[int, int] | None = None,
             out = by_index[op_index].outputs[0]
             for t in candidates:
                 r = alias_root(aliases, t)
-                tin, tout = graph.tensors[t], graph.tensors[out]
-                if (tin.is_const or t in graph.inputs or r in graph.inputs or t in external
-                        or group_last.get(r) != step or out in aliases
-                        or _align(tin.nbytes) != _align(tout.nbytes)):
+                if (not may_overwrite(graph, t, out, aliases, external)
+                        or group_last.get(r) != step or out in aliases):
                     continue
                 aliases[out] = t
                 group_last[r] = max(group_last.get(r, -1), group_last.get(out, step))

@@ -47,7 +47,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgekit.errors import PlanError
-from edgekit.firmware_export.planner import MemoryPlan, _align, alias_root, plan_memory
+from edgekit.firmware_export.planner import (MemoryPlan, _align, alias_root,
+                                              may_overwrite, plan_memory)
 
 # Ops whose effects are not carried by their output tensors alone.
 SIDE_EFFECT_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE",
@@ -249,9 +250,7 @@ def _live_model(graph, aliases, inplace, external, deps) -> _Live:
         if out in aliases or graph.tensors[out].is_const or out in external:
             continue
         for t in candidates:
-            tin, tout = graph.tensors[t], graph.tensors[out]
-            if (tin.is_const or t in graph.inputs or root(t) in graph.inputs or t in external
-                    or _align(tin.nbytes) != _align(tout.nbytes)):
+            if not may_overwrite(graph, t, out, aliases, external):
                 continue
             op_inplace.setdefault(op_index, []).append((gid[root(t)], gid[out]))
     pred_mask = {i: sum(bit[d] for d in deps[i]) for i in ops}
