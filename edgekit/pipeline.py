@@ -70,7 +70,8 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     (:mod:`edgekit.stream_build`).
     ``dataset`` / ``dataset_options``: see :func:`edgekit.data.load_dataset`.
     """
-    from edgekit.data import check_dataset, load_dataset, resolve_data_root  # noqa: PLC0415
+    from edgekit.data import (check_dataset, dataset_summary, describe_dataset,  # noqa: PLC0415
+                              load_dataset, resolve_data_root)
     from edgekit.models import registry  # noqa: PLC0415
     from edgekit.models.train import evaluate_float, save_model, train  # noqa: PLC0415
     from edgekit.quantize.evaluate import (input_quantization, quantize_input,  # noqa: PLC0415
@@ -82,12 +83,7 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     if holdout_speaker:
         opts["holdout_speaker"] = holdout_speaker
     check_dataset(dataset, opts)
-    if dataset == "fsdd":
-        split = (f"speaker {holdout_speaker} held out" if holdout_speaker else "official split")
-        progress.stage("data", f"loading FSDD ({split})")
-    else:
-        progress.stage("data", f"loading {dataset}" + "".join(f", {k}={v}"
-                                                           for k, v in opts.items()))
+    progress.stage("data", f"loading {describe_dataset(dataset, opts)}")
     root = resolve_data_root(dataset, data)
     ds = load_dataset(dataset, root, **opts)
     if ds.skipped:
@@ -145,15 +141,11 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
                      "test_cases": int(len(ds.y_test))},
         "training": {"epochs": result.epochs, "seconds": round(result.seconds, 1),
                      "seed": recipe["seed"], "train_accuracy": result.train_accuracy},
-        "dataset": {"name": ds.name, "root": str(root), "train": int(len(ds.y_train)),
-                    "test": int(len(ds.y_test)), "skipped": len(ds.skipped)},
+        "dataset": dataset_summary(ds, root, opts),
         "features": ds.feature_config.to_dict(),
     }
     if val is not None:
         parts["accuracy"]["validation"] = result.float_accuracy
-        parts["dataset"]["validation"] = int(len(ds.y_val))
-    if ds.name != "fsdd":
-        parts["dataset"].update(classes=list(ds.class_names), options=opts)
     if sizing:
         parts["sizing"] = sizing
     if spikes:

@@ -111,12 +111,10 @@ def load_recipe(path) -> dict:
         _check_keys(key, r.setdefault(key, {}), _KEYS[key])
     if not isinstance(r.setdefault("features", {}), dict):
         raise ConfigError("recipe: [features] must be a table")
-    from edgekit.data.datasets import DATASETS, check_dataset
+    from edgekit.data.datasets import check_dataset
 
     dset = r["dataset"]
-    if dset.setdefault("name", "fsdd") not in DATASETS:
-        raise ConfigError(f"recipe: unknown dataset {dset['name']!r} (known: "
-                          f"{', '.join(DATASETS)})")
+    dset.setdefault("name", "fsdd")
     try:
         check_dataset(dset["name"], _dataset_options(r))
     except ConfigError as exc:
@@ -197,7 +195,8 @@ def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
     from edgekit.compress.fit import accuracy
     from edgekit.compress.prune import prune, prune_unstructured
     from edgekit.compress.measure import nonzero_per_tensor
-    from edgekit.data import default_feature_config, load_dataset, resolve_data_root
+    from edgekit.data import (dataset_summary, default_feature_config, describe_dataset,
+                              load_dataset, resolve_data_root)
     from edgekit.models import registry
     from edgekit.models.train import save_model, train
     from edgekit.quantize.convert import float_tflite, quantize_model
@@ -212,10 +211,8 @@ def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
     qcfg = {"num_samples": int(q.get("num_samples", cfg.get("num_samples", 300))),
             "seed": int(q.get("seed", cfg["seed"])), "sampling": q.get("sampling", "random")}
     dname, opts = r["dataset"]["name"], _dataset_options(r)
-    holdout = opts.get("holdout_speaker")
-    what = (f"FSDD ({'speaker ' + holdout if holdout else 'official split'})" if dname == "fsdd"
-            else dname + "".join(f", {k}={v}" for k, v in opts.items()))
-    progress.stage("data", f"loading {what}, recipe {r.get('name', r['_path'])}")
+    progress.stage("data", f"loading {describe_dataset(dname, opts)}, recipe "
+                   f"{r.get('name', r['_path'])}")
     root = resolve_data_root(dname, data if data is not None else r["dataset"].get("path"))
     try:
         fc = (dataclasses.replace(default_feature_config(dname), **r["features"])
@@ -360,10 +357,7 @@ def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
                      "test_cases": int(len(ds.y_test))},
         "training": {"epochs": cfg["epochs"], "seconds": round(tr.seconds, 1), "seed": cfg["seed"],
                      "train_accuracy": tr.train_accuracy},
-        "dataset": {"name": ds.name, "root": str(root), "train": int(len(ds.y_train)),
-                    "test": int(len(ds.y_test)), "skipped": len(ds.skipped),
-                    **({"classes": list(ds.class_names), "options": opts}
-                       if ds.name != "fsdd" else {})},
+        "dataset": dataset_summary(ds, root, opts),
         "features": ds.feature_config.to_dict(),
         "steps": steps,
         "compression": compression,

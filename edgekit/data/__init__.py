@@ -20,7 +20,9 @@ from edgekit.data.datasets import (
     DATASET_OPTIONS,
     DATASETS,
     check_dataset,
+    dataset_summary,
     default_feature_config,
+    describe_dataset,
     load_dataset,
 )
 from edgekit.data.esc50 import ESC50_COLUMNS, ESC50_FEATURES, load_esc50
@@ -51,6 +53,8 @@ __all__ = [
     "KWS12_WORDS",
     "SPEECH_COMMANDS_FEATURES",
     "check_dataset",
+    "dataset_summary",
+    "describe_dataset",
     "default_feature_config",
     "find_esc50",
     "find_speech_commands",

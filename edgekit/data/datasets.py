@@ -29,8 +29,8 @@ from edgekit.data.paths import KNOWN_DATASETS, resolve_data_root
 from edgekit.data.speech_commands import SPEECH_COMMANDS_FEATURES, load_speech_commands
 from edgekit.errors import ConfigError
 
-__all__ = ["DATASETS", "DATASET_OPTIONS", "check_dataset", "default_feature_config",
-           "load_dataset"]
+__all__ = ["DATASETS", "DATASET_OPTIONS", "check_dataset", "dataset_summary",
+           "default_feature_config", "describe_dataset", "load_dataset"]
 
 #: The dataset names, FSDD (the default) first.
 DATASETS = KNOWN_DATASETS
@@ -133,3 +133,27 @@ def load_dataset(name: str = "fsdd", data: str | Path | None = None,
             raise ConfigError(f"bad feature setting(s) {features!r}: {exc}") from None
     root = resolve_data_root(name, data)
     return _LOADERS[name](root, config, **options)
+
+
+def describe_dataset(name: str, options: dict) -> str:
+    """A short description of a dataset and its options, for progress lines."""
+    if name == "fsdd":
+        holdout = options.get("holdout_speaker")
+        return f"FSDD ({f'speaker {holdout} held out' if holdout else 'official split'})"
+    return name + "".join(f", {k}={v}" for k, v in options.items())
+
+
+def dataset_summary(ds: Dataset, root: str | Path, options: dict) -> dict:
+    """The ``dataset`` section of a build or training report.
+
+    ``name``, ``root``, split sizes (``train``, ``test``, ``validation``
+    where the dataset has one) and ``skipped`` files; for datasets other
+    than FSDD also the ``classes`` and the loader ``options``.
+    """
+    out = {"name": ds.name, "root": str(root), "train": int(len(ds.y_train)),
+           "test": int(len(ds.y_test)), "skipped": len(ds.skipped)}
+    if ds.y_val is not None and len(ds.y_val):
+        out["validation"] = int(len(ds.y_val))
+    if ds.name != "fsdd":
+        out.update(classes=list(ds.class_names), options=dict(options))
+    return out
