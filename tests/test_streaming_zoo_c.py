@@ -81,7 +81,7 @@ def test_runner_push_equals_step_per_hop(stream_model):
     arch, tflite, graph, _, _ = stream_model
     runner = StreamingRunner(tflite, "tflm")
     clip = np.random.default_rng(4).normal(-6, 3, (16, 40)).astype(np.float32)
-    whole = runner.run_clip(clip, runner.hop)
+    whole = runner.run_clip(clip)
     runner.reset()
     outs = [runner.push(f) for f in clip]
     assert [o is not None for o in outs] == [(j + 1) % runner.hop == 0 for j in range(16)]

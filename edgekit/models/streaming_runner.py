@@ -108,8 +108,15 @@ class StreamingRunner:
         hop, self._pending = np.stack(self._pending), []
         return self.step(hop)
 
-    def run_clip(self, clip, hop: int) -> np.ndarray:
-        """Reset, stream a whole clip ``(frames, mels)`` and return the final int8 scores."""
+    def run_clip(self, clip, hop: int | None = None) -> np.ndarray:
+        """Reset, stream a whole clip ``(frames, mels)`` and return the final int8 scores.
+
+        ``hop`` defaults to the model's (:attr:`hop`); another value is an error.
+        """
+        if hop is None:
+            hop = self.hop
+        elif hop != self.hop:
+            raise ConfigError(f"hop must be the model's {self.hop} frames (got {hop})")
         self.reset()
         clip = np.asarray(clip)
         out = None
