@@ -232,7 +232,7 @@ def lmu_int8():
 
 
 def test_reordered_lmu_is_bit_exact_and_profiled_by_tflite_index(lmu_int8, tmp_path):
-    from kernel_harness import run_generated_host
+    from tests.kernel_harness import run_generated_host
 
     from edgekit.firmware_export import generate, read_tflite
     from edgekit.reference import run_tflm

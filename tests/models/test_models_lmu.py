@@ -175,7 +175,7 @@ def test_lmu_learns_well_above_chance(trained):
 
 
 def test_lmu_int8_ops_and_generated_c_bit_exact(trained):
-    from kernel_harness import run_generated_host
+    from tests.kernel_harness import run_generated_host
 
     from edgekit.firmware_export import lower_graph
     from edgekit.firmware_export.tflite_reader import read_tflite

@@ -30,7 +30,7 @@ HAVE_QEMU = shutil.which("arm-none-eabi-gcc") is not None and shutil.which(
     "qemu-system-arm") is not None
 needs_qemu = pytest.mark.skipif(not HAVE_QEMU and not os.environ.get("CI"),  # fail under CI
                                 reason="arm toolchain or qemu-system-arm missing")
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
           "str_ww_ref_model")
 

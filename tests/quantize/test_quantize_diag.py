@@ -24,7 +24,7 @@ from edgekit.quantize.convert import (float_tflite, load_float_model, quantize_m
                                       select_calibration, synthetic_calibration)
 from edgekit.quantize.diagnostics import layer_sqnr
 from edgekit.reference import run_tflm
-from kernel_harness import run_generated_host
+from tests.kernel_harness import run_generated_host
 
 
 def _bad_add_model(seed=0):

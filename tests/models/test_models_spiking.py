@@ -115,7 +115,7 @@ def test_learns_and_reports_spike_rates(trained):
 
 def test_int8_exact_spikes_ops_and_generated_c_bit_exact(trained):
     import keras
-    from kernel_harness import run_generated_host
+    from tests.kernel_harness import run_generated_host
 
     from edgekit.firmware_export import lower_graph
     from edgekit.firmware_export.tflite_reader import read_tflite

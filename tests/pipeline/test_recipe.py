@@ -17,7 +17,7 @@ from edgekit.cli import main
 from edgekit.errors import ConfigError
 from edgekit.recipe import load_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
 
 

@@ -30,7 +30,7 @@ from edgekit.emulator import (
 )
 from edgekit.errors import ConfigError, EmulatorError, ToolchainError
 
-TOY = Path(__file__).parent / "fixtures" / "toy_model"
+TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_model"
 IN_BYTES = OUT_BYTES = 64
 
 HAVE_ARM = shutil.which("arm-none-eabi-gcc") is not None
