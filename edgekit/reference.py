@@ -34,7 +34,17 @@ def _capture_fd(fd: int):
             box["text"] = tmp.read().decode("utf-8", errors="replace")
 
 
-def _tflm(tflite: bytes):
+def tflm_interpreter(tflite: bytes):
+    """A ``tflite_micro`` host interpreter of ``tflite`` (the bit-exactness reference).
+
+    This module is the only place that constructs interpreters; every other
+    module asks here.
+
+    Raises
+    ------
+    ModelError
+        If tflite_micro cannot load the model.
+    """
     from tflite_micro.python.tflite_micro import runtime  # noqa: PLC0415
 
     try:
@@ -45,7 +55,7 @@ def _tflm(tflite: bytes):
 
 def run_tflm(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
     """Run each of ``inputs`` (N, ...) through tflite_micro; outputs (N, ...)."""
-    ip = _tflm(tflite)
+    ip = tflm_interpreter(tflite)
     det = ip.get_input_details(0)
     shape = tuple(int(d) for d in det["shape"])
     outs = []
@@ -62,7 +72,7 @@ def tflm_arena(tflite: bytes) -> dict:
     Returns ``{"total_bytes", "head_bytes", "tail_bytes"}``: head is the
     planned tensor area, tail the persistent allocations.
     """
-    ip = _tflm(tflite)
+    ip = tflm_interpreter(tflite)
     det = ip.get_input_details(0)
     ip.set_input(np.zeros(tuple(int(d) for d in det["shape"]), det["dtype"]), 0)
     ip.invoke()
@@ -79,15 +89,44 @@ def tflm_arena(tflite: bytes) -> dict:
     return out
 
 
-def run_litert(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
-    """Run each of ``inputs`` through LiteRT's interpreter (default kernels)."""
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+def litert_interpreter(tflite: bytes, *, preserve_all_tensors: bool = False,
+                       reference_kernels: bool = False):
+    """A LiteRT interpreter of ``tflite``, tensors allocated.
 
+    Parameters
+    ----------
+    tflite : bytes
+        The flatbuffer.
+    preserve_all_tensors : bool
+        Keep every intermediate tensor readable after ``invoke`` (for
+        per-layer diagnostics).
+    reference_kernels : bool
+        Use LiteRT's reference kernels (``BUILTIN_REF``) instead of the
+        optimized ones.
+
+    Raises
+    ------
+    ModelError
+        If LiteRT cannot load the model.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
+
+    kw = {}
+    if preserve_all_tensors:
+        kw["experimental_preserve_all_tensors"] = True
+    if reference_kernels:
+        kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
     try:
-        ip = Interpreter(model_content=bytes(tflite))
+        ip = Interpreter(model_content=bytes(tflite), **kw)
         ip.allocate_tensors()
     except Exception as e:
         raise ModelError(f"LiteRT cannot load the model: {e}") from None
+    return ip
+
+
+def run_litert(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Run each of ``inputs`` through LiteRT's interpreter (default kernels)."""
+    ip = litert_interpreter(tflite)
     inp = ip.get_input_details()[0]
     out = ip.get_output_details()[0]
     outs = []
@@ -134,7 +173,7 @@ def run_tflm_stream(tflite: bytes, graph, frames: np.ndarray,
         ta, tb = graph.tensors[a], graph.tensors[b]
         if (ta.s, ta.zp) != (tb.s, tb.zp):
             raise ModelError(f"state tensors {a} and {b} are quantised differently")
-    ip = _tflm(tflite)
+    ip = tflm_interpreter(tflite)
     pos_in = {t: i for i, t in enumerate(graph.inputs)}
     pos_out = {t: i for i, t in enumerate(graph.outputs)}
     fin, fout = graph.signature_inputs["frame"], graph.signature_outputs["scores"]
