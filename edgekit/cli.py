@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from edgekit.compress.distill import DISTILL_EPOCHS
 from edgekit.errors import EdgekitError
 
 
@@ -212,7 +213,7 @@ def prune(model, out, data, max_params, ratio, criterion, steps, finetune_epochs
 @click.option("--hparam", multiple=True, help="Zoo student hyper-parameter KEY=VALUE.")
 @click.option("--out", type=click.Path(), default="distilled", show_default=True)
 @click.option("--data", type=click.Path(), default=None, help="FSDD location.")
-@click.option("--epochs", type=int, default=8, show_default=True)
+@click.option("--epochs", type=int, default=DISTILL_EPOCHS, show_default=True)
 @click.option("--temperature", type=float, default=4.0, show_default=True)
 @click.option("--alpha", type=float, default=0.3, show_default=True,
               help="Weight of the hard-label loss.")

@@ -138,7 +138,7 @@ def prune_file(model, *, out, data=None, max_params: int | None = None,
 
 
 def distill_file(*, teacher, student, out, data=None, student_hparams: dict | None = None,
-                 epochs: int = 8, temperature: float = 4.0, alpha: float = 0.3,
+                 epochs: int | None = None, temperature: float = 4.0, alpha: float = 0.3,
                  learning_rate: float | None = None, seed: int = 0, baseline: bool = True
                  ) -> CompressResult:
     """Distill ``teacher`` (Keras file) into ``student`` (Keras file or zoo name) on FSDD.
@@ -146,10 +146,11 @@ def distill_file(*, teacher, student, out, data=None, student_hparams: dict | No
     ``learning_rate`` defaults to 3e-3 for a fresh zoo student (training from
     scratch) and 1e-3 for a given (trained or pruned) student (fine-tuning).
     """
-    from edgekit.compress.distill import distill
+    from edgekit.compress.distill import DISTILL_EPOCHS, distill
     from edgekit.compress.measure import measure
     from edgekit.models import registry
 
+    epochs = DISTILL_EPOCHS if epochs is None else epochs
     t = _load_keras(teacher)
     ds = _fsdd(data)
     _check_fits(t, ds)

@@ -19,7 +19,7 @@ import numpy as np
 
 from edgekit.errors import ConfigError, ModelError
 
-__all__ = ["DistillResult", "distill", "mcnemar_p"]
+__all__ = ["DISTILL_EPOCHS", "DistillResult", "distill", "mcnemar_p"]
 
 
 def mcnemar_p(b: int, c: int) -> float:
@@ -41,7 +41,11 @@ class DistillResult:
     report: dict = field(default_factory=dict)
 
 
-def distill(student, teacher, x, y, *, epochs: int = 10, temperature: float = 4.0,
+#: Distillation epochs when none are given (CLI, recipes and the library alike).
+DISTILL_EPOCHS = 8
+
+
+def distill(student, teacher, x, y, *, epochs: int = DISTILL_EPOCHS, temperature: float = 4.0,
             alpha: float = 0.3, learning_rate: float = 1e-3, batch_size: int = 64,
             seed: int = 0, baseline: bool = True, x_test=None, y_test=None,
             verbose: int = 0) -> DistillResult:
