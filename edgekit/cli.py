@@ -15,6 +15,7 @@ import click
 
 from edgekit.compress.distill import DISTILL_EPOCHS
 from edgekit.errors import EdgekitError
+from edgekit.pipeline import NUM_CHECK_CASES
 
 
 class _Group(click.Group):
@@ -33,6 +34,8 @@ def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+_SET_HELP = ("Recipe override SECTION.KEY=VALUE, repeatable: train.epochs=4, "
+             "model.hparams.width=32, dataset.limit_per_class=20 (see `edgekit recipe ARCH`).")
 _DATASET_HELP = "Dataset to train on: fsdd (default), speech_commands or esc50."
 _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words=yes,no, "
                      "silence_fraction=0.1, unknown_fraction=0.1 (speech_commands); "
@@ -48,14 +51,15 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
 @click.option("--model", type=click.Path(), default=None,
               help="Deploy this int8 .tflite instead of training.")
 @click.option("--arch", default=None, help="Zoo architecture to train (default: dscnn).")
-@click.option("--cases", type=int, default=50, show_default=True,
+@click.option("--cases", type=int, default=NUM_CHECK_CASES, show_default=True,
               help="Inputs checked bit-exact against tflite_micro.")
 @click.option("--holdout-speaker", default=None,
               help="FSDD speaker to test on (trained on the others).")
 @click.option("--calib", type=click.Path(), default=None,
               help="Calibration samples (.npy/.npz, ONNX layout) for an .onnx --model.")
 @click.option("--recipe", type=click.Path(), default=None,
-              help="Build recipe (TOML): train -> prune -> distill -> quantize (see recipes/).")
+              help="Build recipe (TOML): train -> prune -> distill -> quantize (see recipes/; "
+                   "`edgekit recipe ARCH` prints a built-in one).")
 @click.option("--streaming", is_flag=True, default=False,
               help="Also build the per-frame streaming form of --arch lmu|lmuformer|"
                    "spiking_lmuformer into OUT/stream.")
@@ -65,15 +69,17 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
                    "as state); recurrent: the LMU memory as state (least RAM, approximate).")
 @click.option("--dataset", default=None, help=_DATASET_HELP)
 @click.option("--data-option", "data_options", multiple=True, help=_DATA_OPTION_HELP)
+@click.option("--set", "overrides", multiple=True, help=_SET_HELP)
 def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
-          streaming, stream_form, dataset, data_options) -> None:
+          streaming, stream_form, dataset, data_options, overrides) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
     result = run_build(target=target, data=data, out=out, model=model, arch=arch, cases=cases,
                        holdout_speaker=holdout_speaker, calib=calib, recipe=recipe,
                        streaming=streaming, stream_form=stream_form, dataset=dataset,
-                       dataset_options=_hparams(data_options, "--data-option"))
+                       dataset_options=_hparams(data_options, "--data-option"),
+                       overrides=overrides)
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
@@ -87,7 +93,8 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
             "form", "bit_exact", "instructions_per_hop", "state_bytes",
             "decisions_equal_window")}
     click.echo(json.dumps(summary, indent=1))
-    click.echo(f"wrote {result.out_dir}/report.json, report.md, model.tflite, firmware/")
+    click.echo(f"wrote {result.out_dir}/report.json, report.md, metadata.json, model.tflite, "
+               "firmware/")
 
 
 @main.command()
@@ -273,16 +280,30 @@ def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_t
 @click.option("--max-ram", type=int, default=None, help="... within this many RAM bytes.")
 @click.option("--target", default="cortex-m", show_default=True,
               help="Core the flash/RAM limits are measured on.")
+@click.option("--recipe", type=click.Path(), default=None,
+              help="Recipe (TOML) instead of the architecture's built-in one.")
+@click.option("--set", "overrides", multiple=True, help=_SET_HELP)
 def train_cmd(arch, data, dataset, data_options, out, holdout_speaker, max_params, max_flash,
-              max_ram, target) -> None:
+              max_ram, target, recipe, overrides) -> None:
     """Train a zoo model on a dataset (FSDD by default) and quantize it to int8."""
     from edgekit.pipeline import train  # noqa: PLC0415
 
     r = train(arch=arch, data=data, out=out, holdout_speaker=holdout_speaker,
               max_params=max_params, max_flash=max_flash, max_ram=max_ram, target=target,
-              dataset=dataset, dataset_options=_hparams(data_options, "--data-option"))
+              dataset=dataset, dataset_options=_hparams(data_options, "--data-option"),
+              recipe=recipe, overrides=overrides)
     click.echo(json.dumps({k: r.report[k] for k in ("model", "accuracy")}, indent=1))
     click.echo(f"wrote {r.out_dir}/model.keras, features.json, model.tflite, train_report.json")
+
+
+@main.command("recipe")
+@click.argument("arch")
+@click.option("--set", "overrides", multiple=True, help=_SET_HELP)
+def recipe_cmd(arch, overrides) -> None:
+    """Print ARCH's built-in recipe as TOML (what `edgekit build --arch ARCH` runs)."""
+    from edgekit.recipe import apply_overrides, builtin_recipe, recipe_toml  # noqa: PLC0415
+
+    click.echo(recipe_toml(apply_overrides(builtin_recipe(arch), overrides)), nl=False)
 
 
 @main.group()

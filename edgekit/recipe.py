@@ -43,9 +43,15 @@ training, the compression steps and the quantization::
     [target]
     name = "cortex-m"
 
-:func:`load_recipe` parses and validates (unknown keys are errors);
-:func:`run_recipe` trains, runs the steps, quantizes and measures every
-step (params, MACs, int8 weight flash bytes, float and int8 accuracy).
+:func:`load_recipe` parses and validates (unknown keys are errors).
+Every value a recipe leaves out comes from the architecture's preset in
+:data:`edgekit.models.registry.RECIPES` (defined there once):
+:func:`builtin_recipe` is the recipe ``edgekit build --arch NAME`` runs, and
+:func:`recipe_toml` writes it out in full (``edgekit recipe NAME``), so a
+recipe file and ``--arch`` give the same build.  :func:`apply_overrides`
+applies ``--set section.key=value``.  The build plan
+(:mod:`edgekit.plan`) runs a recipe: it reads it with :func:`train_config`,
+:func:`quantize_config` and :func:`dataset_options`.
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ from pathlib import Path
 
 from edgekit.errors import ConfigError
 
-__all__ = ["load_recipe", "run_recipe", "STEP_KINDS"]
+__all__ = ["load_recipe", "builtin_recipe", "apply_overrides", "recipe_toml", "train_config",
+           "quantize_config", "dataset_options", "STEP_KINDS"]
 
 STEP_KINDS = ("prune", "prune_unstructured", "distill")
 
@@ -116,7 +123,7 @@ def load_recipe(path) -> dict:
     dset = r["dataset"]
     dset.setdefault("name", "fsdd")
     try:
-        check_dataset(dset["name"], _dataset_options(r))
+        check_dataset(dset["name"], dataset_options(r))
     except ConfigError as exc:
         raise ConfigError(f"recipe: [dataset] {exc}") from None
     if "path" in dset:
@@ -148,20 +155,110 @@ def load_recipe(path) -> dict:
     return r
 
 
-def _dataset_options(r: dict) -> dict:
-    """The [dataset] loader options (everything but name and path)."""
+def dataset_options(r: dict) -> dict:
+    """The [dataset] loader options of a recipe (everything but name and path)."""
     return {k: v for k, v in r["dataset"].items() if k not in ("name", "path")}
 
 
-def _train_cfg(r: dict) -> dict:
+def builtin_recipe(arch: str) -> dict:
+    """The built-in recipe of a zoo architecture: what ``edgekit build --arch ARCH`` runs.
+
+    Parameters
+    ----------
+    arch : str
+        A zoo architecture (:data:`edgekit.models.registry.ARCHITECTURES`).
+
+    Returns
+    -------
+    dict
+        A validated recipe (FSDD, the architecture's preset, no compression
+        steps); its training values come from the registry preset.
+
+    Raises
+    ------
+    ConfigError
+        If ``arch`` is not a zoo architecture.
+    """
+    r = load_recipe({"name": f"builtin-{arch}", "model": {"arch": arch}})
+    r["_path"] = f"<built-in recipe of {arch}>"
+    return r
+
+
+def _parse_value(text: str):
+    """A ``--set`` value as TOML (``3``, ``0.5``, ``true``, ``[1, 2]``, ``"x"``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(r: dict, items) -> dict:
+    """Apply ``section.key=value`` overrides to a recipe and validate the result.
+
+    Parameters
+    ----------
+    r : dict
+        A recipe (from :func:`load_recipe` or :func:`builtin_recipe`).
+    items : iterable of str or dict
+        ``"train.epochs=2"``, ``"model.hparams.width=32"``,
+        ``"dataset.holdout_speaker=theo"``; or a nested dict merged in.
+
+    Returns
+    -------
+    dict
+        A new validated recipe (``r`` is not changed).
+
+    Raises
+    ------
+    ConfigError
+        For an item without ``=`` or a dotted key, or a key the recipe
+        format does not have (the usual :func:`load_recipe` errors).
+    """
+    out = copy.deepcopy(r)
+    path = out.pop("_path", "<dict>")
+    for item in items:
+        if isinstance(item, dict):
+            _merge(out, item)
+            continue
+        key, sep, value = str(item).partition("=")
+        parts = [k.strip() for k in key.split(".")]
+        if not sep or len(parts) < 2 or not all(parts):
+            raise ConfigError(f"--set takes SECTION.KEY=VALUE, e.g. train.epochs=4 (got {item!r})")
+        _merge(out, _nest(parts, _parse_value(value.strip())))
+    res = load_recipe(out)
+    res["_path"] = path
+    return res
+
+
+def _nest(parts: list, value) -> dict:
+    d = value
+    for k in reversed(parts):
+        d = {k: d}
+    return d
+
+
+def _merge(dst: dict, src: dict) -> None:
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v)
+        else:
+            dst[k] = copy.deepcopy(v)
+
+
+def train_config(r: dict) -> dict:
+    """The training settings of a recipe, the architecture's preset filling the gaps.
+
+    The recipe's ``[model] hparams`` are laid over the preset's (a recipe
+    names only what it changes).  Returns a dict with the keys of
+    :data:`edgekit.models.registry.DEFAULT_RECIPE`
+    (``arch``, ``hparams``, ``epochs``, ``batch_size``, ``learning_rate``,
+    ``seed``, ``train_kwargs``, ``num_samples``).
+    """
     from edgekit.models import registry
 
     arch = r["model"]["arch"]
-    base = registry.default_recipe(arch) if arch in registry.RECIPES else {
-        "arch": arch, "hparams": {}, "epochs": 16, "batch_size": 64, "learning_rate": 3e-3,
-        "seed": 0, "train_kwargs": {}, "num_samples": 300}
-    if "hparams" in r["model"]:
-        base["hparams"] = dict(r["model"]["hparams"])
+    base = registry.default_recipe(arch)
+    base["hparams"].update(r["model"].get("hparams", {}))   # the recipe's over the preset's
     t = r["train"]
     for k in ("epochs", "batch_size", "learning_rate", "seed"):
         if k in t:
@@ -174,196 +271,59 @@ def _train_cfg(r: dict) -> dict:
     return base
 
 
-def _row(step: str, model, ds, qcfg: dict, extra: dict | None = None, tflite=None) -> dict:
-    from edgekit.compress.measure import measure
-
-    m = measure(model, ds.x_train, ds.x_test, ds.y_test, num_samples=qcfg["num_samples"],
-                seed=qcfg["seed"], tflite=tflite)
-    m.pop("_tflite")
-    return {"step": step, **m, **(extra or {})}
-
-
-def run_recipe(r: dict, data: str | None, work: Path, progress) -> tuple:
-    """Train, compress, quantize; returns ``(tflite, report parts, real int8 inputs)``.
-
-    ``report parts`` holds ``model``, ``accuracy``, ``training``, ``dataset``,
-    ``features``, ``recipe``, ``steps`` (one row per step, the trained model
-    first and the quantized deployable last) and ``quantization`` (mode,
-    calibration and the per-layer SQNR of :func:`edgekit.quantize.diagnostics.layer_sqnr`).
-    """
-    from edgekit.compress.distill import distill
-    from edgekit.compress.fit import accuracy
-    from edgekit.compress.prune import prune, prune_unstructured
-    from edgekit.compress.measure import nonzero_per_tensor
-    from edgekit.data import (dataset_summary, default_feature_config, describe_dataset,
-                              load_dataset, resolve_data_root)
-    from edgekit.models import registry
-    from edgekit.models.train import save_model, train
-    from edgekit.quantize.convert import float_tflite, quantize_model
-    from edgekit.quantize.diagnostics import DEFAULT_THRESHOLD_DB, layer_sqnr
-    from edgekit.quantize.evaluate import input_quantization, quantize_input, tflite_accuracy
-
-    if r["quantize"].get("activations", "int8") != "int8":
-        raise ConfigError("edgekit build deploys int8 models; 16x8 (activations = 'int16') "
-                          "is available from `edgekit quantize`")
-    cfg = _train_cfg(r)
+def quantize_config(r: dict) -> dict:
+    """The quantize settings of a recipe: ``num_samples``, ``seed``, ``sampling``, ``activations``,
+    ``sqnr_threshold_db`` (None: the diagnostics' default) and ``sqnr_samples``."""
+    cfg = train_config(r)
     q = r["quantize"]
-    qcfg = {"num_samples": int(q.get("num_samples", cfg.get("num_samples", 300))),
-            "seed": int(q.get("seed", cfg["seed"])), "sampling": q.get("sampling", "random")}
-    dname, opts = r["dataset"]["name"], _dataset_options(r)
-    progress.stage("data", f"loading {describe_dataset(dname, opts)}, recipe "
-                   f"{r.get('name', r['_path'])}")
-    root = resolve_data_root(dname, data if data is not None else r["dataset"].get("path"))
-    try:
-        fc = (dataclasses.replace(default_feature_config(dname), **r["features"])
-              if r["features"] else None)
-    except TypeError as exc:
-        raise ConfigError(f"recipe: bad [features]: {exc}") from None
-    ds = load_dataset(dname, root, fc, **opts)
-    if ds.skipped:
-        progress.warn(f"skipped {len(ds.skipped)} unreadable files, e.g. {ds.skipped[0][0]}")
-    progress.info(f"{len(ds.y_train)} train / {len(ds.y_test)} test clips, features "
-                  f"{ds.feature_config.shape}")
+    return {"num_samples": int(q.get("num_samples", cfg["num_samples"])),
+            "seed": int(q.get("seed", cfg["seed"])), "sampling": q.get("sampling", "random"),
+            "activations": q.get("activations", "int8"),
+            "sqnr_threshold_db": q.get("sqnr_threshold_db"),
+            "sqnr_samples": int(q.get("sqnr_samples", 32))}
 
-    arch = cfg["arch"] = r["model"]["arch"]
-    progress.stage("train", f"{arch} {cfg['hparams']}, {cfg['epochs']} epochs, seed {cfg['seed']}")
-    model = registry.build_model(arch, ds.input_shape, ds.num_classes, seed=cfg["seed"],
-                                 **cfg["hparams"])
-    tr = train(model, ds.x_train, ds.y_train, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-               seed=cfg["seed"], learning_rate=cfg["learning_rate"], progress=False,
-               **cfg["train_kwargs"])
-    teacher = model
-    steps = [_row("train", model, ds, qcfg, {"arch": arch, "hparams": cfg["hparams"],
-                                             "epochs": cfg["epochs"],
-                                             "seconds": round(tr.seconds, 1)})]
-    progress.info(f"trained: {steps[0]['params']:,} params, float {steps[0]['float_accuracy']:.4f}"
-                  f", int8 {steps[0]['int8_accuracy']:.4f} ({tr.seconds:.0f} s)")
-    (work / "steps").mkdir(parents=True, exist_ok=True)
-    teacher.save(work / "steps" / "0-train.keras")
 
-    for i, s in enumerate(r["steps"], start=1):
-        s = copy.deepcopy(s)
-        kind = s.pop("kind")
-        progress.stage(kind, ", ".join(f"{k}={v}" for k, v in s.items()))
-        if kind == "prune":
-            res = prune(model, ds.x_train, ds.y_train, max_params=s.get("max_params"),
-                        ratio=s.get("ratio"), criterion=s.get("criterion", "l2"),
-                        steps=int(s.get("steps", 3)),
-                        finetune_epochs=int(s.get("finetune_epochs", 2)),
-                        final_epochs=int(s.get("final_epochs", 0)),
-                        learning_rate=float(s.get("learning_rate", 1e-3)),
-                        batch_size=int(s.get("batch_size", cfg["batch_size"])),
-                        seed=int(s.get("seed", cfg["seed"])))
-            model = res.model
-            extra = {"params_before": res.params_before, "criterion": s.get("criterion", "l2"),
-                     "target": ({"ratio": s["ratio"]} if "ratio" in s
-                                else {"max_params": s["max_params"]}),
-                     "channels": {k: list(v) for k, v in res.channels.items()},
-                     "schedule": res.schedule, "seconds": res.seconds}
-            row = _row("prune", model, ds, qcfg, extra)
-        elif kind == "prune_unstructured":
-            res = prune_unstructured(model, ds.x_train, ds.y_train,
-                                     sparsity=float(s.get("sparsity", 0.5)),
-                                     steps=int(s.get("steps", 3)),
-                                     finetune_epochs=int(s.get("finetune_epochs", 1)),
-                                     learning_rate=float(s.get("learning_rate", 1e-3)),
-                                     batch_size=int(s.get("batch_size", cfg["batch_size"])),
-                                     seed=int(s.get("seed", cfg["seed"])))
-            model = res.model
-            row = _row("prune_unstructured", model, ds, qcfg,
-                       {"sparsity": res.sparsity, "schedule": res.schedule})
-            from edgekit.quantize.int8 import quantize_int8
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise ConfigError(f"cannot write {type(v).__name__} value {v!r} to TOML")
 
-            tfl = quantize_int8(model, ds.x_train, num_samples=qcfg["num_samples"],
-                                seed=qcfg["seed"])
-            row["nonzero_per_tensor"] = nonzero_per_tensor(tfl)
-            row["note"] = ("unstructured sparsity does not shrink a dense int8 model: the "
-                           "zeros are stored, flash and MACs are unchanged")
-        else:  # distill
-            tsrc = s.get("teacher", "trained")
-            if tsrc == "trained":
-                tmodel = teacher
-            else:
-                from edgekit.models.train import load_model
 
-                tmodel = load_model(tsrc)
-            student = model
-            if "student" in s:
-                st = s["student"]
-                if not isinstance(st, dict) or "arch" not in st:
-                    raise ConfigError("recipe: distill student must be a table with arch "
-                                      "(and hparams)")
-                student = registry.build_model(st["arch"], ds.input_shape, ds.num_classes,
-                                               seed=cfg["seed"], **st.get("hparams", {}))
-            res = distill(student, tmodel, ds.x_train, ds.y_train,
-                          epochs=int(s.get("epochs", 8)),
-                          temperature=float(s.get("temperature", 4.0)),
-                          alpha=float(s.get("alpha", 0.3)),
-                          learning_rate=float(s.get("learning_rate", 1e-3)),
-                          batch_size=int(s.get("batch_size", cfg["batch_size"])),
-                          seed=int(s.get("seed", cfg["seed"])),
-                          baseline=bool(s.get("baseline", True)),
-                          x_test=ds.x_test, y_test=ds.y_test)
-            model = res.model
-            extra = {"distillation": res.report}
-            if res.baseline is not None:
-                b = _row("baseline", res.baseline, ds, qcfg)
-                extra["distillation"]["baseline_int8_accuracy"] = b["int8_accuracy"]
-            row = _row("distill", model, ds, qcfg, extra)
-            if res.baseline is not None:
-                row["distillation"]["distilled_int8_accuracy"] = row["int8_accuracy"]
-        steps.append(row)
-        progress.info(f"{kind}: {row['params']:,} params, {row['weight_flash_bytes']:,} B weights"
-                      f", float {row['float_accuracy']:.4f}, int8 {row['int8_accuracy']:.4f}")
-        model.save(work / "steps" / f"{i}-{kind}.keras")
+def recipe_toml(r: dict) -> str:
+    """A recipe as TOML text, with the preset's values written out in full.
 
-    progress.stage("quantize", f"int8, {qcfg['num_samples']} {qcfg['sampling']} calibration "
-                   "examples from the train split; per-layer SQNR")
-    qres = quantize_model(model, ds.x_train, num_samples=qcfg["num_samples"],
-                          sampling=qcfg["sampling"], seed=qcfg["seed"], labels=ds.y_train)
-    tflite = qres.tflite
-    int8_acc = tflite_accuracy(tflite, ds.x_test, ds.y_test, runtime="tflm")
-    float_acc = accuracy(model, ds.x_test, ds.y_test)
-    thr = float(q.get("sqnr_threshold_db", DEFAULT_THRESHOLD_DB))
-    diag = layer_sqnr(float_tflite(qres.float_model), tflite, qres.calibration,
-                      threshold_db=thr, max_samples=int(q.get("sqnr_samples", 32)),
-                      **qres.float_model.names())
-    for w in diag["warnings"]:
-        progress.warn(f"low SQNR: {w}")
-    final = _row("quantize", model, ds, qcfg, {"mode": qres.report["mode"]}, tflite=tflite)
-    steps.append(final)
-    first = steps[0]
-    compression = {
-        "weight_flash_ratio": round(final["weight_flash_bytes"] / first["weight_flash_bytes"], 4),
-        "params_ratio": round(final["params"] / first["params"], 4),
-        "macs_ratio": round(final["macs"] / max(first["macs"], 1), 4),
-        "int8_accuracy_drop_points": round(100 * (first["int8_accuracy"]
-                                                  - final["int8_accuracy"]), 2),
-    }
-    progress.info(f"deployable: {final['weight_flash_bytes']:,} B weights "
-                  f"({compression['weight_flash_ratio']:.2f}x of the trained model), int8 "
-                  f"accuracy {int8_acc:.4f} ({compression['int8_accuracy_drop_points']:+.2f} "
-                  "points below it)")
-    save_model(model, ds.feature_config, work)
-    scale, zp = input_quantization(tflite)
-    real = quantize_input(ds.x_test, scale, zp)
-    split = ds.split
-    parts = {
-        "recipe": {"name": r.get("name"), "path": r["_path"],
-                   "steps": [s["kind"] for s in r["steps"]]},
-        "model": {"arch": arch, "hparams": cfg["hparams"], "params": final["params"],
-                  "macs": final["macs"]},
-        "accuracy": {"float": float_acc, "int8": int8_acc, "split": split,
-                     "test_cases": int(len(ds.y_test))},
-        "training": {"epochs": cfg["epochs"], "seconds": round(tr.seconds, 1), "seed": cfg["seed"],
-                     "train_accuracy": tr.train_accuracy},
-        "dataset": dataset_summary(ds, root, opts),
-        "features": ds.feature_config.to_dict(),
-        "steps": steps,
-        "compression": compression,
-        "quantization": {**{k: qres.report[k] for k in ("mode", "weights", "activations",
-                                                        "calibration", "input", "output")},
-                         "float_accuracy": round(float_acc, 4), "int8_accuracy": round(int8_acc, 4),
-                         **diag},
-    }
-    return tflite, parts, real
+    ``load_recipe`` of the text gives the same training, steps and
+    quantization as ``r`` (``edgekit recipe ARCH`` prints the built-in one).
+    """
+    cfg = train_config(r)
+    q = quantize_config(r)
+    full = copy.deepcopy({k: v for k, v in r.items() if not k.startswith("_")})
+    full["model"]["hparams"] = cfg["hparams"]
+    for k in ("epochs", "batch_size", "learning_rate", "seed"):
+        full["train"][k] = cfg[k]
+    full["train"].update(cfg["train_kwargs"])
+    full["quantize"].setdefault("num_samples", q["num_samples"])
+    full["quantize"].setdefault("sampling", q["sampling"])
+    lines = []
+    for k in ("name", "description"):
+        if k in full:
+            lines.append(f"{k} = {_toml_value(full[k])}")
+    for section in ("dataset", "features", "model", "train"):
+        if full.get(section) or section != "features":
+            lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}"
+                                             for k, v in full.get(section, {}).items()]
+    for step in full.get("steps", []):
+        lines += ["", "[[steps]]"] + [f"{k} = {_toml_value(v)}" for k, v in step.items()]
+    for section in ("quantize", "target"):
+        if full.get(section) or section == "quantize":
+            lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}"
+                                             for k, v in full[section].items()]
+    return "\n".join(lines) + "\n"

@@ -55,7 +55,8 @@ def test_build_refuses_conflicting_options(tmp_path):
     from edgekit.pipeline import build
 
     with pytest.raises(ConfigError, match="excludes"):
-        build(recipe=ROOT / "recipes" / "fsdd-default.toml", arch="dscnn", out=tmp_path / "o")
+        build(recipe=ROOT / "recipes" / "fsdd-prune-distill.toml", arch="dscnn",
+              out=tmp_path / "o")
     with pytest.raises(ConfigError, match="targets"):
         build(recipe={"target": {"name": "cortex-m0plus"}}, target="cortex-m4",
               out=tmp_path / "o")

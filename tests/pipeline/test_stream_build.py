@@ -72,7 +72,7 @@ def test_build_streaming_refuses_a_model_without_lmu(tmp_path):
 @pytest.mark.parametrize("args, says", [
     (["--arch", "dscnn"], "got dscnn"),
     ([], "got dscnn"),                                     # the default recipe is not recurrent
-    (["--model", "m.tflite"], "not --model or --recipe"),
+    (["--model", "m.tflite"], "not --model"),
 ])
 def test_cli_streaming_needs_a_recurrent_arch(args, says, tmp_path):
     from click.testing import CliRunner

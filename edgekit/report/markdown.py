@@ -1,9 +1,8 @@
-"""Write ``report.json`` and ``report.md`` for a build."""
+"""``report.md``: the build report as Markdown, rendered from the report's dictionary form."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+__all__ = ["render_markdown"]
 
 
 def _fmt(n) -> str:
@@ -139,12 +138,3 @@ def render_markdown(report: dict) -> str:
     for p in emu.get("per_op", []):
         lines.append(f"| {p['index']} | {p['op']} | {_fmt(p['instructions'])} |")
     return "\n".join(lines) + "\n"
-
-
-def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
-    out_dir = Path(out_dir)
-    pj = out_dir / "report.json"
-    pm = out_dir / "report.md"
-    pj.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
-    pm.write_text(render_markdown(report))
-    return pj, pm

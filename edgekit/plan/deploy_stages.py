@@ -1,0 +1,225 @@
+"""The stages that take an int8 model to a verified firmware and a report.
+
+model (a given .tflite) or convert (an ONNX model) -> export (generated C)
+-> verify-host (host build vs tflite_micro) -> firmware (Cortex-M build,
+QEMU) -> stream (the streaming form, optional) -> report.  For
+``edgekit train`` the plan ends with ``save`` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from edgekit.errors import ModelError
+from edgekit.plan.core import Artifacts, Stage
+
+__all__ = ["model_stage", "convert_stage", "export_stage", "verify_host_stage", "firmware_stage",
+           "stream_stage", "report_stage", "save_stage"]
+
+#: Progress lines :func:`edgekit.convert.convert_onnx` prints itself.
+CONVERT_SUBSTAGES = 4
+
+
+def _graph_counts(graph) -> tuple[int, int]:
+    """Params (distinct constant int tensors' elements) and MACs of an int8 graph."""
+    from edgekit.budget.layers import op_macs  # noqa: PLC0415
+
+    seen, params = set(), 0
+    for op in graph.operators:
+        for t in op.inputs:
+            if t >= 0 and t not in seen and graph.tensors[t].is_const and \
+                    graph.tensors[t].dtype in ("int8", "int32", "int16"):
+                seen.add(t)
+                params += graph.tensors[t].num_elements
+    return params, sum(op_macs(graph, op) for op in graph.operators)
+
+
+# -- a given model ------------------------------------------------------------------------------
+
+def _model_run(art: Artifacts) -> None:
+    path = Path(art.spec.model)
+    try:
+        art.tflite = path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+
+
+def _convert_run(art: Artifacts) -> None:
+    from edgekit.convert import convert_onnx  # noqa: PLC0415
+
+    conv = convert_onnx(art.spec.model, art.spec.calib, out=art.work / "conversion",
+                        progress=art.progress)
+    art.tflite, art.real_inputs, art.report.conversion = conv.tflite, conv.inputs_int8, conv.report
+
+
+model_stage = Stage("model", _model_run, lambda art: f"deploying {art.spec.model}")
+convert_stage = Stage("model", _convert_run, lambda art: f"converting {art.spec.model} (ONNX)",
+                      substages=CONVERT_SUBSTAGES)
+
+
+# -- export -------------------------------------------------------------------------------------
+
+def _export_run(art: Artifacts) -> None:
+    from edgekit.firmware_export import generate, read_tflite, write_c_array  # noqa: PLC0415
+    from edgekit.reference import tflm_arena  # noqa: PLC0415
+
+    (art.work / "model.tflite").write_bytes(art.tflite)
+    art.graph = graph = read_tflite(art.tflite)
+    art.export = exp = generate(graph, art.work / "firmware" / "src",
+                                source=str(art.spec.model or "model.tflite"))
+    write_c_array(art.tflite, graph, art.work / "firmware" / "tflite_array")
+    art.tflm_arena = tflm_arena(art.tflite)
+    plan = exp.plan
+    art.progress.info(f"{len(graph.operators)} ops, arena {plan.arena_bytes} B "
+                      f"(lower bound {plan.lower_bound_bytes} B, "
+                      f"TFLM host arena {art.tflm_arena['total_bytes']} B"
+                      + (f"; ops reordered ({plan.order_strategy}), file order "
+                         f"{plan.file_order_arena_bytes} B" if plan.order_strategy != "file"
+                         else "") + ")")
+    rep = art.report
+    if art.spec.model is not None:
+        params, macs = _graph_counts(graph)
+        rep.model = {"source": str(art.spec.model), "params": params, "macs": macs}
+    rep.model["ops"] = graph.op_counts()
+    (art.work / "memory_plan.json").write_text(json.dumps(plan.to_dict(), indent=1))
+
+
+export_stage = Stage("export", _export_run,
+                     lambda art: "generated C (no interpreter, static arena)")
+
+
+# -- verification -------------------------------------------------------------------------------
+
+def _verify_host_run(art: Artifacts) -> None:
+    from edgekit.verify import check_host, check_inputs  # noqa: PLC0415
+
+    art.inputs = check_inputs(art.graph, art.real_inputs, art.spec.cases, seed=0)
+    fw = art.work / "firmware"
+    art.host = check_host(art.tflite, fw / "src", fw / "host", art.inputs)
+
+
+def _firmware_run(art: Artifacts) -> None:
+    from edgekit.report import EmulatorInfo, MemoryInfo, TargetInfo  # noqa: PLC0415
+    from edgekit.verify import check_qemu  # noqa: PLC0415
+
+    tgt, fw = art.target, art.work / "firmware"
+    art.qemu = q = check_qemu(fw / "src", fw / tgt.name, tgt, art.inputs, art.host.reference)
+    art.progress.info(f"QEMU: {'bit-exact' if q.bit_exact else f'{q.mismatched_cases} cases differ'}"
+                      f" on {len(art.inputs)} inputs, {q.instructions:,} instructions per "
+                      "inference")
+    plan, arena, build = art.export.plan, art.tflm_arena, q.firmware
+    rep = art.report
+    rep.target = TargetInfo(name=tgt.name, core=tgt.core, machine=tgt.qemu_machine,
+                            cpu_flags=list(tgt.cpu_flags))
+    rep.memory = MemoryInfo(
+        flash_bytes=build.flash_bytes, ram_bytes=build.ram_bytes, text_bytes=build.text,
+        data_bytes=build.data, bss_bytes=build.bss, weights_bytes=art.export.weight_bytes,
+        state_bytes=art.export.state_bytes, arena_bytes=plan.arena_bytes,
+        arena_lower_bound_bytes=plan.lower_bound_bytes,
+        tflm_arena_host_bytes=arena["total_bytes"],
+        tflm_tensor_arena_host_bytes=arena.get("head_bytes"),
+        arena_vs_tflm=round(plan.arena_bytes / arena["total_bytes"], 4),
+        arena_vs_lower_bound=round(plan.arena_bytes / max(plan.lower_bound_bytes, 1), 4),
+        arena_op_order=plan.order_strategy, arena_file_order_bytes=plan.file_order_arena_bytes,
+        stack_bytes=q.run.stack_bytes)
+    n, real = len(art.inputs), art.real_inputs
+    rep.emulator = EmulatorInfo(
+        bit_exact=bool(art.host.bit_exact and q.bit_exact), host_bit_exact=art.host.bit_exact,
+        qemu_bit_exact=q.bit_exact, cases=n,
+        real_cases=int(0 if real is None else min(len(real), art.spec.cases - art.spec.cases // 5)),
+        mismatched_cases=q.mismatched_cases, reference="tflite_micro",
+        max_diff_litert=art.host.max_diff_litert, instructions=q.instructions,
+        instructions_min=q.instructions_min, instructions_max=q.instructions_max,
+        clock=q.run.clock, per_op=[{"index": p["index"], "op": p["op"],
+                                    "instructions": p["instructions"]} for p in q.run.per_op])
+
+
+verify_host_stage = Stage("verify-host", _verify_host_run,
+                          lambda art: f"host build vs tflite_micro on {art.spec.cases} inputs")
+firmware_stage = Stage("firmware", _firmware_run,
+                       lambda art: f"{art.target.name}: arm-none-eabi-gcc, QEMU "
+                                   f"{art.target.qemu_machine}")
+
+
+# -- streaming ----------------------------------------------------------------------------------
+
+def _stream_run(art: Artifacts) -> None:
+    from edgekit.stream_build import build_streaming  # noqa: PLC0415
+
+    ds = art.dataset
+    art.report.streaming = build_streaming(art.model, ds.x_train, ds.x_test, ds.y_test,
+                                           art.tflite, art.work / "stream", art.target,
+                                           art.progress, form=art.spec.stream_form)
+
+
+stream_stage = Stage("stream", _stream_run,
+                     lambda art: f"per-frame streaming form ({art.spec.stream_form}): int8, "
+                                 f"generated C, {art.target.name} in QEMU")
+
+
+# -- report -------------------------------------------------------------------------------------
+
+def _tensor_info(graph, t: int):
+    from edgekit.report import TensorInfo  # noqa: PLC0415
+
+    ten = graph.tensors[t]
+    quantized = len(ten.scale) > 0
+    return TensorInfo(name=ten.name, shape=[int(d) for d in ten.shape], dtype=ten.dtype,
+                      scale=float(ten.scale[0]) if quantized else None,
+                      zero_point=int(ten.zero_point[0]) if quantized else None, bytes=ten.nbytes)
+
+
+def metadata(art: Artifacts):
+    """The build's :class:`edgekit.report.Metadata` (``metadata.json``)."""
+    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
+    from edgekit.report import Metadata  # noqa: PLC0415
+
+    graph, rep = art.graph, art.report
+    din, dout = data_io(graph)
+    model = {k: rep.model[k] for k in ("source", "arch", "hparams", "params", "macs")
+             if k in rep.model}
+    if art.spec.recipe is not None:
+        model["recipe"] = art.spec.recipe.get("name") or art.spec.recipe["_path"]
+    model["tflite_bytes"] = len(art.tflite)
+    model["tflite_sha256"] = hashlib.sha256(art.tflite).hexdigest()
+    mem = rep.memory
+    files = {"tflite": "model.tflite", "c_sources": "firmware/src",
+             "firmware": f"firmware/{art.target.name}/model.elf", "report": "report.json",
+             "memory_plan": "memory_plan.json"}
+    if art.spec.recipe is not None:
+        files["keras"] = "model.keras"
+    if rep.streaming:
+        files["streaming"] = "stream"
+    return Metadata(
+        edgekit=rep.edgekit, target=rep.target, model=model,
+        inputs=[_tensor_info(graph, din)], outputs=[_tensor_info(graph, dout)],
+        memory={"flash_bytes": mem.flash_bytes, "ram_bytes": mem.ram_bytes,
+                "arena_bytes": mem.arena_bytes, "state_bytes": mem.state_bytes,
+                "weights_bytes": mem.weights_bytes, "stack_bytes": mem.stack_bytes},
+        op_order=list(art.export.plan.order) or list(range(len(graph.operators))),
+        ops=[{"index": i, "op": op.opcode} for i, op in enumerate(graph.operators)],
+        features=rep.features, frontend=None, files=files)
+
+
+def _report_run(art: Artifacts) -> None:
+    from edgekit.report import write_report  # noqa: PLC0415
+
+    write_report(art.report, art.work, metadata(art))
+
+
+report_stage = Stage("report", _report_run,
+                     lambda art: f"{art.spec.out}/report.json, report.md, metadata.json")
+
+
+def _save_run(art: Artifacts) -> None:
+    (art.work / "model.tflite").write_bytes(art.tflite)
+    art.report.model["tflite_bytes"] = len(art.tflite)
+    parts = art.report.to_dict()
+    parts.pop("edgekit", None)
+    (art.work / "train_report.json").write_text(json.dumps(parts, indent=2) + "\n")
+
+
+save_stage = Stage("save", _save_run,
+                   lambda art: f"{art.spec.out}/model.tflite, model.keras, train_report.json")
