@@ -97,7 +97,7 @@ def _train_default(data: str | None, work: Path, progress: Progress, recipe: dic
     hparams = recipe["hparams"]
     sizing = None
     if budget:
-        from edgekit.models.sizing import pick_width  # noqa: PLC0415
+        from edgekit.budget.sizing import pick_width  # noqa: PLC0415
 
         progress.stage("size", "largest width within " + ", ".join(
             f"{k}={v:,}" for k, v in budget.items() if k != "target" and v is not None))
