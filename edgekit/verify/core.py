@@ -277,9 +277,10 @@ def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = N
     numpy.ndarray
         ``uint8`` ``(N, output_bytes)``.
     """
-    if _is_stream(graph if graph is not None else read_tflite(tflite), stream):
+    if stream is not False:
         graph = graph if graph is not None else read_tflite(tflite)
-        return _bytes(run_tflm_stream(tflite, graph, inputs))
+        if _is_stream(graph, stream):
+            return _bytes(run_tflm_stream(tflite, graph, inputs))
     return _bytes(run_tflm(tflite, inputs))
 
 
