@@ -25,10 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgekit.budget.elf import elf_breakdown  # noqa: E402
-from edgekit.emulator import build_firmware, run_qemu  # noqa: E402
-from edgekit.firmware_export import generate, read_tflite  # noqa: E402
 from edgekit.firmware_export.codegen import data_io  # noqa: E402
-from edgekit.reference import run_tflm, run_tflm_stream, tflm_arena  # noqa: E402
+from edgekit.reference import tflm_arena  # noqa: E402
+from edgekit.verify import check_qemu, export_c, tflm_reference  # noqa: E402
 
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
           "str_ww_ref_model")
@@ -58,20 +57,20 @@ def tflm_per_op(shared: Path) -> dict:
 
 
 def measure(tflite: bytes, name: str, work: Path) -> dict:
-    graph = read_tflite(tflite)
-    exp = generate(graph, work / name / "src")
-    fw = build_firmware(work / name / "src", work / name / "m4", target="cortex-m4")
+    export = export_c(tflite, work / name / "src")
+    graph, exp = export.graph, export.result
     shape = tuple(graph.tensors[data_io(graph)[0]].shape)   # the data input, not a state
     x = np.random.default_rng(0).integers(-128, 128, shape, dtype=np.int8).reshape(1, -1)
-    run = run_qemu(fw.elf, x.view(np.uint8), target="cortex-m4", timeout=600)
     # A streaming model (state_i pairs) runs one call from the reset state.
-    ref = (run_tflm_stream(tflite, graph, x) if graph.state_pairs() else run_tflm(tflite, x))
-    exact = bool(np.array_equal(run.outputs.view(np.int8), ref.reshape(1, -1)))
+    ref = tflm_reference(tflite, x, graph=graph)
+    check = check_qemu(export.src_dir, work / name / "m4", "cortex-m4", x, ref, timeout=600)
+    fw, run = check.firmware, check.run
     return {"name": name, "instr": run.instructions[0], "per_op": run.per_op,
             "arena": exp.plan.arena_bytes, "lower_bound": exp.plan.lower_bound_bytes,
             "arena_file_order": exp.plan.file_order_arena_bytes, "order": exp.plan.order_strategy,
             "tflm_host_arena": tflm_arena(tflite)["total_bytes"], "text": fw.text,
-            "data": fw.data, "bss": fw.bss, "bit_exact": exact, **elf_breakdown(fw.elf)}
+            "data": fw.data, "bss": fw.bss, "bit_exact": check.bit_exact,
+            **elf_breakdown(fw.elf)}
 
 
 def zoo_models() -> list[tuple[str, bytes]]:

@@ -80,36 +80,32 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     ModelError
         If ``model`` has no streaming form.
     """
-    from edgekit.emulator import build_firmware, build_host, run_host, run_qemu  # noqa: PLC0415
-    from edgekit.firmware_export import generate, read_tflite  # noqa: PLC0415
+    from edgekit.firmware_export import read_tflite  # noqa: PLC0415
     from edgekit.models.streaming import StreamingRunner, export_streaming  # noqa: PLC0415
     from edgekit.quantize.evaluate import tflite_predict  # noqa: PLC0415
     from edgekit.reference import run_tflm_stream  # noqa: PLC0415
+    from edgekit.verify import verify  # noqa: PLC0415
 
     out = Path(out_dir)
     info = export_streaming(model, x_train, out, form=form,
                             window_tflite=(window_tflite or None) if form == "window" else None)
     tflite = (out / "stream.tflite").read_bytes()
-    graph = read_tflite(tflite)
-    if not graph.state_pairs():
+    if not read_tflite(tflite).state_pairs():
         raise ModelError("the streaming export has no state_i pairs")
-    src = out / "firmware" / "src"
-    exp = generate(graph, src, source="stream.tflite")
     hop, steps = int(info["hop"]), int(info["steps"])
     frame = info["inputs"]["frame"]
     clips = _clip_frames(np.asarray(x_test, np.float32), hop, frame["scale"], frame["zero_point"])
     n = len(clips)
 
     # Generated C vs tflite_micro, call by call, on the test clips streamed back to back
-    # (one reset at the start, as the harness does).
+    # (one reset at the start, as the harness does; tflite_micro's state outputs fed back):
+    # the host build on every clip, QEMU on the first QEMU_CLIPS.
     stream = clips.reshape(n * steps, -1)
-    ref = run_tflm_stream(tflite, graph, stream)
-    host = run_host(build_host(src, out / "firmware" / "host"), stream.view(np.uint8))
-    host_exact = bool(np.array_equal(host.view(np.int8), ref))
-    fw = build_firmware(src, out / "firmware" / target.name, target=target)
     k = min(QEMU_CLIPS, n) * steps
-    run = run_qemu(fw.elf, stream[:k].view(np.uint8), target=target)
-    qemu_exact = bool(np.array_equal(run.outputs.view(np.int8), ref[:k]))
+    v = verify(tflite, out / "firmware", target, stream, litert=False, source="stream.tflite",
+               stream=True, qemu_cases=k)
+    graph, exp, fw = v.export.graph, v.export.result, v.qemu.firmware
+    host_exact, qemu_exact = v.host.bit_exact, v.qemu.bit_exact
 
     # Each test clip from a reset state: final decision vs the int8 window model.
     resets = np.zeros(n * steps, bool)
@@ -123,7 +119,7 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
         "form": info.get("form", form), "hop_frames": hop, "steps": steps,
         "state_bytes": exp.state_bytes, "arena_bytes": exp.plan.arena_bytes,
         "flash_bytes": fw.flash_bytes, "ram_bytes": fw.ram_bytes,
-        "instructions_per_hop": int(round(float(np.mean(run.instructions)))),
+        "instructions_per_hop": v.qemu.instructions,
         "bit_exact": host_exact and qemu_exact, "host_bit_exact": host_exact,
         "qemu_bit_exact": qemu_exact, "host_calls": int(n * steps), "qemu_calls": int(k),
         "test_clips": int(n),

@@ -13,9 +13,11 @@ from edgekit.budget.core import (DEFAULT_HEADROOM, BudgetError, BudgetReport, bu
                                  parse_bytes)
 from edgekit.budget.elf import elf_breakdown
 from edgekit.budget.layers import layer_rows, op_macs
+from edgekit.budget.sizing import WIDTH_PARAMS, SizeChoice, pick_width
 from edgekit.budget.targets import (BudgetTarget, budget_target_names, format_targets,
                                     list_targets, resolve_target)
 
 __all__ = ["DEFAULT_HEADROOM", "BudgetError", "BudgetReport", "BudgetTarget", "budget",
            "budget_target_names", "elf_breakdown", "format_targets", "layer_rows",
-           "list_targets", "op_macs", "parse_bytes", "resolve_target"]
+           "list_targets", "op_macs", "parse_bytes", "pick_width", "resolve_target",
+           "SizeChoice", "WIDTH_PARAMS"]

@@ -19,10 +19,9 @@ reports:
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
-import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from edgekit.budget.render import format_markdown, format_table, write_plot
 from edgekit.budget.targets import BudgetTarget, resolve_target
 from edgekit.errors import ConfigError, EdgekitError, ModelError, ToolchainError
 from edgekit.log import Progress
+from edgekit.outputs import atomic_file
 
 __all__ = ["BudgetError", "BudgetReport", "budget", "parse_bytes", "DEFAULT_HEADROOM"]
 
@@ -204,24 +204,23 @@ def _measurement_core(core):
         ram_size=big.ram_size, stack_size=big.stack_size, systick_hz=big.systick_hz)
 
 
-def _build_and_run(src: Path, work: Path, core, x: np.ndarray, progress: Progress):
-    from edgekit.emulator import build_firmware, run_qemu  # noqa: PLC0415
+def _measure_in_qemu(src: Path, work: Path, core, x: np.ndarray, progress: Progress):
+    """Build and run the generated C once on ``core``'s QEMU machine (or a bigger one).
+
+    Returns the :class:`edgekit.verify.QemuCheck` and the machine's description.
+    """
+    from edgekit.verify import check_qemu  # noqa: PLC0415
 
     try:
-        fw = build_firmware(src, work / "fw", target=core)
-        machine = core.qemu_machine
+        return check_qemu(src, work / "fw", core, x, timeout=600), core.qemu_machine
     except ToolchainError as e:
         big = _measurement_core(core)
         if big is None or not re.search(r"overflow|will not fit", str(e)):
             raise
         progress.info(f"model does not fit QEMU {core.qemu_machine}'s memory; measuring the same "
                       f"{core.name} code on QEMU {big.qemu_machine} instead")
-        core = big
-        fw = build_firmware(src, work / "fw-big", target=core)
-        machine = f"{core.qemu_machine} (ARMv6-M code; {TARGET_NOTE_M0})"
-    run = run_qemu(fw.elf, x, target=core, timeout=600)
-    return fw, run, machine
-
+        return (check_qemu(src, work / "fw-big", big, x, timeout=600),
+                f"{big.qemu_machine} (ARMv6-M code; {TARGET_NOTE_M0})")
 
 
 def _fit(used: int, capacity: int, headroom: float) -> dict:
@@ -246,19 +245,20 @@ def _overflows(report: dict, tgt: BudgetTarget) -> list[str]:
 
 
 def _write_outputs(report: dict, out: Path) -> Path:
+    """Write ``budget.json``, ``budget.md`` and ``budget.png`` into ``out``.
+
+    All three are rendered first, then each replaces its file atomically;
+    other files in ``out`` are left alone.
+    """
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".budget.tmp-", dir=out))
-    try:
-        (tmp / "budget.json").write_text(json.dumps(report, indent=1) + "\n")
-        (tmp / "budget.md").write_text(format_markdown(report))
-        write_plot(report, tmp / "budget.png")
-        for name in ("budget.json", "budget.md", "budget.png"):
-            os.replace(tmp / name, out / name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    png = io.BytesIO()
+    write_plot(report, png)
+    files = {"budget.json": json.dumps(report, indent=1) + "\n",
+             "budget.md": format_markdown(report), "budget.png": png.getvalue()}
+    for name, data in files.items():
+        atomic_file(out / name, data)
     return out
 
 
@@ -312,8 +312,8 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
         Missing cross toolchain / QEMU, or the firmware failed to run.
     """
     from edgekit.emulator import check_toolchain  # noqa: PLC0415
-    from edgekit.firmware_export import generate, read_tflite  # noqa: PLC0415
     from edgekit.reference import tflm_arena  # noqa: PLC0415
+    from edgekit.verify import export_c  # noqa: PLC0415
 
     progress = progress or Progress()
     try:
@@ -329,15 +329,16 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
     tflite, name, origin = _load_model(model, progress)
 
     progress.stage("export", f"{name}: generated C and memory plan")
-    graph = read_tflite(tflite)
-    x_t = graph.tensors[graph.inputs[0]]
     with tempfile.TemporaryDirectory(prefix="edgekit-budget-") as tmpd:
         work = Path(tmpd)
-        exp = generate(graph, work / "src", source=name)
+        export = export_c(tflite, work / "src", source=name)
+        graph, exp = export.graph, export.result
+        x_t = graph.tensors[graph.inputs[0]]
         progress.stage("firmware", f"{tgt.core.name}: arm-none-eabi-gcc, QEMU "
                        f"{tgt.core.qemu_machine}")
         x = np.random.default_rng(0).integers(0, 256, (1, x_t.nbytes), dtype=np.uint8)
-        fw, run, machine = _build_and_run(work / "src", work, tgt.core, x, progress)
+        check, machine = _measure_in_qemu(export.src_dir, work, tgt.core, x, progress)
+        fw, run = check.firmware, check.run
         breakdown = elf_breakdown(fw.elf)
     progress.stage("tflm", "TFLM arena for the same model (host build)")
     try:

@@ -160,8 +160,8 @@ def write_plot(report: dict, path: str | Path) -> None:
     report : dict
         The ``budget.json`` content (uses ``ram.live_bytes_per_step``, the
         arena size, the lower bound and each layer's instructions).
-    path : str or pathlib.Path
-        PNG file to write.
+    path : str, pathlib.Path or file object
+        PNG file to write (or a binary file object to write it into).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
@@ -206,4 +206,4 @@ def write_plot(report: dict, path: str | Path) -> None:
     labels = ["input"] + [f"{r['index']} {r['op']}" for r in layers] + ["output"]
     ax2.set_xticklabels(labels[:len(steps)], rotation=60, ha="right", fontsize=7)
     fig.tight_layout()
-    fig.savefig(str(path), format="png")
+    fig.savefig(path if hasattr(path, "write") else str(path), format="png")

@@ -11,13 +11,11 @@ moved into place at the end: a failure writes nothing.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.errors import ConfigError, ModelError
+from edgekit.outputs import atomic_dir
 
 __all__ = ["CompressResult", "prune_file", "distill_file", "format_table"]
 
@@ -70,25 +68,11 @@ def _check_fits(model, ds):
 def _write(out, model, ds, name: str, report: dict, table: str) -> Path:
     from edgekit.models.train import save_model
 
-    out = Path(out).resolve()
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         save_model(model, ds.feature_config, tmp)
         (tmp / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
         (tmp / f"{name}.md").write_text(f"# edgekit {name}\n\n{table}\n")
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, out)
-        tmp = None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return Path(out).resolve()
 
 
 def prune_file(model, *, out, data=None, max_params: int | None = None,

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from edgekit.cli import main
 from edgekit.errors import ConfigError
 from edgekit.models.registry import build_model, count_params, default_recipe
-from edgekit.models.sizing import WIDTH_PARAMS, pick_width
+from edgekit.budget.sizing import WIDTH_PARAMS, pick_width
 
 
 @pytest.mark.parametrize("arch,limit", [("tiny_transformer", 8000), ("dscnn", 12000),

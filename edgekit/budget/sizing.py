@@ -1,5 +1,8 @@
 """Budget-driven sizing: the widest model of an architecture that fits.
 
+(Moved from ``edgekit.models.sizing``: it compiles firmware, which ``models/``
+must not do.)
+
 ``edgekit train --arch NAME --max-params N`` (and ``--max-flash`` /
 ``--max-ram`` for a target) calls :func:`pick_width` before any training:
 it builds candidate widths of the architecture, measures each one's budget
@@ -40,6 +43,7 @@ class SizeChoice:
     tried: list[dict] = field(default_factory=list)
 
     def explain(self) -> str:
+        """One line: the chosen width, its size and why each candidate was or was not kept."""
         limits = ", ".join(f"{r['width']}: {r['why']}" for r in self.tried)
         return (f"{self.arch}: {self.param}={self.width} is the widest that fits "
                 f"({self.params:,} params"
@@ -49,6 +53,7 @@ class SizeChoice:
 
 
 def _measure(arch, input_shape, num_classes, hparams, need_memory, target, seed):
+    """Parameters of one candidate and, with ``need_memory``, its firmware's flash and RAM."""
     from edgekit.models.registry import build_model, count_params  # noqa: PLC0415
 
     model = build_model(arch, input_shape, num_classes, seed=seed, **hparams)
@@ -57,16 +62,15 @@ def _measure(arch, input_shape, num_classes, hparams, need_memory, target, seed)
         import tempfile  # noqa: PLC0415
         from pathlib import Path  # noqa: PLC0415
 
-        from edgekit.emulator import build_firmware  # noqa: PLC0415
-        from edgekit.firmware_export import generate, read_tflite  # noqa: PLC0415
         from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
+        from edgekit.verify import build_c, export_c  # noqa: PLC0415
 
         calib = np.random.default_rng(seed).normal(-5, 3, (32, *input_shape)).astype(np.float32)
         tflite = quantize_int8(model, calib, num_samples=32, seed=seed)
         with tempfile.TemporaryDirectory() as tmp:
-            generate(read_tflite(tflite), Path(tmp) / "src")
+            exp = export_c(tflite, Path(tmp) / "src")
             try:
-                fw = build_firmware(Path(tmp) / "src", Path(tmp) / "fw", target=target)
+                fw = build_c(exp.src_dir, Path(tmp) / "fw", target)
             except EdgekitError as e:   # does not even link on the emulated board
                 out.update(flash=None, ram=None, error=str(e).splitlines()[0])
                 return out
