@@ -246,12 +246,12 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
                if low.inplace}
-    states = graph.state_pairs()
-    state_index = {a: k for k, (a, _) in enumerate(states)}
     # The op order with the smallest arena (the file order unless another
     # topological order saves bytes); ops keep their TFLite index in the
-    # profiling hooks and edgekit_op_names whatever the order.
-    plan = plan_schedule(graph, aliases, inplace, external=set(state_index))
+    # profiling hooks and edgekit_op_names whatever the order.  State
+    # tensors live outside the arena.
+    plan = plan_schedule(graph, aliases, inplace,
+                         external={a for a, _ in graph.state_pairs()})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
