@@ -26,8 +26,8 @@ from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
 from edgekit.firmware_export.templating import render
 
-C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t",
-           "float32": "float", "int64": "int64_t"}
+#: Types a constant tensor may have (their C types are in templates/c.j2).
+CONST_DTYPES = frozenset({"int8", "int16", "int32", "uint8", "float32", "int64"})
 COMMON_KERNEL_FILES = ("ek_kernels.h", "ek_fixedpoint.h", "ek_fixedpoint_exp.h",
                        "ek_broadcast.h")
 
@@ -160,11 +160,10 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         tensor = graph.tensors[t]
         if tensor.is_const:
             if t not in constants:
-                ctype = C_TYPES.get(tensor.dtype)
-                if ctype is None:
+                if tensor.dtype not in CONST_DTYPES:
                     raise UnsupportedOpError(f"constant tensor {t} has type {tensor.dtype}")
                 constants[t] = dict(index=t, name=tensor.name, shape=list(tensor.shape),
-                                    ctype=ctype, length=max(tensor.num_elements, 1),
+                                    dtype=tensor.dtype, length=max(tensor.num_elements, 1),
                                     data=_ints(tensor.data), nbytes=tensor.nbytes)
             return dict(kind="const", value=t)
         if t in state_index:
@@ -222,6 +221,19 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
 
 KERNEL_SETS = ("optimized", "reference")
+
+
+def optimized_kernel_files() -> frozenset[str]:
+    """Kernel files that have an optimized version (``kernels/optimized/*.c``).
+
+    Returns
+    -------
+    frozenset of str
+        File names, e.g. ``"ek_conv.c"``: for a graph using none of them the
+        two kernel sets of :func:`generate` write the same kernel sources.
+    """
+    opt = resources.files("edgekit.firmware_export").joinpath("kernels", "optimized")
+    return frozenset(f.name for f in opt.iterdir() if f.name.endswith(".c"))
 
 
 def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
