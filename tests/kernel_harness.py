@@ -19,7 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from edgekit.firmware_export.codegen import generate  # noqa: E402
+from edgekit.firmware_export.codegen import (KERNEL_SETS, generate,  # noqa: E402
+                                             lower_graph, optimized_kernel_files)
 from edgekit.firmware_export.graph import DTYPES  # noqa: E402
 from edgekit.firmware_export.tflite_reader import read_tflite  # noqa: E402
 from edgekit.reference import run_tflm  # noqa: E402
@@ -29,11 +30,20 @@ CFLAGS = ["-O1", "-std=c99", "-Wall", "-Wextra", "-Werror"]
 NP_DTYPES = dict(DTYPES.values())
 
 
-def run_generated_host(tflite_bytes: bytes, inputs: np.ndarray, *, keep: str | None = None
-                       ) -> np.ndarray:
+def kernel_sets(tflite_bytes: bytes) -> tuple[str, ...]:
+    """The kernel sets whose C differs for this model: both when one of its
+    ops has an optimized kernel, else only ``"optimized"`` (the two sets
+    then copy the same kernel sources; see test_reference_kernels.py)."""
+    sources = {low.source for low in lower_graph(read_tflite(bytes(tflite_bytes)))}
+    return KERNEL_SETS if sources & optimized_kernel_files() else ("optimized",)
+
+
+def run_generated_host(tflite_bytes: bytes, inputs: np.ndarray, *, keep: str | None = None,
+                       kernels: str = "optimized") -> np.ndarray:
     """Run ``inputs`` (N, ...) through edgekit's generated C; outputs (N, ...).
 
-    ``keep``: a directory to leave the generated sources in (for debugging).
+    ``keep``: a directory to leave the generated sources in (for debugging);
+    ``kernels``: the kernel set of :func:`generate`.
     """
     graph = read_tflite(bytes(tflite_bytes))
     x = graph.tensors[graph.inputs[0]]
@@ -41,7 +51,7 @@ def run_generated_host(tflite_bytes: bytes, inputs: np.ndarray, *, keep: str | N
     inputs = np.asarray(inputs)
     with tempfile.TemporaryDirectory(prefix="ek_kernel_") as tmp:
         out_dir = Path(keep) if keep else Path(tmp)
-        generate(graph, out_dir)
+        generate(graph, out_dir, kernels=kernels)
         exe = out_dir / "run"
         srcs = sorted(str(p) for p in out_dir.glob("*.c")) + [str(HOST_MAIN)]
         cc = subprocess.run(["gcc", *CFLAGS, "-I", str(out_dir), "-o", str(exe), *srcs, "-lm"],
@@ -135,8 +145,13 @@ def check_golden(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
         assert name in ops_, f"seed={seed} case={case}: no {name} in converted model {ops_}"
     xs = random_inputs(tflite_bytes, n, seed)
     ref = run_tflm(tflite_bytes, xs)
-    got = run_generated_host(tflite_bytes, xs)
-    ref = np.asarray(ref).reshape(got.shape)
+    for kernels in kernel_sets(tflite_bytes):
+        got = run_generated_host(tflite_bytes, xs, kernels=kernels)
+        _assert_same(got, np.asarray(ref).reshape(got.shape),
+                     f"seed={seed} case={case} ops={ops_} kernels={kernels}")
+
+
+def _assert_same(got: np.ndarray, ref: np.ndarray, what: str) -> None:
     if got.dtype.kind == "f":
         same = np.array_equal(got.view(np.uint32), ref.astype(got.dtype).view(np.uint32))
     else:
@@ -145,20 +160,21 @@ def check_golden(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
         d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
         bad = np.argwhere(d > 0)
         raise AssertionError(
-            f"seed={seed} case={case} ops={ops_}: not bit-exact with tflite_micro: "
+            f"{what}: not bit-exact with tflite_micro: "
             f"{len(bad)} of {d.size} values differ, max diff {d.max()}, first at "
             f"{tuple(bad[0])}: ours {got[tuple(bad[0])]} tflm {ref[tuple(bad[0])]}")
 
 
 def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "cortex-m4", *,
-                       keep: str | None = None) -> np.ndarray:
+                       keep: str | None = None, kernels: str = "optimized") -> np.ndarray:
     """Run ``inputs`` (N, ...) through edgekit's generated C built for a
     Cortex-M ``target`` and executed under QEMU; int8 outputs (N, ...).
 
     Unlike :func:`run_generated_host` this compiles the kernels with the
     target's flags, so the ``__ARM_FEATURE_DSP`` / inline-asm paths of the
     optimized kernels run on cores that have them (cortex-m4/m7/m33/m55).
-    ``keep``: a directory to leave the sources and the firmware in.
+    ``keep``: a directory to leave the sources and the firmware in;
+    ``kernels``: the kernel set of :func:`generate`.
     """
     from edgekit.emulator import build_firmware, run_qemu  # noqa: PLC0415
     from edgekit.firmware_export import generate as fw_generate  # noqa: PLC0415
@@ -174,7 +190,7 @@ def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "c
         base = Path(keep) if keep else Path(tmp)
         src_dir, out_dir = base / "src", base / "fw"
         src_dir.mkdir(parents=True, exist_ok=True)
-        fw_generate(graph, src_dir)
+        fw_generate(graph, src_dir, kernels=kernels)
         fw = build_firmware(src_dir, out_dir, target=target)
         xs = inputs.astype(NP_DTYPES[x.dtype]).reshape(n, -1).view(np.uint8)
         run = run_qemu(fw.elf, xs, target=target)
@@ -210,12 +226,7 @@ def check_golden_typed(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
     rng = np.random.default_rng(seed)
     xs = rng.integers(info.min, info.max + 1, (n, *(int(d) for d in x.shape))).astype(dt)
     ref = run_tflm(tflite_bytes, xs)
-    got = run_generated_host(tflite_bytes, xs)
-    ref = np.asarray(ref).reshape(got.shape)
-    if not np.array_equal(got, ref):
-        d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
-        bad = np.argwhere(d > 0)
-        raise AssertionError(
-            f"seed={seed} case={case} ops={ops_}: not bit-exact with tflite_micro: "
-            f"{len(bad)} of {d.size} values differ, max diff {d.max()}, first at "
-            f"{tuple(bad[0])}: ours {got[tuple(bad[0])]} tflm {ref[tuple(bad[0])]}")
+    for kernels in kernel_sets(tflite_bytes):
+        got = run_generated_host(tflite_bytes, xs, kernels=kernels)
+        _assert_same(got, np.asarray(ref).reshape(got.shape),
+                     f"seed={seed} case={case} ops={ops_} kernels={kernels}")

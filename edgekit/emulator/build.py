@@ -2,7 +2,8 @@
 
 :func:`build_firmware` copies the firmware harness (startup, semihosting,
 ``main``) next to a linker script and a ``Makefile`` rendered from the
-templates in ``edgekit/emulator/firmware/``, then compiles every ``*.c`` of
+Jinja2 templates ``edgekit/emulator/firmware/Makefile.j2`` and
+``link.ld.j2`` (:func:`firmware_files`), then compiles every ``*.c`` of
 the generated source directory together with the harness in one
 ``arm-none-eabi-gcc`` invocation -- the same command the ``Makefile`` runs,
 so ``make`` in the output directory rebuilds the ELF by hand.
@@ -10,6 +11,7 @@ so ``make`` in the output directory rebuilds the ELF by hand.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import subprocess
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Mapping
+
+import jinja2
 
 from edgekit.emulator.targets import Target, get_target
 from edgekit.emulator.toolchain import ARM_GCC, ARM_SIZE, HOST_CC, check_toolchain
@@ -27,6 +31,7 @@ __all__ = [
     "build_firmware",
     "build_host",
     "elf_size",
+    "firmware_files",
     "COMMON_CFLAGS",
     "FIRMWARE_LDFLAGS",
 ]
@@ -42,10 +47,12 @@ COMMON_CFLAGS: tuple[str, ...] = (
 )
 #: Firmware-only compile flags (debug info does not change the image size).
 FIRMWARE_CFLAGS: tuple[str, ...] = COMMON_CFLAGS + ("-g",)
+#: Linker script written next to the firmware (rendered from firmware/link.ld.j2).
+LINKER_SCRIPT = "link.ld"
 #: Firmware link flags; newlib-nano supplies memcpy/memset/libm only.
 FIRMWARE_LDFLAGS: tuple[str, ...] = (
     "-T",
-    "link.ld",
+    LINKER_SCRIPT,
     "-nostartfiles",
     "--specs=nano.specs",
     "--specs=nosys.specs",
@@ -68,7 +75,6 @@ ELF_NAME = "model.elf"
 MAP_NAME = "model.map"
 HOST_EXE_NAME = "model_host"
 
-_PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 _COMPILE_TIMEOUT = 600.0
 
 
@@ -122,18 +128,52 @@ class FirmwareBuild:
     defines: dict[str, str] = field(default_factory=dict)
 
 
-def _read_template(name: str) -> str:
+def _harness_source(name: str) -> str:
+    """A harness file of the package data (copied as it is)."""
     return resources.files("edgekit.emulator").joinpath("firmware", name).read_text("utf-8")
 
 
-def _render(name: str, values: Mapping[str, str]) -> str:
-    text = _read_template(name)
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    left = _PLACEHOLDER.findall(text)
-    if left:
-        raise ToolchainError(f"template {name} has unfilled placeholders: {sorted(set(left))}")
-    return text
+@functools.lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("edgekit.emulator", "firmware"),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+        lstrip_blocks=True, autoescape=False)
+
+
+def firmware_files(target: str | Target, src_dir: str | Path, opt: str = "-O2",
+                   define_flags: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """The generated files of a firmware build directory, as text.
+
+    Parameters
+    ----------
+    target : str or Target
+        Target (its memory map goes into the linker script, its CPU flags
+        into the ``Makefile``).
+    src_dir : str or pathlib.Path
+        Directory of the generated model C (written into the ``Makefile``).
+    opt : str, optional
+        Optimisation flag.
+    define_flags : sequence of str, optional
+        ``-D`` flags, as passed to the compiler.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"link.ld": ..., "Makefile": ...}``, rendered from the templates
+        ``firmware/link.ld.j2`` and ``firmware/Makefile.j2``.
+    """
+    tgt = get_target(target)
+    env = _templates()
+    linker = env.get_template("link.ld.j2").render(
+        target=tgt.name, flash_origin=tgt.flash_origin, flash_size=tgt.flash_size,
+        ram_origin=tgt.ram_origin, ram_size=tgt.ram_size, stack_size=tgt.stack_size)
+    makefile = env.get_template("Makefile.j2").render(
+        target=tgt.name, cc=ARM_GCC, size=ARM_SIZE, src_dir=str(src_dir),
+        cpu_flags=list(tgt.cpu_flags), opt=opt, define_flags=list(define_flags),
+        cflags=list(FIRMWARE_CFLAGS), ldflags=list(FIRMWARE_LDFLAGS),
+        ldlibs=list(FIRMWARE_LDLIBS), elf=ELF_NAME, map=MAP_NAME, linker_script=LINKER_SCRIPT)
+    return {LINKER_SCRIPT: linker, "Makefile": makefile}
 
 
 def _check_opt(opt: str) -> str:
@@ -303,46 +343,12 @@ def build_firmware(
     harness = out / "harness"
     harness.mkdir(exist_ok=True)
     for name in HARNESS_FILES:
-        (harness / name).write_text(_read_template(name), encoding="utf-8")
+        (harness / name).write_text(_harness_source(name), encoding="utf-8")
 
-    linker_script = out / "link.ld"
-    linker_script.write_text(
-        _render(
-            "link.ld.in",
-            {
-                "TARGET": tgt.name,
-                "FLASH_ORIGIN": f"0x{tgt.flash_origin:08X}",
-                "FLASH_SIZE": f"0x{tgt.flash_size:08X}",
-                "RAM_ORIGIN": f"0x{tgt.ram_origin:08X}",
-                "RAM_SIZE": f"0x{tgt.ram_size:08X}",
-                "STACK_SIZE": f"0x{tgt.stack_size:08X}",
-            },
-        ),
-        encoding="utf-8",
-    )
-
-    makefile = out / "Makefile"
-    makefile.write_text(
-        _render(
-            "Makefile.in",
-            {
-                "TARGET": tgt.name,
-                "CC": ARM_GCC,
-                "SIZE": ARM_SIZE,
-                "SRC_DIR": str(src),
-                "CPU_FLAGS": " ".join(tgt.cpu_flags),
-                "OPT": opt,
-                "DEFINES": " ".join(_define_args(all_defines)),
-                "CFLAGS": " ".join(FIRMWARE_CFLAGS),
-                "LDFLAGS": " ".join(FIRMWARE_LDFLAGS),
-                "LDLIBS": " ".join(FIRMWARE_LDLIBS),
-                "ELF": ELF_NAME,
-                "MAP": MAP_NAME,
-                "LINKER_SCRIPT": linker_script.name,
-            },
-        ),
-        encoding="utf-8",
-    )
+    files = firmware_files(tgt, src, opt, _define_args(all_defines))
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    linker_script, makefile = out / LINKER_SCRIPT, out / "Makefile"
 
     harness_sources = sorted(p for p in harness.glob("*.c"))
     elf = out / ELF_NAME
@@ -430,7 +436,7 @@ def build_host(
     harness = out / "host_harness"
     harness.mkdir(exist_ok=True)
     host_main = harness / HOST_HARNESS_FILE
-    host_main.write_text(_read_template(HOST_HARNESS_FILE), encoding="utf-8")
+    host_main.write_text(_harness_source(HOST_HARNESS_FILE), encoding="utf-8")
     exe = out / HOST_EXE_NAME
     cmd = [
         tools[HOST_CC],

@@ -2,7 +2,7 @@
 
 Each :class:`Target` says how to compile for one core
 (``arm-none-eabi-gcc`` flags), where its code and data live (the values
-substituted into the linker-script template ``firmware/link.ld.in``) and
+substituted into the linker-script template ``firmware/link.ld.j2``) and
 which ``qemu-system-arm`` machine can run it.
 
 The memory maps were read from ``qemu-system-arm -M <machine> -monitor stdio``

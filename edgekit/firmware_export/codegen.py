@@ -1,10 +1,11 @@
 """Generate C99 inference code for a :class:`Graph`.
 
-The C is not built by concatenating statements: ``templates/model.c.tmpl``
-and ``templates/model.h.tmpl`` hold the code, and this module fills in only
-the glue (constant arrays, per-op parameter blocks, the sequence of kernel
-calls with their profiling hooks).  Kernels are real ``.c`` files under
-``kernels/``, copied next to the generated model.
+This module computes values only: the memory plan, each constant's numbers,
+each op's parameters, the order of the kernel calls and their tensor
+arguments, the streaming state and how it is written back.  The C text is
+in Jinja2 templates (``templates/model.c.j2``, ``model.h.j2``,
+``ops/params.c.j2``, ``c.j2``; see :mod:`.templating`).  Kernels are real
+``.c`` files under ``kernels/``, copied next to the generated model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from string import Template
 
 import numpy as np
 
@@ -24,9 +24,10 @@ from edgekit.firmware_export.graph import Graph
 from edgekit.firmware_export.planner import MemoryPlan
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
+from edgekit.firmware_export.templating import render
 
-C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t", "uint8": "uint8_t",
-           "float32": "float", "int64": "int64_t"}
+#: Types a constant tensor may have (their C types are in templates/c.j2).
+CONST_DTYPES = frozenset({"int8", "int16", "int32", "uint8", "float32", "int64"})
 COMMON_KERNEL_FILES = ("ek_kernels.h", "ek_fixedpoint.h", "ek_fixedpoint_exp.h",
                        "ek_broadcast.h")
 
@@ -43,22 +44,29 @@ class Export:
     state_bytes: int = 0
 
 
-def _template(name: str) -> Template:
-    return Template(resources.files("edgekit.firmware_export").joinpath(
-        "templates", name).read_text())
+def _ints(values) -> list[int]:
+    """The values of an array, flattened, as Python ints (floats truncated)."""
+    a = np.asarray(values).reshape(-1)
+    if a.dtype.kind in "biu":
+        return a.astype(np.int64).tolist()
+    return [int(v) for v in a]
 
 
-def _c_array(values, per_line: int = 16) -> str:
-    vals = [str(int(v)) for v in np.asarray(values).reshape(-1)]
-    lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
-    return "    " + ",\n    ".join(lines)
+def _param_fields(params: dict) -> list[dict]:
+    """An op's parameters for ``ops/params.c.j2``: name, kind and value of each.
 
-
-def _c_int(v: int) -> str:
-    v = int(v)
-    if v == -(1 << 31):
-        return "INT32_MIN"
-    return str(v)
+    ``kind`` is ``"array"`` for a list (a const int32 array beside the
+    struct), ``"tuple"`` for a fixed-size array field, ``"scalar"`` else.
+    """
+    fields = []
+    for name, value in params.items():
+        if isinstance(value, list):
+            fields.append(dict(name=name, kind="array", value=_ints(value)))
+        elif isinstance(value, tuple):
+            fields.append(dict(name=name, kind="tuple", value=[int(v) for v in value]))
+        else:
+            fields.append(dict(name=name, kind="scalar", value=int(value)))
+    return fields
 
 
 def data_io(graph: Graph) -> tuple[int, int]:
@@ -108,7 +116,124 @@ def lower_graph(graph: Graph) -> list[ops.Lowered]:
     return [ops.lower(op, graph) for op in graph.operators]
 
 
+def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
+                  source: str = "model.tflite") -> tuple[dict, int, set[str]]:
+    """The values ``model.c.j2`` and ``model.h.j2`` render.
+
+    Parameters
+    ----------
+    graph : Graph
+    plan : MemoryPlan
+        The arena plan; ``plan.order`` is the order of the kernel calls.
+    lowered : list of Lowered
+        One per op of ``graph`` (file order), from :func:`lower_graph`.
+    source : str
+        Name of the model file, recorded in the generated comments.
+
+    Returns
+    -------
+    context : dict
+        Header values (sizes, input/output quantization and arena offsets),
+        ``op_names``, ``constants`` (in the order the calls first use them),
+        ``op_params_list`` and ``calls`` (in ``plan.order``), ``states``
+        (with their write-back: ``"copy"`` or ``"requantize"``) and
+        ``order`` (the strategy of the op order and its arena).
+    weight_bytes : int
+        Bytes of the constant tensors the calls use.
+    extra_sources : set of str
+        Kernel files the state write-back needs.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        For a constant of a type with no C type, or a state tensor that is
+        not int8/int16 or whose int16 output is quantized differently.
+    """
+    states = graph.state_pairs()
+    state_index = {a: k for k, (a, _) in enumerate(states)}
+    by_index = {op.index: (op, low) for op, low in zip(graph.operators, lowered)}
+    constants: dict[int, dict] = {}
+
+    def ref(t: int | None) -> dict:
+        if t is None:
+            return dict(kind="null", value=0)
+        tensor = graph.tensors[t]
+        if tensor.is_const:
+            if t not in constants:
+                if tensor.dtype not in CONST_DTYPES:
+                    raise UnsupportedOpError(f"constant tensor {t} has type {tensor.dtype}")
+                constants[t] = dict(index=t, name=tensor.name, shape=list(tensor.shape),
+                                    dtype=tensor.dtype, length=max(tensor.num_elements, 1),
+                                    data=_ints(tensor.data), nbytes=tensor.nbytes)
+            return dict(kind="const", value=t)
+        if t in state_index:
+            return dict(kind="state", value=state_index[t])
+        return dict(kind="arena", value=plan.offsets[t])
+
+    calls, op_params = [], []
+    for op, low in (by_index[i] for i in plan.order):
+        call = dict(index=op.index, opcode=op.opcode, kernel=low.kernel, alias_of=low.alias_of,
+                    args=[])
+        calls.append(call)
+        if low.kernel is None:
+            continue
+        op_params.append(dict(index=op.index, type=low.params_type,
+                              fields=_param_fields(low.params)))
+        call["args"] = [ref(t) for t in low.args]
+
+    state_list, extra_sources = [], set()
+    for k, (a, b) in enumerate(states):
+        ta, tb = graph.tensors[a], graph.tensors[b]
+        if ta.dtype not in ("int8", "int16"):
+            raise UnsupportedOpError(f"state tensor {a} has type {ta.dtype}")
+        state = dict(k=k, a=a, b=b, shape=list(ta.shape), dtype=ta.dtype, zp=ta.zp,
+                     nbytes=ta.nbytes, num_elements=ta.num_elements, new_zp=tb.zp,
+                     new_offset=plan.offsets[b], writeback="copy")
+        if (tb.s, tb.zp) != (ta.s, ta.zp):
+            if ta.dtype != "int8":
+                raise UnsupportedOpError(f"state tensors {a} and {b} are {ta.dtype} with "
+                                         "different quantization: not supported")
+            # The new state was quantized on its own scale: bring it back to
+            # the state input's scale (TFLite's int8 requantization).
+            state["mult"], state["shift"] = quantize_multiplier(f32(tb.s) / f32(ta.s))
+            state["writeback"] = "requantize"
+            extra_sources.add("ek_quantize.c")
+        state_list.append(state)
+
+    xi, yi = data_io(graph)
+    x, y = graph.tensors[xi], graph.tensors[yi]
+    context = dict(
+        version=__version__, source=Path(str(source)).name, num_ops=len(graph.operators),
+        arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
+        input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
+        input_scale=x.s, input_zp=x.zp, input_offset=plan.offsets[x.index],
+        output_shape=list(y.shape), output_dtype=y.dtype, output_bytes=y.nbytes,
+        output_scale=y.s, output_zp=y.zp, output_offset=plan.offsets[y.index],
+        frames_per_call=frames_per_call(graph),
+        num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
+        op_names=[op.opcode for op in graph.operators],
+        constants=list(constants.values()), op_params_list=op_params, calls=calls,
+        states=state_list,
+        order=dict(strategy=plan.order_strategy, arena_bytes=plan.arena_bytes,
+                   file_order_arena_bytes=plan.file_order_arena_bytes))
+    weight_bytes = sum(c["nbytes"] for c in constants.values())
+    return context, weight_bytes, extra_sources
+
+
 KERNEL_SETS = ("optimized", "reference")
+
+
+def optimized_kernel_files() -> frozenset[str]:
+    """Kernel files that have an optimized version (``kernels/optimized/*.c``).
+
+    Returns
+    -------
+    frozenset of str
+        File names, e.g. ``"ek_conv.c"``: for a graph using none of them the
+        two kernel sets of :func:`generate` write the same kernel sources.
+    """
+    opt = resources.files("edgekit.firmware_export").joinpath("kernels", "optimized")
+    return frozenset(f.name for f in opt.iterdir() if f.name.endswith(".c"))
 
 
 def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
@@ -133,118 +258,19 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
                if low.inplace}
-    states = graph.state_pairs()
-    state_index = {a: k for k, (a, _) in enumerate(states)}
     # The op order with the smallest arena (the file order unless another
     # topological order saves bytes); ops keep their TFLite index in the
-    # profiling hooks and edgekit_op_names whatever the order.
-    plan = plan_schedule(graph, aliases, inplace, external=set(state_index))
-    by_index = {op.index: (op, low) for op, low in zip(graph.operators, lowered)}
+    # profiling hooks and edgekit_op_names whatever the order.  State
+    # tensors live outside the arena.
+    plan = plan_schedule(graph, aliases, inplace,
+                         external={a for a, _ in graph.state_pairs()})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-
-    const_lines, param_lines, call_lines = [], [], []
-    emitted_consts: set[int] = set()
-    weight_bytes = 0
-
-    def ref(t: int | None) -> str:
-        nonlocal weight_bytes
-        if t is None:
-            return "NULL"
-        tensor = graph.tensors[t]
-        if tensor.is_const:
-            if t not in emitted_consts:
-                emitted_consts.add(t)
-                ctype = C_TYPES.get(tensor.dtype)
-                if ctype is None:
-                    raise UnsupportedOpError(f"constant tensor {t} has type {tensor.dtype}")
-                const_lines.append(
-                    f"/* tensor {t}: {tensor.name[:60]} {list(tensor.shape)} */\n"
-                    f"static const {ctype} ek_c{t}[{max(tensor.num_elements, 1)}] "
-                    f"__attribute__((aligned(16))) = {{\n{_c_array(tensor.data)}\n}};")
-                weight_bytes += tensor.nbytes
-            return f"ek_c{t}"
-        if t in state_index:
-            return f"(void *)ek_state{state_index[t]}"
-        return f"EK_T({plan.offsets[t]})"
-
-    if plan.order_strategy != "file":
-        call_lines.append(f"    /* ops in the order '{plan.order_strategy}': arena "
-                          f"{plan.arena_bytes} B (file order "
-                          f"{plan.file_order_arena_bytes} B) */")
-    for op, low in (by_index[i] for i in plan.order):
-        if low.kernel is None:
-            call_lines.append(f"    /* op {op.index}: {op.opcode} (no code: output aliases "
-                              f"tensor {low.alias_of}) */")
-            continue
-        fields = []
-        for name, value in low.params.items():
-            if isinstance(value, list):
-                arr = f"ek_op{op.index}_{name}"
-                param_lines.append(f"static const int32_t {arr}[{len(value)}] = {{\n"
-                                   f"{_c_array(value, 8)}\n}};")
-                fields.append(f".{name} = {arr}")
-            elif isinstance(value, tuple):
-                fields.append(f".{name} = {{{', '.join(_c_int(v) for v in value)}}}")
-            else:
-                fields.append(f".{name} = {_c_int(value)}")
-        param_lines.append(f"static const {low.params_type} ek_op{op.index} = {{\n    "
-                           + ",\n    ".join(fields) + "\n};")
-        args = ", ".join(ref(t) for t in low.args)
-        call_lines.append(f"    edgekit_profile_begin({op.index});\n"
-                          f"    {low.kernel}(&ek_op{op.index}, {args});\n"
-                          f"    edgekit_profile_end({op.index});")
-
-    xi, yi = data_io(graph)
-    x, y = graph.tensors[xi], graph.tensors[yi]
-    state_decls, reset, writeback = [], [], []
-    extra_sources: set[str] = set()
-    for k, (a, b) in enumerate(states):
-        ta = graph.tensors[a]
-        state_decls.append(f"/* state {k}: tensor {a} -> {b}, {list(ta.shape)} {ta.dtype}, "
-                           f"zero point {ta.zp} */\n"
-                           f"static int8_t ek_state{k}[{ta.nbytes}] __attribute__((aligned(16)));")
-        if ta.dtype == "int8":
-            reset.append(f"    memset(ek_state{k}, {ta.zp}, sizeof ek_state{k});")
-        elif ta.dtype == "int16":
-            reset.append(f"    for (unsigned i = 0; i < {ta.num_elements}u; ++i) "
-                         f"((int16_t *)(void *)ek_state{k})[i] = {ta.zp};")
-        else:
-            raise UnsupportedOpError(f"state tensor {a} has type {ta.dtype}")
-        tb = graph.tensors[b]
-        if (tb.s, tb.zp) == (ta.s, ta.zp):
-            writeback.append(f"    memcpy(ek_state{k}, EK_T({plan.offsets[b]}), sizeof ek_state{k});")
-        elif ta.dtype == "int8":
-            # The new state was quantized on its own scale: bring it back to
-            # the state input's scale (TFLite's int8 requantization).
-            m, sh = quantize_multiplier(f32(tb.s) / f32(ta.s))
-            param_lines.append(
-                f"static const ek_requantize_params ek_state{k}_rq = {{\n    .size = {ta.num_elements}, "
-                f".in_zp = {tb.zp}, .out_zp = {ta.zp}, .mult = {m}, .shift = {sh}\n}};")
-            writeback.append(f"    ek_requantize_s8(&ek_state{k}_rq, EK_T({plan.offsets[b]}), "
-                             f"ek_state{k});")
-            extra_sources.add("ek_quantize.c")
-        else:
-            raise UnsupportedOpError(f"state tensors {a} and {b} are {ta.dtype} with different "
-                                     "quantization: not supported")
-    state_bytes = sum(graph.tensors[a].nbytes for a, _ in states)
-    subs = dict(
-        version=__version__, source=Path(str(source)).name, num_ops=len(graph.operators),
-        arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
-        input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
-        input_scale=f"{x.s!r}f", input_zp=x.zp,
-        output_shape=list(y.shape), output_dtype=y.dtype, output_bytes=y.nbytes,
-        output_scale=f"{y.s!r}f", output_zp=y.zp, frames_per_call=frames_per_call(graph),
-        op_names=",\n".join(f'    "{op.opcode}"' for op in graph.operators),
-        constants="\n\n".join(const_lines), op_params="\n\n".join(param_lines),
-        input_offset=plan.offsets[x.index], output_offset=plan.offsets[y.index],
-        op_calls="\n".join(call_lines), num_states=len(states), state_bytes=state_bytes,
-        state_decls="\n".join(state_decls) or "/* (stateless model) */",
-        reset_body="\n".join(reset) or "    /* stateless model: nothing to reset */",
-        state_writeback="\n".join(writeback))
+    context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
     files = ["model.h", "model.c"]
-    (out_dir / "model.h").write_text(_template("model.h.tmpl").substitute(subs))
-    (out_dir / "model.c").write_text(_template("model.c.tmpl").substitute(subs))
+    (out_dir / "model.h").write_text(render("model.h.j2", **context))
+    (out_dir / "model.c").write_text(render("model.c.j2", **context))
+    state_bytes = context["state_bytes"]
 
     kdir = resources.files("edgekit.firmware_export").joinpath("kernels")
     needed = list(COMMON_KERNEL_FILES) + sorted({low.source for low in lowered if low.source}

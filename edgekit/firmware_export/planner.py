@@ -30,7 +30,19 @@ from edgekit.errors import PlanError
 ALIGN = 16
 
 
-def _align(n: int) -> int:
+def align(n: int) -> int:
+    """``n`` bytes rounded up to the arena alignment (:data:`ALIGN`).
+
+    Parameters
+    ----------
+    n : int
+        A size in bytes.
+
+    Returns
+    -------
+    int
+        The smallest multiple of ``ALIGN`` that is at least ``n``.
+    """
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
@@ -174,7 +186,7 @@ def may_overwrite(graph, t: int, out: int, aliases: dict[int, int], external) ->
     """
     tin, tout = graph.tensors[t], graph.tensors[out]
     return not (tin.is_const or t in graph.inputs or alias_root(aliases, t) in graph.inputs
-                or t in external or _align(tin.nbytes) != _align(tout.nbytes))
+                or t in external or align(tin.nbytes) != align(tout.nbytes))
 
 
 def _place(buffers: list[Buffer], key) -> tuple[int, list[int]]:
@@ -293,10 +305,10 @@ def plan_memory(graph, aliases: dict[int, int] | None = None,
         r = root(t)
         b = groups.get(r)
         if b is None:
-            b = groups[r] = Buffer([], _align(graph.tensors[r].nbytes), step, step)
+            b = groups[r] = Buffer([], align(graph.tensors[r].nbytes), step, step)
         if t not in b.tensors:
             b.tensors.append(t)
-        b.size = max(b.size, _align(tensor.nbytes))
+        b.size = max(b.size, align(tensor.nbytes))
         b.first = min(b.first, step)
         b.last = max(b.last, step)
 

@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgekit.errors import PlanError
-from edgekit.firmware_export.planner import (MemoryPlan, _align, alias_root,
+from edgekit.firmware_export.planner import (MemoryPlan, alias_root, align,
                                               may_overwrite, plan_memory)
 
 # Ops whose effects are not carried by their output tensors alone.
@@ -219,11 +219,11 @@ def _live_model(graph, aliases, inplace, external, deps) -> _Live:
         g = gid.get(r)
         if g is None:
             g = gid[r] = len(size)
-            size.append(_align(graph.tensors[r].nbytes))
+            size.append(align(graph.tensors[r].nbytes))
             touch_mask.append(0)
             pinned_start.append(False)
             pinned_end.append(False)
-        size[g] = max(size[g], _align(tensor.nbytes))
+        size[g] = max(size[g], align(tensor.nbytes))
         return g
 
     for t in graph.inputs:
