@@ -37,7 +37,7 @@ from edgekit.quantize.passes.align_to_window import align_to_window
 from edgekit.quantize.passes.fix_state_quantization import fix_state_quantization
 from edgekit.quantize.streaming_runner import StreamingRunner
 
-__all__ = ["StreamCalibration", "convert_streaming", "export_streaming",
+__all__ = ["StreamCalibration", "StreamingRunner", "convert_streaming", "export_streaming",
            "quantize_streaming_int8"]
 
 
