@@ -264,7 +264,8 @@ def align_to_window(stream_fb: bytes, window_fb: bytes):
             sb = sg.tensors[op.inputs[2]]
             wb = wg.tensors[wop.inputs[2]] if len(wop.inputs) > 2 and wop.inputs[2] >= 0 else None
             if wb is not None and tuple(sb.shape) == tuple(wb.shape):
-                smod.buffers[sb.buffer].data = np.frombuffer(buffer_bytes(wmod, wb), np.uint8).copy()
+                bias = buffer_bytes(wmod, wb)
+                smod.buffers[sb.buffer].data = np.frombuffer(bias, np.uint8).copy()
                 copy_quant(sb, wb)
             else:
                 biased_unpaired.append(op)

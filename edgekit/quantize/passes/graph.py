@@ -108,7 +108,9 @@ def copy_quant(dst, src) -> None:
 
 
 def requantize_bias(model, graph, op) -> None:
-    """Requantise the int32 bias of ``op`` to ``input scale x weight scale`` (the input scale changed).
+    """Requantise the int32 bias of ``op`` to ``input scale x weight scale``.
+
+    Called where the input's scale was changed by a pass.
 
     Parameters
     ----------
