@@ -77,7 +77,7 @@ def zoo_models() -> list[tuple[str, bytes]]:
     from edgekit.data import FeatureConfig  # noqa: PLC0415
     from edgekit.models.registry import (ARCHITECTURES, DEFAULT_RECIPE,  # noqa: PLC0415
                                          RECURRENT, build_model)
-    from edgekit.models.streaming import quantize_streaming_int8  # noqa: PLC0415
+    from edgekit.quantize.streaming import quantize_streaming_int8  # noqa: PLC0415
     from edgekit.quantize.int8 import quantize_int8  # noqa: PLC0415
 
     shape = FeatureConfig().shape

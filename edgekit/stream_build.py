@@ -81,7 +81,7 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
         If ``model`` has no streaming form.
     """
     from edgekit.firmware_export import read_tflite  # noqa: PLC0415
-    from edgekit.models.streaming import StreamingRunner, export_streaming  # noqa: PLC0415
+    from edgekit.quantize.streaming import StreamingRunner, export_streaming  # noqa: PLC0415
     from edgekit.quantize.evaluate import tflite_predict  # noqa: PLC0415
     from edgekit.reference import run_tflm_stream  # noqa: PLC0415
     from edgekit.verify import verify  # noqa: PLC0415

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgekit.errors import ConfigError
-from edgekit.models import _checks
+from edgekit.models import checks
 
 __all__ = ["build_dscnn"]
 
@@ -123,7 +123,7 @@ def build_dscnn(
     >>> model.output_shape
     (None, 10)
     """
-    frames, mels = _checks.input_shape(input_shape)
+    frames, mels = checks.input_shape(input_shape)
     for label, value in (("num_classes", num_classes), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"{label} must be > 0 (got {value})")
@@ -131,10 +131,10 @@ def build_dscnn(
         raise ConfigError(f"num_classes must be >= 2 (got {num_classes})")
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 0:
         raise ConfigError(f"num_blocks must be >= 0 (got {num_blocks})")
-    _checks.dropout(dropout)
+    checks.dropout(dropout)
     if float(weight_decay) < 0.0:
         raise ConfigError(f"weight_decay must be >= 0 (got {weight_decay})")
-    _checks.bn_momentum(bn_momentum)
+    checks.bn_momentum(bn_momentum)
     if first_padding not in ("valid", "same"):
         raise ConfigError(f"first_padding must be 'valid' or 'same' (got {first_padding!r})")
     kernel = _pair(first_kernel, "first_kernel")

@@ -23,7 +23,7 @@ import keras
 from keras import layers, ops
 
 from edgekit.errors import ConfigError
-from edgekit.models import _checks
+from edgekit.models import checks
 
 __all__ = ["DecomposedLayerNormalization", "PositionalEmbedding", "StaticSelfAttention"]
 
@@ -131,10 +131,10 @@ class StaticSelfAttention(layers.Layer):
     def __init__(self, num_heads: int, key_dim: int, output_dim: int | None = None,
                  use_bias: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.num_heads = _checks.positive_int(num_heads, "num_heads")
-        self.key_dim = _checks.positive_int(key_dim, "key_dim")
+        self.num_heads = checks.positive_int(num_heads, "num_heads")
+        self.key_dim = checks.positive_int(key_dim, "key_dim")
         if output_dim is not None:
-            _checks.positive_int(output_dim, "output_dim")
+            checks.positive_int(output_dim, "output_dim")
         self.output_dim = output_dim
         self.use_bias = bool(use_bias)
         inner = self.num_heads * self.key_dim

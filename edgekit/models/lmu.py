@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgekit.errors import ConfigError
-from edgekit.models import _checks
+from edgekit.models import checks
 
 __all__ = [
     "LMU",
@@ -69,7 +69,7 @@ def legendre_delay_system(order: int, theta: float) -> tuple[np.ndarray, np.ndar
        Continuous-Time Representation in Recurrent Neural Networks",
        NeurIPS 2019, eq. (2).
     """
-    order = _checks.pos_int(order, "order")
+    order = checks.pos_int(order, "order")
     if not float(theta) > 0:
         raise ConfigError(f"theta must be > 0 (got {theta!r})")
     i = np.arange(order)[:, None]
@@ -110,7 +110,7 @@ def zoh_discretize(a: np.ndarray, b: np.ndarray, dt: float = 1.0) -> tuple[np.nd
 
 def impulse_response(order: int, theta: float, length: int) -> np.ndarray:
     """``H[k] = A_bar^k B_bar`` for ``k = 0 .. length - 1``, shape ``(length, order)``."""
-    length = _checks.pos_int(length, "length")
+    length = checks.pos_int(length, "length")
     ad, bd = zoh_discretize(*legendre_delay_system(order, theta))
     h = np.empty((length, order), dtype=np.float64)
     x = bd[:, 0]
@@ -203,10 +203,10 @@ def _lmu_layer_class():
         def __init__(self, units, order=8, theta=None, memory_d=16, activation="relu",
                      use_input_skip=True, kernel_initializer="glorot_uniform", **kwargs):
             super().__init__(**kwargs)
-            self.units = _checks.pos_int(units, "units")
-            self.order = _checks.pos_int(order, "order")
-            self.memory_d = _checks.pos_int(memory_d, "memory_d")
-            _checks.optional_theta(theta)
+            self.units = checks.pos_int(units, "units")
+            self.order = checks.pos_int(order, "order")
+            self.memory_d = checks.pos_int(memory_d, "memory_d")
+            checks.optional_theta(theta)
             self.theta = None if theta is None else float(theta)
             try:
                 self.activation = keras.activations.get(activation)
@@ -361,7 +361,7 @@ def _lmu_layer_class():
 
 
 # lazy: importing edgekit.models must not import TensorFlow
-__getattr__ = _checks.lazy_attr("LMU", _lmu_layer_class)
+__getattr__ = checks.lazy_attr("LMU", _lmu_layer_class)
 
 
 def build_lmu(
@@ -420,12 +420,12 @@ def build_lmu(
        Continuous-Time Representation in Recurrent Neural Networks",
        NeurIPS 2019.
     """
-    frames, mels = _checks.input_shape(input_shape)
-    num_classes = _checks.num_classes(num_classes)
-    _checks.pos_int(units, "units")
-    _checks.pos_int(order, "order")
-    _checks.pos_int(memory_d, "memory_d")
-    _checks.dropout(dropout)
+    frames, mels = checks.input_shape(input_shape)
+    num_classes = checks.num_classes(num_classes)
+    checks.pos_int(units, "units")
+    checks.pos_int(order, "order")
+    checks.pos_int(memory_d, "memory_d")
+    checks.dropout(dropout)
     keras = _keras()
     from edgekit.models import lmu as _self  # noqa: PLC0415
 

@@ -37,7 +37,7 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
 * spiking_lmuformer: spike rates 0.188 (patch_act), 0.189 (lmu_act),
   0.176 (mix_act), 0.182 overall; no non-binary spike in float or int8.
   Each LIF tensor is quantised alike at every unrolled step
-  (:func:`edgekit.models.spiking_int8.unify_lif_quantization`; int8 accuracy
+  (:func:`edgekit.quantize.passes.unify_lif_quantization.unify_lif_quantization`; int8 accuracy
   0.987 before, with per-step scales: one near-tie clip, also wrong in
   float, flipped).
   Its LIF recurrence is unrolled over the 32 steps with elementwise ops
@@ -63,7 +63,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgekit.errors import ConfigError
-from edgekit.models import _checks
+from edgekit.models import checks
 
 __all__ = ["build_lmuformer", "build_spiking_lmuformer"]
 
@@ -138,25 +138,25 @@ def build_lmuformer(
     .. [2] A. Voelker, I. Kajic and C. Eliasmith, "Legendre Memory Units",
        NeurIPS 2019.
     """
-    frames, mels = _checks.input_shape(input_shape)
-    num_classes = _checks.num_classes(num_classes)
+    frames, mels = checks.input_shape(input_shape)
+    num_classes = checks.num_classes(num_classes)
     for label, value in (("dim", dim), ("order", order), ("memory_d", memory_d),
                          ("patch_kernel", patch_kernel), ("patch_stride", patch_stride),
                          ("mlp_ratio", mlp_ratio)):
-        _checks.pos_int(value, label)
+        checks.pos_int(value, label)
     if patch_kernel < patch_stride:
         raise ConfigError(
             f"patch_kernel must be >= patch_stride (got {patch_kernel} < {patch_stride})")
     if frames % patch_stride:
         raise ConfigError(
             f"frames must be a multiple of patch_stride (got {frames} frames, stride {patch_stride})")
-    _checks.dropout(dropout)
-    _checks.bn_momentum(bn_momentum)
-    _checks.optional_theta(theta)
+    checks.dropout(dropout)
+    checks.bn_momentum(bn_momentum)
+    checks.optional_theta(theta)
     if spiking:
-        from edgekit.models.spiking import _check_lif  # noqa: PLC0415
+        from edgekit.models.spiking import check_lif  # noqa: PLC0415
 
-        _check_lif(threshold, decay, reset, 4.0, 1e4)
+        check_lif(threshold, decay, reset, 4.0, 1e4)
     import keras  # noqa: PLC0415
 
     from edgekit.models import lmu as lmu_mod  # noqa: PLC0415

@@ -72,14 +72,34 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.errors import ConfigError
-from edgekit.models import _checks
+from edgekit.models import checks
 
-__all__ = ["LIF", "spike_rates"]
+__all__ = ["LIF", "check_lif", "spike_rates"]
 
 RESETS = ("hard", "soft")
 
 
-def _check_lif(threshold, decay, reset, alpha, gain):
+def check_lif(threshold, decay, reset, alpha, gain):
+    """Check the LIF hyper-parameters (see :class:`LIF`).
+
+    Parameters
+    ----------
+    threshold : float
+        Firing threshold (> 0).
+    decay : float
+        Membrane decay per step, in [0, 1].
+    reset : {"hard", "soft"}
+        Reset after a spike.
+    alpha : float
+        Surrogate-gradient sharpness (> 0).
+    gain : float
+        Gain of the firing stages (>= 1).
+
+    Raises
+    ------
+    ConfigError
+        If a value is out of range (the message repeats it).
+    """
     if not (isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
             and threshold > 0):
         raise ConfigError(f"threshold must be > 0 (got {threshold!r})")
@@ -136,7 +156,7 @@ def _lif_class():
         def __init__(self, threshold=1.0, decay=0.5, reset="hard", alpha=4.0, gain=1e4,
                      current_clip=3.0, **kwargs):
             super().__init__(**kwargs)
-            _check_lif(threshold, decay, reset, alpha, gain)
+            check_lif(threshold, decay, reset, alpha, gain)
             if current_clip is not None and not (
                     isinstance(current_clip, (int, float)) and not isinstance(current_clip, bool)
                     and current_clip > 0):
@@ -217,7 +237,7 @@ def _lif_class():
 
 
 # lazy: importing edgekit.models must not import TensorFlow
-__getattr__ = _checks.lazy_attr("LIF", _lif_class)
+__getattr__ = checks.lazy_attr("LIF", _lif_class)
 
 
 def spike_rates(model, x, batch_size: int = 128) -> dict[str, dict]:

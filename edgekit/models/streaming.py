@@ -3,7 +3,8 @@
 A streaming model consumes one *hop* of features per call (``patch_stride``
 feature frames; one frame for ``lmu`` and ``patch_stride=1``) and returns the
 class scores so far, carrying the recurrent state explicitly (an audio front
-end delivers one frame at a time: :meth:`StreamingRunner.push` and the
+end delivers one frame at a time:
+:meth:`edgekit.quantize.streaming_runner.StreamingRunner.push` and the
 generated C's ``edgekit_push_frame`` collect a hop and run the model on it)::
 
     inputs : frame (1, hop, mels), state_0, state_1, ...
@@ -23,8 +24,10 @@ Two forms (``form=``), both exactly the window model in float:
     ``mix_act``, and the features of the last ``steps - 1`` steps
     ``(steps - 1, dim)``, which the head averages with the current one (the
     window model's ``MEAN``; over a continuous stream, a sliding window of
-    the last ``steps`` hops).  The int8 export takes every quantisation
-    parameter from the int8 *window* model (:func:`_align_to_window`), so
+    the last ``steps`` hops).  The int8 export
+    (:func:`edgekit.quantize.streaming.quantize_streaming_int8`) takes every
+    quantisation parameter from the int8 *window* model
+    (:func:`edgekit.quantize.passes.align_to_window.align_to_window`), so
     the scores after the last hop of a clip are the int8 window model's,
     bit for bit, for all three.  For ``spiking_lmuformer`` this needs the
     window model's help: it unrolls the LIF neurons over the steps, and the
@@ -34,7 +37,8 @@ Two forms (``form=``), both exactly the window model in float:
     the threshold fired in one model and not in the other (297/300 equal
     decisions, max |diff| 103).  :func:`edgekit.quantize.quantize_int8`
     therefore gives each LIF tensor of the window model one quantisation
-    at every step (:func:`edgekit.models.spiking_int8.unify_lif_quantization`),
+    at every step
+    (:func:`edgekit.quantize.passes.unify_lif_quantization.unify_lif_quantization`),
     and the streaming step takes it.
 
 ``"recurrent"``
@@ -49,7 +53,8 @@ Two forms (``form=``), both exactly the window model in float:
     rounding alone 3.4%; and the feature sum is carried at a 16x coarser
     scale than the features and rounded at every step.
 
-All states start at zero (:meth:`StreamingRunner.reset`).  The int8
+All states start at zero
+(:meth:`edgekit.quantize.streaming_runner.StreamingRunner.reset`).  The int8
 converter keeps the TFLite signature names (``frame``, ``state_i``,
 ``scores``), and every ``state_i`` output gets the quantisation of the
 ``state_i`` input, so the state bytes are fed back unchanged (the generated
@@ -90,25 +95,16 @@ now misclassifies exactly the float model's 5 clips.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import tempfile
-import warnings
-
 import numpy as np
 
 from edgekit.errors import ConfigError, ModelError
-from edgekit.models.streaming_align import _align_to_window, _fix_state_quantization
-from edgekit.models.streaming_runner import StreamingRunner
 
 __all__ = [
     "FORMS",
     "StreamingSpec",
     "build_streaming_model",
+    "run_streaming_float",
     "streaming_float",
-    "quantize_streaming_int8",
-    "StreamingRunner",
-    "export_streaming",
 ]
 
 #: Streaming forms (see the module notes).
@@ -306,10 +302,30 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form
     return smodel, spec
 
 
-def _run_float(model, x, form, batch_size, visit=None, memory_scale=None):
-    """Stream clips ``x`` through the float model; ``visit(start, t, feed, out)`` sees every call.
+def run_streaming_float(model, x, form, batch_size, visit=None, memory_scale=None):
+    """Stream clips ``x`` through the float streaming form of ``model``, batch by batch.
 
-    ``start`` is the index of the batch's first clip, ``t`` the call.
+    Parameters
+    ----------
+    model : keras.Model
+        The window model.
+    x : numpy.ndarray
+        Float clips ``(N, frames, mels)``.
+    form : {"window", "recurrent"}
+        Streaming form.
+    batch_size : int
+        Clips per streaming graph call.
+    visit : callable, optional
+        ``visit(start, t, feed, out)`` sees every call: ``start`` is the index
+        of the batch's first clip, ``t`` the call, ``feed`` / ``out`` the
+        input and output dicts (numpy).
+    memory_scale : numpy.ndarray, optional
+        ``form="recurrent"`` only (see :func:`build_streaming_model`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The final scores ``(N, classes)``.
     """
     outs, models = [], {}
     for start in range(0, len(x), batch_size):
@@ -347,226 +363,5 @@ def streaming_float(model, x, *, collect: bool = False, batch_size: int = 300,
     def visit(start, t, feed, out):
         seen.append({k: np.array(v) for k, v in feed.items()})
 
-    scores = _run_float(model, x, form, batch_size, visit if collect else None)
+    scores = run_streaming_float(model, x, form, batch_size, visit if collect else None)
     return (scores, seen) if collect else scores
-
-
-class _StreamCalibration:
-    """Every ``(clip, call)`` input of the float window-form streaming model.
-
-    History states are not stored per call: the rows shifted in at each call
-    are, and a call's history is cut from them (a few MB instead of
-    ``calls x history`` floats).
-    """
-
-    def __init__(self, model, clips, batch_size=300):
-        _, self.spec = build_streaming_model(model, form="window")
-        spec = self.spec
-        self.n = len(clips)
-        whole = [f"state_{i}" for i in range(len(spec.state_shapes))
-                 if f"state_{i}" not in spec.shifts]
-        parts = []  # per batch of clips: per call, frames / shifted-in rows / whole states
-
-        def visit(start, t, feed, out):
-            if t == 0:
-                parts.append({"frames": [], "rows": {k: [] for k in spec.shifts},
-                              "whole": {k: [] for k in whole}})
-            p = parts[-1]
-            p["frames"].append(feed["frame"])
-            for k, (r, axis) in spec.shifts.items():
-                hist = np.moveaxis(out[k], axis, 1)  # history axis second
-                p["rows"][k].append(hist[:, -min(r, hist.shape[1]):])
-            for k in whole:
-                p["whole"][k].append(feed[k])
-
-        _run_float(model, np.asarray(clips, np.float32), "window", batch_size, visit)
-        self.frames = np.concatenate([np.stack(p["frames"], 1) for p in parts])
-        self.rows = {k: np.concatenate([np.concatenate(p["rows"][k], 1) for p in parts])
-                     for k in spec.shifts}
-        self.whole = {k: np.concatenate([np.stack(p["whole"][k], 1) for p in parts])
-                      for k in whole}
-
-    def __len__(self):
-        return self.n * self.spec.steps
-
-    def __iter__(self):
-        spec = self.spec
-        padded = {}
-        for k, (r, axis) in spec.shifts.items():
-            length = spec.state_shapes[int(k.split("_")[1])][axis]
-            seq = self.rows[k]
-            padded[k] = (np.concatenate([np.zeros((self.n, length, *seq.shape[2:]), np.float32),
-                                         seq], axis=1), min(r, length), length, axis)
-        for i in range(self.n):
-            for t in range(spec.steps):
-                feed = {"frame": self.frames[i, t][None]}
-                for k, (pad, c, length, axis) in padded.items():
-                    feed[k] = np.moveaxis(pad[i:i + 1, t * c:t * c + length], 1, axis)
-                for k, v in self.whole.items():
-                    feed[k] = v[i, t][None]
-                yield feed
-
-
-def _convert(smodel, spec, samples) -> bytes:
-    """Full-int8 conversion of a streaming Keras model calibrated on ``samples`` (feed dicts)."""
-    import keras  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
-
-    names = ["frame"] + [f"state_{i}" for i in range(len(spec.state_shapes))]
-    sig = [tf.TensorSpec(spec.frame_shape, tf.float32, name="frame")] + [
-        tf.TensorSpec(s, tf.float32, name=f"state_{i}") for i, s in enumerate(spec.state_shapes)]
-
-    def serve(*args):
-        return smodel(dict(zip(names, args)), training=False)
-
-    def gen():
-        for feed in samples:
-            yield {k: feed[k] for k in names}
-
-    with tempfile.TemporaryDirectory(prefix="ek_stream_") as tmp:
-        archive = keras.export.ExportArchive()
-        archive.track(smodel)
-        archive.add_endpoint(name="serving_default", fn=serve, input_signature=sig)
-        with contextlib.redirect_stdout(io.StringIO()):
-            archive.write_out(tmp, verbose=False)
-        conv = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = gen
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.filterwarnings("ignore")
-                return bytes(conv.convert())
-        except Exception as exc:  # noqa: BLE001
-            msg = str(exc).strip().splitlines()
-            raise ModelError(f"streaming int8 conversion failed: {msg[0] if msg else exc}") from exc
-
-
-def quantize_streaming_int8(model, representative, *, num_samples: int = 300, seed: int = 0,
-                            calib_clips: int = 200, form: str = "window", window_tflite=None):
-    """Convert the streaming form of ``model`` to a full-int8 TFLite flatbuffer.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Trained window model (``lmu``, ``lmuformer`` or ``spiking_lmuformer``).
-    representative : numpy.ndarray
-        Training clips ``(N, frames, mels)``.
-    num_samples, seed
-        ``form="window"``: the calibration clips are the ones
-        :func:`edgekit.quantize.quantize_int8` draws with these arguments
-        (every call of each clip is a calibration sample), and the window
-        model is quantised with them when ``window_tflite`` is not given.
-        ``form="recurrent"``: ``num_samples`` of the ``(frame, states)``
-        visited on ``calib_clips`` clips are the calibration set.
-    calib_clips : int
-        ``form="recurrent"`` only (see above).
-    form : {"window", "recurrent"}
-        Streaming form (see the module notes).
-    window_tflite : bytes, optional
-        ``form="window"``: the deployed int8 window model of ``model``, whose
-        quantisation the streaming model takes (:func:`_align_to_window`).
-        It must come from :func:`edgekit.quantize.quantize_int8` with the
-        same ``representative``, ``num_samples`` and ``seed``.
-
-    Returns
-    -------
-    bytes
-        The int8 ``.tflite`` with signature inputs ``frame``, ``state_i`` and
-        outputs ``scores``, ``state_i`` (``state_i`` in/out share
-        quantisation).
-    StreamingSpec
-        The streaming layout; ``form="window"`` adds ``alignment`` (see
-        :func:`_align_to_window`).
-
-    Raises
-    ------
-    ConfigError
-        If ``form`` is unknown.
-    ModelError
-        If the model is not a streaming architecture or does not convert.
-    """
-    if form not in FORMS:
-        raise ConfigError(f"unknown streaming form {form!r}; available: {', '.join(FORMS)}")
-    rng = np.random.default_rng(seed)
-    x = np.asarray(representative, dtype=np.float32)
-    if form == "window":
-        from edgekit.quantize.int8 import quantize_int8, representative_subset  # noqa: PLC0415
-
-        calib = _StreamCalibration(model, representative_subset(x, num_samples, seed))
-        smodel, spec = build_streaming_model(model, form="window")
-        flat = _convert(smodel, spec, calib)
-        if window_tflite is None:
-            window_tflite = quantize_int8(model, x, num_samples=num_samples, seed=seed)
-        flat, spec.alignment = _align_to_window(flat, bytes(window_tflite))
-        flat, _ = _fix_state_quantization(flat)
-        return flat, spec
-    sel = np.sort(rng.permutation(len(x))[:min(calib_clips, len(x))])
-    _, seen = streaming_float(model, x[sel], collect=True, form="recurrent")
-    # LMU memory: carry m / d with d = per-component max |m| on the
-    # calibration clips, so one int8 scale suits every Legendre coefficient.
-    _, spec0 = build_streaming_model(model, form="recurrent")
-    k = f"state_{spec0.state_names.index('lmu_memory')}"
-    peak = np.max([np.abs(feed[k]).max(axis=0) for feed in seen], axis=0).reshape(-1)
-    d = np.maximum(peak, 1e-3 * max(float(peak.max()), 1e-12))
-    for feed in seen:
-        feed[k] = feed[k] / d
-    smodel, spec = build_streaming_model(model, memory_scale=d, form="recurrent")
-    pool = [(t, i) for t in range(len(seen)) for i in range(len(seen[t]["frame"]))]
-    pick = rng.permutation(len(pool))[:num_samples]
-    samples = ({k: seen[t][k][i:i + 1] for k in seen[t]} for t, i in (pool[j] for j in pick))
-    flat = _convert(smodel, spec, list(samples))
-    flat, _ = _fix_state_quantization(flat)
-    return flat, spec
-
-
-def export_streaming(model, representative, out_dir, *, num_samples: int = 300,
-                     seed: int = 0, form: str = "window", window_tflite=None) -> dict:
-    """Write ``stream.tflite`` and ``stream.json`` (layout and quantisation) to ``out_dir``.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Trained window model (``lmu``, ``lmuformer`` or ``spiking_lmuformer``).
-    representative : numpy.ndarray
-        Training clips for calibration (see :func:`quantize_streaming_int8`).
-    out_dir : str or os.PathLike
-        Created if missing.
-    num_samples, seed
-        Calibration draw.
-    form : {"window", "recurrent"}
-        Streaming form (see the module notes).
-    window_tflite : bytes, optional
-        The deployed int8 window model (``form="window"``, see
-        :func:`quantize_streaming_int8`).
-
-    Returns
-    -------
-    dict
-        The JSON written: ``form``, ``hop``, ``steps``, ``state_bytes``, the
-        ``frame`` / ``scores`` / ``state_i`` shapes, scales and zero points,
-        and each state's meaning.
-    """
-    import json  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
-    flat, spec = quantize_streaming_int8(model, representative, num_samples=num_samples,
-                                         seed=seed, form=form, window_tflite=window_tflite)
-    runner = StreamingRunner(flat, "litert")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "stream.tflite").write_bytes(flat)
-    info = {"form": spec.form, "hop": spec.hop, "steps": spec.steps,
-            "state_bytes": spec.state_bytes, "inputs": {}, "states": {}}
-    for name in ["frame", *runner.states]:
-        scale, zp = runner.quant[name]
-        info["inputs"][name] = {"shape": [int(d) for d in runner.shapes[name]],
-                                "scale": scale, "zero_point": zp}
-    for i, label in enumerate(spec.state_names):
-        info["states"][f"state_{i}"] = label
-    if spec.memory_scale is not None:
-        info["lmu_memory_scale"] = [float(v) for v in spec.memory_scale]
-    (out / "stream.json").write_text(json.dumps(info, indent=1))
-    return info

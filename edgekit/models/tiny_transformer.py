@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgekit.errors import ConfigError
-from edgekit.models import _checks
+from edgekit.models import checks
 
 __all__ = ["build_tiny_transformer", "NORMALIZATIONS", "ACTIVATIONS"]
 
@@ -162,20 +162,20 @@ def build_tiny_transformer(
     >>> model.output_shape
     (None, 10)
     """
-    frames, mels = _checks.input_shape(input_shape)
-    _checks.positive_int(num_classes, "num_classes")
+    frames, mels = checks.input_shape(input_shape)
+    checks.positive_int(num_classes, "num_classes")
     if num_classes < 2:
         raise ConfigError(f"num_classes must be >= 2 (got {num_classes})")
-    _checks.positive_int(embed_dim, "embed_dim")
-    _checks.positive_int(num_heads, "num_heads")
-    _checks.positive_int(num_blocks, "num_blocks")
-    _checks.positive_int(ffn_dim, "ffn_dim")
-    _checks.positive_int(frame_pool, "frame_pool")
+    checks.positive_int(embed_dim, "embed_dim")
+    checks.positive_int(num_heads, "num_heads")
+    checks.positive_int(num_blocks, "num_blocks")
+    checks.positive_int(ffn_dim, "ffn_dim")
+    checks.positive_int(frame_pool, "frame_pool")
     if frames % frame_pool:
         raise ConfigError(f"frame_pool must divide the {frames} frames (got {frame_pool})")
     if key_dim is None:
         key_dim = max(1, embed_dim // num_heads)
-    _checks.positive_int(key_dim, "key_dim")
+    checks.positive_int(key_dim, "key_dim")
     if norm not in NORMALIZATIONS:
         raise ConfigError(f"norm must be one of {', '.join(NORMALIZATIONS)} (got {norm!r})")
     if activation not in ACTIVATIONS:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import ConfigError
+from edgekit.outputs import atomic_file
 
 __all__ = ["QuantizeFileResult", "quantize_file", "render_sqnr"]
 
@@ -118,10 +119,7 @@ def quantize_file(model, *, out="model.tflite", calib="fsdd", data=None, num_sam
     if ref is not None:
         rep["comparison"] = compare_quantized(res.tflite, ref)
     text = render_sqnr(rep)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(res.tflite)
-    os.replace(tmp, out)
-    (out.parent / "quantize.json").write_text(json.dumps(rep, indent=2) + "\n")
-    (out.parent / "quantize.md").write_text(f"# edgekit quantize\n\n{text}\n")
+    atomic_file(out, res.tflite)
+    atomic_file(out.parent / "quantize.json", json.dumps(rep, indent=2) + "\n")
+    atomic_file(out.parent / "quantize.md", f"# edgekit quantize\n\n{text}\n")
     return QuantizeFileResult(tflite_path=out, report=rep, text=text)

@@ -4,8 +4,9 @@
 flatbuffer with a static batch-1 input:
 
 * ``activations="int8"``: int8 weights per channel, int8 activations per
-  tensor (what :func:`edgekit.quantize.quantize_int8` does for in-memory
-  Keras models);
+  tensor, then the int8 flatbuffer passes
+  (:func:`edgekit.quantize.converter.apply_int8_passes`: the LIF
+  unification for spiking models);
 * ``activations="int16"``: the 16x8 mode, int8 weights and int16
   activations (``EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8``).
 
@@ -17,26 +18,53 @@ sampled ``"random"`` (seeded subset), ``"first"`` (the first N) or
 ``"stratified"`` (round-robin over the ``labels``); or synthetic input from
 :func:`synthetic_calibration`.  Everything is checked before anything is
 converted, and nothing is written here: the caller writes the bytes.
+
+This is the one converter of edgekit for Keras / SavedModel -> int8 or
+16x8 TFLite: :func:`edgekit.quantize.quantize_int8` (the build, budget,
+sizing and compression paths) is a thin wrapper of :func:`quantize_model`,
+so the same model and calibration give byte-identical flatbuffers whichever
+entry point converts them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgekit.errors import ConfigError, DataError, ModelError
+from edgekit.quantize.converter import ACTIVATIONS, apply_int8_passes, run_converter
 
-__all__ = ["compare_quantized", "FloatModel", "QuantizeResult", "load_float_model", "quantize_model",
-           "select_calibration", "synthetic_calibration", "float_tflite", "SAMPLINGS"]
+__all__ = ["ACTIVATIONS", "compare_quantized", "FloatModel", "QuantizeResult", "load_float_model",
+           "quantize_model", "representative_subset", "select_calibration",
+           "synthetic_calibration", "float_tflite", "SAMPLINGS"]
 
 SAMPLINGS = ("random", "first", "stratified")
-ACTIVATIONS = ("int8", "int16")
+
+
+def representative_subset(x, num_samples: int, seed: int = 0) -> np.ndarray:
+    """Draw a reproducible random subset of calibration examples.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Candidate examples (normally the training split).
+    num_samples : int
+        How many to draw; all of ``x`` if it holds fewer.
+    seed : int
+        Seed of the draw.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``min(num_samples, len(x))`` examples as float32, in a random order.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = min(int(num_samples), len(x))
+    idx = np.random.default_rng(seed).permutation(len(x))[:n]
+    return x[np.sort(idx)]
 
 
 @dataclass
@@ -201,8 +229,6 @@ def select_calibration(x, num_samples: int, sampling: str = "random", seed: int 
     if sampling == "first":
         return x[:n]
     if sampling == "random":
-        from edgekit.quantize.int8 import representative_subset
-
         return representative_subset(x, n, seed)
     if labels is None or len(labels) != len(x):
         raise ConfigError("stratified sampling needs one label per calibration example")
@@ -247,44 +273,29 @@ def _check_calibration(x, shape: tuple) -> np.ndarray:
 
 @dataclass
 class QuantizeResult:
+    """What :func:`quantize_model` returns: the flatbuffer and how it was made."""
+
     tflite: bytes
     float_model: FloatModel
     calibration: np.ndarray
     report: dict = field(default_factory=dict)
+    passes: list = field(default_factory=list)   # int8 flatbuffer passes applied
 
 
-def _convert(converter, calib: np.ndarray | None, activations: str) -> bytes:
-    import tensorflow as tf
-
+def _convert(fm: FloatModel, calib: np.ndarray | None, activations: str) -> bytes:
+    """Run the converter on ``fm`` (float32 when ``calib`` is None)."""
+    gen = None
     if calib is not None:
         def gen():
             for i in range(len(calib)):
                 yield [calib[i:i + 1]]
 
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = gen
-        if activations == "int8":
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-        else:
-            converter.target_spec.supported_ops = [
-                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-            converter.inference_input_type = tf.int16
-            converter.inference_output_type = tf.int16
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-            return bytes(converter.convert())
-    except Exception as exc:
-        msg = str(exc).strip().splitlines()
-        raise ModelError(f"TFLite conversion failed: {msg[0] if msg else type(exc).__name__}") \
-            from exc
+    return run_converter(fm.converter(), gen, activations)
 
 
 def float_tflite(fm: FloatModel) -> bytes:
     """The float32 TFLite of the same model (reference for the diagnostics)."""
-    return _convert(fm.converter(), None, "float")
+    return _convert(fm, None, "float")
 
 
 def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str = "random",
@@ -301,13 +312,25 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
     num_samples, sampling, seed, labels
         How many examples, and how they are drawn.
     activations : {"int8", "int16"}
-        Activation type (int16 = 16x8 mode).
+        Activation type (int16 = 16x8 mode).  An int8 model then gets the
+        int8 flatbuffer passes (:func:`edgekit.quantize.converter.apply_int8_passes`:
+        the LIF unification of a spiking model), here and nowhere else.
 
     Returns
     -------
     QuantizeResult
-        The flatbuffer, the loaded float model, the calibration set used and
-        a report (op list, input/output quantization, calibration details).
+        The flatbuffer, the loaded float model, the calibration set used, a
+        report (op list, input/output quantization, calibration details) and
+        the names of the passes applied.
+
+    Raises
+    ------
+    ConfigError
+        If ``activations``, ``sampling`` or ``num_samples`` is invalid.
+    DataError
+        If the calibration data does not fit the model input.
+    ModelError
+        If the model cannot be loaded, traced or converted.
     """
     if activations not in ACTIVATIONS:
         raise ConfigError(f"activations must be 'int8' or 'int16' (got {activations!r})")
@@ -323,12 +346,14 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
         kind = "data"
         calib = _check_calibration(calibration, fm.input_shape)
         calib = select_calibration(calib, num_samples, sampling, seed, labels)
-    tflite = _convert(fm.converter(), calib, activations)
+    tflite = _convert(fm, calib, activations)
+    passes = []
+    if activations == "int8":
+        tflite, passes = apply_int8_passes(tflite, fm.keras_model)
     from edgekit.quantize.evaluate import op_list
+    from edgekit.reference import litert_interpreter
 
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=tflite)
+    interp = litert_interpreter(tflite)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     report = {
         "source": fm.source, "source_kind": fm.kind, "mode": "16x8" if activations == "int16"
@@ -342,7 +367,8 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
                    "zero_point": int(out["quantization"][1])},
         "ops": op_list(tflite), "tflite_bytes": len(tflite),
     }
-    return QuantizeResult(tflite=tflite, float_model=fm, calibration=calib, report=report)
+    return QuantizeResult(tflite=tflite, float_model=fm, calibration=calib, report=report,
+                          passes=passes)
 
 
 def compare_quantized(ours: bytes, reference: bytes) -> dict:
@@ -352,12 +378,11 @@ def compare_quantized(ours: bytes, reference: bytes) -> dict:
     differ in whether they fold the reshape before ``FULLY_CONNECTED``);
     for each the ratio of our output scale to the reference's is given.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
     from edgekit.quantize.evaluate import input_quantization, op_list, output_quantization
+    from edgekit.reference import litert_interpreter
 
     def outs(b):
-        it = Interpreter(model_content=bytes(b))
+        it = litert_interpreter(bytes(b))
         ops = [o for o in it._get_ops_details() if o["op_name"] != "RESHAPE"]
         det = {d["index"]: d for d in it.get_tensor_details()}
         return [(o["op_name"], float(det[int(o["outputs"][0])]["quantization"][0])) for o in ops]

@@ -38,17 +38,11 @@ _SKIP = {"QUANTIZE", "DEQUANTIZE"}
 def _interp(tflite: bytes):
     import warnings
 
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgekit.reference import litert_interpreter
 
-    try:
-        with warnings.catch_warnings():    # "preserve_all_tensors is for debugging"
-            warnings.simplefilter("ignore")
-            it = Interpreter(model_content=bytes(tflite), experimental_preserve_all_tensors=True,
-                             experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-        it.allocate_tensors()
-    except Exception as exc:
-        raise ModelError(f"LiteRT cannot load the model: {exc}") from exc
-    return it
+    with warnings.catch_warnings():    # "preserve_all_tensors is for debugging"
+        warnings.simplefilter("ignore")
+        return litert_interpreter(tflite, preserve_all_tensors=True, reference_kernels=True)
 
 
 def _ops(it) -> list[dict]:

@@ -123,14 +123,15 @@ def op_list(tflite_bytes) -> list[str]:
     TFLiteFormatError
         If the bytes are not a readable TFLite flatbuffer.
     """
-    model, schema = _model(tflite_bytes)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    from edgekit.tflite_ops import builtin_op_name  # noqa: PLC0415
+
+    model, _ = _model(tflite_bytes)
     try:
         codes = []
         for i in range(model.OperatorCodesLength()):
             oc = model.OperatorCodes(i)
             code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
-            name = names.get(code, f"BUILTIN_{code}")
+            name = builtin_op_name(code)
             if name == "CUSTOM":
                 custom = oc.CustomCode()
                 name = "CUSTOM:" + (custom.decode() if custom else "?")
@@ -175,14 +176,10 @@ def tflite_predict(tflite_bytes, x, runtime: str = "litert") -> np.ndarray:
         raise ConfigError(f"unknown runtime {runtime!r}; available: {', '.join(RUNTIMES)}")
     scale, zp = input_quantization(tflite_bytes)
     x = np.asarray(x)
-    if runtime == "litert":
-        from ai_edge_litert.interpreter import Interpreter
+    from edgekit.reference import litert_interpreter, tflm_interpreter  # noqa: PLC0415
 
-        try:
-            interp = Interpreter(model_content=bytes(tflite_bytes))
-            interp.allocate_tensors()
-        except Exception as exc:
-            raise ModelError(f"LiteRT cannot load the model: {exc}") from exc
+    if runtime == "litert":
+        interp = litert_interpreter(tflite_bytes)
         inp = interp.get_input_details()[0]
         out = interp.get_output_details()[0]
         shape = tuple(int(d) for d in inp["shape"])
@@ -192,12 +189,7 @@ def tflite_predict(tflite_bytes, x, runtime: str = "litert") -> np.ndarray:
             interp.invoke()
             return interp.get_tensor(out["index"]).reshape(-1)
     else:
-        from tflite_micro import runtime as tflm
-
-        try:
-            interp = tflm.Interpreter.from_bytes(bytes(tflite_bytes))
-        except Exception as exc:
-            raise ModelError(f"TFLite Micro cannot load the model: {exc}") from exc
+        interp = tflm_interpreter(tflite_bytes)
         shape = tuple(int(d) for d in interp.get_input_details(0)["shape"])
 
         def run(example):

@@ -1,39 +1,19 @@
-"""Full-integer int8 post-training quantisation to a TFLite flatbuffer."""
+"""Full-integer int8 post-training quantisation of an in-memory Keras model.
+
+:func:`quantize_int8` is a thin wrapper of
+:func:`edgekit.quantize.convert.quantize_model` (the one converter), with
+the argument checks and the seeded random calibration draw the build,
+budget, sizing and compression paths use.
+"""
 
 from __future__ import annotations
-
-import contextlib
-import io
-import warnings
 
 import numpy as np
 
 from edgekit.errors import DataError, ModelError
+from edgekit.quantize.convert import quantize_model, representative_subset
 
 __all__ = ["quantize_int8", "representative_subset"]
-
-
-def representative_subset(x, num_samples: int, seed: int = 0) -> np.ndarray:
-    """Draw a reproducible random subset of calibration examples.
-
-    Parameters
-    ----------
-    x : numpy.ndarray
-        Candidate examples (normally the training split).
-    num_samples : int
-        How many to draw; all of ``x`` if it holds fewer.
-    seed : int
-        Seed of the draw.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``min(num_samples, len(x))`` examples as float32, in a random order.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    n = min(int(num_samples), len(x))
-    idx = np.random.default_rng(seed).permutation(len(x))[:n]
-    return x[np.sort(idx)]
 
 
 def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 0) -> bytes:
@@ -46,8 +26,10 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
     int8 and only ``TFLITE_BUILTINS_INT8`` kernels are allowed.  In a model
     with spiking :class:`edgekit.models.spiking.LIF` layers, each tensor of
     the unrolled LIF steps is then quantised alike at every step
-    (:func:`edgekit.models.spiking_int8.unify_lif_quantization`), as the
-    streaming form's one membrane state needs to compute the same steps.
+    (:func:`edgekit.quantize.passes.unify_lif_quantization.unify_lif_quantization`),
+    as the streaming form's one membrane state needs to compute the same steps.
+    The bytes are those of ``quantize_model(model, representative,
+    num_samples=num_samples, sampling="random", seed=seed).tflite``.
 
     Parameters
     ----------
@@ -58,7 +40,7 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
         split (never the test split).
     num_samples : int
         Number of calibration examples used (a seeded random subset of
-        ``representative`` when it holds more).
+        ``representative`` when it holds more, :func:`representative_subset`).
     seed : int
         Seed of that subset.
 
@@ -95,54 +77,5 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
     rep = rep.astype(np.float32)
     if not np.all(np.isfinite(rep)):
         raise DataError("representative data contains NaN or infinite values")
-    rep = representative_subset(rep, num_samples, seed)
-
-    import tensorflow as tf
-
-    try:
-        import keras
-
-        inp = keras.Input(shape=example_shape, batch_size=1, name="input")
-        batch1 = keras.Model(inp, model(inp, training=False), name=f"{model.name}_b1")
-    except Exception as exc:  # tracing errors come in many types
-        raise ModelError(f"cannot trace the model with input {(1, *example_shape)}: {exc}") from exc
-
-    def _gen():
-        for i in range(len(rep)):
-            yield [rep[i : i + 1]]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(batch1)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = _gen
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    try:
-        # Keras' export prints the traced signature to stdout and the
-        # converter warns about input statistics it does not need.
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-            flatbuffer = converter.convert()
-    except Exception as exc:  # converter raises ConverterError, ValueError, RuntimeError...
-        msg = str(exc).strip().splitlines()
-        brief = msg[0] if msg else type(exc).__name__
-        raise ModelError(f"int8 TFLite conversion failed: {brief}") from exc
-    if _has_lif(model):
-        from edgekit.models.spiking_int8 import unify_lif_quantization  # noqa: PLC0415
-
-        flatbuffer, _ = unify_lif_quantization(bytes(flatbuffer))
-    return bytes(flatbuffer)
-
-
-def _has_lif(model) -> bool:
-    """Whether ``model`` (or a model nested in it) has a spiking LIF layer."""
-    from edgekit.models import spiking  # noqa: PLC0415
-
-    lif = spiking.LIF
-    stack = list(getattr(model, "layers", []))
-    while stack:
-        layer = stack.pop()
-        if isinstance(layer, lif):
-            return True
-        stack.extend(getattr(layer, "layers", []))
-    return False
+    return quantize_model(model, rep, num_samples=num_samples, sampling="random",
+                          seed=seed).tflite

@@ -300,7 +300,7 @@ def test_reordered_streaming_model_keeps_its_state_frame_by_frame(arch, tmp_path
     from edgekit.emulator import build_host, run_host
     from edgekit.firmware_export import generate, read_tflite
     from edgekit.models.registry import build_model, default_recipe
-    from edgekit.models.streaming import quantize_streaming_int8
+    from edgekit.quantize.streaming import quantize_streaming_int8
     from edgekit.reference import run_tflm_stream
 
     model = build_model(arch, (64, 40), 10, seed=1, **default_recipe(arch)["hparams"])

@@ -152,7 +152,7 @@ def _check_lif_steps_quantized_alike(tflite, x):
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgekit.models.spiking_int8 import STEP_ROLES, lif_chains
+    from edgekit.quantize.passes.unify_lif_quantization import STEP_ROLES, lif_chains
     from edgekit.quantize.evaluate import quantize_input
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(tflite), 0)

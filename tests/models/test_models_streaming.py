@@ -13,11 +13,11 @@ from edgekit.errors import ConfigError, ModelError  # noqa: E402
 from edgekit.models import build_model  # noqa: E402
 from edgekit.models.streaming import (  # noqa: E402
     FORMS,
-    StreamingRunner,
     build_streaming_model,
-    quantize_streaming_int8,
     streaming_float,
 )
+from edgekit.quantize.streaming import quantize_streaming_int8  # noqa: E402
+from edgekit.quantize.streaming_runner import StreamingRunner  # noqa: E402
 
 from test_models_lmu import SUPPORTED_INT8  # noqa: E402
 
@@ -82,7 +82,7 @@ def test_int8_streaming_signature_state_quantization_and_decisions(trained):
 
     from edgekit.firmware_export import lower_graph
     from edgekit.firmware_export.tflite_reader import read_tflite
-    from edgekit.models.streaming_align import _fix_state_quantization
+    from edgekit.quantize.passes.fix_state_quantization import fix_state_quantization
     from edgekit.quantize import quantize_int8
     from edgekit.quantize.evaluate import op_list
 
@@ -98,7 +98,7 @@ def test_int8_streaming_signature_state_quantization_and_decisions(trained):
         names = [f"state_{i}" for i in range(n)]
         assert sorted(sigs["serving_default"]["inputs"]) == sorted(["frame", *names])
         assert sorted(sigs["serving_default"]["outputs"]) == sorted(["scores", *names])
-        _, report = _fix_state_quantization(sb)
+        _, report = fix_state_quantization(sb)
         assert all(r["in"] == r["out"] for r in report)  # state bytes are fed back unchanged
         assert set(op_list(sb)) <= SUPPORTED_INT8
         lower_graph(read_tflite(sb))

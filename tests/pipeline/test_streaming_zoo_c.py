@@ -14,7 +14,7 @@ import pytest
 from edgekit.emulator import build_firmware, build_host, run_host, run_qemu
 from edgekit.firmware_export import generate, read_tflite
 from edgekit.models.registry import build_model, default_recipe
-from edgekit.models.streaming import quantize_streaming_int8
+from edgekit.quantize.streaming import quantize_streaming_int8
 from edgekit.reference import run_tflm_stream
 
 
@@ -76,7 +76,7 @@ def test_push_frame_collects_one_frame_at_a_time(stream_model, tmp_path):
 
 def test_runner_push_equals_step_per_hop(stream_model):
     from edgekit.errors import ConfigError
-    from edgekit.models.streaming import StreamingRunner
+    from edgekit.quantize.streaming_runner import StreamingRunner
 
     arch, tflite, graph, _, _ = stream_model
     runner = StreamingRunner(tflite, "tflm")

@@ -1,18 +1,13 @@
-"""Quantisation edits of the int8 streaming flatbuffer.
+"""Pass: give the int8 streaming model the int8 window model's quantisation.
 
 The streaming form (:mod:`edgekit.models.streaming`) is converted by the
-TFLite converter with its own calibration; these passes then edit the
-quantisation parameters in the flatbuffer:
-
-- :func:`_align_to_window` gives every streaming op that has a counterpart
-  in the int8 window model that op's quantisation (and bias), so that the
-  streaming model computes the window model's int8 values step by step;
-- :func:`_fix_state_quantization` gives each ``state_i`` output the
-  quantisation of the ``state_i`` input, so the state bytes are fed back
-  unchanged.
-
-An output's quantisation may be changed only where the producing op's int8
-kernel requantises from the tensors' own scales (:data:`REQUANTIZING`).
+TFLite converter with its own calibration (:mod:`edgekit.quantize.streaming`);
+:func:`align_to_window` then gives every streaming op that has a
+counterpart in the int8 window model that op's quantisation (and bias), so
+that the streaming model computes the window model's int8 values step by
+step.  An output's quantisation may be changed only where the producing
+op's int8 kernel requantises from the tensors' own scales
+(:data:`edgekit.quantize.passes.graph.REQUANTIZING`).
 """
 
 from __future__ import annotations
@@ -20,37 +15,24 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.errors import ModelError
+from edgekit.quantize.passes.graph import (
+    BIASED,
+    SAME_QUANT,
+    buffer_bytes,
+    consumers_of,
+    copy_quant,
+    load_model,
+    pack_model,
+    requantize_bias,
+    text,
+    tflite_ops,
+)
+from edgekit.quantize.passes.unify_lif_quantization import STEP_ROLES, lif_chains, uniform_chain
 
-#: Ops whose int8 kernels requantise their output from the tensors' own
-#: scales, so an output's quantisation may be changed in the flatbuffer.
-REQUANTIZING = {"ADD", "SUB", "MUL", "FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D",
-                "BATCH_MATMUL", "QUANTIZE", "MEAN", "SQUARED_DIFFERENCE"}
-
-#: Ops whose int8 output must have the quantisation of their (first) input.
-SAME_QUANT = {"RESHAPE", "STRIDED_SLICE", "CONCATENATION", "PAD", "SQUEEZE", "EXPAND_DIMS"}
-
-#: Ops whose third input is an int32 bias quantised with input x weight scale.
-BIASED = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"}
-
-
-def _tflite_ops(model, graph):
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-
-    def name(op):
-        oc = model.operatorCodes[op.opcodeIndex]
-        return codes[max(oc.builtinCode, oc.deprecatedBuiltinCode)]
-
-    return [(name(op), op) for op in graph.operators]
+__all__ = ["align_to_window"]
 
 
-def _buffer(model, tensor):
-    buf = model.buffers[tensor.buffer].data if 0 <= tensor.buffer < len(model.buffers) else None
-    return None if buf is None or len(buf) == 0 else np.asarray(buf, np.uint8).tobytes()
-
-
-def _align_to_window(stream_fb: bytes, window_fb: bytes):
+def align_to_window(stream_fb: bytes, window_fb: bytes):
     """Give the streaming model's tensors the int8 window model's quantisation.
 
     The streaming graph evaluates the window graph's per-step ops at one
@@ -71,13 +53,13 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
     their calibrated quantisation (their biases are requantised to their
     input's new scale).
 
-    LIF layers (:func:`edgekit.models.spiking_int8.lif_chains`): the streaming
-    model's one step of a layer (membrane state in, decayed, plus the
+    LIF layers (:func:`~edgekit.quantize.passes.unify_lif_quantization.lif_chains`): the
+    streaming model's one step of a layer (membrane state in, decayed, plus the
     current, firing stages, reset, membrane state out) is paired as a whole
     with the window chain fed by the same currents, if that chain quantises
     each of its tensors alike at every step
-    (:func:`edgekit.models.spiking_int8.unify_lif_quantization`) and the step's
-    constants are the window step's; the state takes the window's reset
+    (:func:`~edgekit.quantize.passes.unify_lif_quantization.unify_lif_quantization`) and the
+    step's constants are the window step's; the state takes the window's reset
     membrane quantisation, and the step's spikes stand for the window's
     concatenated spikes.  The first call (state 0) computes the window's
     first step, whose membrane is the current itself: ``0 * decay +
@@ -86,6 +68,13 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
     into a following ``FULLY_CONNECTED`` (its input is then the last firing
     stage, its weight scales / 6), the op is given back the spikes and the
     window weights' scales.
+
+    Parameters
+    ----------
+    stream_fb : bytes
+        The int8 streaming model as converted (signature input ``frame``).
+    window_fb : bytes
+        The deployed int8 window model of the same Keras model.
 
     Returns
     -------
@@ -100,18 +89,13 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
         If the window model does not have one input or the streaming model
         no ``frame`` input.
     """
-    import flatbuffers  # noqa: PLC0415
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    from edgekit.models.spiking_int8 import STEP_ROLES, lif_chains  # noqa: PLC0415
-
-    smod = schema.ModelT.InitFromPackedBuf(bytearray(stream_fb), 0)
-    wmod = schema.ModelT.InitFromPackedBuf(bytearray(window_fb), 0)
+    smod = load_model(stream_fb)
+    wmod = load_model(window_fb)
     sg, wg = smod.subgraphs[0], wmod.subgraphs[0]
     if len(wg.inputs) != 1:
         raise ModelError("the window model must have one input")
     frame = [int(t.tensorIndex) for t in (smod.signatureDefs[0].inputs if smod.signatureDefs
-                                          else []) if _text(t.name) == "frame"]
+                                          else []) if text(t.name) == "frame"]
     if not frame:
         raise ModelError("the streaming model has no 'frame' input")
 
@@ -124,7 +108,7 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
             if i < 0 or (name in BIASED and j == 2):
                 continue
             t = graph.tensors[i]
-            raw = _buffer(mod, t)
+            raw = buffer_bytes(mod, t)
             if raw is None:
                 parts.append(value(i))
             else:
@@ -136,7 +120,7 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
 
     # window: the value of every tensor (itself, or the data input of a quantisation-preserving op)
     wval, wops = {}, {}
-    for name, op in _tflite_ops(wmod, wg):
+    for name, op in tflite_ops(wmod, wg):
         ins = [int(i) for i in op.inputs if i >= 0]
         if name in SAME_QUANT:
             for o in op.outputs:
@@ -148,12 +132,12 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
     # streaming: a value is ("w", window tensor) once paired, else ("s", own tensor)
     sval = {frame[0]: wval.get(int(wg.inputs[0]), ("w", int(wg.inputs[0])))}
     wdw = [(op, wval.get(int(op.inputs[0]), ("w", int(op.inputs[0]))))
-           for name, op in _tflite_ops(wmod, wg) if name == "DEPTHWISE_CONV_2D"]
+           for name, op in tflite_ops(wmod, wg) if name == "DEPTHWISE_CONV_2D"]
 
     def lmu_memory(op):
         """The window DEPTHWISE_CONV_2D an LMU-memory FULLY_CONNECTED evaluates at one step."""
         w = sg.tensors[op.inputs[1]]
-        raw, v = _buffer(smod, w), sval.get(int(op.inputs[0]), ("s", int(op.inputs[0])))
+        raw, v = buffer_bytes(smod, w), sval.get(int(op.inputs[0]), ("s", int(op.inputs[0])))
         if raw is None or len(w.shape) != 2 or (len(op.inputs) > 2 and op.inputs[2] >= 0):
             return None
         order, steps = (int(d) for d in w.shape)
@@ -161,9 +145,9 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
         scales = np.asarray(w.quantization.scale, np.float32)
         for wop, wv in wdw:
             k = wg.tensors[wop.inputs[1]]
-            kraw, braw = _buffer(wmod, k), None
+            kraw, braw = buffer_bytes(wmod, k), None
             if len(wop.inputs) > 2 and wop.inputs[2] >= 0:
-                braw = _buffer(wmod, wg.tensors[wop.inputs[2]])
+                braw = buffer_bytes(wmod, wg.tensors[wop.inputs[2]])
             ch = int(k.shape[-1])
             if (wv != v or kraw is None or tuple(k.shape[:3]) != (1, steps, 1) or ch % order
                     or (braw is not None and any(braw))):
@@ -175,7 +159,7 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
         return None
 
     # LIF layers: the streaming model's one step per layer, the window model's chains
-    wchains = [c for c in lif_chains(wmod, wg) if _uniform_chain(wg, c)]
+    wchains = [c for c in lif_chains(wmod, wg) if uniform_chain(wg, c)]
     lif_step = {}
     for chain in lif_chains(smod, sg):
         if len(chain) == 1 and chain[0]["r_in"] is not None and chain[0]["dr_in"] is not None:
@@ -223,18 +207,18 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
             return None
         z3, spk = int(op.inputs[0]), spikes_of[int(op.inputs[0])]
         w = sg.tensors[op.inputs[1]]
-        raw, sv = _buffer(smod, w), sval.get(spk)
-        if raw is None or len(_consumers_of(sg, int(op.inputs[1]))) != 1:
+        raw, sv = buffer_bytes(smod, w), sval.get(spk)
+        if raw is None or len(consumers_of(sg, int(op.inputs[1]))) != 1:
             return None
         zq, sq = sg.tensors[z3].quantization, wg.tensors[sv[1]].quantization
         if int(zq.zeroPoint[0]) != int(sq.zeroPoint[0]):
             return None
-        for wname, wop in _tflite_ops(wmod, wg):
+        for wname, wop in tflite_ops(wmod, wg):
             if (wname != name or wval.get(int(wop.inputs[0]), ("w", int(wop.inputs[0]))) != sv
                     or len(wop.inputs) != len(op.inputs)):
                 continue
             ww = wg.tensors[wop.inputs[1]]
-            if (_buffer(wmod, ww) != raw or tuple(ww.shape) != tuple(w.shape)
+            if (buffer_bytes(wmod, ww) != raw or tuple(ww.shape) != tuple(w.shape)
                     or getattr(wop.builtinOptions, "fusedActivationFunction", None)
                     != getattr(op.builtinOptions, "fusedActivationFunction", None)):
                 continue
@@ -242,13 +226,13 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
                      / (np.asarray(ww.quantization.scale, np.float64) * sq.scale[0]))
             if np.allclose(ratio, 1.0, rtol=1e-5):
                 op.inputs[0] = spk
-                _copy_quant(w, ww)
+                copy_quant(w, ww)
                 return wop
         return None
 
     paired, unpaired = 0, []
     biased_unpaired = []
-    sops = _tflite_ops(smod, sg)
+    sops = tflite_ops(smod, sg)
     for k, (name, op) in enumerate(sops):
         ins = [int(i) for i in op.inputs if i >= 0]
         if name in SAME_QUANT:
@@ -280,25 +264,24 @@ def _align_to_window(stream_fb: bytes, window_fb: bytes):
             sb = sg.tensors[op.inputs[2]]
             wb = wg.tensors[wop.inputs[2]] if len(wop.inputs) > 2 and wop.inputs[2] >= 0 else None
             if wb is not None and tuple(sb.shape) == tuple(wb.shape):
-                smod.buffers[sb.buffer].data = np.frombuffer(_buffer(wmod, wb), np.uint8).copy()
-                _copy_quant(sb, wb)
+                bias = buffer_bytes(wmod, wb)
+                smod.buffers[sb.buffer].data = np.frombuffer(bias, np.uint8).copy()
+                copy_quant(sb, wb)
             else:
                 biased_unpaired.append(op)
     for i, v in sval.items():
         if v[0] == "w":
-            _copy_quant(sg.tensors[i], wg.tensors[v[1]])
-    for name, op in _tflite_ops(smod, sg):  # e.g. the history state entering a CONCATENATION
+            copy_quant(sg.tensors[i], wg.tensors[v[1]])
+    for name, op in tflite_ops(smod, sg):  # e.g. the history state entering a CONCATENATION
         if name in SAME_QUANT:
             ins = [int(i) for i in op.inputs if i >= 0]
             src = sg.tensors[data_input(name, ins)]
             for i in [*(ins if name == "CONCATENATION" else ins[:1]), *map(int, op.outputs)]:
-                _copy_quant(sg.tensors[i], src)
+                copy_quant(sg.tensors[i], src)
     for op in biased_unpaired:
         if len(op.inputs) > 2 and op.inputs[2] >= 0:
-            _requantize_bias(smod, sg, op)
-    builder = flatbuffers.Builder(len(stream_fb) + 1024)
-    builder.Finish(smod.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), {"paired": paired, "unpaired": unpaired}
+            requantize_bias(smod, sg, op)
+    return pack_model(smod, len(stream_fb)), {"paired": paired, "unpaired": unpaired}
 
 
 def _const_key(mod, graph, op):
@@ -306,109 +289,9 @@ def _const_key(mod, graph, op):
     parts = []
     for i in (int(i) for i in op.inputs if i >= 0):
         t = graph.tensors[i]
-        raw = _buffer(mod, t)
+        raw = buffer_bytes(mod, t)
         if raw is not None:
             q = t.quantization
             scales = () if q is None or q.scale is None else tuple(np.asarray(q.scale).tolist())
             parts.append((raw, scales, tuple(np.asarray(t.shape).tolist())))
     return getattr(op.builtinOptions, "fusedActivationFunction", None), tuple(parts)
-
-
-def _uniform_chain(graph, chain) -> bool:
-    """Whether a window LIF chain quantises each role alike at every step (and its currents)."""
-    from edgekit.models.spiking_int8 import STEP_ROLES  # noqa: PLC0415
-
-    def q(i):
-        t = graph.tensors[i].quantization
-        return (float(t.scale[0]), int(t.zeroPoint[0]))
-
-    if len(chain) < 2:
-        return False
-    for role in STEP_ROLES:
-        ts = [st[role] for st in chain if st[role] is not None
-              and not (role == "v" and st["dr_in"] is None)]
-        if role == "v":
-            ts += [st["cur"] for st in chain]
-        if len({q(i) for i in ts}) > 1:
-            return False
-    return True
-
-
-def _consumers_of(graph, tensor: int) -> list:
-    """Ops of ``graph`` reading ``tensor``."""
-    return [op for op in graph.operators if tensor in [int(i) for i in op.inputs]]
-
-
-def _text(name) -> str:
-    return name.decode() if isinstance(name, bytes) else str(name)
-
-
-def _copy_quant(dst, src):
-    dst.quantization.scale = np.array(src.quantization.scale, np.float32)
-    dst.quantization.zeroPoint = np.array(src.quantization.zeroPoint, np.int64)
-
-
-def _requantize_bias(mod, graph, op):
-    """Requantise an int32 bias to ``input scale x weight scale`` (the input scale changed)."""
-    x, w, b = (graph.tensors[int(i)] for i in op.inputs[:3])
-    new = np.float64(x.quantization.scale[0]) * np.asarray(w.quantization.scale, np.float64)
-    old = np.asarray(b.quantization.scale, np.float64)
-    q = np.frombuffer(_buffer(mod, b), np.int32).astype(np.float64)
-    q = np.clip(np.round(q * old / new), -2 ** 31, 2 ** 31 - 1).astype("<i4")
-    mod.buffers[b.buffer].data = np.frombuffer(q.tobytes(), np.uint8).copy()
-    b.quantization.scale = new.astype(np.float32)
-    b.quantization.zeroPoint = np.zeros(len(new), np.int64)
-
-
-def _fix_state_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
-    """Give each ``state_i`` output the quantisation of the ``state_i`` input."""
-    import flatbuffers  # noqa: PLC0415
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
-    if not model.signatureDefs:
-        raise ModelError("the streaming TFLite model has no signature")
-    sig = model.signatureDefs[0]
-    graph = model.subgraphs[sig.subgraphIndex]
-    ins = {t.name.decode() if isinstance(t.name, bytes) else t.name: t.tensorIndex
-           for t in sig.inputs}
-    outs = {t.name.decode() if isinstance(t.name, bytes) else t.name: t.tensorIndex
-            for t in sig.outputs}
-    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-
-    def opname(op):
-        oc = model.operatorCodes[op.opcodeIndex]
-        return codes[max(oc.builtinCode, oc.deprecatedBuiltinCode)]
-
-    producer, consumers = {}, {}
-    for op in graph.operators:
-        for o in op.outputs:
-            producer[int(o)] = opname(op)
-        for i in op.inputs:
-            consumers.setdefault(int(i), []).append(opname(op))
-    report = []
-    for name, ti in sorted(ins.items()):
-        if not name.startswith("state_"):
-            continue
-        to = outs.get(name)
-        if to is None:
-            raise ModelError(f"streaming model has input {name} but no output {name}")
-        qi, qo = graph.tensors[ti].quantization, graph.tensors[to].quantization
-        same = (list(qi.scale) == list(qo.scale) and list(qi.zeroPoint) == list(qo.zeroPoint))
-        entry = {"state": name, "in": (float(qi.scale[0]), int(qi.zeroPoint[0])),
-                 "out": (float(qo.scale[0]), int(qo.zeroPoint[0])), "fixed": None}
-        if not same:
-            if producer.get(to) in REQUANTIZING:
-                qo.scale, qo.zeroPoint = list(qi.scale), list(qi.zeroPoint)
-                entry["fixed"] = "output"
-            elif all(c in REQUANTIZING for c in consumers.get(ti, [])):
-                qi.scale, qi.zeroPoint = list(qo.scale), list(qo.zeroPoint)
-                entry["fixed"] = "input"
-            else:
-                raise ModelError(
-                    f"cannot align the quantisation of {name}: produced by {producer.get(to)}, "
-                    f"consumed by {consumers.get(ti)}")
-        report.append(entry)
-    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), report

@@ -1,10 +1,15 @@
-"""Run an int8 streaming model hop by hop (or frame by frame) in LiteRT or tflite_micro."""
+"""Run an int8 streaming model hop by hop (or frame by frame) in LiteRT or tflite_micro.
+
+The interpreters come from :mod:`edgekit.reference`; the streaming model
+from :func:`edgekit.quantize.streaming.quantize_streaming_int8`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edgekit.errors import ConfigError
+from edgekit.quantize.evaluate import quantize_input
 
 __all__ = ["StreamingRunner"]
 
@@ -15,7 +20,7 @@ class StreamingRunner:
     Parameters
     ----------
     tflite_bytes : bytes
-        From :func:`quantize_streaming_int8`.
+        From :func:`edgekit.quantize.streaming.quantize_streaming_int8`.
     runtime : {"litert", "tflm"}
         Interpreter.
     """
@@ -45,19 +50,16 @@ class StreamingRunner:
             self.shapes[name] = tuple(t.ShapeAsNumpy())
         self.states = sorted((n for n in self.in_index if n.startswith("state_")),
                              key=lambda s: int(s.split("_")[1]))
-        if runtime == "litert":
-            from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+        from edgekit.reference import litert_interpreter, tflm_interpreter  # noqa: PLC0415
 
-            self.interp = Interpreter(model_content=bytes(tflite_bytes))
-            self.interp.allocate_tensors()
+        if runtime == "litert":
+            self.interp = litert_interpreter(tflite_bytes)
             det_in = self.interp.get_input_details()
             det_out = self.interp.get_output_details()
             self._set = lambda pos, v: self.interp.set_tensor(det_in[pos]["index"], v)
             self._get = lambda pos: self.interp.get_tensor(det_out[pos]["index"]).copy()
         else:
-            from tflite_micro import runtime as tflm  # noqa: PLC0415
-
-            self.interp = tflm.Interpreter.from_bytes(bytes(tflite_bytes))
+            self.interp = tflm_interpreter(tflite_bytes)
             self._set = lambda pos, v: self.interp.set_input(v, pos)
             self._get = lambda pos: np.array(self.interp.get_output(pos)).copy()
         self.reset()
@@ -72,8 +74,6 @@ class StreamingRunner:
 
     def step(self, frame) -> np.ndarray:
         """Feed one hop of float features ``(hop, mels)``; returns int8 scores ``(classes,)``."""
-        from edgekit.quantize.evaluate import quantize_input  # noqa: PLC0415
-
         scale, zp = self.quant["frame"]
         self._set(self.in_index["frame"],
                   quantize_input(np.asarray(frame).reshape(self.shapes["frame"]), scale, zp))

@@ -1,20 +1,33 @@
-"""LIF layers (:class:`edgekit.models.spiking.LIF`) in an int8 TFLite graph.
+"""Pass: one quantisation per LIF tensor family of an int8 window model.
 
-The window model unrolls each LIF layer over the time steps; the TFLite
+LIF layers (:class:`edgekit.models.spiking.LIF`) in an int8 TFLite graph:
+the window model unrolls each LIF layer over the time steps; the TFLite
 converter quantises every step's tensors on their own calibrated ranges.
 :func:`lif_chains` finds the unrolled steps of each layer in a flatbuffer,
-and :func:`unify_lif_quantization` (called by
-:func:`edgekit.quantize.quantize_int8` for models with LIF layers) gives
-each family of per-step tensors one quantisation, spikes exactly 0/1, so
-that one streaming step with one state quantisation computes every window
-step (:mod:`edgekit.models.streaming`).
+and :func:`unify_lif_quantization` (applied by
+:func:`edgekit.quantize.convert.quantize_model`, the one converter, for
+models with LIF layers) gives each family of per-step tensors one
+quantisation, spikes exactly 0/1, so that one streaming step with one state
+quantisation computes every window step (:mod:`edgekit.models.streaming`,
+:mod:`edgekit.quantize.streaming`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STEP_ROLES", "SPIKE_QUANT", "lif_chains", "unify_lif_quantization"]
+from edgekit.errors import ModelError
+from edgekit.quantize.passes.graph import (
+    BIASED,
+    REQUANTIZING,
+    SAME_QUANT,
+    Graph,
+    load_model,
+    pack_model,
+    requantize_bias,
+)
+
+__all__ = ["STEP_ROLES", "SPIKE_QUANT", "lif_chains", "uniform_chain", "unify_lif_quantization"]
 
 #: Roles of the tensors of one unrolled LIF step in an int8 TFLite graph
 #: (see :func:`lif_chains`).
@@ -24,82 +37,7 @@ STEP_ROLES = ("v", "d", "z1", "z2", "z3", "s", "ns", "oms", "r", "dr")
 SPIKE_QUANT = (1.0 / 255.0, -128)
 
 
-class _Graph:
-    """Producers, consumers and constants of one subgraph of a ``ModelT``."""
-
-    def __init__(self, model, graph):
-        from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-        codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-        self.model, self.graph = model, graph
-        self.names, self.producer, self.consumers = [], {}, {}
-        for k, op in enumerate(graph.operators):
-            oc = model.operatorCodes[op.opcodeIndex]
-            self.names.append(codes[max(oc.builtinCode, oc.deprecatedBuiltinCode)])
-            for o in op.outputs:
-                self.producer[int(o)] = k
-            for i in op.inputs:
-                if i >= 0:
-                    self.consumers.setdefault(int(i), []).append(k)
-        self.inputs = {int(i) for i in graph.inputs}
-
-    def const(self, t) -> bool:
-        tensor = self.graph.tensors[t]
-        bufs = self.model.buffers
-        return (0 <= tensor.buffer < len(bufs) and bufs[tensor.buffer].data is not None
-                and len(bufs[tensor.buffer].data) > 0)
-
-    def fused(self, k):
-        return getattr(self.graph.operators[k].builtinOptions, "fusedActivationFunction", None)
-
-    def split(self, k):
-        """``(data inputs, constant inputs)`` of op ``k``."""
-        ins = [int(i) for i in self.graph.operators[k].inputs if i >= 0]
-        return [i for i in ins if not self.const(i)], [i for i in ins if self.const(i)]
-
-    def out(self, k) -> int:
-        return int(self.graph.operators[k].outputs[0])
-
-    def made_by(self, t, name, *, consts=1, data=1, fused=None):
-        """Op ``k`` producing ``t`` if it is ``name`` with that many data / constant inputs."""
-        k = self.producer.get(t)
-        if k is None or self.names[k] != name:
-            return None
-        d, c = self.split(k)
-        if len(d) != data or len(c) != consts:
-            return None
-        if fused is not None and self.fused(k) != fused:
-            return None
-        return k
-
-    def views(self, t) -> list[int]:
-        """``t`` and the ``RESHAPE`` outputs of it (the converter inserts some)."""
-        out, todo = [t], [t]
-        while todo:
-            for k in self.consumers.get(todo.pop(), []):
-                if self.names[k] == "RESHAPE":
-                    out.append(self.out(k))
-                    todo.append(self.out(k))
-        return out
-
-    def uses(self, t, name, *, consts=1, data=1, fused=None):
-        """Ops reading ``t`` (or a view of it) that are ``name`` with these inputs."""
-        ks = sorted({k for x in self.views(t) for k in self.consumers.get(x, [])})
-        return [k for k in ks
-                if self.made_by(self.out(k), name, consts=consts, data=data, fused=fused) == k]
-
-    def reads(self, k, t) -> bool:
-        """Whether op ``k`` reads ``t`` (or a view of it)."""
-        return bool(set(self.views(t)) & set(self.split(k)[0]))
-
-    def quant(self, t):
-        q = self.graph.tensors[t].quantization
-        if q is None or q.scale is None or len(q.scale) == 0:
-            return None
-        return float(q.scale[0]), int(q.zeroPoint[0])
-
-
-def _lif_steps(g: _Graph) -> list[dict]:
+def _lif_steps(g: Graph) -> list[dict]:
     """Every unrolled LIF step of graph ``g`` (the ops of :meth:`LIF.fire` and the reset).
 
     A step is found from its firing stages, ``s = mul(relu6(mul(relu6(mul(
@@ -194,7 +132,7 @@ def lif_chains(model, graph) -> list[list[dict]]:
         (:mod:`edgekit.models.streaming`) has one step per layer, whose
         ``r_in`` is the membrane state input.
     """
-    g = _Graph(model, graph)
+    g = Graph(model, graph)
     steps = _lif_steps(g)
     by_r_in = {s["r_in"]: s for s in steps if s["r_in"] is not None}
     chains = []
@@ -209,10 +147,41 @@ def lif_chains(model, graph) -> list[list[dict]]:
     return chains
 
 
-def _same_quant_root(g: _Graph, t: int) -> int:
-    """The tensor ``t`` is a view of: back through quantisation-preserving ops."""
-    from edgekit.models.streaming_align import SAME_QUANT  # noqa: PLC0415
+def uniform_chain(graph, chain) -> bool:
+    """Whether a window LIF chain quantises each role alike at every step (and its currents).
 
+    Parameters
+    ----------
+    graph : SubGraphT
+        The subgraph of the chain.
+    chain : list of dict
+        One chain of :func:`lif_chains`.
+
+    Returns
+    -------
+    bool
+        True if the chain has at least two steps and every role of
+        :data:`STEP_ROLES` (the currents with the membranes) has one
+        ``(scale, zero point)``.
+    """
+    def q(i):
+        t = graph.tensors[i].quantization
+        return (float(t.scale[0]), int(t.zeroPoint[0]))
+
+    if len(chain) < 2:
+        return False
+    for role in STEP_ROLES:
+        ts = [st[role] for st in chain if st[role] is not None
+              and not (role == "v" and st["dr_in"] is None)]
+        if role == "v":
+            ts += [st["cur"] for st in chain]
+        if len({q(i) for i in ts}) > 1:
+            return False
+    return True
+
+
+def _same_quant_root(g: Graph, t: int) -> int:
+    """The tensor ``t`` is a view of: back through quantisation-preserving ops."""
     while t in g.producer and g.names[g.producer[t]] in SAME_QUANT:
         k = g.producer[t]
         ins = g.split(k)[0]
@@ -220,7 +189,7 @@ def _same_quant_root(g: _Graph, t: int) -> int:
     return t
 
 
-def _families(g: _Graph, chain: list[dict]) -> dict[str, list[int]]:
+def _families(g: Graph, chain: list[dict]) -> dict[str, list[int]]:
     """Role -> the tensors of that role at every step of one LIF chain.
 
     ``"v"`` holds the membranes of the steps after the first and the
@@ -262,7 +231,7 @@ def unify_lif_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
     :data:`SPIKE_QUANT` (exactly 0/1); the tensor the input currents are
     sliced from joins the membranes (see :func:`_families`).  Only outputs
     of ops that requantise from their tensors' own scales
-    (:data:`edgekit.models.streaming.REQUANTIZING`) are changed, views of
+    (:data:`edgekit.quantize.passes.graph.REQUANTIZING`) are changed, views of
     them (``RESHAPE``, ``STRIDED_SLICE``, ``CONCATENATION``) follow, and the
     int32 bias of a ``FULLY_CONNECTED`` / convolution whose input changed is
     requantised.  The int8 model then computes every step with the same
@@ -289,21 +258,10 @@ def unify_lif_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
     ModelError
         If a ``CONCATENATION`` would join tensors of different quantisation.
     """
-    import flatbuffers  # noqa: PLC0415
-    from ai_edge_litert import schema_py_generated as schema  # noqa: PLC0415
-
-    from edgekit.errors import ModelError  # noqa: PLC0415
-    from edgekit.models.streaming_align import (  # noqa: PLC0415
-        BIASED,
-        REQUANTIZING,
-        SAME_QUANT,
-        _requantize_bias,
-    )
-
-    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    model = load_model(flatbuffer)
     report, changed = [], set()
     for graph in model.subgraphs:
-        g = _Graph(model, graph)
+        g = Graph(model, graph)
         for chain in lif_chains(model, graph):
             entry = {"steps": len(chain), "roles": {}, "kept": []}
             for role, members in _families(g, chain).items():
@@ -342,9 +300,7 @@ def unify_lif_quantization(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
                     changed.add((id(graph), t))
             elif (g.names[k] in BIASED and len(op.inputs) > 2 and op.inputs[2] >= 0
                   and (id(graph), data[0]) in changed):
-                _requantize_bias(model, graph, op)
+                requantize_bias(model, graph, op)
     if not changed:
         return bytes(flatbuffer), report
-    builder = flatbuffers.Builder(len(flatbuffer) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), report
+    return pack_model(model, len(flatbuffer)), report
