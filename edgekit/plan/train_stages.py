@@ -14,6 +14,9 @@ from edgekit.plan.core import Artifacts, Stage
 
 __all__ = ["data_stage", "size_stage", "train_stage", "step_stage", "quantize_stage"]
 
+#: Low-SQNR layers named on the console (a spiking model can have hundreds).
+MAX_SQNR_WARNINGS = 5
+
 
 def _measure_row(art: Artifacts, step: str, extra: dict | None = None, tflite=None,
                  model=None) -> dict:
@@ -275,8 +278,11 @@ def _quantize_run(art: Artifacts) -> None:
     thr = DEFAULT_THRESHOLD_DB if q["sqnr_threshold_db"] is None else float(q["sqnr_threshold_db"])
     diag = layer_sqnr(float_tflite(qres.float_model), art.tflite, qres.calibration,
                       threshold_db=thr, max_samples=q["sqnr_samples"], **qres.float_model.names())
-    for w in diag["warnings"]:
+    for w in diag["warnings"][:MAX_SQNR_WARNINGS]:
         progress.warn(f"low SQNR: {w}")
+    if len(diag["warnings"]) > MAX_SQNR_WARNINGS:
+        progress.warn(f"low SQNR in {len(diag['warnings']) - MAX_SQNR_WARNINGS} more layers "
+                      "(all of them: report.json quantization.layers, report.md)")
     if model is not art.teacher:          # compressed: the deployed model's own figures
         rep.model.update(params=registry.count_params(model), macs=registry.count_macs(model))
         rep.accuracy["float"] = accuracy(model, ds.x_test, ds.y_test)
