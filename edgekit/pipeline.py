@@ -76,17 +76,12 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
     """
     from edgekit import plan  # noqa: PLC0415
 
-    trains = model is None
+    trains = model is None or bool(arch or recipe is not None or holdout_speaker or dataset
+                                   or dataset_options or overrides)
     rcp = (plan.resolve_recipe(arch=arch, recipe=recipe, holdout_speaker=holdout_speaker,
                                dataset=dataset, dataset_options=dataset_options,
                                overrides=overrides)
-           if trains else None)
-    if not trains and (arch or recipe is not None or holdout_speaker or dataset
-                       or dataset_options or overrides):
-        from edgekit.errors import ConfigError  # noqa: PLC0415
-
-        raise ConfigError("--model deploys a given model; --arch/--recipe/--holdout-speaker/"
-                          "--dataset/--data-option/--set need training")
+           if trains else None)            # with a model too: BuildSpec refuses the mix
     spec = plan.BuildSpec(out=Path(out), target=target, recipe=rcp,
                           model=None if model is None else Path(model),
                           calib=None if calib is None else Path(calib), data=data, cases=cases,

@@ -102,8 +102,8 @@ def check_spec(spec: BuildSpec) -> None:
         raise ConfigError("--calib is needed with an .onnx --model" if spec.onnx else
                           "--calib goes with an .onnx --model")
     if spec.model is not None and spec.recipe is not None:
-        raise ConfigError("--model deploys a given model; --arch/--recipe/--holdout-speaker/"
-                          "--dataset/--data-option/--set need training")
+        raise ConfigError("--model deploys a given model; --arch, --recipe, --set, "
+                          "--holdout-speaker and --dataset/--data-option need training")
     if spec.streaming:
         from edgekit.models.registry import RECURRENT  # noqa: PLC0415
         from edgekit.models.streaming import FORMS  # noqa: PLC0415
