@@ -8,12 +8,12 @@ one-line message and exit code 2 here, and only here.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
 from edgekit.errors import EdgekitError
+from edgekit.quiet import quiet_startup
 
 
 class _Group(click.Group):
@@ -29,7 +29,7 @@ class _Group(click.Group):
 @click.version_option(package_name="edgekit")
 def main() -> None:
     """edgekit: tiny audio models from training to a Cortex-M microcontroller."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_startup()          # before any command can import TensorFlow
 
 
 _DATASET_HELP = "Dataset to train on: fsdd (default), speech_commands or esc50."
