@@ -36,13 +36,17 @@ __all__ = ["TF_LOG_ENV", "filtered_stderr", "is_cpp_log_line", "quiet_startup"]
 #: Environment variable that turns the quieting off (``EDGEKIT_TF_LOG=1``).
 TF_LOG_ENV = "EDGEKIT_TF_LOG"
 
+# absl:  I0000 00:00:1796013020.697640    8959 cudart_stub.cc:31] ...
+# tsl:   2026-01-02 03:04:05.123456: I external/local_xla/xla/tsl/cuda/cudart_stub.cc:32] ...
+# then absl's notice before its first line, the second line of the CPU-instructions
+# notice (cpu_feature_guard), and the TFLite calibrator's printf.
 _CPP_LOG = re.compile(
     r"""^(?:
-        [IWEF]\d{4}\ \d\d:\d\d:\d+\.\d+\s+\d+\ [^\s:]+:\d+\]      # absl: I0000 00:00:17.5  123 x.cc:31]
-      | \d{4}-\d\d-\d\d\ \d\d:\d\d:\d\d\.\d+:\ [IWEF]\ [^\s:]+:\d+\]  # tsl: 2026-01-02 03:04:05.6: I x.cc:31]
+        [IWEF]\d{4}\ \d\d:\d\d:\d+\.\d+\s+\d+\ [^\s:]+:\d+\]
+      | \d{4}-\d\d-\d\d\ \d\d:\d\d:\d\d\.\d+:\ [IWEF]\ [^\s:]+:\d+\]
       | WARNING:\ All\ log\ messages\ before\ absl::InitializeLog\(\)
-      | To\ enable\ the\ following\ instructions:.*rebuild\ TensorFlow   # cpu_feature_guard, 2nd line
-      | fully_quantize:\ \d+,\ inference_type:                           # the TFLite calibrator's printf
+      | To\ enable\ the\ following\ instructions:.*rebuild\ TensorFlow
+      | fully_quantize:\ \d+,\ inference_type:
     )""", re.X)
 
 #: Modules whose Python warnings are noise to a user of the CLI.
