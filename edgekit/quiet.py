@@ -39,7 +39,7 @@ TF_LOG_ENV = "EDGEKIT_TF_LOG"
 # absl:  I0000 00:00:1796013020.697640    8959 cudart_stub.cc:31] ...
 # tsl:   2026-01-02 03:04:05.123456: I external/local_xla/xla/tsl/cuda/cudart_stub.cc:32] ...
 # then absl's notice before its first line, the second line of the CPU-instructions
-# notice (cpu_feature_guard), and the TFLite calibrator's printf.
+# notice (cpu_feature_guard), the TFLite calibrator's printf and LiteRT's XNNPACK notices.
 _CPP_LOG = re.compile(
     r"""^(?:
         [IWEF]\d{4}\ \d\d:\d\d:\d+\.\d+\s+\d+\ [^\s:]+:\d+\]
@@ -47,6 +47,8 @@ _CPP_LOG = re.compile(
       | WARNING:\ All\ log\ messages\ before\ absl::InitializeLog\(\)
       | To\ enable\ the\ following\ instructions:.*rebuild\ TensorFlow
       | fully_quantize:\ \d+,\ inference_type:
+      | INFO:\ Created\ TensorFlow\ Lite\ [\w\ ]*delegate\ for\ CPU\.
+      | INFO:\ Replacing\ \d+\ node\(s\)\ with\ delegate
     )""", re.X)
 
 #: Modules whose Python warnings are noise to a user of the CLI.

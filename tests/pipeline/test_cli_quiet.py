@@ -55,6 +55,24 @@ def test_quantize_command_prints_no_tensorflow_cpp_log(tiny_keras, tmp_path):
     assert "wrote " in res.stdout and (tmp_path / "tiny.tflite").is_file()
 
 
+def test_convert_command_prints_no_tensorflow_cpp_log(tmp_path):
+    import numpy as np
+
+    from edgekit.convert import examples
+
+    model = examples.kws_conv1d()
+    examples.save(model, tmp_path / "kws.onnx")
+    np.save(tmp_path / "calib.npy", examples.calibration_data(model, n=16, seed=3))
+    res = _cli("convert", str(tmp_path / "kws.onnx"), "--calib", str(tmp_path / "calib.npy"),
+               "--out", str(tmp_path / "kws.tflite"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    # onnx2tf and the TFLite converter run here (its calibrator printf()s "fully_quantize:")
+    noise = [ln for ln in res.stderr.splitlines()
+             if CPP_LOG.search(ln) or ln.startswith("fully_quantize:")]
+    assert noise == [], "TensorFlow C++ log lines on stderr:\n" + "\n".join(noise)
+    assert "wrote " in res.stdout and (tmp_path / "kws.tflite").is_file()
+
+
 def test_error_after_tensorflow_import_still_prints_edgekit_error(tmp_path):
     bad = tmp_path / "broken.keras"
     bad.write_bytes(b"not a keras archive")
@@ -75,7 +93,9 @@ def test_error_after_tensorflow_import_still_prints_edgekit_error(tmp_path):
      True),
     ("fully_quantize: 0, inference_type: 6, input_inference_type: INT8, output_inference_type:"
      " INT8", True),
+    ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", True),
     ("[edgekit] 3/7 quantize: full int8", False),
+    ("INFO: edgekit made this", False),
     ("edgekit: error: model x.keras does not exist", False),
     ("Epoch 1/3", False),
     ("Traceback (most recent call last):", False),
