@@ -8,7 +8,6 @@ one-line message and exit code 2 here, and only here.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
@@ -16,6 +15,7 @@ import click
 from edgekit.compress.distill import DISTILL_EPOCHS
 from edgekit.errors import EdgekitError
 from edgekit.pipeline import NUM_CHECK_CASES
+from edgekit.quiet import quiet_startup
 
 
 class _Group(click.Group):
@@ -31,7 +31,7 @@ class _Group(click.Group):
 @click.version_option(package_name="edgekit")
 def main() -> None:
     """edgekit: tiny audio models from training to a Cortex-M microcontroller."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_startup()          # before any command can import TensorFlow
 
 
 _SET_HELP = ("Recipe override SECTION.KEY=VALUE, repeatable: train.epochs=4, "

@@ -181,7 +181,21 @@ def calibration_data(model, n: int = 64, seed: int = 1) -> np.ndarray:
 
 
 def save(model, path) -> str:
-    import onnx  # noqa: PLC0415
+    """Write ``model`` (an ``onnx.ModelProto``) to ``path`` atomically; return the path.
 
-    onnx.save(model, str(path))
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        One of this module's models.
+    path : str or Path
+        The ``.onnx`` file to write.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    from edgekit.outputs import atomic_file  # noqa: PLC0415
+
+    atomic_file(path, model.SerializeToString())
     return str(path)
