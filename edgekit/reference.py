@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from edgekit.errors import ModelError
+from edgekit.quiet import filtered_stderr
 
 
 @contextmanager
@@ -117,8 +118,9 @@ def litert_interpreter(tflite: bytes, *, preserve_all_tensors: bool = False,
     if reference_kernels:
         kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
     try:
-        ip = Interpreter(model_content=bytes(tflite), **kw)
-        ip.allocate_tensors()
+        with filtered_stderr():      # "INFO: Created TensorFlow Lite XNNPACK delegate"
+            ip = Interpreter(model_content=bytes(tflite), **kw)
+            ip.allocate_tensors()
     except Exception as e:
         raise ModelError(f"LiteRT cannot load the model: {e}") from None
     return ip

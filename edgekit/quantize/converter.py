@@ -20,6 +20,7 @@ import io
 import warnings
 
 from edgekit.errors import ConfigError, ModelError
+from edgekit.quiet import filtered_stderr
 
 __all__ = ["ACTIVATIONS", "apply_int8_passes", "has_lif", "run_converter"]
 
@@ -77,7 +78,9 @@ def run_converter(converter, representative_dataset=None, activations: str = "in
     try:
         # Keras' export prints the traced signature to stdout and the
         # converter warns about input statistics it does not need.
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # The calibrator prints "fully_quantize: ..." from C++ (filtered_stderr).
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
+                filtered_stderr():
             warnings.filterwarnings("ignore")
             return bytes(converter.convert())
     except Exception as exc:  # converter raises ConverterError, ValueError, RuntimeError...
