@@ -19,7 +19,7 @@ Groups (``--group``, several allowed; default: all cheap groups):
               (float, int8, float - int8) and
               ``tests/pipeline/test_recipe.py::test_fsdd_prune_distill_recipe_end_to_end``
               (teacher int8 - final int8).  About 4 min per seed on an idle
-              2-core machine.
+              2-core machine; over 45 min under ``nice`` on a loaded one.
 ``compress``  the synthetic task of ``tests/compress/test_compress.py``:
               teacher accuracy, gradual prune int8 drop, unstructured prune
               accuracy, distilled / baseline accuracy (under a minute per seed).
@@ -51,13 +51,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-class _Quiet:
-    """A progress sink for :func:`edgekit.recipe.run_recipe` that prints nothing."""
+class _Stages:
+    """A progress sink for :func:`edgekit.recipe.run_recipe`: its lines, timed, on stderr.
 
-    def stage(self, *a, **k):
-        pass
+    The ``trained:`` line carries the default build's float / int8 accuracy,
+    so a run cut short still shows them.
+    """
 
-    info = warn = stage
+    def __init__(self, seed: int):
+        self.seed, self.t0 = seed, time.monotonic()
+
+    def _line(self, kind: str, text: str) -> None:
+        print(f"[seed {self.seed} {time.monotonic() - self.t0:6.0f} s] {kind} {text}",
+              file=sys.stderr, flush=True)
+
+    def stage(self, name: str, message: str = "") -> None:
+        self._line(name, message)
+
+    def info(self, message: str) -> None:
+        self._line("   ", message)
+
+    warn = info
 
 
 def fsdd(seed: int, data: str) -> dict:
@@ -67,7 +81,7 @@ def fsdd(seed: int, data: str) -> dict:
     r = load_recipe(ROOT / "recipes" / "fsdd-prune-distill.toml")
     r["train"]["seed"] = seed
     with tempfile.TemporaryDirectory(prefix="ek_spread_") as tmp:
-        _, parts, _ = run_recipe(r, data, Path(tmp), _Quiet())
+        _, parts, _ = run_recipe(r, data, Path(tmp), _Stages(seed))
     steps = {s["step"]: s for s in parts["steps"]}
     t, f = steps["train"], steps["quantize"]
     d = steps["distill"]["distillation"]

@@ -34,6 +34,9 @@ def test_default_build_on_fsdd(fsdd_root, tmp_path):
     assert r["model"]["params"] <= 25_000
     assert r["model"]["macs"] > 0
     assert r["accuracy"]["test_cases"] == 300
+    # Training-dependent (it differs between machines of the same kind): both bounds
+    # held on a 2-core CI-like machine (seed 0, the default); the spread over seeds is
+    # the float / int8 / float-int8 columns of `benchmarks/seed_spread.py --group fsdd`.
     assert r["accuracy"]["int8"] >= 0.98
     assert r["accuracy"]["int8"] >= r["accuracy"]["float"] - 0.01
     emu = r["emulator"]
