@@ -53,11 +53,16 @@ def fsdd_dataset(fsdd_root):
 
 
 @pytest.fixture(scope="session")
-def small_lmuformer(fsdd_dataset):
-    """A small lmuformer trained for 5 epochs on 900 FSDD train clips: ``(model, train indices)``.
+def small_lmuformer_run(fsdd_dataset):
+    """A small lmuformer trained once per suite: ``(model, TrainResult, train indices)``.
 
-    Shared by the streaming tests, which check arithmetic and decisions, not
-    accuracy.
+    5 epochs on 900 FSDD train clips (seed 0); ``TrainResult.float_accuracy``
+    is the official test split's.  The validation pass does not change the
+    weights (checked: the same weights with and without it), so this is the
+    model of :func:`small_lmuformer` too.  It is also the model that
+    ``tests/models/test_models_lmuformer.py`` trains (same arguments), which
+    can take it from here instead of training it again.
+    Treat the model as read-only: it is shared.
     """
     from edgekit.models import build_model
     from edgekit.models.train import train
@@ -65,8 +70,20 @@ def small_lmuformer(fsdd_dataset):
     ds = fsdd_dataset
     idx = np.sort(np.random.default_rng(0).permutation(len(ds.x_train))[:900])
     model = build_model("lmuformer", ds.input_shape, 10, seed=0, dim=24, order=6, memory_d=8)
-    train(model, ds.x_train[idx], ds.y_train[idx], epochs=5, batch_size=32,
-          learning_rate=1e-2, seed=0, progress=False)
+    result = train(model, ds.x_train[idx], ds.y_train[idx], epochs=5, batch_size=32,
+                   learning_rate=1e-2, seed=0, validation=(ds.x_test, ds.y_test),
+                   progress=False)
+    return model, result, idx
+
+
+@pytest.fixture(scope="session")
+def small_lmuformer(small_lmuformer_run):
+    """The model of :func:`small_lmuformer_run`: ``(model, train indices)``.
+
+    Shared by the streaming tests, which check arithmetic and decisions, not
+    accuracy.
+    """
+    model, _, idx = small_lmuformer_run
     return model, idx
 
 

@@ -416,8 +416,10 @@ def test_a_zoo_model_learns_the_fixture(tmp_path, wav_writer):
     res = train(model, ds.x_train, ds.y_train, epochs=25, batch_size=8, seed=0,
                 learning_rate=5e-3, validation=(ds.x_val, ds.y_val), progress=False)
     acc = evaluate_float(model, ds.x_test, ds.y_test)
-    # Chance is 0.25 (4 classes, 2 test clips each); measured 1.0 (seeds 0 and 1), and
-    # 0.375 with the training labels shuffled.
+    # Chance is 0.25 (4 classes, 2 test clips each); 0.375 with the training labels
+    # shuffled.  Seeds 0-4 (model init and training; benchmarks/seed_spread.py --group
+    # speech): test and validation accuracy 1.0 for every seed, so the bound 0.75 leaves
+    # a margin of 2 of the 8 clips below the worst seed.
     assert acc >= 0.75, (acc, res.history)
     assert res.float_accuracy >= 0.75
 
