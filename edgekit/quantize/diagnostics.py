@@ -24,6 +24,7 @@ import re
 import numpy as np
 
 from edgekit.errors import DataError, ModelError
+from edgekit.quantize.evaluate import quantize_input
 
 __all__ = ["layer_sqnr", "DEFAULT_THRESHOLD_DB"]
 
@@ -56,8 +57,7 @@ def _run_all(it, xs: np.ndarray, tensors: list[int], quantize: bool) -> dict:
         x = x[None].astype(np.float32)
         if quantize:
             scale, zp = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale) + zp, info.min, info.max).astype(inp["dtype"])
+            x = quantize_input(x, scale, zp, inp["dtype"])
         it.set_tensor(inp["index"], x)
         it.invoke()
         for t in tensors:

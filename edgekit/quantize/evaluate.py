@@ -81,8 +81,11 @@ def output_quantization(tflite_bytes) -> tuple[float, int]:
     return _tensor_quantization(tflite_bytes, "output")
 
 
-def quantize_input(x, scale: float, zero_point: int) -> np.ndarray:
-    """Quantise float features to int8: ``clip(round(x / scale) + zero_point)``.
+def quantize_input(x, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
+    """Quantise float features: ``clip(round(x / scale) + zero_point)`` to ``dtype``'s range.
+
+    The one input quantisation of edgekit (builds, streaming, ONNX
+    conversion, SQNR diagnostics).
 
     Parameters
     ----------
@@ -91,17 +94,20 @@ def quantize_input(x, scale: float, zero_point: int) -> np.ndarray:
     scale : float
         Quantisation scale (> 0).
     zero_point : int
-        Zero point in ``[-128, 127]``.
+        Zero point in ``dtype``'s range.
+    dtype : numpy dtype
+        ``np.int8`` (default) or ``np.int16`` (16x8 models).
 
     Returns
     -------
     numpy.ndarray
-        int8 array of the same shape as ``x``.
+        ``dtype`` array of the same shape as ``x``.
     """
     if not scale > 0:
         raise ModelError(f"quantisation scale must be > 0 (got {scale})")
+    info = np.iinfo(dtype)
     q = np.round(np.asarray(x, dtype=np.float32) / np.float32(scale)) + int(zero_point)
-    return np.clip(q, -128, 127).astype(np.int8)
+    return np.clip(q, info.min, info.max).astype(dtype)
 
 
 def op_list(tflite_bytes) -> list[str]:
