@@ -52,11 +52,13 @@ sys.path.insert(0, str(ROOT))
 
 
 class _Stages:
-    """A progress sink for :func:`edgekit.recipe.run_recipe`: its lines, timed, on stderr.
+    """A progress sink for the build plan (:func:`edgekit.plan.run`): its lines, timed, on stderr.
 
     The ``trained:`` line carries the default build's float / int8 accuracy,
     so a run cut short still shows them.
     """
+
+    stream, quiet, total = None, True, None     # no Keras progress bars
 
     def __init__(self, seed: int):
         self.seed, self.t0 = seed, time.monotonic()
@@ -75,13 +77,16 @@ class _Stages:
 
 
 def fsdd(seed: int, data: str) -> dict:
-    """One run of the prune-distill recipe with ``[train] seed = seed``."""
-    from edgekit.recipe import load_recipe, run_recipe
+    """One run of the prune-distill recipe with ``[train] seed = seed`` (the train plan)."""
+    from edgekit import plan
+    from edgekit.recipe import apply_overrides, load_recipe
 
-    r = load_recipe(ROOT / "recipes" / "fsdd-prune-distill.toml")
-    r["train"]["seed"] = seed
+    r = apply_overrides(load_recipe(ROOT / "recipes" / "fsdd-prune-distill.toml"),
+                        [f"train.seed={seed}"])
     with tempfile.TemporaryDirectory(prefix="ek_spread_") as tmp:
-        _, parts, _ = run_recipe(r, data, Path(tmp), _Stages(seed))
+        art = plan.run(plan.BuildSpec(out=Path(tmp) / "out", recipe=r, data=data,
+                                      deploy=False), _Stages(seed))
+    parts = art.report.to_dict()
     steps = {s["step"]: s for s in parts["steps"]}
     t, f = steps["train"], steps["quantize"]
     d = steps["distill"]["distillation"]
