@@ -50,6 +50,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.synthetic import SHAPE, band_task  # noqa: E402  (the compress tests' task)
+
 
 class _Stages:
     """A progress sink for the build plan (:func:`edgekit.plan.run`): its lines, timed, on stderr.
@@ -100,19 +102,6 @@ def fsdd(seed: int, data: str) -> dict:
     }
 
 
-SHAPE = (24, 16)
-
-
-def _task(n=480, seed=0, classes=4):
-    """The synthetic task of tests/compress/test_compress.py (kept identical)."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % classes
-    x = rng.normal(0, 1.0, (n, *SHAPE)).astype(np.float32)
-    t = np.arange(SHAPE[0])[:, None] / SHAPE[0]
-    for i, c in enumerate(y):
-        band = slice(c * 4, c * 4 + 4)
-        x[i, :, band] += 4.0 * t
-    return x, y.astype(np.int64)
 
 
 def compress(seed: int, data: str) -> dict:
@@ -127,8 +116,8 @@ def compress(seed: int, data: str) -> dict:
     from edgekit.compress.prune import prune, prune_unstructured
     from edgekit.models.registry import build_model
 
-    x, y = _task()
-    xt, yt = _task(200, seed=1)
+    x, y = band_task()
+    xt, yt = band_task(200, seed=1)
     m = build_model("dscnn", SHAPE, 4, seed=seed, width=24, num_blocks=2, dropout=0.0,
                     first_kernel=(4, 4), first_stride=(2, 2))
     fit(m, x, y, epochs=6, learning_rate=3e-3, seed=seed)

@@ -16,26 +16,14 @@ from edgekit.compress.prune import prune, prune_unstructured
 from edgekit.compress.structured import analyse, count_params, prune_channels, prune_to_budget
 from edgekit.errors import ConfigError, ModelError
 from edgekit.models.registry import build_model, count_macs
+from tests.synthetic import SHAPE, band_task
 
-SHAPE = (24, 16)
-
-
-def _task(n=480, seed=0, classes=4):
-    """Each class is a frequency band that rises in time, plus noise."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % classes
-    x = rng.normal(0, 1.0, (n, *SHAPE)).astype(np.float32)
-    t = np.arange(SHAPE[0])[:, None] / SHAPE[0]
-    for i, c in enumerate(y):
-        band = slice(c * 4, c * 4 + 4)
-        x[i, :, band] += 4.0 * t
-    return x, y.astype(np.int64)
 
 
 @pytest.fixture(scope="module")
 def trained():
-    x, y = _task()
-    xt, yt = _task(200, seed=1)
+    x, y = band_task()
+    xt, yt = band_task(200, seed=1)
     m = build_model("dscnn", SHAPE, 4, seed=0, width=24, num_blocks=2, dropout=0.0,
                     first_kernel=(4, 4), first_stride=(2, 2))
     fit(m, x, y, epochs=6, learning_rate=3e-3, seed=0)
@@ -143,7 +131,7 @@ def test_unstructured_is_sparse_but_not_smaller(trained):
 
 
 def test_fit_is_deterministic():
-    x, y = _task(128)
+    x, y = band_task(128)
     m = build_model("dscnn", SHAPE, 4, seed=0, width=8, num_blocks=1, dropout=0.0,
                     first_kernel=(4, 4))
     a, b = clone_with_weights(m), clone_with_weights(m)
