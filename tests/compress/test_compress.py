@@ -19,7 +19,6 @@ from edgekit.models.registry import build_model, count_macs
 from tests.synthetic import SHAPE, band_task
 
 
-
 @pytest.fixture(scope="module")
 def trained():
     x, y = band_task()
