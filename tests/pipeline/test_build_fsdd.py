@@ -34,11 +34,14 @@ def test_default_build_on_fsdd(fsdd_root, tmp_path):
     assert r["model"]["params"] <= 25_000
     assert r["model"]["macs"] > 0
     assert r["accuracy"]["test_cases"] == 300
-    # Training-dependent (it differs between machines of the same kind): both bounds
-    # held on a 2-core CI-like machine (seed 0, the default); the spread over seeds is
-    # the float / int8 / float-int8 columns of `benchmarks/seed_spread.py --group fsdd`.
-    assert r["accuracy"]["int8"] >= 0.98
-    assert r["accuracy"]["int8"] >= r["accuracy"]["float"] - 0.01
+    # Training-dependent: the result of seed 0 differs between machines of the same
+    # kind, so the bounds leave a margin below what other seeds gave on one machine
+    # (`benchmarks/seed_spread.py --group fsdd`, the default recipe's train row):
+    # int8 1.000 (seed 0) and 0.973 (seed 1); float - int8 0.000 for both. Bounds:
+    # the worst int8 seen minus 2.3 points (7 clips), and a float - int8 gap of at
+    # most 2 points (6 clips; 0 seen).
+    assert r["accuracy"]["int8"] >= 0.95
+    assert r["accuracy"]["int8"] >= r["accuracy"]["float"] - 0.02
     emu = r["emulator"]
     assert emu["bit_exact"] is True and emu["cases"] >= 50 and emu["real_cases"] >= 30
     assert r["target"]["name"] == "cortex-m4" and r["target"]["machine"] == "mps2-an386"
