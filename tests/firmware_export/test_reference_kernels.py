@@ -11,10 +11,8 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from edgekit.emulator import build_host, run_host
 from edgekit.firmware_export import generate, read_tflite
 from edgekit.firmware_export.codegen import optimized_kernel_files
-from edgekit.reference import run_tflm
 
 CASES = 100
 
@@ -46,15 +44,15 @@ def test_kernel_sets_differ_only_in_the_optimized_kernels(mlperf_dir, tmp_path):
 
 @pytest.mark.parametrize("name", ["kws_ref_model", "ad01_int8"])
 def test_mlperf_reference_kernels_bit_exact_with_tflm_on_host(mlperf_dir, tmp_path, name):
+    from edgekit.verify import check_host, export_c
+
     tflite = (mlperf_dir / f"{name}.tflite").read_bytes()
-    graph = read_tflite(tflite)
-    generate(graph, tmp_path / "src", kernels="reference")
+    graph = export_c(tflite, tmp_path / "src", kernels="reference").graph
     assert not (tmp_path / "src" / "ek_opt_requant.h").exists()
     n = graph.tensors[graph.inputs[0]].num_elements
     rng = np.random.default_rng(4321)
     x = rng.integers(-128, 128, (CASES, n), dtype=np.int8)
-    ref = run_tflm(tflite, x).reshape(CASES, -1)
-    ours = run_host(build_host(tmp_path / "src", tmp_path / "host"), x.view(np.uint8))
-    bad = np.flatnonzero((ours.view(np.int8) != ref).any(axis=1))
-    assert bad.size == 0, f"{name}: {bad.size} of {CASES} cases differ (first {bad[:5]}, seed 4321)"
-    assert len({r.tobytes() for r in ref}) > 1   # outputs vary over inputs
+    host = check_host(tflite, tmp_path / "src", tmp_path / "host", x, litert=False)
+    assert host.bit_exact, (f"{name}: {host.mismatched_cases} of {CASES} cases differ "
+                            "(seed 4321)")
+    assert len({r.tobytes() for r in host.reference}) > 1   # outputs vary over inputs
