@@ -1,0 +1,131 @@
+"""Write the front end's C: the fixed sources plus two headers generated from the config.
+
+``frontend.c`` and ``frontend.h`` are package data (``edgekit/frontend/c``);
+``frontend_config.h`` (public parameters) and ``frontend_tables.h`` (the
+tables of :mod:`edgekit.frontend.tables`, private to ``frontend.c``) are
+rendered from the Jinja2 templates of ``edgekit/frontend/templates``.  C
+text comes from templates only; Python passes numbers and lists.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from edgekit.errors import ConfigError
+from edgekit.frontend.config import FORMAT, FrontendConfig
+from edgekit.frontend import tables
+
+__all__ = ["generate_c", "C_SOURCES", "source_text", "sources_digest", "table_context"]
+
+#: The fixed C files copied by :func:`generate_c`.
+C_SOURCES = ("frontend.c", "frontend.h")
+_TEMPLATES = {"frontend_config.h": "frontend_config.h.j2",
+              "frontend_tables.h": "frontend_tables.h.j2"}
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """Jinja2 over ``edgekit/frontend/templates``, set up as the firmware's
+    (:func:`edgekit.firmware_export.templating.environment`): strict, trimmed, no escaping."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("edgekit.frontend", "templates"),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+        lstrip_blocks=True, autoescape=False)
+
+
+def source_text(name: str) -> str:
+    """Text of a packaged C file (``frontend.c``/``frontend.h``) or template."""
+    base = resources.files("edgekit.frontend")
+    sub = "templates" if name.endswith(".j2") else "c"
+    return (base / sub / name).read_text()
+
+
+def sources_digest() -> str:
+    """SHA-256 of the C sources and templates (part of the build cache key)."""
+    h = hashlib.sha256()
+    for name in (*C_SOURCES, *_TEMPLATES.values()):
+        h.update(name.encode() + b"\0" + source_text(name).encode() + b"\0")
+    return h.hexdigest()
+
+
+def table_context(config: FrontendConfig) -> dict:
+    """The values the templates render for ``config`` (numbers and lists only).
+
+    Raises
+    ------
+    ConfigError
+        If the filterbank would read a bin the in-place FFT buffer does not
+        hold (a band too close to Nyquist for the padding of its tables).
+    """
+    c = config
+    plan = tables.fft_plan(c.fft_size)
+    fb = tables.mel_filterbank(c.fft_size, c.sample_rate, c.num_channels, c.lower_band_hz,
+                               c.upper_band_hz, c.filterbank_weight_bits,
+                               c.filterbank_alignment, c.filterbank_block_size)
+    last_bin = int((fb.freq_starts.astype(int) + fb.widths.astype(int)).max())
+    if fb.end_bin > plan.half or last_bin > plan.half:
+        raise ConfigError(f"upper_band_hz={c.upper_band_hz} reaches FFT bin {max(fb.end_bin, last_bin)}"
+                          f" > fft_size / 2 = {plan.half}; lower it")
+    even, even_om, odd, odd_om = c.smoothing_q
+    pcan_lut = (tables.pcan_lut(c.pcan_strength, c.pcan_offset, c.pcan_gain_bits,
+                                c.pcan_input_bits) if c.pcan else [])
+    return dict(
+        c=c, format=FORMAT, config_hash=c.hash(),
+        window_ms=f"{c.window_ms:g}", stride_ms=f"{c.stride_ms:g}",
+        window=tables.hann_window(c.window_size, c.window_bits).tolist(),
+        stages=[list(s) for s in plan.stages], position=plan.position.tolist(),
+        twiddles=plan.twiddles.tolist(), super_twiddles=plan.super_twiddles.tolist(),
+        energy_start=fb.start_bin, energy_end=fb.end_bin, weight_bits=c.filterbank_weight_bits,
+        fb_freq_starts=fb.freq_starts.tolist(), fb_weight_starts=fb.weight_starts.tolist(),
+        fb_widths=fb.widths.tolist(), fb_weights=fb.weights.tolist(),
+        fb_unweights=fb.unweights.tolist(),
+        even_smoothing=even, even_one_minus=even_om, odd_smoothing=odd, odd_one_minus=odd_om,
+        min_signal_remaining=c.min_signal_remaining_q,
+        snr_shift=c.snr_shift if c.pcan else 0,
+        pcan_lut=[int(v) for v in pcan_lut],
+        correction_bits=c.correction_bits, log_scale=1 << c.log_scale_bits,
+        ln2_q16=int(round(math.log(2.0) * 65536)),
+        log_lut=tables.log_lut().tolist(),
+    )
+
+
+def generate_c(config: FrontendConfig, out_dir) -> list[Path]:
+    """Write ``frontend.c``, ``frontend.h``, ``frontend_config.h``, ``frontend_tables.h``.
+
+    Parameters
+    ----------
+    config : FrontendConfig
+        The front end's parameters.
+    out_dir : path
+        Directory (created if missing); existing files of these names are replaced.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The four files written.
+
+    Raises
+    ------
+    ConfigError
+        If ``config`` is not a :class:`FrontendConfig` or cannot be laid out.
+    """
+    if not isinstance(config, FrontendConfig):
+        raise ConfigError(f"config must be a FrontendConfig (got {type(config).__name__})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = table_context(config)
+    written = []
+    for name in C_SOURCES:
+        (out / name).write_text(source_text(name))
+        written.append(out / name)
+    env = _environment()
+    for name, template in _TEMPLATES.items():
+        (out / name).write_text(env.get_template(template).render(**ctx))
+        written.append(out / name)
+    return written
