@@ -177,8 +177,11 @@ static uint32_t window_and_scale(void)
         scratch.fft[ek_fe_position[c]].c.i = v[1];
     }
     {
-        int32_t bits = 15 - (int32_t)msb32((uint32_t)(int32_t)peak);
-        shift = bits > 0 ? (uint32_t)bits : 0u;
+        /* headroom of the peak; a zero peak counts as 32 bits used (no
+         * scaling), as in the reference, whose running max can end at 0
+         * when a window holds -32768 (e.g. a negative full-scale DC) */
+        const uint32_t used = peak != 0 ? msb32((uint32_t)(int32_t)peak) : 32u;
+        shift = used < 15u ? 15u - used : 0u;
     }
     if (shift > 0) {
         int32_t mul = (int32_t)1 << shift;
