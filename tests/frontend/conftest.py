@@ -66,6 +66,12 @@ def synthetic_stretches(rate: int, seconds: float = 1.0, seed: int = 0) -> dict[
 
 
 @pytest.fixture(scope="session")
+def synthetic():
+    """The :func:`synthetic_stretches` function."""
+    return synthetic_stretches
+
+
+@pytest.fixture(scope="session")
 def golden_stream(fsdd_root) -> np.ndarray:
     """int16 stream at 16 kHz giving >= 2,000 frames of 480 / stride 320."""
     from edgekit.data.resample import resample
