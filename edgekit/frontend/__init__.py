@@ -17,6 +17,9 @@ Importing this package has no side effects (no compilation until used).
 
 from edgekit.frontend.codegen import generate_c
 from edgekit.frontend.config import FORMAT, FrontendConfig
+from edgekit.frontend.device import FrontendMeasurement, build_frontend_firmware, measure_frontend
 from edgekit.frontend.host import HostFrontend, build_library, cache_dir
 
-__all__ = ["FORMAT", "FrontendConfig", "HostFrontend", "build_library", "cache_dir", "generate_c"]
+__all__ = ["FORMAT", "FrontendConfig", "FrontendMeasurement", "HostFrontend",
+           "build_frontend_firmware", "build_library", "cache_dir", "generate_c",
+           "measure_frontend"]
