@@ -50,7 +50,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from edgekit.startup import configure_tensorflow  # noqa: E402
 from tests.synthetic import SHAPE, band_task  # noqa: E402  (the compress tests' task)
+
+configure_tensorflow()   # before TensorFlow loads, as the CLI does
 
 
 class _Stages:

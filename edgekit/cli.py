@@ -16,6 +16,7 @@ from edgekit.compress.distill import DISTILL_EPOCHS
 from edgekit.errors import EdgekitError
 from edgekit.pipeline import NUM_CHECK_CASES
 from edgekit.quiet import quiet_startup
+from edgekit.startup import configure_tensorflow
 
 
 class _Group(click.Group):
@@ -31,7 +32,8 @@ class _Group(click.Group):
 @click.version_option(package_name="edgekit")
 def main() -> None:
     """edgekit: tiny audio models from training to a Cortex-M microcontroller."""
-    quiet_startup()          # before any command can import TensorFlow
+    configure_tensorflow()   # before any command can import TensorFlow
+    quiet_startup()
 
 
 _SET_HELP = ("Recipe override SECTION.KEY=VALUE, repeatable: train.epochs=4, "

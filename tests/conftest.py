@@ -15,6 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgekit.startup import configure_tensorflow
+
+configure_tensorflow()   # before any test imports TensorFlow, as the CLI does
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
