@@ -14,8 +14,10 @@ training, the compression steps and the quantization::
     # test_fold = 5               # esc50: val_fold, esc10 = true, resample
     # limit_per_class = 20        # any dataset
 
-    [features]                    # optional FeatureConfig overrides
-    # n_mels = 40
+    [features]                    # optional; default: the fixed-point front end
+    # kind = "frontend"           # or "logmel-float" (float log-mel, host only)
+    # num_frames = 49             # frontend: frames per input, and FrontendConfig fields
+    # num_channels = 32           #   (logmel-float: FeatureConfig fields, e.g. n_mels)
 
     [model]
     arch = "dscnn"

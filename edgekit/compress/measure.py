@@ -49,12 +49,14 @@ def nonzero_per_tensor(tflite: bytes) -> list[dict]:
 
 
 def measure(model, x_calib, x_test=None, y_test=None, *, num_samples: int = 300, seed: int = 0,
-            tflite: bytes | None = None) -> dict:
+            tflite: bytes | None = None, input_range=None) -> dict:
     """Params, MACs, int8 weight flash bytes and accuracy of a Keras model.
 
     Returns ``{"params", "macs", "weight_flash_bytes", "tflite_bytes",
     "float_accuracy", "int8_accuracy"}`` (accuracies only with test data)
     and the int8 flatbuffer under ``"_tflite"`` (dropped from reports).
+    ``input_range``: the input's fixed float range, when the features come
+    quantized from the front end (:func:`edgekit.quantize.int8.quantize_int8`).
     """
     from edgekit.models.registry import count_macs, count_params
     from edgekit.quantize.evaluate import tflite_accuracy
@@ -63,7 +65,8 @@ def measure(model, x_calib, x_test=None, y_test=None, *, num_samples: int = 300,
     from edgekit.compress.fit import accuracy
 
     if tflite is None:
-        tflite = quantize_int8(model, x_calib, num_samples=num_samples, seed=seed)
+        tflite = quantize_int8(model, x_calib, num_samples=num_samples, seed=seed,
+                               input_range=input_range)
     row = {"params": count_params(model), "macs": count_macs(model),
            "weight_flash_bytes": weight_flash_bytes(tflite), "tflite_bytes": len(tflite)}
     if x_test is not None:

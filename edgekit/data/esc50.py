@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.data.features import FeatureConfig, compute_logmel
+from edgekit.data.features import FeatureConfig
 from edgekit.data.fsdd import Dataset
 from edgekit.data.paths import find_esc50
 from edgekit.data.resample import load_clip
@@ -236,7 +236,7 @@ def load_esc50(
                     kept.append(r)
             items = kept
         files = [audio / r["filename"] for r in items]
-        feats = [compute_logmel(load_clip(p, config.sample_rate, CLIP_SECONDS, resample), config)
+        feats = [config.compute(load_clip(p, config.sample_rate, CLIP_SECONDS, resample))
                  for p in files]
         if not feats and key != "val":
             raise DataError(f"the {tag} {key} split (fold {test_fold} as test) under {root} is "

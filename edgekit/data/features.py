@@ -113,6 +113,11 @@ class FeatureConfig:
     mel_scale: str = "htk"
     normalize: str = "peak"
 
+    #: Feature kind, as a recipe's ``[features] kind`` names it (host-only float features).
+    kind = "logmel-float"
+    #: The model input's range is calibrated, not fixed (see ``FrontendFeatures.input_range``).
+    input_range = None
+
     def __post_init__(self) -> None:
         for name in ("sample_rate", "frame_length", "hop_length", "n_fft", "n_mels", "num_frames"):
             value = getattr(self, name)
@@ -155,6 +160,10 @@ class FeatureConfig:
         _check_bands(self)
 
     # -- derived values -------------------------------------------------------
+
+    def compute(self, samples) -> np.ndarray:
+        """Features of one clip: :func:`compute_logmel` with this configuration."""
+        return compute_logmel(samples, self)
 
     @property
     def n_bins(self) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.data.features import FeatureConfig, compute_logmel
+from edgekit.data.features import FeatureConfig
 from edgekit.data.paths import find_fsdd_recordings
 from edgekit.data.wav import read_wav
 from edgekit.errors import DataError
@@ -213,7 +213,7 @@ def load_fsdd(
                     (path, f"sample rate {rate} Hz, expected {config.sample_rate} Hz")
                 )
                 continue
-            feats.append(compute_logmel(samples, config))
+            feats.append(config.compute(samples))
             labels.append(digit)
             files.append(path)
         name = "test" if key else "train"

@@ -55,7 +55,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from edgekit.data.features import FeatureConfig, compute_logmel
+from edgekit.data.features import FeatureConfig
 from edgekit.data.fsdd import Dataset
 from edgekit.data.paths import find_speech_commands
 from edgekit.data.resample import fix_length, load_clip, read_wav_at
@@ -373,7 +373,7 @@ def load_speech_commands(
         for _, path, samples in rows:
             if samples is None:
                 samples = load_clip(path, config.sample_rate, CLIP_SECONDS, resample)
-            feats.append(compute_logmel(samples, config))
+            feats.append(config.compute(samples))
         x = np.stack(feats).astype(np.float32, copy=False) if feats else \
             np.zeros((0, *config.shape), np.float32)
         out[split] = (x, np.asarray([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows])

@@ -7,7 +7,6 @@ Each stage is a function of the :class:`~edgekit.plan.core.Artifacts`; see
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 from edgekit.errors import ConfigError
 from edgekit.plan.core import Artifacts, Stage
@@ -29,8 +28,9 @@ def _measure_row(art: Artifacts, step: str, extra: dict | None = None, tflite=No
 
     q = quantize_config(art.spec.recipe)
     ds = art.dataset
-    m = measure(art.model if model is None else model, ds.x_train, ds.x_test, ds.y_test, num_samples=q["num_samples"],
-                seed=q["seed"], tflite=tflite)
+    m = measure(art.model if model is None else model, ds.x_train, ds.x_test, ds.y_test,
+                num_samples=q["num_samples"], seed=q["seed"], tflite=tflite,
+                input_range=ds.feature_config.input_range)
     m.pop("_tflite")
     return {"step": step, **m, **(extra or {})}
 
@@ -47,8 +47,8 @@ def _data_message(art: Artifacts) -> str:
 
 
 def _data_run(art: Artifacts) -> None:
-    from edgekit.data import (dataset_summary, default_feature_config,  # noqa: PLC0415
-                              load_dataset, resolve_data_root)
+    from edgekit.data import dataset_summary, load_dataset, resolve_data_root  # noqa: PLC0415
+    from edgekit.frontend.features import make_features  # noqa: PLC0415
     from edgekit.recipe import dataset_options  # noqa: PLC0415
 
     r = art.spec.recipe
@@ -56,9 +56,8 @@ def _data_run(art: Artifacts) -> None:
     root = resolve_data_root(name, art.spec.data if art.spec.data is not None
                              else r["dataset"].get("path"))
     try:
-        fc = (dataclasses.replace(default_feature_config(name), **r["features"])
-              if r["features"] else None)
-    except TypeError as exc:
+        fc = make_features(name, r["features"])
+    except ConfigError as exc:
         raise ConfigError(f"recipe: bad [features]: {exc}") from None
     ds = load_dataset(name, root, fc, **opts)
     if ds.skipped:
@@ -182,8 +181,8 @@ def _prune_unstructured(art: Artifacts, s: dict) -> dict:
                              seed=int(s.get("seed", cfg["seed"])))
     art.model = res.model
     q = quantize_config(art.spec.recipe)
-    m = measure(art.model if model is None else model, ds.x_train, ds.x_test, ds.y_test, num_samples=q["num_samples"],
-                seed=q["seed"])
+    m = measure(art.model, ds.x_train, ds.x_test, ds.y_test, num_samples=q["num_samples"],
+                seed=q["seed"], input_range=ds.feature_config.input_range)
     tflite = m.pop("_tflite")
     return {"step": "prune_unstructured", **m, "sparsity": res.sparsity,
             "schedule": res.schedule, "nonzero_per_tensor": nonzero_per_tensor(tflite),
@@ -271,7 +270,8 @@ def _quantize_run(art: Artifacts) -> None:
     ds, model, rep, progress = art.dataset, art.model, art.report, art.progress
     qres = quantize_model(model, ds.x_train, num_samples=q["num_samples"],
                           sampling=q["sampling"], seed=q["seed"], labels=ds.y_train,
-                          activations=q["activations"])
+                          activations=q["activations"],
+                          input_range=ds.feature_config.input_range)
     art.tflite = qres.tflite
     int8_acc = tflite_accuracy(art.tflite, ds.x_test, ds.y_test, runtime="tflm")
     progress.info(f"{q['activations']} test accuracy {int8_acc:.4f} (tflite_micro)")

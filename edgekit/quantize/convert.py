@@ -293,13 +293,40 @@ def _convert(fm: FloatModel, calib: np.ndarray | None, activations: str) -> byte
     return run_converter(fm.converter(), gen, activations)
 
 
+def _span_input_range(calib: np.ndarray, input_range) -> np.ndarray:
+    """``calib`` with its first example's first and last element set to the range's ends."""
+    lo, hi = (float(v) for v in input_range)
+    if not lo < hi:
+        raise ConfigError(f"input_range must be (low, high) with low < high (got {input_range!r})")
+    calib = np.array(calib, dtype=np.float32, copy=True)
+    if calib.min() < lo or calib.max() > hi:
+        raise DataError(f"calibration data spans [{calib.min():g}, {calib.max():g}], outside the "
+                        f"model input's fixed range [{lo:g}, {hi:g}]")
+    flat = calib[0].reshape(-1)
+    flat[0], flat[-1] = lo, hi
+    return calib
+
+
+def _check_input_range(inp: dict, input_range, activations: str) -> None:
+    """The converter gave the input the quantization ``input_range`` implies."""
+    lo, hi = (float(v) for v in input_range)
+    qmin, qmax = (-128, 127) if activations == "int8" else (-32768, 32767)
+    want_scale = (hi - lo) / (qmax - qmin)
+    want_zp = int(round(qmin - lo / want_scale))
+    scale, zp = float(inp["quantization"][0]), int(inp["quantization"][1])
+    if activations == "int8" and (abs(scale / want_scale - 1) > 1e-5 or zp != want_zp):
+        raise ModelError(f"the converter quantized the input as scale {scale:g}, zero point {zp} "
+                         f"(the front end's frames need {want_scale:g}, {want_zp})")
+
+
 def float_tflite(fm: FloatModel) -> bytes:
     """The float32 TFLite of the same model (reference for the diagnostics)."""
     return _convert(fm, None, "float")
 
 
 def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str = "random",
-                   seed: int = 0, labels=None, activations: str = "int8") -> QuantizeResult:
+                   seed: int = 0, labels=None, activations: str = "int8",
+                   input_range=None) -> QuantizeResult:
     """Full-integer post-training quantization (see module docs).
 
     Parameters
@@ -315,6 +342,13 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
         Activation type (int16 = 16x8 mode).  An int8 model then gets the
         int8 flatbuffer passes (:func:`edgekit.quantize.converter.apply_int8_passes`:
         the LIF unification of a spiking model), here and nowhere else.
+    input_range : (float, float), optional
+        The exact float range of the model input (int8 -128 and 127), when
+        the input comes quantized from elsewhere (the fixed-point front end,
+        :attr:`edgekit.frontend.FrontendFeatures.input_range`).  The first
+        calibration example gets one element at each end, so the converter
+        gives the input tensor exactly that quantization (checked: scale to
+        1e-5, zero point exactly); the other examples are unchanged.
 
     Returns
     -------
@@ -346,6 +380,8 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
         kind = "data"
         calib = _check_calibration(calibration, fm.input_shape)
         calib = select_calibration(calib, num_samples, sampling, seed, labels)
+    if input_range is not None:
+        calib = _span_input_range(calib, input_range)
     tflite = _convert(fm, calib, activations)
     passes = []
     if activations == "int8":
@@ -355,6 +391,8 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
 
     interp = litert_interpreter(tflite)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    if input_range is not None:
+        _check_input_range(inp, input_range, activations)
     report = {
         "source": fm.source, "source_kind": fm.kind, "mode": "16x8" if activations == "int16"
         else "int8", "weights": "int8 per-channel", "activations": f"{activations} per-tensor",

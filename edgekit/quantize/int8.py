@@ -16,7 +16,8 @@ from edgekit.quantize.convert import quantize_model, representative_subset
 __all__ = ["quantize_int8", "representative_subset"]
 
 
-def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 0) -> bytes:
+def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 0,
+                  input_range=None) -> bytes:
     """Convert a Keras model to a full-integer int8 TFLite flatbuffer.
 
     The model is wrapped in a functional model whose input has a static
@@ -43,6 +44,9 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
         ``representative`` when it holds more, :func:`representative_subset`).
     seed : int
         Seed of that subset.
+    input_range : (float, float), optional
+        The model input's fixed float range (see
+        :func:`edgekit.quantize.convert.quantize_model`).
 
     Returns
     -------
@@ -78,4 +82,4 @@ def quantize_int8(model, representative, *, num_samples: int = 300, seed: int = 
     if not np.all(np.isfinite(rep)):
         raise DataError("representative data contains NaN or infinite values")
     return quantize_model(model, rep, num_samples=num_samples, sampling="random",
-                          seed=seed).tflite
+                          seed=seed, input_range=input_range).tflite

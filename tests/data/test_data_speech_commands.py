@@ -466,7 +466,8 @@ def test_cli_train_resolves_the_dataset(small, tmp_path, monkeypatch):
     assert rep["dataset"]["name"] == "speech_commands" and rep["dataset"]["train"] == 6
     assert rep["dataset"]["classes"] == ["yes", "no"] and rep["dataset"]["validation"] == 2
     assert rep["accuracy"]["split"] == "speech_commands-testing_list"
-    assert rep["features"]["sample_rate"] == 16000
+    assert rep["features"]["kind"] == "frontend"            # the default: the fixed-point front end
+    assert rep["features"]["frontend"]["sample_rate"] == 16000
     assert (out / "model.tflite").is_file() and (out / "features.json").is_file()
     assert os.path.getsize(out / "model.tflite") > 0
 

@@ -1,0 +1,295 @@
+"""Model input features made by the fixed-point front end: what training and the device share.
+
+A :class:`FrontendFeatures` is the front end (:class:`FrontendConfig`) plus
+how a clip becomes one model input: ``num_frames`` frames from the start of
+the clip.  The clip is converted to int16 PCM, cut or zero-padded *at the
+end* to exactly :attr:`FrontendFeatures.clip_samples` samples, and pushed
+through the front end's C (compiled for the host) from a reset state.  The
+``(num_frames, num_channels)`` int8 frames are the model's int8 input as
+they are; training sees them dequantized,
+``x = (q - input_zero_point) * input_scale``, and the int8 converter is made
+to give the model input exactly that quantization (:attr:`input_range`), so
+the firmware feeds the front end's frames to the model unchanged.
+
+There is no whole-clip peak normalisation: a device cannot know a clip's
+peak in advance.  Loudness robustness comes from PCAN in the front end.
+
+It is saved as ``features.json`` next to the model (format
+``"edgekit.features/2"``, ``kind = "frontend"``); :func:`load_features`
+reads it, or the float log-mel's ``"edgekit.features/1"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import ConfigError, DataError
+from edgekit.frontend.config import FrontendConfig
+
+__all__ = ["FORMAT", "KINDS", "FrontendFeatures", "default_frontend_features", "load_features",
+           "make_features", "to_pcm"]
+
+#: Format tag of a front-end ``features.json``.
+FORMAT = "edgekit.features/2"
+#: Feature kinds a recipe's ``[features] kind`` may name.
+KINDS = ("frontend", "logmel-float")
+
+_HOSTS: dict[str, object] = {}
+
+
+def _host(config: FrontendConfig):
+    """One compiled host front end per config (the C state is static per library)."""
+    from edgekit.frontend.host import HostFrontend  # noqa: PLC0415
+
+    key = config.hash()
+    if key not in _HOSTS:
+        _HOSTS[key] = HostFrontend(config)
+    return _HOSTS[key]
+
+
+def to_pcm(samples) -> np.ndarray:
+    """int16 PCM from samples: int16 as is, floats in [-1, 1) scaled by 32768 and rounded.
+
+    A 16-bit WAV read as ``int16 / 32768`` comes back exactly; values beyond
+    full scale are clipped to [-32768, 32767].
+
+    Parameters
+    ----------
+    samples : array_like
+        1-D int16 or floating-point samples.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D int16.
+
+    Raises
+    ------
+    DataError
+        If the samples are not 1-D, or are neither int16 nor floating point.
+    """
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise DataError(f"audio must be 1-D samples (got shape {x.shape})")
+    if x.dtype == np.int16:
+        return x
+    if not np.issubdtype(x.dtype, np.floating):
+        raise DataError(f"audio must be int16 or float samples (got dtype {x.dtype})")
+    return np.clip(np.rint(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class FrontendFeatures:
+    """Front-end features of a clip: the first ``num_frames`` frames, int8 at the model input.
+
+    Parameters
+    ----------
+    frontend : FrontendConfig
+        The front end (sample rate, window, stride, channels...).
+    num_frames : int
+        Frames per model input; a clip gives
+        ``clip_samples = window_size + (num_frames - 1) * stride`` samples.
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        If ``frontend`` is not a FrontendConfig or ``num_frames`` is not a positive integer.
+    """
+
+    frontend: FrontendConfig
+    num_frames: int = 49
+
+    kind = "frontend"
+
+    def __post_init__(self):
+        if not isinstance(self.frontend, FrontendConfig):
+            raise ConfigError(f"frontend must be a FrontendConfig (got "
+                              f"{type(self.frontend).__name__})")
+        n = self.num_frames
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ConfigError(f"num_frames must be > 0 (got {n!r})")
+        object.__setattr__(self, "num_frames", int(n))
+
+    # -- shapes and quantization ---------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate the front end expects, Hz."""
+        return self.frontend.sample_rate
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape of one model input, ``(num_frames, num_channels)``."""
+        return (self.num_frames, self.frontend.num_channels)
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples that make ``num_frames`` frames after a reset."""
+        return self.frontend.window_size + (self.num_frames - 1) * self.frontend.stride
+
+    @property
+    def input_scale(self) -> float:
+        """Scale of the int8 frames: one step of the log output (``divisor / (multiplier * 2**log_scale_bits)``)."""
+        f = self.frontend
+        return float(np.float32(f.output_divisor / (f.output_multiplier * (1 << f.log_scale_bits))))
+
+    @property
+    def input_zero_point(self) -> int:
+        """Zero point of the int8 frames (the front end's ``output_zero_point``)."""
+        return self.frontend.output_zero_point
+
+    @property
+    def input_range(self) -> tuple[float, float]:
+        """Float values of int8 -128 and 127: the model input's range, exactly."""
+        s, z = self.input_scale, self.input_zero_point
+        return (float(np.float32((-128 - z) * s)), float(np.float32((127 - z) * s)))
+
+    # -- features ------------------------------------------------------------------------------
+
+    def clip_pcm(self, samples) -> np.ndarray:
+        """The clip as the front end gets it: int16, cut or zero-padded at the end to :attr:`clip_samples`."""
+        pcm = to_pcm(samples)
+        out = np.zeros(self.clip_samples, dtype=np.int16)
+        n = min(pcm.size, out.size)
+        out[:n] = pcm[:n]
+        return out
+
+    def compute_int8(self, samples) -> np.ndarray:
+        """The int8 frames ``(num_frames, num_channels)`` the device computes for this clip."""
+        frames = _host(self.frontend).features(self.clip_pcm(samples))
+        if frames.shape != self.shape:  # pragma: no cover - clip_samples guarantees it
+            raise DataError(f"front end gave {frames.shape[0]} frames (expected {self.num_frames})")
+        return frames
+
+    def dequantize(self, q) -> np.ndarray:
+        """float32 ``(q - zero_point) * scale``: what the float model trains on."""
+        q = np.asarray(q, dtype=np.float32)
+        return ((q - np.float32(self.input_zero_point)) * np.float32(self.input_scale)).astype(
+            np.float32)
+
+    def compute(self, samples) -> np.ndarray:
+        """Float features of one clip (dequantized int8 frames), ``(num_frames, num_channels)``."""
+        return self.dequantize(self.compute_int8(samples))
+
+    # -- (de)serialisation ---------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``format``, ``kind``, ``num_frames``, the input quantization and ``frontend``."""
+        return {"format": FORMAT, "kind": self.kind, "num_frames": self.num_frames,
+                "input_scale": self.input_scale, "input_zero_point": self.input_zero_point,
+                "frontend": self.frontend.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FrontendFeatures:
+        """Inverse of :meth:`to_dict` (derived keys are checked, not trusted)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"feature config must be a JSON object (got {type(d).__name__})")
+        if d.get("format") != FORMAT or d.get("kind") != cls.kind:
+            raise ConfigError(f"not a front-end feature config (format {d.get('format')!r}, "
+                              f"kind {d.get('kind')!r})")
+        unknown = sorted(set(d) - {"format", "kind", "num_frames", "input_scale",
+                                   "input_zero_point", "frontend"})
+        if unknown:
+            raise ConfigError(f"unknown front-end feature key(s): {', '.join(unknown)}")
+        out = cls(FrontendConfig.from_dict(d.get("frontend")), d.get("num_frames"))
+        for key in ("input_scale", "input_zero_point"):
+            if key in d and d[key] != getattr(out, key):
+                raise ConfigError(f"features.json {key} {d[key]!r} does not match its front end "
+                                  f"({getattr(out, key)!r})")
+        return out
+
+    def save(self, path) -> Path:
+        """Write ``features.json``; returns the path."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def replace(self, **overrides) -> FrontendFeatures:
+        """A copy with ``num_frames`` and/or front-end parameters changed (a recipe's ``[features]``)."""
+        num_frames = overrides.pop("num_frames", self.num_frames)
+        try:
+            fe = dataclasses.replace(self.frontend, **overrides)
+        except TypeError as exc:
+            raise ConfigError(f"bad front-end feature setting(s) {overrides!r}: {exc}") from None
+        return FrontendFeatures(fe, num_frames)
+
+
+def default_frontend_features(dataset: str) -> FrontendFeatures:
+    """The default front end of a dataset: FSDD at 8 kHz, Speech Commands and ESC-50 at 16 kHz.
+
+    FSDD: :meth:`FrontendConfig.fsdd` (30 ms / 20 ms at 8 kHz, FFT 256,
+    40 channels 125-3800 Hz), 49 frames = 1 s.  Speech Commands: the
+    micro_speech front end (:meth:`FrontendConfig.tflm_micro`), 49 frames =
+    1 s, as micro_speech.  ESC-50: micro_speech's front end, 249 frames = 5 s.
+    """
+    presets = {"fsdd": (FrontendConfig.fsdd, 49), "speech_commands": (FrontendConfig.tflm_micro, 49),
+               "esc50": (FrontendConfig.tflm_micro, 249)}
+    if dataset not in presets:
+        raise ConfigError(f"no default front end for dataset {dataset!r} "
+                          f"(known: {', '.join(presets)})")
+    make, frames = presets[dataset]
+    return FrontendFeatures(make(), frames)
+
+
+def make_features(dataset: str, overrides: dict | None = None):
+    """The feature config a recipe's ``[features]`` table asks for.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name (its defaults).
+    overrides : dict, optional
+        ``kind`` (``"frontend"``, the default, or ``"logmel-float"``, host
+        only) and the chosen kind's parameters (``num_frames`` and
+        :class:`FrontendConfig` fields, or :class:`edgekit.data.FeatureConfig` fields).
+
+    Returns
+    -------
+    FrontendFeatures or edgekit.data.FeatureConfig
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        On an unknown kind or parameter.
+    """
+    from edgekit.data import default_feature_config  # noqa: PLC0415
+
+    overrides = dict(overrides or {})
+    kind = overrides.pop("kind", "frontend")
+    if kind not in KINDS:
+        raise ConfigError(f"features kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    if kind == "frontend":
+        return default_frontend_features(dataset).replace(**overrides)
+    try:
+        return dataclasses.replace(default_feature_config(dataset), **overrides)
+    except TypeError as exc:
+        raise ConfigError(f"bad [features] setting(s) {overrides!r}: {exc}") from None
+
+
+def load_features(path):
+    """Read a ``features.json``: :class:`FrontendFeatures` or the float log-mel's ``FeatureConfig``.
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        If the file is missing or not JSON.
+    edgekit.errors.DataError, edgekit.errors.ConfigError
+        If its content is not a valid feature config.
+    """
+    from edgekit.data import FeatureConfig  # noqa: PLC0415
+
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"feature config not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"feature config {path} is not JSON ({exc})") from None
+    if isinstance(d, dict) and d.get("kind") == FrontendFeatures.kind:
+        return FrontendFeatures.from_dict(d)
+    return FeatureConfig.load(path)
