@@ -19,6 +19,16 @@
 
 #include "frontend_tables.h"
 
+/* Profiling hooks: empty unless a measurement firmware compiles with
+ * -DEK_FRONTEND_PROFILE and supplies "frontend_profile.h", which defines
+ * EK_FRONTEND_PROFILE_BEGIN/END(stage) (stage: EK_FRONTEND_STAGE_*). */
+#if defined(EK_FRONTEND_PROFILE)
+#include "frontend_profile.h"
+#else
+#define EK_FRONTEND_PROFILE_BEGIN(stage) ((void)0)
+#define EK_FRONTEND_PROFILE_END(stage) ((void)0)
+#endif
+
 #define WIN EK_FRONTEND_WINDOW_SIZE
 #define STRIDE EK_FRONTEND_STRIDE
 #define HALF (EK_FRONTEND_FFT_SIZE / 2)
@@ -45,6 +55,7 @@ static struct {
 
 static struct {
     ek_slot fft[HALF];
+    uint64_t sums[NCH];
     uint32_t chan[NCH];
 } scratch;
 
@@ -297,8 +308,8 @@ static uint32_t sqrt64_round(uint64_t x)
     return (uint32_t)res;
 }
 
-/* Mel filterbank on the energies, then square root and undo the auto-scale. */
-static void filterbank_sqrt(uint32_t shift)
+/* Mel filterbank on the energies (64-bit sums, one per channel). */
+static void filterbank(void)
 {
     uint64_t acc = 0, unacc = 0;
     uint32_t c;
@@ -312,10 +323,19 @@ static void filterbank_sqrt(uint32_t shift)
             unacc += (uint64_t)(uint32_t)u[j] * e[j].e;
         }
         if (c > 0) {
-            scratch.chan[c - 1] = sqrt64_round(acc) >> shift;
+            scratch.sums[c - 1] = acc;
         }
         acc = unacc;
         unacc = 0;
+    }
+}
+
+/* Square root of each channel's sum, then undo the auto-scale. */
+static void filterbank_sqrt(uint32_t shift)
+{
+    uint32_t c;
+    for (c = 0; c < NCH; ++c) {
+        scratch.chan[c] = sqrt64_round(scratch.sums[c]) >> shift;
     }
 }
 
@@ -406,18 +426,24 @@ static uint32_t log_scaled(uint32_t x)
 }
 #endif
 
+#if EK_FE_LOG
+/* Each channel to round(LOG_SCALE * ln(value << CORRECTION_BITS)), 0 below 2. */
+static void log_channels(void)
+{
+    uint32_t i;
+    for (i = 0; i < NCH; ++i) {
+        const uint32_t scaled = scratch.chan[i] << EK_FE_CORRECTION_BITS;
+        scratch.chan[i] = scaled > 1 ? log_scaled(scaled) : 0u;
+    }
+}
+#endif
+
 static void quantize(int8_t *out)
 {
     uint32_t i;
     for (i = 0; i < NCH; ++i) {
-        uint32_t v;
+        uint32_t v = scratch.chan[i];
         int32_t q;
-#if EK_FE_LOG
-        const uint32_t scaled = scratch.chan[i] << EK_FE_CORRECTION_BITS;
-        v = scaled > 1 ? log_scaled(scaled) : 0u;
-#else
-        v = scratch.chan[i];
-#endif
         if (v > INT16_MAX) {
             v = INT16_MAX;
         }
@@ -429,17 +455,40 @@ static void quantize(int8_t *out)
 
 static void compute_frame(int8_t *out)
 {
-    const uint32_t shift = window_and_scale();
+    uint32_t shift;
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_WINDOW);
+    shift = window_and_scale();
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_WINDOW);
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_FFT);
     complex_fft();
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_FFT);
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_ENERGY);
     real_spectrum_energy();
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_ENERGY);
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_FILTERBANK);
+    filterbank();
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_FILTERBANK);
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_SQRT);
     filterbank_sqrt(shift);
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_SQRT);
 #if EK_FE_NOISE_REDUCTION
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_SPECTRAL_SUBTRACTION);
     noise_reduction();
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_SPECTRAL_SUBTRACTION);
 #endif
 #if EK_FE_PCAN
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_PCAN);
     pcan();
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_PCAN);
 #endif
+#if EK_FE_LOG
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_LOG);
+    log_channels();
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_LOG);
+#endif
+    EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_OUTPUT);
     quantize(out);
+    EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_OUTPUT);
 }
 
 void ek_frontend_reset(void)
