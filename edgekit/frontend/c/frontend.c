@@ -34,16 +34,10 @@
 #define HALF (EK_FRONTEND_FFT_SIZE / 2)
 #define NCH EK_FRONTEND_NUM_CHANNELS
 
-typedef struct {
-    int16_t r;
-    int16_t i;
-} ek_cpx;
-
-/* One FFT slot: a complex value, later the energy of the same bin. */
-typedef union {
-    ek_cpx c;
-    uint32_t e;
-} ek_slot;
+/* A complex Q15 value packed in 32 bits: real part in the low half, imaginary
+ * part in the high half (two's complement each), the layout of the Cortex-M
+ * DSP extension's dual 16-bit instructions. */
+typedef uint32_t ek_pair;
 
 static struct {
     int16_t samples[WIN];
@@ -53,8 +47,9 @@ static struct {
     uint32_t fill;
 } state;
 
+/* fft: the FFT as packed pairs, then (same slots) the energy of each bin. */
 static struct {
-    ek_slot fft[HALF];
+    ek_pair fft[HALF];
     uint64_t sums[NCH];
     uint32_t chan[NCH];
 } scratch;
@@ -80,157 +75,292 @@ static uint32_t msb64(uint64_t x)
     return hi ? 32u + msb32(hi) : msb32((uint32_t)x);
 }
 
-static int16_t q15_scale(int16_t v, int32_t q15)
+static uint32_t load32(const void *p)
 {
-    return (int16_t)(((int32_t)v * q15 + 16384) >> 15);
+    uint32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
 }
 
-static ek_cpx cmul(ek_cpx a, const int16_t *w)
+static int32_t lo16(ek_pair x)
 {
-    ek_cpx m;
-    m.r = (int16_t)(((int32_t)a.r * w[0] - (int32_t)a.i * w[1] + 16384) >> 15);
-    m.i = (int16_t)(((int32_t)a.r * w[1] + (int32_t)a.i * w[0] + 16384) >> 15);
-    return m;
+    return (int16_t)(x & 0xFFFFu);
 }
 
-static ek_cpx cadd(ek_cpx a, ek_cpx b)
+static int32_t hi16(ek_pair x)
 {
-    ek_cpx s;
-    s.r = (int16_t)(a.r + b.r);
-    s.i = (int16_t)(a.i + b.i);
-    return s;
+    return (int16_t)(x >> 16);
 }
 
-static ek_cpx csub(ek_cpx a, ek_cpx b)
+/* The low 16 bits of lo and of hi as a pair (narrowing keeps the low bits). */
+static ek_pair pack(int32_t lo, int32_t hi)
 {
-    ek_cpx s;
-    s.r = (int16_t)(a.r - b.r);
-    s.i = (int16_t)(a.i - b.i);
-    return s;
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
 }
 
-static ek_cpx cdiv(ek_cpx a, int32_t q15)
+/*
+ * Dual 16-bit operations.  With the DSP extension they are its instructions
+ * (ACLE intrinsics); the portable C computes the same bits.
+ */
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+#include <arm_acle.h>
+
+#define EK_ADD16(a, b) ((ek_pair)__sadd16((int32_t)(a), (int32_t)(b)))
+#define EK_SUB16(a, b) ((ek_pair)__ssub16((int32_t)(a), (int32_t)(b)))
+/* (a.r + b.i, a.i - b.r) and (a.r - b.i, a.i + b.r) */
+#define EK_SAX16(a, b) ((ek_pair)__ssax((int32_t)(a), (int32_t)(b)))
+#define EK_ASX16(a, b) ((ek_pair)__sasx((int32_t)(a), (int32_t)(b)))
+/* (a + b) >> 1 and (a - b) >> 1 per half, without overflow */
+#define EK_HADD16(a, b) ((ek_pair)__shadd16((int32_t)(a), (int32_t)(b)))
+#define EK_HSUB16(a, b) ((ek_pair)__shsub16((int32_t)(a), (int32_t)(b)))
+/* a.r * b.r - a.i * b.i + c and a.r * b.i + a.i * b.r + c (wrapping) */
+#define EK_MSD(a, b, c) __smlsd((int32_t)(a), (int32_t)(b), (c))
+#define EK_MADX(a, b, c) __smladx((int32_t)(a), (int32_t)(b), (c))
+/* a.r * a.r + a.i * a.i as uint32 (wrapping) */
+#define EK_SQUARES(a) ((uint32_t)__smuad((int32_t)(a), (int32_t)(a)))
+#else
+static ek_pair ek_add16(ek_pair a, ek_pair b)
 {
-    a.r = q15_scale(a.r, q15);
-    a.i = q15_scale(a.i, q15);
-    return a;
+    return pack(lo16(a) + lo16(b), hi16(a) + hi16(b));
+}
+static ek_pair ek_sub16(ek_pair a, ek_pair b)
+{
+    return pack(lo16(a) - lo16(b), hi16(a) - hi16(b));
+}
+static ek_pair ek_sax16(ek_pair a, ek_pair b)
+{
+    return pack(lo16(a) + hi16(b), hi16(a) - lo16(b));
+}
+static ek_pair ek_asx16(ek_pair a, ek_pair b)
+{
+    return pack(lo16(a) - hi16(b), hi16(a) + lo16(b));
+}
+static ek_pair ek_hadd16(ek_pair a, ek_pair b)
+{
+    return pack((lo16(a) + lo16(b)) >> 1, (hi16(a) + hi16(b)) >> 1);
+}
+static ek_pair ek_hsub16(ek_pair a, ek_pair b)
+{
+    return pack((lo16(a) - lo16(b)) >> 1, (hi16(a) - hi16(b)) >> 1);
+}
+static int32_t ek_msd(ek_pair a, ek_pair b, int32_t c)
+{
+    return (int32_t)((uint32_t)(lo16(a) * lo16(b)) - (uint32_t)(hi16(a) * hi16(b)) + (uint32_t)c);
+}
+static int32_t ek_madx(ek_pair a, ek_pair b, int32_t c)
+{
+    return (int32_t)((uint32_t)(lo16(a) * hi16(b)) + (uint32_t)(hi16(a) * lo16(b)) + (uint32_t)c);
+}
+#define EK_ADD16(a, b) ek_add16((a), (b))
+#define EK_SUB16(a, b) ek_sub16((a), (b))
+#define EK_SAX16(a, b) ek_sax16((a), (b))
+#define EK_ASX16(a, b) ek_asx16((a), (b))
+#define EK_HADD16(a, b) ek_hadd16((a), (b))
+#define EK_HSUB16(a, b) ek_hsub16((a), (b))
+#define EK_MSD(a, b, c) ek_msd((a), (b), (c))
+#define EK_MADX(a, b, c) ek_madx((a), (b), (c))
+#define EK_SQUARES(a) ((uint32_t)(lo16(a) * lo16(a)) + (uint32_t)(hi16(a) * hi16(a)))
+#endif
+
+/* Each half times q15 (a Q15 fraction), rounded half up: the FFT's
+ * division of its inputs by the radix (q15 = 32767 / radix). */
+static ek_pair q15_scale(ek_pair x, int32_t q15)
+{
+    return pack((lo16(x) * q15 + 16384) >> 15, (hi16(x) * q15 + 16384) >> 15);
 }
 
-/* m radix-4 butterflies on f[k], f[k+m], f[k+2m], f[k+3m]. */
-static void butterfly4(ek_slot *f, uint32_t m, uint32_t fstride)
+/* a * w (w: Q15 twiddle pair), each part rounded half up. */
+static ek_pair cmul(ek_pair a, ek_pair w)
 {
-    uint32_t k;
-    for (k = 0; k < m; ++k) {
-        ek_cpx a0 = cdiv(f[k].c, 32767 / 4);
-        ek_cpx a1 = cdiv(f[k + m].c, 32767 / 4);
-        ek_cpx a2 = cdiv(f[k + 2 * m].c, 32767 / 4);
-        ek_cpx a3 = cdiv(f[k + 3 * m].c, 32767 / 4);
-        ek_cpx s0 = cmul(a1, ek_fe_twiddles[k * fstride]);
-        ek_cpx s1 = cmul(a2, ek_fe_twiddles[2 * k * fstride]);
-        ek_cpx s2 = cmul(a3, ek_fe_twiddles[3 * k * fstride]);
-        ek_cpx s5 = csub(a0, s1);
-        ek_cpx s3, s4;
-        a0 = cadd(a0, s1);
-        s3 = cadd(s0, s2);
-        s4 = csub(s0, s2);
-        f[k + 2 * m].c = csub(a0, s3);
-        f[k].c = cadd(a0, s3);
-        f[k + m].c.r = (int16_t)(s5.r + s4.i);
-        f[k + m].c.i = (int16_t)(s5.i - s4.r);
-        f[k + 3 * m].c.r = (int16_t)(s5.r - s4.i);
-        f[k + 3 * m].c.i = (int16_t)(s5.i + s4.r);
+    return pack(EK_MSD(a, w, 16384) >> 15, EK_MADX(a, w, 16384) >> 15);
+}
+
+/* The twiddles as pairs (one aligned 32-bit load each). */
+static ek_pair twiddle(uint32_t k)
+{
+    return load32(ek_fe_twiddles[k]);
+}
+
+/*
+ * Radix-4 butterflies on f[0], f[m], f[2m], f[3m] of every group of 4m
+ * slots, for one k (twiddles w1, w2, w3); k = 0 passes none (its twiddle,
+ * 32767 + 0i, leaves any |part| <= 16384 unchanged, and the inputs of a
+ * butterfly are at most 8192 after the division by 4).
+ */
+#define EK_BUTTERFLY4(f, m, s0, s1, s2)                              \
+    do {                                                             \
+        ek_pair s3_, s4_, s5_;                                       \
+        s5_ = EK_SUB16(a0, s1);                                      \
+        a0 = EK_ADD16(a0, s1);                                       \
+        s3_ = EK_ADD16(s0, s2);                                      \
+        s4_ = EK_SUB16(s0, s2);                                      \
+        (f)[2 * (m)] = EK_SUB16(a0, s3_);                            \
+        (f)[0] = EK_ADD16(a0, s3_);                                  \
+        (f)[(m)] = EK_SAX16(s5_, s4_);                               \
+        (f)[3 * (m)] = EK_ASX16(s5_, s4_);                           \
+    } while (0)
+
+static void radix4_k(ek_pair *f, uint32_t m, uint32_t groups, uint32_t k, uint32_t fstride)
+{
+    uint32_t g;
+    if (k == 0) {
+        for (g = 0; g < groups; ++g, f += 4 * m) {
+            ek_pair a0 = q15_scale(f[0], 32767 / 4);
+            const ek_pair a1 = q15_scale(f[m], 32767 / 4);
+            const ek_pair a2 = q15_scale(f[2 * m], 32767 / 4);
+            const ek_pair a3 = q15_scale(f[3 * m], 32767 / 4);
+            EK_BUTTERFLY4(f, m, a1, a2, a3);
+        }
+    } else {
+        const ek_pair w1 = twiddle(k * fstride);
+        const ek_pair w2 = twiddle(2 * k * fstride);
+        const ek_pair w3 = twiddle(3 * k * fstride);
+        f += k;
+        for (g = 0; g < groups; ++g, f += 4 * m) {
+            ek_pair a0 = q15_scale(f[0], 32767 / 4);
+            const ek_pair s0 = cmul(q15_scale(f[m], 32767 / 4), w1);
+            const ek_pair s1 = cmul(q15_scale(f[2 * m], 32767 / 4), w2);
+            const ek_pair s2 = cmul(q15_scale(f[3 * m], 32767 / 4), w3);
+            EK_BUTTERFLY4(f, m, s0, s1, s2);
+        }
     }
 }
 
-/* m radix-2 butterflies on f[k], f[k+m]. */
-static void butterfly2(ek_slot *f, uint32_t m, uint32_t fstride)
+static void radix2_k(ek_pair *f, uint32_t m, uint32_t groups, uint32_t k, uint32_t fstride)
 {
-    uint32_t k;
-    for (k = 0; k < m; ++k) {
-        ek_cpx a0 = cdiv(f[k].c, 32767 / 2);
-        ek_cpx a1 = cdiv(f[k + m].c, 32767 / 2);
-        ek_cpx t = cmul(a1, ek_fe_twiddles[k * fstride]);
-        f[k + m].c = csub(a0, t);
-        f[k].c = cadd(a0, t);
+    uint32_t g;
+    const ek_pair w = twiddle(k * fstride);
+    f += k;
+    for (g = 0; g < groups; ++g, f += 2 * m) {
+        const ek_pair a0 = q15_scale(f[0], 32767 / 2);
+        ek_pair t = q15_scale(f[m], 32767 / 2);
+        if (k != 0) { /* k = 0: the identity, as in radix4_k */
+            t = cmul(t, w);
+        }
+        f[m] = EK_SUB16(a0, t);
+        f[0] = EK_ADD16(a0, t);
     }
+}
+
+/* x with each half shifted left by `shift` (the low 16 bits kept): the
+ * auto-scale, applied as the first stage reads its inputs. */
+static ek_pair shl16(ek_pair x, uint32_t shift)
+{
+    return ((x << shift) & 0xFFFFu) | ((x & 0xFFFF0000u) << shift);
+}
+
+/* The first stage (m = 1: no twiddles) on the auto-scaled inputs. */
+static void first_stage(ek_pair *f, uint32_t shift)
+{
+    uint32_t g;
+    if (EK_FE_FIRST_RADIX == 4) {
+        for (g = 0; g < HALF / 4; ++g, f += 4) {
+            ek_pair a0 = q15_scale(shl16(f[0], shift), 32767 / 4);
+            const ek_pair a1 = q15_scale(shl16(f[1], shift), 32767 / 4);
+            const ek_pair a2 = q15_scale(shl16(f[2], shift), 32767 / 4);
+            const ek_pair a3 = q15_scale(shl16(f[3], shift), 32767 / 4);
+            EK_BUTTERFLY4(f, 1, a1, a2, a3);
+        }
+    } else {
+        for (g = 0; g < HALF / 2; ++g, f += 2) {
+            const ek_pair a0 = q15_scale(shl16(f[0], shift), 32767 / 2);
+            const ek_pair a1 = q15_scale(shl16(f[1], shift), 32767 / 2);
+            f[1] = EK_SUB16(a0, a1);
+            f[0] = EK_ADD16(a0, a1);
+        }
+    }
+}
+
+/* The windowed value of sample n (the reference's exact arithmetic). */
+static int32_t windowed(uint32_t n)
+{
+    int32_t x = ((int32_t)state.samples[n] * ek_fe_window[n]) >> EK_FE_WINDOW_BITS;
+    if (x > INT16_MAX) {
+        x = INT16_MAX;
+    } else if (x < INT16_MIN) {
+        x = INT16_MIN;
+    }
+    return x;
+}
+
+/* The auto-scale shift of the reference: from its running max |x| kept in
+ * int16 (so -32768 reads as -32768 and later samples may replace it); a
+ * zero peak counts as 32 bits used (no scaling), as in the reference. */
+static uint32_t reference_shift(void)
+{
+    int16_t peak = 0;
+    uint32_t n, used;
+    for (n = 0; n < WIN; ++n) {
+        const int32_t x = windowed(n);
+        if (x > peak) {
+            peak = (int16_t)x;
+        } else if (-x > peak) {
+            peak = (int16_t)(-x);
+        }
+    }
+    used = peak != 0 ? msb32((uint32_t)(int32_t)peak) : 32u;
+    return used < 15u ? 15u - used : 0u;
 }
 
 /* Window the buffered samples into the FFT buffer (digit-reversed order,
- * zero padded), auto-scale them, and return the scale shift. */
+ * zero padded) and return the auto-scale shift (applied by first_stage). */
 static uint32_t window_and_scale(void)
 {
-    int16_t peak = 0;
-    uint32_t c, shift;
-    for (c = 0; c < HALF; ++c) {
-        int16_t v[2];
-        uint32_t j;
-        for (j = 0; j < 2; ++j) {
-            uint32_t n = 2 * c + j;
-            int32_t x = 0;
-            if (n < WIN) {
-                x = ((int32_t)state.samples[n] * ek_fe_window[n]) >> EK_FE_WINDOW_BITS;
-                if (x > INT16_MAX) {
-                    x = INT16_MAX;
-                } else if (x < INT16_MIN) {
-                    x = INT16_MIN;
-                }
-                /* running max |x|, kept in int16 like the reference (so
-                 * -32768 reads as -32768, and later samples may replace it) */
-                if (x > peak) {
-                    peak = (int16_t)x;
-                } else if (-x > peak) {
-                    peak = (int16_t)(-x);
-                }
-            }
-            v[j] = (int16_t)x;
-        }
-        scratch.fft[ek_fe_position[c]].c.r = v[0];
-        scratch.fft[ek_fe_position[c]].c.i = v[1];
+    int32_t lo = 0, hi = 0; /* min and max windowed value */
+    uint32_t c, used;
+    for (c = 0; c < WIN / 2; ++c) {
+        const uint32_t s = load32(state.samples + 2 * c);
+        const uint32_t w = load32(ek_fe_window + 2 * c);
+#if EK_FE_WINDOW_SATURATES
+        const int32_t x0 = windowed(2 * c);
+        const int32_t x1 = windowed(2 * c + 1);
+#else
+        const int32_t x0 = (lo16(s) * lo16(w)) >> EK_FE_WINDOW_BITS;
+        const int32_t x1 = (hi16(s) * hi16(w)) >> EK_FE_WINDOW_BITS;
+#endif
+        lo = x0 < lo ? x0 : lo;
+        hi = x0 > hi ? x0 : hi;
+        lo = x1 < lo ? x1 : lo;
+        hi = x1 > hi ? x1 : hi;
+        scratch.fft[ek_fe_position[c]] = pack(x0, x1);
     }
-    {
-        /* headroom of the peak; a zero peak counts as 32 bits used (no
-         * scaling), as in the reference, whose running max can end at 0
-         * when a window holds -32768 (e.g. a negative full-scale DC) */
-        const uint32_t used = peak != 0 ? msb32((uint32_t)(int32_t)peak) : 32u;
-        shift = used < 15u ? 15u - used : 0u;
+    if (WIN % 2 != 0) {
+        const int32_t x0 = windowed(WIN - 1);
+        lo = x0 < lo ? x0 : lo;
+        hi = x0 > hi ? x0 : hi;
+        scratch.fft[ek_fe_position[WIN / 2]] = pack(x0, 0);
+        ++c;
     }
-    if (shift > 0) {
-        int32_t mul = (int32_t)1 << shift;
-        for (c = 0; c < HALF; ++c) {
-            scratch.fft[c].c.r = (int16_t)(scratch.fft[c].c.r * mul);
-            scratch.fft[c].c.i = (int16_t)(scratch.fft[c].c.i * mul);
-        }
+    for (; c < HALF; ++c) {
+        scratch.fft[ek_fe_position[c]] = 0u;
     }
-    return shift;
+    if (lo == INT16_MIN) {
+        return reference_shift(); /* the reference's peak may end anywhere */
+    }
+    /* otherwise the reference's peak is max |x| */
+    hi = -lo > hi ? -lo : hi;
+    used = hi != 0 ? msb32((uint32_t)hi) : 32u;
+    return used < 15u ? 15u - used : 0u;
 }
 
-static void complex_fft(void)
+static void complex_fft(uint32_t shift)
 {
     uint32_t s;
-    for (s = 0; s < EK_FE_FFT_STAGES; ++s) {
+    first_stage(scratch.fft, shift);
+    for (s = 1; s < EK_FE_FFT_STAGES; ++s) {
         const uint32_t p = ek_fe_fft_stages[s][0];
         const uint32_t m = ek_fe_fft_stages[s][1];
         const uint32_t fstride = ek_fe_fft_stages[s][2];
-        uint32_t g;
-        for (g = 0; g < HALF; g += p * m) {
+        const uint32_t groups = HALF / (p * m);
+        uint32_t k;
+        for (k = 0; k < m; ++k) {
             if (p == 4) {
-                butterfly4(scratch.fft + g, m, fstride);
+                radix4_k(scratch.fft, m, groups, k, fstride);
             } else {
-                butterfly2(scratch.fft + g, m, fstride);
+                radix2_k(scratch.fft, m, groups, k, fstride);
             }
         }
     }
-}
-
-/* x / 2 rounded towards minus infinity (an arithmetic shift). */
-static int16_t half_of(int32_t x)
-{
-    return (int16_t)(x >> 1);
-}
-
-static uint32_t energy(int16_t r, int16_t i)
-{
-    return (uint32_t)((int32_t)r * r) + (uint32_t)((int32_t)i * i);
 }
 
 /* Split the complex FFT into the real FFT's bins and replace each slot by
@@ -238,28 +368,28 @@ static uint32_t energy(int16_t r, int16_t i)
 static void real_spectrum_energy(void)
 {
     uint32_t k;
+    ek_pair *f = scratch.fft;
     for (k = 1; k <= HALF / 2; ++k) {
-        ek_cpx fpk = cdiv(scratch.fft[k].c, 32767 / 2);
-        ek_cpx fpnk;
-        ek_cpx f1k, f2k, tw;
-        int16_t xr, xi, yr, yi;
-        fpnk.r = scratch.fft[HALF - k].c.r;
-        fpnk.i = (int16_t)(-scratch.fft[HALF - k].c.i);
-        fpnk = cdiv(fpnk, 32767 / 2);
-        f1k = cadd(fpk, fpnk);
-        f2k = csub(fpk, fpnk);
-        tw = cmul(f2k, ek_fe_super_twiddles[k]);
-        xr = half_of(f1k.r + tw.r);
-        xi = half_of(f1k.i + tw.i);
-        yr = half_of(f1k.r - tw.r);
-        yi = half_of(tw.i - f1k.i);
-        scratch.fft[k].e =
-            (k >= EK_FE_ENERGY_START && k < EK_FE_ENERGY_END) ? energy(xr, xi) : 0u;
-        scratch.fft[HALF - k].e = (HALF - k >= EK_FE_ENERGY_START && HALF - k < EK_FE_ENERGY_END)
-                                      ? energy(yr, yi)
-                                      : 0u;
+        const ek_pair fpk = q15_scale(f[k], 32767 / 2);
+        const ek_pair y = f[HALF - k];
+        /* conjugate: the imaginary half negated, keeping 16 bits */
+        const ek_pair fpnk = q15_scale(pack(lo16(y), -hi16(y)), 32767 / 2);
+        const ek_pair f1k = EK_ADD16(fpk, fpnk);
+        const ek_pair tw = cmul(EK_SUB16(fpk, fpnk), load32(ek_fe_super_twiddles[k]));
+        /* bin k: (f1k + tw) / 2; bin HALF - k: conj(f1k - tw) / 2 (floor) */
+        const ek_pair xk = EK_HADD16(f1k, tw);
+        const int32_t yr = lo16(EK_HSUB16(f1k, tw));
+        const int32_t yi = hi16(EK_HSUB16(tw, f1k));
+        f[k] = EK_SQUARES(xk);
+        f[HALF - k] = (uint32_t)(yr * yr) + (uint32_t)(yi * yi);
     }
-    scratch.fft[0].e = 0u; /* DC: never inside the band */
+    for (k = 0; k < EK_FE_ENERGY_START && k < HALF; ++k) {
+        f[k] = 0u;
+    }
+    for (k = EK_FE_ENERGY_END; k < HALF; ++k) {
+        f[k] = 0u;
+    }
+    f[0] = 0u; /* DC: never inside the band */
 }
 
 /* Rounded square root as the reference computes it: floor(sqrt(x)) plus one
@@ -314,13 +444,13 @@ static void filterbank(void)
     uint64_t acc = 0, unacc = 0;
     uint32_t c;
     for (c = 0; c < NCH + 1; ++c) {
-        const ek_slot *e = scratch.fft + ek_fe_fb_freq_starts[c];
+        const ek_pair *e = scratch.fft + ek_fe_fb_freq_starts[c];
         const int16_t *w = ek_fe_fb_weights + ek_fe_fb_weight_starts[c];
         const int16_t *u = ek_fe_fb_unweights + ek_fe_fb_weight_starts[c];
         int32_t j;
         for (j = 0; j < ek_fe_fb_widths[c]; ++j) {
-            acc += (uint64_t)(uint32_t)w[j] * e[j].e;
-            unacc += (uint64_t)(uint32_t)u[j] * e[j].e;
+            acc += (uint64_t)(uint32_t)w[j] * e[j];
+            unacc += (uint64_t)(uint32_t)u[j] * e[j];
         }
         if (c > 0) {
             scratch.sums[c - 1] = acc;
@@ -460,7 +590,7 @@ static void compute_frame(int8_t *out)
     shift = window_and_scale();
     EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_WINDOW);
     EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_FFT);
-    complex_fft();
+    complex_fft(shift);
     EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_FFT);
     EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_ENERGY);
     real_spectrum_energy();
