@@ -34,6 +34,12 @@
 #define HALF (EK_FRONTEND_FFT_SIZE / 2)
 #define NCH EK_FRONTEND_NUM_CHANNELS
 
+#if defined(__GNUC__)
+#define EK_INLINE inline __attribute__((always_inline))
+#else
+#define EK_INLINE inline
+#endif
+
 /* A complex Q15 value packed in 32 bits: real part in the low half, imaginary
  * part in the high half (two's complement each), the layout of the Cortex-M
  * DSP extension's dual 16-bit instructions. */
@@ -162,17 +168,33 @@ static int32_t ek_madx(ek_pair a, ek_pair b, int32_t c)
 #define EK_SQUARES(a) ((uint32_t)(lo16(a) * lo16(a)) + (uint32_t)(hi16(a) * hi16(a)))
 #endif
 
+/* The pair (lo >> 15, hi >> 15), 16 bits each: two Q15 products packed. */
+static ek_pair pack_q15(int32_t lo, int32_t hi)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    ek_pair r; /* PKHBT: the low half of lo >> 15, the high half of hi << 1 */
+    __asm__("pkhbt %0, %1, %2, lsl #1" : "=r"(r) : "r"(lo >> 15), "r"(hi));
+    return r;
+#else
+    return ((uint32_t)(lo >> 15) & 0xFFFFu) | (((uint32_t)hi << 1) & 0xFFFF0000u);
+#endif
+}
+
 /* Each half times q15 (a Q15 fraction), rounded half up: the FFT's
  * division of its inputs by the radix (q15 = 32767 / radix). */
 static ek_pair q15_scale(ek_pair x, int32_t q15)
 {
-    return pack((lo16(x) * q15 + 16384) >> 15, (hi16(x) * q15 + 16384) >> 15);
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    return pack_q15(__smlabb((int32_t)x, q15, 16384), __smlatb((int32_t)x, q15, 16384));
+#else
+    return pack_q15(lo16(x) * q15 + 16384, hi16(x) * q15 + 16384);
+#endif
 }
 
 /* a * w (w: Q15 twiddle pair), each part rounded half up. */
 static ek_pair cmul(ek_pair a, ek_pair w)
 {
-    return pack(EK_MSD(a, w, 16384) >> 15, EK_MADX(a, w, 16384) >> 15);
+    return pack_q15(EK_MSD(a, w, 16384), EK_MADX(a, w, 16384));
 }
 
 /* The twiddles as pairs (one aligned 32-bit load each). */
@@ -200,23 +222,25 @@ static ek_pair twiddle(uint32_t k)
         (f)[3 * (m)] = EK_ASX16(s5_, s4_);                           \
     } while (0)
 
-static void radix4_k(ek_pair *f, uint32_t m, uint32_t groups, uint32_t k, uint32_t fstride)
+/* One radix-4 stage: groups of 4m slots, twiddle step fstride (constants
+ * once inlined, so that the offsets become immediates). */
+static EK_INLINE void radix4_stage(ek_pair *buf, const uint32_t m, const uint32_t fstride)
 {
-    uint32_t g;
-    if (k == 0) {
-        for (g = 0; g < groups; ++g, f += 4 * m) {
-            ek_pair a0 = q15_scale(f[0], 32767 / 4);
-            const ek_pair a1 = q15_scale(f[m], 32767 / 4);
-            const ek_pair a2 = q15_scale(f[2 * m], 32767 / 4);
-            const ek_pair a3 = q15_scale(f[3 * m], 32767 / 4);
-            EK_BUTTERFLY4(f, m, a1, a2, a3);
-        }
-    } else {
+    const uint32_t groups = HALF / (4 * m);
+    uint32_t k, g;
+    ek_pair *f = buf;
+    for (g = 0; g < groups; ++g, f += 4 * m) {
+        ek_pair a0 = q15_scale(f[0], 32767 / 4);
+        const ek_pair a1 = q15_scale(f[m], 32767 / 4);
+        const ek_pair a2 = q15_scale(f[2 * m], 32767 / 4);
+        const ek_pair a3 = q15_scale(f[3 * m], 32767 / 4);
+        EK_BUTTERFLY4(f, m, a1, a2, a3);
+    }
+    for (k = 1; k < m; ++k) {
         const ek_pair w1 = twiddle(k * fstride);
         const ek_pair w2 = twiddle(2 * k * fstride);
         const ek_pair w3 = twiddle(3 * k * fstride);
-        f += k;
-        for (g = 0; g < groups; ++g, f += 4 * m) {
+        for (g = 0, f = buf + k; g < groups; ++g, f += 4 * m) {
             ek_pair a0 = q15_scale(f[0], 32767 / 4);
             const ek_pair s0 = cmul(q15_scale(f[m], 32767 / 4), w1);
             const ek_pair s1 = cmul(q15_scale(f[2 * m], 32767 / 4), w2);
@@ -226,19 +250,23 @@ static void radix4_k(ek_pair *f, uint32_t m, uint32_t groups, uint32_t k, uint32
     }
 }
 
-static void radix2_k(ek_pair *f, uint32_t m, uint32_t groups, uint32_t k, uint32_t fstride)
+/* One radix-2 stage (k = 0: no twiddle, as in radix4_stage). */
+static EK_INLINE void radix2_stage(ek_pair *buf, const uint32_t m, const uint32_t fstride)
 {
-    uint32_t g;
-    const ek_pair w = twiddle(k * fstride);
-    f += k;
-    for (g = 0; g < groups; ++g, f += 2 * m) {
-        const ek_pair a0 = q15_scale(f[0], 32767 / 2);
-        ek_pair t = q15_scale(f[m], 32767 / 2);
-        if (k != 0) { /* k = 0: the identity, as in radix4_k */
-            t = cmul(t, w);
+    const uint32_t groups = HALF / (2 * m);
+    uint32_t k, g;
+    for (k = 0; k < m; ++k) {
+        const ek_pair w = twiddle(k * fstride);
+        ek_pair *f = buf + k;
+        for (g = 0; g < groups; ++g, f += 2 * m) {
+            const ek_pair a0 = q15_scale(f[0], 32767 / 2);
+            ek_pair t = q15_scale(f[m], 32767 / 2);
+            if (k != 0) {
+                t = cmul(t, w);
+            }
+            f[m] = EK_SUB16(a0, t);
+            f[0] = EK_ADD16(a0, t);
         }
-        f[m] = EK_SUB16(a0, t);
-        f[0] = EK_ADD16(a0, t);
     }
 }
 
@@ -345,22 +373,12 @@ static uint32_t window_and_scale(void)
 
 static void complex_fft(uint32_t shift)
 {
-    uint32_t s;
     first_stage(scratch.fft, shift);
-    for (s = 1; s < EK_FE_FFT_STAGES; ++s) {
-        const uint32_t p = ek_fe_fft_stages[s][0];
-        const uint32_t m = ek_fe_fft_stages[s][1];
-        const uint32_t fstride = ek_fe_fft_stages[s][2];
-        const uint32_t groups = HALF / (p * m);
-        uint32_t k;
-        for (k = 0; k < m; ++k) {
-            if (p == 4) {
-                radix4_k(scratch.fft, m, groups, k, fstride);
-            } else {
-                radix2_k(scratch.fft, m, groups, k, fstride);
-            }
-        }
-    }
+#define EK_FE_RADIX4(m, fstride) radix4_stage(scratch.fft, (m), (fstride));
+#define EK_FE_RADIX2(m, fstride) radix2_stage(scratch.fft, (m), (fstride));
+    EK_FE_FFT_LATER_STAGES
+#undef EK_FE_RADIX4
+#undef EK_FE_RADIX2
 }
 
 /* Split the complex FFT into the real FFT's bins and replace each slot by
