@@ -124,6 +124,30 @@ static ek_pair pack(int32_t lo, int32_t hi)
 #define EK_MADX(a, b, c) __smladx((int32_t)(a), (int32_t)(b), (c))
 /* a.r * a.r + a.i * a.i as uint32 (wrapping) */
 #define EK_SQUARES(a) ((uint32_t)__smuad((int32_t)(a), (int32_t)(a)))
+/* per half: the larger of a and b (SSUB16 sets the GE flags that SEL reads) */
+static EK_INLINE ek_pair ek_max16(ek_pair a, ek_pair b)
+{
+    ek_pair r;
+    __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+/* per half: the smaller of a and b */
+static EK_INLINE ek_pair ek_min16(ek_pair a, ek_pair b)
+{
+    ek_pair r;
+    __asm__("ssub16 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+/* (lo, hi): the low 16 bits of each */
+static EK_INLINE ek_pair ek_pack(int32_t lo, int32_t hi)
+{
+    ek_pair r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+#define EK_MAX16(a, b) ek_max16((a), (b))
+#define EK_MIN16(a, b) ek_min16((a), (b))
+#define EK_PACK(lo, hi) ek_pack((lo), (hi))
 #else
 static ek_pair ek_add16(ek_pair a, ek_pair b)
 {
@@ -166,6 +190,17 @@ static int32_t ek_madx(ek_pair a, ek_pair b, int32_t c)
 #define EK_MSD(a, b, c) ek_msd((a), (b), (c))
 #define EK_MADX(a, b, c) ek_madx((a), (b), (c))
 #define EK_SQUARES(a) ((uint32_t)(lo16(a) * lo16(a)) + (uint32_t)(hi16(a) * hi16(a)))
+static ek_pair ek_max16(ek_pair a, ek_pair b)
+{
+    return pack(lo16(a) > lo16(b) ? lo16(a) : lo16(b), hi16(a) > hi16(b) ? hi16(a) : hi16(b));
+}
+static ek_pair ek_min16(ek_pair a, ek_pair b)
+{
+    return pack(lo16(a) < lo16(b) ? lo16(a) : lo16(b), hi16(a) < hi16(b) ? hi16(a) : hi16(b));
+}
+#define EK_MAX16(a, b) ek_max16((a), (b))
+#define EK_MIN16(a, b) ek_min16((a), (b))
+#define EK_PACK(lo, hi) pack((lo), (hi))
 #endif
 
 /* The pair (lo >> 15, hi >> 15), 16 bits each: two Q15 products packed. */
@@ -334,40 +369,40 @@ static uint32_t reference_shift(void)
  * zero padded) and return the auto-scale shift (applied by first_stage). */
 static uint32_t window_and_scale(void)
 {
-    int32_t lo = 0, hi = 0; /* min and max windowed value */
+    ek_pair lo = 0, hi = 0; /* min and max windowed value, per half */
     uint32_t c, used;
+    int32_t peak;
     for (c = 0; c < WIN / 2; ++c) {
+#if EK_FE_WINDOW_SATURATES
+        const ek_pair x = pack(windowed(2 * c), windowed(2 * c + 1));
+#else
         const uint32_t s = load32(state.samples + 2 * c);
         const uint32_t w = load32(ek_fe_window + 2 * c);
-#if EK_FE_WINDOW_SATURATES
-        const int32_t x0 = windowed(2 * c);
-        const int32_t x1 = windowed(2 * c + 1);
-#else
-        const int32_t x0 = (lo16(s) * lo16(w)) >> EK_FE_WINDOW_BITS;
-        const int32_t x1 = (hi16(s) * hi16(w)) >> EK_FE_WINDOW_BITS;
+        const ek_pair x = EK_PACK((lo16(s) * lo16(w)) >> EK_FE_WINDOW_BITS,
+                                  (hi16(s) * hi16(w)) >> EK_FE_WINDOW_BITS);
 #endif
-        lo = x0 < lo ? x0 : lo;
-        hi = x0 > hi ? x0 : hi;
-        lo = x1 < lo ? x1 : lo;
-        hi = x1 > hi ? x1 : hi;
-        scratch.fft[ek_fe_position[c]] = pack(x0, x1);
+        lo = EK_MIN16(lo, x);
+        hi = EK_MAX16(hi, x);
+        scratch.fft[ek_fe_position[c]] = x;
     }
     if (WIN % 2 != 0) {
-        const int32_t x0 = windowed(WIN - 1);
-        lo = x0 < lo ? x0 : lo;
-        hi = x0 > hi ? x0 : hi;
-        scratch.fft[ek_fe_position[WIN / 2]] = pack(x0, 0);
+        const ek_pair x = pack(windowed(WIN - 1), 0);
+        lo = EK_MIN16(lo, x);
+        hi = EK_MAX16(hi, x);
+        scratch.fft[ek_fe_position[WIN / 2]] = x;
         ++c;
     }
     for (; c < HALF; ++c) {
         scratch.fft[ek_fe_position[c]] = 0u;
     }
-    if (lo == INT16_MIN) {
+    if (lo16(lo) == INT16_MIN || hi16(lo) == INT16_MIN) {
         return reference_shift(); /* the reference's peak may end anywhere */
     }
     /* otherwise the reference's peak is max |x| */
-    hi = -lo > hi ? -lo : hi;
-    used = hi != 0 ? msb32((uint32_t)hi) : 32u;
+    peak = hi16(hi) > lo16(hi) ? hi16(hi) : lo16(hi);
+    peak = -lo16(lo) > peak ? -lo16(lo) : peak;
+    peak = -hi16(lo) > peak ? -hi16(lo) : peak;
+    used = peak != 0 ? msb32((uint32_t)peak) : 32u;
     return used < 15u ? 15u - used : 0u;
 }
 
