@@ -445,50 +445,54 @@ static void real_spectrum_energy(void)
     f[0] = 0u; /* DC: never inside the band */
 }
 
-/* Rounded square root as the reference computes it: floor(sqrt(x)) plus one
- * when the remainder exceeds the root, except at the top of the range. */
-static uint32_t sqrt32_round(uint32_t x)
+/* floor(sqrt(x)) for x < 2^32: two Newton steps (hardware division on a
+ * Cortex-M4) from an overestimate out of a 48-entry table, then one
+ * correction.  Checked against the definition exhaustively for x < 2^32. */
+static uint32_t isqrt32(uint32_t x)
 {
-    uint32_t res = 0, bit;
-    if (x == 0) {
-        return 0;
+    uint32_t e, idx, r;
+    if (x < 4u) {
+        return x != 0u;
     }
-    bit = (uint32_t)1 << ((msb32(x) - 1) & ~1u);
-    while (bit) {
-        if (x >= res + bit) {
-            x -= res + bit;
-            res = (res >> 1) + bit;
-        } else {
-            res >>= 1;
-        }
-        bit >>= 2;
+    e = (msb32(x) - 1u) & ~1u; /* even; x >> e in [1, 4) */
+    idx = e >= 4u ? x >> (e - 4u) : x << (4u - e); /* top bits, in [16, 64) */
+    r = (ek_fe_sqrt_lut[idx - 16u] >> (16u - e / 2u)) + 1u; /* > sqrt(x) */
+    r = (r + x / r) >> 1;
+    r = (r + x / r) >> 1;
+    if ((uint64_t)r * r > x) {
+        --r;
     }
-    if (x > res && res != 0xFFFFu) {
-        ++res;
-    }
-    return res;
+    return r;
 }
 
+/* Rounded square root as the reference computes it: floor(sqrt(x)) plus one
+ * when the remainder exceeds the root, except at the top of the range (a
+ * root of 0xFFFF for x < 2^32, of 0xFFFFFFFF above). */
 static uint32_t sqrt64_round(uint64_t x)
 {
-    uint64_t res = 0, bit;
+    uint32_t r;
     if ((x >> 32) == 0) {
-        return sqrt32_round((uint32_t)x);
-    }
-    bit = (uint64_t)1 << ((msb64(x) - 1) & ~1u);
-    while (bit) {
-        if (x >= res + bit) {
-            x -= res + bit;
-            res = (res >> 1) + bit;
-        } else {
-            res >>= 1;
+        const uint32_t x32 = (uint32_t)x;
+        r = isqrt32(x32);
+        return (x32 - r * r > r && r != 0xFFFFu) ? r + 1u : r;
+    } else {
+        /* the root of the top 31 or 32 bits, then two bits at a time */
+        uint32_t j = (msb64(x) - 31u) / 2u;
+        const uint32_t top = (uint32_t)(x >> (2u * j));
+        uint64_t rem;
+        r = isqrt32(top);
+        rem = top - r * r;
+        while (j-- > 0u) {
+            const uint64_t step = 4u * (uint64_t)r + 1u; /* (2r + 1)^2 - (2r)^2 */
+            rem = (rem << 2) | ((x >> (2u * j)) & 3u);
+            r <<= 1;
+            if (rem >= step) {
+                rem -= step;
+                r |= 1u;
+            }
         }
-        bit >>= 2;
+        return (rem > r && r != 0xFFFFFFFFu) ? r + 1u : r;
     }
-    if (x > res && res != 0xFFFFFFFFu) {
-        ++res;
-    }
-    return (uint32_t)res;
 }
 
 /* Mel filterbank on the energies (64-bit sums, one per channel). */
@@ -725,3 +729,12 @@ size_t ek_frontend_scratch_bytes(void)
 {
     return sizeof(scratch);
 }
+
+#if defined(EK_FRONTEND_TEST_HOOKS)
+/* For the tests only (tests/frontend): the rounded square root. */
+uint32_t ek_frontend_test_sqrt(uint64_t x);
+uint32_t ek_frontend_test_sqrt(uint64_t x)
+{
+    return sqrt64_round(x);
+}
+#endif
