@@ -36,7 +36,9 @@
 
 #if defined(__GNUC__)
 #define EK_INLINE inline __attribute__((always_inline))
+#define EK_NOINLINE __attribute__((noinline))
 #else
+#define EK_NOINLINE
 #define EK_INLINE inline
 #endif
 
@@ -124,30 +126,35 @@ static ek_pair pack(int32_t lo, int32_t hi)
 #define EK_MADX(a, b, c) __smladx((int32_t)(a), (int32_t)(b), (c))
 /* a.r * a.r + a.i * a.i as uint32 (wrapping) */
 #define EK_SQUARES(a) ((uint32_t)__smuad((int32_t)(a), (int32_t)(a)))
-/* per half: the larger of a and b (SSUB16 sets the GE flags that SEL reads) */
-static EK_INLINE ek_pair ek_max16(ek_pair a, ek_pair b)
+/* per half: hi = max(hi, x), lo = min(lo, x) (SSUB16 sets the GE flags
+ * SEL reads; GCC models the GE flags of these intrinsics) */
+#define EK_MINMAX16_INTO(lo, hi, x)                                              \
+    do {                                                                         \
+        (void)__ssub16((int32_t)(x), (int32_t)(hi));                             \
+        (hi) = (ek_pair)__sel((x), (hi));                                        \
+        (void)__ssub16((int32_t)(lo), (int32_t)(x));                             \
+        (lo) = (ek_pair)__sel((x), (lo));                                        \
+    } while (0)
+/* (p0 >> WINDOW_BITS, p1 >> WINDOW_BITS), 16 bits each */
+static EK_INLINE ek_pair ek_window_pack(int32_t p0, int32_t p1)
 {
     ek_pair r;
-    __asm__("ssub16 %0, %1, %2\n\tsel %0, %1, %2" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    __asm__("pkhtb %0, %1, %2, asr %3"
+            : "=r"(r)
+            : "r"((uint32_t)p1 << (16 - EK_FE_WINDOW_BITS)), "r"(p0), "i"(EK_FE_WINDOW_BITS));
     return r;
 }
-/* per half: the smaller of a and b */
-static EK_INLINE ek_pair ek_min16(ek_pair a, ek_pair b)
+/* (the low half of lo, the high half of hi) */
+static EK_INLINE ek_pair ek_halves(ek_pair lo, ek_pair hi)
 {
     ek_pair r;
-    __asm__("ssub16 %0, %1, %2\n\tsel %0, %2, %1" : "=&r"(r) : "r"(a), "r"(b) : "cc");
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(lo), "r"(hi));
     return r;
 }
-/* (lo, hi): the low 16 bits of each */
-static EK_INLINE ek_pair ek_pack(int32_t lo, int32_t hi)
-{
-    ek_pair r;
-    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
-    return r;
-}
-#define EK_MAX16(a, b) ek_max16((a), (b))
-#define EK_MIN16(a, b) ek_min16((a), (b))
-#define EK_PACK(lo, hi) ek_pack((lo), (hi))
+#define EK_WINDOW_PACK(p0, p1) ek_window_pack((p0), (p1))
+#define EK_HALVES(lo, hi) ek_halves((lo), (hi))
+/* the complex conjugate (the imaginary half negated, keeping 16 bits) */
+#define EK_CONJ(x) ek_halves((x), (ek_pair)__ssub16(0, (int32_t)(x)))
 #else
 static ek_pair ek_add16(ek_pair a, ek_pair b)
 {
@@ -198,9 +205,10 @@ static ek_pair ek_min16(ek_pair a, ek_pair b)
 {
     return pack(lo16(a) < lo16(b) ? lo16(a) : lo16(b), hi16(a) < hi16(b) ? hi16(a) : hi16(b));
 }
-#define EK_MAX16(a, b) ek_max16((a), (b))
-#define EK_MIN16(a, b) ek_min16((a), (b))
-#define EK_PACK(lo, hi) pack((lo), (hi))
+#define EK_MINMAX16_INTO(lo, hi, x) ((lo) = ek_min16((lo), (x)), (hi) = ek_max16((hi), (x)))
+#define EK_WINDOW_PACK(p0, p1) pack((p0) >> EK_FE_WINDOW_BITS, (p1) >> EK_FE_WINDOW_BITS)
+#define EK_HALVES(lo, hi) (((lo) & 0xFFFFu) | ((hi) & 0xFFFF0000u))
+#define EK_CONJ(x) pack(lo16(x), -hi16(x))
 #endif
 
 /* The pair (lo >> 15, hi >> 15), 16 bits each: two Q15 products packed. */
@@ -305,11 +313,17 @@ static EK_INLINE void radix2_stage(ek_pair *buf, const uint32_t m, const uint32_
     }
 }
 
-/* x with each half shifted left by `shift` (the low 16 bits kept): the
- * auto-scale, applied as the first stage reads its inputs. */
-static ek_pair shl16(ek_pair x, uint32_t shift)
+/* q15_scale of x with each half first shifted left by `shift` (its low 16
+ * bits kept): the auto-scale, applied as the first stage reads its inputs. */
+static EK_INLINE ek_pair q15_scale_shl(ek_pair x, uint32_t shift, int32_t q15)
 {
-    return ((x << shift) & 0xFFFFu) | ((x & 0xFFFF0000u) << shift);
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    /* SMLABB reads the low 16 bits of x << shift; SMLATB the high ones */
+    return pack_q15(__smlabb((int32_t)(x << shift), q15, 16384),
+                    __smlatb((int32_t)((x & 0xFFFF0000u) << shift), q15, 16384));
+#else
+    return q15_scale(((x << shift) & 0xFFFFu) | ((x & 0xFFFF0000u) << shift), q15);
+#endif
 }
 
 /* The first stage (m = 1: no twiddles) on the auto-scaled inputs. */
@@ -318,16 +332,16 @@ static void first_stage(ek_pair *f, uint32_t shift)
     uint32_t g;
     if (EK_FE_FIRST_RADIX == 4) {
         for (g = 0; g < HALF / 4; ++g, f += 4) {
-            ek_pair a0 = q15_scale(shl16(f[0], shift), 32767 / 4);
-            const ek_pair a1 = q15_scale(shl16(f[1], shift), 32767 / 4);
-            const ek_pair a2 = q15_scale(shl16(f[2], shift), 32767 / 4);
-            const ek_pair a3 = q15_scale(shl16(f[3], shift), 32767 / 4);
+            ek_pair a0 = q15_scale_shl(f[0], shift, 32767 / 4);
+            const ek_pair a1 = q15_scale_shl(f[1], shift, 32767 / 4);
+            const ek_pair a2 = q15_scale_shl(f[2], shift, 32767 / 4);
+            const ek_pair a3 = q15_scale_shl(f[3], shift, 32767 / 4);
             EK_BUTTERFLY4(f, 1, a1, a2, a3);
         }
     } else {
         for (g = 0; g < HALF / 2; ++g, f += 2) {
-            const ek_pair a0 = q15_scale(shl16(f[0], shift), 32767 / 2);
-            const ek_pair a1 = q15_scale(shl16(f[1], shift), 32767 / 2);
+            const ek_pair a0 = q15_scale_shl(f[0], shift, 32767 / 2);
+            const ek_pair a1 = q15_scale_shl(f[1], shift, 32767 / 2);
             f[1] = EK_SUB16(a0, a1);
             f[0] = EK_ADD16(a0, a1);
         }
@@ -367,7 +381,7 @@ static uint32_t reference_shift(void)
 
 /* Window the buffered samples into the FFT buffer (digit-reversed order,
  * zero padded) and return the auto-scale shift (applied by first_stage). */
-static uint32_t window_and_scale(void)
+static EK_NOINLINE uint32_t window_and_scale(void)
 {
     ek_pair lo = 0, hi = 0; /* min and max windowed value, per half */
     uint32_t c, used;
@@ -378,17 +392,14 @@ static uint32_t window_and_scale(void)
 #else
         const uint32_t s = load32(state.samples + 2 * c);
         const uint32_t w = load32(ek_fe_window + 2 * c);
-        const ek_pair x = EK_PACK((lo16(s) * lo16(w)) >> EK_FE_WINDOW_BITS,
-                                  (hi16(s) * hi16(w)) >> EK_FE_WINDOW_BITS);
+        const ek_pair x = EK_WINDOW_PACK(lo16(s) * lo16(w), hi16(s) * hi16(w));
 #endif
-        lo = EK_MIN16(lo, x);
-        hi = EK_MAX16(hi, x);
+        EK_MINMAX16_INTO(lo, hi, x);
         scratch.fft[ek_fe_position[c]] = x;
     }
     if (WIN % 2 != 0) {
         const ek_pair x = pack(windowed(WIN - 1), 0);
-        lo = EK_MIN16(lo, x);
-        hi = EK_MAX16(hi, x);
+        EK_MINMAX16_INTO(lo, hi, x);
         scratch.fft[ek_fe_position[WIN / 2]] = x;
         ++c;
     }
@@ -426,15 +437,14 @@ static void real_spectrum_energy(void)
         const ek_pair fpk = q15_scale(f[k], 32767 / 2);
         const ek_pair y = f[HALF - k];
         /* conjugate: the imaginary half negated, keeping 16 bits */
-        const ek_pair fpnk = q15_scale(pack(lo16(y), -hi16(y)), 32767 / 2);
+        const ek_pair fpnk = q15_scale(EK_CONJ(y), 32767 / 2);
         const ek_pair f1k = EK_ADD16(fpk, fpnk);
         const ek_pair tw = cmul(EK_SUB16(fpk, fpnk), load32(ek_fe_super_twiddles[k]));
         /* bin k: (f1k + tw) / 2; bin HALF - k: conj(f1k - tw) / 2 (floor) */
         const ek_pair xk = EK_HADD16(f1k, tw);
-        const int32_t yr = lo16(EK_HSUB16(f1k, tw));
-        const int32_t yi = hi16(EK_HSUB16(tw, f1k));
+        const ek_pair yk = EK_HALVES(EK_HSUB16(f1k, tw), EK_HSUB16(tw, f1k));
         f[k] = EK_SQUARES(xk);
-        f[HALF - k] = (uint32_t)(yr * yr) + (uint32_t)(yi * yi);
+        f[HALF - k] = EK_SQUARES(yk);
     }
     for (k = 0; k < EK_FE_ENERGY_START && k < HALF; ++k) {
         f[k] = 0u;
