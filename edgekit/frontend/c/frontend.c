@@ -511,11 +511,11 @@ static void filterbank(void)
     uint64_t acc = 0, unacc = 0;
     uint32_t c;
     for (c = 0; c < NCH + 1; ++c) {
-        const ek_pair *e = scratch.fft + ek_fe_fb_freq_starts[c];
-        const int16_t *w = ek_fe_fb_weights + ek_fe_fb_weight_starts[c];
-        const int16_t *u = ek_fe_fb_unweights + ek_fe_fb_weight_starts[c];
+        const ek_pair *e = scratch.fft + ek_fe_fb_first_bin[c];
+        const int16_t *w = ek_fe_fb_weights + ek_fe_fb_first_weight[c];
+        const int16_t *u = ek_fe_fb_unweights + ek_fe_fb_first_weight[c];
         int32_t j;
-        for (j = 0; j < ek_fe_fb_widths[c]; ++j) {
+        for (j = 0; j < ek_fe_fb_counts[c]; ++j) {
             acc += (uint64_t)(uint32_t)w[j] * e[j];
             unacc += (uint64_t)(uint32_t)u[j] * e[j];
         }
