@@ -537,27 +537,35 @@ static void filterbank_sqrt(uint32_t shift)
 }
 
 #if EK_FE_NOISE_REDUCTION
+/* Channel i with its smoothing (the even and odd channels have their own). */
+static EK_INLINE void subtract_noise(uint32_t i, const uint32_t smooth, const uint32_t keep)
+{
+    const uint32_t up = scratch.chan[i] << EK_FE_SMOOTHING_BITS;
+    uint32_t estimate, floor_value, subtracted;
+    state.noise[i] = (uint32_t)(((uint64_t)up * smooth + (uint64_t)state.noise[i] * keep) >>
+                                EK_FE_SPECTRAL_SUBTRACTION_BITS);
+    estimate = state.noise[i];
+    if (estimate > up) {
+        estimate = up;
+#if EK_FE_CLAMPING
+        state.noise[i] = estimate;
+#endif
+    }
+    floor_value = (uint32_t)(((uint64_t)scratch.chan[i] * EK_FE_MIN_SIGNAL_REMAINING) >>
+                             EK_FE_SPECTRAL_SUBTRACTION_BITS);
+    subtracted = (up - estimate) >> EK_FE_SMOOTHING_BITS;
+    scratch.chan[i] = subtracted > floor_value ? subtracted : floor_value;
+}
+
 static void noise_reduction(void)
 {
     uint32_t i;
-    for (i = 0; i < NCH; ++i) {
-        const uint32_t smooth = (i & 1u) ? EK_FE_ODD_SMOOTHING : EK_FE_EVEN_SMOOTHING;
-        const uint32_t keep = (i & 1u) ? EK_FE_ODD_ONE_MINUS_SMOOTHING : EK_FE_EVEN_ONE_MINUS_SMOOTHING;
-        const uint32_t up = scratch.chan[i] << EK_FE_SMOOTHING_BITS;
-        uint32_t estimate, floor_value, subtracted;
-        state.noise[i] = (uint32_t)(((uint64_t)up * smooth + (uint64_t)state.noise[i] * keep) >>
-                                    EK_FE_SPECTRAL_SUBTRACTION_BITS);
-        estimate = state.noise[i];
-        if (estimate > up) {
-            estimate = up;
-#if EK_FE_CLAMPING
-            state.noise[i] = estimate;
-#endif
-        }
-        floor_value = (uint32_t)(((uint64_t)scratch.chan[i] * EK_FE_MIN_SIGNAL_REMAINING) >>
-                                 EK_FE_SPECTRAL_SUBTRACTION_BITS);
-        subtracted = (up - estimate) >> EK_FE_SMOOTHING_BITS;
-        scratch.chan[i] = subtracted > floor_value ? subtracted : floor_value;
+    for (i = 0; i + 1 < NCH; i += 2) {
+        subtract_noise(i, EK_FE_EVEN_SMOOTHING, EK_FE_EVEN_ONE_MINUS_SMOOTHING);
+        subtract_noise(i + 1, EK_FE_ODD_SMOOTHING, EK_FE_ODD_ONE_MINUS_SMOOTHING);
+    }
+    if (NCH % 2 != 0) {
+        subtract_noise(NCH - 1, EK_FE_EVEN_SMOOTHING, EK_FE_EVEN_ONE_MINUS_SMOOTHING);
     }
 }
 #endif
