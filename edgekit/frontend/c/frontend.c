@@ -360,14 +360,20 @@ static int32_t windowed(uint32_t n)
     return x;
 }
 
-/* The auto-scale shift of the reference: from its running max |x| kept in
- * int16 (so -32768 reads as -32768 and later samples may replace it); a
- * zero peak counts as 32 bits used (no scaling), as in the reference. */
-static uint32_t reference_shift(void)
+/* The auto-scale shift of the reference when a windowed value is -32768:
+ * from its running max |x| kept in int16 (so -32768 reads as -32768 and
+ * later samples may replace it); a zero peak counts as 32 bits used (no
+ * scaling), as in the reference.  Whatever came before, the peak is -32768
+ * right after the last -32768, so only the samples after it are replayed. */
+static EK_NOINLINE uint32_t reference_shift(void)
 {
-    int16_t peak = 0;
-    uint32_t n, used;
-    for (n = 0; n < WIN; ++n) {
+    int16_t peak;
+    uint32_t n = WIN, used;
+    while (n > 0 && windowed(n - 1) != INT16_MIN) {
+        --n;
+    }
+    peak = n > 0 ? INT16_MIN : 0; /* (none: the plain running max) */
+    for (; n < WIN; ++n) {
         const int32_t x = windowed(n);
         if (x > peak) {
             peak = (int16_t)x;
