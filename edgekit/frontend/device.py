@@ -7,21 +7,33 @@ completed) and builds it with :func:`edgekit.emulator.build_firmware`;
 :func:`measure_frontend` runs a stream through it with
 :func:`edgekit.emulator.run_qemu` (``-icount shift=0``: SysTick counts guest
 instructions) and reads the static state and scratch sizes from the ELF.
+
+With ``profile=True`` the firmware is compiled with ``-DEK_FRONTEND_PROFILE``
+and the hooks of ``frontend.c`` time each stage (:data:`STAGES`) as one op
+of the harness (templates ``profile_model.[ch].j2``, ``frontend_profile.h.j2``);
+the hooks cost a few dozen instructions each, so the totals of a profiling
+run are a little higher than those of the plain firmware.
 """
 
 from __future__ import annotations
 
+import functools
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 import numpy as np
 
 from edgekit.errors import DataError, ToolchainError
 from edgekit.frontend.codegen import generate_c, source_text
 from edgekit.frontend.config import FrontendConfig
 
-__all__ = ["FrontendMeasurement", "build_frontend_firmware", "measure_frontend"]
+__all__ = ["FrontendMeasurement", "build_frontend_firmware", "measure_frontend", "STAGES"]
+
+#: The stages a profiling firmware times, in the order of ``EK_FRONTEND_STAGE_*`` (frontend.h).
+STAGES = ("window", "fft", "energy", "filterbank", "sqrt", "spectral_subtraction", "pcan", "log",
+          "output")
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,10 @@ class FrontendMeasurement:
         Stack high-water mark of the whole firmware run.
     flash_bytes : int
         text + data of the firmware ELF (harness included).
+    stages : dict of str to float
+        Profiling runs only (else empty): mean guest instructions of each
+        stage of :data:`STAGES` over the strides that produced a frame
+        (stages a config turns off read 0).
     """
 
     frames: np.ndarray
@@ -48,11 +64,34 @@ class FrontendMeasurement:
     scratch_bytes: int
     stack_bytes: int
     flash_bytes: int
+    stages: dict = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    """Jinja2 over ``edgekit/frontend/templates`` (strict, trimmed, no escaping)."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("edgekit.frontend", "templates"),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
+        lstrip_blocks=True, autoescape=False)
 
 
 def build_frontend_firmware(config: FrontendConfig, out_dir, target: str = "cortex-m4",
-                            opt: str = "-O2"):
+                            opt: str = "-O2", profile: bool = False):
     """Generate the front end's C and build the measurement firmware.
+
+    Parameters
+    ----------
+    config : FrontendConfig
+        Front-end parameters.
+    out_dir : path
+        Build directory (``src/`` and ``build/`` below it).
+    target : str
+        Emulator target.
+    opt : str
+        Optimisation flag.
+    profile : bool
+        Time every stage of :data:`STAGES` (one harness op each).
 
     Returns
     -------
@@ -63,9 +102,17 @@ def build_frontend_firmware(config: FrontendConfig, out_dir, target: str = "cort
     out = Path(out_dir)
     src = out / "src"
     generate_c(config, src)
-    (src / "model.h").write_text(source_text("harness_model.h"))
-    (src / "frontend_model.c").write_text(source_text("harness_model.c"))
-    return build_firmware(src, out / "build", target=target, opt=opt)
+    if not profile:
+        (src / "model.h").write_text(source_text("harness_model.h"))
+        (src / "frontend_model.c").write_text(source_text("harness_model.c"))
+        return build_firmware(src, out / "build", target=target, opt=opt)
+    env = _templates()
+    for name, template in (("model.h", "profile_model.h.j2"),
+                           ("frontend_model.c", "profile_model.c.j2"),
+                           ("frontend_profile.h", "frontend_profile.h.j2")):
+        (src / name).write_text(env.get_template(template).render(stages=STAGES))
+    return build_firmware(src, out / "build", target=target, opt=opt,
+                          defines={"EK_FRONTEND_PROFILE": 1})
 
 
 def _symbol_size(elf: Path, symbol: str) -> int:
@@ -82,7 +129,7 @@ def _symbol_size(elf: Path, symbol: str) -> int:
 
 
 def measure_frontend(config: FrontendConfig, pcm, out_dir, target: str = "cortex-m4",
-                     opt: str = "-O2") -> FrontendMeasurement:
+                     opt: str = "-O2", profile: bool = False) -> FrontendMeasurement:
     """Run ``pcm`` through the front end in QEMU, stride after stride.
 
     Parameters
@@ -97,6 +144,8 @@ def measure_frontend(config: FrontendConfig, pcm, out_dir, target: str = "cortex
         Emulator target (default ``"cortex-m4"``: mps2-an386).
     opt : str
         Optimisation flag.
+    profile : bool
+        Build the profiling firmware and fill ``stages``.
 
     Returns
     -------
@@ -110,7 +159,7 @@ def measure_frontend(config: FrontendConfig, pcm, out_dir, target: str = "cortex
     strides = x.size // config.stride
     if config.frames_for(strides * config.stride) < 1:
         raise DataError(f"pcm too short for one frame (got {x.size} samples)")
-    fw = build_frontend_firmware(config, out_dir, target, opt)
+    fw = build_frontend_firmware(config, out_dir, target, opt, profile)
     cases = x[: strides * config.stride].reshape(strides, config.stride)
     run = run_qemu(fw.elf, cases.view(np.uint8).reshape(strides, -1), target=target)
     outputs = np.asarray(run.outputs).reshape(strides, -1).view(np.int8)
@@ -119,10 +168,15 @@ def measure_frontend(config: FrontendConfig, pcm, out_dir, target: str = "cortex
     if produced.max() > 1:
         raise DataError("the measurement firmware needs window_size - stride < stride")
     keep = produced == 1
+    stages = {}
+    if profile:
+        per_op = np.asarray(run.per_op_cases)[keep]
+        stages = {name: float(per_op[:, run.op_names.index(name)].mean()) for name in STAGES}
     return FrontendMeasurement(
         frames=outputs[keep].copy(),
         instructions=np.asarray(run.instructions)[keep],
         state_bytes=_symbol_size(fw.elf, "state"),
         scratch_bytes=_symbol_size(fw.elf, "scratch"),
         stack_bytes=int(run.stack_bytes),
-        flash_bytes=int(fw.flash_bytes))
+        flash_bytes=int(fw.flash_bytes),
+        stages=stages)

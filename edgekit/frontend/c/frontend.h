@@ -35,6 +35,18 @@
  * EK_FRONTEND_MAX_FRAMES(n) * EK_FRONTEND_NUM_CHANNELS bytes. */
 #define EK_FRONTEND_MAX_FRAMES(n) ((size_t)(n) / EK_FRONTEND_STRIDE + 1u)
 
+/* The stages a profiling build reports (see EK_FRONTEND_PROFILE in frontend.c). */
+#define EK_FRONTEND_STAGE_WINDOW 0
+#define EK_FRONTEND_STAGE_FFT 1
+#define EK_FRONTEND_STAGE_ENERGY 2
+#define EK_FRONTEND_STAGE_FILTERBANK 3
+#define EK_FRONTEND_STAGE_SQRT 4
+#define EK_FRONTEND_STAGE_SPECTRAL_SUBTRACTION 5
+#define EK_FRONTEND_STAGE_PCAN 6
+#define EK_FRONTEND_STAGE_LOG 7
+#define EK_FRONTEND_STAGE_OUTPUT 8
+#define EK_FRONTEND_NUM_STAGES 9
+
 #ifdef __cplusplus
 extern "C" {
 #endif
