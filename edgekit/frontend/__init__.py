@@ -2,8 +2,9 @@
 
 int16 PCM in, int8 feature frames out: Hann window, fixed-point real FFT,
 power spectrum, mel filterbank, square root, noise reduction (spectral
-subtraction), PCAN gain control, log, int8.  The C (``c/frontend.c``) is
-package data; its tables are computed in Python and emitted by templates.
+subtraction), PCAN gain control, log, int8.  The C (``c/frontend*.[ch]``,
+:data:`edgekit.frontend.codegen.C_SOURCES`) is package data; its tables are
+computed in Python and emitted by templates.
 
 Typical use::
 

@@ -1,9 +1,12 @@
 """Write the front end's C: the fixed sources plus two headers generated from the config.
 
-``frontend.c`` and ``frontend.h`` are package data (``edgekit/frontend/c``);
-``frontend_config.h`` (public parameters) and ``frontend_tables.h`` (the
-tables of :mod:`edgekit.frontend.tables`, private to ``frontend.c``) are
-rendered from the Jinja2 templates of ``edgekit/frontend/templates``.  C
+The C files of :data:`C_SOURCES` are package data (``edgekit/frontend/c``):
+``frontend.h`` (the API), ``frontend_internal.h`` (private) and the units of
+:data:`C_UNITS`, ``frontend.c`` (state, push, frame chain),
+``frontend_fft.c`` (window, FFT, energy) and ``frontend_math.c`` (square
+root, PCAN gain, log); ``frontend_config.h`` (public parameters) and
+``frontend_tables.h`` (the tables of :mod:`edgekit.frontend.tables`, private
+to the front end's C files) are rendered from the Jinja2 templates of ``edgekit/frontend/templates``.  C
 text comes from templates only; Python passes numbers and lists.
 """
 
@@ -21,10 +24,12 @@ from edgekit.errors import ConfigError
 from edgekit.frontend.config import FORMAT, FrontendConfig
 from edgekit.frontend import tables
 
-__all__ = ["generate_c", "C_SOURCES", "source_text", "sources_digest", "table_context"]
+__all__ = ["generate_c", "C_SOURCES", "C_UNITS", "source_text", "sources_digest", "table_context"]
 
+#: The C files to compile (one object each): the front end is all of them.
+C_UNITS = ("frontend.c", "frontend_fft.c", "frontend_math.c")
 #: The fixed C files copied by :func:`generate_c`.
-C_SOURCES = ("frontend.c", "frontend.h")
+C_SOURCES = (*C_UNITS, "frontend.h", "frontend_internal.h")
 _TEMPLATES = {"frontend_config.h": "frontend_config.h.j2",
               "frontend_tables.h": "frontend_tables.h.j2"}
 
@@ -40,7 +45,7 @@ def _environment() -> jinja2.Environment:
 
 
 def source_text(name: str) -> str:
-    """Text of a packaged C file (``frontend.c``/``frontend.h``) or template."""
+    """Text of a packaged C file (one of :data:`C_SOURCES`, ``harness_model.[ch]``) or template."""
     base = resources.files("edgekit.frontend")
     sub = "templates" if name.endswith(".j2") else "c"
     return (base / sub / name).read_text()
@@ -96,7 +101,7 @@ def table_context(config: FrontendConfig) -> dict:
 
 
 def generate_c(config: FrontendConfig, out_dir) -> list[Path]:
-    """Write ``frontend.c``, ``frontend.h``, ``frontend_config.h``, ``frontend_tables.h``.
+    """Write the C files of :data:`C_SOURCES`, ``frontend_config.h`` and ``frontend_tables.h``.
 
     Parameters
     ----------
@@ -108,7 +113,7 @@ def generate_c(config: FrontendConfig, out_dir) -> list[Path]:
     Returns
     -------
     list of pathlib.Path
-        The four files written.
+        The files written (compile every ``.c``: :data:`C_UNITS`).
 
     Raises
     ------

@@ -3,8 +3,9 @@
 :func:`build_frontend_firmware` puts the generated front end behind the
 model API of edgekit's emulator harness (``c/harness_model.[ch]``: one
 harness case = one stride of PCM, its output the frame that stride
-completed) and builds it with :func:`edgekit.emulator.build_firmware`;
-:func:`measure_frontend` runs a stream through it with
+completed) and builds it with :func:`edgekit.emulator.build_firmware`
+(which compiles every ``.c`` of the source directory: all the front end's
+:data:`~edgekit.frontend.codegen.C_UNITS`); :func:`measure_frontend` runs a stream through it with
 :func:`edgekit.emulator.run_qemu` (``-icount shift=0``: SysTick counts guest
 instructions) and reads the static state and scratch sizes from the ELF.
 

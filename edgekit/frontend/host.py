@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import ConfigError, DataError, ToolchainError
-from edgekit.frontend.codegen import generate_c, sources_digest
+from edgekit.frontend.codegen import C_UNITS, generate_c, sources_digest
 from edgekit.frontend.config import FrontendConfig
 
 __all__ = ["HostFrontend", "cache_dir", "build_library", "HOST_CFLAGS"]
@@ -94,7 +94,7 @@ def build_library(config: FrontendConfig, cflags=HOST_CFLAGS) -> Path:
     try:
         generate_c(config, tmp / "src")
         config.save(tmp / "frontend.json")
-        cmd = [gcc, *cflags, "-o", str(tmp / _LIB_NAME), str(tmp / "src" / "frontend.c")]
+        cmd = [gcc, *cflags, "-o", str(tmp / _LIB_NAME), *(str(tmp / "src" / u) for u in C_UNITS)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise ToolchainError(f"compiling the front end failed ({' '.join(cmd)}):\n"

@@ -11,6 +11,12 @@ import pytest
 
 from edgekit.errors import ConfigError, EdgekitError
 from edgekit.frontend import FORMAT, FrontendConfig, generate_c
+from edgekit.frontend.codegen import C_UNITS
+
+#: The tables of frontend_tables.h (tflm_micro: PCAN and log on).
+_TABLES = ("ek_fe_window", "ek_fe_position", "ek_fe_twiddles", "ek_fe_super_twiddles",
+           "ek_fe_fb_first_bin", "ek_fe_fb_first_weight", "ek_fe_fb_counts", "ek_fe_fb_weights",
+           "ek_fe_fb_unweights", "ek_fe_sqrt_lut", "ek_fe_pcan_lut", "ek_fe_log_lut")
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -90,15 +96,47 @@ def test_generated_c_is_warning_free_for_host_and_cortex_m4(tmp_path, preset):
     """``-std=c99 -Wall -Wextra -Werror`` with gcc, and with arm-none-eabi-gcc for the M4."""
     files = generate_c(getattr(FrontendConfig, preset)(), tmp_path)
     assert sorted(p.name for p in files) == ["frontend.c", "frontend.h", "frontend_config.h",
-                                             "frontend_tables.h"]
-    text = (tmp_path / "frontend.c").read_text()
-    assert "malloc" not in text and "free(" not in text
-    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c",
-             str(tmp_path / "frontend.c")]
-    compilers = [["gcc", *flags, "-o", str(tmp_path / "h.o")]]
+                                             "frontend_fft.c", "frontend_internal.h",
+                                             "frontend_math.c", "frontend_tables.h"]
+    units = sorted(p.name for p in files if p.suffix == ".c")
+    assert units == sorted(C_UNITS)
+    for name in units:
+        text = (tmp_path / name).read_text()
+        assert "malloc" not in text and "free(" not in text
+    compilers = [["gcc"]]
     if shutil.which("arm-none-eabi-gcc"):
-        compilers.append(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", *flags,
-                          "-o", str(tmp_path / "m4.o")])
-    for cmd in compilers:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
+        compilers.append(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb"])
+    for cc in compilers:
+        for name in units:
+            cmd = [*cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c",
+                   str(tmp_path / name), "-o", str(tmp_path / (name + ".o"))]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            assert proc.returncode == 0, (cmd, proc.stderr)
+
+
+def test_generated_c_has_each_table_once_and_hides_internal_functions(tmp_path):
+    """Every table is defined in exactly one unit (even at -O0, where unused static
+    consts are kept), and the host library exports the API of frontend.h only."""
+    if shutil.which("gcc") is None or shutil.which("nm") is None:
+        pytest.skip("gcc/nm not found")
+    generate_c(FrontendConfig.tflm_micro(), tmp_path)
+    owners = {}
+    for name in C_UNITS:
+        obj = tmp_path / (name + ".o")
+        subprocess.run(["gcc", "-std=c99", "-O0", "-c", str(tmp_path / name), "-o", str(obj)],
+                       check=True)
+        syms = subprocess.run(["nm", str(obj)], capture_output=True, text=True,
+                              check=True).stdout.split()
+        for sym in syms:
+            if sym in _TABLES:
+                owners.setdefault(sym, []).append(name)
+    assert set(owners) == set(_TABLES)
+    assert all(len(v) == 1 for v in owners.values()), owners
+    lib = tmp_path / "libfe.so"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-fPIC", "-shared", "-o", str(lib),
+                    *(str(tmp_path / u) for u in C_UNITS)], check=True)
+    dyn = subprocess.run(["nm", "-D", "--defined-only", str(lib)], capture_output=True,
+                         text=True, check=True).stdout
+    exported = sorted(line.split()[-1] for line in dyn.splitlines() if " T " in line)
+    assert exported == ["ek_frontend_buffered", "ek_frontend_push", "ek_frontend_reset",
+                        "ek_frontend_scratch_bytes", "ek_frontend_state_bytes"]

@@ -4,7 +4,7 @@ Instructions per stride are measured (``-icount shift=0``, SysTick: they are
 deterministic, not wall-clock), and state + scratch (``sizeof`` of the
 static structs, from the ELF) must stay <= 4 KB.  TFLM mode meets the
 issue's target of <= 30,000 instructions per 20 ms stride on the median
-stride of the golden stream (about 29.4k; speech strides at most about
+stride of the golden stream (about 28.9k; speech strides at most about
 30.6k, where filterbank sums above 2^32 need more square-root steps).  A
 window whose windowed samples reach -32768 (full-scale negative input:
 DC, clipping, saturated noise) replays the reference's peak tracking over

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from edgekit.frontend import FrontendConfig, HostFrontend, generate_c
+from edgekit.frontend.codegen import C_UNITS
 
 HERE = Path(__file__).resolve().parent
 SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
@@ -48,7 +49,7 @@ def test_bad_input_runs_clean_under_asan_ubsan(tmp_path, preset, synthetic):
     generate_c(cfg, tmp_path / "src")
     exe = tmp_path / "fe_san"
     cmd = ["gcc", "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *SAN,
-           "-I", str(tmp_path / "src"), str(tmp_path / "src" / "frontend.c"),
+           "-I", str(tmp_path / "src"), *(str(tmp_path / "src" / u) for u in C_UNITS),
            str(HERE / "sanitize_main.c"), "-o", str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -1,6 +1,6 @@
 """The front end's fast square root rounds exactly as its definition.
 
-``frontend.c`` computes the filterbank's rounded square root with a table
+``frontend_math.c`` computes the filterbank's rounded square root with a table
 seed, two Newton steps and a correction (below 2^32), then two bits at a
 time above.  ``sqrt_main.c`` checks it, through the test hook
 ``ek_frontend_test_sqrt`` (``-DEK_FRONTEND_TEST_HOOKS``), against the
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.frontend import FrontendConfig, generate_c
+from edgekit.frontend.codegen import C_UNITS
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,7 +31,7 @@ def test_sqrt_matches_its_definition(tmp_path, opt):
     generate_c(FrontendConfig.tflm_micro(), tmp_path / "src")
     exe = tmp_path / "sqrt_check"
     cmd = ["gcc", "-std=c99", opt, "-Wall", "-Wextra", "-Werror", "-DEK_FRONTEND_TEST_HOOKS",
-           "-I", str(tmp_path / "src"), str(tmp_path / "src" / "frontend.c"),
+           "-I", str(tmp_path / "src"), *(str(tmp_path / "src" / u) for u in C_UNITS),
            str(HERE / "sqrt_main.c"), "-o", str(exe)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -11,7 +11,8 @@
  *
  * The parameters (sample rate, window, stride, FFT size, channels...) are the
  * macros of the generated "frontend_config.h"; the tables are in the
- * generated "frontend_tables.h" (included by frontend.c only).
+ * generated "frontend_tables.h" (private to the front end's C files:
+ * frontend.c, frontend_fft.c and frontend_math.c, compiled together).
  *
  * All state is static (one front end per program): the last window of
  * samples and the per-channel noise estimate.  Not reentrant.
