@@ -171,11 +171,11 @@ def _load_model(model, progress: Progress) -> tuple[bytes, str, dict]:
         except ImportError:  # pragma: no cover - the model zoo is not installed
             ARCHITECTURES = {}
         if str(model) in ARCHITECTURES:
-            from edgekit.data import FeatureConfig  # noqa: PLC0415
+            from edgekit.frontend.features import default_frontend_features  # noqa: PLC0415
 
             arch = str(model)
             hp = DEFAULT_RECIPE["hparams"] if arch == DEFAULT_RECIPE["arch"] else {}
-            shape = FeatureConfig().shape
+            shape = default_frontend_features("fsdd").shape   # what a default build trains on
             progress.stage("quantize", f"zoo {arch} {hp}, input {shape}: int8 TFLite "
                            "(random weights and calibration)")
             kmodel = build_model(arch, shape, ZOO_NUM_CLASSES, seed=0, **hp)
