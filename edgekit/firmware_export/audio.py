@@ -29,8 +29,12 @@ from edgekit.firmware_export.codegen import data_io
 from edgekit.firmware_export.graph import Graph
 from edgekit.firmware_export.templating import render
 
-__all__ = ["AUDIO_FILES", "DEFAULT_RUN_EVERY_MS", "AudioExport", "audio_context",
-           "default_run_every", "generate_audio", "window_shape"]
+__all__ = ["AUDIO_FILES", "DEFAULT_RUN_EVERY_MS", "FRONTEND_PRESETS", "AudioExport",
+           "audio_context", "default_run_every", "frontend_features", "generate_audio",
+           "window_shape"]
+
+#: ``--frontend`` names: the :class:`edgekit.frontend.FrontendConfig` presets.
+FRONTEND_PRESETS = ("tflm-micro", "fsdd")
 
 #: Files :func:`generate_audio` writes besides the front end's.
 AUDIO_FILES = ("edgekit_audio.h", "edgekit_audio.c")
@@ -177,3 +181,66 @@ def generate_audio(features, graph: Graph, out_dir, *, run_every: int | None = N
     return AudioExport(files=files, num_frames=features.num_frames,
                        num_channels=fe.num_channels, run_every=run_every,
                        window_bytes=features.num_frames * fe.num_channels)
+
+
+def frontend_features(frontend, graph: Graph, frames: int | None = None):
+    """The front end to put ahead of a given int8 model (``build --model M --frontend F``).
+
+    Parameters
+    ----------
+    frontend : str or path
+        ``"tflm-micro"`` or ``"fsdd"`` (the :class:`edgekit.frontend.FrontendConfig`
+        presets), a ``features.json`` of kind ``"frontend"`` (its ``num_frames``
+        too) or a ``frontend.json`` (:meth:`FrontendConfig.save`).
+    graph : Graph
+        The model; its input must be ``[1, N, C]`` or ``[1, N, C, 1]`` int8
+        with ``C`` the front end's channels.
+    frames : int, optional
+        Frames per model input (``--frames``); default the model's ``N``.
+
+    Returns
+    -------
+    edgekit.frontend.features.FrontendFeatures
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        An unknown preset, an unreadable file, or ``frames`` not matching the features.json.
+    edgekit.errors.ModelError
+        If the model's input is not a window of the front end's frames.
+    """
+    import json  # noqa: PLC0415
+
+    from edgekit.frontend import FrontendConfig  # noqa: PLC0415
+    from edgekit.frontend.features import FrontendFeatures  # noqa: PLC0415
+
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int)
+                               or frames < 1):
+        raise ConfigError(f"--frames must be an integer >= 1 (got {frames!r})")
+    name = str(frontend)
+    file_frames = None
+    if name in FRONTEND_PRESETS:
+        cfg = FrontendConfig.tflm_micro() if name == "tflm-micro" else FrontendConfig.fsdd()
+    else:
+        path = Path(name)
+        if path.suffix.lower() != ".json":
+            raise ConfigError(f"--frontend must be {' or '.join(FRONTEND_PRESETS)} or a .json "
+                              f"front-end config (got {name!r})")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"front-end config not found: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"front-end config {path} is not readable JSON ({exc})") from None
+        if isinstance(d, dict) and d.get("kind") == FrontendFeatures.kind:
+            feats = FrontendFeatures.from_dict(d)
+            cfg, file_frames = feats.frontend, feats.num_frames
+        elif isinstance(d, dict) and "kind" in d:
+            raise ConfigError(f"{path} holds {d.get('kind')!r} features, not a front end "
+                              "(the float log-mel is host only)")
+        else:
+            cfg = FrontendConfig.from_dict(d)
+    if frames is not None and file_frames is not None and frames != file_frames:
+        raise ConfigError(f"--frames {frames} but {name} says num_frames = {file_frames}")
+    n = window_shape(graph, cfg.num_channels, frames if frames is not None else file_frames)
+    return FrontendFeatures(cfg, n)
