@@ -153,7 +153,7 @@ so that it gets a decision.
              "instructions": r["instructions"]} for r in clip.runs]
     return {"wav": str(wav), "sample_rate": rate, "samples": clip.samples - padded,
             "padded_samples": padded,
-            "seconds": round(clip.samples / rate, 3), "frames": clip.frames,
+            "seconds": round((clip.samples - padded) / rate, 3), "frames": clip.frames,
             "num_frames": run.num_frames, "run_every_frames": run.run_every,
             "chunk_samples": run.chunk, "runs": runs,
             "frontend_instructions_per_stride": int(round(run.frontend_instructions_per_stride())),
