@@ -209,6 +209,14 @@ def _audio_run(art: Artifacts) -> None:
                       qemu_clips=art.spec.audio_clips, graph=art.graph)
     art.report.audio = d = chk.to_dict(art.export.plan.arena_bytes, art.export.state_bytes)
     d["clips_source"] = source
+    acc = art.report.accuracy or {}
+    if "int8" in acc and d.get("host_clips") == acc.get("test_cases"):
+        # the quantize stage's int8 accuracy on the very same test clips (tflite_micro)
+        d["build_int8_accuracy"] = acc["int8"]
+        if d.get("host_int8_accuracy_same_clips") != acc["int8"]:
+            art.progress.warn(f"host int8 accuracy from the front end's frames "
+                              f"{d.get('host_int8_accuracy_same_clips')} differs from the "
+                              f"quantize stage's {acc['int8']}")
     if d["device"] == "qemu":
         d["files"] = {"audio_firmware": f"firmware/{art.target.name}-audio/model.elf"}
     art.progress.info(chk.summary())
