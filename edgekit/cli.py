@@ -72,8 +72,18 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
 @click.option("--dataset", default=None, help=_DATASET_HELP)
 @click.option("--data-option", "data_options", multiple=True, help=_DATA_OPTION_HELP)
 @click.option("--set", "overrides", multiple=True, help=_SET_HELP)
+@click.option("--frontend", default=None,
+              help="With --model: put the audio front end ahead of it (tflm-micro, fsdd or a "
+                   ".json front-end config); the model's input must be [1,N,C] or [1,N,C,1] "
+                   "int8 frames.")
+@click.option("--frames", type=int, default=None,
+              help="Frames per model input with --frontend (default: the model's N).")
+@click.option("--audio-clips", type=int, default=20, show_default=True,
+              help="Raw-audio test clips run in QEMU through edgekit_push_audio (all of them "
+                   "on the host build).")
 def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
-          streaming, stream_form, dataset, data_options, overrides) -> None:
+          streaming, stream_form, dataset, data_options, overrides, frontend, frames,
+          audio_clips) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
@@ -81,7 +91,8 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
                        holdout_speaker=holdout_speaker, calib=calib, recipe=recipe,
                        streaming=streaming, stream_form=stream_form, dataset=dataset,
                        dataset_options=_hparams(data_options, "--data-option"),
-                       overrides=overrides)
+                       overrides=overrides, frontend=frontend, frames=frames,
+                       audio_clips=audio_clips)
     r = result.report
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
@@ -94,6 +105,12 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
         summary["streaming"] = {k: r["streaming"][k] for k in (
             "form", "bit_exact", "instructions_per_hop", "state_bytes",
             "decisions_equal_window")}
+    if "audio" in r:
+        summary["audio"] = {k: r["audio"].get(k) for k in (
+            "accuracy_raw_audio_device", "device", "bit_exact",
+            "frontend_instructions_per_stride")}
+        if "ram" in r["audio"]:
+            summary["audio"]["ram_total_bytes"] = r["audio"]["ram"]["total_bytes"]
     click.echo(json.dumps(summary, indent=1))
     click.echo(f"wrote {result.out_dir}/report.json, report.md, metadata.json, model.tflite, "
                "firmware/")
@@ -105,8 +122,18 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
 @click.option("--inputs", type=click.Path(), default=None,
               help="Raw int8 input bytes (.bin) or .npy; default: random inputs.")
 @click.option("--cases", type=int, default=1, show_default=True)
-def emulate(elf, target, inputs, cases) -> None:
-    """Run a firmware ELF in QEMU and print its per-op instruction table."""
+@click.option("--wav", type=click.Path(), default=None,
+              help="Push this WAV (at the front end's rate) through a firmware from sound "
+                   "(firmware/<target>-audio/model.elf) and print every model run as JSON.")
+def emulate(elf, target, inputs, cases, wav) -> None:
+    """Run a firmware ELF in QEMU and print its per-op instruction table (or, --wav, its scores)."""
+    if wav is not None:
+        from edgekit.emulator.emulate import emulate_wav  # noqa: PLC0415
+
+        if inputs is not None:
+            raise click.UsageError("--wav and --inputs exclude each other")
+        click.echo(json.dumps(emulate_wav(elf, wav, target=target), indent=1))
+        return
     from edgekit.emulator.emulate import emulate as run, format_per_op  # noqa: PLC0415
 
     click.echo(format_per_op(run(elf, target=target, inputs=inputs, cases=cases)))

@@ -33,7 +33,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
           calib: str | Path | None = None, recipe: str | Path | dict | None = None,
           streaming: bool = False, dataset: str | None = None,
           dataset_options: dict | None = None, stream_form: str = "window",
-          overrides=()) -> BuildResult:
+          overrides=(), frontend: str | None = None, frames: int | None = None,
+          audio_clips: int = 20) -> BuildResult:
     """Build, verify and report a model for a Cortex-M target (``edgekit build``).
 
     Parameters
@@ -67,6 +68,13 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         Dataset name and loader options laid over the recipe's ``[dataset]``.
     overrides : iterable of str
         ``section.key=value`` laid over the recipe (``train.epochs=4``).
+    frontend : str, optional
+        With ``model``: put the audio front end ahead of it (``tflm-micro``,
+        ``fsdd`` or a ``.json`` config) and check it from raw audio.
+    frames : int, optional
+        Frames per model input with ``frontend`` (default: the model's).
+    audio_clips : int
+        Raw-audio test clips run in QEMU when the firmware has the front end.
     progress : Progress, optional
         The progress printer (default: stderr).
 
@@ -85,7 +93,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
     spec = plan.BuildSpec(out=Path(out), target=target, recipe=rcp,
                           model=None if model is None else Path(model),
                           calib=None if calib is None else Path(calib), data=data, cases=cases,
-                          streaming=streaming, stream_form=stream_form)
+                          streaming=streaming, stream_form=stream_form, frontend=frontend,
+                          frames=frames, audio_clips=audio_clips)
     art = plan.run(spec, progress)
     return BuildResult(out_dir=Path(out).resolve(), report=art.report.to_dict())
 

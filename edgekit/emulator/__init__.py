@@ -10,6 +10,15 @@ Typical use::
 Importing this package has no side effects; tools are looked up when used.
 """
 
+from edgekit.emulator.audio import (
+    AUDIO_DEFINES,
+    AudioRun,
+    ClipRuns,
+    pack_clips,
+    parse_audio_output,
+    run_audio_host,
+    run_audio_qemu,
+)
 from edgekit.emulator.build import (
     FirmwareBuild,
     build_firmware,
@@ -22,11 +31,20 @@ from edgekit.emulator.run import (
     qemu_command,
     run_host,
     run_qemu,
+    run_qemu_log,
 )
 from edgekit.emulator.targets import TARGETS, Target, get_target, target_names
 from edgekit.emulator.toolchain import check_toolchain
 
 __all__ = [
+    "AUDIO_DEFINES",
+    "AudioRun",
+    "ClipRuns",
+    "pack_clips",
+    "parse_audio_output",
+    "run_audio_host",
+    "run_audio_qemu",
+    "run_qemu_log",
     "EmulatorRun",
     "FirmwareBuild",
     "TARGETS",

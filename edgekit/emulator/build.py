@@ -63,6 +63,8 @@ FIRMWARE_LDLIBS: tuple[str, ...] = ("-lm",)
 
 #: Harness sources copied next to the firmware build (package data).
 HARNESS_FILES: tuple[str, ...] = (
+    "edgekit_audio_harness.c",
+    "edgekit_audio_harness.h",
     "edgekit_harness.c",
     "edgekit_harness.h",
     "edgekit_semihost.c",
@@ -70,6 +72,9 @@ HARNESS_FILES: tuple[str, ...] = (
     "edgekit_startup.c",
 )
 HOST_HARNESS_FILE = "host_main.c"
+#: Harness sources a host build compiles besides host_main.c (the audio harness,
+#: empty without -DEDGEKIT_AUDIO).
+HOST_HARNESS_EXTRA: tuple[str, ...] = ("edgekit_audio_harness.c", "edgekit_audio_harness.h")
 
 ELF_NAME = "model.elf"
 MAP_NAME = "model.map"
@@ -437,6 +442,8 @@ def build_host(
     harness.mkdir(exist_ok=True)
     host_main = harness / HOST_HARNESS_FILE
     host_main.write_text(_harness_source(HOST_HARNESS_FILE), encoding="utf-8")
+    for name in HOST_HARNESS_EXTRA:
+        (harness / name).write_text(_harness_source(name), encoding="utf-8")
     exe = out / HOST_EXE_NAME
     cmd = [
         tools[HOST_CC],
@@ -444,8 +451,10 @@ def build_host(
         *COMMON_CFLAGS,
         *_define_args(all_defines),
         f"-I{src}",
+        f"-I{harness}",
         *(str(p) for p in sources),
         str(host_main),
+        *(str(harness / n) for n in HOST_HARNESS_EXTRA if n.endswith(".c")),
         "-lm",
         "-o",
         str(exe),

@@ -24,6 +24,9 @@ def _symbol_size(elf: Path, name: str) -> int:
         parts = line.split()
         if len(parts) == 4 and parts[3] == name:
             return int(parts[1])
+    if name == "edgekit_input" and any(ln.split()[-1:] == ["edgekit_audio_main"]
+                                       for ln in out.splitlines()):
+        raise ConfigError(f"{elf} is a firmware from sound: run it with --wav FILE.wav")
     raise EmulatorError(f"{elf} has no symbol {name}: not an edgekit firmware")
 
 
@@ -71,3 +74,87 @@ def format_per_op(run: EmulatorRun) -> str:
     lines.append(f"     {'per inference':22} {int(np.mean(run.instructions)):>14,}")
     lines.append(f"     stack high-water mark: {run.stack_bytes} bytes; counted with {run.clock}")
     return "\n".join(lines)
+
+
+def _wav_pcm(samples) -> np.ndarray:
+    """int16 PCM of float samples in [-1, 1] (a 16-bit WAV comes back exactly)."""
+    x = np.asarray(samples, dtype=np.float64)
+    return np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def emulate_wav(elf: str | Path, wav: str | Path, target: str = "cortex-m4",
+                timeout: float = 600.0, pad: bool = True) -> dict:
+    """Run a WAV file through a firmware from sound (``edgekit_push_audio``) under QEMU.
+
+    The firmware (``firmware/<target>-audio/model.elf`` of a build whose
+    features are the front end's) is reset, the whole file is pushed in
+    chunks of 256 samples, and every model run is reported.  A file shorter
+than one model input (``window + (num_frames - 1) * stride`` samples) is
+followed by silence up to that length (``pad``), as clips are in training,
+so that it gets a decision.
+
+    Parameters
+    ----------
+    elf : path
+        An audio firmware (built with :data:`edgekit.emulator.AUDIO_DEFINES`).
+    wav : path
+        A mono or multi-channel WAV (channels averaged) at the front end's rate.
+    target : str
+        The target it was built for.
+    timeout : float
+        Seconds before QEMU is stopped.
+    pad : bool
+        Zero-pad a file shorter than one model input to that length.
+
+    Returns
+    -------
+    dict
+        ``wav``, ``sample_rate``, ``samples``, ``frames``, ``run_every_frames``,
+        ``chunk_samples``, ``runs`` (each: ``frames``, ``end_ms`` -- the end of
+        the sound its input covers -- ``scores`` and ``decision``), the
+        front end's and the model's instructions, ``stack_bytes``.
+
+    Raises
+    ------
+    edgekit.errors.DataError
+        For an unreadable or corrupt WAV, or one whose sample rate is not
+        the front end's (resample it first).
+    edgekit.errors.ConfigError
+        If ``elf`` is missing or not a firmware from sound.
+    """
+    from edgekit.data.wav import read_wav  # noqa: PLC0415
+    from edgekit.emulator.audio import parse_audio_output, run_audio_qemu  # noqa: PLC0415
+    from edgekit.emulator.run import run_qemu_log  # noqa: PLC0415
+    from edgekit.errors import DataError  # noqa: PLC0415
+
+    elf = Path(elf)
+    if not elf.is_file():
+        raise ConfigError(f"firmware {elf} does not exist")
+    samples, rate = read_wav(wav)
+    probe = run_qemu_log(elf, b"", target=target, timeout=60.0)
+    if "AUDIO" not in {ln.split()[0] for ln in probe.splitlines() if ln.split()}:
+        raise ConfigError(f"{elf} is not a firmware from sound (no edgekit_push_audio harness); "
+                          "use firmware/<target>-audio/model.elf of a build with the front end")
+    info = parse_audio_output(probe)
+    fw_rate = info.sample_rate
+    if rate != fw_rate:
+        raise DataError(f"{wav}: sample rate {rate} Hz, but the firmware's front end takes "
+                        f"{fw_rate} Hz (resample it first, e.g. edgekit.data.resample)")
+    pcm = _wav_pcm(samples)
+    span = info.window_size + (info.num_frames - 1) * info.stride
+    padded = max(0, span - pcm.size) if pad else 0
+    if padded:
+        pcm = np.concatenate([pcm, np.zeros(padded, dtype=np.int16)])
+    run = run_audio_qemu(elf, [pcm], rate, target=target, timeout=timeout)
+    clip = run.clips[0]
+    runs = [{"frames": r["frames"],
+             "end_ms": round(1000.0 * ((r["frames"] - 1) * run.stride + run.window_size) / rate, 3),
+             "scores": [int(v) for v in r["scores"]], "decision": int(np.argmax(r["scores"])),
+             "instructions": r["instructions"]} for r in clip.runs]
+    return {"wav": str(wav), "sample_rate": rate, "samples": clip.samples - padded,
+            "padded_samples": padded,
+            "seconds": round((clip.samples - padded) / rate, 3), "frames": clip.frames,
+            "num_frames": run.num_frames, "run_every_frames": run.run_every,
+            "chunk_samples": run.chunk, "runs": runs,
+            "frontend_instructions_per_stride": int(round(run.frontend_instructions_per_stride())),
+            "stack_bytes": run.stack_bytes}

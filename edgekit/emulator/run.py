@@ -37,7 +37,8 @@ from edgekit.emulator.targets import Target, get_target
 from edgekit.emulator.toolchain import QEMU, check_toolchain
 from edgekit.errors import ConfigError, EmulatorError
 
-__all__ = ["EmulatorRun", "run_qemu", "run_host", "parse_harness_output", "qemu_command"]
+__all__ = ["EmulatorRun", "run_qemu", "run_qemu_log", "run_host", "parse_harness_output",
+           "qemu_command"]
 
 _SEMIHOST_FILE = "semihost.out"
 _INPUTS_FILE = "inputs.bin"
@@ -306,50 +307,13 @@ def run_qemu(
     edgekit.errors.EmulatorError
         On time-out, a non-zero exit, an ``ERR`` line or incomplete output.
     """
-    tgt = get_target(target)
-    if not tgt.qemu_runs:
-        raise ConfigError(f"target {tgt.name} cannot run under QEMU: {tgt.note}")
-    elf = Path(elf)
-    if not elf.is_file():
-        raise ConfigError(f"firmware image {elf} does not exist")
     blob, n_cases = _inputs_to_bytes(inputs)
-    tools = check_toolchain()
+    tgt = get_target(target)
+    start = time.monotonic()
+    log = run_qemu_log(elf, blob, tgt, timeout)
+    wall = time.monotonic() - start
     cmd = qemu_command(elf, tgt)
-    cmd[0] = tools[QEMU]
-
-    with tempfile.TemporaryDirectory(prefix="edgekit-qemu-") as tmp:
-        work = Path(tmp)
-        (work / _INPUTS_FILE).write_bytes(blob)
-        start = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=work,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        except OSError as exc:
-            raise EmulatorError(f"cannot start {cmd[0]}: {exc}") from exc
-        try:
-            qemu_out, qemu_err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            qemu_out, qemu_err = proc.communicate()
-            log = _read_log(work)
-            raise EmulatorError(
-                f"QEMU ({tgt.qemu_machine}) timed out after {timeout:g} s "
-                f"(firmware hung or is too slow)\n--- output tail ---\n{_tail(log)}"
-            ) from None
-        wall = time.monotonic() - start
-        log = _read_log(work)
-
-    if proc.returncode != 0:
-        raise EmulatorError(
-            f"QEMU ({tgt.qemu_machine}) exited with status {proc.returncode}\n"
-            f"--- output tail ---\n{_tail(log)}\n--- qemu ---\n{_tail(qemu_err + qemu_out, 10)}"
-        )
+    cmd[0] = check_toolchain()[QEMU]
     parsed = parse_harness_output(log, expected_cases=n_cases)
     per_op_cases = parsed["per_op_cases"]
     per_op = [
@@ -376,6 +340,73 @@ def run_qemu(
         log=log,
         wall_seconds=wall,
     )
+
+
+def run_qemu_log(elf: str | Path, blob: bytes, target: str | Target = "cortex-m4",
+                 timeout: float = 120.0) -> str:
+    """Run firmware under QEMU with ``blob`` as its ``inputs.bin``; return its semihosting output.
+
+    Parameters
+    ----------
+    elf : str or pathlib.Path
+        Firmware image.
+    blob : bytes
+        The content of ``inputs.bin`` in the emulator's working directory.
+    target : str or Target, optional
+        Target whose QEMU machine is used.
+    timeout : float, optional
+        Seconds of host wall-clock time before QEMU is killed.
+
+    Returns
+    -------
+    str
+        Everything the firmware printed.
+
+    Raises
+    ------
+    edgekit.errors.ToolchainError
+        If ``qemu-system-arm`` is missing.
+    edgekit.errors.ConfigError
+        If the target cannot run under QEMU or the ELF does not exist.
+    edgekit.errors.EmulatorError
+        On time-out or a non-zero exit (the firmware's ``ERR`` message first).
+    """
+    tgt = get_target(target)
+    if not tgt.qemu_runs:
+        raise ConfigError(f"target {tgt.name} cannot run under QEMU: {tgt.note}")
+    elf = Path(elf)
+    if not elf.is_file():
+        raise ConfigError(f"firmware image {elf} does not exist")
+    tools = check_toolchain()
+    cmd = qemu_command(elf, tgt)
+    cmd[0] = tools[QEMU]
+    with tempfile.TemporaryDirectory(prefix="edgekit-qemu-") as tmp:
+        work = Path(tmp)
+        (work / _INPUTS_FILE).write_bytes(blob)
+        try:
+            proc = subprocess.Popen(cmd, cwd=work, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        except OSError as exc:
+            raise EmulatorError(f"cannot start {cmd[0]}: {exc}") from exc
+        try:
+            qemu_out, qemu_err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            qemu_out, qemu_err = proc.communicate()
+            log = _read_log(work)
+            raise EmulatorError(
+                f"QEMU ({tgt.qemu_machine}) timed out after {timeout:g} s "
+                f"(firmware hung or is too slow)\n--- output tail ---\n{_tail(log)}"
+            ) from None
+        log = _read_log(work)
+    if proc.returncode != 0:
+        errors = [ln.strip()[4:] for ln in log.splitlines() if ln.startswith("ERR ")]
+        first = ("firmware reported an error: " + "; ".join(errors) + "; ") if errors else ""
+        raise EmulatorError(
+            f"{first}QEMU ({tgt.qemu_machine}) exited with status {proc.returncode}\n"
+            f"--- output tail ---\n{_tail(log)}\n--- qemu ---\n{_tail(qemu_err + qemu_out, 10)}"
+        )
+    return log
 
 
 def _read_log(work: Path) -> str:

@@ -1,8 +1,10 @@
 """The stages that take an int8 model to a verified firmware and a report.
 
-model (a given .tflite) or convert (an ONNX model) -> export (generated C)
--> verify-host (host build vs tflite_micro) -> firmware (Cortex-M build,
-QEMU) -> stream (the streaming form, optional) -> report.  For
+model (a given .tflite) or convert (an ONNX model) -> export (generated C,
+with the audio front end and ``edgekit_push_audio`` when the features are
+the front end's) -> verify-host (host build vs tflite_micro) -> firmware
+(Cortex-M build, QEMU) -> audio (raw test audio through the firmware from
+sound, host build and QEMU) -> stream (the streaming form, optional) -> report.  For
 ``edgekit train`` the plan ends with ``save`` instead.
 """
 
@@ -16,7 +18,7 @@ from edgekit.errors import ModelError
 from edgekit.plan.core import Artifacts, Stage
 
 __all__ = ["model_stage", "convert_stage", "export_stage", "verify_host_stage", "firmware_stage",
-           "stream_stage", "report_stage", "save_stage"]
+           "audio_stage", "stream_stage", "report_stage", "save_stage", "audio_features"]
 
 #: Progress lines :func:`edgekit.convert.convert_onnx` prints itself.
 CONVERT_SUBSTAGES = 4
@@ -61,6 +63,39 @@ convert_stage = Stage("model", _convert_run, lambda art: f"converting {art.spec.
 
 # -- export -------------------------------------------------------------------------------------
 
+def audio_features(art: Artifacts):
+    """The front end the firmware gets, or None: ``--frontend`` with ``--model``, else the
+    trained model's features when they are the front end's (``kind = "frontend"``)."""
+    if art.spec.frontend is not None:
+        from edgekit.firmware_export.audio import frontend_features  # noqa: PLC0415
+
+        return frontend_features(art.spec.frontend, art.graph, art.spec.frames)
+    fc = getattr(art.dataset, "feature_config", None)
+    return fc if getattr(fc, "kind", None) == "frontend" else None
+
+
+def _export_audio(art: Artifacts, src: Path) -> None:
+    from edgekit.firmware_export.audio import generate_audio  # noqa: PLC0415
+    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
+
+    feats = audio_features(art)
+    if feats is None:
+        return
+    aud = generate_audio(feats, art.graph, src, source=str(art.spec.model or "model.tflite"))
+    x = art.graph.tensors[data_io(art.graph)[0]]
+    scale, zp = (float(x.scale[0]), int(x.zero_point[0])) if len(x.scale) else (None, None)
+    if scale is None or abs(scale - feats.input_scale) > 1e-5 * feats.input_scale \
+            or zp != feats.input_zero_point:
+        art.progress.warn(f"the model's input quantization (scale {scale}, zero point {zp}) is "
+                          f"not the front end's (scale {feats.input_scale:.6g}, zero point "
+                          f"{feats.input_zero_point}): the frames are fed as they are")
+    fe = feats.frontend
+    art.progress.info(f"front end {fe.sample_rate} Hz, {fe.stride_ms:g} ms stride, "
+                      f"{fe.num_channels} channels + edgekit_push_audio: model on the last "
+                      f"{feats.num_frames} frames every {aud.run_every} frames "
+                      f"({aud.run_every * fe.stride_ms:g} ms)")
+
+
 def _export_run(art: Artifacts) -> None:
     from edgekit.firmware_export import generate, read_tflite, write_c_array  # noqa: PLC0415
     from edgekit.reference import tflm_arena  # noqa: PLC0415
@@ -69,6 +104,7 @@ def _export_run(art: Artifacts) -> None:
     art.graph = graph = read_tflite(art.tflite)
     art.export = exp = generate(graph, art.work / "firmware" / "src",
                                 source=str(art.spec.model or "model.tflite"))
+    _export_audio(art, art.work / "firmware" / "src")
     write_c_array(art.tflite, graph, art.work / "firmware" / "tflite_array")
     art.tflm_arena = tflm_arena(art.tflite)
     plan = exp.plan
@@ -143,6 +179,64 @@ firmware_stage = Stage("firmware", _firmware_run,
                                    f"{art.target.qemu_machine}")
 
 
+# -- audio --------------------------------------------------------------------------------------
+
+def _audio_clips(art: Artifacts, feats):
+    """Test clips and labels: the dataset's test files (training build), else FSDD or synthetic."""
+    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
+    from edgekit.verify import audio_clips  # noqa: PLC0415
+
+    ds = art.dataset
+    files = list(getattr(ds, "files_test", None) or [])
+    if ds is not None and files and len(files) == len(ds.y_test):
+        from edgekit.data.resample import read_wav_at  # noqa: PLC0415
+
+        return ([read_wav_at(p, feats.sample_rate) for p in files], ds.y_test,
+                f"{len(files)} test clips")
+    if ds is not None:
+        art.progress.warn("the test split is not one file per example: raw-audio check on FSDD")
+    y = art.graph.tensors[data_io(art.graph)[1]]
+    return audio_clips(feats, art.spec.data, num_classes=y.num_elements)
+
+
+def _audio_run(art: Artifacts) -> None:
+    from edgekit.verify import check_audio  # noqa: PLC0415
+
+    feats = audio_features(art)
+    clips, labels, source = _audio_clips(art, feats)
+    fw = art.work / "firmware"
+    chk = check_audio(art.tflite, feats, fw / "src", fw, clips, labels, target=art.target,
+                      qemu_clips=art.spec.audio_clips, graph=art.graph)
+    art.report.audio = d = chk.to_dict(art.export.plan.arena_bytes, art.export.state_bytes)
+    d["clips_source"] = source
+    acc = art.report.accuracy or {}
+    if "int8" in acc and d.get("host_clips") == acc.get("test_cases"):
+        # the quantize stage's int8 accuracy on the very same test clips (tflite_micro)
+        d["build_int8_accuracy"] = acc["int8"]
+        if d.get("host_int8_accuracy_same_clips") != acc["int8"]:
+            art.progress.warn(f"host int8 accuracy from the front end's frames "
+                              f"{d.get('host_int8_accuracy_same_clips')} differs from the "
+                              f"quantize stage's {acc['int8']}")
+    if d["device"] == "qemu":
+        d["files"] = {"audio_firmware": f"firmware/{art.target.name}-audio/model.elf"}
+    art.progress.info(chk.summary())
+    if "frontend_instructions_per_stride" in d:
+        ram = d["ram"]
+        art.progress.info(f"front end {d['frontend_instructions_per_stride']:,} instructions per "
+                          f"stride, model {d['model_instructions_per_run']:,} per run; RAM "
+                          f"{ram['total_bytes']:,} B = arena {ram['arena_bytes']:,} + front end "
+                          f"{ram['frontend_state_bytes'] + ram['frontend_scratch_bytes']:,} + "
+                          f"window {ram['window_bytes']:,} + stack {ram['stack_bytes']:,}")
+    if not chk.bit_exact:
+        art.progress.warn(f"firmware from sound differs: frames {d['frames_bit_exact']}, scores "
+                          f"{d['scores_bit_exact']}")
+
+
+audio_stage = Stage("audio", _audio_run,
+                    lambda art: f"raw test audio -> edgekit_push_audio: all clips on the host "
+                                f"build, {art.spec.audio_clips} in QEMU {art.target.qemu_machine}")
+
+
 # -- streaming ----------------------------------------------------------------------------------
 
 def _stream_run(art: Artifacts) -> None:
@@ -192,6 +286,11 @@ def metadata(art: Artifacts):
         files["keras"] = "model.keras"
     if rep.streaming:
         files["streaming"] = "stream"
+    frontend = None
+    if rep.audio:
+        frontend = {**rep.audio["features"], "run_every_frames": rep.audio["run_every_frames"],
+                    "api": "edgekit_push_audio (firmware/src/edgekit_audio.h)"}
+        files.update(rep.audio.get("files", {}))
     return Metadata(
         edgekit=rep.edgekit, target=rep.target, model=model,
         inputs=[_tensor_info(graph, din)], outputs=[_tensor_info(graph, dout)],
@@ -200,7 +299,7 @@ def metadata(art: Artifacts):
                 "weights_bytes": mem.weights_bytes, "stack_bytes": mem.stack_bytes},
         op_order=list(art.export.plan.order) or list(range(len(graph.operators))),
         ops=[{"index": i, "op": op.opcode} for i, op in enumerate(graph.operators)],
-        features=rep.features, frontend=None, files=files)
+        features=rep.features, frontend=frontend, files=files)
 
 
 def _report_run(art: Artifacts) -> None:

@@ -41,6 +41,15 @@ class BuildSpec:
     deploy : bool
         Generate, build and verify firmware (``build``); False stops after
         quantization and saves the model (``train``).
+    frontend : str or None
+        With ``model``: the audio front end to put ahead of it
+        (``tflm-micro``, ``fsdd`` or a ``.json`` config; see
+        :func:`edgekit.firmware_export.audio.frontend_features`).
+    frames : int or None
+        Frames per model input with ``frontend`` (default: the model's).
+    audio_clips : int
+        Clips of raw audio run in QEMU by the ``audio`` stage (all of them
+        on the host build).
     """
 
     out: Path
@@ -54,6 +63,18 @@ class BuildSpec:
     stream_form: str = "window"
     budget: dict | None = None
     deploy: bool = True
+    frontend: str | None = None
+    frames: int | None = None
+    audio_clips: int = 20
+
+    @property
+    def audio(self) -> bool:
+        """Whether the firmware gets the front end (``edgekit_push_audio``) and the audio stage."""
+        if self.frontend is not None:
+            return True
+        if self.recipe is None:
+            return False
+        return (self.recipe.get("features") or {}).get("kind", "frontend") == "frontend"
 
     @property
     def onnx(self) -> bool:
@@ -101,6 +122,13 @@ def check_spec(spec: BuildSpec) -> None:
     if spec.onnx != (spec.calib is not None):
         raise ConfigError("--calib is needed with an .onnx --model" if spec.onnx else
                           "--calib goes with an .onnx --model")
+    if spec.frontend is not None and (spec.model is None or spec.recipe is not None):
+        raise ConfigError("--frontend goes with --model (a trained model's front end comes from "
+                          f"its features; got --frontend {spec.frontend} without --model)")
+    if spec.frames is not None and spec.frontend is None:
+        raise ConfigError(f"--frames goes with --frontend (got --frames {spec.frames})")
+    if spec.audio_clips < 0:
+        raise ConfigError(f"audio clips must be >= 0 (got {spec.audio_clips})")
     if spec.model is not None and spec.recipe is not None:
         raise ConfigError("--model deploys a given model; --arch, --recipe, --set, "
                           "--holdout-speaker and --dataset/--data-option need training")
@@ -147,6 +175,8 @@ def make_plan(spec: BuildSpec) -> Plan:
     if not spec.deploy:
         return Plan(stages + [d.save_stage])
     stages += [d.export_stage, d.verify_host_stage, d.firmware_stage]
+    if spec.audio:
+        stages.append(d.audio_stage)
     if spec.streaming:
         stages.append(d.stream_stage)
     return Plan(stages + [d.report_stage])

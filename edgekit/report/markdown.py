@@ -95,6 +95,49 @@ def _streaming_section(st: dict | None) -> list[str]:
             f"{st['window_accuracy_int8']:.4f} |"]
 
 
+def _audio_section(a: dict | None) -> list[str]:
+    """``audio``: sound in, decision out (the firmware from sound in QEMU and on the host)."""
+    if not a:
+        return []
+    fe = a["features"]["frontend"]
+    lines = ["", "## Audio in, decision out (`edgekit_push_audio`)", "", "| | |", "|---|---|"]
+    if a.get("accuracy_raw_audio_device") is not None:
+        where = "QEMU" if a.get("device") == "qemu" else "host build"
+        n = a.get(f"{a.get('device')}_clips")
+        lines.append(f"| **accuracy from raw audio on the device** | "
+                     f"**{_fmt(a['accuracy_raw_audio_device'])}** ({where}, {n} clips; host int8 "
+                     f"{_fmt(a.get(a.get('device', 'qemu') + '_int8_accuracy_same_clips'))} "
+                     "on the same clips) |")
+    if a.get("host_clips"):
+        lines.append(f"| host build, all {a['host_clips']} clips | accuracy "
+                     f"{_fmt(a.get('host_accuracy_raw_audio'))} (host int8 "
+                     f"{_fmt(a.get('host_int8_accuracy_same_clips'))}); decisions equal: "
+                     f"{a.get('host_decisions_equal_int8')} |")
+    lines += [f"| front end | {fe['sample_rate']} Hz, window {fe['window_size']} / stride "
+              f"{fe['stride']} samples, FFT {fe['fft_size']}, {fe['num_channels']} channels |",
+              f"| model input | last {a['num_frames']} frames; a run every "
+              f"{a['run_every_frames']} frames ({a['run_every_ms']:g} ms); "
+              f"{a['chunk_samples']}-sample pushes |",
+              f"| frames bit-exact, host front end vs device | host build "
+              f"{a['frames_bit_exact'].get('host')}, QEMU {a['frames_bit_exact'].get('qemu')} |",
+              f"| scores bit-exact with tflite_micro on those frames | host build "
+              f"{a['scores_bit_exact'].get('host')}, QEMU {a['scores_bit_exact'].get('qemu')} |",
+              f"| clips | {a.get('clips_source', 'n/a')} |"]
+    if "ram" in a:
+        ram = a["ram"]
+        lines += [f"| front-end instructions per stride | "
+                  f"{_fmt(a['frontend_instructions_per_stride'])} |",
+                  f"| model instructions per run | {_fmt(a['model_instructions_per_run'])} |",
+                  f"| RAM total | {_fmt(ram['total_bytes'])} B = arena {_fmt(ram['arena_bytes'])}"
+                  f" + front-end state {_fmt(ram['frontend_state_bytes'])} + scratch "
+                  f"{_fmt(ram['frontend_scratch_bytes'])} + window {_fmt(ram['window_bytes'])}"
+                  f" + stack {_fmt(ram['stack_bytes'])}"
+                  + (f" + model state {_fmt(ram['model_state_bytes'])}"
+                     if ram.get("model_state_bytes") else "") + " |",
+                  f"| flash (audio firmware, harness included) | {_fmt(a['flash_bytes'])} B |"]
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     m, mem, emu, tgt = (report.get(k, {}) for k in ("model", "memory", "emulator", "target"))
     acc = report.get("accuracy")
@@ -114,6 +157,7 @@ def render_markdown(report: dict) -> str:
                   "| layer | rate |", "|---|---|"]
         for name, v in spikes.items():
             lines.append(f"| {'all' if name == '__all__' else name} | {v['rate']:.3f} |")
+    lines += _audio_section(report.get("audio"))
     lines += _compression_sections(report)
     lines += _streaming_section(report.get("streaming"))
     lines += ["", "## Memory", "", "| what | bytes |", "|---|---|"]

@@ -106,6 +106,8 @@ class BuildReport:
     quantization: dict | None = None
     conversion: dict | None = None
     streaming: dict | None = None
+    #: Sound in, decision out (:meth:`edgekit.verify.AudioCheck.to_dict`).
+    audio: dict | None = None
     target: TargetInfo | None = None
     memory: MemoryInfo | None = None
     emulator: EmulatorInfo | None = None
@@ -155,7 +157,10 @@ class Metadata:
         The feature configuration the model was trained on (None for a
         given model).
     frontend : dict or None
-        The audio front end built into the firmware (none yet).
+        The audio front end built into the firmware (``edgekit_push_audio``):
+        the front-end features (``features.json``'s content: ``num_frames``,
+        the input quantization and the ``frontend`` config) plus
+        ``run_every_frames`` and ``api``; None without one.
     files : dict
         Where the build put its parts (relative paths).
     """

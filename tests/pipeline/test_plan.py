@@ -21,6 +21,8 @@ from edgekit.recipe import builtin_recipe, load_recipe, recipe_toml, train_confi
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ["data", "train", "quantize"]
 DEPLOY = ["export", "verify-host", "firmware"]
+#: A trained model on the front end's features gets the firmware from sound (issue 12).
+AUDIO = ["audio"]
 
 
 def _plan(tmp_path, **kw):
@@ -29,15 +31,18 @@ def _plan(tmp_path, **kw):
 
 def test_arch_and_recipe_entry_points_are_one_plan(tmp_path):
     arch = _plan(tmp_path, recipe=resolve_recipe(arch="dscnn"))
-    assert arch.names == TRAIN + DEPLOY + ["report"]
+    assert arch.names == TRAIN + DEPLOY + AUDIO + ["report"]
     rcp = _plan(tmp_path, recipe=resolve_recipe(recipe=ROOT / "recipes" / "fsdd-prune-distill.toml"))
-    assert rcp.names == ["data", "train", "prune", "distill", "quantize"] + DEPLOY + ["report"]
-    assert rcp.total == len(rcp.names) == 9
+    assert rcp.names == ["data", "train", "prune", "distill", "quantize"] + DEPLOY + AUDIO + [
+        "report"]
+    assert rcp.total == len(rcp.names) == 10
+    logmel = resolve_recipe(arch="dscnn", overrides=["features.kind=logmel-float"])
+    assert _plan(tmp_path, recipe=logmel).names == TRAIN + DEPLOY + ["report"]
 
 
 def test_streaming_is_a_stage_of_any_recurrent_recipe(tmp_path):
     p = _plan(tmp_path, recipe=resolve_recipe(arch="lmu"), streaming=True)
-    assert p.names == TRAIN + DEPLOY + ["stream", "report"]
+    assert p.names == TRAIN + DEPLOY + AUDIO + ["stream", "report"]
     r = resolve_recipe(recipe=ROOT / "recipes" / "fsdd-prune-distill.toml",
                        overrides=["model.arch=lmuformer"])
     assert _plan(tmp_path, recipe=r, streaming=True).names[-2:] == ["stream", "report"]

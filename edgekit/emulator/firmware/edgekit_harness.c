@@ -17,9 +17,14 @@
  *   DONE
  *
  * and exits 0.  On any error it prints "ERR <message>" and exits non-zero.
+ *
+ * Built with -DEDGEKIT_AUDIO (a model with edgekit_audio.c), inputs.bin
+ * holds raw PCM clips instead and the records between the header and STACK
+ * are those of edgekit_audio_main() (edgekit_audio_harness.c).
  */
 #include <stdint.h>
 
+#include "edgekit_audio_harness.h"
 #include "edgekit_harness.h"
 #include "edgekit_semihost.h"
 #include "model.h"
@@ -169,7 +174,7 @@ static void edgekit_putu(uint64_t value)
     }
 }
 
-static void edgekit_puthex(const uint8_t *data, uint32_t len)
+__attribute__((unused)) static void edgekit_puthex(const uint8_t *data, uint32_t len)
 {
     static const char hex[] = "0123456789abcdef";
     uint32_t i;
@@ -201,6 +206,63 @@ static uint32_t edgekit_stack_used(void)
     return (uint32_t)((uintptr_t)&_estack - (uintptr_t)p);
 }
 
+#if defined(EDGEKIT_AUDIO)
+static int32_t edgekit_audio_handle = -1;
+
+int edgekit_audio_io_read(void *buf, uint32_t len)
+{
+    return edgekit_sh_read(edgekit_audio_handle, buf, len) != 0 ? 1 : 0;
+}
+
+void edgekit_audio_io_write(const char *text)
+{
+    edgekit_puts(text);
+}
+
+uint64_t edgekit_audio_io_now(void)
+{
+    return edgekit_clock_now();
+}
+
+uint64_t edgekit_audio_io_to_instructions(uint64_t delta)
+{
+    return edgekit_clock_to_instructions(delta);
+}
+
+int main(void)
+{
+    int32_t length;
+    int status;
+
+    edgekit_clock_init();
+#if defined(EDGEKIT_PROFILE_DWT)
+    edgekit_puts("EDGEKIT 1 dwt 0\n");
+#else
+    edgekit_puts("EDGEKIT 1 systick ");
+    edgekit_putu(EDGEKIT_SYSTICK_HZ);
+    edgekit_putc('\n');
+#endif
+    edgekit_audio_handle = edgekit_sh_open("inputs.bin", 1 /* "rb" */);
+    if (edgekit_audio_handle < 0) {
+        return edgekit_fail("cannot open inputs.bin", 10);
+    }
+    length = edgekit_sh_flen(edgekit_audio_handle);
+    if (length < 0) {
+        (void)edgekit_sh_close(edgekit_audio_handle);
+        return edgekit_fail("cannot get length of inputs.bin", 11);
+    }
+    status = edgekit_audio_main((uint32_t)length);
+    (void)edgekit_sh_close(edgekit_audio_handle);
+    if (status != 0) {
+        return status;
+    }
+    edgekit_puts("STACK ");
+    edgekit_putu(edgekit_stack_used());
+    edgekit_putc('\n');
+    edgekit_puts("DONE\n");
+    return 0;
+}
+#else
 static uint8_t edgekit_input[EDGEKIT_INPUT_BYTES] __attribute__((aligned(16)));
 static uint8_t edgekit_output[EDGEKIT_OUTPUT_BYTES] __attribute__((aligned(16)));
 
@@ -311,3 +373,4 @@ int main(void)
     edgekit_puts("DONE\n");
     return 0;
 }
+#endif /* EDGEKIT_AUDIO */

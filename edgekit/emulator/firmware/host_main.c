@@ -11,11 +11,81 @@
  * Built with -DEDGEKIT_HOST_PUSH_FRAMES, each case is one feature frame
  * (EDGEKIT_FRAME_BYTES) fed to edgekit_push_frame(), and after each frame the
  * latest output is written (zeros before the first full hop).
+ *
+ * Built with -DEDGEKIT_AUDIO (a model with edgekit_audio.c), inputs.bin holds
+ * raw PCM clips and the second file receives the text records of
+ * edgekit_audio_main() (edgekit_audio_harness.c), then "STACK 0" and "DONE".
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "model.h"
+
+#if defined(EDGEKIT_AUDIO)
+#include "edgekit_audio_harness.h"
+
+static FILE *audio_in;
+static FILE *audio_out;
+
+int edgekit_audio_io_read(void *buf, uint32_t len)
+{
+    return fread(buf, 1, len, audio_in) == (size_t)len ? 0 : 1;
+}
+
+void edgekit_audio_io_write(const char *text)
+{
+    fputs(text, audio_out);
+}
+
+uint64_t edgekit_audio_io_now(void)
+{
+    return 0u;
+}
+
+uint64_t edgekit_audio_io_to_instructions(uint64_t delta)
+{
+    return delta;
+}
+
+int main(int argc, char **argv)
+{
+    long length;
+    int status;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s clips.bin records.txt\n", argv[0]);
+        return 2;
+    }
+    audio_in = fopen(argv[1], "rb");
+    if (audio_in == NULL) {
+        fprintf(stderr, "error: cannot open %s\n", argv[1]);
+        return 3;
+    }
+    if (fseek(audio_in, 0, SEEK_END) != 0 || (length = ftell(audio_in)) < 0
+        || fseek(audio_in, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "error: cannot get length of %s\n", argv[1]);
+        fclose(audio_in);
+        return 3;
+    }
+    audio_out = fopen(argv[2], "w");
+    if (audio_out == NULL) {
+        fprintf(stderr, "error: cannot create %s\n", argv[2]);
+        fclose(audio_in);
+        return 3;
+    }
+    fputs("EDGEKIT 1 host 0\n", audio_out);
+    status = edgekit_audio_main((uint32_t)length);
+    if (status == 0) {
+        fputs("STACK 0\nDONE\n", audio_out);
+    }
+    fclose(audio_in);
+    if (fclose(audio_out) != 0) {
+        fprintf(stderr, "error: cannot write %s\n", argv[2]);
+        return 7;
+    }
+    return status;
+}
+#else
 
 #ifdef EDGEKIT_HOST_PUSH_FRAMES
 #define CASE_BYTES EDGEKIT_FRAME_BYTES
@@ -96,3 +166,4 @@ int main(int argc, char **argv)
     }
     return 0;
 }
+#endif /* EDGEKIT_AUDIO */

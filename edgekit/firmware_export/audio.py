@@ -1,0 +1,246 @@
+"""Firmware from sound: the front end's C and ``edgekit_audio.c/.h`` beside a model's C.
+
+:func:`generate_audio` writes, next to the generated model
+(:func:`edgekit.firmware_export.generate`), the audio front end
+(:func:`edgekit.frontend.generate_c`) and, from the templates
+``templates/audio/edgekit_audio.[ch].j2``, the glue that takes a device
+from sound to scores::
+
+    int  edgekit_push_audio(const int16_t *pcm, size_t n, int8_t *scores);
+    void edgekit_audio_reset(void);
+
+It runs the front end on each stride, keeps the last ``num_frames``
+frames in a static window (apart from the arena, which every inference
+overwrites), and runs the model first once ``num_frames`` frames exist
+since the reset, then every ``run_every`` new frames.
+
+:func:`window_shape` checks that a model's input is a window of the front
+end's frames (``[1, N, C]`` or ``[1, N, C, 1]`` int8 with ``C`` channels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekit import __version__
+from edgekit.errors import ConfigError, ModelError
+from edgekit.firmware_export.codegen import data_io
+from edgekit.firmware_export.graph import Graph
+from edgekit.firmware_export.templating import render
+
+__all__ = ["AUDIO_FILES", "DEFAULT_RUN_EVERY_MS", "FRONTEND_PRESETS", "AudioExport",
+           "audio_context", "default_run_every", "frontend_features", "generate_audio",
+           "window_shape"]
+
+#: ``--frontend`` names: the :class:`edgekit.frontend.FrontendConfig` presets.
+FRONTEND_PRESETS = ("tflm-micro", "fsdd")
+
+#: Files :func:`generate_audio` writes besides the front end's.
+AUDIO_FILES = ("edgekit_audio.h", "edgekit_audio.c")
+#: Default time between two model runs: a decision every 200 ms, the
+#: granularity at which a spoken word's position varies little while the
+#: model's cost stays a fraction of the front end's budget (10 strides of 20 ms).
+DEFAULT_RUN_EVERY_MS = 200.0
+
+
+@dataclass(frozen=True)
+class AudioExport:
+    """What :func:`generate_audio` wrote.
+
+    Attributes
+    ----------
+    files : list of pathlib.Path
+        The front end's four files and ``edgekit_audio.h/.c``.
+    num_frames, num_channels : int
+        The window of frames (the model's input).
+    run_every : int
+        New frames between two model runs.
+    window_bytes : int
+        Bytes of the static window of frames.
+    """
+
+    files: list
+    num_frames: int
+    num_channels: int
+    run_every: int
+    window_bytes: int
+
+
+def default_run_every(stride_ms: float) -> int:
+    """Frames between model runs for :data:`DEFAULT_RUN_EVERY_MS` (at least 1)."""
+    return max(1, int(round(DEFAULT_RUN_EVERY_MS / float(stride_ms))))
+
+
+def window_shape(graph: Graph, num_channels: int, num_frames: int | None = None) -> int:
+    """Frames in the model's input window, checked against the front end.
+
+    Parameters
+    ----------
+    graph : Graph
+        The int8 model.
+    num_channels : int
+        The front end's channels per frame.
+    num_frames : int, optional
+        Frames the caller expects (``--frames``); checked when given.
+
+    Returns
+    -------
+    int
+        ``N`` of the model's ``[1, N, C]`` or ``[1, N, C, 1]`` input.
+
+    Raises
+    ------
+    edgekit.errors.ModelError
+        If the input is not int8 or not a window of ``num_channels``-wide frames
+        (the message names both shapes).
+    """
+    xi, _ = data_io(graph)
+    x = graph.tensors[xi]
+    shape = [int(d) for d in x.shape]
+    ok = (x.dtype == "int8" and len(shape) in (3, 4) and shape[0] == 1 and shape[1] >= 1
+          and shape[2] == num_channels and (len(shape) == 3 or shape[3] == 1))
+    want = f"[1, {num_frames if num_frames else 'N'}, {num_channels}] or [1, " \
+           f"{num_frames if num_frames else 'N'}, {num_channels}, 1] int8"
+    if not ok:
+        raise ModelError(f"the model's input is {shape} {x.dtype}; the front end's frames "
+                         f"need {want} ({num_channels} channels per frame)")
+    if num_frames is not None and shape[1] != num_frames:
+        raise ModelError(f"the model's input is {shape} {x.dtype}: {shape[1]} frames, but "
+                         f"{num_frames} were asked for ({want})")
+    return shape[1]
+
+
+def audio_context(features, graph: Graph, run_every: int, source: str = "model.tflite") -> dict:
+    """The values ``edgekit_audio.[ch].j2`` render (numbers and strings only)."""
+    fe = features.frontend
+    _, yi = data_io(graph)
+    xi, _ = data_io(graph)
+    x, y = graph.tensors[xi], graph.tensors[yi]
+    span = features.clip_samples
+    return dict(
+        version=__version__, source=Path(str(source)).name, frontend_hash=fe.hash(),
+        sample_rate=fe.sample_rate, stride=fe.stride, window_size=fe.window_size,
+        channels=fe.num_channels, num_frames=features.num_frames, run_every=run_every,
+        stride_ms=f"{1000.0 * fe.stride / fe.sample_rate:g}",
+        window_ms=f"{1000.0 * fe.window_size / fe.sample_rate:g}",
+        span_samples=span, span_ms=f"{1000.0 * span / fe.sample_rate:g}",
+        run_ms=f"{1000.0 * run_every * fe.stride / fe.sample_rate:g}",
+        output_bytes=y.nbytes, output_scale=f"{float(y.scale[0]):g}" if len(y.scale) else "1",
+        output_zp=int(y.zero_point[0]) if len(y.zero_point) else 0,
+        input_zp=int(x.zero_point[0]) if len(x.zero_point) else 0)
+
+
+def generate_audio(features, graph: Graph, out_dir, *, run_every: int | None = None,
+                   source: str = "model.tflite") -> AudioExport:
+    """Write the front end's C and ``edgekit_audio.c/.h`` into ``out_dir`` (beside ``model.c``).
+
+    Parameters
+    ----------
+    features : edgekit.frontend.features.FrontendFeatures
+        The front end and the frames per model input.
+    graph : Graph
+        The int8 model (its input must be a window of the front end's frames,
+        see :func:`window_shape`).
+    out_dir : path
+        The model's generated C directory.
+    run_every : int, optional
+        New frames between two model runs (a generation-time constant);
+        default :func:`default_run_every` (200 ms).
+    source : str
+        Model name recorded in the generated comments.
+
+    Returns
+    -------
+    AudioExport
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        If ``features`` is not front-end features or ``run_every`` < 1.
+    edgekit.errors.ModelError
+        If the model's input is not a window of ``features.num_frames`` frames.
+    """
+    from edgekit.frontend import generate_c  # noqa: PLC0415
+
+    if getattr(features, "kind", None) != "frontend":
+        raise ConfigError(f"firmware from sound needs front-end features (got "
+                          f"{type(features).__name__}: the float log-mel is host only)")
+    fe = features.frontend
+    window_shape(graph, fe.num_channels, features.num_frames)
+    if run_every is None:
+        run_every = default_run_every(fe.stride_ms)
+    if isinstance(run_every, bool) or not isinstance(run_every, int) or run_every < 1:
+        raise ConfigError(f"run_every must be an integer >= 1 (got {run_every!r})")
+    out = Path(out_dir)
+    files = list(generate_c(fe, out))
+    ctx = audio_context(features, graph, run_every, source)
+    for name in AUDIO_FILES:
+        (out / name).write_text(render(f"audio/{name}.j2", **ctx))
+        files.append(out / name)
+    return AudioExport(files=files, num_frames=features.num_frames,
+                       num_channels=fe.num_channels, run_every=run_every,
+                       window_bytes=features.num_frames * fe.num_channels)
+
+
+def frontend_features(frontend, graph: Graph, frames: int | None = None):
+    """The front end to put ahead of a given int8 model (``build --model M --frontend F``).
+
+    Parameters
+    ----------
+    frontend : str or path
+        ``"tflm-micro"`` or ``"fsdd"`` (the :class:`edgekit.frontend.FrontendConfig`
+        presets), a ``features.json`` of kind ``"frontend"`` (its ``num_frames``
+        too) or a ``frontend.json`` (:meth:`FrontendConfig.save`).
+    graph : Graph
+        The model; its input must be ``[1, N, C]`` or ``[1, N, C, 1]`` int8
+        with ``C`` the front end's channels.
+    frames : int, optional
+        Frames per model input (``--frames``); default the model's ``N``.
+
+    Returns
+    -------
+    edgekit.frontend.features.FrontendFeatures
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        An unknown preset, an unreadable file, or ``frames`` not matching the features.json.
+    edgekit.errors.ModelError
+        If the model's input is not a window of the front end's frames.
+    """
+    import json  # noqa: PLC0415
+
+    from edgekit.frontend import FrontendConfig  # noqa: PLC0415
+    from edgekit.frontend.features import FrontendFeatures  # noqa: PLC0415
+
+    if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int)
+                               or frames < 1):
+        raise ConfigError(f"--frames must be an integer >= 1 (got {frames!r})")
+    name = str(frontend)
+    file_frames = None
+    if name in FRONTEND_PRESETS:
+        cfg = FrontendConfig.tflm_micro() if name == "tflm-micro" else FrontendConfig.fsdd()
+    else:
+        path = Path(name)
+        if path.suffix.lower() != ".json":
+            raise ConfigError(f"--frontend must be {' or '.join(FRONTEND_PRESETS)} or a .json "
+                              f"front-end config (got {name!r})")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"front-end config not found: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"front-end config {path} is not readable JSON ({exc})") from None
+        if isinstance(d, dict) and d.get("kind") == FrontendFeatures.kind:
+            feats = FrontendFeatures.from_dict(d)
+            cfg, file_frames = feats.frontend, feats.num_frames
+        elif isinstance(d, dict) and "kind" in d:
+            raise ConfigError(f"{path} holds {d.get('kind')!r} features, not a front end "
+                              "(the float log-mel is host only)")
+        else:
+            cfg = FrontendConfig.from_dict(d)
+    if frames is not None and file_frames is not None and frames != file_frames:
+        raise ConfigError(f"--frames {frames} but {name} says num_frames = {file_frames}")
+    n = window_shape(graph, cfg.num_channels, frames if frames is not None else file_frames)
+    return FrontendFeatures(cfg, n)
