@@ -3,7 +3,7 @@
 The model is written from the definitions (not from the fixed-point code):
 Hann window, ``numpy.fft.rfft``, power spectrum, triangular mel filters
 (float64 centres, equal mel spacing), square root, noise estimate
-``n <- s x + (1 - s) n`` with ``max(x - n, m x)``, PCAN
+``n <- s x + (1 - s) n`` with ``max(x - n, m x)``, PCAN (when on)
 ``x 2^c (2^c n + offset)^-strength`` shrunk (``u^2 / 4`` below 2, ``u - 1``
 above), ``2^6 ln(.)`` and the int8 mapping.
 
@@ -72,10 +72,14 @@ def float_features(cfg: FrontendConfig, pcm: np.ndarray, linear: bool = False):
         power = np.abs(np.fft.rfft(x, cfg.fft_size)) ** 2
         chan = 64.0 * np.sqrt(tri @ power) / cfg.fft_size
         amplitudes.append(chan)
-        noise = s * chan + (1 - s) * noise
-        chan = np.maximum(chan - np.minimum(noise, chan), cfg.min_signal_remaining * chan)
-        snr = chan * 2.0 ** cb * (noise * 2.0 ** cb + cfg.pcan_offset) ** -cfg.pcan_strength
-        shrunk = np.where(snr < 2, snr * snr / 4, snr - 1) * 64.0
+        if cfg.noise_reduction:
+            noise = s * chan + (1 - s) * noise
+            chan = np.maximum(chan - np.minimum(noise, chan), cfg.min_signal_remaining * chan)
+        if cfg.pcan:
+            snr = chan * 2.0 ** cb * (noise * 2.0 ** cb + cfg.pcan_offset) ** -cfg.pcan_strength
+            shrunk = np.where(snr < 2, snr * snr / 4, snr - 1) * 64.0
+        else:                       # the log takes the (noise-reduced) amplitude itself
+            shrunk = chan
         log = np.where(shrunk * 2 ** cb > 1,
                        (1 << cfg.log_scale_bits) * np.log(np.maximum(shrunk * 2 ** cb, 1)), 0)
         q = np.floor((log * cfg.output_multiplier + cfg.output_divisor // 2)
