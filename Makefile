@@ -3,7 +3,9 @@ SHELL := /bin/bash
 SHARED_DATA := $(abspath ../shared/data)
 EDGEKIT_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 export EDGEKIT_DATA
-PYTEST_ARGS ?=
+# Two workers (the suite's files split between them, the slow ones first, see
+# tests/conftest.py); PYTEST_ARGS="-n 0" runs in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: setup demo test clean
 

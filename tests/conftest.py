@@ -145,3 +145,14 @@ def mlperf_dir() -> Path:
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Files with a ``slow`` test run first (stable order otherwise).
+
+    Under ``pytest -n 2 --dist loadfile`` (``make test``) each file runs on one
+    worker, and the first files go to the workers first: the long trainings
+    start at once, side by side, while the short tests fill the other worker.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
