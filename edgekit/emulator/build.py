@@ -11,7 +11,6 @@ so ``make`` in the output directory rebuilds the ELF by hand.
 
 from __future__ import annotations
 
-import functools
 import re
 import shlex
 import subprocess
@@ -22,6 +21,7 @@ from typing import Mapping
 
 import jinja2
 
+from edgekit.c_templates import c_environment
 from edgekit.emulator.targets import Target, get_target
 from edgekit.emulator.toolchain import ARM_GCC, ARM_SIZE, HOST_CC, check_toolchain
 from edgekit.errors import ConfigError, ToolchainError
@@ -138,12 +138,8 @@ def _harness_source(name: str) -> str:
     return resources.files("edgekit.emulator").joinpath("firmware", name).read_text("utf-8")
 
 
-@functools.lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("edgekit.emulator", "firmware"),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-        lstrip_blocks=True, autoescape=False)
+    return c_environment("edgekit.emulator", "firmware")
 
 
 def firmware_files(target: str | Target, src_dir: str | Path, opt: str = "-O2",

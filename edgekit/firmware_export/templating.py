@@ -10,26 +10,19 @@ and the ``model_data.*.j2`` of the C array.  Python passes values only
 
 from __future__ import annotations
 
-import functools
-
 import jinja2
 
+from edgekit.c_templates import c_environment
 
-@functools.lru_cache(maxsize=1)
+
 def environment() -> jinja2.Environment:
-    """The environment over ``edgekit/firmware_export/templates``.
+    """The environment over ``edgekit/firmware_export/templates`` (:func:`edgekit.c_templates.c_environment`).
 
     Returns
     -------
     jinja2.Environment
-        Undefined names raise (``StrictUndefined``); block tags take their
-        line with them (``trim_blocks``, ``lstrip_blocks``); a template's
-        final newline is kept; nothing is escaped (the output is C).
     """
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("edgekit.firmware_export", "templates"),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-        lstrip_blocks=True, autoescape=False)
+    return c_environment("edgekit.firmware_export")
 
 
 def render(name: str, **context) -> str:

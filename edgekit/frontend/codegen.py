@@ -12,7 +12,6 @@ text comes from templates only; Python passes numbers and lists.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from importlib import resources
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 
+from edgekit.c_templates import c_environment
 from edgekit.errors import ConfigError
 from edgekit.frontend.config import FORMAT, FrontendConfig
 from edgekit.frontend import tables
@@ -34,14 +34,9 @@ _TEMPLATES = {"frontend_config.h": "frontend_config.h.j2",
               "frontend_tables.h": "frontend_tables.h.j2"}
 
 
-@functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    """Jinja2 over ``edgekit/frontend/templates``, set up as the firmware's
-    (:func:`edgekit.firmware_export.templating.environment`): strict, trimmed, no escaping."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("edgekit.frontend", "templates"),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-        lstrip_blocks=True, autoescape=False)
+    """Jinja2 over ``edgekit/frontend/templates`` (:func:`edgekit.c_templates.c_environment`)."""
+    return c_environment("edgekit.frontend")
 
 
 def source_text(name: str) -> str:

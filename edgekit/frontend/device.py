@@ -18,7 +18,6 @@ run are a little higher than those of the plain firmware.
 
 from __future__ import annotations
 
-import functools
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from edgekit.c_templates import c_environment
 from edgekit.errors import DataError, ToolchainError
 from edgekit.frontend.codegen import generate_c, source_text
 from edgekit.frontend.config import FrontendConfig
@@ -68,13 +68,9 @@ class FrontendMeasurement:
     stages: dict = field(default_factory=dict)
 
 
-@functools.lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
-    """Jinja2 over ``edgekit/frontend/templates`` (strict, trimmed, no escaping)."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("edgekit.frontend", "templates"),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
-        lstrip_blocks=True, autoescape=False)
+    """Jinja2 over ``edgekit/frontend/templates`` (:func:`edgekit.c_templates.c_environment`)."""
+    return c_environment("edgekit.frontend")
 
 
 def build_frontend_firmware(config: FrontendConfig, out_dir, target: str = "cortex-m4",
