@@ -206,6 +206,18 @@ static uint32_t edgekit_stack_used(void)
     return (uint32_t)((uintptr_t)&_estack - (uintptr_t)p);
 }
 
+/* The first line of the output: format version and the clock counting instructions. */
+static void edgekit_print_banner(void)
+{
+#if defined(EDGEKIT_PROFILE_DWT)
+    edgekit_puts("EDGEKIT 1 dwt 0\n");
+#else
+    edgekit_puts("EDGEKIT 1 systick ");
+    edgekit_putu(EDGEKIT_SYSTICK_HZ);
+    edgekit_putc('\n');
+#endif
+}
+
 #if defined(EDGEKIT_AUDIO)
 static int32_t edgekit_audio_handle = -1;
 
@@ -235,13 +247,7 @@ int main(void)
     int status;
 
     edgekit_clock_init();
-#if defined(EDGEKIT_PROFILE_DWT)
-    edgekit_puts("EDGEKIT 1 dwt 0\n");
-#else
-    edgekit_puts("EDGEKIT 1 systick ");
-    edgekit_putu(EDGEKIT_SYSTICK_HZ);
-    edgekit_putc('\n');
-#endif
+    edgekit_print_banner();
     edgekit_audio_handle = edgekit_sh_open("inputs.bin", 1 /* "rb" */);
     if (edgekit_audio_handle < 0) {
         return edgekit_fail("cannot open inputs.bin", 10);
@@ -275,14 +281,7 @@ int main(void)
     int i;
 
     edgekit_clock_init();
-
-#if defined(EDGEKIT_PROFILE_DWT)
-    edgekit_puts("EDGEKIT 1 dwt 0\n");
-#else
-    edgekit_puts("EDGEKIT 1 systick ");
-    edgekit_putu(EDGEKIT_SYSTICK_HZ);
-    edgekit_putc('\n');
-#endif
+    edgekit_print_banner();
     edgekit_puts("IO ");
     edgekit_putu((uint64_t)EDGEKIT_INPUT_BYTES);
     edgekit_putc(' ');
