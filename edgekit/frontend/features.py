@@ -102,7 +102,7 @@ class FrontendFeatures:
     """
 
     frontend: FrontendConfig
-    num_frames: int = 49
+    num_frames: int = 48
 
     kind = "frontend"
 
@@ -223,12 +223,14 @@ def default_frontend_features(dataset: str) -> FrontendFeatures:
     """The default front end of a dataset: FSDD at 8 kHz, Speech Commands and ESC-50 at 16 kHz.
 
     FSDD: :meth:`FrontendConfig.fsdd` (30 ms / 20 ms at 8 kHz, FFT 256,
-    40 channels 125-3800 Hz), 49 frames = 1 s.  Speech Commands: the
-    micro_speech front end (:meth:`FrontendConfig.tflm_micro`), 49 frames =
-    1 s, as micro_speech.  ESC-50: micro_speech's front end, 249 frames = 5 s.
+    40 channels 125-3800 Hz), 48 frames = 0.97 s.  Speech Commands: the
+    micro_speech front end (:meth:`FrontendConfig.tflm_micro`), 48 frames.
+    ESC-50: micro_speech's front end, 248 frames = 4.97 s.  48 and 248 (not
+    micro_speech's 49) so that pooling and patching zoo models (a
+    tiny_transformer's ``frame_pool = 4``) divide them.
     """
-    presets = {"fsdd": (FrontendConfig.fsdd, 49), "speech_commands": (FrontendConfig.tflm_micro, 49),
-               "esc50": (FrontendConfig.tflm_micro, 249)}
+    presets = {"fsdd": (FrontendConfig.fsdd, 48), "speech_commands": (FrontendConfig.tflm_micro, 48),
+               "esc50": (FrontendConfig.tflm_micro, 248)}
     if dataset not in presets:
         raise ConfigError(f"no default front end for dataset {dataset!r} "
                           f"(known: {', '.join(presets)})")

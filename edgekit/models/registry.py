@@ -46,7 +46,7 @@ RECURRENT = ("lmu", "lmuformer", "spiking_lmuformer")
 #: representative set for :func:`edgekit.quantize.quantize_int8`.
 #:
 #: Measured on FSDD's official split (2,700 train / 300 test) with the
-#: default features, the fixed-point front end (49 x 40 int8 frames,
+#: default features, the fixed-point front end (48 x 40 int8 frames,
 #: :func:`edgekit.frontend.features.default_frontend_features`): width 48
 #: with a (2, 4) first stride, 15,082 params, 2.6 M MACs, static RAM with
 #: the arena about 21.5 KB (so arena + front end + window + stack fit in
@@ -55,7 +55,9 @@ RECURRENT = ("lmu", "lmuformer", "spiking_lmuformer")
 #: / 0.983); training 110-175 s on a 2-core CPU.  Rejected: width 64 with a (2, 2) stride (the old default:
 #: 0.960 float on these features, 48 KB arena), width 64 (2, 4) (0.997, but
 #: 33 KB of RAM in all), width 32 (2, 4) (8,010 params: 0.987 seed 0,
-#: 0.973 int8 seed 1).
+#: 0.973 int8 seed 1).  Measured with 49 frames; the default is 48 (so a
+#: tiny_transformer's frame_pool divides it), which gives this model the
+#: same layer sizes (the first convolution drops the last, mostly silent, frame).
 DEFAULT_RECIPE: dict = {
     "arch": "dscnn",
     "hparams": {"width": 48, "num_blocks": 4, "dropout": 0.2, "first_stride": [2, 4]},

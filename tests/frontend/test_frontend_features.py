@@ -74,7 +74,7 @@ def test_features_json_round_trip_and_errors(tmp_path):
 
 
 def test_recipe_features_kinds():
-    assert make_features("fsdd") == FrontendFeatures(FrontendConfig.fsdd(), 49)
+    assert make_features("fsdd") == FrontendFeatures(FrontendConfig.fsdd(), 48)
     f = make_features("fsdd", {"num_frames": 30, "num_channels": 32})
     assert f.shape == (30, 32) and f.frontend.sample_rate == 8000
     logmel = make_features("fsdd", {"kind": "logmel-float", "n_mels": 20})

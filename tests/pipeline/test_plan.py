@@ -113,5 +113,5 @@ def test_arch_and_its_recipe_file_build_identical_tflite(fsdd_root, tmp_path, ar
     for d in "ab":
         meta = json.loads((tmp_path / d / "metadata.json").read_text())
         assert meta["schema_version"] == 1 and meta["model"]["arch"] == arch
-        assert meta["inputs"][0]["shape"][1:] == [49, 40] and meta["inputs"][0]["dtype"] == "int8"
+        assert meta["inputs"][0]["shape"][1:] == [48, 40] and meta["inputs"][0]["dtype"] == "int8"
         assert json.loads((tmp_path / d / "report.json").read_text())["emulator"]["bit_exact"]
