@@ -138,6 +138,19 @@ def _audio_section(a: dict | None) -> list[str]:
     return lines
 
 
+def _features_line(features: dict | None) -> list[str]:
+    """Which features the model takes, and whether a device can compute them."""
+    if not features:
+        return []
+    if features.get("kind") == "frontend":
+        fe = features["frontend"]
+        return ["", f"Features: the fixed-point audio front end ({fe['sample_rate']} Hz, "
+                f"{features['num_frames']} frames x {fe['num_channels']} channels), the same C on "
+                "the host and the device."]
+    return ["", "Features: float log-mel (`logmel-float`), **host only**: no device code "
+            "computes them; the firmware takes feature tensors."]
+
+
 def render_markdown(report: dict) -> str:
     m, mem, emu, tgt = (report.get(k, {}) for k in ("model", "memory", "emulator", "target"))
     acc = report.get("accuracy")
@@ -151,6 +164,7 @@ def render_markdown(report: dict) -> str:
     if acc:
         lines += ["", "## Accuracy (FSDD official test split)", "", "| float | int8 (tflite_micro) |",
                   "|---|---|", f"| {_fmt(acc.get('float'))} | {_fmt(acc.get('int8'))} |"]
+    lines += _features_line(report.get("features"))
     spikes = report.get("spikes")
     if spikes:
         lines += ["", "## Spike rates (fraction of non-zero activations, test split)", "",

@@ -379,5 +379,10 @@ def test_budget_of_each_zoo_architecture(arch):
     assert d["flash"]["weights_bytes"] > 0 and d["totals"]["params"] > 0
     # The int8 graph's MACs are within 2% of the Keras model's hand count
     # (the int8 graph may drop or fold small ops).
-    model = build_model(arch, (64, 40), 10, **default_recipe(arch)["hparams"])
+    # A zoo name is sized on the default build's input: the front end's frames.
+    from edgekit.frontend.features import default_frontend_features
+
+    shape = default_frontend_features("fsdd").shape
+    assert shape == (48, 40)
+    model = build_model(arch, shape, 10, **default_recipe(arch)["hparams"])
     assert d["totals"]["macs"] == pytest.approx(count_macs(model), rel=0.02)

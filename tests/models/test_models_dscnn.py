@@ -60,13 +60,14 @@ def test_tiny_mac_count_matches_hand_count():
 
 def test_default_recipe_model_is_within_budget():
     hp = DEFAULT_RECIPE["hparams"]
-    model = build_model(DEFAULT_RECIPE["arch"], (64, 40), 10, **hp)
+    model = build_model(DEFAULT_RECIPE["arch"], (48, 40), 10, **hp)   # the front end's frames
     assert count_params(model) <= PARAM_BUDGET
-    assert model.input_shape == (None, 64, 40)
+    assert model.input_shape == (None, 48, 40)
     assert model.output_shape == (None, 10)
-    # The hand formula for the default layout (4 blocks, valid first conv).
+    # The hand formula for the default layout (4 blocks, valid first conv, stride (2, 4)).
     w, blocks = hp["width"], hp["num_blocks"]
-    oh, ow = (64 - 10) // 2 + 1, (40 - 4) // 2 + 1
+    assert list(hp["first_stride"]) == [2, 4]
+    oh, ow = (48 - 10) // 2 + 1, (40 - 4) // 4 + 1
     expected = oh * ow * w * 40 + blocks * (oh * ow * w * 9 + oh * ow * w * w) + w * 10
     assert count_macs(model) == expected
 

@@ -79,7 +79,7 @@ def test_overrides_and_builtin_recipe_round_trip():
     assert r["dataset"] == {"name": "fsdd", "holdout_speaker": "theo"}
     again = load_recipe(tomllib.loads(recipe_toml(r)))
     assert train_config(again) == cfg and again["dataset"] == r["dataset"]
-    assert train_config(builtin_recipe("dscnn"))["epochs"] == 16
+    assert train_config(builtin_recipe("dscnn"))["epochs"] == 20
     with pytest.raises(ConfigError, match="unknown key"):
         resolve_recipe(arch="dscnn", overrides=["train.epoch=2"])
     with pytest.raises(ConfigError, match="excludes --arch"):
