@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from edgekit.startup import configure_tensorflow
+from tests.shared_data import shared_dir
 
 configure_tensorflow()   # before any test imports TensorFlow, as the CLI does
 
@@ -133,18 +134,7 @@ MLPERF_MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "str_ww
 @pytest.fixture(scope="session")
 def mlperf_dir() -> Path:
     """``shared/models/mlperf-tiny`` (beside ``$EDGEKIT_DATA``, or ``../shared``)."""
-    bases = []
-    if os.environ.get("EDGEKIT_DATA"):
-        bases.append(Path(os.environ["EDGEKIT_DATA"]).parent)
-    bases.append(PROJECT_ROOT.parent / "shared")
-    for base in bases:
-        d = base / "models" / "mlperf-tiny"
-        if all((d / f"{m}.tflite").is_file() for m in MLPERF_MODELS):
-            return d
-    reason = "MLPerf Tiny models not found under " + ", ".join(map(str, bases))
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    return shared_dir("models/mlperf-tiny", [f"{m}.tflite" for m in MLPERF_MODELS])
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -12,35 +12,21 @@ full-scale clipping (square wave at +32767/-32768) and white noise.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.shared_data import shared_dir
+
 TFLM_WINDOW, TFLM_STRIDE, TFLM_CHANNELS = 480, 320, 40
-
-
-def _missing(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def tflm_preprocessor() -> bytes:
     """Bytes of ``audio_preprocessor_int8.tflite``."""
-    bases = []
-    if os.environ.get("EDGEKIT_DATA"):
-        bases.append(Path(os.environ["EDGEKIT_DATA"]).parent)
-    bases.append(PROJECT_ROOT.parent / "shared")
-    for base in bases:
-        p = base / "models" / "tflm" / "audio_preprocessor_int8.tflite"
-        if p.is_file():
-            return p.read_bytes()
-    _missing("audio_preprocessor_int8.tflite not found under "
-             + ", ".join(str(b / "models" / "tflm") for b in bases))
+    name = "audio_preprocessor_int8.tflite"
+    return (shared_dir("models/tflm", [name]) / name).read_bytes()
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,40 @@
+"""Where the tests find the shared data (``$EDGEKIT_DATA``, else ``../shared``), never copied.
+
+A test that needs it and cannot find it is skipped, or fails under ``$CI``
+(so CI cannot pass without it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_bases() -> list[Path]:
+    """Candidate ``shared`` folders: beside ``$EDGEKIT_DATA``, then ``<project>/../shared``."""
+    bases = []
+    if os.environ.get("EDGEKIT_DATA"):
+        bases.append(Path(os.environ["EDGEKIT_DATA"]).parent)
+    bases.append(PROJECT_ROOT.parent / "shared")
+    return bases
+
+
+def missing(reason: str):
+    """Skip the test (fail it when ``$CI`` is set): shared data it needs is absent."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def shared_dir(sub: str, files) -> Path:
+    """The first ``<shared>/<sub>`` holding every name in ``files`` (else :func:`missing`)."""
+    bases = shared_bases()
+    for base in bases:
+        d = base / sub
+        if all((d / f).is_file() for f in files):
+            return d
+    missing(f"{', '.join(files)} not found under " + ", ".join(str(b / sub) for b in bases))
