@@ -21,7 +21,8 @@ from edgekit.data.paths import find_fsdd_recordings
 from edgekit.data.wav import read_wav
 from edgekit.errors import DataError
 
-__all__ = ["Dataset", "load_fsdd", "FSDD_SPEAKERS", "FSDD_CLASS_NAMES", "parse_fsdd_name"]
+__all__ = ["Dataset", "load_fsdd", "FSDD_SPEAKERS", "FSDD_CLASS_NAMES", "fsdd_entries",
+           "parse_fsdd_name"]
 
 logger = logging.getLogger("edgekit")
 
@@ -162,18 +163,7 @@ def load_fsdd(
             "recordings/ and the folder itself); download them with `edgekit data fetch fsdd`"
         )
 
-    skipped: list[tuple[Path, str]] = []
-    entries: list[tuple[int, str, int, Path]] = []
-    for path in sorted(recordings.iterdir()):
-        if path.suffix.lower() != ".wav" or not path.is_file():
-            continue
-        parts = parse_fsdd_name(path.name)
-        if parts is None:
-            skipped.append((path, "file name does not match {digit}_{speaker}_{index}.wav"))
-            continue
-        entries.append((*parts, path))
-    entries.sort(key=lambda e: (e[0], e[1], e[2]))
-
+    entries, skipped = fsdd_entries(recordings)
     speakers = sorted({e[1] for e in entries})
     if holdout_speaker is not None:
         wanted = holdout_speaker.lower()
@@ -245,6 +235,36 @@ def load_fsdd(
         split=(f"fsdd-holdout-{holdout_speaker}" if holdout_speaker
                else "fsdd-official-test"),
     )
+
+
+def fsdd_entries(recordings: Path) -> tuple[list[tuple[int, str, int, Path]],
+                                             list[tuple[Path, str]]]:
+    """The FSDD WAV files of a ``recordings`` folder, parsed and ordered.
+
+    Parameters
+    ----------
+    recordings : pathlib.Path
+        The folder holding ``{digit}_{speaker}_{index}.wav`` files.
+
+    Returns
+    -------
+    entries : list of (int, str, int, pathlib.Path)
+        ``(digit, speaker, index, path)``, ordered by (digit, speaker, index).
+    skipped : list of (pathlib.Path, str)
+        WAV files whose name does not follow the pattern, with the reason.
+    """
+    skipped: list[tuple[Path, str]] = []
+    entries: list[tuple[int, str, int, Path]] = []
+    for path in sorted(recordings.iterdir()):
+        if path.suffix.lower() != ".wav" or not path.is_file():
+            continue
+        parts = parse_fsdd_name(path.name)
+        if parts is None:
+            skipped.append((path, "file name does not match {digit}_{speaker}_{index}.wav"))
+            continue
+        entries.append((*parts, path))
+    entries.sort(key=lambda e: (e[0], e[1], e[2]))
+    return entries, skipped
 
 
 def _limit(
