@@ -87,22 +87,27 @@ class AudioCheck:
         """argmax of tflite_micro's scores (the host int8 decisions) of the clips ``index``."""
         return np.argmax(self.reference[index], axis=1)
 
+    @property
+    def device_run(self) -> AudioRun | None:
+        """The run that stands for the device: QEMU's, else the host build's."""
+        return self.qemu if self.qemu is not None else self.host
+
     def device_accuracy(self) -> float | None:
         """Accuracy from raw audio in QEMU (else on the host build)."""
-        run = self.qemu if self.qemu is not None else self.host
+        run = self.device_run
         return None if run is None else _accuracy(self.decisions(run), self.labels,
                                                   self.index(run))
 
     def device_clips(self) -> int:
         """Clips behind :meth:`device_accuracy`."""
-        run = self.qemu if self.qemu is not None else self.host
+        run = self.device_run
         return 0 if run is None else len(run.clips)
 
     def summary(self) -> str:
         """The progress line: accuracy from raw audio on the device, and exactness."""
         n = self.device_clips()
         where = "QEMU" if self.qemu is not None else "host build"
-        run = self.qemu if self.qemu is not None else self.host
+        run = self.device_run
         idx = self.index(run)
         acc = self.device_accuracy()
         host_acc = _accuracy(self.reference_decisions(idx), self.labels, idx)
@@ -125,7 +130,7 @@ class AudioCheck:
             A streaming model's state (0 for a window model).
         """
         f, fe = self.features, self.features.frontend
-        any_run = self.qemu if self.qemu is not None else self.host
+        any_run = self.device_run
         d = {"features": f.to_dict(), "sample_rate": fe.sample_rate,
              "stride_ms": round(fe.stride_ms, 3), "num_frames": f.num_frames,
              "run_every_frames": any_run.run_every,
@@ -286,7 +291,7 @@ def audio_clips(features, data=None, *, num_classes: int | None = None):
     source : str
         ``"fsdd"`` (with the rate and whether resampled) or ``"synthetic"``.
     """
-    from edgekit.data.fsdd import FSDD_TEST_INDICES, parse_fsdd_name  # noqa: PLC0415
+    from edgekit.data.fsdd import FSDD_TEST_INDICES, fsdd_entries  # noqa: PLC0415
     from edgekit.data.paths import find_fsdd_recordings, resolve_data_root  # noqa: PLC0415
     from edgekit.data.resample import read_wav_at  # noqa: PLC0415
     from edgekit.errors import DataError  # noqa: PLC0415
@@ -297,13 +302,9 @@ def audio_clips(features, data=None, *, num_classes: int | None = None):
         recordings = None
     entries = []
     if recordings is not None:
-        for path in sorted(recordings.glob("*.wav")):
-            parts = parse_fsdd_name(path.name)
-            if parts is not None and parts[2] in FSDD_TEST_INDICES:
-                entries.append((parts[0], parts[1], parts[2], path))
+        entries = [e for e in fsdd_entries(recordings)[0] if e[2] in FSDD_TEST_INDICES]
     if not entries:
         return synthetic_clips(features), None, "synthetic (no FSDD found)"
-    entries.sort()
     clips = [read_wav_at(p, features.sample_rate) for *_, p in entries]
     labels = np.array([e[0] for e in entries]) if num_classes == 10 else None
     return clips, labels, f"fsdd test split ({len(clips)} clips at {features.sample_rate} Hz)"
