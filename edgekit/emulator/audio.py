@@ -12,15 +12,13 @@ reads the records, :func:`run_audio_qemu` / :func:`run_audio_host` do both.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from edgekit.emulator.run import run_qemu_log
+from edgekit.emulator.run import run_host_program, run_qemu_log
 from edgekit.emulator.targets import Target
 from edgekit.errors import ConfigError, EmulatorError
 
@@ -230,23 +228,11 @@ def run_audio_qemu(elf, clips: Sequence, sample_rate: int, target: str | Target 
 
 def run_audio_host(exe, clips: Sequence, sample_rate: int, timeout: float = 300.0) -> AudioRun:
     """Run PCM clips through a host build (:func:`edgekit.emulator.build_host` with :data:`AUDIO_DEFINES`)."""
-    exe = Path(exe).resolve()
-    if not exe.is_file():
-        raise ConfigError(f"host executable {exe} does not exist")
-    blob = pack_clips(clips, sample_rate)
-    with tempfile.TemporaryDirectory(prefix="edgekit-audio-") as tmp:
-        work = Path(tmp)
-        (work / "clips.bin").write_bytes(blob)
-        try:
-            proc = subprocess.run([str(exe), "clips.bin", "records.txt"], cwd=work,
-                                  capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise EmulatorError(f"{exe.name} timed out after {timeout:g} s") from exc
-        except OSError as exc:
-            raise EmulatorError(f"cannot run {exe}: {exc}") from exc
-        log = (work / "records.txt").read_text() if (work / "records.txt").exists() else ""
+    proc, out = run_host_program(exe, pack_clips(clips, sample_rate), "clips.bin", "records.txt",
+                                 timeout)
+    log = out.decode()
     if proc.returncode != 0:
         parse_audio_output(log)      # raises with the harness's ERR message when there is one
-        raise EmulatorError(f"{exe.name} exited with status {proc.returncode}: "
+        raise EmulatorError(f"{Path(exe).name} exited with status {proc.returncode}: "
                             f"{proc.stderr.strip()[-500:]}")
     return parse_audio_output(log, expected_clips=len(clips))

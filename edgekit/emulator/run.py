@@ -37,8 +37,8 @@ from edgekit.emulator.targets import Target, get_target
 from edgekit.emulator.toolchain import QEMU, check_toolchain
 from edgekit.errors import ConfigError, EmulatorError
 
-__all__ = ["EmulatorRun", "run_qemu", "run_qemu_log", "run_host", "parse_harness_output",
-           "qemu_command"]
+__all__ = ["EmulatorRun", "run_qemu", "run_qemu_log", "run_host", "run_host_program",
+           "parse_harness_output", "qemu_command"]
 
 _SEMIHOST_FILE = "semihost.out"
 _INPUTS_FILE = "inputs.bin"
@@ -443,30 +443,60 @@ def run_host(
     edgekit.errors.ConfigError
         If the inputs are malformed or the executable does not exist.
     """
+    blob, n_cases = _inputs_to_bytes(inputs)
+    proc, data = run_host_program(exe, blob, _INPUTS_FILE, "outputs.bin", timeout)
+    if proc.returncode != 0:
+        raise EmulatorError(
+            f"{Path(exe).name} exited with status {proc.returncode}:\n{_tail(proc.stderr)}"
+        )
+    if not data or len(data) % n_cases:
+        raise EmulatorError(
+            f"{Path(exe).name} wrote {len(data)} output bytes for {n_cases} case(s)"
+        )
+    return np.frombuffer(data, dtype=np.uint8).reshape(n_cases, -1).copy()
+
+
+def run_host_program(exe: str | Path, blob: bytes, input_name: str, output_name: str,
+                     timeout: float = 120.0) -> tuple[subprocess.CompletedProcess, bytes]:
+    """Run a host harness ``exe input_name output_name`` in a temporary directory.
+
+    Parameters
+    ----------
+    exe : str or pathlib.Path
+        A host build (:func:`edgekit.emulator.build_host`).
+    blob : bytes
+        The content of ``input_name``.
+    input_name, output_name : str
+        The file names the program reads and writes (its two arguments).
+    timeout : float, optional
+        Seconds before the process is killed.
+
+    Returns
+    -------
+    subprocess.CompletedProcess
+        The finished process (its return code is the caller's to judge).
+    bytes
+        What it wrote to ``output_name`` (empty if nothing).
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        If the executable does not exist.
+    edgekit.errors.EmulatorError
+        If it cannot be started or times out.
+    """
     exe = Path(exe).resolve()
     if not exe.is_file():
         raise ConfigError(f"host executable {exe} does not exist")
-    blob, n_cases = _inputs_to_bytes(inputs)
     with tempfile.TemporaryDirectory(prefix="edgekit-host-") as tmp:
         work = Path(tmp)
-        (work / _INPUTS_FILE).write_bytes(blob)
-        cmd = [str(exe), _INPUTS_FILE, "outputs.bin"]
+        (work / input_name).write_bytes(blob)
         try:
-            proc = subprocess.run(
-                cmd, cwd=work, capture_output=True, text=True, timeout=timeout, check=False
-            )
+            proc = subprocess.run([str(exe), input_name, output_name], cwd=work,
+                                  capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
             raise EmulatorError(f"{exe.name} timed out after {timeout:g} s") from exc
         except OSError as exc:
             raise EmulatorError(f"cannot run {exe}: {exc}") from exc
-        if proc.returncode != 0:
-            raise EmulatorError(
-                f"{exe.name} exited with status {proc.returncode}:\n{_tail(proc.stderr)}"
-            )
-        data = (work / "outputs.bin").read_bytes() if (work / "outputs.bin").exists() else b""
-    if not data or len(data) % n_cases:
-        raise EmulatorError(
-            f"{exe.name} wrote {len(data)} output bytes for {n_cases} case(s)"
-        )
-    return np.frombuffer(data, dtype=np.uint8).reshape(n_cases, -1).copy()
-
+        out = work / output_name
+        return proc, (out.read_bytes() if out.exists() else b"")
