@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.errors import DataError
 
-__all__ = ["read_wav", "parse_wav_bytes"]
+__all__ = ["read_wav", "parse_wav_bytes", "to_pcm"]
 
 _FORMAT_PCM = 0x0001
 _FORMAT_FLOAT = 0x0003
@@ -204,3 +204,34 @@ def _decode(audio: bytes, code: int, bits: int, channels: int) -> np.ndarray:
     # 32-bit integer PCM: divide in float64 so full-scale values stay exact.
     raw32 = np.frombuffer(audio, dtype="<i4").astype(np.float64)
     return (raw32 / float(1 << 31)).astype(np.float32)
+
+
+def to_pcm(samples) -> np.ndarray:
+    """int16 PCM from samples: int16 as is, floats in [-1, 1) scaled by 32768 and rounded.
+
+    A 16-bit WAV read as ``int16 / 32768`` comes back exactly; values beyond
+    full scale are clipped to [-32768, 32767].
+
+    Parameters
+    ----------
+    samples : array_like
+        1-D int16 or floating-point samples.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D int16.
+
+    Raises
+    ------
+    DataError
+        If the samples are not 1-D, or are neither int16 nor floating point.
+    """
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise DataError(f"audio must be 1-D samples (got shape {x.shape})")
+    if x.dtype == np.int16:
+        return x
+    if not np.issubdtype(x.dtype, np.floating):
+        raise DataError(f"audio must be int16 or float samples (got dtype {x.dtype})")
+    return np.clip(np.rint(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)

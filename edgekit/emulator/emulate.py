@@ -76,12 +76,6 @@ def format_per_op(run: EmulatorRun) -> str:
     return "\n".join(lines)
 
 
-def _wav_pcm(samples) -> np.ndarray:
-    """int16 PCM of float samples in [-1, 1] (a 16-bit WAV comes back exactly)."""
-    x = np.asarray(samples, dtype=np.float64)
-    return np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
-
-
 def emulate_wav(elf: str | Path, wav: str | Path, target: str = "cortex-m4",
                 timeout: float = 600.0, pad: bool = True) -> dict:
     """Run a WAV file through a firmware from sound (``edgekit_push_audio``) under QEMU.
@@ -122,7 +116,7 @@ so that it gets a decision.
     edgekit.errors.ConfigError
         If ``elf`` is missing or not a firmware from sound.
     """
-    from edgekit.data.wav import read_wav  # noqa: PLC0415
+    from edgekit.data.wav import read_wav, to_pcm  # noqa: PLC0415
     from edgekit.emulator.audio import parse_audio_output, run_audio_qemu  # noqa: PLC0415
     from edgekit.emulator.run import run_qemu_log  # noqa: PLC0415
     from edgekit.errors import DataError  # noqa: PLC0415
@@ -140,7 +134,7 @@ so that it gets a decision.
     if rate != fw_rate:
         raise DataError(f"{wav}: sample rate {rate} Hz, but the firmware's front end takes "
                         f"{fw_rate} Hz (resample it first, e.g. edgekit.data.resample)")
-    pcm = _wav_pcm(samples)
+    pcm = to_pcm(samples)
     span = info.window_size + (info.num_frames - 1) * info.stride
     padded = max(0, span - pcm.size) if pad else 0
     if padded:

@@ -28,11 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.data.wav import to_pcm
 from edgekit.errors import ConfigError, DataError
 from edgekit.frontend.config import FrontendConfig
 
 __all__ = ["FORMAT", "KINDS", "FrontendFeatures", "default_frontend_features", "load_features",
-           "make_features", "to_pcm"]
+           "make_features"]
 
 #: Format tag of a front-end ``features.json``.
 FORMAT = "edgekit.features/2"
@@ -50,37 +51,6 @@ def _host(config: FrontendConfig):
     if key not in _HOSTS:
         _HOSTS[key] = HostFrontend(config)
     return _HOSTS[key]
-
-
-def to_pcm(samples) -> np.ndarray:
-    """int16 PCM from samples: int16 as is, floats in [-1, 1) scaled by 32768 and rounded.
-
-    A 16-bit WAV read as ``int16 / 32768`` comes back exactly; values beyond
-    full scale are clipped to [-32768, 32767].
-
-    Parameters
-    ----------
-    samples : array_like
-        1-D int16 or floating-point samples.
-
-    Returns
-    -------
-    numpy.ndarray
-        1-D int16.
-
-    Raises
-    ------
-    DataError
-        If the samples are not 1-D, or are neither int16 nor floating point.
-    """
-    x = np.asarray(samples)
-    if x.ndim != 1:
-        raise DataError(f"audio must be 1-D samples (got shape {x.shape})")
-    if x.dtype == np.int16:
-        return x
-    if not np.issubdtype(x.dtype, np.floating):
-        raise DataError(f"audio must be int16 or float samples (got dtype {x.dtype})")
-    return np.clip(np.rint(x.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import pytest
 
 from edgekit.errors import ConfigError, DataError
 from edgekit.frontend import FrontendConfig, HostFrontend
-from edgekit.frontend.features import (FrontendFeatures, load_features, make_features,
-                                       to_pcm)
+from edgekit.data.wav import to_pcm
+from edgekit.frontend.features import FrontendFeatures, load_features, make_features
 
 
 def test_to_pcm_scales_rounds_and_clips():
