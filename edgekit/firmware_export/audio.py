@@ -114,18 +114,16 @@ def window_shape(graph: Graph, num_channels: int, num_frames: int | None = None)
 def audio_context(features, graph: Graph, run_every: int, source: str = "model.tflite") -> dict:
     """The values ``edgekit_audio.[ch].j2`` render (numbers and strings only)."""
     fe = features.frontend
-    _, yi = data_io(graph)
-    xi, _ = data_io(graph)
+    xi, yi = data_io(graph)
     x, y = graph.tensors[xi], graph.tensors[yi]
     span = features.clip_samples
     return dict(
         version=__version__, source=Path(str(source)).name, frontend_hash=fe.hash(),
         sample_rate=fe.sample_rate, stride=fe.stride, window_size=fe.window_size,
         channels=fe.num_channels, num_frames=features.num_frames, run_every=run_every,
-        stride_ms=f"{1000.0 * fe.stride / fe.sample_rate:g}",
-        window_ms=f"{1000.0 * fe.window_size / fe.sample_rate:g}",
+        stride_ms=f"{fe.stride_ms:g}", window_ms=f"{fe.window_ms:g}",
         span_samples=span, span_ms=f"{1000.0 * span / fe.sample_rate:g}",
-        run_ms=f"{1000.0 * run_every * fe.stride / fe.sample_rate:g}",
+        run_ms=f"{run_every * fe.stride_ms:g}",
         output_bytes=y.nbytes, output_scale=f"{float(y.scale[0]):g}" if len(y.scale) else "1",
         output_zp=int(y.zero_point[0]) if len(y.zero_point) else 0,
         input_zp=int(x.zero_point[0]) if len(x.zero_point) else 0)
@@ -209,10 +207,8 @@ def frontend_features(frontend, graph: Graph, frames: int | None = None):
     edgekit.errors.ModelError
         If the model's input is not a window of the front end's frames.
     """
-    import json  # noqa: PLC0415
-
     from edgekit.frontend import FrontendConfig  # noqa: PLC0415
-    from edgekit.frontend.features import FrontendFeatures  # noqa: PLC0415
+    from edgekit.frontend.features import FrontendFeatures, load_frontend  # noqa: PLC0415
 
     if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int)
                                or frames < 1):
@@ -222,24 +218,10 @@ def frontend_features(frontend, graph: Graph, frames: int | None = None):
     if name in FRONTEND_PRESETS:
         cfg = FrontendConfig.tflm_micro() if name == "tflm-micro" else FrontendConfig.fsdd()
     else:
-        path = Path(name)
-        if path.suffix.lower() != ".json":
+        if Path(name).suffix.lower() != ".json":
             raise ConfigError(f"--frontend must be {' or '.join(FRONTEND_PRESETS)} or a .json "
                               f"front-end config (got {name!r})")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"front-end config not found: {path}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"front-end config {path} is not readable JSON ({exc})") from None
-        if isinstance(d, dict) and d.get("kind") == FrontendFeatures.kind:
-            feats = FrontendFeatures.from_dict(d)
-            cfg, file_frames = feats.frontend, feats.num_frames
-        elif isinstance(d, dict) and "kind" in d:
-            raise ConfigError(f"{path} holds {d.get('kind')!r} features, not a front end "
-                              "(the float log-mel is host only)")
-        else:
-            cfg = FrontendConfig.from_dict(d)
+        cfg, file_frames = load_frontend(name)
     if frames is not None and file_frames is not None and frames != file_frames:
         raise ConfigError(f"--frames {frames} but {name} says num_frames = {file_frames}")
     n = window_shape(graph, cfg.num_channels, frames if frames is not None else file_frames)

@@ -21,7 +21,7 @@ from pathlib import Path
 from edgekit.errors import ConfigError
 from edgekit.frontend.tables import PCAN_SNR_BITS, correction_bits
 
-__all__ = ["FrontendConfig", "FORMAT"]
+__all__ = ["FrontendConfig", "FORMAT", "read_json"]
 
 #: Format tag of ``frontend.json``.
 FORMAT = "edgekit.frontend/1"
@@ -33,6 +33,25 @@ _INTS = ("sample_rate", "window_size", "stride", "fft_size", "num_channels", "wi
 _FLOATS = ("lower_band_hz", "upper_band_hz", "even_smoothing", "odd_smoothing",
            "min_signal_remaining", "pcan_strength", "pcan_offset")
 _BOOLS = ("noise_reduction", "clamping", "pcan", "log_scale")
+
+
+def read_json(path, what: str):
+    """The JSON content of ``path``; a missing or unreadable file is a :class:`ConfigError`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    what : str
+        What it should hold, for the message (``"front-end config"``).
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{what} {path} is not JSON ({e})") from None
 
 
 @dataclass(frozen=True)
@@ -230,14 +249,7 @@ class FrontendConfig:
         ConfigError
             The file is missing, not JSON, or holds an invalid config.
         """
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"front-end config not found: {path}") from None
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"front-end config {path} is not JSON ({e})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path, "front-end config"))
 
     def hash(self) -> str:
         """Short stable hash of the parameters (16 hex digits)."""

@@ -30,10 +30,10 @@ import numpy as np
 
 from edgekit.data.wav import to_pcm
 from edgekit.errors import ConfigError, DataError
-from edgekit.frontend.config import FrontendConfig
+from edgekit.frontend.config import FrontendConfig, read_json
 
 __all__ = ["FORMAT", "KINDS", "FrontendFeatures", "default_frontend_features", "load_features",
-           "make_features"]
+           "load_frontend", "make_features"]
 
 #: Format tag of a front-end ``features.json``.
 FORMAT = "edgekit.features/2"
@@ -255,13 +255,38 @@ def load_features(path):
     """
     from edgekit.data import FeatureConfig  # noqa: PLC0415
 
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"feature config not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"feature config {path} is not JSON ({exc})") from None
+    d = read_json(path, "feature config")
     if isinstance(d, dict) and d.get("kind") == FrontendFeatures.kind:
         return FrontendFeatures.from_dict(d)
     return FeatureConfig.load(path)
+
+
+def load_frontend(path) -> tuple[FrontendConfig, int | None]:
+    """A front end from a JSON file, and its frames per input when the file says.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``features.json`` of kind ``"frontend"`` (front end and
+        ``num_frames``) or a ``frontend.json`` (:meth:`FrontendConfig.save`).
+
+    Returns
+    -------
+    FrontendConfig
+    int or None
+        ``num_frames`` of a ``features.json``, else None.
+
+    Raises
+    ------
+    edgekit.errors.ConfigError
+        A missing or unreadable file, features of another kind (the float
+        log-mel is host only), or an invalid config.
+    """
+    d = read_json(path, "front-end config")
+    if isinstance(d, dict) and d.get("kind") == FrontendFeatures.kind:
+        feats = FrontendFeatures.from_dict(d)
+        return feats.frontend, feats.num_frames
+    if isinstance(d, dict) and "kind" in d:
+        raise ConfigError(f"{path} holds {d.get('kind')!r} features, not a front end "
+                          "(the float log-mel is host only)")
+    return FrontendConfig.from_dict(d), None
