@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from tests.kernel_harness import opcodes, random_inputs, run_generated_qemu, single_op_model
+from tests.shared_data import missing
 
 pytestmark = [
     pytest.mark.qemu,
@@ -218,7 +219,7 @@ def test_m4_build_uses_dsp_instructions(tmp_path):
     import keras
     objdump = shutil.which("arm-none-eabi-objdump")
     if objdump is None:
-        pytest.skip("arm-none-eabi-objdump missing")
+        missing("arm-none-eabi-objdump missing")
     m = single_op_model(lambda ins: keras.layers.Conv2D(3, 3)(ins[0]), [(5, 5, 4)], 0)
     xs = random_inputs(m, 1, 0)
     found = {}

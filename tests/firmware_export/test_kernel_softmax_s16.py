@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.kernel_harness import check_golden_typed, single_op_model_16x8
+from tests.shared_data import missing
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -72,7 +73,7 @@ def test_softmax_s16_exp_table_matches_libm_expf():
     from edgekit.firmware_export.ops.s16 import gen_lut_s16, softmax_luts
     name = ctypes.util.find_library("m")
     if not name:
-        pytest.skip("no C math library")
+        missing("no C math library")
     expf = ctypes.CDLL(name).expf
     expf.restype, expf.argtypes = ctypes.c_float, [ctypes.c_float]
     table = gen_lut_s16(lambda x: np.float32(expf(float(x))), -10.0, 0.0)

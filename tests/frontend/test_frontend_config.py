@@ -12,6 +12,7 @@ import pytest
 from edgekit.errors import ConfigError, EdgekitError
 from edgekit.frontend import FORMAT, FrontendConfig, generate_c
 from edgekit.frontend.codegen import C_UNITS
+from tests.shared_data import missing
 
 #: The tables of frontend_tables.h (tflm_micro: PCAN and log on).
 _TABLES = ("ek_fe_window", "ek_fe_position", "ek_fe_twiddles", "ek_fe_super_twiddles",
@@ -118,7 +119,7 @@ def test_generated_c_has_each_table_once_and_hides_internal_functions(tmp_path):
     """Every table is defined in exactly one unit (even at -O0, where unused static
     consts are kept), and the host library exports the API of frontend.h only."""
     if shutil.which("gcc") is None or shutil.which("nm") is None:
-        pytest.skip("gcc/nm not found")
+        missing("gcc/nm not found")
     generate_c(FrontendConfig.tflm_micro(), tmp_path)
     owners = {}
     for name in C_UNITS:

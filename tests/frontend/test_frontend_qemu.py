@@ -22,6 +22,7 @@ import pytest
 
 from edgekit.frontend import FrontendConfig, HostFrontend, measure_frontend
 from edgekit.frontend.device import STAGES
+from tests.shared_data import missing
 
 pytestmark = pytest.mark.qemu
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.qemu
 def _tools():
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not found")
+            missing(f"{tool} not found")
 
 
 def test_tflm_mode_on_cortex_m4_equals_tflm(tmp_path, tflm_preprocessor, golden_stream,

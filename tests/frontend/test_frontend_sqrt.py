@@ -20,6 +20,7 @@ import pytest
 
 from edgekit.frontend import FrontendConfig, generate_c
 from edgekit.frontend.codegen import C_UNITS
+from tests.shared_data import missing
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
 def test_sqrt_matches_its_definition(tmp_path, opt):
     if shutil.which("gcc") is None:
-        pytest.skip("gcc not found")
+        missing("gcc not found")
     generate_c(FrontendConfig.tflm_micro(), tmp_path / "src")
     exe = tmp_path / "sqrt_check"
     cmd = ["gcc", "-std=c99", opt, "-Wall", "-Wextra", "-Werror", "-DEK_FRONTEND_TEST_HOOKS",
