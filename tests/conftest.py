@@ -19,6 +19,10 @@ from edgekit.startup import configure_tensorflow
 from tests.shared_data import shared_dir
 
 configure_tensorflow()   # before any test imports TensorFlow, as the CLI does
+# Every host build of generated C in the suite runs under AddressSanitizer and
+# UndefinedBehaviorSanitizer (edgekit.emulator.build.build_host reads this);
+# EDGEKIT_HOST_SANITIZE=0 turns it off for a quick local run.
+os.environ.setdefault("EDGEKIT_HOST_SANITIZE", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from edgekit.emulator.build import SANITIZE_CFLAGS, sanitize_requested  # noqa: E402
 from edgekit.firmware_export.codegen import (KERNEL_SETS, generate,  # noqa: E402
                                              lower_graph, optimized_kernel_files)
 from edgekit.firmware_export.graph import DTYPES  # noqa: E402
@@ -54,7 +55,8 @@ def run_generated_host(tflite_bytes: bytes, inputs: np.ndarray, *, keep: str | N
         generate(graph, out_dir, kernels=kernels)
         exe = out_dir / "run"
         srcs = sorted(str(p) for p in out_dir.glob("*.c")) + [str(HOST_MAIN)]
-        cc = subprocess.run(["gcc", *CFLAGS, "-I", str(out_dir), "-o", str(exe), *srcs, "-lm"],
+        san = SANITIZE_CFLAGS if sanitize_requested() else ()
+        cc = subprocess.run(["gcc", *CFLAGS, *san, "-I", str(out_dir), "-o", str(exe), *srcs, "-lm"],
                             capture_output=True, text=True)
         if cc.returncode:
             raise AssertionError(f"generated C does not compile:\n{cc.stderr}")

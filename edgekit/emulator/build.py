@@ -11,6 +11,7 @@ so ``make`` in the output directory rebuilds the ELF by hand.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -33,6 +34,9 @@ __all__ = [
     "elf_size",
     "firmware_files",
     "COMMON_CFLAGS",
+    "SANITIZE_CFLAGS",
+    "SANITIZE_ENV",
+    "sanitize_requested",
     "FIRMWARE_LDFLAGS",
 ]
 
@@ -45,6 +49,16 @@ COMMON_CFLAGS: tuple[str, ...] = (
     "-ffunction-sections",
     "-fdata-sections",
 )
+#: Host flags of a sanitized build (see :func:`build_host`): any out-of-bounds
+#: access, overflow of a signed int or misaligned load aborts the program.
+SANITIZE_CFLAGS: tuple[str, ...] = (
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+)
+#: Environment variable that turns sanitizers on for every host build whose
+#: caller does not choose (the test suite sets it).
+SANITIZE_ENV = "EDGEKIT_HOST_SANITIZE"
 #: Firmware-only compile flags (debug info does not change the image size).
 FIRMWARE_CFLAGS: tuple[str, ...] = COMMON_CFLAGS + ("-g",)
 #: Linker script written next to the firmware (rendered from firmware/link.ld.j2).
@@ -392,12 +406,23 @@ def build_firmware(
     )
 
 
+def sanitize_requested() -> bool:
+    """Whether :data:`SANITIZE_ENV` asks for sanitized host builds.
+
+    Returns
+    -------
+    bool
+    """
+    return os.environ.get(SANITIZE_ENV, "") not in ("", "0")
+
+
 def build_host(
     src_dir: str | Path,
     out_dir: str | Path,
     *,
     opt: str = "-O2",
     defines: Mapping[str, object] | None = None,
+    sanitize: bool | None = None,
 ) -> Path:
     """Compile generated model C with the host ``gcc`` into ``model_host``.
 
@@ -414,6 +439,11 @@ def build_host(
         Optimisation flag, default ``"-O2"``.
     defines : mapping, optional
         Extra preprocessor macros, as for :func:`build_firmware`.
+    sanitize : bool, optional
+        Build with AddressSanitizer and UndefinedBehaviorSanitizer
+        (:data:`SANITIZE_CFLAGS`).  Default: on when the environment
+        variable :data:`SANITIZE_ENV` is set to a non-empty value other
+        than ``0`` (the test suite does so for every host build).
 
     Returns
     -------
@@ -441,10 +471,13 @@ def build_host(
     for name in HOST_HARNESS_EXTRA:
         (harness / name).write_text(_harness_source(name), encoding="utf-8")
     exe = out / HOST_EXE_NAME
+    if sanitize is None:
+        sanitize = sanitize_requested()
     cmd = [
         tools[HOST_CC],
         opt,
         *COMMON_CFLAGS,
+        *(SANITIZE_CFLAGS if sanitize else ()),
         *_define_args(all_defines),
         f"-I{src}",
         f"-I{harness}",
