@@ -106,6 +106,19 @@ def test_host_invoke_failure_is_emulator_error(tmp_path):
         run_host(exe, random_cases(2))
 
 
+@pytest.mark.skipif(not HAVE_GCC, reason="host gcc missing")
+def test_sanitized_host_build_catches_an_overrun(tmp_path):
+    """The suite's host builds are sanitized (EDGEKIT_HOST_SANITIZE, set by
+    conftest): an out-of-bounds write in a kernel fails the run, while the
+    unsanitized build of the same bug runs to the end."""
+    bug = {"EDGEKIT_TOY_OVERRUN": None}
+    plain = build_host(TOY, tmp_path / "plain", defines=bug, sanitize=False)
+    assert run_host(plain, random_cases(2)).shape == (2, OUT_BYTES)
+    exe = build_host(TOY, tmp_path / "san", defines=bug)
+    with pytest.raises(EmulatorError, match="(?i)address|overflow"):
+        run_host(exe, random_cases(2))
+
+
 # ----------------------------------------------------------------- builds
 
 
