@@ -185,20 +185,8 @@ class Instruction:
 
 
 def _split_operands(ops: str) -> list[str]:
-    out, depth, cur = [], 0, ""
-    for ch in ops:
-        if ch in "[{":
-            depth += 1
-        elif ch in "]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    if cur.strip():
-        out.append(cur.strip())
-    return out
+    """Split at the commas outside ``[...]`` and ``{...}``."""
+    return [o.strip() for o in re.split(r",(?![^\[{]*[\]}])", ops) if o.strip()]
 
 
 def _reg_list(text: str) -> list[str]:
@@ -274,7 +262,7 @@ def decode(addr: int, size: int, mnemonic: str, operands: str,
             dests.add(first if first is not None else -1)
             cycles, pipelines = 2, first != 15
         elif kind == "store":
-            pipelines = len(addr_regs) > 1 and "]" in bracket and "#" not in bracket
+            pipelines = sum(t in _REGS for t in re.findall(r"[a-z]+\d*", bracket)) > 1
             cycles = 2 if pipelines else 1
         elif kind == "load_double":
             dests |= {_REGS.get(o, -1) for o in ops[:2]}
@@ -428,8 +416,7 @@ class _Block:
                                            for a, b in zip(insns, insns[1:]))
         self.classes: dict[str, int] = {}
         for a, b in zip([None] + insns[:-1], insns):
-            c = b.base if a is None else instruction_cycles(a, b)
-            self.classes[b.kind] = self.classes.get(b.kind, 0) + c
+            self.classes[b.kind] = self.classes.get(b.kind, 0) + instruction_cycles(a, b)
 
 
 def _call_arg(insns: dict[int, Instruction], call: Instruction) -> int | None:
@@ -493,10 +480,9 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
     last_end = -1
 
     def insn_at(a: int) -> Instruction:
-        i = elf_insns.get(a)
-        if i is None:
+        if a not in elf_insns:
             raise EmulatorError(f"the trace executes 0x{a:x}, which the ELF's disassembly lacks")
-        return i
+        return elf_insns[a]
 
     def label_for(pc: int) -> Any:
         if state["hook_ret"] is not None:
@@ -553,11 +539,19 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
             if line.startswith("0x"):
                 pending.append(int(line[2:line.index(":")], 16))
                 continue
+            if line.startswith("OBJD-T:"):    # a QEMU without disassembler: bytes only
+                pending.append(-len(line.split(":", 1)[1].strip()) // 2)
+                continue
             reading_in = False
         if line.startswith("Trace "):
             parts = line.split()
             host = parts[2]
             pc = int(parts[3][1:].split("/")[1], 16)
+            if pending and pending[0] < 0:    # OBJD-T: walk the ELF's code for those bytes
+                pending, left = [pc], -sum(pending) - insn_at(pc).size
+                while left > 0:
+                    pending.append(pending[-1] + insn_at(pending[-1]).size)
+                    left -= insn_at(pending[-1]).size
             if pending and pending[0] == pc:
                 blocks[host] = _Block([insn_at(a) for a in pending])
                 pending = None

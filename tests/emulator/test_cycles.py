@@ -40,6 +40,7 @@ def _seq(*lines: str) -> int:
     # nothing pipelines after a store; STR #imm is one cycle
     (["str r0, [r1]", "ldr r2, [r3]"], 3),
     (["str r0, [r1, r2]", "str r0, [r1, r2]"], 4),
+    (["ldr r0, [r1]", "str.w r0, [r3, r2, lsl #2]", "str.w r0, [r3, r2, lsl #2]"], 5),
     # address from the preceding data-processing result: one stall
     (["adds r1, r1, #4", "ldr r0, [r1]"], 4),
     (["adds r2, r1, #4", "ldr r0, [r1]"], 3),
@@ -66,6 +67,43 @@ def test_decode_mnemonic_suffixes():
     assert decode(0, 4, "udiv", "r0, r1, r2", TimingModel(divide_cycles=7)).base == 7
     assert decode(0, 4, "isb", "sy", TimingModel(pipeline_refill=3)).base == 4
     assert decode(0, 4, "frobnicate", "r0").kind == "unknown"
+
+
+def test_trace_parsing_by_hand():
+    """A QEMU log written by hand: an io-recompiled block, a block stopped before
+    it ran, a block logged as bytes only (QEMU without disassembler)."""
+    from edgekit.emulator.cycles import trace_cycles
+
+    code = [(0x100, 4, "bl", "200 <edgekit_invoke>"), (0x104, 2, "nop", ""),
+            (0x200, 2, "push", "{r4, lr}"), (0x202, 2, "movs", "r0, #0"),
+            (0x204, 4, "bl", "300 <edgekit_profile_begin>"),
+            (0x208, 2, "ldr", "r1, [r2]"), (0x20a, 2, "ldr", "r3, [r4]"),
+            (0x20c, 2, "movs", "r0, #0"), (0x20e, 4, "bl", "310 <edgekit_profile_end>"),
+            (0x212, 2, "pop", "{r4, pc}"), (0x300, 2, "bx", "lr"), (0x310, 2, "bx", "lr")]
+    insns = {a: decode(a, n, m, o) for a, n, m, o in code}
+    symbols = {"edgekit_invoke": 0x200, "edgekit_profile_begin": 0x300,
+               "edgekit_profile_end": 0x310}
+
+    def tb(*addrs):
+        return ["----------------", "IN: f"] + [f"0x{a:08x}:  0000  x" for a in addrs] + [""]
+
+    def run(host, pc):
+        return [f"Trace 0: 0x{host:x} [00800408/{pc:08x}/00000010/ff020200] f"]
+
+    log = (tb(0x100) + run(1, 0x100) + tb(0x200, 0x202, 0x204) + run(2, 0x200)
+           + tb(0x300) + run(3, 0x300)
+           + ["----------------", "IN: f", "OBJD-T: " + "00" * 10, ""] + run(4, 0x208)
+           + ["cpu_io_recompile: rewound execution of TB to 0000020a"]
+           + tb(0x20a, 0x20c, 0x20e) + run(5, 0x20a)
+           + ["Stopped execution of TB chain before 0x5 [0000020a] f"] + run(5, 0x20a)
+           + tb(0x310) + run(6, 0x310)
+           + tb(0x212) + run(7, 0x212) + tb(0x104) + run(8, 0x104))
+    est = trace_cycles(log, insns, symbols, ["OP"])
+    # op: LDR 2, LDR pipelined across the blocks 1, MOVS 1, BL 1+P
+    assert est.per_op == [{"index": 0, "op": "OP", "cycles": 5 + P, "instructions": 4}]
+    # + PUSH 1+2, MOVS 1, BL 1+P, POP {r4, pc} 1+2+P; the hooks' BX LR excluded
+    assert est.cycles == [5 + P + 3 + 1 + 1 + P + 3 + P]
+    assert est.instructions == [4 + 3 + 1]
 
 
 # ---------------------------------------------------------------- under QEMU
