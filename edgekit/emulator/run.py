@@ -303,6 +303,7 @@ def run_qemu(
         blocks it executes and :mod:`edgekit.emulator.cycles` applies the TRM
         timing model to them (a ``TimingModel`` sets its parameters).  The
         instruction counts are unchanged; the run is a few times slower.
+        Cortex-M4 targets only.
 
     Returns
     -------
@@ -314,12 +315,15 @@ def run_qemu(
     edgekit.errors.ToolchainError
         If ``qemu-system-arm`` is missing.
     edgekit.errors.ConfigError
-        If the target cannot run under QEMU or the inputs are malformed.
+        If the target cannot run under QEMU, the inputs are malformed, or
+        ``cycles`` is asked of another core than the Cortex-M4.
     edgekit.errors.EmulatorError
         On time-out, a non-zero exit, an ``ERR`` line or incomplete output.
     """
     blob, n_cases = _inputs_to_bytes(inputs)
     tgt = get_target(target)
+    if cycles is not False and tgt.name != "cortex-m4":
+        raise ConfigError(f"the cycle estimate models the Cortex-M4 only (got target {tgt.name})")
     start = time.monotonic()
     estimate = None
     if cycles is False:
