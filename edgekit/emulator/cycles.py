@@ -404,19 +404,19 @@ class CycleEstimate:
 
 
 class _Block:
-    """A translated block: its instructions and their cost inside the block."""
+    """A translated block: its instructions, and their cycles after the first."""
 
-    __slots__ = ("insns", "inner", "first", "last", "end", "classes")
+    __slots__ = ("insns", "n", "inner", "first", "last", "end", "classes", "after")
 
     def __init__(self, insns: list[Instruction]):
-        self.insns = insns
+        self.insns, self.n = insns, len(insns)
         self.first, self.last = insns[0], insns[-1]
         self.end = self.last.addr + self.last.size
-        self.inner = self.first.base + sum(instruction_cycles(a, b)
-                                           for a, b in zip(insns, insns[1:]))
+        self.after: dict[int, int] = {}        # id(previous instruction) -> first's cycles
         self.classes: dict[str, int] = {}
-        for a, b in zip([None] + insns[:-1], insns):
+        for a, b in zip(insns, insns[1:]):
             self.classes[b.kind] = self.classes.get(b.kind, 0) + instruction_cycles(a, b)
+        self.inner = sum(self.classes.values())
 
 
 def _call_arg(insns: dict[int, Instruction], call: Instruction) -> int | None:
@@ -468,7 +468,6 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
     P = model.pipeline_refill
     blocks: dict[str, _Block] = {}
     cut_blocks: dict[tuple[str, int], _Block] = {}
-    first_cost: dict[tuple[int, int], int] = {}
     exec_counts: dict[_Block, int] = {}       # executions inside edgekit_invoke
     dyn_class: dict[str, int] = {}            # cycles of the rules across blocks
     pending: list[int] | None = None
@@ -493,7 +492,7 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
             if pc != invoke:
                 return None
             state["invoke_ret"] = last_end
-            cases.append({"cycles": 0, "instr": 0, "ops": np.zeros((n_ops, 2), np.int64),
+            cases.append({"cycles": 0, "instr": 0, "ops": [[0, 0] for _ in range(n_ops)],
                           "begins": 0})
         elif pc == state["invoke_ret"]:
             state["invoke_ret"] = None
@@ -514,23 +513,24 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
     def finish(next_pc: int) -> None:
         nonlocal prev_insn
         blk, label, _ = cur
-        key = (id(prev_insn), id(blk.first))
-        fc = first_cost.get(key)
+        fc = blk.after.get(id(prev_insn))
         if fc is None:
-            fc = first_cost[key] = instruction_cycles(prev_insn, blk.first)
-        taken = blk.last.writes_pc and next_pc != blk.end
-        cyc = blk.inner - blk.first.base + fc + (P if taken else 0)
+            fc = blk.after[id(prev_insn)] = instruction_cycles(prev_insn, blk.first)
+        taken = next_pc != blk.end and blk.last.writes_pc
+        cyc = blk.inner + fc + (P if taken else 0)
         prev_insn = blk.last
         if label is None or label == "hook":
             return
         case = cases[-1]
         case["cycles"] += cyc
-        case["instr"] += len(blk.insns)
+        case["instr"] += blk.n
         if label != "other":
-            case["ops"][label[1]] += (cyc, len(blk.insns))
+            acc = case["ops"][label[1]]
+            acc[0] += cyc
+            acc[1] += blk.n
         exec_counts[blk] = exec_counts.get(blk, 0) + 1
-        if fc != blk.first.base:
-            dyn_class[blk.first.kind] = dyn_class.get(blk.first.kind, 0) + fc - blk.first.base
+        if fc:
+            dyn_class[blk.first.kind] = dyn_class.get(blk.first.kind, 0) + fc
         if taken:
             dyn_class[blk.last.kind] = dyn_class.get(blk.last.kind, 0) + P
 
@@ -544,20 +544,21 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
                 continue
             reading_in = False
         if line.startswith("Trace "):
-            parts = line.split()
-            host = parts[2]
-            pc = int(parts[3][1:].split("/")[1], 16)
-            if pending and pending[0] < 0:    # OBJD-T: walk the ELF's code for those bytes
-                pending, left = [pc], -sum(pending) - insn_at(pc).size
-                while left > 0:
-                    pending.append(pending[-1] + insn_at(pending[-1]).size)
-                    left -= insn_at(pending[-1]).size
-            if pending and pending[0] == pc:
-                blocks[host] = _Block([insn_at(a) for a in pending])
-                pending = None
+            host = line.split(" ", 3)[2]
+            if pending:                      # the block just translated runs first
+                pc = int(line.split(" ", 4)[3][1:].split("/")[1], 16)
+                if pending[0] < 0:           # OBJD-T: walk the ELF's code for those bytes
+                    pending, left = [pc], -sum(pending) - insn_at(pc).size
+                    while left > 0:
+                        pending.append(pending[-1] + insn_at(pending[-1]).size)
+                        left -= insn_at(pending[-1]).size
+                if pending[0] == pc:
+                    blocks[host] = _Block([insn_at(a) for a in pending])
+                    pending = None
             blk = blocks.get(host)
             if blk is None:
                 raise EmulatorError(f"trace line without its translated block: {line.strip()}")
+            pc = blk.first.addr
             if cur is not None:
                 finish(pc)
                 last_end = cur[0].end
@@ -582,8 +583,7 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
     for blk, n in exec_counts.items():
         for kind, c in blk.classes.items():
             by_class[kind] = by_class.get(kind, 0) + c * n
-    per_case = np.stack([c["ops"] for c in cases]) if n_ops else np.zeros((len(cases), 0, 2),
-                                                                          np.int64)
+    per_case = np.array([c["ops"] for c in cases], np.int64).reshape(len(cases), n_ops, 2)
     per_op = [{"index": i, "op": op_names[i],
                "cycles": int(round(float(per_case[:, i, 0].mean()))),
                "instructions": int(round(float(per_case[:, i, 1].mean())))}
