@@ -5,9 +5,9 @@ QEMU actually ran (a ``-d exec,nochain,in_asm`` trace of its translated
 blocks) through a per-instruction timing model of the Cortex-M4 taken from
 Arm's *Cortex-M4 Technical Reference Manual* (ARM DDI 0439B, r0p1):
 section 3.3.1, Table 3-1 "Cortex-M4 instruction set summary", and
-section 3.3.2 "Load/store timings"; floating point from Table 7-1 of the
-same manual ("FPU instruction set").  The instructions of each block come
-from the ELF's disassembly (``arm-none-eabi-objdump -d``).
+section 3.3.2 "Load/store timings"; floating point from the instruction
+table of its FPU chapter (7).  The instructions of each block come from the
+ELF's disassembly (``arm-none-eabi-objdump -d``).
 
 The model (zero-wait-state memory, as the TRM's table assumes):
 
