@@ -167,7 +167,7 @@ def main() -> int:
               f"{ref.get('code', 0):>9,} {r['text']:>7,} {str(r['bit_exact']):>5}")
     if args.per_op:
         for r in results:
-            print(f"\n{r['name']}: per op (instructions)")
+            print(f"\n{r['name']}: per op (instructions, estimated cycles)")
             print(f"  {'#':>3} {'op':20} {'edgekit':>12} {'est cycles':>11} {'TFLM ref':>12} "
                   f"{'TFLM cmsis':>12}")
             for p in r["per_op"]:
