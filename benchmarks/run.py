@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgekit.budget.elf import elf_breakdown  # noqa: E402
+from edgekit.emulator import run_qemu  # noqa: E402
 from edgekit.firmware_export.codegen import data_io  # noqa: E402
 from edgekit.reference import tflm_arena  # noqa: E402
 from edgekit.verify import check_qemu, export_c, tflm_reference  # noqa: E402
@@ -71,7 +72,11 @@ def measure(tflite: bytes, name: str, work: Path) -> dict:
     ref = tflm_reference(tflite, x, graph=graph)
     check = check_qemu(export.src_dir, work / name / "m4", "cortex-m4", x, ref, timeout=600)
     fw, run = check.firmware, check.run
+    cyc = run_qemu(fw.elf, x, "cortex-m4", timeout=900, cycles=True).cycles
+    for p, c in zip(run.per_op, cyc.per_op):
+        p["cycles"] = c["cycles"]
     return {"name": name, "instr": run.instructions[0], "per_op": run.per_op,
+            "cycles": cyc.cycles[0],
             "arena": exp.plan.arena_bytes, "lower_bound": exp.plan.lower_bound_bytes,
             "arena_file_order": exp.plan.file_order_arena_bytes, "order": exp.plan.order_strategy,
             "tflm_host_arena": tflm_arena(tflite)["total_bytes"], "text": fw.text,
@@ -144,7 +149,8 @@ def main() -> int:
         for name, tfl in models:
             results.append(measure(tfl, name.replace(":", "_"), Path(tmp)))
             results[-1]["name"] = name
-    hdr = (f"{'model':24} {'edgekit instr':>14} {'TFLM ref':>12} {'TFLM cmsis':>12} "
+    hdr = (f"{'model':24} {'edgekit instr':>14} {'est cycles':>11} {'TFLM ref':>12} "
+           f"{'TFLM cmsis':>12} "
            f"{'arena':>7} {'file ord':>8} {'lower':>7} {'TFLM M4':>8} {'weights':>8} "
            f"{'ek code':>8} "
            f"{'TFLM code':>9} {'text':>7} {'exact':>5}")
@@ -153,24 +159,28 @@ def main() -> int:
     for r in results:
         ref = summary.get((r["name"], "ref"), {})
         cm = summary.get((r["name"], "cmsis_nn"), {})
-        print(f"{r['name']:24} {r['instr']:>14,} {ref.get('instr', 0):>12,} {cm.get('instr', 0):>12,} "
+        print(f"{r['name']:24} {r['instr']:>14,} {r['cycles']:>11,} {ref.get('instr', 0):>12,} "
+              f"{cm.get('instr', 0):>12,} "
               f"{r['arena']:>7,} {r['arena_file_order']:>8,} {r['lower_bound']:>7,} "
               f"{ref.get('arena', 0):>8,} "
               f"{r['weights']:>8,} {r['edgekit_code'] + r['op_params']:>8,} "
               f"{ref.get('code', 0):>9,} {r['text']:>7,} {str(r['bit_exact']):>5}")
     if args.per_op:
         for r in results:
-            print(f"\n{r['name']}: per op (instructions)")
-            print(f"  {'#':>3} {'op':20} {'edgekit':>12} {'TFLM ref':>12} {'TFLM cmsis':>12}")
+            print(f"\n{r['name']}: per op (instructions, estimated cycles)")
+            print(f"  {'#':>3} {'op':20} {'edgekit':>12} {'est cycles':>11} {'TFLM ref':>12} "
+                  f"{'TFLM cmsis':>12}")
             for p in r["per_op"]:
                 a = per_op.get((r["name"], "ref", p["index"]), 0)
                 b = per_op.get((r["name"], "cmsis_nn", p["index"]), 0)
-                print(f"  {p['index']:>3} {p['op']:20} {p['instructions']:>12,} {a:>12,} {b:>12,}")
+                print(f"  {p['index']:>3} {p['op']:20} {p['instructions']:>12,} {p['cycles']:>11,} "
+                      f"{a:>12,} {b:>12,}")
     print("\nTFLM figures: ../shared/benchmarks (TFLM 90b983c, -O2 app / kernels -O2, same QEMU "
           "machine). edgekit: -O2, reference-style C kernels. 'TFLM M4' = arena_used_bytes on "
           "Cortex-M4; 'ek code' = edgekit kernels + generated glue + op parameters; "
           "':stream' rows: one call of the streaming form (one hop of frames; state "
-          "outside the arena).")
+          "outside the arena). 'est cycles': Cortex-M4 TRM timing model over the executed "
+          "instructions (edgekit.emulator.cycles; zero wait states, taken branch +2).")
     if not args.no_frontend:
         print(f"\n{'front end':12} {'rate':>6} {'stride':>6} {'strides':>7} {'instr median':>12} "
               f"{'instr max':>9} {'state':>6} {'scratch':>7} {'stack':>6} {'flash':>6}")

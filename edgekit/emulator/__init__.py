@@ -6,6 +6,7 @@ Typical use::
     fw = build_firmware("gen/", "build/fw", target="cortex-m4")
     run = run_qemu(fw.elf, inputs, target="cortex-m4")
     run.outputs, run.instructions, run.per_op, run.stack_bytes
+    run_qemu(fw.elf, inputs, cycles=True).cycles   # Cortex-M4 cycle estimate
 
 Importing this package has no side effects; tools are looked up when used.
 """
@@ -25,6 +26,7 @@ from edgekit.emulator.build import (
     build_host,
     elf_size,
 )
+from edgekit.emulator.cycles import CycleEstimate, TimingModel
 from edgekit.emulator.run import (
     EmulatorRun,
     parse_harness_output,
@@ -46,6 +48,8 @@ __all__ = [
     "run_audio_qemu",
     "run_qemu_log",
     "EmulatorRun",
+    "CycleEstimate",
+    "TimingModel",
     "FirmwareBuild",
     "TARGETS",
     "Target",

@@ -33,6 +33,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from edgekit.emulator.cycles import (TRACE_FLAGS, CycleEstimate, TimingModel, disassemble,
+                                     trace_cycles)
 from edgekit.emulator.targets import Target, get_target
 from edgekit.emulator.toolchain import QEMU, check_toolchain
 from edgekit.errors import ConfigError, EmulatorError
@@ -77,6 +79,8 @@ class EmulatorRun:
         Raw semihosting output.
     wall_seconds : float
         Host wall-clock time of the QEMU run.
+    cycles : CycleEstimate or None
+        Estimated Cortex-M4 cycles per case and op (``run_qemu(..., cycles=True)``).
     """
 
     outputs: np.ndarray
@@ -91,6 +95,7 @@ class EmulatorRun:
     command: list[str] = field(default_factory=list)
     log: str = ""
     wall_seconds: float = 0.0
+    cycles: CycleEstimate | None = None
 
 
 def _inputs_to_bytes(inputs: Any) -> tuple[bytes, int]:
@@ -278,6 +283,7 @@ def run_qemu(
     inputs: np.ndarray | Sequence[bytes],
     target: str | Target = "cortex-m4",
     timeout: float = 120.0,
+    cycles: bool | TimingModel = False,
 ) -> EmulatorRun:
     """Run firmware built by :func:`build_firmware` under QEMU.
 
@@ -292,6 +298,12 @@ def run_qemu(
         Target the ELF was built for (selects the QEMU machine).
     timeout : float, optional
         Seconds of host wall-clock time before QEMU is killed.
+    cycles : bool or TimingModel, optional
+        Also estimate Cortex-M4 cycles (``EmulatorRun.cycles``): QEMU logs the
+        blocks it executes and :mod:`edgekit.emulator.cycles` applies the TRM
+        timing model to them (a ``TimingModel`` sets its parameters).  The
+        instruction counts are unchanged; the run is a few times slower.
+        Cortex-M4 targets only.
 
     Returns
     -------
@@ -303,14 +315,28 @@ def run_qemu(
     edgekit.errors.ToolchainError
         If ``qemu-system-arm`` is missing.
     edgekit.errors.ConfigError
-        If the target cannot run under QEMU or the inputs are malformed.
+        If the target cannot run under QEMU, the inputs are malformed, or
+        ``cycles`` is asked of another core than the Cortex-M4.
     edgekit.errors.EmulatorError
         On time-out, a non-zero exit, an ``ERR`` line or incomplete output.
     """
     blob, n_cases = _inputs_to_bytes(inputs)
     tgt = get_target(target)
+    if cycles is not False and tgt.name != "cortex-m4":
+        raise ConfigError(f"the cycle estimate models the Cortex-M4 only (got target {tgt.name})")
     start = time.monotonic()
-    log = run_qemu_log(elf, blob, tgt, timeout)
+    estimate = None
+    if cycles is False:
+        log = run_qemu_log(elf, blob, tgt, timeout)
+    else:
+        model = cycles if isinstance(cycles, TimingModel) else TimingModel()
+        with tempfile.TemporaryDirectory(prefix="edgekit-trace-") as tmp:
+            trace = Path(tmp) / "trace.log"
+            log = run_qemu_log(elf, blob, tgt, timeout, trace=trace)
+            insns, symbols = disassemble(elf, model)
+            names = parse_harness_output(log, expected_cases=n_cases)["op_names"]
+            with trace.open(encoding="utf-8", errors="replace") as lines:
+                estimate = trace_cycles(lines, insns, symbols, names, model)
     wall = time.monotonic() - start
     cmd = qemu_command(elf, tgt)
     cmd[0] = check_toolchain()[QEMU]
@@ -339,11 +365,12 @@ def run_qemu(
         command=cmd,
         log=log,
         wall_seconds=wall,
+        cycles=estimate,
     )
 
 
 def run_qemu_log(elf: str | Path, blob: bytes, target: str | Target = "cortex-m4",
-                 timeout: float = 120.0) -> str:
+                 timeout: float = 120.0, trace: str | Path | None = None) -> str:
     """Run firmware under QEMU with ``blob`` as its ``inputs.bin``; return its semihosting output.
 
     Parameters
@@ -356,6 +383,9 @@ def run_qemu_log(elf: str | Path, blob: bytes, target: str | Target = "cortex-m4
         Target whose QEMU machine is used.
     timeout : float, optional
         Seconds of host wall-clock time before QEMU is killed.
+    trace : str or pathlib.Path, optional
+        Write QEMU's log of executed blocks there (``-d exec,nochain,in_asm``),
+        the input of :func:`edgekit.emulator.cycles.trace_cycles`.
 
     Returns
     -------
@@ -380,6 +410,8 @@ def run_qemu_log(elf: str | Path, blob: bytes, target: str | Target = "cortex-m4
     tools = check_toolchain()
     cmd = qemu_command(elf, tgt)
     cmd[0] = tools[QEMU]
+    if trace is not None:
+        cmd[1:1] = ["-d", TRACE_FLAGS, "-D", str(Path(trace).resolve())]
     with tempfile.TemporaryDirectory(prefix="edgekit-qemu-") as tmp:
         work = Path(tmp)
         (work / _INPUTS_FILE).write_bytes(blob)
