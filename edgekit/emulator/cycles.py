@@ -73,8 +73,10 @@ from edgekit.emulator.toolchain import ARM_GCC, check_toolchain
 from edgekit.errors import EmulatorError
 
 __all__ = ["TIMING_CLASSES", "MNEMONIC_CLASS", "TimingModel", "Instruction", "CycleEstimate",
-           "decode", "instruction_cycles", "disassemble", "trace_cycles", "TRACE_FLAGS"]
+           "decode", "instruction_cycles", "disassemble", "trace_cycles", "TRACE_FLAGS", "MODELED_TARGET"]
 
+#: The one core whose timing the model describes (QEMU mps2-an386).
+MODELED_TARGET = "cortex-m4"
 #: ``-d`` flags QEMU needs for :func:`trace_cycles` (with ``-D logfile``).
 TRACE_FLAGS = "exec,nochain,in_asm"
 

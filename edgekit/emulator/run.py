@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edgekit.emulator.cycles import (TRACE_FLAGS, CycleEstimate, TimingModel, disassemble,
+from edgekit.emulator.cycles import (MODELED_TARGET, TRACE_FLAGS, CycleEstimate, TimingModel, disassemble,
                                      trace_cycles)
 from edgekit.emulator.targets import Target, get_target
 from edgekit.emulator.toolchain import QEMU, check_toolchain
@@ -322,7 +322,7 @@ def run_qemu(
     """
     blob, n_cases = _inputs_to_bytes(inputs)
     tgt = get_target(target)
-    if cycles is not False and tgt.name != "cortex-m4":
+    if cycles is not False and tgt.name != MODELED_TARGET:
         raise ConfigError(f"the cycle estimate models the Cortex-M4 only (got target {tgt.name})")
     start = time.monotonic()
     estimate = None

@@ -14,6 +14,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 from edgekit.errors import ModelError
 from edgekit.plan.core import Artifacts, Stage
 
@@ -169,7 +171,27 @@ def _firmware_run(art: Artifacts) -> None:
         max_diff_litert=art.host.max_diff_litert, instructions=q.instructions,
         instructions_min=q.instructions_min, instructions_max=q.instructions_max,
         clock=q.run.clock, per_op=[{"index": p["index"], "op": p["op"],
-                                    "instructions": p["instructions"]} for p in q.run.per_op])
+                                    "instructions": p["instructions"]} for p in q.run.per_op],
+        cycles_estimate=_cycles_estimate(art, q.firmware.elf))
+
+
+def _cycles_estimate(art: Artifacts, elf) -> dict | None:
+    """One more QEMU run of the first input, traced, through the Cortex-M4 timing model."""
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from edgekit.emulator import run_qemu  # noqa: PLC0415
+    from edgekit.emulator.cycles import MODELED_TARGET  # noqa: PLC0415
+
+    if art.target.name != MODELED_TARGET:
+        return None
+    x = np.ascontiguousarray(np.asarray(art.inputs)[:1])
+    est = run_qemu(elf, x.view(np.uint8).reshape(1, -1), target=art.target, cycles=True).cycles
+    art.progress.info(f"estimated Cortex-M4 cycles per inference: {est.cycles[0]:,} "
+                      f"({est.ratio:.2f} per instruction)")
+    return {"cycles": int(est.cycles[0]), "instructions": int(est.instructions[0]),
+            "cycles_per_instruction": round(est.ratio, 4), "model": asdict(est.model),
+            "per_op": [{"index": p["index"], "op": p["op"], "cycles": int(p["cycles"])}
+                       for p in est.per_op]}
 
 
 verify_host_stage = Stage("verify-host", _verify_host_run,

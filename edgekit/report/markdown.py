@@ -191,8 +191,15 @@ def render_markdown(report: dict) -> str:
               f"on {emu.get('cases')} inputs",
               f"- max difference to LiteRT (not gated): {emu.get('max_diff_litert')} LSB",
               f"- guest instructions per inference: {_fmt(emu.get('instructions'))} "
-              f"(counted with {emu.get('clock')}, 40 instructions per tick)", "",
-              "| # | op | instructions |", "|---|---|---|"]
+              f"(counted with {emu.get('clock')}, 40 instructions per tick)"]
+    cyc = emu.get("cycles_estimate") or {}
+    op_cycles = {p["index"]: p["cycles"] for p in cyc.get("per_op", [])}
+    if cyc:
+        lines.append(f"- estimated Cortex-M4 cycles per inference: {_fmt(cyc['cycles'])} "
+                     f"({cyc['cycles_per_instruction']} per instruction; timing model of "
+                     "edgekit.emulator.cycles, no flash wait states)")
+    lines += ["", "| # | op | instructions | est. cycles |", "|---|---|---|---|"]
     for p in emu.get("per_op", []):
-        lines.append(f"| {p['index']} | {p['op']} | {_fmt(p['instructions'])} |")
+        lines.append(f"| {p['index']} | {p['op']} | {_fmt(p['instructions'])} | "
+                     f"{_fmt(op_cycles.get(p['index'], '-'))} |")
     return "\n".join(lines) + "\n"

@@ -82,6 +82,10 @@ class EmulatorInfo:
     instructions_max: int
     clock: str
     per_op: list[dict]
+    #: Estimated Cortex-M4 cycles (:mod:`edgekit.emulator.cycles`) of one
+    #: inference: ``{"cycles", "instructions", "cycles_per_instruction",
+    #: "model", "per_op"}``; None on other cores (the table is the M4's).
+    cycles_estimate: dict | None = None
 
 
 @dataclass

@@ -81,6 +81,12 @@ def test_edgekit_build_model_runs_bit_exact_in_qemu(mlperf_dir, tmp_path, name):
     assert emu["bit_exact"] is True and emu["cases"] == 20
     assert emu["instructions"] > 0 and len(emu["per_op"]) == len(read_tflite(out / "model.tflite").operators)
     assert sum(p["instructions"] for p in emu["per_op"]) <= emu["instructions"]
+    # Cortex-M4 cycle estimate (validated on hand-counted kernels in test_cycles.py):
+    # every instruction takes at least one cycle, and the trace counts the same run.
+    cyc = emu["cycles_estimate"]
+    assert cyc["instructions"] == pytest.approx(emu["instructions"], rel=0.01)
+    assert cyc["cycles"] > cyc["instructions"]
+    assert [p["index"] for p in cyc["per_op"]] == [p["index"] for p in emu["per_op"]]
     assert report["target"]["machine"] == "mps2-an386"
     assert mem["arena_vs_tflm"] <= 1.0 and mem["arena_vs_lower_bound"] >= 1.0
     if name in TFLM_M4_ARENA:
