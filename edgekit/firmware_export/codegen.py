@@ -10,6 +10,7 @@ in Jinja2 templates (``templates/model.c.j2``, ``model.h.j2``,
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -224,6 +225,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
 
 KERNEL_SETS = ("optimized", "reference")
+INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
 
 
 def optimized_kernel_files() -> frozenset[str]:
@@ -287,11 +289,22 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     if kernels == "optimized":
         needed += sorted(f.name for f in kdir.joinpath("optimized").iterdir()
                          if f.name.endswith(".h"))
-    for name in needed:
-        src = kdir.joinpath(name)
+
+    def source_of(name: str):
         if kernels == "optimized" and kdir.joinpath("optimized", name).is_file():
-            src = kdir.joinpath("optimized", name)
-        with resources.as_file(src) as path:
+            return kdir.joinpath("optimized", name)
+        return kdir.joinpath(name)
+
+    # Also the kernel headers a copied file includes (e.g. ek_inplace.c
+    # calls the reference loops of ek_conv_ref.h).
+    k = 0
+    while k < len(needed):
+        for inc in INCLUDE.findall(source_of(needed[k]).read_text()):
+            if inc not in needed and kdir.joinpath(inc).is_file():
+                needed.append(inc)
+        k += 1
+    for name in needed:
+        with resources.as_file(source_of(name)) as path:
             shutil.copyfile(path, out_dir / name)
         files.append(name)
     return Export(out_dir=out_dir, plan=plan, lowered=lowered, files=files,
