@@ -92,8 +92,9 @@ class MemoryPlan:
         with the input it overwrites: no placement of these lifetimes needs
         less.
     lower_bound_no_inplace_bytes : int
-        The same bound with no op in place (every input and output of a
-        step alive at once; scratch included).
+        The bound of the same op order by the rule of kernels that do not
+        work in place: every input and output of a step alive at once, no
+        scratch.
     buffers : list of Buffer
         The tensors' buffers (scratch buffers are in ``scratch``).
     scratch : dict
@@ -414,14 +415,17 @@ def plan_memory(graph, aliases: dict[int, int] | None = None,
 
     # Live bytes per step: +size at a buffer's first step, -size after its last.
     delta = [0] * (n_ops + 3)
-    for b in placed:
+    for b in buffers:
         delta[b.first + 1] += b.size
         delta[b.last + 2] -= b.size
     plain, live = [], 0
     for step in range(n_ops + 2):
         live += delta[step]
         plain.append(live)
-    usage = [u - o for u, o in zip(plain, overlap)]
+    usage = list(plain)
+    for b in scratch_buffers.values():
+        usage[b.first + 1] += b.size
+    usage = [u - o for u, o in zip(usage, overlap)]
     offsets = {t: b.offset for b in buffers for t in b.tensors}
     is_file = order == file_order
     plan = MemoryPlan(offsets=offsets, arena_bytes=arena, lower_bound_bytes=max(usage, default=0),

@@ -88,3 +88,44 @@ def test_inplace_chain_is_bit_exact_with_tflm(chain_model, inplace_convs, kernel
     ours = run_generated_host(chain_model, x.reshape(64, 9, 7, 3), kernels=kernels)
     ref = np.stack([run_tflm(chain_model, xi) for xi in x]).reshape(ours.shape)
     np.testing.assert_array_equal(ours, ref)
+
+
+def _kws_in_place(mlperf_dir, tmp_path, kernels="optimized"):
+    tflite = (mlperf_dir / "kws_ref_model.tflite").read_bytes()
+    graph = read_tflite(tflite)
+    exp = generate(graph, tmp_path / "src", kernels=kernels)
+    return tflite, graph, exp
+
+
+def test_kws_runs_its_dw_and_pw_convs_in_place(mlperf_dir, inplace_convs, tmp_path):
+    from edgekit.emulator import build_host, run_host
+
+    tflite, graph, exp = _kws_in_place(mlperf_dir, tmp_path)
+    plan = exp.plan
+    kinds = [low.kernel for low in exp.lowered]
+    assert kinds.count("ek_depthwise_conv2d_inplace_s8") == 4
+    assert kinds.count("ek_conv2d_1x1_inplace_s8") == 4
+    for op, low in zip(graph.operators, exp.lowered):
+        if low.scratch:
+            assert plan.offsets[op.outputs[0]] == plan.offsets[op.inputs[0]]
+    # By hand: conv1 holds the input (49 x 10 -> 496 B) and its 25 x 5 x 64 output
+    # (8,000 B): 8,496 B; each DW holds one 8,000 B tensor and two rows of 5 x 64
+    # (640 B): 8,640 B; each PW 8,000 + one pixel (64 B).  Without in-place every
+    # DW/PW step holds two 8,000 B tensors.
+    assert plan.lower_bound_bytes == plan.arena_bytes == 8640
+    assert plan.lower_bound_no_inplace_bytes == 16000
+    x = np.random.default_rng(7).integers(-128, 128, (100, 490), dtype=np.int8)
+    ours = run_host(build_host(tmp_path / "src", tmp_path / "host"), x.view(np.uint8))
+    np.testing.assert_array_equal(ours.view(np.int8), run_tflm(tflite, x).reshape(100, -1))
+
+
+@pytest.mark.qemu
+def test_kws_in_place_in_qemu_is_bit_exact(mlperf_dir, inplace_convs, tmp_path):
+    from edgekit.emulator import build_firmware, run_qemu
+
+    tflite, graph, exp = _kws_in_place(mlperf_dir, tmp_path)
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    x = np.random.default_rng(8).integers(-128, 128, (3, 490), dtype=np.int8)
+    run = run_qemu(fw.elf, x.view(np.uint8), target="cortex-m4")
+    assert np.array_equal(run.outputs.view(np.int8), run_tflm(tflite, x).reshape(3, -1))
+    assert exp.plan.arena_bytes == 8640

@@ -228,7 +228,10 @@ def test_every_order_tried_is_topological_and_planned_soundly(case):
         plan = plan_memory(graph, aliases, inplace, order=order, scratch=scratch)
         # The search's live-byte count is the planner's lower bound for that order.
         assert peak == plan.lower_bound_bytes, name
-        assert plan.lower_bound_bytes <= plan.lower_bound_no_inplace_bytes
+        assert plan.lower_bound_bytes <= plan.lower_bound_no_inplace_bytes + sum(
+            b.size for b in plan.scratch.values())
+        assert plan.lower_bound_no_inplace_bytes == plan_memory(
+            graph, aliases, order=order).lower_bound_bytes
         _no_overlap_and_lifetimes_covered(graph, plan)
         _usage_by_hand(graph, plan)
     best = plan_schedule(graph, aliases, inplace, scratch=scratch)
