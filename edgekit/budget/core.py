@@ -374,7 +374,9 @@ def budget(model: str | Path, *, target: str = "cortex-m", out: str | Path | Non
     ram_part = {
         "total_bytes": ram_total, "static_bytes": static, "data_bytes": fw.data,
         "bss_bytes": fw.bss, "arena_bytes": exp.plan.arena_bytes,
-        "lower_bound_bytes": exp.plan.lower_bound_bytes, "tflm_arena_bytes": tflm_total,
+        "lower_bound_bytes": exp.plan.lower_bound_bytes,
+        "lower_bound_no_inplace_bytes": exp.plan.lower_bound_no_inplace_bytes,
+        "tflm_arena_bytes": tflm_total,
         "tflm_arena_note": "TFLM MicroInterpreter arena for the same model, host build "
                            "(64-bit pointers: a Cortex-M build needs somewhat less)",
         "stack_bytes": int(run.stack_bytes), "stack_reserved_bytes": fw.stack_reserved,

@@ -10,6 +10,7 @@ in Jinja2 templates (``templates/model.c.j2``, ``model.h.j2``,
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -180,6 +181,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         op_params.append(dict(index=op.index, type=low.params_type,
                               fields=_param_fields(low.params)))
         call["args"] = [ref(t) for t in low.args]
+        if low.scratch > 0:
+            call["args"].append(dict(kind="arena", value=plan.scratch[op.index].offset))
 
     state_list, extra_sources = [], set()
     for k, (a, b) in enumerate(states):
@@ -205,6 +208,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     context = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.operators),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
+        lower_bound_no_inplace_bytes=plan.lower_bound_no_inplace_bytes,
         input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
         input_scale=x.s, input_zp=x.zp, input_offset=plan.offsets[x.index],
         output_shape=list(y.shape), output_dtype=y.dtype, output_bytes=y.nbytes,
@@ -221,6 +225,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
 
 KERNEL_SETS = ("optimized", "reference")
+INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
 
 
 def optimized_kernel_files() -> frozenset[str]:
@@ -258,12 +263,14 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
                if low.inplace}
+    scratch = {op.index: low.scratch for op, low in zip(graph.operators, lowered)
+               if low.kernel is not None and low.scratch > 0}
     # The op order with the smallest arena (the file order unless another
     # topological order saves bytes); ops keep their TFLite index in the
     # profiling hooks and edgekit_op_names whatever the order.  State
     # tensors live outside the arena.
     plan = plan_schedule(graph, aliases, inplace,
-                         external={a for a, _ in graph.state_pairs()})
+                         external={a for a, _ in graph.state_pairs()}, scratch=scratch)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
@@ -282,11 +289,22 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     if kernels == "optimized":
         needed += sorted(f.name for f in kdir.joinpath("optimized").iterdir()
                          if f.name.endswith(".h"))
-    for name in needed:
-        src = kdir.joinpath(name)
+
+    def source_of(name: str):
         if kernels == "optimized" and kdir.joinpath("optimized", name).is_file():
-            src = kdir.joinpath("optimized", name)
-        with resources.as_file(src) as path:
+            return kdir.joinpath("optimized", name)
+        return kdir.joinpath(name)
+
+    # Also the kernel headers a copied file includes (e.g. ek_inplace.c
+    # calls the reference loops of ek_conv_ref.h).
+    k = 0
+    while k < len(needed):
+        for inc in INCLUDE.findall(source_of(needed[k]).read_text()):
+            if inc not in needed and kdir.joinpath(inc).is_file():
+                needed.append(inc)
+        k += 1
+    for name in needed:
+        with resources.as_file(source_of(name)) as path:
             shutil.copyfile(path, out_dir / name)
         files.append(name)
     return Export(out_dir=out_dir, plan=plan, lowered=lowered, files=files,

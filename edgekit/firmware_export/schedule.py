@@ -29,7 +29,8 @@ order.  This pass proposes a few orders and lets the planner judge them:
 
 Live bytes are counted exactly as :func:`plan_memory` counts them (aligned
 buffer sizes, reshape aliases as one buffer, an op writing in place over an
-input that dies with it counted once), so the peak of an order is the
+input that dies with it not counting the bytes its output shares with that
+input, an op's scratch alive at its step), so the peak of an order is the
 planner's lower bound for it.  Each order is then placed by
 :func:`plan_memory`; the smallest arena wins, ties going to the order found
 first (the file order first), so a model is only reordered when that saves
@@ -168,6 +169,7 @@ class _Live:
     pinned_end: list[bool]              # graph output: alive to the end
     op_groups: dict[int, list[int]]     # op -> groups it touches
     op_inplace: dict[int, list[tuple[int, int]]]  # op -> (input group, output group) it may merge
+    scratch: dict[int, int]             # op -> aligned scratch bytes
 
     @property
     def start_bytes(self) -> int:
@@ -187,15 +189,17 @@ class _Live:
                 born += self.size[g]
             if not (self.pinned_end[g] or m & ~after):
                 died += self.size[g]
-        during = live + born
+        during = live + born + self.scratch.get(op, 0)
         for gin, gout in self.op_inplace.get(op, ()):
+            if self.pinned_start[gout] or self.touch_mask[gout] & done:
+                break           # the output was written before: not in place
             if not (self.pinned_end[gin] or self.touch_mask[gin] & ~after):
                 during -= min(self.size[gin], self.size[gout])
                 break
         return during, live + born - died
 
 
-def _live_model(graph, aliases, inplace, external, deps) -> _Live:
+def _live_model(graph, aliases, inplace, external, deps, scratch=None) -> _Live:
     aliases = dict(aliases or {})
     inplace = inplace or {}
 
@@ -250,7 +254,8 @@ def _live_model(graph, aliases, inplace, external, deps) -> _Live:
         if out in aliases or graph.tensors[out].is_const or out in external:
             continue
         for t in candidates:
-            if not may_overwrite(graph, t, out, aliases, external):
+            if (t < 0 or not may_overwrite(graph, t, out, aliases, external)
+                    or gid[root(t)] == gid[out]):
                 continue
             op_inplace.setdefault(op_index, []).append((gid[root(t)], gid[out]))
     pred_mask = {i: sum(bit[d] for d in deps[i]) for i in ops}
@@ -259,7 +264,8 @@ def _live_model(graph, aliases, inplace, external, deps) -> _Live:
         for d in deps[i]:
             succ[d].append(i)
     return _Live(ops, pred_mask, succ, bit, size, touch_mask, pinned_start, pinned_end,
-                 op_groups, op_inplace)
+                 op_groups, op_inplace,
+                 {i: align(n) for i, n in (scratch or {}).items() if n > 0 and i in bit})
 
 
 def _peak_bytes(model: _Live, order: Sequence[int]) -> int:
@@ -353,14 +359,15 @@ def candidate_orders(graph, aliases: dict[int, int] | None = None,
                      inplace: dict[int, tuple[int, ...]] | None = None,
                      external: set[int] | frozenset = frozenset(),
                      beam: int = DEFAULT_BEAM,
-                     max_expansions: int = DEFAULT_MAX_EXPANSIONS
+                     max_expansions: int = DEFAULT_MAX_EXPANSIONS,
+                     scratch: dict[int, int] | None = None
                      ) -> list[tuple[str, list[int], int]]:
     """Topological op orders worth planning, best-guess first after the file order.
 
     Parameters
     ----------
     graph : edgekit.firmware_export.graph.Graph
-    aliases, inplace, external
+    aliases, inplace, external, scratch
         As for :func:`plan_memory`.
     beam : int, optional
         Most sets of run ops the search keeps per level.
@@ -386,7 +393,7 @@ def candidate_orders(graph, aliases: dict[int, int] | None = None,
     file_order = [op.index for op in graph.operators]
     if not is_topological(file_order, deps):
         raise PlanError("the model's op order runs an op before the op producing its input")
-    model = _live_model(graph, aliases, inplace, external, deps)
+    model = _live_model(graph, aliases, inplace, external, deps, scratch)
     out = [("file", file_order, _peak_bytes(model, file_order))]
     # A chain (each op depends on the one before it) has no other order.
     if all(a in deps[b] for a, b in zip(file_order, file_order[1:])):
@@ -411,13 +418,14 @@ def plan_schedule(graph, aliases: dict[int, int] | None = None,
                   inplace: dict[int, tuple[int, ...]] | None = None,
                   external: set[int] | frozenset = frozenset(),
                   beam: int = DEFAULT_BEAM,
-                  max_expansions: int = DEFAULT_MAX_EXPANSIONS) -> MemoryPlan:
+                  max_expansions: int = DEFAULT_MAX_EXPANSIONS,
+                  scratch: dict[int, int] | None = None) -> MemoryPlan:
     """Plan the arena over the best of several topological op orders.
 
     Parameters
     ----------
     graph : edgekit.firmware_export.graph.Graph
-    aliases, inplace, external
+    aliases, inplace, external, scratch
         As for :func:`plan_memory`.
     beam, max_expansions : int, optional
         Bounds of the order search (see :func:`candidate_orders`).
@@ -435,11 +443,11 @@ def plan_schedule(graph, aliases: dict[int, int] | None = None,
     best: MemoryPlan | None = None
     tried: dict[str, dict] = {}
     for name, order, peak in candidate_orders(graph, aliases, inplace, external, beam,
-                                              max_expansions):
+                                              max_expansions, scratch):
         if best is not None and peak >= best.arena_bytes:
             tried[name] = {"arena_bytes": None, "lower_bound_bytes": peak}
             continue
-        plan = plan_memory(graph, aliases, inplace, external, order=order)
+        plan = plan_memory(graph, aliases, inplace, external, order=order, scratch=scratch)
         plan.order_strategy = name
         tried[name] = {"arena_bytes": plan.arena_bytes, "lower_bound_bytes": plan.lower_bound_bytes}
         if best is None or plan.arena_bytes < best.arena_bytes:

@@ -112,6 +112,7 @@ def _export_run(art: Artifacts) -> None:
     plan = exp.plan
     art.progress.info(f"{len(graph.operators)} ops, arena {plan.arena_bytes} B "
                       f"(lower bound {plan.lower_bound_bytes} B, "
+                      f"{plan.lower_bound_no_inplace_bytes} B without in-place, "
                       f"TFLM host arena {art.tflm_arena['total_bytes']} B"
                       + (f"; ops reordered ({plan.order_strategy}), file order "
                          f"{plan.file_order_arena_bytes} B" if plan.order_strategy != "file"
@@ -156,6 +157,7 @@ def _firmware_run(art: Artifacts) -> None:
         data_bytes=build.data, bss_bytes=build.bss, weights_bytes=art.export.weight_bytes,
         state_bytes=art.export.state_bytes, arena_bytes=plan.arena_bytes,
         arena_lower_bound_bytes=plan.lower_bound_bytes,
+        arena_lower_bound_no_inplace_bytes=plan.lower_bound_no_inplace_bytes,
         tflm_arena_host_bytes=arena["total_bytes"],
         tflm_tensor_arena_host_bytes=arena.get("head_bytes"),
         arena_vs_tflm=round(plan.arena_bytes / arena["total_bytes"], 4),

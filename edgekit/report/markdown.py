@@ -176,7 +176,8 @@ def render_markdown(report: dict) -> str:
     lines += _streaming_section(report.get("streaming"))
     lines += ["", "## Memory", "", "| what | bytes |", "|---|---|"]
     for key in ("flash_bytes", "weights_bytes", "ram_bytes", "arena_bytes",
-                "arena_lower_bound_bytes", "arena_file_order_bytes", "tflm_arena_host_bytes",
+                "arena_lower_bound_bytes", "arena_lower_bound_no_inplace_bytes",
+                "arena_file_order_bytes", "tflm_arena_host_bytes",
                 "stack_bytes"):
         if key in mem:
             lines.append(f"| {key} | {_fmt(mem[key])} |")

@@ -54,6 +54,9 @@ class MemoryInfo:
     state_bytes: int
     arena_bytes: int
     arena_lower_bound_bytes: int
+    #: The lower bound of the same op order with no op in place (every input
+    #: and output of a step alive, no scratch).
+    arena_lower_bound_no_inplace_bytes: int
     tflm_arena_host_bytes: int
     tflm_tensor_arena_host_bytes: int | None
     arena_vs_tflm: float

@@ -232,6 +232,8 @@ def test_budget_mlperf_model_on_cortex_m4(name, mlperf_dir, tmp_path):
     assert ram["static_bytes"] >= ram["arena_bytes"]
     assert len(ram["live_bytes_per_step"]) == len(layers) + 2
     assert max(ram["live_bytes_per_step"]) == ram["lower_bound_bytes"]
+    assert ram["lower_bound_no_inplace_bytes"] > 0
+    assert f"{ram['lower_bound_no_inplace_bytes']:,} B without in-place" in r.output
 
     # time: per-layer instructions add up to (about) the whole inference
     assert rep["instructions"] > 0

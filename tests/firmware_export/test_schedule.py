@@ -134,11 +134,12 @@ def test_variable_tensors_keep_their_file_order():
 
 @st.composite
 def dags(draw):
-    """Random single-output DAGs, with reshape aliases and in-place candidates."""
+    """Random single-output DAGs, with reshape aliases, in-place candidates
+    (output as large as the input or smaller) and per-op scratch."""
     n_ops = draw(st.integers(1, 7))
     # Inputs are drawn mostly from recent tensors: chains with side branches.
     sizes = [draw(st.sampled_from([8, 16, 24, 48, 64, 100, 128]))]
-    ops, aliases, inplace = [], {}, {}
+    ops, aliases, inplace, scratch = [], {}, {}, {}
     for k in range(n_ops):
         avail = list(range(len(sizes)))
         ins = draw(st.lists(st.sampled_from(avail), min_size=1, max_size=2, unique=True))
@@ -148,15 +149,19 @@ def dags(draw):
             sizes.append(sizes[ins[0]])
             aliases[out] = ins[0]
         elif kind == "inplace":
-            sizes.append(sizes[ins[-1]])
+            sizes.append(draw(st.sampled_from([n for n in [8, 16, 24, 48, 64, 100, 128]
+                                               if n <= sizes[ins[-1]]])))
             inplace[k] = tuple(ins)
         else:
             sizes.append(draw(st.sampled_from([8, 16, 24, 48, 64, 100, 128])))
         ops.append(Operator(k, "ADD", ins, [out]))
+        if kind != "alias" and draw(st.booleans()):
+            scratch[k] = draw(st.sampled_from([4, 16, 40]))
     tensors = [_t(i, n) for i, n in enumerate(sizes)]
     outputs = sorted({len(sizes) - 1} | set(draw(st.lists(
         st.integers(1, len(sizes) - 1), max_size=1))))
-    return Graph(tensors=tensors, operators=ops, inputs=[0], outputs=outputs), aliases, inplace
+    return (Graph(tensors=tensors, operators=ops, inputs=[0], outputs=outputs), aliases, inplace,
+            scratch)
 
 
 def _producer_first(graph, order):
@@ -168,11 +173,23 @@ def _producer_first(graph, order):
                 assert step[producer[t]] < step[op.index], (order, op.index, t)
 
 
+def _in_place_pair(a, b):
+    """b overwrites a in place: same start, alive together at b's first step only."""
+    return (bool(a.tensors) and b.over == a.tensors[0] and a.last == b.first
+            and a.offset == b.offset and b.size <= a.size)
+
+
 def _no_overlap_and_lifetimes_covered(graph, plan):
-    for i, a in enumerate(plan.buffers):
-        for b in plan.buffers[i + 1:]:
+    placed = plan.buffers + list(plan.scratch.values())
+    for i, a in enumerate(placed):
+        for b in placed[i + 1:]:
+            if _in_place_pair(a, b) or _in_place_pair(b, a):
+                continue
             if not (a.last < b.first or b.last < a.first):
                 assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset, (a, b)
+    for op_index, b in plan.scratch.items():
+        assert b.first == b.last == plan.step_of(op_index) and not b.tensors
+        assert b.offset + b.size <= plan.arena_bytes
     # Every use of a tensor (in the plan's own order) lies in its buffer's lifetime.
     owner = {t: b for b in plan.buffers for t in b.tensors}
     for s, op_index in enumerate(plan.order):
@@ -187,20 +204,37 @@ def _no_overlap_and_lifetimes_covered(graph, plan):
         assert owner[t].last == len(graph.operators)
 
 
+def _usage_by_hand(graph, plan):
+    """Live bytes of each step recounted from the placement: the union of the
+    byte ranges of the buffers alive at that step (in-place pairs share theirs)."""
+    placed = plan.buffers + list(plan.scratch.values())
+    for s in range(-1, len(graph.operators) + 1):
+        used = set()
+        for b in placed:
+            if b.first <= s <= b.last:
+                used.update(range(b.offset, b.offset + b.size))
+        assert len(used) == plan.usage[s + 1], s
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dags())
 def test_every_order_tried_is_topological_and_planned_soundly(case):
-    graph, aliases, inplace = case
-    cands = candidate_orders(graph, aliases, inplace)
+    graph, aliases, inplace, scratch = case
+    cands = candidate_orders(graph, aliases, inplace, scratch=scratch)
     assert cands[0][0] == "file" and cands[0][1] == list(range(len(graph.operators)))
     for name, order, peak in cands:
         assert sorted(order) == list(range(len(graph.operators))), name
         _producer_first(graph, order)
-        plan = plan_memory(graph, aliases, inplace, order=order)
+        plan = plan_memory(graph, aliases, inplace, order=order, scratch=scratch)
         # The search's live-byte count is the planner's lower bound for that order.
         assert peak == plan.lower_bound_bytes, name
+        assert plan.lower_bound_bytes <= plan.lower_bound_no_inplace_bytes + sum(
+            b.size for b in plan.scratch.values())
+        assert plan.lower_bound_no_inplace_bytes == plan_memory(
+            graph, aliases, order=order).lower_bound_bytes
         _no_overlap_and_lifetimes_covered(graph, plan)
-    best = plan_schedule(graph, aliases, inplace)
+        _usage_by_hand(graph, plan)
+    best = plan_schedule(graph, aliases, inplace, scratch=scratch)
     _producer_first(graph, best.order)
     _no_overlap_and_lifetimes_covered(graph, best)
     assert best.lower_bound_bytes <= best.arena_bytes <= best.orders["file"]["arena_bytes"]
@@ -214,7 +248,8 @@ def test_every_order_tried_is_topological_and_planned_soundly(case):
             step = {op: s for s, op in enumerate(perm)}
             if all(step[producer[t]] < step[op.index] for op in graph.operators
                    for t in op.inputs if t in producer):
-                peaks.append(plan_memory(graph, aliases, inplace, order=perm).lower_bound_bytes)
+                peaks.append(plan_memory(graph, aliases, inplace, order=perm,
+                                         scratch=scratch).lower_bound_bytes)
         assert found["exhaustive_search"] == min(peaks)
 
 

@@ -27,10 +27,18 @@ class Lowered:
     alias_of : int or None
         For reshape-like ops: the output shares the memory of this tensor.
     inplace : tuple of int
-        Input tensor indices whose memory the output may reuse (the kernel
-        reads element i of that input before writing element i).
+        Input tensor indices whose memory the output may reuse: the kernel
+        gives the right result when its output starts at the address of that
+        input (same base pointer), e.g. because it reads element i before it
+        writes element i, or through ``scratch``.  The output may be smaller
+        than the input.
     source : str
         Kernel source file (package data) that defines ``kernel``.
+    scratch : int
+        Bytes of scratch memory the kernel needs while it runs (0: none).
+        When > 0 the generated call passes one more, last, argument
+        ``int8_t *scratch``: 16-byte aligned, in the arena, valid during
+        this call only (it may share bytes with tensors not alive then).
     """
 
     kernel: str | None
@@ -40,6 +48,7 @@ class Lowered:
     alias_of: int | None = None
     source: str = ""
     inplace: tuple = ()
+    scratch: int = 0
 
 
 def fail(op, why: str) -> UnsupportedOpError:
