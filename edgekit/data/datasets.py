@@ -8,7 +8,8 @@ a dataset through :func:`load_dataset`; every loader returns the same
 ==================  =====================================  ==========================
 name                options (:func:`load_dataset` kwargs)   default features
 ==================  =====================================  ==========================
-``fsdd``            holdout_speaker, limit_per_class        8 kHz, 64 x 40
+``fsdd``            holdout_speaker, limit_per_class,       8 kHz, 64 x 40
+                    resample
 ``speech_commands`` words, silence_fraction,                16 kHz, 48 x 40
                     unknown_fraction, resample, seed,
                     limit_per_class
@@ -37,7 +38,7 @@ DATASETS = KNOWN_DATASETS
 
 #: Dataset name -> the keyword options its loader accepts.
 DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
-    "fsdd": ("holdout_speaker", "limit_per_class"),
+    "fsdd": ("holdout_speaker", "limit_per_class", "resample"),
     "speech_commands": ("words", "silence_fraction", "unknown_fraction", "resample", "seed",
                         "limit_per_class"),
     "esc50": ("test_fold", "val_fold", "esc10", "resample", "limit_per_class"),
@@ -147,13 +148,16 @@ def dataset_summary(ds: Dataset, root: str | Path, options: dict) -> dict:
     """The ``dataset`` section of a build or training report.
 
     ``name``, ``root``, split sizes (``train``, ``test``, ``validation``
-    where the dataset has one) and ``skipped`` files; for datasets other
+    where the dataset has one) and ``skipped`` files; ``resampled`` files
+    (``{"<original rate>": files}``) when some were; for datasets other
     than FSDD also the ``classes`` and the loader ``options``.
     """
     out = {"name": ds.name, "root": str(root), "train": int(len(ds.y_train)),
            "test": int(len(ds.y_test)), "skipped": len(ds.skipped)}
     if ds.y_val is not None and len(ds.y_val):
         out["validation"] = int(len(ds.y_val))
+    if ds.resampled:
+        out["resampled"] = {str(r): int(n) for r, n in ds.resampled.items()}
     if ds.name != "fsdd":
         out.update(classes=list(ds.class_names), options=dict(options))
     return out

@@ -4,6 +4,12 @@ FSDD recordings are 8 kHz mono WAV files named ``{digit}_{speaker}_{index}.wav``
 six speakers (george, jackson, lucas, nicolas, theo, yweweler) each say every
 digit 50 times (index 0--49), 3,000 files in all.  The dataset's own README
 defines the split: indices 0--4 are the test set, 5--49 the training set.
+
+A recording at another sample rate than the features' (the front end's
+8 kHz by default) is resampled to it (:func:`edgekit.data.resample.resample`,
+the polyphase filter of ``scipy.signal.resample_poly``) and the loader says
+so once, with a warning on the ``"edgekit"`` logger naming how many files
+were resampled and from which rates (``Dataset.resampled`` keeps the counts).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from edgekit.data.features import FeatureConfig
 from edgekit.data.paths import find_fsdd_recordings
+from edgekit.data.resample import resample as resample_audio
 from edgekit.data.wav import read_wav
 from edgekit.errors import DataError
 
@@ -47,8 +54,8 @@ class Dataset:
     feature_config : FeatureConfig
         The configuration the features were computed with.
     skipped : list of (pathlib.Path, str)
-        Files that were left out, with the reason (corrupt WAV, wrong sample
-        rate, unexpected file name).
+        Files that were left out, with the reason (corrupt WAV, a sample
+        rate not resampled, unexpected file name).
     files_train, files_test : list of pathlib.Path
         The source file of each row of ``x_train`` / ``x_test``, in order.
     x_val, y_val : numpy.ndarray or None
@@ -60,6 +67,9 @@ class Dataset:
         split).  Rows that are not read from one file (Speech Commands'
         generated ``_silence_`` clips) name the noise file they were cut
         from, or the word folder for all-zero silence.
+    resampled : dict of int to int
+        Files read at another sample rate than the features' and resampled:
+        ``{original rate: number of files}`` (filled by the FSDD loader).
     name : str
         Dataset name (``"fsdd"``, ``"speech_commands"``, ``"esc50"``).
     split : str
@@ -79,6 +89,7 @@ class Dataset:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     files_val: list[Path] = field(default_factory=list)
+    resampled: dict[int, int] = field(default_factory=dict)
     name: str = "fsdd"
     split: str = "fsdd-official-test"
 
@@ -118,6 +129,7 @@ def load_fsdd(
     config: FeatureConfig | None = None,
     holdout_speaker: str | None = None,
     limit_per_class: int | None = None,
+    resample: bool = True,
 ) -> Dataset:
     """Load FSDD recordings as log-mel features with a train/test split.
 
@@ -137,6 +149,10 @@ def load_fsdd(
         Keep at most this many files per class *in each split*, chosen
         round-robin over speakers (lowest indices first) so that even a small
         limit covers every speaker.  For quick experiments and tests.
+    resample : bool, optional
+        Resample a recording at another rate than ``config.sample_rate`` to
+        that rate (default; a warning says how many and from which rates);
+        if False, such a file is skipped.
 
     Returns
     -------
@@ -189,6 +205,7 @@ def load_fsdd(
             splits[key] = _limit(items, limit_per_class)
 
     out = {}
+    resampled: dict[int, int] = {}
     for key, items in splits.items():
         feats, labels, files = [], [], []
         for digit, _speaker, _index, path in items:
@@ -199,10 +216,13 @@ def load_fsdd(
                 skipped.append((path, reason))
                 continue
             if rate != config.sample_rate:
-                skipped.append(
-                    (path, f"sample rate {rate} Hz, expected {config.sample_rate} Hz")
-                )
-                continue
+                if not resample:
+                    skipped.append(
+                        (path, f"sample rate {rate} Hz, expected {config.sample_rate} Hz")
+                    )
+                    continue
+                samples = resample_audio(samples, rate, config.sample_rate)
+                resampled[rate] = resampled.get(rate, 0) + 1
             feats.append(config.compute(samples))
             labels.append(digit)
             files.append(path)
@@ -222,6 +242,12 @@ def load_fsdd(
         logger.warning(
             "skipped %d FSDD file(s) in %s: %s%s", len(skipped), recordings, shown, more
         )
+    if resampled:
+        rates = ", ".join(f"{n} at {r} Hz" for r, n in sorted(resampled.items()))
+        logger.warning(
+            "resampled %d FSDD file(s) in %s to the features' %d Hz: %s",
+            sum(resampled.values()), recordings, config.sample_rate, rates
+        )
     return Dataset(
         x_train=out[False][0],
         y_train=out[False][1],
@@ -232,6 +258,7 @@ def load_fsdd(
         skipped=skipped,
         files_train=out[False][2],
         files_test=out[True][2],
+        resampled=dict(sorted(resampled.items())),
         split=(f"fsdd-holdout-{holdout_speaker}" if holdout_speaker
                else "fsdd-official-test"),
     )

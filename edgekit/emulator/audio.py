@@ -4,8 +4,8 @@ The audio harness (``firmware/edgekit_audio_harness.c``) reads clips from
 ``inputs.bin`` -- per clip two little-endian ``uint32`` (sample rate,
 number of samples) then the int16 samples -- resets the generated
 ``edgekit_audio`` code per clip, pushes each clip in chunks (256 samples,
-like a microphone DMA buffer) through ``edgekit_push_audio`` and prints
-every model run (see the header of ``edgekit_audio_harness.h`` for the
+like a microphone DMA buffer) through ``edgekit_push_audio``, followed by
+silence up to one model input when shorter, and prints every model run (see the header of ``edgekit_audio_harness.h`` for the
 records).  :func:`pack_clips` writes that input, :func:`parse_audio_output`
 reads the records, :func:`run_audio_qemu` / :func:`run_audio_host` do both.
 """
@@ -36,19 +36,26 @@ class ClipRuns:
     Attributes
     ----------
     samples : int
-        Samples pushed.
+        Samples of the clip.
+    padded : int
+        Samples of silence the harness pushed after a clip shorter than one
+        model input.
     frames : int
         Feature frames the front end made.
     frontend_instructions : int
         Guest instructions spent in the front end over the clip (0 on the host).
     window : numpy.ndarray or None
-        int8 ``(num_frames, num_channels)``: the model input of the first run.
+        int8 ``(num_frames, num_channels)``: the model input of the first run
+        (streaming model: the clip's first ``num_frames`` frames, which the
+        model took one hop at a time).
     runs : list of dict
-        One per model run: ``frames`` (its input ends with frame ``frames - 1``),
-        ``scores`` (int8 array), ``instructions`` (the model's).
+        One per model run that wrote scores: ``frames`` (its input ends with
+        frame ``frames - 1``), ``scores`` (int8 array), ``instructions`` (the
+        model's within that push).
     """
 
     samples: int
+    padded: int = 0
     frames: int = 0
     frontend_instructions: int = 0
     window: np.ndarray | None = None
@@ -67,7 +74,15 @@ class AudioRun:
     score_bytes, chunk : int
         Scores per run; samples per ``edgekit_push_audio`` call.
     frontend_state_bytes, frontend_scratch_bytes, window_bytes : int
-        Static RAM of the front end and of the window of frames.
+        Static RAM of the front end and of ``edgekit_audio.c``'s buffers (the
+        window of frames; streaming: the newest frame and the scores).
+    streaming : bool
+        The model is a streaming step model fed frame by frame.
+    hop : int
+        Frames per model call (1 for a window model).
+    decision_frame : int
+        Frames since the reset at the run that decides a clip
+        (``EDGEKIT_AUDIO_DECISION_FRAME``).
     stack_bytes : int
         Stack high-water mark (0 on the host).
     log : str
@@ -88,6 +103,30 @@ class AudioRun:
     window_bytes: int
     stack_bytes: int
     log: str = ""
+    streaming: bool = False
+    hop: int = 1
+    decision_frame: int = 0
+
+    def scores_at(self, frame: int) -> np.ndarray:
+        """int8 ``(clips, score_bytes)``: each clip's scores written at ``frame`` frames since the reset.
+
+        Raises
+        ------
+        edgekit.errors.EmulatorError
+            If a clip has no run at that frame.
+        """
+        out = []
+        for i, c in enumerate(self.clips):
+            hit = [r["scores"] for r in c.runs if r["frames"] == frame]
+            if not hit:
+                raise EmulatorError(f"clip {i} made no model run at frame {frame} (runs at "
+                                    f"{[r['frames'] for r in c.runs][:8]}; {c.samples} samples)")
+            out.append(hit[0])
+        return np.stack(out)
+
+    def decision_scores(self) -> np.ndarray:
+        """int8 ``(clips, score_bytes)``: the scores that decide each clip (run at :attr:`decision_frame`)."""
+        return self.scores_at(self.decision_frame)
 
     def first_scores(self) -> np.ndarray:
         """int8 ``(clips, score_bytes)``: each clip's first run (raises if a clip has none)."""
@@ -98,8 +137,13 @@ class AudioRun:
         return np.stack([c.runs[0]["scores"] for c in self.clips])
 
     def first_windows(self) -> np.ndarray:
-        """int8 ``(clips, num_frames, num_channels)``: the model input of each clip's first run."""
+        """int8 ``(clips, num_frames, num_channels)``: the model input of each clip's first run
+        (streaming: each clip's first ``num_frames`` frames)."""
         self.first_scores()
+        missing = [i for i, c in enumerate(self.clips) if c.window is None]
+        if missing:
+            raise EmulatorError(f"{len(missing)} clip(s) have no frames recorded (e.g. clip "
+                                f"{missing[0]}: {self.clips[missing[0]].frames} frames)")
         return np.stack([c.window for c in self.clips])
 
     def frontend_instructions_per_stride(self) -> float:
@@ -156,6 +200,7 @@ def parse_audio_output(text: str, expected_clips: int | None = None) -> AudioRun
     head: list[int] | None = None
     mem: list[int] | None = None
     clips: dict[int, ClipRuns] = {}
+    frms: dict[int, dict[int, np.ndarray]] = {}
     stack, done, count = None, False, None
     for lineno, raw in enumerate(text.splitlines(), 1):
         p = raw.split()
@@ -164,13 +209,16 @@ def parse_audio_output(text: str, expected_clips: int | None = None) -> AudioRun
         try:
             tag = p[0]
             if tag == "AUDIO":
-                head = [int(v) for v in p[1:9]]
+                head = [int(v) for v in p[1:12]]
             elif tag == "FEMEM":
                 mem = [int(v) for v in p[1:4]]
             elif tag == "CLIP":
-                clips[int(p[1])] = ClipRuns(samples=int(p[2]))
+                clips[int(p[1])] = ClipRuns(samples=int(p[2]),
+                                            padded=int(p[3]) if len(p) > 3 else 0)
             elif tag == "WIN":
                 clips[int(p[1])].window = _hex_i8(p[2])
+            elif tag == "FRM":
+                frms.setdefault(int(p[1]), {})[int(p[2])] = _hex_i8(p[3])
             elif tag == "RUN":
                 clips[int(p[1])].runs.append({"frames": int(p[2]), "scores": _hex_i8(p[3]),
                                              "instructions": int(p[4])})
@@ -191,15 +239,22 @@ def parse_audio_output(text: str, expected_clips: int | None = None) -> AudioRun
     if sorted(clips) != list(range(count)) or (expected_clips is not None
                                                and count != expected_clips):
         raise EmulatorError(f"the audio harness ran {count} clip(s), expected {expected_clips}")
-    rate, stride, window, channels, frames, run_every, score_bytes, chunk = head
-    for c in clips.values():
+    if len(head) not in (8, 11):
+        raise EmulatorError(f"malformed AUDIO record: {len(head)} numbers, expected 8 or 11")
+    rate, stride, window, channels, frames, run_every, score_bytes, chunk = head[:8]
+    streaming, hop, decide = head[8:] if len(head) == 11 else (0, 1, frames)
+    for i, c in clips.items():
+        got = frms.get(i, {})
+        if c.window is None and got and all(k in got for k in range(frames)):
+            c.window = np.concatenate([got[k] for k in range(frames)])
         if c.window is not None:
             c.window = c.window.reshape(frames, channels)
     return AudioRun(clips=[clips[i] for i in range(count)], sample_rate=rate, stride=stride,
                     window_size=window, num_channels=channels, num_frames=frames,
                     run_every=run_every, score_bytes=score_bytes, chunk=chunk,
                     frontend_state_bytes=mem[0], frontend_scratch_bytes=mem[1],
-                    window_bytes=mem[2], stack_bytes=stack, log=text)
+                    window_bytes=mem[2], stack_bytes=stack, log=text,
+                    streaming=bool(streaming), hop=hop, decision_frame=decide)
 
 
 def run_audio_qemu(elf, clips: Sequence, sample_rate: int, target: str | Target = "cortex-m4",

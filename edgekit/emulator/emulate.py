@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from edgekit.emulator.toolchain import check_toolchain
 from edgekit.errors import ConfigError, EmulatorError
 
 
-def _symbol_size(elf: Path, name: str) -> int:
+def _symbols(elf: Path) -> list[list[str]]:
+    """``arm-none-eabi-nm -S -t d`` of ``elf``, split into fields per line."""
     tools = check_toolchain(qemu=False)
     nm = str(Path(tools["arm-none-eabi-gcc"]).with_name("arm-none-eabi-nm"))
     try:
@@ -20,12 +22,15 @@ def _symbol_size(elf: Path, name: str) -> int:
                              check=True).stdout
     except (OSError, subprocess.CalledProcessError) as e:
         raise EmulatorError(f"cannot read symbols of {elf}: {e}") from None
-    for line in out.splitlines():
-        parts = line.split()
+    return [line.split() for line in out.splitlines()]
+
+
+def _symbol_size(elf: Path, name: str) -> int:
+    symbols = _symbols(elf)
+    for parts in symbols:
         if len(parts) == 4 and parts[3] == name:
             return int(parts[1])
-    if name == "edgekit_input" and any(ln.split()[-1:] == ["edgekit_audio_main"]
-                                       for ln in out.splitlines()):
+    if name == "edgekit_input" and any(p[-1:] == ["edgekit_audio_main"] for p in symbols):
         raise ConfigError(f"{elf} is a firmware from sound: run it with --wav FILE.wav")
     raise EmulatorError(f"{elf} has no symbol {name}: not an edgekit firmware")
 
@@ -76,16 +81,22 @@ def format_per_op(run: EmulatorRun) -> str:
     return "\n".join(lines)
 
 
+#: The audio harness's refusal of a clip at another rate (edgekit_audio_harness.c).
+_RATE_ERR = re.compile(r"clip sample rate (\d+) Hz, the front end takes (\d+) Hz")
+
+
 def emulate_wav(elf: str | Path, wav: str | Path, target: str = "cortex-m4",
-                timeout: float = 600.0, pad: bool = True) -> dict:
+                timeout: float = 600.0) -> dict:
     """Run a WAV file through a firmware from sound (``edgekit_push_audio``) under QEMU.
 
     The firmware (``firmware/<target>-audio/model.elf`` of a build whose
-    features are the front end's) is reset, the whole file is pushed in
-    chunks of 256 samples, and every model run is reported.  A file shorter
-than one model input (``window + (num_frames - 1) * stride`` samples) is
-followed by silence up to that length (``pad``), as clips are in training,
-so that it gets a decision.
+    features are the front end's, or ``stream/firmware/<target>-audio`` of a
+    streaming one) is reset, the whole file is pushed in chunks of 256
+    samples, and every model run is reported.  A file shorter than one model
+input (``window + (num_frames - 1) * stride`` samples) is followed by silence
+up to that length by the harness, as clips are in training, so that it gets a
+decision.  QEMU runs once: the harness refuses a file at another rate than
+its front end's.
 
     Parameters
     ----------
@@ -97,58 +108,57 @@ so that it gets a decision.
         The target it was built for.
     timeout : float
         Seconds before QEMU is stopped.
-    pad : bool
-        Zero-pad a file shorter than one model input to that length.
 
     Returns
     -------
     dict
-        ``wav``, ``sample_rate``, ``samples``, ``frames``, ``run_every_frames``,
-        ``chunk_samples``, ``runs`` (each: ``frames``, ``end_ms`` -- the end of
-        the sound its input covers -- ``scores`` and ``decision``), the
-        front end's and the model's instructions, ``stack_bytes``.
+        ``wav``, ``sample_rate``, ``samples``, ``padded_samples``, ``frames``,
+        ``run_every_frames``, ``chunk_samples``, ``streaming`` (and for a
+        streaming model ``hop_frames``), ``runs`` (each: ``frames``,
+        ``end_ms`` -- the end of the sound its input covers -- ``scores`` and
+        ``decision``), the front end's and the model's instructions,
+        ``stack_bytes``.
 
     Raises
     ------
     edgekit.errors.DataError
         For an unreadable or corrupt WAV, or one whose sample rate is not
-        the front end's (resample it first).
+        the front end's (the message names both rates; resample it first).
     edgekit.errors.ConfigError
         If ``elf`` is missing or not a firmware from sound.
     """
     from edgekit.data.wav import read_wav, to_pcm  # noqa: PLC0415
-    from edgekit.emulator.audio import parse_audio_output, run_audio_qemu  # noqa: PLC0415
-    from edgekit.emulator.run import run_qemu_log  # noqa: PLC0415
+    from edgekit.emulator.audio import run_audio_qemu  # noqa: PLC0415
     from edgekit.errors import DataError  # noqa: PLC0415
 
     elf = Path(elf)
     if not elf.is_file():
         raise ConfigError(f"firmware {elf} does not exist")
-    samples, rate = read_wav(wav)
-    probe = run_qemu_log(elf, b"", target=target, timeout=60.0)
-    if "AUDIO" not in {ln.split()[0] for ln in probe.splitlines() if ln.split()}:
+    if not any(p[-1:] == ["edgekit_audio_main"] for p in _symbols(elf)):
         raise ConfigError(f"{elf} is not a firmware from sound (no edgekit_push_audio harness); "
                           "use firmware/<target>-audio/model.elf of a build with the front end")
-    info = parse_audio_output(probe)
-    fw_rate = info.sample_rate
-    if rate != fw_rate:
-        raise DataError(f"{wav}: sample rate {rate} Hz, but the firmware's front end takes "
-                        f"{fw_rate} Hz (resample it first, e.g. edgekit.data.resample)")
-    pcm = to_pcm(samples)
-    span = info.window_size + (info.num_frames - 1) * info.stride
-    padded = max(0, span - pcm.size) if pad else 0
-    if padded:
-        pcm = np.concatenate([pcm, np.zeros(padded, dtype=np.int16)])
-    run = run_audio_qemu(elf, [pcm], rate, target=target, timeout=timeout)
+    samples, rate = read_wav(wav)
+    try:
+        run = run_audio_qemu(elf, [to_pcm(samples)], rate, target=target, timeout=timeout)
+    except EmulatorError as e:
+        m = _RATE_ERR.search(str(e))
+        if m is None:
+            raise
+        raise DataError(f"{wav}: sample rate {m.group(1)} Hz, but the firmware's front end takes "
+                        f"{m.group(2)} Hz (resample it first, e.g. "
+                        "edgekit.data.resample.read_wav_at)") from None
     clip = run.clips[0]
     runs = [{"frames": r["frames"],
              "end_ms": round(1000.0 * ((r["frames"] - 1) * run.stride + run.window_size) / rate, 3),
              "scores": [int(v) for v in r["scores"]], "decision": int(np.argmax(r["scores"])),
              "instructions": r["instructions"]} for r in clip.runs]
-    return {"wav": str(wav), "sample_rate": rate, "samples": clip.samples - padded,
-            "padded_samples": padded,
-            "seconds": round((clip.samples - padded) / rate, 3), "frames": clip.frames,
-            "num_frames": run.num_frames, "run_every_frames": run.run_every,
-            "chunk_samples": run.chunk, "runs": runs,
-            "frontend_instructions_per_stride": int(round(run.frontend_instructions_per_stride())),
-            "stack_bytes": run.stack_bytes}
+    out = {"wav": str(wav), "sample_rate": rate, "samples": clip.samples,
+           "padded_samples": clip.padded, "seconds": round(clip.samples / rate, 3),
+           "frames": clip.frames, "num_frames": run.num_frames, "streaming": run.streaming}
+    if run.streaming:
+        out["hop_frames"] = run.hop
+    out.update({"run_every_frames": run.run_every, "chunk_samples": run.chunk, "runs": runs,
+                "frontend_instructions_per_stride":
+                    int(round(run.frontend_instructions_per_stride())),
+                "stack_bytes": run.stack_bytes})
+    return out

@@ -9,13 +9,20 @@ from sound to scores::
     int  edgekit_push_audio(const int16_t *pcm, size_t n, int8_t *scores);
     void edgekit_audio_reset(void);
 
-It runs the front end on each stride, keeps the last ``num_frames``
-frames in a static window (apart from the arena, which every inference
-overwrites), and runs the model first once ``num_frames`` frames exist
-since the reset, then every ``run_every`` new frames.
+It runs the front end on each stride and then, for a window model, keeps
+the last ``num_frames`` frames in a static window (apart from the arena,
+which every inference overwrites) and runs the model first once
+``num_frames`` frames exist since the reset, then every ``run_every`` new
+frames.  For a streaming step model (``edgekit build --streaming``: state
+tensors carried between calls, input ``[1, hop, C]``, see
+:mod:`edgekit.models.streaming`) it hands every new frame to the model's
+``edgekit_push_frame``, which runs the model once per ``hop`` frames, and
+writes the scores every ``run_every`` frames (a multiple of ``hop``; by
+default ``hop``: every model run).  No window of frames is kept.
 
 :func:`window_shape` checks that a model's input is a window of the front
-end's frames (``[1, N, C]`` or ``[1, N, C, 1]`` int8 with ``C`` channels).
+end's frames (``[1, N, C]`` or ``[1, N, C, 1]`` int8 with ``C`` channels),
+:func:`step_shape` that a streaming model's is a hop of them.
 """
 
 from __future__ import annotations
@@ -25,13 +32,13 @@ from pathlib import Path
 
 from edgekit import __version__
 from edgekit.errors import ConfigError, ModelError
-from edgekit.firmware_export.codegen import data_io
+from edgekit.firmware_export.codegen import data_io, frames_per_call
 from edgekit.firmware_export.graph import Graph
 from edgekit.firmware_export.templating import render
 
 __all__ = ["AUDIO_FILES", "DEFAULT_RUN_EVERY_MS", "FRONTEND_PRESETS", "AudioExport",
-           "audio_context", "default_run_every", "frontend_features", "generate_audio",
-           "window_shape"]
+           "audio_context", "decision_frame", "default_run_every", "frontend_features",
+           "generate_audio", "is_streaming", "step_shape", "window_shape"]
 
 #: ``--frontend`` names: the :class:`edgekit.frontend.FrontendConfig` presets.
 FRONTEND_PRESETS = ("tflm-micro", "fsdd")
@@ -53,11 +60,18 @@ class AudioExport:
     files : list of pathlib.Path
         The front end's four files and ``edgekit_audio.h/.c``.
     num_frames, num_channels : int
-        The window of frames (the model's input).
+        The window of frames (the model's input; for a streaming model, the
+        frames of one training clip).
     run_every : int
-        New frames between two model runs.
+        New frames between two model runs (streaming: between two score
+        writes; the model runs every ``hop`` frames).
     window_bytes : int
-        Bytes of the static window of frames.
+        Bytes of ``edgekit_audio.c``'s static buffers: the window of frames,
+        or (streaming) the newest frame and the scores.
+    streaming : bool
+        The model is a streaming step model.
+    hop : int
+        Frames per model call (1 for a window model: it takes them all at once).
     """
 
     files: list
@@ -65,6 +79,8 @@ class AudioExport:
     num_channels: int
     run_every: int
     window_bytes: int
+    streaming: bool = False
+    hop: int = 1
 
 
 def default_run_every(stride_ms: float) -> int:
@@ -111,12 +127,61 @@ def window_shape(graph: Graph, num_channels: int, num_frames: int | None = None)
     return shape[1]
 
 
+def is_streaming(graph: Graph) -> bool:
+    """Whether ``graph`` is a streaming step model (``state_i`` signature pairs)."""
+    return bool(graph.state_pairs())
+
+
+def step_shape(graph: Graph, num_channels: int) -> int:
+    """Frames per call (the hop) of a streaming model, checked against the front end.
+
+    Parameters
+    ----------
+    graph : Graph
+        The int8 streaming model (:func:`is_streaming`).
+    num_channels : int
+        The front end's channels per frame.
+
+    Returns
+    -------
+    int
+        ``hop`` of the model's ``[1, hop, C]`` data input.
+
+    Raises
+    ------
+    edgekit.errors.ModelError
+        If the data input is not int8 ``[1, hop, num_channels]``.
+    """
+    xi, _ = data_io(graph)
+    x = graph.tensors[xi]
+    shape = [int(d) for d in x.shape]
+    if not (x.dtype == "int8" and len(shape) == 3 and shape[0] == 1 and shape[1] >= 1
+            and shape[2] == num_channels):
+        raise ModelError(f"the streaming model's frame input is {shape} {x.dtype}; the front "
+                         f"end's frames need [1, hop, {num_channels}] int8 ({num_channels} "
+                         "channels per frame)")
+    return frames_per_call(graph)
+
+
+def decision_frame(num_frames: int, hop: int = 1) -> int:
+    """Frames since the reset at the run that decides a clip of ``num_frames`` frames.
+
+    A window model's first run (``num_frames``); a streaming model's run
+    after the last whole hop of the clip (``num_frames // hop * hop``), the
+    step at which its scores are the decision on that clip.
+    """
+    return (int(num_frames) // int(hop)) * int(hop)
+
+
 def audio_context(features, graph: Graph, run_every: int, source: str = "model.tflite") -> dict:
     """The values ``edgekit_audio.[ch].j2`` render (numbers and strings only)."""
     fe = features.frontend
     xi, yi = data_io(graph)
     x, y = graph.tensors[xi], graph.tensors[yi]
     span = features.clip_samples
+    streaming = is_streaming(graph)
+    hop = frames_per_call(graph) if streaming else 1
+    decide = decision_frame(features.num_frames, hop)
     return dict(
         version=__version__, source=Path(str(source)).name, frontend_hash=fe.hash(),
         sample_rate=fe.sample_rate, stride=fe.stride, window_size=fe.window_size,
@@ -124,6 +189,10 @@ def audio_context(features, graph: Graph, run_every: int, source: str = "model.t
         stride_ms=f"{fe.stride_ms:g}", window_ms=f"{fe.window_ms:g}",
         span_samples=span, span_ms=f"{1000.0 * span / fe.sample_rate:g}",
         run_ms=f"{run_every * fe.stride_ms:g}",
+        streaming=streaming, hop=hop, hop_ms=f"{hop * fe.stride_ms:g}",
+        decision_frame=decide,
+        decision_samples=fe.window_size + (decide - 1) * fe.stride,
+        state_bytes=sum(graph.tensors[a].nbytes for a, _ in graph.state_pairs()),
         output_bytes=y.nbytes, output_scale=f"{float(y.scale[0]):g}" if len(y.scale) else "1",
         output_zp=int(y.zero_point[0]) if len(y.zero_point) else 0,
         input_zp=int(x.zero_point[0]) if len(x.zero_point) else 0)
@@ -138,13 +207,16 @@ def generate_audio(features, graph: Graph, out_dir, *, run_every: int | None = N
     features : edgekit.frontend.features.FrontendFeatures
         The front end and the frames per model input.
     graph : Graph
-        The int8 model (its input must be a window of the front end's frames,
-        see :func:`window_shape`).
+        The int8 model: its input must be a window of the front end's frames
+        (see :func:`window_shape`), or, for a streaming step model, a hop of
+        them (:func:`step_shape`).
     out_dir : path
         The model's generated C directory.
     run_every : int, optional
         New frames between two model runs (a generation-time constant);
-        default :func:`default_run_every` (200 ms).
+        default :func:`default_run_every` (200 ms).  Streaming: frames
+        between two score writes, a multiple of the model's hop (the model
+        itself runs every hop, its state needs every frame); default the hop.
     source : str
         Model name recorded in the generated comments.
 
@@ -155,9 +227,12 @@ def generate_audio(features, graph: Graph, out_dir, *, run_every: int | None = N
     Raises
     ------
     edgekit.errors.ConfigError
-        If ``features`` is not front-end features or ``run_every`` < 1.
+        If ``features`` is not front-end features, ``run_every`` < 1, or
+        (streaming) not a multiple of the hop.
     edgekit.errors.ModelError
-        If the model's input is not a window of ``features.num_frames`` frames.
+        If the model's input is not a window of ``features.num_frames``
+        frames (streaming: not a hop of frames, or a hop longer than
+        ``features.num_frames``).
     """
     from edgekit.frontend import generate_c  # noqa: PLC0415
 
@@ -165,20 +240,33 @@ def generate_audio(features, graph: Graph, out_dir, *, run_every: int | None = N
         raise ConfigError(f"firmware from sound needs front-end features (got "
                           f"{type(features).__name__}: the float log-mel is host only)")
     fe = features.frontend
-    window_shape(graph, fe.num_channels, features.num_frames)
+    streaming = is_streaming(graph)
+    if streaming:
+        hop = step_shape(graph, fe.num_channels)
+        if hop > features.num_frames:
+            raise ModelError(f"the streaming model takes {hop} frames per call, more than the "
+                             f"{features.num_frames} frames of a clip")
+    else:
+        hop = 1
+        window_shape(graph, fe.num_channels, features.num_frames)
     if run_every is None:
-        run_every = default_run_every(fe.stride_ms)
+        run_every = hop if streaming else default_run_every(fe.stride_ms)
     if isinstance(run_every, bool) or not isinstance(run_every, int) or run_every < 1:
         raise ConfigError(f"run_every must be an integer >= 1 (got {run_every!r})")
+    if run_every % hop:
+        raise ConfigError(f"run_every must be a multiple of the streaming model's {hop} frames "
+                          f"per call (got {run_every})")
     out = Path(out_dir)
     files = list(generate_c(fe, out))
     ctx = audio_context(features, graph, run_every, source)
     for name in AUDIO_FILES:
         (out / name).write_text(render(f"audio/{name}.j2", **ctx))
         files.append(out / name)
+    buffers = (fe.num_channels + ctx["output_bytes"] if streaming
+               else features.num_frames * fe.num_channels)
     return AudioExport(files=files, num_frames=features.num_frames,
                        num_channels=fe.num_channels, run_every=run_every,
-                       window_bytes=features.num_frames * fe.num_channels)
+                       window_bytes=buffers, streaming=streaming, hop=hop)
 
 
 def frontend_features(frontend, graph: Graph, frames: int | None = None):

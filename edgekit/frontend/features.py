@@ -279,13 +279,20 @@ def load_frontend(path) -> tuple[FrontendConfig, int | None]:
     Raises
     ------
     edgekit.errors.ConfigError
-        A missing or unreadable file, features of another kind (the float
-        log-mel is host only), or an invalid config.
+        A missing or unreadable file, features of another kind (a
+        logmel-float ``features.json``: host-only, said so), or an invalid config.
     """
+    from edgekit.data.features import FORMAT_TAG as LOGMEL_FORMAT  # noqa: PLC0415
+
     d = read_json(path, "front-end config")
     if isinstance(d, dict) and d.get("kind") == FrontendFeatures.kind:
         feats = FrontendFeatures.from_dict(d)
         return feats.frontend, feats.num_frames
+    if isinstance(d, dict) and (d.get("format") == LOGMEL_FORMAT or d.get("kind") == "logmel-float"):
+        raise ConfigError(f"{path} is a logmel-float feature config ({LOGMEL_FORMAT}): the float "
+                          "log-mel is host-only and cannot be put on the device; a model "
+                          "trained on the front end's features (kind = \"frontend\", the "
+                          "default) has a features.json that --frontend takes")
     if isinstance(d, dict) and "kind" in d:
         raise ConfigError(f"{path} holds {d.get('kind')!r} features, not a front end "
                           "(the float log-mel is host only)")

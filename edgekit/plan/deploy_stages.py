@@ -263,6 +263,46 @@ audio_stage = Stage("audio", _audio_run,
 
 # -- streaming ----------------------------------------------------------------------------------
 
+def _stream_audio(art: Artifacts, feats) -> dict:
+    """The streaming model from sound: ``edgekit_push_audio`` feeding it frame by frame, checked."""
+    from edgekit.firmware_export import read_tflite  # noqa: PLC0415
+    from edgekit.firmware_export.audio import generate_audio  # noqa: PLC0415
+    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
+    from edgekit.verify import check_audio  # noqa: PLC0415
+
+    out, rep = art.work / "stream", art.report.streaming
+    tflite = (out / "stream.tflite").read_bytes()
+    graph = read_tflite(tflite)
+    src = out / "firmware" / "src"
+    aud = generate_audio(feats, graph, src, source="stream.tflite")
+    x = graph.tensors[data_io(graph)[0]]
+    if not len(x.scale) or abs(float(x.scale[0]) - feats.input_scale) > 1e-5 * feats.input_scale \
+            or int(x.zero_point[0]) != feats.input_zero_point:
+        art.progress.warn("the streaming model's frame quantization is not the front end's: "
+                          "the frames are fed as they are")
+    clips, labels, source = _audio_clips(art, feats)
+    chk = check_audio(tflite, feats, src, out / "firmware", clips, labels, target=art.target,
+                      qemu_clips=art.spec.audio_clips, graph=graph)
+    d = chk.to_dict(rep["arena_bytes"], rep["state_bytes"])
+    d["clips_source"] = source
+    if d["device"] == "qemu":
+        d["files"] = {"stream_audio_firmware": f"stream/firmware/{art.target.name}-audio/model.elf"}
+    art.progress.info("streaming " + chk.summary())
+    if "ram" in d:
+        ram = d["ram"]
+        art.progress.info(
+            f"streaming from sound: model every {aud.hop} frame(s), scores every {aud.run_every}; "
+            f"front end {d['frontend_instructions_per_stride']:,} instructions per stride; RAM "
+            f"{ram['total_bytes']:,} B = arena {ram['arena_bytes']:,} + state "
+            f"{ram['model_state_bytes']:,} + front end "
+            f"{ram['frontend_state_bytes'] + ram['frontend_scratch_bytes']:,} + frame/scores "
+            f"{ram['frame_buffer_bytes']:,} + stack {ram['stack_bytes']:,}")
+    if not chk.bit_exact:
+        art.progress.warn(f"streaming firmware from sound differs: frames "
+                          f"{d['frames_bit_exact']}, scores {d['scores_bit_exact']}")
+    return d
+
+
 def _stream_run(art: Artifacts) -> None:
     from edgekit.stream_build import build_streaming  # noqa: PLC0415
 
@@ -270,11 +310,15 @@ def _stream_run(art: Artifacts) -> None:
     art.report.streaming = build_streaming(art.model, ds.x_train, ds.x_test, ds.y_test,
                                            art.tflite, art.work / "stream", art.target,
                                            art.progress, form=art.spec.stream_form)
+    feats = audio_features(art)
+    if feats is not None and art.spec.audio:
+        art.report.streaming["audio"] = _stream_audio(art, feats)
 
 
 stream_stage = Stage("stream", _stream_run,
                      lambda art: f"per-frame streaming form ({art.spec.stream_form}): int8, "
-                                 f"generated C, {art.target.name} in QEMU")
+                                 f"generated C, {art.target.name} in QEMU"
+                                 + (", fed raw test audio" if art.spec.audio else ""))
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -310,6 +354,7 @@ def metadata(art: Artifacts):
         files["keras"] = "model.keras"
     if rep.streaming:
         files["streaming"] = "stream"
+        files.update(rep.streaming.get("audio", {}).get("files", {}))
     frontend = None
     if rep.audio:
         frontend = {**rep.audio["features"], "run_every_frames": rep.audio["run_every_frames"],

@@ -11,6 +11,13 @@ first ``qemu_clips``), and checks, clip by clip:
     scores of that run are byte-equal to tflite_micro's on those frames;
 (b) the decisions (argmax of the scores) give the accuracy from raw audio
     on the device, beside tflite_micro's int8 accuracy on the same clips.
+
+For a streaming step model (``edgekit build --streaming``, fed frame by
+frame) the reference is tflite_micro running the step model on the host
+front end's frames, one hop per call with its state outputs fed back (reset
+at each clip): (a) becomes the clip's first ``num_frames`` frames and the
+scores of *every* run the device reported, and (b) the scores of the run
+after the clip's last whole hop (``decision_frame``).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ import numpy as np
 from edgekit.emulator import (AUDIO_DEFINES, AudioRun, FirmwareBuild, Target, build_firmware,
                               build_host, get_target, run_audio_host, run_audio_qemu)
 from edgekit.errors import ConfigError
+from edgekit.firmware_export import read_tflite
+from edgekit.firmware_export.audio import decision_frame, is_streaming, step_shape
+from edgekit.reference import run_tflm_stream
 from edgekit.verify.core import REFERENCE, tflm_reference
 
 __all__ = ["AudioCheck", "DEFAULT_QEMU_CLIPS", "audio_clips", "check_audio", "synthetic_clips"]
@@ -45,7 +55,8 @@ class AudioCheck:
     ----------
     features : edgekit.frontend.features.FrontendFeatures
     reference : numpy.ndarray
-        int8 ``(clips, score_bytes)``: tflite_micro on the host front end's frames.
+        int8 ``(clips, score_bytes)``: tflite_micro on the host front end's
+        frames (streaming: its scores at the decision frame).
     labels : numpy.ndarray or None
         The clips' classes (None when unknown: accuracies are then None).
     host, qemu : edgekit.emulator.AudioRun or None
@@ -57,6 +68,15 @@ class AudioCheck:
     qemu_index : numpy.ndarray
         Which clips QEMU ran (evenly spread over the list, so over the classes
         of a split ordered by class).
+    stream_reference : numpy.ndarray or None
+        Streaming model: int8 ``(clips, steps, score_bytes)``, tflite_micro's
+        scores after every hop of each clip (None for a window model).
+    hop : int
+        Frames per model call (1 for a window model).
+    decision_frame : int
+        Frames since the reset at the run whose scores decide a clip.
+    runs_compared : dict
+        ``{"host": int, "qemu": int}``: model runs compared with tflite_micro.
     """
 
     features: object
@@ -68,6 +88,15 @@ class AudioCheck:
     frames_equal: dict
     scores_equal: dict
     qemu_index: np.ndarray
+    stream_reference: np.ndarray | None = None
+    hop: int = 1
+    decision_frame: int = 0
+    runs_compared: dict | None = None
+
+    @property
+    def streaming(self) -> bool:
+        """The model is a streaming step model."""
+        return self.stream_reference is not None
 
     def index(self, run: AudioRun) -> np.ndarray:
         """The clips ``run`` holds (all of them for the host build)."""
@@ -80,8 +109,8 @@ class AudioCheck:
                    if v is not None)
 
     def decisions(self, run: AudioRun) -> np.ndarray:
-        """argmax of each clip's first-run scores."""
-        return np.argmax(run.first_scores(), axis=1)
+        """argmax of the scores that decide each clip (the first run of a window model)."""
+        return np.argmax(run.scores_at(self.decision_frame), axis=1)
 
     def reference_decisions(self, index: np.ndarray) -> np.ndarray:
         """argmax of tflite_micro's scores (the host int8 decisions) of the clips ``index``."""
@@ -112,6 +141,9 @@ class AudioCheck:
         acc = self.device_accuracy()
         host_acc = _accuracy(self.reference_decisions(idx), self.labels, idx)
         exact = "frames and scores bit-exact" if self.bit_exact else "MISMATCH"
+        if self.streaming:
+            exact += (f" (streaming, {self.hop} frame(s) per call, "
+                      f"{(self.runs_compared or {}).get('qemu' if self.qemu else 'host', 0)} runs)")
         if acc is None:
             agree = float(np.mean(self.decisions(run) == self.reference_decisions(idx)))
             return (f"audio: decisions from raw audio on the device ({where}, {n} clips) equal "
@@ -133,6 +165,9 @@ class AudioCheck:
         any_run = self.device_run
         d = {"features": f.to_dict(), "sample_rate": fe.sample_rate,
              "stride_ms": round(fe.stride_ms, 3), "num_frames": f.num_frames,
+             "streaming": self.streaming, "hop_frames": self.hop,
+             "decision_frame": self.decision_frame,
+             "runs_compared": dict(self.runs_compared or {}),
              "run_every_frames": any_run.run_every,
              "run_every_ms": round(any_run.run_every * fe.stride_ms, 3),
              "chunk_samples": any_run.chunk, "reference": REFERENCE,
@@ -157,7 +192,8 @@ class AudioCheck:
             ram = {"arena_bytes": int(arena_bytes), "model_state_bytes": int(model_state_bytes),
                    "frontend_state_bytes": q.frontend_state_bytes,
                    "frontend_scratch_bytes": q.frontend_scratch_bytes,
-                   "window_bytes": q.window_bytes, "stack_bytes": q.stack_bytes}
+                   ("frame_buffer_bytes" if self.streaming else "window_bytes"): q.window_bytes,
+                   "stack_bytes": q.stack_bytes}
             ram["total_bytes"] = sum(ram.values())
             d.update({
                 "frontend_instructions_per_stride": int(round(q.frontend_instructions_per_stride())),
@@ -175,7 +211,8 @@ def check_audio(tflite: bytes, features, src_dir, work, clips, labels=None, *,
     Parameters
     ----------
     tflite : bytes
-        The int8 model the C was generated from (tflite_micro's reference).
+        The int8 model the C was generated from (tflite_micro's reference):
+        a window model, or a streaming step model (see the module docs).
     features : edgekit.frontend.features.FrontendFeatures
         The front end and the frames per model input.
     src_dir : path
@@ -221,27 +258,58 @@ def check_audio(tflite: bytes, features, src_dir, work, clips, labels=None, *,
     if not host and k == 0:
         raise ConfigError("check_audio: neither the host build nor QEMU asked for")
     frames = np.stack([features.compute_int8(c) for c in pcm])
-    reference = tflm_reference(tflite, frames.reshape(len(pcm), -1), graph=graph,
-                               stream=False).view(np.int8)
+    graph = graph if graph is not None else read_tflite(tflite)
+    streaming = is_streaming(graph)
+    hop = step_shape(graph, features.frontend.num_channels) if streaming else 1
+    decide = decision_frame(features.num_frames, hop)
+    stream_ref = None
+    if streaming:
+        steps = decide // hop
+        calls = frames[:, :decide].reshape(len(pcm) * steps, -1)
+        resets = np.zeros(len(calls), bool)
+        resets[::steps] = True
+        stream_ref = run_tflm_stream(tflite, graph, calls, resets).astype(np.int8).reshape(
+            len(pcm), steps, -1)
+        reference = stream_ref[:, -1]
+    else:
+        reference = tflm_reference(tflite, frames.reshape(len(pcm), -1), graph=graph,
+                                   stream=False).view(np.int8)
+
+    def scores_match(run: AudioRun, index: np.ndarray) -> tuple[bool, int]:
+        if not streaming:
+            return bool(np.array_equal(run.first_scores(), reference[index])), len(index)
+        n, ok = 0, True
+        for c, i in zip(run.clips, index):
+            for r in c.runs:
+                k = r["frames"] // hop - 1
+                if r["frames"] % hop or not 0 <= k < stream_ref.shape[1]:
+                    continue          # past the clip's frames (none: clips are clip_samples long)
+                n += 1
+                ok = ok and bool(np.array_equal(r["scores"], stream_ref[i, k]))
+        run.decision_scores()         # raises if a clip has no run at the decision frame
+        return ok and n > 0, n
+
     rate, work, tgt = features.sample_rate, Path(work), get_target(target)
     frames_equal: dict = {"host": None, "qemu": None}
     scores_equal: dict = {"host": None, "qemu": None}
+    compared: dict = {"host": 0, "qemu": 0}
     hr = qr = fw = None
     if host:
         exe = build_host(src_dir, work / "audio-host", defines=AUDIO_DEFINES)
         hr = run_audio_host(exe, pcm, rate, timeout=timeout)
         frames_equal["host"] = bool(np.array_equal(hr.first_windows(), frames))
-        scores_equal["host"] = bool(np.array_equal(hr.first_scores(), reference))
+        scores_equal["host"], compared["host"] = scores_match(hr, np.arange(len(pcm)))
     if k:
         fw = build_firmware(src_dir, work / f"{tgt.name}-audio", target=tgt,
                             defines=AUDIO_DEFINES)
         qr = run_audio_qemu(fw.elf, [pcm[i] for i in pick], rate, target=tgt, timeout=timeout)
         frames_equal["qemu"] = bool(np.array_equal(qr.first_windows(), frames[pick]))
-        scores_equal["qemu"] = bool(np.array_equal(qr.first_scores(), reference[pick]))
+        scores_equal["qemu"], compared["qemu"] = scores_match(qr, pick)
     return AudioCheck(features=features, reference=reference,
                       labels=None if labels is None else np.asarray(labels),
                       host=hr, qemu=qr, firmware=fw, frames_equal=frames_equal,
-                      scores_equal=scores_equal, qemu_index=pick)
+                      scores_equal=scores_equal, qemu_index=pick, stream_reference=stream_ref,
+                      hop=hop, decision_frame=decide, runs_compared=compared)
 
 
 def synthetic_clips(features, n: int = 12, seed: int = 0) -> list[np.ndarray]:

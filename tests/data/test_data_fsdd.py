@@ -97,16 +97,57 @@ def test_corrupt_files_are_skipped_counted_and_logged(tmp_path, wav_writer, capl
     assert "skipped 2" in records[0].getMessage() and "7_bob_1.wav" in records[0].getMessage()
 
 
-def test_wrong_rate_and_bad_names_are_skipped(tmp_path, wav_writer):
+def test_wrong_rate_skipped_without_resampling_and_bad_names_are_skipped(tmp_path, wav_writer):
     rec = make_fsdd(tmp_path / "recordings", wav_writer, takes=range(0, 6))
     wav_writer(rec / "2_bob_5.wav", np.zeros(100), 16000)  # overwrite with the wrong rate
     wav_writer(rec / "hello.wav", np.zeros(100))
     (rec / "README.md").write_text("ignored: not a .wav")
-    ds = load_fsdd(rec)
+    ds = load_fsdd(rec, resample=False)
     reasons = {p.name: r for p, r in ds.skipped}
     assert set(reasons) == {"2_bob_5.wav", "hello.wav"}
     assert "16000 Hz" in reasons["2_bob_5.wav"]
     assert "does not match" in reasons["hello.wav"]
+    assert ds.resampled == {}
+
+
+def test_other_rates_are_resampled_to_the_front_ends_and_said_once(tmp_path, wav_writer, caplog):
+    """A 16 kHz and an 11.025 kHz recording train at the front end's 8 kHz, resampled like
+    scipy.signal.resample_poly (the golden reference), and one warning says how many and from
+    which rates."""
+    from scipy.signal import resample_poly
+
+    from edgekit.data import dataset_summary
+    from edgekit.frontend.features import default_frontend_features
+
+    feats = default_frontend_features("fsdd")
+    rec = make_fsdd(tmp_path / "recordings", wav_writer, takes=range(0, 6))
+    rng = np.random.default_rng(7)
+    t16 = np.arange(16000) / 16000
+    x16 = 0.4 * np.sin(2 * np.pi * 700 * t16) + rng.uniform(-0.05, 0.05, t16.size)
+    wav_writer(rec / "2_bob_1.wav", x16, 16000)                       # test split
+    x11 = rng.uniform(-0.5, 0.5, 11025)
+    wav_writer(rec / "3_alice_5.wav", x11, 11025)                     # train split
+    with caplog.at_level(logging.WARNING, logger="edgekit"):
+        ds = load_fsdd(rec, feats)
+    assert ds.skipped == []
+    assert ds.resampled == {11025: 1, 16000: 1}
+    said = [r.getMessage() for r in caplog.records if "resampled" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "resampled 2 FSDD file(s)" in said[0] and "8000 Hz" in said[0]
+    assert "1 at 11025 Hz" in said[0] and "1 at 16000 Hz" in said[0]
+    assert dataset_summary(ds, rec, {})["resampled"] == {"11025": 1, "16000": 1}
+
+    # The features of the 16 kHz file: the front end on scipy's 2:1 resampling of its samples.
+    row = ds.files_test.index(rec / "2_bob_1.wav")
+    pcm16 = np.round(np.clip(x16, -1, 1) * 32767) / 32768          # as written, as read back
+    golden = feats.compute(resample_poly(pcm16, 1, 2).astype(np.float32))
+    np.testing.assert_array_equal(ds.x_test[row], golden)
+    assert np.abs(ds.x_test[row]).sum() > 0
+    # 11025 -> 8000 Hz (up 320, down 441): same length as scipy's output.
+    row = ds.files_train.index(rec / "3_alice_5.wav")
+    pcm11 = np.round(np.clip(x11, -1, 1) * 32767) / 32768
+    golden = feats.compute(resample_poly(pcm11, 320, 441).astype(np.float32))
+    np.testing.assert_array_equal(ds.x_train[row], golden)
 
 
 @pytest.mark.parametrize("layout", ["data", "fsdd", "recordings"])

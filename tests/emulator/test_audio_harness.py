@@ -38,6 +38,22 @@ def test_parse_records():
         run.first_scores()
 
 
+def test_parse_streaming_records():
+    """A streaming build: AUDIO carries streaming, hop and decision frame; the clip's first
+    frames come as FRM records (no window), a short clip says how much silence followed."""
+    head = "AUDIO 8000 160 240 2 2 2 2 160 1 2 2\nFEMEM 10 20 4\n"
+    text = head + ("CLIP 0 400 0\nFRM 0 0 0102\nFRM 0 1 0304\nRUN 0 2 ff7f 90\nRUN 0 4 0a0b 91\n"
+                   "FE 0 4 100\nCLIP 1 100 300\nFRM 1 0 0506\nFRM 1 1 0708\nRUN 1 2 0001 90\n"
+                   "FE 1 2 50\nCLIPS 2\nSTACK 64\nDONE\n")
+    run = parse_audio_output(text, expected_clips=2)
+    assert run.streaming and (run.hop, run.decision_frame, run.run_every) == (2, 2, 2)
+    assert run.first_windows().tolist() == [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]
+    assert run.decision_scores().tolist() == [[-1, 127], [0, 1]]
+    assert (run.clips[0].padded, run.clips[1].padded) == (0, 300)
+    with pytest.raises(EmulatorError, match="clip 1 made no model run at frame 4"):
+        run.scores_at(4)
+
+
 def test_parse_errors():
     with pytest.raises(EmulatorError, match="firmware reported an error: clip sample rate"):
         parse_audio_output(HEAD + "ERR clip sample rate 16000 Hz, the front end takes 8000 Hz\n")

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from edgekit.data.wav import read_wav
+from edgekit.emulator.emulate import emulate_wav
+from edgekit.errors import ConfigError, DataError
 from edgekit.frontend import FrontendConfig, HostFrontend
 from edgekit.frontend.features import FrontendFeatures
 from edgekit.reference import run_tflm
@@ -101,9 +103,11 @@ def test_host_build_refuses_another_sample_rate(audio_src, tmp_path):
 
 
 @pytest.mark.qemu
-def test_build_with_frontend_and_emulate_wav(tiny_tflite, fsdd_clips, tmp_path, wav_writer):
+def test_build_with_frontend_and_emulate_wav(tiny_tflite, fsdd_clips, tmp_path, wav_writer,
+                                             monkeypatch):
     from click.testing import CliRunner
 
+    import edgekit.emulator.audio as emulator_audio
     from edgekit.cli import main
     from edgekit.pipeline import build
 
@@ -127,23 +131,40 @@ def test_build_with_frontend_and_emulate_wav(tiny_tflite, fsdd_clips, tmp_path, 
     assert meta["frontend"]["num_frames"] == 49
     elf = out / meta["files"]["audio_firmware"]
 
-    # emulate --wav: the padded recording's one run = tflite_micro on its frames.
+    # emulate --wav: the padded recording's one run = tflite_micro on its frames; QEMU once.
     _, files = fsdd_clips
+    starts = []
+    real_log = emulator_audio.run_qemu_log
+
+    def counted(*args, **kwargs):
+        starts.append(args[0])
+        return real_log(*args, **kwargs)
+
+    monkeypatch.setattr(emulator_audio, "run_qemu_log", counted)
     runner = CliRunner()
     r = runner.invoke(main, ["emulate", str(elf), "--wav", str(files[1])])
     assert r.exit_code == 0, r.output
+    assert len(starts) == 1
     d = json.loads(r.output)
     samples, _ = read_wav(files[1])
     assert d["samples"] == samples.size and d["sample_rate"] == 8000
+    assert d["padded_samples"] == FEATURES.clip_samples - samples.size > 0
+    assert d["streaming"] is False
     assert len(d["runs"]) == 1 and d["runs"][0]["end_ms"] == 990.0
     golden = _golden(tiny_tflite, FEATURES.compute_int8(samples)[None])[0]
     assert d["runs"][0]["scores"] == golden.astype(int).tolist()
 
     wrong = wav_writer(tmp_path / "16k.wav", np.zeros(16000), sample_rate=16000)
+    starts.clear()
     r = runner.invoke(main, ["emulate", str(elf), "--wav", str(wrong)])
     assert r.exit_code == 2
-    assert r.output.count("\n") == 1 and "sample rate 16000 Hz" in r.output
-    assert "8000 Hz" in r.output
+    assert r.output.count("\n") == 1 and "16k.wav: sample rate 16000 Hz" in r.output
+    assert "front end takes 8000 Hz" in r.output and len(starts) == 1
+    with pytest.raises(DataError, match=r"16k.wav: sample rate 16000 Hz, but the firmware's "
+                                        r"front end takes 8000 Hz"):
+        emulate_wav(elf, wrong)
+    with pytest.raises(ConfigError, match="not a firmware from sound"):
+        emulate_wav(out / meta["files"]["firmware"], files[1])
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt ")
     r = runner.invoke(main, ["emulate", str(elf), "--wav", str(corrupt)])
@@ -151,7 +172,7 @@ def test_build_with_frontend_and_emulate_wav(tiny_tflite, fsdd_clips, tmp_path, 
 
 
 def test_frontend_needs_a_window_of_its_frames(tiny_tflite, tmp_path):
-    from edgekit.errors import ConfigError, ModelError
+    from edgekit.errors import ModelError
     from edgekit.firmware_export import read_tflite
     from edgekit.firmware_export.audio import frontend_features
 
@@ -167,10 +188,16 @@ def test_frontend_needs_a_window_of_its_frames(tiny_tflite, tmp_path):
         frontend_features(tmp_path / "fe.json", graph)
     with pytest.raises(ConfigError, match="--frontend must be"):
         frontend_features("micro", graph)
+    # A logmel-float features.json (what `[features] kind = "logmel-float"` trains on).
+    from edgekit.data import FeatureConfig
+
+    logmel = FeatureConfig().save(tmp_path / "features_logmel.json")
+    with pytest.raises(ConfigError, match=r"features_logmel.json is a logmel-float feature "
+                                          r"config .*host-only and cannot be put on the device"):
+        frontend_features(logmel, graph)
 
 
 def test_frontend_option_goes_with_model(tmp_path):
-    from edgekit.errors import ConfigError
     from edgekit.plan import BuildSpec, make_plan, resolve_recipe
 
     with pytest.raises(ConfigError, match="--frontend goes with --model"):

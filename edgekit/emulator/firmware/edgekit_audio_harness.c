@@ -2,8 +2,10 @@
  * edgekit_audio_harness.c -- raw PCM in, scores out (see the header).
  *
  * Each clip starts from edgekit_audio_reset() and is pushed in chunks of
- * EDGEKIT_AUDIO_CHUNK samples through edgekit_push_audio(); every model run
- * is printed.  Compiled to nothing without -DEDGEKIT_AUDIO.
+ * EDGEKIT_AUDIO_CHUNK samples through edgekit_push_audio(), followed by
+ * silence up to EDGEKIT_AUDIO_SPAN_SAMPLES when shorter (as clips are in
+ * training); every model run is printed.  Compiled to nothing without
+ * -DEDGEKIT_AUDIO.
  */
 #include "edgekit_audio_harness.h"
 
@@ -21,6 +23,7 @@ static int16_t ek_ah_pcm[EK_AH_CHUNK] __attribute__((aligned(4)));
 static int8_t ek_ah_scores[EDGEKIT_AUDIO_SCORE_BYTES] __attribute__((aligned(4)));
 static uint64_t ek_ah_start[2];
 static uint64_t ek_ah_total[2];
+static uint32_t ek_ah_clip;
 
 void edgekit_audio_profile_begin(int part)
 {
@@ -70,6 +73,20 @@ static void ek_ah_record(const char *tag, uint64_t a)
     ek_ah_putu(a);
 }
 
+#if EDGEKIT_AUDIO_STREAMING
+/* No window to print: the frames of the clip's first NUM_FRAMES, one record each. */
+void edgekit_audio_on_frame(const int8_t *frame, uint32_t index)
+{
+    if (index < EDGEKIT_AUDIO_NUM_FRAMES) {
+        ek_ah_record("FRM", ek_ah_clip);
+        ek_ah_record("", index);
+        edgekit_audio_io_write(" ");
+        ek_ah_puthex(frame, EDGEKIT_AUDIO_NUM_CHANNELS);
+        edgekit_audio_io_write("\n");
+    }
+}
+#endif
+
 static int ek_ah_fail(const char *message, int code)
 {
     edgekit_audio_io_write("ERR ");
@@ -96,16 +113,20 @@ int edgekit_audio_main(uint32_t input_bytes)
     ek_ah_record("", EDGEKIT_AUDIO_RUN_EVERY);
     ek_ah_record("", EDGEKIT_AUDIO_SCORE_BYTES);
     ek_ah_record("", EK_AH_CHUNK);
+    ek_ah_record("", EDGEKIT_AUDIO_STREAMING);
+    ek_ah_record("", EDGEKIT_AUDIO_HOP);
+    ek_ah_record("", EDGEKIT_AUDIO_DECISION_FRAME);
     edgekit_audio_io_write("\n");
     ek_ah_record("FEMEM", ek_frontend_state_bytes());
     ek_ah_record("", ek_frontend_scratch_bytes());
-    ek_ah_record("", EDGEKIT_AUDIO_WINDOW_BYTES);
+    ek_ah_record("", EDGEKIT_AUDIO_BUFFER_BYTES);
     edgekit_audio_io_write("\n");
 
     while (left > 0u) {
         uint8_t header[8];
         uint32_t rate;
         uint32_t samples;
+        uint32_t total;
         uint32_t done = 0u;
         int first = 1;
 
@@ -127,14 +148,18 @@ int edgekit_audio_main(uint32_t input_bytes)
             return ek_ah_fail("clip longer than the input", 22);
         }
         left -= samples * 2u;
+        total = samples < EDGEKIT_AUDIO_SPAN_SAMPLES ? EDGEKIT_AUDIO_SPAN_SAMPLES : samples;
         ek_ah_record("CLIP", clip);
         ek_ah_record("", samples);
+        ek_ah_record("", total - samples);
         edgekit_audio_io_write("\n");
 
+        ek_ah_clip = clip;
         ek_ah_total[0] = 0u;
         edgekit_audio_reset();
-        while (done < samples) {
-            uint32_t n = samples - done;
+        while (done < total) {
+            uint32_t n = total - done;
+            uint32_t real;
             int status;
             if (n > EK_AH_CHUNK) {
                 n = EK_AH_CHUNK;
@@ -143,8 +168,12 @@ int edgekit_audio_main(uint32_t input_bytes)
             if (done < EDGEKIT_AUDIO_SPAN_SAMPLES && done + n > EDGEKIT_AUDIO_SPAN_SAMPLES) {
                 n = EDGEKIT_AUDIO_SPAN_SAMPLES - done;
             }
-            if (edgekit_audio_io_read(ek_ah_pcm, n * 2u) != 0) {
+            real = done >= samples ? 0u : (samples - done < n ? samples - done : n);
+            if (real > 0u && edgekit_audio_io_read(ek_ah_pcm, real * 2u) != 0) {
                 return ek_ah_fail("short read of the input", 23);
+            }
+            for (; real < n; real++) {
+                ek_ah_pcm[real] = 0;   /* the silence after a short clip */
             }
             done += n;
             ek_ah_total[1] = 0u;
@@ -153,6 +182,7 @@ int edgekit_audio_main(uint32_t input_bytes)
                 return ek_ah_fail("edgekit_push_audio failed", 24);
             }
             if (status == 1) {
+#if !EDGEKIT_AUDIO_STREAMING
                 if (first) {
                     ek_ah_record("WIN", clip);
                     edgekit_audio_io_write(" ");
@@ -160,6 +190,9 @@ int edgekit_audio_main(uint32_t input_bytes)
                     edgekit_audio_io_write("\n");
                     first = 0;
                 }
+#else
+                (void)first;
+#endif
                 ek_ah_record("RUN", clip);
                 ek_ah_record("", edgekit_audio_run_frame());
                 edgekit_audio_io_write(" ");

@@ -28,14 +28,19 @@ uint64_t edgekit_audio_io_to_instructions(uint64_t delta);
 /*
  * Run every clip of the input (input_bytes bytes): per clip a header of two
  * little-endian uint32, sample rate and number of samples, then the int16
- * samples.  Prints, one record per line:
+ * samples.  A clip shorter than EDGEKIT_AUDIO_SPAN_SAMPLES is followed by
+ * silence up to that length (so that it gets a decision).  Prints, one
+ * record per line:
  *
  *   AUDIO <rate> <stride> <window> <channels> <frames> <run_every> <score_bytes> <chunk>
- *   FEMEM <state_bytes> <scratch_bytes> <window_bytes>
+ *         <streaming> <hop> <decision_frame>
+ *   FEMEM <state_bytes> <scratch_bytes> <buffer_bytes>   (edgekit_audio.c's buffers)
  *   CLIPS <n>
- *   CLIP <c> <samples>
+ *   CLIP <c> <samples> <padded samples>
  *   WIN <c> <hex>                        the model input of the clip's first run
- *                                        (the push that makes it ends there)
+ *                                        (the push that makes it ends there; window models)
+ *   FRM <c> <index> <hex>                frame <index> of the clip, for the first
+ *                                        <frames> frames (streaming models)
  *   RUN <c> <frames> <hex scores> <model instructions>   frames: the run's input ends
  *                                        with frame <frames> - 1 since the reset
  *   FE <c> <frames> <front-end instructions>
