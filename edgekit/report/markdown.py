@@ -92,15 +92,19 @@ def _streaming_section(st: dict | None) -> list[str]:
             f"{st['test_clips']} test clips (max score difference {st['max_abs_diff_vs_window']}"
             " LSB) |",
             f"| int8 accuracy, streaming / window | {st['accuracy_int8']:.4f} / "
-            f"{st['window_accuracy_int8']:.4f} |"]
+            f"{st['window_accuracy_int8']:.4f} |"] + _audio_section(
+                st.get("audio"), "Streaming form from sound (`stream/`: `edgekit_push_audio` "
+                                 "feeds each new frame to the step model)")
 
 
-def _audio_section(a: dict | None) -> list[str]:
-    """``audio``: sound in, decision out (the firmware from sound in QEMU and on the host)."""
+def _audio_section(a: dict | None,
+                   title: str = "Audio in, decision out (`edgekit_push_audio`)") -> list[str]:
+    """``audio`` (or ``streaming.audio``): sound in, decision out (the firmware
+    from sound in QEMU and on the host)."""
     if not a:
         return []
     fe = a["features"]["frontend"]
-    lines = ["", "## Audio in, decision out (`edgekit_push_audio`)", "", "| | |", "|---|---|"]
+    lines = ["", f"## {title}", "", "| | |", "|---|---|"]
     if a.get("accuracy_raw_audio_device") is not None:
         where = "QEMU" if a.get("device") == "qemu" else "host build"
         n = a.get(f"{a.get('device')}_clips")
@@ -115,9 +119,13 @@ def _audio_section(a: dict | None) -> list[str]:
                      f"{a.get('host_decisions_equal_int8')} |")
     lines += [f"| front end | {fe['sample_rate']} Hz, window {fe['window_size']} / stride "
               f"{fe['stride']} samples, FFT {fe['fft_size']}, {fe['num_channels']} channels |",
-              f"| model input | last {a['num_frames']} frames; a run every "
-              f"{a['run_every_frames']} frames ({a['run_every_ms']:g} ms); "
-              f"{a['chunk_samples']}-sample pushes |",
+              (f"| model input | one frame at a time, a step every {a.get('hop_frames')} "
+               f"frames, decision at frame {a.get('decision_frame')}; scores every "
+               f"{a['run_every_frames']} frames ({a['run_every_ms']:g} ms); "
+               f"{a['chunk_samples']}-sample pushes |" if a.get("streaming") else
+               f"| model input | last {a['num_frames']} frames; a run every "
+               f"{a['run_every_frames']} frames ({a['run_every_ms']:g} ms); "
+               f"{a['chunk_samples']}-sample pushes |"),
               f"| frames bit-exact, host front end vs device | host build "
               f"{a['frames_bit_exact'].get('host')}, QEMU {a['frames_bit_exact'].get('qemu')} |",
               f"| scores bit-exact with tflite_micro on those frames | host build "
@@ -130,7 +138,9 @@ def _audio_section(a: dict | None) -> list[str]:
                   f"| model instructions per run | {_fmt(a['model_instructions_per_run'])} |",
                   f"| RAM total | {_fmt(ram['total_bytes'])} B = arena {_fmt(ram['arena_bytes'])}"
                   f" + front-end state {_fmt(ram['frontend_state_bytes'])} + scratch "
-                  f"{_fmt(ram['frontend_scratch_bytes'])} + window {_fmt(ram['window_bytes'])}"
+                  f"{_fmt(ram['frontend_scratch_bytes'])} + "
+                  + (f"frame buffer {_fmt(ram.get('frame_buffer_bytes'))}" if a.get("streaming")
+                     else f"window {_fmt(ram.get('window_bytes'))}") +
                   f" + stack {_fmt(ram['stack_bytes'])}"
                   + (f" + model state {_fmt(ram['model_state_bytes'])}"
                      if ram.get("model_state_bytes") else "") + " |",

@@ -165,6 +165,8 @@ def test_streaming_build_from_raw_audio_in_qemu(fsdd_root, tmp_path):
     assert ram["model_state_bytes"] == s["state_bytes"] > 0
     assert ram["arena_bytes"] == s["arena_bytes"] and ram["frame_buffer_bytes"] == 50
     assert ram["total_bytes"] == sum(v for k, v in ram.items() if k != "total_bytes")
+    md = (out / "report.md").read_text()
+    assert "Streaming form from sound" in md and f"frame buffer {ram['frame_buffer_bytes']}" in md
     meta = json.loads((out / "metadata.json").read_text())
     elf = out / meta["files"]["stream_audio_firmware"]
 
