@@ -296,47 +296,148 @@ static int32_t windowed(const int16_t *samples, uint32_t n)
     return x;
 }
 
-/* The auto-scale shift of the reference when a windowed value is -32768:
- * from its running max |x| kept in int16 (so -32768 reads as -32768 and
- * later samples may replace it); a zero peak counts as 32 bits used (no
- * scaling), as in the reference.  Whatever came before, the peak is -32768
- * right after the last -32768, so only the samples after it are replayed. */
-static EK_NOINLINE uint32_t reference_shift(const int16_t *samples)
+/* The auto-scale shift of a peak (its bits used; 0, or a "negative" peak,
+ * counts as 32 bits: no scaling), as in the reference. */
+static uint32_t shift_of_peak(int32_t peak)
 {
-    int16_t peak;
-    uint32_t n = WIN, used;
-    while (n > 0 && windowed(samples, n - 1) != INT16_MIN) {
+    const uint32_t used = peak > 0 ? msb32((uint32_t)peak) : 32u;
+    return used < 15u ? 15u - used : 0u;
+}
+
+/*
+ * The windowed samples can reach -32768 only where |weight| >= 2^WINDOW_BITS
+ * (|sample| <= 32768): the positions [EK_FE_FULL_FIRST, EK_FE_FULL_LAST].
+ * The pairs from TAIL_PAIR on lie after them (the "tail"): ek_fe_window_and_scale
+ * keeps their min and max apart, for reference_shift.
+ */
+#if EK_FE_WINDOW_FULL
+#define TAIL_PAIR ((EK_FE_FULL_LAST + 2u) / 2u < WIN / 2u ? (EK_FE_FULL_LAST + 2u) / 2u : WIN / 2u)
+#else
+#define TAIL_PAIR (WIN / 2u)
+#endif
+
+static int32_t abs_if(int32_t x)
+{
+    return x < 0 ? -x : x;
+}
+
+/* max |x| over the halves of the min (lo) and max (hi) pairs, none -32768. */
+static int32_t peak_of(ek_pair lo, ek_pair hi)
+{
+    int32_t peak = hi16(hi) > lo16(hi) ? hi16(hi) : lo16(hi);
+    peak = -lo16(lo) > peak ? -lo16(lo) : peak;
+    return -hi16(lo) > peak ? -hi16(lo) : peak;
+}
+
+/* The stored (windowed) pair c of the FFT buffer; the pair after the last
+ * whole one holds the odd sample (and 0) when WIN is odd. */
+static EK_INLINE ek_pair stored_pair(const ek_pair *fft, uint32_t c)
+{
+    return fft[ek_fe_position[c]];
+}
+
+/* max(peak, max |x| over the stored pairs from c on), tail_peak standing for
+ * the tail pairs [TAIL_PAIR, WIN / 2) when c <= TAIL_PAIR (none -32768). */
+static int32_t peak_from(const ek_pair *fft, uint32_t c, int32_t peak, int32_t tail_peak)
+{
+    ek_pair lo = 0, hi = 0;
+    if (c <= TAIL_PAIR) {
+        for (; c < TAIL_PAIR; ++c) {
+            const ek_pair x = stored_pair(fft, c);
+            EK_MINMAX16_INTO(lo, hi, x);
+        }
+        peak = tail_peak > peak ? tail_peak : peak;
+        c = WIN / 2; /* the odd sample, if any */
+    }
+    for (; c < (WIN + 1) / 2; ++c) {
+        const ek_pair x = stored_pair(fft, c);
+        EK_MINMAX16_INTO(lo, hi, x);
+    }
+    return peak_of(lo, hi) > peak ? peak_of(lo, hi) : peak;
+}
+
+/*
+ * The auto-scale shift of the reference when a windowed value is -32768.
+ * Its peak is a running max |x| kept in int16: -32768 reads as -32768, and
+ * from there on a sample replaces the peak when it is larger (x > peak) or
+ * when -x > peak.  So after the last -32768 (found among the few full-weight
+ * positions) the peak follows the samples while they rise and stay negative;
+ * at the first that does not, it becomes that sample's |x|, and from then on
+ * the plain running max |x| (no -32768 follows): peak_from, which reads the
+ * max over the tail pairs (tail_peak, computed while windowing) unless the
+ * rise ran into the tail.  The windowed values are read back from the FFT
+ * buffer.
+ */
+static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_peak)
+{
+#if EK_FE_WINDOW_FULL
+    uint32_t n = EK_FE_FULL_LAST, c;
+    int32_t peak = INT16_MIN;
+    for (;;) { /* stops at EK_FE_FULL_FIRST at the latest: a -32768 was seen */
+        const ek_pair x = stored_pair(fft, n / 2);
+        if ((n % 2 != 0 ? hi16(x) : lo16(x)) == INT16_MIN) {
+            break;
+        }
         --n;
     }
-    peak = n > 0 ? INT16_MIN : 0; /* (none: the plain running max) */
-    for (; n < WIN; ++n) {
-        const int32_t x = windowed(samples, n);
-        if (x > peak) {
-            peak = (int16_t)x;
-        } else if (-x > peak) {
-            peak = (int16_t)(-x);
+    /* the rise, from sample n + 1 (a padding 0 after an odd WIN ends it) */
+    c = (n + 1) / 2;
+    if (n % 2 == 0) { /* n + 1 is the high half of pair c */
+        const int32_t b = hi16(stored_pair(fft, c));
+        ++c;
+        if (b >= 0 || b <= peak) {
+            return shift_of_peak(peak_from(fft, c, abs_if(b), tail_peak));
         }
+        peak = b;
     }
-    used = peak != 0 ? msb32((uint32_t)(int32_t)peak) : 32u;
-    return used < 15u ? 15u - used : 0u;
+    for (; c < (WIN + 1) / 2; ++c) {
+        const ek_pair x = stored_pair(fft, c);
+        const int32_t a = lo16(x), b = hi16(x);
+        if (a >= 0 || a <= peak) {
+            peak = abs_if(a) > abs_if(b) ? abs_if(a) : abs_if(b);
+            return shift_of_peak(peak_from(fft, c + 1, peak, tail_peak));
+        }
+        if (b >= 0 || b <= a) {
+            return shift_of_peak(peak_from(fft, c + 1, abs_if(b), tail_peak));
+        }
+        peak = b;
+    }
+    return 0u; /* it rose to the end: a negative peak, no scaling */
+#else
+    (void)fft;
+    (void)tail_peak;
+    return 0u; /* unreachable: no windowed sample can be -32768 */
+#endif
+}
+
+/* The windowed pair of samples 2c, 2c + 1. */
+static EK_INLINE ek_pair windowed_pair(const int16_t *samples, uint32_t c)
+{
+#if EK_FE_WINDOW_SATURATES
+    return pack(windowed(samples, 2 * c), windowed(samples, 2 * c + 1));
+#else
+    const uint32_t s = load32(samples + 2 * c);
+    const uint32_t w = load32(ek_fe_window + 2 * c);
+    return EK_WINDOW_PACK(lo16(s) * lo16(w), hi16(s) * hi16(w));
+#endif
 }
 
 /* Window the buffered samples into the FFT buffer (digit-reversed order,
  * zero padded) and return the auto-scale shift (applied by first_stage). */
 uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
 {
-    ek_pair lo = 0, hi = 0; /* min and max windowed value, per half */
-    uint32_t c, used;
+    ek_pair lo = 0, hi = 0;   /* min and max windowed value, per half: head */
+    ek_pair tlo = 0, thi = 0; /* the same over the tail pairs */
+    uint32_t c;
     int32_t peak;
-    for (c = 0; c < WIN / 2; ++c) {
-#if EK_FE_WINDOW_SATURATES
-        const ek_pair x = pack(windowed(samples, 2 * c), windowed(samples, 2 * c + 1));
-#else
-        const uint32_t s = load32(samples + 2 * c);
-        const uint32_t w = load32(ek_fe_window + 2 * c);
-        const ek_pair x = EK_WINDOW_PACK(lo16(s) * lo16(w), hi16(s) * hi16(w));
-#endif
+    for (c = 0; c < TAIL_PAIR; ++c) {
+        const ek_pair x = windowed_pair(samples, c);
         EK_MINMAX16_INTO(lo, hi, x);
+        fft[ek_fe_position[c]] = x;
+    }
+    for (; c < WIN / 2; ++c) {
+        const ek_pair x = windowed_pair(samples, c);
+        EK_MINMAX16_INTO(tlo, thi, x);
         fft[ek_fe_position[c]] = x;
     }
     if (WIN % 2 != 0) {
@@ -348,15 +449,13 @@ uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
     for (; c < HALF; ++c) {
         fft[ek_fe_position[c]] = 0u;
     }
+    peak = peak_of(tlo, thi);
     if (lo16(lo) == INT16_MIN || hi16(lo) == INT16_MIN) {
-        return reference_shift(samples); /* the reference's peak may end anywhere */
+        return reference_shift(fft, peak); /* the reference's peak may end anywhere */
     }
     /* otherwise the reference's peak is max |x| */
-    peak = hi16(hi) > lo16(hi) ? hi16(hi) : lo16(hi);
-    peak = -lo16(lo) > peak ? -lo16(lo) : peak;
-    peak = -hi16(lo) > peak ? -hi16(lo) : peak;
-    used = peak != 0 ? msb32((uint32_t)peak) : 32u;
-    return used < 15u ? 15u - used : 0u;
+    peak = peak_of(lo, hi) > peak ? peak_of(lo, hi) : peak;
+    return shift_of_peak(peak);
 }
 
 void ek_fe_complex_fft(ek_pair *fft, uint32_t shift)
