@@ -73,19 +73,30 @@ void ek_fe_filterbank_sqrt(const uint64_t *sums, uint32_t *chan, uint32_t shift)
     }
 }
 
+/* x shifted left until its leading one is bit 31 (x != 0), and the shift. */
+static EK_INLINE uint32_t normalize(uint32_t x, uint32_t *shift)
+{
+#if defined(__GNUC__)
+    *shift = (uint32_t)__builtin_clz(x);
+#else
+    *shift = 32u - msb32(x);
+#endif
+    return x << *shift;
+}
+
 #if EK_FE_PCAN
-/* Gain of the noise estimate x: per-octave quadratic from the table. */
+/* Gain of the noise estimate x: per-octave quadratic from the table, at the
+ * 10 bits below the leading one (x shifted to 11 bits, low bits dropped). */
 static int16_t pcan_gain(uint32_t x)
 {
     const int16_t *lut;
-    uint32_t octave, frac, p;
+    uint32_t z, frac, p;
     int32_t r;
     if (x <= 2) {
         return ek_fe_pcan_lut[x];
     }
-    octave = msb32(x);
-    lut = ek_fe_pcan_lut + 4 * octave - 6;
-    frac = (octave < 11 ? x << (11 - octave) : x >> (octave - 11)) & 0x3FFu;
+    frac = (normalize(x, &z) << 1) >> 22;
+    lut = ek_fe_pcan_lut + 4 * (32u - z) - 6; /* octave: msb32(x) = 32 - z */
     r = ((int32_t)lut[2] * (int32_t)frac) >> 5;
     r += (int32_t)lut[1] * 32;
     p = (uint32_t)r * frac;                        /* wraps like the reference */
@@ -107,29 +118,25 @@ void ek_fe_pcan(const uint32_t *noise, uint32_t *chan)
 #endif
 
 #if EK_FE_LOG
-static uint32_t log2_fraction(uint32_t x, uint32_t log2x)
-{
-    int32_t frac = (int32_t)(x - ((uint32_t)1 << log2x));
-    uint32_t seg;
-    int32_t c0, c1, rel;
-    if (log2x < 16) {
-        frac = (int32_t)((uint32_t)frac << (16 - log2x));
-    } else {
-        frac >>= log2x - 16;
-    }
-    seg = (uint32_t)frac >> 9;
-    c0 = ek_fe_log_lut[seg];
-    c1 = ek_fe_log_lut[seg + 1];
-    rel = ((c1 - c0) * (frac - (int32_t)(seg << 9))) >> 16;
-    return (uint32_t)(frac + c0 + rel);
-}
-
-/* round(EK_FE_LOG_SCALE * ln(x)) in fixed point, x >= 2. */
+/*
+ * round(EK_FE_LOG_SCALE * ln(x)) in fixed point, x >= 2, as the reference:
+ * log2(x) in Q16 = integer part (the leading one's position) and the 16
+ * bits below the leading one (shifted up, or low bits dropped) corrected by
+ * the interpolated table, then times ln(2) in Q16 and the scale, each
+ * rounded.  The product by ln(2) is split at the binary point: its integer
+ * part is exact, and LN2_Q16 (45426) times the fraction (< 71,200: 65,535
+ * plus a table value) fits 32 bits.
+ */
 static uint32_t log_scaled(uint32_t x)
 {
-    const uint32_t integer = msb32(x) - 1;
-    const uint32_t log2 = (integer << 16) + log2_fraction(x, integer);
-    const uint32_t loge = (uint32_t)(((uint64_t)EK_FE_LN2_Q16 * log2 + 32768u) >> 16);
+    uint32_t z, frac, seg, f, loge;
+    int32_t c0, c1;
+    frac = (normalize(x, &z) << 1) >> 16;
+    seg = frac >> 9;
+    c0 = ek_fe_log_lut[seg];
+    c1 = ek_fe_log_lut[seg + 1];
+    f = (uint32_t)((int32_t)frac + c0 + (((c1 - c0) * (int32_t)(frac & 511u)) >> 16));
+    loge = (uint32_t)EK_FE_LN2_Q16 * (31u - z) + (((uint32_t)EK_FE_LN2_Q16 * f + 32768u) >> 16);
     return ((uint32_t)EK_FE_LOG_SCALE * loge + 32768u) >> 16;
 }
 
