@@ -62,15 +62,10 @@ static ek_pair pack(int32_t lo, int32_t hi)
 #define EK_MADX(a, b, c) __smladx((int32_t)(a), (int32_t)(b), (c))
 /* a.r * a.r + a.i * a.i as uint32 (wrapping) */
 #define EK_SQUARES(a) ((uint32_t)__smuad((int32_t)(a), (int32_t)(a)))
-/* per half: hi = max(hi, x), lo = min(lo, x) (SSUB16 sets the GE flags
- * SEL reads; GCC models the GE flags of these intrinsics) */
-#define EK_MINMAX16_INTO(lo, hi, x)                                              \
-    do {                                                                         \
-        (void)__ssub16((int32_t)(x), (int32_t)(hi));                             \
-        (hi) = (ek_pair)__sel((x), (hi));                                        \
-        (void)__ssub16((int32_t)(lo), (int32_t)(x));                             \
-        (lo) = (ek_pair)__sel((x), (lo));                                        \
-    } while (0)
+/* acc |= (|x.lo|, |x.hi|), 16 bits each (|-32768| reads 0x8000): SSUB16
+ * sets the GE flags of the halves where 0 - x >= 0, SEL takes -x there */
+#define EK_ABS16_OR_INTO(acc, x) \
+    ((acc) |= (ek_pair)__sel(__ssub16(0, (int32_t)(x)), (int32_t)(x)))
 /* (p0 >> WINDOW_BITS, p1 >> WINDOW_BITS), 16 bits each */
 static EK_INLINE ek_pair ek_window_pack(int32_t p0, int32_t p1)
 {
@@ -133,15 +128,8 @@ static int32_t ek_madx(ek_pair a, ek_pair b, int32_t c)
 #define EK_MSD(a, b, c) ek_msd((a), (b), (c))
 #define EK_MADX(a, b, c) ek_madx((a), (b), (c))
 #define EK_SQUARES(a) ((uint32_t)(lo16(a) * lo16(a)) + (uint32_t)(hi16(a) * hi16(a)))
-static ek_pair ek_max16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) > lo16(b) ? lo16(a) : lo16(b), hi16(a) > hi16(b) ? hi16(a) : hi16(b));
-}
-static ek_pair ek_min16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) < lo16(b) ? lo16(a) : lo16(b), hi16(a) < hi16(b) ? hi16(a) : hi16(b));
-}
-#define EK_MINMAX16_INTO(lo, hi, x) ((lo) = ek_min16((lo), (x)), (hi) = ek_max16((hi), (x)))
+#define EK_ABS16_OR_INTO(acc, x) \
+    ((acc) |= pack(lo16(x) < 0 ? -lo16(x) : lo16(x), hi16(x) < 0 ? -hi16(x) : hi16(x)))
 #define EK_WINDOW_PACK(p0, p1) pack((p0) >> EK_FE_WINDOW_BITS, (p1) >> EK_FE_WINDOW_BITS)
 #define EK_HALVES(lo, hi) (((lo) & 0xFFFFu) | ((hi) & 0xFFFF0000u))
 #define EK_CONJ(x) pack(lo16(x), -hi16(x))
@@ -321,12 +309,11 @@ static int32_t abs_if(int32_t x)
     return x < 0 ? -x : x;
 }
 
-/* max |x| over the halves of the min (lo) and max (hi) pairs, none -32768. */
-static int32_t peak_of(ek_pair lo, ek_pair hi)
+/* The bits of max |x| (only its leading one counts) from an EK_ABS16_OR_INTO
+ * accumulator with no -32768: the OR of its halves. */
+static int32_t peak_bits(ek_pair acc)
 {
-    int32_t peak = hi16(hi) > lo16(hi) ? hi16(hi) : lo16(hi);
-    peak = -lo16(lo) > peak ? -lo16(lo) : peak;
-    return -hi16(lo) > peak ? -hi16(lo) : peak;
+    return (int32_t)((acc | (acc >> 16)) & 0xFFFFu);
 }
 
 /* The stored (windowed) pair c of the FFT buffer; the pair after the last
@@ -336,24 +323,25 @@ static EK_INLINE ek_pair stored_pair(const ek_pair *fft, uint32_t c)
     return fft[ek_fe_position[c]];
 }
 
-/* max(peak, max |x| over the stored pairs from c on), tail_peak standing for
- * the tail pairs [TAIL_PAIR, WIN / 2) when c <= TAIL_PAIR (none -32768). */
-static int32_t peak_from(const ek_pair *fft, uint32_t c, int32_t peak, int32_t tail_peak)
+/* peak | the bits of |x| over the stored pairs from c on (none -32768),
+ * tail_bits standing for the tail pairs [TAIL_PAIR, WIN / 2) when
+ * c <= TAIL_PAIR. */
+static int32_t peak_from(const ek_pair *fft, uint32_t c, int32_t peak, int32_t tail_bits)
 {
-    ek_pair lo = 0, hi = 0;
+    ek_pair acc = 0;
     if (c <= TAIL_PAIR) {
         for (; c < TAIL_PAIR; ++c) {
             const ek_pair x = stored_pair(fft, c);
-            EK_MINMAX16_INTO(lo, hi, x);
+            EK_ABS16_OR_INTO(acc, x);
         }
-        peak = tail_peak > peak ? tail_peak : peak;
+        peak |= tail_bits;
         c = WIN / 2; /* the odd sample, if any */
     }
     for (; c < (WIN + 1) / 2; ++c) {
         const ek_pair x = stored_pair(fft, c);
-        EK_MINMAX16_INTO(lo, hi, x);
+        EK_ABS16_OR_INTO(acc, x);
     }
-    return peak_of(lo, hi) > peak ? peak_of(lo, hi) : peak;
+    return peak | peak_bits(acc);
 }
 
 /*
@@ -368,7 +356,7 @@ static int32_t peak_from(const ek_pair *fft, uint32_t c, int32_t peak, int32_t t
  * rise ran into the tail.  The windowed values are read back from the FFT
  * buffer.
  */
-static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_peak)
+static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_bits)
 {
 #if EK_FE_WINDOW_FULL
     uint32_t n = EK_FE_FULL_LAST, c;
@@ -386,7 +374,7 @@ static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_pea
         const int32_t b = hi16(stored_pair(fft, c));
         ++c;
         if (b >= 0 || b <= peak) {
-            return shift_of_peak(peak_from(fft, c, abs_if(b), tail_peak));
+            return shift_of_peak(peak_from(fft, c, abs_if(b), tail_bits));
         }
         peak = b;
     }
@@ -394,18 +382,17 @@ static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_pea
         const ek_pair x = stored_pair(fft, c);
         const int32_t a = lo16(x), b = hi16(x);
         if (a >= 0 || a <= peak) {
-            peak = abs_if(a) > abs_if(b) ? abs_if(a) : abs_if(b);
-            return shift_of_peak(peak_from(fft, c + 1, peak, tail_peak));
+            return shift_of_peak(peak_from(fft, c + 1, abs_if(a) | abs_if(b), tail_bits));
         }
         if (b >= 0 || b <= a) {
-            return shift_of_peak(peak_from(fft, c + 1, abs_if(b), tail_peak));
+            return shift_of_peak(peak_from(fft, c + 1, abs_if(b), tail_bits));
         }
         peak = b;
     }
     return 0u; /* it rose to the end: a negative peak, no scaling */
 #else
     (void)fft;
-    (void)tail_peak;
+    (void)tail_bits;
     return 0u; /* unreachable: no windowed sample can be -32768 */
 #endif
 }
@@ -422,40 +409,52 @@ static EK_INLINE ek_pair windowed_pair(const int16_t *samples, uint32_t c)
 #endif
 }
 
+/* Window pair c into the FFT buffer, |x| into acc. */
+#define EK_WINDOW_PAIR(c, acc)                           \
+    do {                                                 \
+        const ek_pair x_ = windowed_pair(samples, (c));  \
+        EK_ABS16_OR_INTO((acc), x_);                     \
+        fft[ek_fe_position[(c)]] = x_;                   \
+    } while (0)
+
 /* Window the buffered samples into the FFT buffer (digit-reversed order,
- * zero padded) and return the auto-scale shift (applied by first_stage). */
+ * zero padded) and return the auto-scale shift (applied by first_stage).
+ * The shift depends on the leading one of the peak max |x| only: the |x|
+ * are ORed together (a -32768 sets bit 15), by pairs unrolled by two. */
 uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
 {
-    ek_pair lo = 0, hi = 0;   /* min and max windowed value, per half: head */
-    ek_pair tlo = 0, thi = 0; /* the same over the tail pairs */
+    ek_pair head = 0, tail = 0; /* |x| ORed, per half: before and in the tail */
     uint32_t c;
-    int32_t peak;
-    for (c = 0; c < TAIL_PAIR; ++c) {
-        const ek_pair x = windowed_pair(samples, c);
-        EK_MINMAX16_INTO(lo, hi, x);
-        fft[ek_fe_position[c]] = x;
+    for (c = 0; c + 2 <= TAIL_PAIR; c += 2) {
+        EK_WINDOW_PAIR(c, head);
+        EK_WINDOW_PAIR(c + 1, head);
     }
-    for (; c < WIN / 2; ++c) {
-        const ek_pair x = windowed_pair(samples, c);
-        EK_MINMAX16_INTO(tlo, thi, x);
-        fft[ek_fe_position[c]] = x;
+    if (TAIL_PAIR % 2 != 0) {
+        EK_WINDOW_PAIR(c, head);
+        ++c;
+    }
+    for (; c + 2 <= WIN / 2; c += 2) {
+        EK_WINDOW_PAIR(c, tail);
+        EK_WINDOW_PAIR(c + 1, tail);
+    }
+    if (c < WIN / 2) {
+        EK_WINDOW_PAIR(c, tail);
+        ++c;
     }
     if (WIN % 2 != 0) {
         const ek_pair x = pack(windowed(samples, WIN - 1), 0);
-        EK_MINMAX16_INTO(lo, hi, x);
+        EK_ABS16_OR_INTO(head, x);
         fft[ek_fe_position[WIN / 2]] = x;
         ++c;
     }
     for (; c < HALF; ++c) {
         fft[ek_fe_position[c]] = 0u;
     }
-    peak = peak_of(tlo, thi);
-    if (lo16(lo) == INT16_MIN || hi16(lo) == INT16_MIN) {
-        return reference_shift(fft, peak); /* the reference's peak may end anywhere */
+    if ((head & 0x80008000u) != 0u) { /* a -32768: the reference's peak may end anywhere */
+        return reference_shift(fft, peak_bits(tail));
     }
     /* otherwise the reference's peak is max |x| */
-    peak = peak_of(lo, hi) > peak ? peak_of(lo, hi) : peak;
-    return shift_of_peak(peak);
+    return shift_of_peak(peak_bits(head | tail));
 }
 
 void ek_fe_complex_fft(ek_pair *fft, uint32_t shift)
