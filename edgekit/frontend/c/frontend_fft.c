@@ -467,17 +467,34 @@ void ek_fe_complex_fft(ek_pair *fft, uint32_t shift)
 #undef EK_FE_RADIX2
 }
 
+/* q15_scale of the complex conjugate of y (the imaginary half negated,
+ * keeping 16 bits). */
+static EK_INLINE ek_pair q15_scale_conj(ek_pair y, int32_t q15)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    return pack_q15(__smlabb((int32_t)y, q15, 16384),
+                    __smlatb(__ssub16(0, (int32_t)y), q15, 16384));
+#else
+    return q15_scale(EK_CONJ(y), q15);
+#endif
+}
+
+/* The first k of the split: below it neither bin k nor bin HALF - k is in
+ * [ENERGY_START, ENERGY_END) (both are zeroed). */
+#define FIRST_K                                                                         \
+    (EK_FE_ENERGY_START < HALF - EK_FE_ENERGY_END + 1u                                   \
+         ? (EK_FE_ENERGY_START > 1u ? EK_FE_ENERGY_START : 1u)                            \
+         : HALF - EK_FE_ENERGY_END + 1u)
+
 /* Split the complex FFT into the real FFT's bins and replace each slot by
  * the energy of its bin, zero outside [ENERGY_START, ENERGY_END). */
 void ek_fe_real_spectrum_energy(ek_pair *fft)
 {
     uint32_t k;
     ek_pair *f = fft;
-    for (k = 1; k <= HALF / 2; ++k) {
+    for (k = FIRST_K; k <= HALF / 2; ++k) {
         const ek_pair fpk = q15_scale(f[k], 32767 / 2);
-        const ek_pair y = f[HALF - k];
-        /* conjugate: the imaginary half negated, keeping 16 bits */
-        const ek_pair fpnk = q15_scale(EK_CONJ(y), 32767 / 2);
+        const ek_pair fpnk = q15_scale_conj(f[HALF - k], 32767 / 2);
         const ek_pair f1k = EK_ADD16(fpk, fpnk);
         const ek_pair tw = cmul(EK_SUB16(fpk, fpnk), load32(ek_fe_super_twiddles[k]));
         /* bin k: (f1k + tw) / 2; bin HALF - k: conj(f1k - tw) / 2 (floor) */
