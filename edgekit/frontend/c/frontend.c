@@ -178,12 +178,12 @@ static void quantize(int8_t *out)
 
 static void compute_frame(int8_t *out)
 {
-    uint32_t shift;
+    uint32_t scale;
     EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_WINDOW);
-    shift = ek_fe_window_and_scale(state.samples, scratch.fft);
+    scale = ek_fe_window_and_scale(state.samples, scratch.fft);
     EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_WINDOW);
     EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_FFT);
-    ek_fe_complex_fft(scratch.fft, shift);
+    ek_fe_complex_fft(scratch.fft, scale);
     EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_FFT);
     EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_ENERGY);
     ek_fe_real_spectrum_energy(scratch.fft);
@@ -192,7 +192,7 @@ static void compute_frame(int8_t *out)
     filterbank();
     EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_FILTERBANK);
     EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_SQRT);
-    ek_fe_filterbank_sqrt(scratch.sums, scratch.chan, shift);
+    ek_fe_filterbank_sqrt(scratch.sums, scratch.chan, scale & EK_FE_SHIFT_MASK);
     EK_FRONTEND_PROFILE_END(EK_FRONTEND_STAGE_SQRT);
 #if EK_FE_NOISE_REDUCTION
     EK_FRONTEND_PROFILE_BEGIN(EK_FRONTEND_STAGE_SPECTRAL_SUBTRACTION);

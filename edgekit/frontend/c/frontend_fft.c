@@ -250,25 +250,71 @@ static EK_INLINE ek_pair q15_scale_shl(ek_pair x, uint32_t shift, int32_t q15)
 #endif
 }
 
-/* The first stage (m = 1: no twiddles) on the auto-scaled inputs. */
-static void first_stage(ek_pair *f, uint32_t shift)
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+/* (a * b + 2^31) >> 32, signed (SMMULR). */
+static EK_INLINE int32_t ek_smmulr(int32_t a, int32_t b)
 {
-    uint32_t g;
-    if (EK_FE_FIRST_RADIX == 4) {
-        for (g = 0; g < HALF / 4; ++g, f += 4) {
-            ek_pair a0 = q15_scale_shl(f[0], shift, 32767 / 4);
-            const ek_pair a1 = q15_scale_shl(f[1], shift, 32767 / 4);
-            const ek_pair a2 = q15_scale_shl(f[2], shift, 32767 / 4);
-            const ek_pair a3 = q15_scale_shl(f[3], shift, 32767 / 4);
-            EK_BUTTERFLY4(f, 1, a1, a2, a3);
-        }
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* q15_scale_shl when no half wraps (|x << shift| < 2^15), with
+ * m = q15 << (shift + 1): each half, moved to the top 16 bits, times m is
+ * (x << shift) * q15 * 2^17, and SMMULR's rounding adds 2^14 * 2^17 before
+ * it drops 2^15 * 2^17: the rounded Q15 product in one instruction. */
+static EK_INLINE ek_pair q15_scale_shl_exact(ek_pair x, int32_t m)
+{
+    ek_pair r; /* PKHBT: the low half of lo, the low half of hi << 16 */
+    __asm__("pkhbt %0, %1, %2, lsl #16"
+            : "=r"(r)
+            : "r"(ek_smmulr((int32_t)(x << 16), m)), "r"(ek_smmulr((int32_t)(x & 0xFFFF0000u), m)));
+    return r;
+}
+#define EK_FIRST_SCALE(x, shift, m, q15) q15_scale_shl_exact((x), (m))
+#else
+#define EK_FIRST_SCALE(x, shift, m, q15) q15_scale_shl((x), (shift), (q15))
+#endif
+
+/* The first stage (m = 1: no twiddles) on the auto-scaled inputs; SCALE
+ * (q15_scale_shl, or an exact form of it) reads them. */
+#define EK_FIRST_STAGE(SCALE)                                                   \
+    do {                                                                        \
+        uint32_t g_;                                                            \
+        if (EK_FE_FIRST_RADIX == 4) {                                           \
+            const int32_t m_ = (int32_t)((uint32_t)(32767 / 4) << (shift + 1)); \
+            (void)m_;                                                           \
+            for (g_ = 0; g_ < HALF / 4; ++g_, f += 4) {                         \
+                ek_pair a0 = SCALE(f[0], shift, m_, 32767 / 4);                 \
+                const ek_pair a1 = SCALE(f[1], shift, m_, 32767 / 4);           \
+                const ek_pair a2 = SCALE(f[2], shift, m_, 32767 / 4);           \
+                const ek_pair a3 = SCALE(f[3], shift, m_, 32767 / 4);           \
+                EK_BUTTERFLY4(f, 1, a1, a2, a3);                                \
+            }                                                                   \
+        } else {                                                                \
+            const int32_t m_ = (int32_t)((uint32_t)(32767 / 2) << (shift + 1)); \
+            (void)m_;                                                           \
+            for (g_ = 0; g_ < HALF / 2; ++g_, f += 2) {                         \
+                const ek_pair a0 = SCALE(f[0], shift, m_, 32767 / 2);           \
+                const ek_pair a1 = SCALE(f[1], shift, m_, 32767 / 2);           \
+                f[1] = EK_SUB16(a0, a1);                                        \
+                f[0] = EK_ADD16(a0, a1);                                        \
+            }                                                                   \
+        }                                                                       \
+    } while (0)
+
+#define EK_PLAIN_SCALE(x, shift, m, q15) q15_scale((x), (q15))
+#define EK_WRAP_SCALE(x, shift, m, q15) q15_scale_shl((x), (shift), (q15))
+
+static void first_stage(ek_pair *f, uint32_t scale)
+{
+    const uint32_t shift = scale & EK_FE_SHIFT_MASK;
+    if (shift == 0u) {
+        EK_FIRST_STAGE(EK_PLAIN_SCALE);
+    } else if ((scale & EK_FE_SHIFT_MAY_WRAP) == 0u) {
+        EK_FIRST_STAGE(EK_FIRST_SCALE);
     } else {
-        for (g = 0; g < HALF / 2; ++g, f += 2) {
-            const ek_pair a0 = q15_scale_shl(f[0], shift, 32767 / 2);
-            const ek_pair a1 = q15_scale_shl(f[1], shift, 32767 / 2);
-            f[1] = EK_SUB16(a0, a1);
-            f[0] = EK_ADD16(a0, a1);
-        }
+        EK_FIRST_STAGE(EK_WRAP_SCALE);
     }
 }
 
@@ -451,15 +497,15 @@ uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
         fft[ek_fe_position[c]] = 0u;
     }
     if ((head & 0x80008000u) != 0u) { /* a -32768: the reference's peak may end anywhere */
-        return reference_shift(fft, peak_bits(tail));
+        return reference_shift(fft, peak_bits(tail)) | EK_FE_SHIFT_MAY_WRAP;
     }
     /* otherwise the reference's peak is max |x| */
     return shift_of_peak(peak_bits(head | tail));
 }
 
-void ek_fe_complex_fft(ek_pair *fft, uint32_t shift)
+void ek_fe_complex_fft(ek_pair *fft, uint32_t scale)
 {
-    first_stage(fft, shift);
+    first_stage(fft, scale);
 #define EK_FE_RADIX4(m, fstride) radix4_stage(fft, (m), (fstride));
 #define EK_FE_RADIX2(m, fstride) radix2_stage(fft, (m), (fstride));
     EK_FE_FFT_LATER_STAGES

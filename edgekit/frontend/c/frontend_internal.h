@@ -64,11 +64,17 @@ static EK_INLINE uint32_t msb32(uint32_t x)
 
 /* frontend_fft.c */
 
+/* The auto-scale of ek_fe_window_and_scale: the shift (scale & SHIFT_MASK),
+ * and SHIFT_MAY_WRAP when a windowed value may not fit 16 bits once shifted
+ * (the reference keeps its low 16 bits; only after a -32768). */
+#define EK_FE_SHIFT_MASK 0xFFu
+#define EK_FE_SHIFT_MAY_WRAP 0x100u
+
 /* Window samples[0, WIN) into fft[0, HALF) (digit-reversed order, zero
- * padded); returns the auto-scale shift, for ek_fe_complex_fft. */
+ * padded); returns the auto-scale, for ek_fe_complex_fft. */
 EK_FE_INTERNAL uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft);
 /* The complex FFT of HALF points, in place, on the auto-scaled inputs. */
-EK_FE_INTERNAL void ek_fe_complex_fft(ek_pair *fft, uint32_t shift);
+EK_FE_INTERNAL void ek_fe_complex_fft(ek_pair *fft, uint32_t scale);
 /* Replace each slot by the energy (uint32) of the real FFT's bin, zero
  * outside [EK_FE_ENERGY_START, EK_FE_ENERGY_END). */
 EK_FE_INTERNAL void ek_fe_real_spectrum_energy(ek_pair *fft);
