@@ -272,7 +272,22 @@ static EK_INLINE ek_pair q15_scale_shl_exact(ek_pair x, int32_t m)
     return r;
 }
 #define EK_FIRST_SCALE(x, shift, m, q15) q15_scale_shl_exact((x), (m))
+
+/* q15_scale_shl (wrapping halves) the same way: each half moved to the top
+ * 16 bits and shifted there keeps the low 16 bits of x << shift, times
+ * q15 << 1. */
+static EK_INLINE ek_pair q15_scale_shl_top(ek_pair x, uint32_t shift, int32_t q15)
+{
+    ek_pair r;
+    __asm__("pkhbt %0, %1, %2, lsl #16"
+            : "=r"(r)
+            : "r"(ek_smmulr((int32_t)(x << (16u + shift)), q15 * 2)),
+              "r"(ek_smmulr((int32_t)((x & 0xFFFF0000u) << shift), q15 * 2)));
+    return r;
+}
+#define EK_WRAP_SCALE(x, shift, m, q15) q15_scale_shl_top((x), (shift), (q15))
 #else
+#define EK_WRAP_SCALE(x, shift, m, q15) q15_scale_shl((x), (shift), (q15))
 #define EK_FIRST_SCALE(x, shift, m, q15) q15_scale_shl((x), (shift), (q15))
 #endif
 
@@ -304,7 +319,6 @@ static EK_INLINE ek_pair q15_scale_shl_exact(ek_pair x, int32_t m)
     } while (0)
 
 #define EK_PLAIN_SCALE(x, shift, m, q15) q15_scale((x), (q15))
-#define EK_WRAP_SCALE(x, shift, m, q15) q15_scale_shl((x), (shift), (q15))
 
 static void first_stage(ek_pair *f, uint32_t scale)
 {
@@ -369,21 +383,33 @@ static EK_INLINE ek_pair stored_pair(const ek_pair *fft, uint32_t c)
     return fft[ek_fe_position[c]];
 }
 
-/* peak | the bits of |x| over the stored pairs from c on (none -32768),
- * tail_bits standing for the tail pairs [TAIL_PAIR, WIN / 2) when
- * c <= TAIL_PAIR. */
-static int32_t peak_from(const ek_pair *fft, uint32_t c, int32_t peak, int32_t tail_bits)
+/* The tail pairs [TAIL_PAIR, WIN / 2) in blocks of TAIL_BLOCK: the bits of
+ * |x| of each block are kept too. */
+#define TAIL_BLOCK 8u
+#define TAIL_BLOCKS ((WIN / 2u - TAIL_PAIR + TAIL_BLOCK - 1u) / TAIL_BLOCK + 1u)
+
+/* peak | the bits of |x| over the stored pairs from c on (none -32768):
+ * pair by pair up to the next block of the tail, then its blocks' bits. */
+static int32_t peak_from(const ek_pair *fft, uint32_t c, int32_t peak, const ek_pair *blocks)
 {
     ek_pair acc = 0;
-    if (c <= TAIL_PAIR) {
-        for (; c < TAIL_PAIR; ++c) {
-            const ek_pair x = stored_pair(fft, c);
-            EK_ABS16_OR_INTO(acc, x);
-        }
-        peak |= tail_bits;
-        c = WIN / 2; /* the odd sample, if any */
+    uint32_t end, b;
+    if (c < TAIL_PAIR) {
+        end = TAIL_PAIR;
+        b = 0;
+    } else {
+        b = (c - TAIL_PAIR) / TAIL_BLOCK + 1u;
+        end = TAIL_PAIR + b * TAIL_BLOCK;
+        end = end < WIN / 2u ? end : WIN / 2u;
     }
-    for (; c < (WIN + 1) / 2; ++c) {
+    for (; c < end; ++c) {
+        const ek_pair x = stored_pair(fft, c);
+        EK_ABS16_OR_INTO(acc, x);
+    }
+    for (; b * TAIL_BLOCK < WIN / 2u - TAIL_PAIR; ++b) {
+        acc |= blocks[b];
+    }
+    for (c = WIN / 2u; c < (WIN + 1u) / 2u; ++c) { /* the odd sample, if any */
         const ek_pair x = stored_pair(fft, c);
         EK_ABS16_OR_INTO(acc, x);
     }
@@ -402,7 +428,8 @@ static int32_t peak_from(const ek_pair *fft, uint32_t c, int32_t peak, int32_t t
  * rise ran into the tail.  The windowed values are read back from the FFT
  * buffer.
  */
-static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_bits)
+static EK_NOINLINE uint32_t reference_shift(const int16_t *samples, const ek_pair *fft,
+                                            const ek_pair *blocks)
 {
 #if EK_FE_WINDOW_FULL
     uint32_t n = EK_FE_FULL_LAST, c;
@@ -420,7 +447,7 @@ static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_bit
         const int32_t b = hi16(stored_pair(fft, c));
         ++c;
         if (b >= 0 || b <= peak) {
-            return shift_of_peak(peak_from(fft, c, abs_if(b), tail_bits));
+            return shift_of_peak(peak_from(fft, c, abs_if(b), blocks));
         }
         peak = b;
     }
@@ -428,17 +455,26 @@ static EK_NOINLINE uint32_t reference_shift(const ek_pair *fft, int32_t tail_bit
         const ek_pair x = stored_pair(fft, c);
         const int32_t a = lo16(x), b = hi16(x);
         if (a >= 0 || a <= peak) {
-            return shift_of_peak(peak_from(fft, c + 1, abs_if(a) | abs_if(b), tail_bits));
+            return shift_of_peak(peak_from(fft, c + 1, abs_if(a) | abs_if(b), blocks));
         }
         if (b >= 0 || b <= a) {
-            return shift_of_peak(peak_from(fft, c + 1, abs_if(b), tail_bits));
+            return shift_of_peak(peak_from(fft, c + 1, abs_if(b), blocks));
         }
         peak = b;
+        if (2u * c > EK_FE_FULL_LAST && load32(samples + 2u * c) == 0x80008000u) {
+            /* then the next pairs of -32768 samples keep rising, while the
+             * weights fall: x = -32768 w / 2^WINDOW_BITS (w < 2^WINDOW_BITS) */
+            while (c + 1u < EK_FE_FALL_END / 2u && load32(samples + 2u * (c + 1u)) == 0x80008000u) {
+                ++c;
+            }
+            peak = hi16(stored_pair(fft, c));
+        }
     }
     return 0u; /* it rose to the end: a negative peak, no scaling */
 #else
+    (void)samples;
     (void)fft;
-    (void)tail_bits;
+    (void)blocks;
     return 0u; /* unreachable: no windowed sample can be -32768 */
 #endif
 }
@@ -466,11 +502,13 @@ static EK_INLINE ek_pair windowed_pair(const int16_t *samples, uint32_t c)
 /* Window the buffered samples into the FFT buffer (digit-reversed order,
  * zero padded) and return the auto-scale shift (applied by first_stage).
  * The shift depends on the leading one of the peak max |x| only: the |x|
- * are ORed together (a -32768 sets bit 15), by pairs unrolled by two. */
+ * are ORed together (a -32768 sets bit 15), by pairs unrolled by two, and
+ * in the tail by blocks of TAIL_BLOCK pairs. */
 uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
 {
     ek_pair head = 0, tail = 0; /* |x| ORed, per half: before and in the tail */
-    uint32_t c;
+    ek_pair blocks[TAIL_BLOCKS]; /* the same per block of the tail */
+    uint32_t c, b;
     for (c = 0; c + 2 <= TAIL_PAIR; c += 2) {
         EK_WINDOW_PAIR(c, head);
         EK_WINDOW_PAIR(c + 1, head);
@@ -479,14 +517,24 @@ uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
         EK_WINDOW_PAIR(c, head);
         ++c;
     }
-    for (; c + 2 <= WIN / 2; c += 2) {
-        EK_WINDOW_PAIR(c, tail);
-        EK_WINDOW_PAIR(c + 1, tail);
+    for (b = 0; c + TAIL_BLOCK <= WIN / 2; c += TAIL_BLOCK, ++b) {
+        ek_pair acc = 0;
+        EK_WINDOW_PAIR(c, acc);
+        EK_WINDOW_PAIR(c + 1, acc);
+        EK_WINDOW_PAIR(c + 2, acc);
+        EK_WINDOW_PAIR(c + 3, acc);
+        EK_WINDOW_PAIR(c + 4, acc);
+        EK_WINDOW_PAIR(c + 5, acc);
+        EK_WINDOW_PAIR(c + 6, acc);
+        EK_WINDOW_PAIR(c + 7, acc);
+        blocks[b] = acc;
+        tail |= acc;
     }
-    if (c < WIN / 2) {
-        EK_WINDOW_PAIR(c, tail);
-        ++c;
+    blocks[b] = 0;
+    for (; c < WIN / 2; ++c) {
+        EK_WINDOW_PAIR(c, blocks[b]);
     }
+    tail |= blocks[b];
     if (WIN % 2 != 0) {
         const ek_pair x = pack(windowed(samples, WIN - 1), 0);
         EK_ABS16_OR_INTO(head, x);
@@ -497,7 +545,7 @@ uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
         fft[ek_fe_position[c]] = 0u;
     }
     if ((head & 0x80008000u) != 0u) { /* a -32768: the reference's peak may end anywhere */
-        return reference_shift(fft, peak_bits(tail)) | EK_FE_SHIFT_MAY_WRAP;
+        return reference_shift(samples, fft, blocks) | EK_FE_SHIFT_MAY_WRAP;
     }
     /* otherwise the reference's peak is max |x| */
     return shift_of_peak(peak_bits(head | tail));
