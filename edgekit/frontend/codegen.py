@@ -54,6 +54,27 @@ def sources_digest() -> str:
     return h.hexdigest()
 
 
+#: The longest int8 output table (log scale only; else the C divides).
+OUTPUT_LUT_MAX = 2048
+
+
+def _output_lut(c: FrontendConfig) -> list[int]:
+    """int8 output of each log value ``v`` up to the first that saturates at 127.
+
+    The C maps larger values to the last entry; ``[]`` (the C divides) without
+    log scale or when the table would exceed :data:`OUTPUT_LUT_MAX` entries.
+    """
+    if not c.log_scale:
+        return []
+    lut = []
+    for v in range(OUTPUT_LUT_MAX):
+        q = (v * c.output_multiplier + c.output_divisor // 2) // c.output_divisor
+        lut.append(max(-128, min(127, q + c.output_zero_point)))
+        if lut[-1] == 127:
+            return lut
+    return []
+
+
 def table_context(config: FrontendConfig) -> dict:
     """The values the templates render for ``config`` (numbers and lists only).
 
@@ -92,6 +113,7 @@ def table_context(config: FrontendConfig) -> dict:
         correction_bits=c.correction_bits, log_scale=1 << c.log_scale_bits,
         ln2_q16=int(round(math.log(2.0) * 65536)),
         log_lut=tables.log_lut().tolist(),
+        output_lut=_output_lut(c),
     )
 
 

@@ -17,7 +17,8 @@ from tests.shared_data import missing
 #: The tables of frontend_tables.h (tflm_micro: PCAN and log on).
 _TABLES = ("ek_fe_window", "ek_fe_position", "ek_fe_twiddles", "ek_fe_super_twiddles",
            "ek_fe_fb_first_bin", "ek_fe_fb_counts", "ek_fe_fb_weights",
-           "ek_fe_fb_unweights", "ek_fe_sqrt_lut", "ek_fe_pcan_lut", "ek_fe_log_lut")
+           "ek_fe_fb_unweights", "ek_fe_sqrt_lut", "ek_fe_pcan_lut", "ek_fe_log_lut",
+           "ek_fe_output_lut")
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -166,6 +166,10 @@ static void quantize(int8_t *out)
     uint32_t i;
     for (i = 0; i < NCH; ++i) {
         uint32_t v = scratch.chan[i];
+#if EK_FE_OUTPUT_LUT_SIZE > 0
+        /* the table up to the first value that saturates (monotone) */
+        out[i] = ek_fe_output_lut[v < EK_FE_OUTPUT_LUT_SIZE - 1u ? v : EK_FE_OUTPUT_LUT_SIZE - 1u];
+#else
         int32_t q;
         if (v > INT16_MAX) {
             v = INT16_MAX;
@@ -173,6 +177,7 @@ static void quantize(int8_t *out)
         q = ((int32_t)v * EK_FE_OUTPUT_MULTIPLIER + EK_FE_OUTPUT_DIVISOR / 2) / EK_FE_OUTPUT_DIVISOR +
             EK_FE_OUTPUT_ZERO_POINT;
         out[i] = (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+#endif
     }
 }
 
