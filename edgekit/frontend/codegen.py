@@ -1,10 +1,10 @@
 """Write the front end's C: the fixed sources plus two headers generated from the config.
 
 The C files of :data:`C_SOURCES` are package data (``edgekit/frontend/c``):
-``frontend.h`` (the API), ``frontend_internal.h`` (private) and the units of
-:data:`C_UNITS`, ``frontend.c`` (state, push, frame chain),
-``frontend_fft.c`` (window, FFT, energy) and ``frontend_math.c`` (square
-root, PCAN gain, log); ``frontend_config.h`` (public parameters) and
+``frontend.h`` (the API), ``frontend_internal.h`` and ``frontend_dsp.h``
+(private) and the units of :data:`C_UNITS`, ``frontend.c`` (state, push,
+frame chain), ``frontend_window.c`` (window, auto-scale), ``frontend_fft.c``
+(FFT, energy) and ``frontend_math.c`` (square root, PCAN gain, log); ``frontend_config.h`` (public parameters) and
 ``frontend_tables.h`` (the tables of :mod:`edgekit.frontend.tables`, private
 to the front end's C files) are rendered from the Jinja2 templates of ``edgekit/frontend/templates``.  C
 text comes from templates only; Python passes numbers and lists.
@@ -27,9 +27,9 @@ from edgekit.frontend import tables
 __all__ = ["generate_c", "C_SOURCES", "C_UNITS", "source_text", "sources_digest", "table_context"]
 
 #: The C files to compile (one object each): the front end is all of them.
-C_UNITS = ("frontend.c", "frontend_fft.c", "frontend_math.c")
+C_UNITS = ("frontend.c", "frontend_window.c", "frontend_fft.c", "frontend_math.c")
 #: The fixed C files copied by :func:`generate_c`.
-C_SOURCES = (*C_UNITS, "frontend.h", "frontend_internal.h")
+C_SOURCES = (*C_UNITS, "frontend.h", "frontend_internal.h", "frontend_dsp.h")
 _TEMPLATES = {"frontend_config.h": "frontend_config.h.j2",
               "frontend_tables.h": "frontend_tables.h.j2"}
 
