@@ -179,20 +179,25 @@ static EK_INLINE ek_pair windowed_pair(const int16_t *samples, uint32_t c)
 /* Window the buffered samples into the FFT buffer (digit-reversed order,
  * zero padded) and return the auto-scale shift (applied by first_stage).
  * The shift depends on the leading one of the peak max |x| only: the |x|
- * are ORed together (a -32768 sets bit 15), by pairs unrolled by two, and
- * in the tail by blocks of TAIL_BLOCK pairs. */
+ * are ORed together (a -32768 sets bit 15), 8 pairs at a time, and in the
+ * tail per block of TAIL_BLOCK pairs. */
 uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
 {
     ek_pair head = 0, tail = 0; /* |x| ORed, per half: before and in the tail */
     ek_pair blocks[TAIL_BLOCKS]; /* the same per block of the tail */
     uint32_t c, b;
-    for (c = 0; c + 2 <= TAIL_PAIR; c += 2) {
+    for (c = 0; c + 8 <= TAIL_PAIR; c += 8) {
         EK_WINDOW_PAIR(c, head);
         EK_WINDOW_PAIR(c + 1, head);
+        EK_WINDOW_PAIR(c + 2, head);
+        EK_WINDOW_PAIR(c + 3, head);
+        EK_WINDOW_PAIR(c + 4, head);
+        EK_WINDOW_PAIR(c + 5, head);
+        EK_WINDOW_PAIR(c + 6, head);
+        EK_WINDOW_PAIR(c + 7, head);
     }
-    if (TAIL_PAIR % 2 != 0) {
+    for (; c < TAIL_PAIR; ++c) {
         EK_WINDOW_PAIR(c, head);
-        ++c;
     }
     for (b = 0; c + TAIL_BLOCK <= WIN / 2; c += TAIL_BLOCK, ++b) {
         ek_pair acc = 0;
