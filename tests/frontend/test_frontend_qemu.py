@@ -4,7 +4,7 @@ Instructions per stride are measured (``-icount shift=0``, SysTick: they are
 deterministic, not wall-clock), and state + scratch (``sizeof`` of the
 static structs, from the ELF) must stay <= 4 KB.  TFLM mode meets the
 issue's target of <= 30,000 instructions per 20 ms stride on every stride
-of the golden stream (about 26.0k median, 27.0k at most), including the
+of the golden stream (about 25.9k median, 26.8k at most), including the
 windows whose windowed samples reach -32768 (DC at -32768, full-scale
 clipping and saturated noise), where the reference's auto-scale peak wraps
 and is replayed.
