@@ -1,10 +1,10 @@
 """Write the front end's C: the fixed sources plus two headers generated from the config.
 
 The C files of :data:`C_SOURCES` are package data (``edgekit/frontend/c``):
-``frontend.h`` (the API), ``frontend_internal.h`` (private) and the units of
-:data:`C_UNITS`, ``frontend.c`` (state, push, frame chain),
-``frontend_fft.c`` (window, FFT, energy) and ``frontend_math.c`` (square
-root, PCAN gain, log); ``frontend_config.h`` (public parameters) and
+``frontend.h`` (the API), ``frontend_internal.h`` and ``frontend_dsp.h``
+(private) and the units of :data:`C_UNITS`, ``frontend.c`` (state, push,
+frame chain), ``frontend_window.c`` (window, auto-scale), ``frontend_fft.c``
+(FFT, energy) and ``frontend_math.c`` (square root, PCAN gain, log); ``frontend_config.h`` (public parameters) and
 ``frontend_tables.h`` (the tables of :mod:`edgekit.frontend.tables`, private
 to the front end's C files) are rendered from the Jinja2 templates of ``edgekit/frontend/templates``.  C
 text comes from templates only; Python passes numbers and lists.
@@ -27,9 +27,9 @@ from edgekit.frontend import tables
 __all__ = ["generate_c", "C_SOURCES", "C_UNITS", "source_text", "sources_digest", "table_context"]
 
 #: The C files to compile (one object each): the front end is all of them.
-C_UNITS = ("frontend.c", "frontend_fft.c", "frontend_math.c")
+C_UNITS = ("frontend.c", "frontend_window.c", "frontend_fft.c", "frontend_math.c")
 #: The fixed C files copied by :func:`generate_c`.
-C_SOURCES = (*C_UNITS, "frontend.h", "frontend_internal.h")
+C_SOURCES = (*C_UNITS, "frontend.h", "frontend_internal.h", "frontend_dsp.h")
 _TEMPLATES = {"frontend_config.h": "frontend_config.h.j2",
               "frontend_tables.h": "frontend_tables.h.j2"}
 
@@ -52,6 +52,27 @@ def sources_digest() -> str:
     for name in (*C_SOURCES, *_TEMPLATES.values()):
         h.update(name.encode() + b"\0" + source_text(name).encode() + b"\0")
     return h.hexdigest()
+
+
+#: The longest int8 output table (log scale only; else the C divides).
+OUTPUT_LUT_MAX = 2048
+
+
+def _output_lut(c: FrontendConfig) -> list[int]:
+    """int8 output of each log value ``v`` up to the first that saturates at 127.
+
+    The C maps larger values to the last entry; ``[]`` (the C divides) without
+    log scale or when the table would exceed :data:`OUTPUT_LUT_MAX` entries.
+    """
+    if not c.log_scale:
+        return []
+    lut = []
+    for v in range(OUTPUT_LUT_MAX):
+        q = (v * c.output_multiplier + c.output_divisor // 2) // c.output_divisor
+        lut.append(max(-128, min(127, q + c.output_zero_point)))
+        if lut[-1] == 127:
+            return lut
+    return []
 
 
 def table_context(config: FrontendConfig) -> dict:
@@ -92,6 +113,7 @@ def table_context(config: FrontendConfig) -> dict:
         correction_bits=c.correction_bits, log_scale=1 << c.log_scale_bits,
         ln2_q16=int(round(math.log(2.0) * 65536)),
         log_lut=tables.log_lut().tolist(),
+        output_lut=_output_lut(c),
     )
 
 

@@ -16,8 +16,9 @@ from tests.shared_data import missing
 
 #: The tables of frontend_tables.h (tflm_micro: PCAN and log on).
 _TABLES = ("ek_fe_window", "ek_fe_position", "ek_fe_twiddles", "ek_fe_super_twiddles",
-           "ek_fe_fb_first_bin", "ek_fe_fb_first_weight", "ek_fe_fb_counts", "ek_fe_fb_weights",
-           "ek_fe_fb_unweights", "ek_fe_sqrt_lut", "ek_fe_pcan_lut", "ek_fe_log_lut")
+           "ek_fe_fb_first_bin", "ek_fe_fb_counts", "ek_fe_fb_weights",
+           "ek_fe_fb_unweights", "ek_fe_sqrt_lut", "ek_fe_pcan_lut", "ek_fe_log_lut",
+           "ek_fe_output_lut")
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -97,8 +98,9 @@ def test_generated_c_is_warning_free_for_host_and_cortex_m4(tmp_path, preset):
     """``-std=c99 -Wall -Wextra -Werror`` with gcc, and with arm-none-eabi-gcc for the M4."""
     files = generate_c(getattr(FrontendConfig, preset)(), tmp_path)
     assert sorted(p.name for p in files) == ["frontend.c", "frontend.h", "frontend_config.h",
-                                             "frontend_fft.c", "frontend_internal.h",
-                                             "frontend_math.c", "frontend_tables.h"]
+                                             "frontend_dsp.h", "frontend_fft.c",
+                                             "frontend_internal.h", "frontend_math.c",
+                                             "frontend_tables.h", "frontend_window.c"]
     units = sorted(p.name for p in files if p.suffix == ".c")
     assert units == sorted(C_UNITS)
     for name in units:

@@ -3,13 +3,11 @@
 Instructions per stride are measured (``-icount shift=0``, SysTick: they are
 deterministic, not wall-clock), and state + scratch (``sizeof`` of the
 static structs, from the ELF) must stay <= 4 KB.  TFLM mode meets the
-issue's target of <= 30,000 instructions per 20 ms stride on the median
-stride of the golden stream (about 28.9k; speech strides at most about
-30.6k, where filterbank sums above 2^32 need more square-root steps).  A
-window whose windowed samples reach -32768 (full-scale negative input:
-DC, clipping, saturated noise) replays the reference's peak tracking over
-the samples after the last -32768 and costs up to about 38k: the maximum
-is bounded at 40,000.
+issue's target of <= 30,000 instructions per 20 ms stride on every stride
+of the golden stream (about 25.9k median, 26.8k at most), including the
+windows whose windowed samples reach -32768 (DC at -32768, full-scale
+clipping and saturated noise), where the reference's auto-scale peak wraps
+and is replayed.
 The profiling build times every stage; its stages add up to the stride.
 """
 
@@ -20,7 +18,7 @@ import shutil
 import numpy as np
 import pytest
 
-from edgekit.frontend import FrontendConfig, HostFrontend, measure_frontend
+from edgekit.frontend import FrontendConfig, HostFrontend, measure_frontend, tables
 from edgekit.frontend.device import STAGES
 from tests.shared_data import missing
 
@@ -48,8 +46,12 @@ def test_tflm_mode_on_cortex_m4_equals_tflm(tmp_path, tflm_preprocessor, golden_
     record_property("state_bytes", m.state_bytes)
     record_property("scratch_bytes", m.scratch_bytes)
     assert m.state_bytes + m.scratch_bytes <= 4096
-    assert np.median(m.instructions) <= 30_000
-    assert m.instructions.max() <= 40_000
+    # the measured strides include windows whose windowed samples reach -32768
+    # (a -32768 sample under a full weight), where the auto-scale peak wraps
+    full = np.nonzero(tables.hann_window(480, 12) >= 4096)[0]
+    starts = np.arange(len(want)) * 320
+    assert (stream[starts[:, None] + full[None, :]] == -32768).any(axis=1).sum() >= 50
+    assert m.instructions.max() <= 30_000
 
 
 @pytest.mark.parametrize("preset", ["tflm_micro", "fsdd"])

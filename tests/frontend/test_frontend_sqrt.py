@@ -1,8 +1,9 @@
 """The front end's fast square root rounds exactly as its definition.
 
-``frontend_math.c`` computes the filterbank's rounded square root with a table
-seed, two Newton steps and a correction (below 2^32), then two bits at a
-time above.  ``sqrt_main.c`` checks it, through the test hook
+``frontend_math.c`` computes the filterbank's rounded square root of x
+shifted left until its top 32 bits are >= 2^30: a table seed, two Newton
+steps and a correction on those 32 bits, then (x >= 2^32) one more Newton
+step on the whole and a correction.  ``sqrt_main.c`` checks it, through the test hook
 ``ek_frontend_test_sqrt`` (``-DEK_FRONTEND_TEST_HOOKS``), against the
 definition computed by bisection: every x < 2^24, x around every square
 below 2^32 (where the floor and the rounding change), around 10^6

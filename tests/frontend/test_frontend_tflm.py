@@ -140,3 +140,61 @@ def test_reference_state_matters(tflm_preprocessor, golden_stream, golden_frames
         ip.invoke()
         differ += int((np.asarray(ip.get_output(0)).reshape(-1) != golden_frames[f]).any())
     assert differ >= 10
+
+
+def _full_scale_windows() -> list[np.ndarray]:
+    """480-sample windows whose windowed samples reach -32768 (a -32768 sample under
+    a full weight, positions 238-241), built so that TFLM's auto-scale peak (a
+    running max |x| kept in int16, which -32768 wraps) ends on a small value: after
+    the last -32768 the peak follows a negative rise of the windowed samples (here
+    -32768 samples under the falling weights), then the running max |x| of what
+    follows.  Its shift is then large and wraps the loud samples: a wrong shift
+    changes the features a lot."""
+    rng = np.random.default_rng(7)
+    window = tables.hann_window(480, 12).astype(int)
+    out = []
+    for last in (238, 239, 240, 241):                     # position of the last -32768
+        for rise_end in (last + 1, last + 2, last + 3, 250, 301, 302, 420, 477, 480):
+            for how in ("positive", "drop", "equal"):
+                x = rng.integers(-60, 61, 480).astype(np.int16)
+                x[200:last + 1] = -32768
+                x[last + 1:rise_end] = -32768                # rising windowed values
+                if rise_end < 480:
+                    # the rise ends on a sample >= 0, or on one below or equal to its
+                    # predecessor (windowed)
+                    x[rise_end] = {"positive": 50, "drop": -32768, "equal": 0}[how]
+                    if rise_end - 1 > last and how == "drop":
+                        x[rise_end - 1] = -30000
+                    if rise_end - 1 > last and how == "equal":
+                        v = -6 * int(window[rise_end])        # above the rise so far
+                        for n in (rise_end - 1, rise_end):   # both windowed to v
+                            x[n] = -((-v * 4096) // int(window[n]))
+                        assert ((x[rise_end - 1:rise_end + 1].astype(int)
+                                 * window[rise_end - 1:rise_end + 1]) >> 12 == v).all()
+                out.append(x)
+    # a -32768 sample under a weight < 1 is not -32768 once windowed: plain max |x|
+    x = rng.integers(-60, 61, 480).astype(np.int16)
+    x[100] = -32768
+    out.append(x)
+    return out
+
+
+def test_full_scale_auto_scale_matches_tflm(tflm_preprocessor):
+    """Windows where TFLM's auto-scale peak wraps (see _full_scale_windows), one
+    fresh frame each, equal TFLM's."""
+    from edgekit.reference import tflm_interpreter
+
+    fe = HostFrontend(FrontendConfig.tflm_micro())
+    windows = _full_scale_windows()
+    got, want = [], []
+    for x in windows:
+        ip = tflm_interpreter(tflm_preprocessor)
+        ip.set_input(x.reshape(1, 480), 0)
+        ip.invoke()
+        want.append(np.asarray(ip.get_output(0)).reshape(-1))
+        fe.reset()
+        got.append(fe.push(x)[0])
+    got, want = np.array(got), np.array(want)
+    bad = np.nonzero((got != want).any(axis=1))[0]
+    assert bad.size == 0, f"{bad.size} of {len(windows)} windows differ, first {bad[:5]}"
+    assert len({w.tobytes() for w in want}) > len(windows) // 2     # the cases differ

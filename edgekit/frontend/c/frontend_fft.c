@@ -1,6 +1,6 @@
 /*
- * edgekit audio front end: window, auto-scale, FFT, bin energies (see
- * frontend_internal.h).  C99, no state: works on the buffers it is given.
+ * edgekit audio front end: FFT and bin energies (see frontend_internal.h).
+ * C99, no state: works on the buffers it is given.
  *
  * Arithmetic conventions, chosen so that with the micro_speech parameters
  * the output is bit-exact with TFLM's signal-library audio preprocessor:
@@ -16,136 +16,7 @@
  */
 #define EK_FE_TABLES_FFT 1
 #include "frontend_internal.h"
-
-#include <string.h>
-
-static uint32_t load32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static int32_t lo16(ek_pair x)
-{
-    return (int16_t)(x & 0xFFFFu);
-}
-
-static int32_t hi16(ek_pair x)
-{
-    return (int16_t)(x >> 16);
-}
-
-/* The low 16 bits of lo and of hi as a pair (narrowing keeps the low bits). */
-static ek_pair pack(int32_t lo, int32_t hi)
-{
-    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
-}
-
-/*
- * Dual 16-bit operations.  With the DSP extension they are its instructions
- * (ACLE intrinsics); the portable C computes the same bits.
- */
-#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
-#include <arm_acle.h>
-
-#define EK_ADD16(a, b) ((ek_pair)__sadd16((int32_t)(a), (int32_t)(b)))
-#define EK_SUB16(a, b) ((ek_pair)__ssub16((int32_t)(a), (int32_t)(b)))
-/* (a.r + b.i, a.i - b.r) and (a.r - b.i, a.i + b.r) */
-#define EK_SAX16(a, b) ((ek_pair)__ssax((int32_t)(a), (int32_t)(b)))
-#define EK_ASX16(a, b) ((ek_pair)__sasx((int32_t)(a), (int32_t)(b)))
-/* (a + b) >> 1 and (a - b) >> 1 per half, without overflow */
-#define EK_HADD16(a, b) ((ek_pair)__shadd16((int32_t)(a), (int32_t)(b)))
-#define EK_HSUB16(a, b) ((ek_pair)__shsub16((int32_t)(a), (int32_t)(b)))
-/* a.r * b.r - a.i * b.i + c and a.r * b.i + a.i * b.r + c (wrapping) */
-#define EK_MSD(a, b, c) __smlsd((int32_t)(a), (int32_t)(b), (c))
-#define EK_MADX(a, b, c) __smladx((int32_t)(a), (int32_t)(b), (c))
-/* a.r * a.r + a.i * a.i as uint32 (wrapping) */
-#define EK_SQUARES(a) ((uint32_t)__smuad((int32_t)(a), (int32_t)(a)))
-/* per half: hi = max(hi, x), lo = min(lo, x) (SSUB16 sets the GE flags
- * SEL reads; GCC models the GE flags of these intrinsics) */
-#define EK_MINMAX16_INTO(lo, hi, x)                                              \
-    do {                                                                         \
-        (void)__ssub16((int32_t)(x), (int32_t)(hi));                             \
-        (hi) = (ek_pair)__sel((x), (hi));                                        \
-        (void)__ssub16((int32_t)(lo), (int32_t)(x));                             \
-        (lo) = (ek_pair)__sel((x), (lo));                                        \
-    } while (0)
-/* (p0 >> WINDOW_BITS, p1 >> WINDOW_BITS), 16 bits each */
-static EK_INLINE ek_pair ek_window_pack(int32_t p0, int32_t p1)
-{
-    ek_pair r;
-    __asm__("pkhtb %0, %1, %2, asr %3"
-            : "=r"(r)
-            : "r"((uint32_t)p1 << (16 - EK_FE_WINDOW_BITS)), "r"(p0), "i"(EK_FE_WINDOW_BITS));
-    return r;
-}
-/* (the low half of lo, the high half of hi) */
-static EK_INLINE ek_pair ek_halves(ek_pair lo, ek_pair hi)
-{
-    ek_pair r;
-    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(lo), "r"(hi));
-    return r;
-}
-#define EK_WINDOW_PACK(p0, p1) ek_window_pack((p0), (p1))
-#define EK_HALVES(lo, hi) ek_halves((lo), (hi))
-/* the complex conjugate (the imaginary half negated, keeping 16 bits) */
-#define EK_CONJ(x) ek_halves((x), (ek_pair)__ssub16(0, (int32_t)(x)))
-#else
-static ek_pair ek_add16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) + lo16(b), hi16(a) + hi16(b));
-}
-static ek_pair ek_sub16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) - lo16(b), hi16(a) - hi16(b));
-}
-static ek_pair ek_sax16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) + hi16(b), hi16(a) - lo16(b));
-}
-static ek_pair ek_asx16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) - hi16(b), hi16(a) + lo16(b));
-}
-static ek_pair ek_hadd16(ek_pair a, ek_pair b)
-{
-    return pack((lo16(a) + lo16(b)) >> 1, (hi16(a) + hi16(b)) >> 1);
-}
-static ek_pair ek_hsub16(ek_pair a, ek_pair b)
-{
-    return pack((lo16(a) - lo16(b)) >> 1, (hi16(a) - hi16(b)) >> 1);
-}
-static int32_t ek_msd(ek_pair a, ek_pair b, int32_t c)
-{
-    return (int32_t)((uint32_t)(lo16(a) * lo16(b)) - (uint32_t)(hi16(a) * hi16(b)) + (uint32_t)c);
-}
-static int32_t ek_madx(ek_pair a, ek_pair b, int32_t c)
-{
-    return (int32_t)((uint32_t)(lo16(a) * hi16(b)) + (uint32_t)(hi16(a) * lo16(b)) + (uint32_t)c);
-}
-#define EK_ADD16(a, b) ek_add16((a), (b))
-#define EK_SUB16(a, b) ek_sub16((a), (b))
-#define EK_SAX16(a, b) ek_sax16((a), (b))
-#define EK_ASX16(a, b) ek_asx16((a), (b))
-#define EK_HADD16(a, b) ek_hadd16((a), (b))
-#define EK_HSUB16(a, b) ek_hsub16((a), (b))
-#define EK_MSD(a, b, c) ek_msd((a), (b), (c))
-#define EK_MADX(a, b, c) ek_madx((a), (b), (c))
-#define EK_SQUARES(a) ((uint32_t)(lo16(a) * lo16(a)) + (uint32_t)(hi16(a) * hi16(a)))
-static ek_pair ek_max16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) > lo16(b) ? lo16(a) : lo16(b), hi16(a) > hi16(b) ? hi16(a) : hi16(b));
-}
-static ek_pair ek_min16(ek_pair a, ek_pair b)
-{
-    return pack(lo16(a) < lo16(b) ? lo16(a) : lo16(b), hi16(a) < hi16(b) ? hi16(a) : hi16(b));
-}
-#define EK_MINMAX16_INTO(lo, hi, x) ((lo) = ek_min16((lo), (x)), (hi) = ek_max16((hi), (x)))
-#define EK_WINDOW_PACK(p0, p1) pack((p0) >> EK_FE_WINDOW_BITS, (p1) >> EK_FE_WINDOW_BITS)
-#define EK_HALVES(lo, hi) (((lo) & 0xFFFFu) | ((hi) & 0xFFFF0000u))
-#define EK_CONJ(x) pack(lo16(x), -hi16(x))
-#endif
+#include "frontend_dsp.h"
 
 /* The pair (lo >> 15, hi >> 15), 16 bits each: two Q15 products packed. */
 static ek_pair pack_q15(int32_t lo, int32_t hi)
@@ -262,106 +133,92 @@ static EK_INLINE ek_pair q15_scale_shl(ek_pair x, uint32_t shift, int32_t q15)
 #endif
 }
 
-/* The first stage (m = 1: no twiddles) on the auto-scaled inputs. */
-static void first_stage(ek_pair *f, uint32_t shift)
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+/* (a * b + 2^31) >> 32, signed (SMMULR). */
+static EK_INLINE int32_t ek_smmulr(int32_t a, int32_t b)
 {
-    uint32_t g;
-    if (EK_FE_FIRST_RADIX == 4) {
-        for (g = 0; g < HALF / 4; ++g, f += 4) {
-            ek_pair a0 = q15_scale_shl(f[0], shift, 32767 / 4);
-            const ek_pair a1 = q15_scale_shl(f[1], shift, 32767 / 4);
-            const ek_pair a2 = q15_scale_shl(f[2], shift, 32767 / 4);
-            const ek_pair a3 = q15_scale_shl(f[3], shift, 32767 / 4);
-            EK_BUTTERFLY4(f, 1, a1, a2, a3);
-        }
-    } else {
-        for (g = 0; g < HALF / 2; ++g, f += 2) {
-            const ek_pair a0 = q15_scale_shl(f[0], shift, 32767 / 2);
-            const ek_pair a1 = q15_scale_shl(f[1], shift, 32767 / 2);
-            f[1] = EK_SUB16(a0, a1);
-            f[0] = EK_ADD16(a0, a1);
-        }
-    }
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
 }
 
-/* The windowed value of sample n (the reference's exact arithmetic). */
-static int32_t windowed(const int16_t *samples, uint32_t n)
+/* q15_scale_shl when no half wraps (|x << shift| < 2^15), with
+ * m = q15 << (shift + 1): each half, moved to the top 16 bits, times m is
+ * (x << shift) * q15 * 2^17, and SMMULR's rounding adds 2^14 * 2^17 before
+ * it drops 2^15 * 2^17: the rounded Q15 product in one instruction. */
+static EK_INLINE ek_pair q15_scale_shl_exact(ek_pair x, int32_t m)
 {
-    int32_t x = ((int32_t)samples[n] * ek_fe_window[n]) >> EK_FE_WINDOW_BITS;
-    if (x > INT16_MAX) {
-        x = INT16_MAX;
-    } else if (x < INT16_MIN) {
-        x = INT16_MIN;
-    }
-    return x;
+    ek_pair r; /* PKHBT: the low half of lo, the low half of hi << 16 */
+    __asm__("pkhbt %0, %1, %2, lsl #16"
+            : "=r"(r)
+            : "r"(ek_smmulr((int32_t)(x << 16), m)), "r"(ek_smmulr((int32_t)(x & 0xFFFF0000u), m)));
+    return r;
 }
+#define EK_FIRST_SCALE(x, shift, m, q15) q15_scale_shl_exact((x), (m))
 
-/* The auto-scale shift of the reference when a windowed value is -32768:
- * from its running max |x| kept in int16 (so -32768 reads as -32768 and
- * later samples may replace it); a zero peak counts as 32 bits used (no
- * scaling), as in the reference.  Whatever came before, the peak is -32768
- * right after the last -32768, so only the samples after it are replayed. */
-static EK_NOINLINE uint32_t reference_shift(const int16_t *samples)
+/* q15_scale_shl (wrapping halves) the same way: each half moved to the top
+ * 16 bits and shifted there keeps the low 16 bits of x << shift, times
+ * q15 << 1. */
+static EK_INLINE ek_pair q15_scale_shl_top(ek_pair x, uint32_t shift, int32_t q15)
 {
-    int16_t peak;
-    uint32_t n = WIN, used;
-    while (n > 0 && windowed(samples, n - 1) != INT16_MIN) {
-        --n;
-    }
-    peak = n > 0 ? INT16_MIN : 0; /* (none: the plain running max) */
-    for (; n < WIN; ++n) {
-        const int32_t x = windowed(samples, n);
-        if (x > peak) {
-            peak = (int16_t)x;
-        } else if (-x > peak) {
-            peak = (int16_t)(-x);
-        }
-    }
-    used = peak != 0 ? msb32((uint32_t)(int32_t)peak) : 32u;
-    return used < 15u ? 15u - used : 0u;
+    ek_pair r;
+    __asm__("pkhbt %0, %1, %2, lsl #16"
+            : "=r"(r)
+            : "r"(ek_smmulr((int32_t)(x << (16u + shift)), q15 * 2)),
+              "r"(ek_smmulr((int32_t)((x & 0xFFFF0000u) << shift), q15 * 2)));
+    return r;
 }
-
-/* Window the buffered samples into the FFT buffer (digit-reversed order,
- * zero padded) and return the auto-scale shift (applied by first_stage). */
-uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft)
-{
-    ek_pair lo = 0, hi = 0; /* min and max windowed value, per half */
-    uint32_t c, used;
-    int32_t peak;
-    for (c = 0; c < WIN / 2; ++c) {
-#if EK_FE_WINDOW_SATURATES
-        const ek_pair x = pack(windowed(samples, 2 * c), windowed(samples, 2 * c + 1));
+#define EK_WRAP_SCALE(x, shift, m, q15) q15_scale_shl_top((x), (shift), (q15))
 #else
-        const uint32_t s = load32(samples + 2 * c);
-        const uint32_t w = load32(ek_fe_window + 2 * c);
-        const ek_pair x = EK_WINDOW_PACK(lo16(s) * lo16(w), hi16(s) * hi16(w));
+#define EK_WRAP_SCALE(x, shift, m, q15) q15_scale_shl((x), (shift), (q15))
+#define EK_FIRST_SCALE(x, shift, m, q15) q15_scale_shl((x), (shift), (q15))
 #endif
-        EK_MINMAX16_INTO(lo, hi, x);
-        fft[ek_fe_position[c]] = x;
+
+/* The first stage (m = 1: no twiddles) on the auto-scaled inputs; SCALE
+ * (q15_scale_shl, or an exact form of it) reads them. */
+#define EK_FIRST_STAGE(SCALE)                                                   \
+    do {                                                                        \
+        uint32_t g_;                                                            \
+        if (EK_FE_FIRST_RADIX == 4) {                                           \
+            const int32_t m_ = (int32_t)((uint32_t)(32767 / 4) << (shift + 1)); \
+            (void)m_;                                                           \
+            for (g_ = 0; g_ < HALF / 4; ++g_, f += 4) {                         \
+                ek_pair a0 = SCALE(f[0], shift, m_, 32767 / 4);                 \
+                const ek_pair a1 = SCALE(f[1], shift, m_, 32767 / 4);           \
+                const ek_pair a2 = SCALE(f[2], shift, m_, 32767 / 4);           \
+                const ek_pair a3 = SCALE(f[3], shift, m_, 32767 / 4);           \
+                EK_BUTTERFLY4(f, 1, a1, a2, a3);                                \
+            }                                                                   \
+        } else {                                                                \
+            const int32_t m_ = (int32_t)((uint32_t)(32767 / 2) << (shift + 1)); \
+            (void)m_;                                                           \
+            for (g_ = 0; g_ < HALF / 2; ++g_, f += 2) {                         \
+                const ek_pair a0 = SCALE(f[0], shift, m_, 32767 / 2);           \
+                const ek_pair a1 = SCALE(f[1], shift, m_, 32767 / 2);           \
+                f[1] = EK_SUB16(a0, a1);                                        \
+                f[0] = EK_ADD16(a0, a1);                                        \
+            }                                                                   \
+        }                                                                       \
+    } while (0)
+
+#define EK_PLAIN_SCALE(x, shift, m, q15) q15_scale((x), (q15))
+
+static void first_stage(ek_pair *f, uint32_t scale)
+{
+    const uint32_t shift = scale & EK_FE_SHIFT_MASK;
+    if (shift == 0u) {
+        EK_FIRST_STAGE(EK_PLAIN_SCALE);
+    } else if ((scale & EK_FE_SHIFT_MAY_WRAP) == 0u) {
+        EK_FIRST_STAGE(EK_FIRST_SCALE);
+    } else {
+        EK_FIRST_STAGE(EK_WRAP_SCALE);
     }
-    if (WIN % 2 != 0) {
-        const ek_pair x = pack(windowed(samples, WIN - 1), 0);
-        EK_MINMAX16_INTO(lo, hi, x);
-        fft[ek_fe_position[WIN / 2]] = x;
-        ++c;
-    }
-    for (; c < HALF; ++c) {
-        fft[ek_fe_position[c]] = 0u;
-    }
-    if (lo16(lo) == INT16_MIN || hi16(lo) == INT16_MIN) {
-        return reference_shift(samples); /* the reference's peak may end anywhere */
-    }
-    /* otherwise the reference's peak is max |x| */
-    peak = hi16(hi) > lo16(hi) ? hi16(hi) : lo16(hi);
-    peak = -lo16(lo) > peak ? -lo16(lo) : peak;
-    peak = -hi16(lo) > peak ? -hi16(lo) : peak;
-    used = peak != 0 ? msb32((uint32_t)peak) : 32u;
-    return used < 15u ? 15u - used : 0u;
 }
 
-void ek_fe_complex_fft(ek_pair *fft, uint32_t shift)
+
+void ek_fe_complex_fft(ek_pair *fft, uint32_t scale)
 {
-    first_stage(fft, shift);
+    first_stage(fft, scale);
 #define EK_FE_RADIX4(m, fstride) radix4_stage(fft, (m), (fstride));
 #define EK_FE_RADIX2(m, fstride) radix2_stage(fft, (m), (fstride));
     EK_FE_FFT_LATER_STAGES
@@ -369,17 +226,34 @@ void ek_fe_complex_fft(ek_pair *fft, uint32_t shift)
 #undef EK_FE_RADIX2
 }
 
+/* q15_scale of the complex conjugate of y (the imaginary half negated,
+ * keeping 16 bits). */
+static EK_INLINE ek_pair q15_scale_conj(ek_pair y, int32_t q15)
+{
+#if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
+    return pack_q15(__smlabb((int32_t)y, q15, 16384),
+                    __smlatb(__ssub16(0, (int32_t)y), q15, 16384));
+#else
+    return q15_scale(EK_CONJ(y), q15);
+#endif
+}
+
+/* The first k of the split: below it neither bin k nor bin HALF - k is in
+ * [ENERGY_START, ENERGY_END) (both are zeroed). */
+#define FIRST_K                                                                         \
+    (EK_FE_ENERGY_START < HALF - EK_FE_ENERGY_END + 1u                                   \
+         ? (EK_FE_ENERGY_START > 1u ? EK_FE_ENERGY_START : 1u)                            \
+         : HALF - EK_FE_ENERGY_END + 1u)
+
 /* Split the complex FFT into the real FFT's bins and replace each slot by
  * the energy of its bin, zero outside [ENERGY_START, ENERGY_END). */
 void ek_fe_real_spectrum_energy(ek_pair *fft)
 {
     uint32_t k;
     ek_pair *f = fft;
-    for (k = 1; k <= HALF / 2; ++k) {
+    for (k = FIRST_K; k <= HALF / 2; ++k) {
         const ek_pair fpk = q15_scale(f[k], 32767 / 2);
-        const ek_pair y = f[HALF - k];
-        /* conjugate: the imaginary half negated, keeping 16 bits */
-        const ek_pair fpnk = q15_scale(EK_CONJ(y), 32767 / 2);
+        const ek_pair fpnk = q15_scale_conj(f[HALF - k], 32767 / 2);
         const ek_pair f1k = EK_ADD16(fpk, fpnk);
         const ek_pair tw = cmul(EK_SUB16(fpk, fpnk), load32(ek_fe_super_twiddles[k]));
         /* bin k: (f1k + tw) / 2; bin HALF - k: conj(f1k - tw) / 2 (floor) */

@@ -2,16 +2,19 @@
  * edgekit audio front end: what its C files share (private: not part of the
  * API of frontend.h, include it from frontend*.c only).
  *
- *   frontend.c       state, streaming push, the per-frame chain, filterbank,
- *                    noise reduction (spectral subtraction), int8 output
- *   frontend_fft.c   Hann window + auto-scale, fixed-point FFT, bin energies
- *   frontend_math.c  rounded square root, PCAN gain, log (per channel)
+ *   frontend.c         state, streaming push, the per-frame chain, filterbank,
+ *                      noise reduction (spectral subtraction), int8 output
+ *   frontend_window.c  Hann window + the FFT's auto-scale
+ *   frontend_fft.c     fixed-point FFT, bin energies
+ *   frontend_math.c    rounded square root, PCAN gain, log (per channel)
+ *   frontend_dsp.h     dual 16-bit helpers of frontend_window.c and _fft.c
  *
  * The state and scratch stay static in frontend.c: the stages of the other
  * files work on the buffers they are given.  Each file selects the tables of
  * the generated "frontend_tables.h" it uses, before including this header:
- * EK_FE_TABLES_FFT, EK_FE_TABLES_FILTERBANK or EK_FE_TABLES_MATH (so that
- * every table has exactly one copy, even without optimisation).
+ * EK_FE_TABLES_WINDOW, EK_FE_TABLES_FFT, EK_FE_TABLES_FILTERBANK or
+ * EK_FE_TABLES_MATH (so that every table has exactly one copy, even without
+ * optimisation).
  */
 #ifndef EK_FRONTEND_INTERNAL_H
 #define EK_FRONTEND_INTERNAL_H
@@ -62,13 +65,22 @@ static EK_INLINE uint32_t msb32(uint32_t x)
 #endif
 }
 
-/* frontend_fft.c */
+/* frontend_window.c */
+
+/* The auto-scale of ek_fe_window_and_scale: the shift (scale & SHIFT_MASK),
+ * and SHIFT_MAY_WRAP when a windowed value may not fit 16 bits once shifted
+ * (the reference keeps its low 16 bits; only after a -32768). */
+#define EK_FE_SHIFT_MASK 0xFFu
+#define EK_FE_SHIFT_MAY_WRAP 0x100u
 
 /* Window samples[0, WIN) into fft[0, HALF) (digit-reversed order, zero
- * padded); returns the auto-scale shift, for ek_fe_complex_fft. */
+ * padded); returns the auto-scale, for ek_fe_complex_fft. */
 EK_FE_INTERNAL uint32_t ek_fe_window_and_scale(const int16_t *samples, ek_pair *fft);
+
+/* frontend_fft.c */
+
 /* The complex FFT of HALF points, in place, on the auto-scaled inputs. */
-EK_FE_INTERNAL void ek_fe_complex_fft(ek_pair *fft, uint32_t shift);
+EK_FE_INTERNAL void ek_fe_complex_fft(ek_pair *fft, uint32_t scale);
 /* Replace each slot by the energy (uint32) of the real FFT's bin, zero
  * outside [EK_FE_ENERGY_START, EK_FE_ENERGY_END). */
 EK_FE_INTERNAL void ek_fe_real_spectrum_energy(ek_pair *fft);

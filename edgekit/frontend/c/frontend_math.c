@@ -6,57 +6,59 @@
 #define EK_FE_TABLES_MATH 1
 #include "frontend_internal.h"
 
-static uint32_t msb64(uint64_t x)
+/* floor(sqrt(t)) for t in [2^30, 2^32): two Newton steps (hardware
+ * division on a Cortex-M4) from an overestimate out of a 48-entry table (the
+ * top 6 bits of t), then one correction.  (Checked against the definition
+ * for every t < 2^32 once, in a form for any t.) */
+static EK_INLINE uint32_t isqrt_top(uint32_t t)
 {
-    uint32_t hi = (uint32_t)(x >> 32);
-    return hi ? 32u + msb32(hi) : msb32((uint32_t)x);
+    uint32_t r = (ek_fe_sqrt_lut[(t >> 26) - 16u] >> 1) + 1u; /* > sqrt(t) */
+    r = (r + t / r) >> 1;
+    r = (r + t / r) >> 1;
+    return r > t / r ? r - 1u : r; /* r * r > t */
 }
 
-/* floor(sqrt(x)) for x < 2^32: two Newton steps (hardware division on a
- * Cortex-M4) from an overestimate out of a 48-entry table, then one
- * correction.  Checked against the definition exhaustively for x < 2^32. */
-static uint32_t isqrt32(uint32_t x)
-{
-    uint32_t e, idx, r;
-    if (x < 4u) {
-        return x != 0u;
-    }
-    e = (msb32(x) - 1u) & ~1u; /* even; x >> e in [1, 4) */
-    idx = e >= 4u ? x >> (e - 4u) : x << (4u - e); /* top bits, in [16, 64) */
-    r = (ek_fe_sqrt_lut[idx - 16u] >> (16u - e / 2u)) + 1u; /* > sqrt(x) */
-    r = (r + x / r) >> 1;
-    r = (r + x / r) >> 1;
-    if ((uint64_t)r * r > x) {
-        --r;
-    }
-    return r;
-}
-
-/* Rounded square root as the reference computes it: floor(sqrt(x)) plus one
+/*
+ * Rounded square root as the reference computes it: floor(sqrt(x)) plus one
  * when the remainder exceeds the root, except at the top of the range (a
- * root of 0xFFFF for x < 2^32, of 0xFFFFFFFF above). */
+ * root of 0xFFFF for x < 2^32, of 0xFFFFFFFF above).
+ *
+ * The floor: x is shifted left by an even 2k so that its top 32 bits t are
+ * >= 2^30, and floor(sqrt(x 4^k)) >> k = floor(sqrt(x)).  Below 2^32 that
+ * is isqrt_top(t).  Above, with r0 = isqrt_top(t) (>= 2^15), the root of
+ * x 4^k is a + e, a = r0 2^16, 0 <= e < 2^16, and one Newton step from a,
+ * a + floor((x 4^k - a^2) / (2a)), is its floor or one more (it overshoots
+ * by e^2 / (2a) < 1), corrected at the end; its division is 32-bit, as
+ * (x 4^k - a^2) / 2^17 < (r0 + 1/2) 2^16.
+ */
 static uint32_t sqrt64_round(uint64_t x)
 {
-    uint32_t r;
-    if ((x >> 32) == 0) {
-        const uint32_t x32 = (uint32_t)x;
-        r = isqrt32(x32);
-        return (x32 - r * r > r && r != 0xFFFFu) ? r + 1u : r;
+    const uint32_t hi = (uint32_t)(x >> 32), lo = (uint32_t)x;
+    uint32_t s, r;
+    if (hi == 0u) {
+        if (lo == 0u) {
+            return 0u;
+        }
+        s = (32u - msb32(lo)) & ~1u; /* 2k */
+        r = isqrt_top(lo << s) >> (s / 2u);
+        return (lo - r * r > r && r != 0xFFFFu) ? r + 1u : r;
     } else {
-        /* the root of the top 31 or 32 bits, then two bits at a time */
-        uint32_t j = (msb64(x) - 31u) / 2u;
-        const uint32_t top = (uint32_t)(x >> (2u * j));
+        uint32_t top, low, r0, q;
         uint64_t rem;
-        r = isqrt32(top);
-        rem = top - r * r;
-        while (j-- > 0u) {
-            const uint64_t step = 4u * (uint64_t)r + 1u; /* (2r + 1)^2 - (2r)^2 */
-            rem = (rem << 2) | ((x >> (2u * j)) & 3u);
-            r <<= 1;
-            if (rem >= step) {
-                rem -= step;
-                r |= 1u;
-            }
+        s = (32u - msb32(hi)) & ~1u; /* 2k, <= 30 */
+        top = (hi << s) | ((lo >> 1) >> (31u - s));
+        low = lo << s;
+        r0 = isqrt_top(top);
+        q = ((top - r0 * r0) << 15) | (low >> 17);
+        r = (r0 << 16) + q / r0;
+        if (r < (r0 << 16)) {
+            r = 0xFFFFFFFFu; /* 2^32 wrapped: the floor is 2^32 - 1 */
+        }
+        r >>= s / 2u;
+        rem = x - (uint64_t)r * r;
+        if (rem > x) { /* r * r > x: one too many */
+            --r;
+            rem = x - (uint64_t)r * r;
         }
         return (rem > r && r != 0xFFFFFFFFu) ? r + 1u : r;
     }
@@ -71,19 +73,30 @@ void ek_fe_filterbank_sqrt(const uint64_t *sums, uint32_t *chan, uint32_t shift)
     }
 }
 
+/* x shifted left until its leading one is bit 31 (x != 0), and the shift. */
+static EK_INLINE uint32_t normalize(uint32_t x, uint32_t *shift)
+{
+#if defined(__GNUC__)
+    *shift = (uint32_t)__builtin_clz(x);
+#else
+    *shift = 32u - msb32(x);
+#endif
+    return x << *shift;
+}
+
 #if EK_FE_PCAN
-/* Gain of the noise estimate x: per-octave quadratic from the table. */
+/* Gain of the noise estimate x: per-octave quadratic from the table, at the
+ * 10 bits below the leading one (x shifted to 11 bits, low bits dropped). */
 static int16_t pcan_gain(uint32_t x)
 {
     const int16_t *lut;
-    uint32_t octave, frac, p;
+    uint32_t z, frac, p;
     int32_t r;
     if (x <= 2) {
         return ek_fe_pcan_lut[x];
     }
-    octave = msb32(x);
-    lut = ek_fe_pcan_lut + 4 * octave - 6;
-    frac = (octave < 11 ? x << (11 - octave) : x >> (octave - 11)) & 0x3FFu;
+    frac = (normalize(x, &z) << 1) >> 22;
+    lut = ek_fe_pcan_lut + 4 * (32u - z) - 6; /* octave: msb32(x) = 32 - z */
     r = ((int32_t)lut[2] * (int32_t)frac) >> 5;
     r += (int32_t)lut[1] * 32;
     p = (uint32_t)r * frac;                        /* wraps like the reference */
@@ -105,29 +118,25 @@ void ek_fe_pcan(const uint32_t *noise, uint32_t *chan)
 #endif
 
 #if EK_FE_LOG
-static uint32_t log2_fraction(uint32_t x, uint32_t log2x)
-{
-    int32_t frac = (int32_t)(x - ((uint32_t)1 << log2x));
-    uint32_t seg;
-    int32_t c0, c1, rel;
-    if (log2x < 16) {
-        frac = (int32_t)((uint32_t)frac << (16 - log2x));
-    } else {
-        frac >>= log2x - 16;
-    }
-    seg = (uint32_t)frac >> 9;
-    c0 = ek_fe_log_lut[seg];
-    c1 = ek_fe_log_lut[seg + 1];
-    rel = ((c1 - c0) * (frac - (int32_t)(seg << 9))) >> 16;
-    return (uint32_t)(frac + c0 + rel);
-}
-
-/* round(EK_FE_LOG_SCALE * ln(x)) in fixed point, x >= 2. */
+/*
+ * round(EK_FE_LOG_SCALE * ln(x)) in fixed point, x >= 2, as the reference:
+ * log2(x) in Q16 = integer part (the leading one's position) and the 16
+ * bits below the leading one (shifted up, or low bits dropped) corrected by
+ * the interpolated table, then times ln(2) in Q16 and the scale, each
+ * rounded.  The product by ln(2) is split at the binary point: its integer
+ * part is exact, and LN2_Q16 (45426) times the fraction (< 71,200: 65,535
+ * plus a table value) fits 32 bits.
+ */
 static uint32_t log_scaled(uint32_t x)
 {
-    const uint32_t integer = msb32(x) - 1;
-    const uint32_t log2 = (integer << 16) + log2_fraction(x, integer);
-    const uint32_t loge = (uint32_t)(((uint64_t)EK_FE_LN2_Q16 * log2 + 32768u) >> 16);
+    uint32_t z, frac, seg, f, loge;
+    int32_t c0, c1;
+    frac = (normalize(x, &z) << 1) >> 16;
+    seg = frac >> 9;
+    c0 = ek_fe_log_lut[seg];
+    c1 = ek_fe_log_lut[seg + 1];
+    f = (uint32_t)((int32_t)frac + c0 + (((c1 - c0) * (int32_t)(frac & 511u)) >> 16));
+    loge = (uint32_t)EK_FE_LN2_Q16 * (31u - z) + (((uint32_t)EK_FE_LN2_Q16 * f + 32768u) >> 16);
     return ((uint32_t)EK_FE_LOG_SCALE * loge + 32768u) >> 16;
 }
 
