@@ -200,49 +200,51 @@ static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8
  * O(K) per pixel pair and is shared by all output channels. */
 #define EKOPT_KMAX 576  /* window size limit: 4 * 576 bytes of stack */
 
-/* Element k of pixel slot s (0 or 1) of the pair buffer, as a halfword. */
-static inline void ekopt_col_set(int32_t *buf, int32_t s, int32_t k, int32_t v) {
+/* Element k of pixel slot s (0 .. nsl-1) of a buffer of nsl slots (chunks
+ * of 2 * nsl words), as a halfword. */
+static inline void ekopt_col_set(int32_t *buf, int32_t nsl, int32_t s, int32_t k, int32_t v) {
     const int32_t r = k & 3;
-    int32_t *word = buf + (k >> 2) * 4 + s * 2 + (r & 1);
+    int32_t *word = buf + (k >> 2) * 2 * nsl + s * 2 + (r & 1);
     const int sh = (r >> 1) * 16;
     *word = (int32_t)(((uint32_t)*word & ~(0xffffu << sh)) | (((uint32_t)v & 0xffffu) << sh));
 }
 
 /* Put n input bytes x[0..n) (plus offset) at window positions k.. of slot s:
  * whole chunks with one LDR and two SXTAB16, odd ends one by one. */
-static void ekopt_col_put(int32_t *buf, int32_t s, int32_t k, const int8_t *x, int32_t n,
-                          int32_t off, int32_t off2) {
-    for (; n > 0 && (k & 3); --n) ekopt_col_set(buf, s, k++, *x++ + off);
-    int32_t *w = buf + (k >> 2) * 4 + s * 2;
-    for (; n >= 4; n -= 4, k += 4, x += 4, w += 4) {
+static void ekopt_col_put(int32_t *buf, int32_t nsl, int32_t s, int32_t k, const int8_t *x,
+                          int32_t n, int32_t off, int32_t off2) {
+    for (; n > 0 && (k & 3); --n) ekopt_col_set(buf, nsl, s, k++, *x++ + off);
+    int32_t *w = buf + (k >> 2) * 2 * nsl + s * 2;
+    for (; n >= 4; n -= 4, k += 4, x += 4, w += 2 * nsl) {
         const int32_t v = ekopt_ld4(x);
         w[0] = __sxtab16(off2, v);
         w[1] = __sxtab16(off2, ekopt_ror8(v));
     }
-    for (; n > 0; --n) ekopt_col_set(buf, s, k++, *x++ + off);
+    for (; n > 0; --n) ekopt_col_set(buf, nsl, s, k++, *x++ + off);
 }
 
-static void ekopt_col_zero(int32_t *buf, int32_t s, int32_t k, int32_t n) {
-    for (; n > 0; --n) ekopt_col_set(buf, s, k++, 0);
+static void ekopt_col_zero(int32_t *buf, int32_t nsl, int32_t s, int32_t k, int32_t n) {
+    for (; n > 0; --n) ekopt_col_set(buf, nsl, s, k++, 0);
 }
 
 /* Unroll the window of output pixel (b, oy, ox) into slot s. */
-static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t s,
-                            int32_t b, int32_t oy, int32_t ox, int32_t off, int32_t off2) {
+static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t nsl,
+                            int32_t s, int32_t b, int32_t oy, int32_t ox, int32_t off,
+                            int32_t off2) {
     const int32_t c = p->in_c, f_row = p->f_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
     const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_max32(fx0, ek_min32(p->f_w, p->in_w - ix0));
     for (int32_t fy = 0; fy < p->f_h; ++fy) {
         const int32_t iy = iy0 + fy, k = fy * f_row;
         if (iy < 0 || iy >= p->in_h) {
-            ekopt_col_zero(buf, s, k, f_row);
+            ekopt_col_zero(buf, nsl, s, k, f_row);
             continue;
         }
-        ekopt_col_zero(buf, s, k, fx0 * c);
-        ekopt_col_put(buf, s, k + fx0 * c,
+        ekopt_col_zero(buf, nsl, s, k, fx0 * c);
+        ekopt_col_put(buf, nsl, s, k + fx0 * c,
                       in + (((int64_t)b * p->in_h + iy) * p->in_w + ix0 + fx0) * c,
                       (fx1 - fx0) * c, off, off2);
-        ekopt_col_zero(buf, s, k + fx1 * c, (p->f_w - fx1) * c);
+        ekopt_col_zero(buf, nsl, s, k + fx1 * c, (p->f_w - fx1) * c);
     }
 }
 
@@ -312,7 +314,7 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
             last[0] = last[1] = last[2] = last[3] = 0;
         }
         for (int32_t s = 0; s < 2; ++s) {
-            ekopt_col_pixel(p, in, buf, s, b, oy, ox, off, off2);
+            ekopt_col_pixel(p, in, buf, 2, s, b, oy, ox, off, off2);
             if (i + s + 1 < npix) {
                 if (++ox == p->out_w) {
                     ox = 0;
@@ -356,6 +358,154 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
         }
     }
 }
+
+/* ---- Four-pixel path: im2col of 4 output pixels + 4x1 SMLAD micro-kernel ----
+ *
+ * Same buffer scheme with four slots: chunk j is eight words
+ *     [a02, a13, b02, b13, c02, c13, d02, d13]
+ * so one filter word (LDR + two SXTB16) feeds eight SMLADs (16 MACs) and
+ * the four pixels' halfword pairs come in with two LDMs: 13 instructions
+ * per 16 MACs, against 15 for the 2x2 block above (which extends two
+ * filter words per chunk).  The requantization of the four outputs of a
+ * channel shares that channel's constants (ekopt_rq2: five instructions
+ * per output, output offset included). */
+#define EKOPT_P4_KMAX 288  /* 4 pixels x 288 halfwords = 2,304 bytes of stack */
+
+#define EKOPT_MK4_CHUNK                                                         \
+    "ldr    %[t0], [%[w]], #4\n\t"                                              \
+    "sxtb16 %[t1], %[t0], ror #8\n\t"                                           \
+    "sxtb16 %[t0], %[t0]\n\t"                                                   \
+    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
+    "smlad  %[a0], r4, %[t0], %[a0]\n\t"                                        \
+    "smlad  %[a0], r5, %[t1], %[a0]\n\t"                                        \
+    "smlad  %[a1], r6, %[t0], %[a1]\n\t"                                        \
+    "smlad  %[a1], r8, %[t1], %[a1]\n\t"                                        \
+    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
+    "smlad  %[a2], r4, %[t0], %[a2]\n\t"                                        \
+    "smlad  %[a2], r5, %[t1], %[a2]\n\t"                                        \
+    "smlad  %[a3], r6, %[t0], %[a3]\n\t"                                        \
+    "smlad  %[a3], r8, %[t1], %[a3]\n\t"
+
+#define EKOPT_MK4_OPS                                                           \
+    : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3), [x] "+r"(x), \
+      [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1)
+
+/* s[0..3] += pixel 0..3 . filter row w, over `chunks` chunks (4 per trip). */
+static inline __attribute__((always_inline)) void ekopt_mk_4x1(const int32_t *x, const int8_t *w, int32_t chunks, int32_t *s) {
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    int32_t t0, t1;
+    if (chunks & 1) {
+        __asm__ volatile(EKOPT_MK4_CHUNK EKOPT_MK4_OPS : : "r4", "r5", "r6", "r8", "memory");
+    }
+    if (chunks & 2) {
+        __asm__ volatile(EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK EKOPT_MK4_OPS
+                         : : "r4", "r5", "r6", "r8", "memory");
+    }
+    if (chunks >> 2) {
+        /* Every register is taken: the end pointer lives in memory. */
+        const int32_t *volatile end = x + 8 * (chunks & ~3);
+        __asm__ volatile("1:\n\t"
+                         EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK
+                         "ldr    %[t0], %[e]\n\t"
+                         "cmp    %[x], %[t0]\n\t"
+                         "bne    1b\n\t"
+                         EKOPT_MK4_OPS
+                         : [e] "m"(end)
+                         : "r4", "r5", "r6", "r8", "cc", "memory");
+    }
+    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
+}
+
+/* Output channels of one quad of pixels: y points at channel 0 of the
+ * first pixel, the others follow `ys` bytes apart.  `fast`: every channel
+ * passes ekopt_rq2_ok; `full`: the activation range is all of int8 (SSAT).
+ * Both are constants where this is inlined (fast = 0 and full = 0 is
+ * correct for every case). */
+static inline __attribute__((always_inline)) void ekopt_dsp4_channels(const ek_conv_params *p, const int32_t *buf,
+                                       const int8_t *filter, const int32_t *bias, int8_t *y,
+                                       int32_t ys, int32_t K, int fast, int full) {
+    const int32_t chunks = K >> 2, tail = K & 3, zp = p->out_offset;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    const int8_t *w = filter;
+    for (int32_t oc = 0; oc < p->out_c; ++oc, w += K, ++y) {
+        int32_t acc[4];
+        acc[0] = acc[1] = acc[2] = acc[3] = bias ? bias[oc] : 0;
+        ekopt_mk_4x1(buf, w, chunks, acc);
+        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+        if (tail) {
+            /* Last partial chunk: filter bytes gathered one by one (no
+             * read past the filter), missing ones zero. */
+            const int32_t *x = buf + chunks * 8;
+            const int8_t *t = w + chunks * 4;
+            const int32_t w0 = (uint16_t)t[0] | (tail > 2 ? (int32_t)((uint32_t)t[2] << 16) : 0);
+            const int32_t w1 = tail > 1 ? (uint16_t)t[1] : 0;
+            a0 = __smlad(x[0], w0, __smlad(x[1], w1, a0));
+            a1 = __smlad(x[2], w0, __smlad(x[3], w1, a1));
+            a2 = __smlad(x[4], w0, __smlad(x[5], w1, a2));
+            a3 = __smlad(x[6], w0, __smlad(x[7], w1, a3));
+        }
+        if (fast) {
+            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], p->shift[oc], zp);
+            a0 = ekopt_rq2_apply(a0, &q);
+            a1 = ekopt_rq2_apply(a1, &q);
+            a2 = ekopt_rq2_apply(a2, &q);
+            a3 = ekopt_rq2_apply(a3, &q);
+        } else {
+            const ekopt_rq q = ekopt_rq_make(p->mult[oc], p->shift[oc]);
+            a0 = ekopt_rq_apply(a0, &q) + zp;
+            a1 = ekopt_rq_apply(a1, &q) + zp;
+            a2 = ekopt_rq_apply(a2, &q) + zp;
+            a3 = ekopt_rq_apply(a3, &q) + zp;
+        }
+        if (full) {
+            y[0] = (int8_t)__ssat(a0, 8);
+            y[ys] = (int8_t)__ssat(a1, 8);
+            y[2 * ys] = (int8_t)__ssat(a2, 8);
+            y[3 * ys] = (int8_t)__ssat(a3, 8);
+        } else {
+            y[0] = (int8_t)ek_clamp32(a0, lo, hi);
+            y[ys] = (int8_t)ek_clamp32(a1, lo, hi);
+            y[2 * ys] = (int8_t)ek_clamp32(a2, lo, hi);
+            y[3 * ys] = (int8_t)ek_clamp32(a3, lo, hi);
+        }
+    }
+}
+
+/* Needs npix >= 4.  buf: (K rounded up to 4) / 4 chunks of 8 words
+ * (K <= EKOPT_P4_KMAX).  Pixels go by quads in raster order over the whole
+ * output (quads may straddle rows and images); the last, partial quad is
+ * moved back to end at the last pixel (its first pixels are computed and
+ * stored twice, with the same values). */
+static void ekopt_conv_dsp4(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                            const int32_t *bias, int8_t *out, int32_t *buf) {
+    const int32_t K = p->f_h * p->f_w * p->in_c;
+    const int32_t chunks = K >> 2, tail = K & 3;
+    const int32_t off = p->in_offset, off2 = ekopt_off2(off);
+    const int32_t npix = p->batches * p->out_h * p->out_w, oc_n = p->out_c;
+    const int full = p->act_min == -128 && p->act_max == 127;
+    int fast = 1;
+    for (int32_t oc = 0; oc < oc_n; ++oc) {
+        fast &= ekopt_rq2_ok(p->mult[oc], p->shift[oc], p->out_offset);
+    }
+    if (tail) {
+        int32_t *last = buf + chunks * 8;
+        for (int32_t j = 0; j < 8; ++j) last[j] = 0;
+    }
+    for (int32_t i = 0; i < npix; i += 4) {
+        if (i + 4 > npix) i = npix - 4;
+        for (int32_t s = 0; s < 4; ++s) {
+            const int32_t q = i + s, t = q / p->out_w;
+            ekopt_col_pixel(p, in, buf, 4, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
+                            off, off2);
+        }
+        int8_t *y = out + (int64_t)i * oc_n;
+        if (fast && full) {
+            ekopt_dsp4_channels(p, buf, filter, bias, y, oc_n, K, 1, 1);
+        } else {
+            ekopt_dsp4_channels(p, buf, filter, bias, y, oc_n, K, 0, 0);
+        }
+    }
+}
 #endif /* EKOPT_DSP */
 
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
@@ -366,6 +516,13 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
         return;
     }
 #if EKOPT_DSP
+    if (p->f_h * p->f_w * p->in_c <= EKOPT_P4_KMAX && p->batches * p->out_h * p->out_w >= 4) {
+        /* TODO(issue 13, scratch): pass Lowered.scratch (4 * 2 * K rounded
+         * up, bytes) once the planner provides it; a stack buffer until then. */
+        int32_t buf[EKOPT_P4_KMAX * 2];
+        ekopt_conv_dsp4(p, in, filter, bias, out, buf);
+        return;
+    }
     if (p->f_h * p->f_w * p->in_c <= EKOPT_KMAX) {
         ekopt_conv_dsp(p, in, filter, bias, out);
         return;
