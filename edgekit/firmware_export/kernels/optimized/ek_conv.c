@@ -198,54 +198,60 @@ static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8
  * so one LDM fetches a chunk for both pixels and each filter word costs one
  * LDR + two SXTB16 and feeds four SMLADs (eight MACs).  The unrolling costs
  * O(K) per pixel pair and is shared by all output channels. */
-#define EKOPT_KMAX 576  /* window size limit: 4 * 576 bytes of stack */
 
-/* Element k of pixel slot s (0 .. nsl-1) of a buffer of nsl slots (chunks
- * of 2 * nsl words), as a halfword. */
-static inline void ekopt_col_set(int32_t *buf, int32_t nsl, int32_t s, int32_t k, int32_t v) {
-    const int32_t r = k & 3;
-    int32_t *word = buf + (k >> 2) * 2 * nsl + s * 2 + (r & 1);
-    const int sh = (r >> 1) * 16;
-    *word = (int32_t)(((uint32_t)*word & ~(0xffffu << sh)) | (((uint32_t)v & 0xffffu) << sh));
-}
+#define EKOPT_KMAX 576  /* window size limit of the 2-pixel path */
 
-/* Put n input bytes x[0..n) (plus offset) at window positions k.. of slot s:
- * whole chunks with one LDR and two SXTAB16, odd ends one by one. */
-static void ekopt_col_put(int32_t *buf, int32_t nsl, int32_t s, int32_t k, const int8_t *x,
-                          int32_t n, int32_t off, int32_t off2) {
-    for (; n > 0 && (k & 3); --n) ekopt_col_set(buf, nsl, s, k++, *x++ + off);
-    int32_t *w = buf + (k >> 2) * 2 * nsl + s * 2;
-    for (; n >= 4; n -= 4, k += 4, x += 4, w += 2 * nsl) {
-        const int32_t v = ekopt_ld4(x);
+/* Convert n bytes (n a multiple of 4) x[0..n) plus the input offset into
+ * the halfword pairs of slot s from chunk 0 (one LDR, two SXTAB16 each). */
+static inline void ekopt_col_words(int32_t *w, int32_t nsl, const int8_t *x, int32_t n,
+                                   int32_t off2) {
+    for (int32_t j = 0; j < n; j += 4, w += 2 * nsl) {
+        const int32_t v = ekopt_ld4(x + j);
         w[0] = __sxtab16(off2, v);
         w[1] = __sxtab16(off2, ekopt_ror8(v));
     }
-    for (; n > 0; --n) ekopt_col_set(buf, nsl, s, k++, *x++ + off);
 }
 
-static void ekopt_col_zero(int32_t *buf, int32_t nsl, int32_t s, int32_t k, int32_t n) {
-    for (; n > 0; --n) ekopt_col_set(buf, nsl, s, k++, 0);
-}
-
-/* Unroll the window of output pixel (b, oy, ox) into slot s. */
+/* Unroll the window of output pixel (b, oy, ox) into slot s: K values
+ * x + in_offset, then 0 up to the end of the last chunk.  A tap in the
+ * padding is 0 too: it is given the raw value -in_offset (the input zero
+ * point), which the offset brings to 0. */
 static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t nsl,
                             int32_t s, int32_t b, int32_t oy, int32_t ox, int32_t off,
                             int32_t off2) {
-    const int32_t c = p->in_c, f_row = p->f_w * c;
+    const int32_t c = p->in_c, f_row = p->f_w * c, in_row = p->in_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
     const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_max32(fx0, ek_min32(p->f_w, p->in_w - ix0));
+    const int8_t *img = in + ((int64_t)b * p->in_h * p->in_w + ix0 + fx0) * c;
+    int32_t *w = buf + s * 2;
+    if (fx0 == 0 && fx1 == p->f_w && (f_row & 3) == 0 && iy0 >= 0 && iy0 + p->f_h <= p->in_h) {
+        /* Whole window inside the input, rows of whole chunks (1x1
+         * convolutions, and e.g. 10x4 windows on one channel). */
+        const int8_t *x = img + (int64_t)iy0 * in_row;
+        for (int32_t fy = 0; fy < p->f_h; ++fy, x += in_row, w += (f_row >> 1) * nsl) {
+            ekopt_col_words(w, nsl, x, f_row, off2);
+        }
+        return;
+    }
+    /* Otherwise: the window as contiguous bytes first (K rounded up to 4,
+     * EKOPT_KMAX at most), padding and round-up filled with the zero point. */
+    int8_t win[EKOPT_KMAX + 4];
+    const int8_t zp = (int8_t)(-off);
+    const int32_t K = p->f_h * f_row, run = (fx1 - fx0) * c;
+    int8_t *d = win;
     for (int32_t fy = 0; fy < p->f_h; ++fy) {
-        const int32_t iy = iy0 + fy, k = fy * f_row;
+        const int32_t iy = iy0 + fy;
         if (iy < 0 || iy >= p->in_h) {
-            ekopt_col_zero(buf, nsl, s, k, f_row);
+            for (int32_t j = 0; j < f_row; ++j) *d++ = zp;
             continue;
         }
-        ekopt_col_zero(buf, nsl, s, k, fx0 * c);
-        ekopt_col_put(buf, nsl, s, k + fx0 * c,
-                      in + (((int64_t)b * p->in_h + iy) * p->in_w + ix0 + fx0) * c,
-                      (fx1 - fx0) * c, off, off2);
-        ekopt_col_zero(buf, nsl, s, k + fx1 * c, (p->f_w - fx1) * c);
+        const int8_t *x = img + (int64_t)iy * in_row;
+        for (int32_t j = 0; j < fx0 * c; ++j) *d++ = zp;
+        for (int32_t j = 0; j < run; ++j) *d++ = x[j];
+        for (int32_t j = fx1 * c; j < f_row; ++j) *d++ = zp;
     }
+    for (int32_t j = K; j & 3; ++j) *d++ = zp;
+    ekopt_col_words(w, nsl, win, (K + 3) & ~3, off2);
 }
 
 /* One chunk of the 2x2 micro-kernel: s0 += a.wa, s1 += a.wb, s2 += b.wa,
@@ -299,9 +305,9 @@ static inline void ekopt_mk_2x2(const int32_t *x, const int8_t *wa, const int8_t
     s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
 }
 
+/* buf: (K rounded up to 4) / 4 chunks of 4 words (EKOPT_KMAX words at most). */
 static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                           const int32_t *bias, int8_t *out) {
-    int32_t buf[EKOPT_KMAX];  /* (K rounded up to 4) / 4 chunks of 4 words */
+                           const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
@@ -309,10 +315,6 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
     int32_t b = 0, oy = 0, ox = 0;
     for (int32_t i = 0; i < npix; i += 2) {
         /* Unroll pixels i and i + 1 (a lone last pixel goes in both slots). */
-        if (tail) {
-            int32_t *last = buf + chunks * 4;
-            last[0] = last[1] = last[2] = last[3] = 0;
-        }
         for (int32_t s = 0; s < 2; ++s) {
             ekopt_col_pixel(p, in, buf, 2, s, b, oy, ox, off, off2);
             if (i + s + 1 < npix) {
@@ -359,150 +361,117 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
     }
 }
 
-/* ---- Four-pixel path: im2col of 4 output pixels + 4x1 SMLAD micro-kernel ----
+/* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
  *
- * Same buffer scheme with four slots: chunk j is eight words
- *     [a02, a13, b02, b13, c02, c13, d02, d13]
- * so one filter word (LDR + two SXTB16) feeds eight SMLADs (16 MACs) and
- * the four pixels' halfword pairs come in with two LDMs: 13 instructions
- * per 16 MACs, against 15 for the 2x2 block above (which extends two
- * filter words per chunk).  The requantization of the four outputs of a
- * channel shares that channel's constants (ekopt_rq2: five instructions
- * per output, output offset included). */
-#define EKOPT_P4_KMAX 288  /* 4 pixels x 288 halfwords = 2,304 bytes of stack */
+ * Same buffer scheme with six slots: chunk j is twelve words
+ *     [a02, a13, b02, b13, c02, c13, d02, d13, e02, e13, f02, f13]
+ * so one filter word (LDR + two SXTB16) feeds twelve SMLADs (24 MACs) and
+ * the pixels' halfword pairs come in with three LDMs of four words: 18
+ * instructions per 24 MACs, against 15 per 16 for the 2x2 block above
+ * (which extends two filter words per chunk).  The micro-kernel takes all
+ * 14 allocatable registers (the loop end lives in memory).  The six
+ * outputs of a channel share that channel's requantization constants
+ * (ekopt_rq2: five instructions per output, output offset included) and
+ * are clamped by SSAT: layers with a narrower activation range or a
+ * channel outside ekopt_rq2's range take the 2-pixel path. */
+#define EKOPT_P6_WORDS 864  /* buffer words (3,456 bytes): K <= 288 */
 
-#define EKOPT_MK4_CHUNK                                                         \
+#define EKOPT_MK6_PAIR(A, B)                                                    \
+    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
+    "smlad  %[" A "], r4, %[t0], %[" A "]\n\t"                                  \
+    "smlad  %[" A "], r5, %[t1], %[" A "]\n\t"                                  \
+    "smlad  %[" B "], r6, %[t0], %[" B "]\n\t"                                  \
+    "smlad  %[" B "], r8, %[t1], %[" B "]\n\t"
+#define EKOPT_MK6_CHUNK                                                         \
     "ldr    %[t0], [%[w]], #4\n\t"                                              \
     "sxtb16 %[t1], %[t0], ror #8\n\t"                                           \
     "sxtb16 %[t0], %[t0]\n\t"                                                   \
-    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
-    "smlad  %[a0], r4, %[t0], %[a0]\n\t"                                        \
-    "smlad  %[a0], r5, %[t1], %[a0]\n\t"                                        \
-    "smlad  %[a1], r6, %[t0], %[a1]\n\t"                                        \
-    "smlad  %[a1], r8, %[t1], %[a1]\n\t"                                        \
-    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
-    "smlad  %[a2], r4, %[t0], %[a2]\n\t"                                        \
-    "smlad  %[a2], r5, %[t1], %[a2]\n\t"                                        \
-    "smlad  %[a3], r6, %[t0], %[a3]\n\t"                                        \
-    "smlad  %[a3], r8, %[t1], %[a3]\n\t"
+    EKOPT_MK6_PAIR("a0", "a1") EKOPT_MK6_PAIR("a2", "a3") EKOPT_MK6_PAIR("a4", "a5")
+#define EKOPT_MK6_OPS                                                           \
+    : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3), [a4] "+r"(s4), \
+      [a5] "+r"(s5), [x] "+r"(x), [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1)
 
-#define EKOPT_MK4_OPS                                                           \
-    : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3), [x] "+r"(x), \
-      [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1)
-
-/* s[0..3] += pixel 0..3 . filter row w, over `chunks` chunks (4 per trip). */
-static inline __attribute__((always_inline)) void ekopt_mk_4x1(const int32_t *x, const int8_t *w, int32_t chunks, int32_t *s) {
-    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
-    int32_t t0, t1;
+/* s[0..6) += pixel 0..5 . filter row w, over `chunks` chunks (4 per trip). */
+static inline __attribute__((always_inline)) void
+ekopt_mk_6x1(const int32_t *x, const int8_t *w, int32_t chunks, int32_t *s) {
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], t0, t1;
     if (chunks & 1) {
-        __asm__ volatile(EKOPT_MK4_CHUNK EKOPT_MK4_OPS : : "r4", "r5", "r6", "r8", "memory");
+        __asm__ volatile(EKOPT_MK6_CHUNK EKOPT_MK6_OPS : : "r4", "r5", "r6", "r8", "memory");
     }
     if (chunks & 2) {
-        __asm__ volatile(EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK EKOPT_MK4_OPS
+        __asm__ volatile(EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK EKOPT_MK6_OPS
                          : : "r4", "r5", "r6", "r8", "memory");
     }
     if (chunks >> 2) {
-        /* Every register is taken: the end pointer lives in memory. */
-        const int32_t *volatile end = x + 8 * (chunks & ~3);
+        const int32_t *volatile end = x + 12 * (chunks & ~3);
         __asm__ volatile("1:\n\t"
-                         EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK EKOPT_MK4_CHUNK
+                         EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK
                          "ldr    %[t0], %[e]\n\t"
                          "cmp    %[x], %[t0]\n\t"
                          "bne    1b\n\t"
-                         EKOPT_MK4_OPS
+                         EKOPT_MK6_OPS
                          : [e] "m"(end)
                          : "r4", "r5", "r6", "r8", "cc", "memory");
     }
-    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
+    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3; s[4] = s4; s[5] = s5;
 }
 
-/* Output channels of one quad of pixels: y points at channel 0 of the
- * first pixel, the others follow `ys` bytes apart.  `fast`: every channel
- * passes ekopt_rq2_ok; `full`: the activation range is all of int8 (SSAT).
- * Both are constants where this is inlined (fast = 0 and full = 0 is
- * correct for every case). */
-static inline __attribute__((always_inline)) void ekopt_dsp4_channels(const ek_conv_params *p, const int32_t *buf,
-                                       const int8_t *filter, const int32_t *bias, int8_t *y,
-                                       int32_t ys, int32_t K, int fast, int full) {
-    const int32_t chunks = K >> 2, tail = K & 3, zp = p->out_offset;
-    const int32_t lo = p->act_min, hi = p->act_max;
-    const int8_t *w = filter;
-    for (int32_t oc = 0; oc < p->out_c; ++oc, w += K, ++y) {
-        int32_t acc[4];
-        acc[0] = acc[1] = acc[2] = acc[3] = bias ? bias[oc] : 0;
-        ekopt_mk_4x1(buf, w, chunks, acc);
-        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-        if (tail) {
-            /* Last partial chunk: filter bytes gathered one by one (no
-             * read past the filter), missing ones zero. */
-            const int32_t *x = buf + chunks * 8;
-            const int8_t *t = w + chunks * 4;
-            const int32_t w0 = (uint16_t)t[0] | (tail > 2 ? (int32_t)((uint32_t)t[2] << 16) : 0);
-            const int32_t w1 = tail > 1 ? (uint16_t)t[1] : 0;
-            a0 = __smlad(x[0], w0, __smlad(x[1], w1, a0));
-            a1 = __smlad(x[2], w0, __smlad(x[3], w1, a1));
-            a2 = __smlad(x[4], w0, __smlad(x[5], w1, a2));
-            a3 = __smlad(x[6], w0, __smlad(x[7], w1, a3));
-        }
-        if (fast) {
-            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], p->shift[oc], zp);
-            a0 = ekopt_rq2_apply(a0, &q);
-            a1 = ekopt_rq2_apply(a1, &q);
-            a2 = ekopt_rq2_apply(a2, &q);
-            a3 = ekopt_rq2_apply(a3, &q);
-        } else {
-            const ekopt_rq q = ekopt_rq_make(p->mult[oc], p->shift[oc]);
-            a0 = ekopt_rq_apply(a0, &q) + zp;
-            a1 = ekopt_rq_apply(a1, &q) + zp;
-            a2 = ekopt_rq_apply(a2, &q) + zp;
-            a3 = ekopt_rq_apply(a3, &q) + zp;
-        }
-        if (full) {
-            y[0] = (int8_t)__ssat(a0, 8);
-            y[ys] = (int8_t)__ssat(a1, 8);
-            y[2 * ys] = (int8_t)__ssat(a2, 8);
-            y[3 * ys] = (int8_t)__ssat(a3, 8);
-        } else {
-            y[0] = (int8_t)ek_clamp32(a0, lo, hi);
-            y[ys] = (int8_t)ek_clamp32(a1, lo, hi);
-            y[2 * ys] = (int8_t)ek_clamp32(a2, lo, hi);
-            y[3 * ys] = (int8_t)ek_clamp32(a3, lo, hi);
-        }
+/* Every channel requantizes with ekopt_rq2 and the activation range is
+ * all of int8 (SSAT): the conditions of ekopt_conv_dsp6. */
+static int ekopt_dsp6_ok(const ek_conv_params *p) {
+    if (p->act_min != -128 || p->act_max != 127) return 0;
+    for (int32_t oc = 0; oc < p->out_c; ++oc) {
+        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc], p->out_offset)) return 0;
     }
+    return 1;
 }
 
-/* Needs npix >= 4.  buf: (K rounded up to 4) / 4 chunks of 8 words
- * (K <= EKOPT_P4_KMAX).  Pixels go by quads in raster order over the whole
- * output (quads may straddle rows and images); the last, partial quad is
- * moved back to end at the last pixel (its first pixels are computed and
- * stored twice, with the same values). */
-static void ekopt_conv_dsp4(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+/* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
+ * of 12 words (EKOPT_P6_WORDS at most).  Pixels go by groups of six in
+ * raster order over the whole output (groups may straddle rows and
+ * images); the last, partial group is moved back to end at the last pixel
+ * (its first pixels are computed and stored twice, with the same values). */
+static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                             const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
-    const int32_t npix = p->batches * p->out_h * p->out_w, oc_n = p->out_c;
-    const int full = p->act_min == -128 && p->act_max == 127;
-    int fast = 1;
-    for (int32_t oc = 0; oc < oc_n; ++oc) {
-        fast &= ekopt_rq2_ok(p->mult[oc], p->shift[oc], p->out_offset);
-    }
-    if (tail) {
-        int32_t *last = buf + chunks * 8;
-        for (int32_t j = 0; j < 8; ++j) last[j] = 0;
-    }
-    for (int32_t i = 0; i < npix; i += 4) {
-        if (i + 4 > npix) i = npix - 4;
-        for (int32_t s = 0; s < 4; ++s) {
+    const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
+    const int32_t zp = p->out_offset;
+    for (int32_t i = 0; i < npix; i += 6) {
+        if (i + 6 > npix) i = npix - 6;
+        for (int32_t s = 0; s < 6; ++s) {
             const int32_t q = i + s, t = q / p->out_w;
-            ekopt_col_pixel(p, in, buf, 4, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
+            ekopt_col_pixel(p, in, buf, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
                             off, off2);
         }
-        int8_t *y = out + (int64_t)i * oc_n;
-        if (fast && full) {
-            ekopt_dsp4_channels(p, buf, filter, bias, y, oc_n, K, 1, 1);
-        } else {
-            ekopt_dsp4_channels(p, buf, filter, bias, y, oc_n, K, 0, 0);
+        int8_t *y = out + (int64_t)i * ys;
+        const int8_t *w = filter;
+        for (int32_t oc = 0; oc < ys; ++oc, w += K, ++y) {
+            int32_t a[6];
+            a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = bias ? bias[oc] : 0;
+            ekopt_mk_6x1(buf, w, chunks, a);
+            if (tail) {
+                /* Last partial chunk: filter bytes gathered one by one (no
+                 * read past the filter), missing ones zero. */
+                const int32_t *x = buf + chunks * 12;
+                const int8_t *t = w + chunks * 4;
+                const int32_t w0 = (uint16_t)t[0] | (tail > 2 ? (int32_t)((uint32_t)t[2] << 16) : 0);
+                const int32_t w1 = tail > 1 ? (uint16_t)t[1] : 0;
+                a[0] = __smlad(x[0], w0, __smlad(x[1], w1, a[0]));
+                a[1] = __smlad(x[2], w0, __smlad(x[3], w1, a[1]));
+                a[2] = __smlad(x[4], w0, __smlad(x[5], w1, a[2]));
+                a[3] = __smlad(x[6], w0, __smlad(x[7], w1, a[3]));
+                a[4] = __smlad(x[8], w0, __smlad(x[9], w1, a[4]));
+                a[5] = __smlad(x[10], w0, __smlad(x[11], w1, a[5]));
+            }
+            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], p->shift[oc], zp);
+            y[0] = (int8_t)__ssat(ekopt_rq2_apply(a[0], &q), 8);
+            y[ys] = (int8_t)__ssat(ekopt_rq2_apply(a[1], &q), 8);
+            y[2 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[2], &q), 8);
+            y[3 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[3], &q), 8);
+            y[4 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[4], &q), 8);
+            y[5 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[5], &q), 8);
         }
     }
 }
@@ -516,16 +485,21 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
         return;
     }
 #if EKOPT_DSP
-    if (p->f_h * p->f_w * p->in_c <= EKOPT_P4_KMAX && p->batches * p->out_h * p->out_w >= 4) {
-        /* TODO(issue 13, scratch): pass Lowered.scratch (4 * 2 * K rounded
-         * up, bytes) once the planner provides it; a stack buffer until then. */
-        int32_t buf[EKOPT_P4_KMAX * 2];
-        ekopt_conv_dsp4(p, in, filter, bias, out, buf);
-        return;
-    }
-    if (p->f_h * p->f_w * p->in_c <= EKOPT_KMAX) {
-        ekopt_conv_dsp(p, in, filter, bias, out);
-        return;
+    {
+        /* TODO(issue 13, scratch): take this buffer from Lowered.scratch
+         * (6 * 2 * K rounded up to 4 bytes, or 2 * 2 * ... for the 2-pixel
+         * path) once the planner provides it; a stack buffer until then. */
+        int32_t buf[EKOPT_P6_WORDS];
+        const int32_t K = p->f_h * p->f_w * p->in_c;
+        if (p->batches * p->out_h * p->out_w >= 6 && 3 * ((K + 3) & ~3) <= EKOPT_P6_WORDS
+            && ekopt_dsp6_ok(p)) {
+            ekopt_conv_dsp6(p, in, filter, bias, out, buf);
+            return;
+        }
+        if (K <= EKOPT_KMAX) {
+            ekopt_conv_dsp(p, in, filter, bias, out, buf);
+            return;
+        }
     }
 #endif
     if (p->f_h == 1 && p->f_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
