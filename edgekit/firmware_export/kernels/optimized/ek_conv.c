@@ -371,9 +371,10 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
  * (which extends two filter words per chunk).  The micro-kernel takes all
  * 14 allocatable registers (the loop end lives in memory).  The six
  * outputs of a channel share that channel's requantization constants
- * (ekopt_rq2: five instructions per output, output offset included) and
- * are clamped by SSAT: layers with a narrower activation range or a
- * channel outside ekopt_rq2's range take the 2-pixel path. */
+ * (ekopt_rq2: five instructions per output, output offset included up to
+ * right shifts of 22) and are clamped by SSAT: layers with a narrower
+ * activation range or a channel outside ekopt_rq2's range take the
+ * 2-pixel path. */
 #define EKOPT_P6_WORDS 864  /* buffer words (3,456 bytes): K <= 288 */
 
 #define EKOPT_MK6_PAIR(A, B)                                                    \
@@ -391,37 +392,55 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
     : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3), [a4] "+r"(s4), \
       [a5] "+r"(s5), [x] "+r"(x), [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1)
 
-/* s[0..6) += pixel 0..5 . filter row w, over `chunks` chunks (4 per trip). */
+/* s[0..6) += pixel 0..5 . filter row w over all chunks of x, which ends
+ * at *end (at least one chunk): four chunks per loop trip, the first trip
+ * entered part-way (TBB on *entry = (4 - chunks % 4) % 4).  Every register
+ * is taken, so the loop bounds live in memory. */
 static inline __attribute__((always_inline)) void
-ekopt_mk_6x1(const int32_t *x, const int8_t *w, int32_t chunks, int32_t *s) {
+ekopt_mk_6x1(const int32_t *x, const int8_t *w, const int32_t *const *end, const int32_t *entry,
+             int32_t *s) {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], t0, t1;
-    if (chunks & 1) {
-        __asm__ volatile(EKOPT_MK6_CHUNK EKOPT_MK6_OPS : : "r4", "r5", "r6", "r8", "memory");
-    }
-    if (chunks & 2) {
-        __asm__ volatile(EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK EKOPT_MK6_OPS
-                         : : "r4", "r5", "r6", "r8", "memory");
-    }
-    if (chunks >> 2) {
-        const int32_t *volatile end = x + 12 * (chunks & ~3);
-        __asm__ volatile("1:\n\t"
-                         EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK EKOPT_MK6_CHUNK
-                         "ldr    %[t0], %[e]\n\t"
-                         "cmp    %[x], %[t0]\n\t"
-                         "bne    1b\n\t"
-                         EKOPT_MK6_OPS
-                         : [e] "m"(end)
-                         : "r4", "r5", "r6", "r8", "cc", "memory");
-    }
+    __asm__ volatile("ldr    %[t0], %[n]\n\t"
+                     "tbb    [pc, %[t0]]\n\t"
+                     "2:\n\t"
+                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     "3:\n\t" EKOPT_MK6_CHUNK
+                     "4:\n\t" EKOPT_MK6_CHUNK
+                     "5:\n\t" EKOPT_MK6_CHUNK
+                     "6:\n\t" EKOPT_MK6_CHUNK
+                     "ldr    %[t0], %[e]\n\t"
+                     "cmp    %[x], %[t0]\n\t"
+                     "bne    3b\n\t"
+                     EKOPT_MK6_OPS
+                     : [e] "m"(*end), [n] "m"(*entry)
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
     s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3; s[4] = s4; s[5] = s5;
+}
+
+/* Six output bytes: y, y + ys, y + ys2, y3, y3 + ys, y3 + ys2 (y3 = y + ys + ys2). */
+static inline __attribute__((always_inline)) void
+ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1, int32_t v2,
+          int32_t v3, int32_t v4, int32_t v5) {
+    __asm__ volatile("strb   %[v0], [%[y]]\n\t"
+                     "strb   %[v1], [%[y], %[ys]]\n\t"
+                     "strb   %[v2], [%[y], %[ys2]]\n\t"
+                     "strb   %[v3], [%[y3]]\n\t"
+                     "strb   %[v4], [%[y3], %[ys]]\n\t"
+                     "strb   %[v5], [%[y3], %[ys2]]\n\t"
+                     :
+                     : [y] "r"(y), [y3] "r"(y3), [ys] "r"(ys), [ys2] "r"(ys2), [v0] "r"(v0),
+                       [v1] "r"(v1), [v2] "r"(v2), [v3] "r"(v3), [v4] "r"(v4), [v5] "r"(v5)
+                     : "memory");
 }
 
 /* Every channel requantizes with ekopt_rq2 and the activation range is
  * all of int8 (SSAT): the conditions of ekopt_conv_dsp6. */
 static int ekopt_dsp6_ok(const ek_conv_params *p) {
-    if (p->act_min != -128 || p->act_max != 127) return 0;
+    if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
+        return 0;
+    }
     for (int32_t oc = 0; oc < p->out_c; ++oc) {
-        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc], p->out_offset)) return 0;
+        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc])) return 0;
     }
     return 1;
 }
@@ -437,7 +456,8 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
     const int32_t chunks = K >> 2, tail = K & 3;
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
     const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
-    const int32_t zp = p->out_offset;
+    const int32_t zp = p->out_offset, ys2 = 2 * ys;
+    const int32_t *end = buf + chunks * 12, entry = (4 - (chunks & 3)) & 3;
     for (int32_t i = 0; i < npix; i += 6) {
         if (i + 6 > npix) i = npix - 6;
         for (int32_t s = 0; s < 6; ++s) {
@@ -450,11 +470,11 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
         for (int32_t oc = 0; oc < ys; ++oc, w += K, ++y) {
             int32_t a[6];
             a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = bias ? bias[oc] : 0;
-            ekopt_mk_6x1(buf, w, chunks, a);
+            if (chunks) ekopt_mk_6x1(buf, w, &end, &entry, a);
             if (tail) {
                 /* Last partial chunk: filter bytes gathered one by one (no
                  * read past the filter), missing ones zero. */
-                const int32_t *x = buf + chunks * 12;
+                const int32_t *x = end;
                 const int8_t *t = w + chunks * 4;
                 const int32_t w0 = (uint16_t)t[0] | (tail > 2 ? (int32_t)((uint32_t)t[2] << 16) : 0);
                 const int32_t w1 = tail > 1 ? (uint16_t)t[1] : 0;
@@ -465,13 +485,17 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
                 a[4] = __smlad(x[8], w0, __smlad(x[9], w1, a[4]));
                 a[5] = __smlad(x[10], w0, __smlad(x[11], w1, a[5]));
             }
-            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], p->shift[oc], zp);
-            y[0] = (int8_t)__ssat(ekopt_rq2_apply(a[0], &q), 8);
-            y[ys] = (int8_t)__ssat(ekopt_rq2_apply(a[1], &q), 8);
-            y[2 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[2], &q), 8);
-            y[3 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[3], &q), 8);
-            y[4 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[4], &q), 8);
-            y[5 * ys] = (int8_t)__ssat(ekopt_rq2_apply(a[5], &q), 8);
+            const int32_t sh = p->shift[oc], zf = ekopt_rq2_zp(sh, zp);
+            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], sh, zf);
+            int32_t v0 = ekopt_rq2_apply(a[0], &q), v1 = ekopt_rq2_apply(a[1], &q);
+            int32_t v2 = ekopt_rq2_apply(a[2], &q), v3 = ekopt_rq2_apply(a[3], &q);
+            int32_t v4 = ekopt_rq2_apply(a[4], &q), v5 = ekopt_rq2_apply(a[5], &q);
+            if (zf != zp) {
+                /* Right shift > 22: the offset is added here. */
+                v0 += zp; v1 += zp; v2 += zp; v3 += zp; v4 += zp; v5 += zp;
+            }
+            ekopt_st6(y, y + ys + ys2, ys, ys2, __ssat(v0, 8), __ssat(v1, 8), __ssat(v2, 8),
+                      __ssat(v3, 8), __ssat(v4, 8), __ssat(v5, 8));
         }
     }
 }

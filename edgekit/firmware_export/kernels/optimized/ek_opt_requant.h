@@ -98,8 +98,10 @@ static inline int32_t ekopt_sxtab16_hi(int32_t a, int32_t v) {
  *   C = 2^30 + 2^(30+r) + zp * 2^(31+r) = 2^30 + (1 + 2 zp) * 2^(30+r).
  * [h < 0] is replaced by [x < 0]: they differ only when -2^30 <= x*m < 0,
  * where h = 0 and both give 0 (r >= 1).  |x*m| < 2^62 and |C| < 2^61 for
- * r <= 22 and |zp| <= 128, so the sum cannot overflow.  31 + r >= 32: the
- * result is the high word shifted right by r - 1.
+ * r <= 22 and |zp| <= 128, or r <= 31 and zp = 0, so the sum cannot
+ * overflow: right shifts 23..31 take zp = 0 here (ekopt_rq2_zp) and the
+ * caller adds the output offset.  31 + r >= 32: the result is the high
+ * word shifted right by r - 1.
  * On DSP cores: AND, ADDS, ADC, SMLAL, ASR per output. */
 typedef struct {
     int32_t mult, rs1;   /* multiplier, r - 1 */
@@ -107,22 +109,25 @@ typedef struct {
     int32_t chi;
 } ekopt_rq2;
 
-static inline int ekopt_rq2_ok(int32_t mult, int32_t shift, int32_t zp) {
-    return mult >= 0 && shift <= -1 && shift >= -22 && zp >= -128 && zp <= 128;
+static inline int ekopt_rq2_ok(int32_t mult, int32_t shift) {
+    return mult >= 0 && shift <= -1 && shift >= -31;
+}
+
+/* The output offset ekopt_rq2_make may fold for this shift (zp in
+ * [-128, 128]): zp itself for right shifts up to 22, else 0. */
+static inline int32_t ekopt_rq2_zp(int32_t shift, int32_t zp) {
+    return shift >= -22 ? zp : 0;
 }
 
 static inline ekopt_rq2 ekopt_rq2_make(int32_t mult, int32_t shift, int32_t zp) {
+    /* C = 2^30 + (1 + 2 zp) * 2^(30+r), r = rs1 + 1: the high word is
+     * ((1 + 2 zp) << rs1) >> 1 (arithmetic: zp for r = 1), the low word
+     * 2^30, plus 2^31 for r = 1 ((1 + 2 zp) is odd). */
     ekopt_rq2 q;
-    const int32_t r = -shift;
     q.mult = mult;
-    q.rs1 = r - 1;
-    if (r >= 2) {
-        q.clo = 0x40000000u;
-        q.chi = (int32_t)((uint32_t)(1 + 2 * zp) << (r - 2));
-    } else {
-        q.clo = 0xC0000000u;    /* 2^30 + 2^31, and (1 + 2 zp) * 2^31 */
-        q.chi = zp;             /* = zp * 2^32 + 2^31 (1 + 2 zp odd)  */
-    }
+    q.rs1 = -shift - 1;
+    q.clo = 0x40000000u | (0x80000000u << q.rs1);
+    q.chi = (int32_t)((uint32_t)(1 + 2 * zp) << q.rs1) >> 1;
     return q;
 }
 
