@@ -20,6 +20,76 @@
 
 #if EKOPT_DSP
 #define EKOPT_FC_MAXACC 1024  /* input row length widened on the stack (2 KB) */
+
+/* Eight inputs (four widened words, one LDM) for two units: per unit one
+ * LDRD of eight weights, four SXTB16, four SMLAD: 19 instructions per 16
+ * MACs. */
+#define EKOPT_FC2_UNIT(W, S)                                                    \
+    "ldrd   %[w0], %[w1], [%[" W "]], #8\n\t"                                   \
+    "sxtb16 %[t], %[w0], ror #8\n\t"                                            \
+    "sxtb16 %[w0], %[w0]\n\t"                                                   \
+    "smlad  %[" S "], %[x0], %[w0], %[" S "]\n\t"                               \
+    "smlad  %[" S "], %[x1], %[t], %[" S "]\n\t"                                \
+    "sxtb16 %[t], %[w1], ror #8\n\t"                                            \
+    "sxtb16 %[w1], %[w1]\n\t"                                                   \
+    "smlad  %[" S "], %[x2], %[w1], %[" S "]\n\t"                               \
+    "smlad  %[" S "], %[x3], %[t], %[" S "]\n\t"
+#define EKOPT_FC2_STEP                                                          \
+    "ldmia  %[x]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"                            \
+    EKOPT_FC2_UNIT("wa", "s0") EKOPT_FC2_UNIT("wb", "s1")
+
+/* s[0..2) += widened input xw . rows wa, wb (word-aligned) over all steps
+ * of eight inputs of xw, which end at *end (at least one step): four steps
+ * per loop trip, the first trip entered part-way (TBB on *entry =
+ * (4 - steps % 4) % 4); the loop bounds live in memory.  The LDM register
+ * list must ascend, so x0..x3 are fixed registers. */
+static inline void ekopt_fc_2units(const int32_t *x, const int8_t *wa, const int8_t *wb,
+                                   const int32_t *const *end, const int32_t *entry,
+                                   int32_t *s) {
+    register int32_t x0 __asm__("r4"), x1 __asm__("r5"), x2 __asm__("r6"), x3 __asm__("r8");
+    int32_t s0 = s[0], s1 = s[1], w0, w1, t;
+    __asm__ volatile("ldr    %[t], %[n]\n\t"
+                     "tbb    [pc, %[t]]\n\t"
+                     "2:\n\t"
+                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     "3:\n\t" EKOPT_FC2_STEP
+                     "4:\n\t" EKOPT_FC2_STEP
+                     "5:\n\t" EKOPT_FC2_STEP
+                     "6:\n\t" EKOPT_FC2_STEP
+                     "ldr    %[t], %[e]\n\t"
+                     "cmp    %[x], %[t]\n\t"
+                     "bne    3b\n\t"
+                     : [s0] "+r"(s0), [s1] "+r"(s1), [x] "+r"(x),
+                       [wa] "+r"(wa), [wb] "+r"(wb), [w0] "=&r"(w0),
+                       [w1] "=&r"(w1), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                       [x2] "=&r"(x2), [x3] "=&r"(x3)
+                     : [e] "m"(*end), [n] "m"(*entry)
+                     : "cc", "memory");
+    s[0] = s0; s[1] = s1;
+}
+
+/* Requantization of one channel (or of all, per tensor): ekopt_rq2 where
+ * it applies (with the part of the output offset it does not fold), else
+ * ekopt_rq. */
+typedef struct {
+    ekopt_rq2 q2;
+    ekopt_rq q;
+    int32_t fast, zadd;
+} ekopt_fc_rq;
+
+static inline void ekopt_fc_rq_make(ekopt_fc_rq *r, int32_t m, int32_t sh, int32_t zp) {
+    r->fast = ekopt_rq2_ok(m, sh);
+    const int32_t zf = r->fast ? ekopt_rq2_zp(sh, zp) : 0;
+    r->q2 = ekopt_rq2_make(r->fast ? m : 0, r->fast ? sh : -1, zf);
+    r->q = ekopt_rq_make(m, sh);
+    r->zadd = zp - zf;
+}
+
+static inline int8_t ekopt_fc_rq_out(const ekopt_fc_rq *r, int32_t acc, int32_t lo, int32_t hi) {
+    const int32_t v = (r->fast ? ekopt_rq2_apply(acc, &r->q2) : ekopt_rq_apply(acc, &r->q))
+                      + r->zadd;
+    return (int8_t)ek_clamp32(v, lo, hi);
+}
 #endif
 
 void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
@@ -49,7 +119,36 @@ void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t
             xw[2 * j + 1] = ekopt_sxtab16_hi(off2, v);
         }
 #endif
-        for (int32_t u = 0; u < p->units; u += 2) {
+        int32_t u = 0;
+#if EKOPT_DSP
+        const int32_t steps = chunks >> 1;
+        if (steps && p->out_offset >= -128 && p->out_offset <= 127
+            && ((uintptr_t)filter & 3) == 0 && (A & 3) == 0) {
+            /* Two units per pass over the widened input. */
+            const int32_t *end = xw + 4 * steps, entry = (4 - (steps & 3)) & 3;
+            const int32_t lo = p->act_min, hi = p->act_max, pc = p->per_channel;
+            ekopt_fc_rq r;
+            ekopt_fc_rq_make(&r, p->mult[0], p->shift[0], p->out_offset);
+            for (; u + 2 <= p->units; u += 2) {
+                const int8_t *wa = filter + (int64_t)u * A, *wb = wa + A;
+                int32_t s[2];
+                s[0] = bias ? bias[u] : 0;
+                s[1] = bias ? bias[u + 1] : 0;
+                ekopt_fc_2units(xw, wa, wb, &end, &entry, s);
+                if (A & 7) {
+                    for (int32_t d = steps * 8; d < A; ++d) {
+                        s[0] += (x[d] + off) * wa[d];
+                        s[1] += (x[d] + off) * wb[d];
+                    }
+                }
+                if (pc) ekopt_fc_rq_make(&r, p->mult[u], p->shift[u], p->out_offset);
+                y[u] = ekopt_fc_rq_out(&r, s[0], lo, hi);
+                if (pc) ekopt_fc_rq_make(&r, p->mult[u + 1], p->shift[u + 1], p->out_offset);
+                y[u + 1] = ekopt_fc_rq_out(&r, s[1], lo, hi);
+            }
+        }
+#endif
+        for (; u < p->units; u += 2) {
             /* Odd units: the last one is computed twice, stored once. */
             const int32_t u1 = u + 1 < p->units ? u + 1 : u;
             const int8_t *wa = filter + (int64_t)u * A, *wb = filter + (int64_t)u1 * A;
