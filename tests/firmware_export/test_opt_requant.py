@@ -85,6 +85,9 @@ def _cases() -> list[tuple[int, int, int, int]]:
                 cases.append((int(x), m, -r, zp))
             for x in rng.integers(-70000, 70000, 8):
                 cases.append((int(x), m, -r, zp))
+    # A zero multiplier (a channel of zero weights) with any shift.
+    cases += [(x, 0, s, zp) for x in (-7, 0, 9, INT32_MIN) for s in (0, 3, -1, -30)
+              for zp in (-128, 5)]
     # Outside ekopt_rq2's range (the kernels use ekopt_rq there).
     cases += [(5, -3, -3, 0), (5, 1 << 30, 0, 0), (5, 1 << 30, 2, 0), (5, 1 << 30, -32, 0)]
     return cases
@@ -112,7 +115,7 @@ def test_rq2_matches_tflite_requantization(tmp_path):
     for (acc, m, s, zp), got in zip(cases, out):
         if got == "skip":
             skipped += 1
-            assert m < 0 or s >= 0 or s < -31, (acc, m, s, zp)
+            assert m < 0 or (m > 0 and (s >= 0 or s < -31)), (acc, m, s, zp)
             continue
         assert int(got) == _tflm(acc, m, s, zp), f"acc={acc} mult={m} shift={s} zp={zp}"
     assert skipped == 4     # the four cases outside the range

@@ -109,8 +109,10 @@ typedef struct {
     int32_t chi;
 } ekopt_rq2;
 
+/* A zero multiplier gives the output offset whatever the shift: it is
+ * taken as shift -1 (x * 0 + C, C < 2^32, leaves zp in the high word). */
 static inline int ekopt_rq2_ok(int32_t mult, int32_t shift) {
-    return mult >= 0 && shift <= -1 && shift >= -31;
+    return mult == 0 || (mult > 0 && shift <= -1 && shift >= -31);
 }
 
 /* The output offset ekopt_rq2_make may fold for this shift (zp in
@@ -125,7 +127,7 @@ static inline ekopt_rq2 ekopt_rq2_make(int32_t mult, int32_t shift, int32_t zp) 
      * 2^30, plus 2^31 for r = 1 ((1 + 2 zp) is odd). */
     ekopt_rq2 q;
     q.mult = mult;
-    q.rs1 = -shift - 1;
+    q.rs1 = mult ? -shift - 1 : 0;
     q.clo = 0x40000000u | (0x80000000u << q.rs1);
     q.chi = (int32_t)((uint32_t)(1 + 2 * zp) << q.rs1) >> 1;
     return q;
