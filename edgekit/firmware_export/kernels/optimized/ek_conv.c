@@ -3,9 +3,22 @@
  * Optimized version of kernels/ek_conv.c: same function, same results bit
  * for bit.  The int32 accumulator is an exact (wrapping) sum of products, so
  * the order of summation is free; requantization and clamping per output
- * are unchanged (see ekopt_rq_apply).
+ * give ek_mbqm's values (ekopt_rq_apply, or ekopt_rq2: one SMLAL).
  *
- * Fast path (no groups, no dilation):
+ * On cores with the DSP extension (no groups, no dilation), by window size
+ * K = f_h * f_w * in_c:
+ *   - K <= 288, >= 6 output pixels, activation range all of int8 and every
+ *     channel in ekopt_rq2's range: six-pixel im2col (int16, input offset
+ *     added) + 6x1 asm micro-kernel, 18 instructions per 24 MACs
+ *     (ekopt_conv_dsp6); the input zero point is not folded into the bias
+ *     offline: widening the input once per pixel adds it for free;
+ *   - else K <= 576: two-pixel im2col + 2x2 asm micro-kernel
+ *     (ekopt_conv_dsp);
+ *   - else the run-based path below, with SXTAB16/SMLAD intrinsics.
+ * The im2col buffer is on the stack (3,456 bytes) until the planner passes
+ * scratch memory (issue 13, Lowered.scratch).
+ *
+ * Run-based path (no groups, no dilation; every path on cores without DSP):
  *   - the filter window of an output pixel, clipped to the input, is a few
  *     contiguous runs: one per filter row, (fx1 - fx0) * in_c bytes long in
  *     both the input (NHWC) and the filter (OHWI);
