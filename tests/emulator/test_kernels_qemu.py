@@ -107,6 +107,51 @@ def test_conv_2d_qemu(target, seed, cin, kernel, stride, padding):
     _check_qemu(m, seed, c, target, "CONV_2D")
 
 
+# Six-pixel path (K rounded up to 4 <= 288, >= 6 output pixels, activation
+# range all of int8: linear, or relu with output zero point -128):
+# (seed, h, w, in_c, kernel, stride, padding, out_c, tiny) with K % 4 tails
+# 0..3, chunk counts % 4 = 0..3 (TBB entry), 6 pixels exactly and 7 (the
+# last group moved back), one-channel 10x4 windows at stride 2 (KWS's first
+# layer), K = 288 (the largest buffer; K = 576 above takes the 2-pixel
+# path).  `tiny` scales the weights of the first output channels down so
+# that their right shift exceeds 22 (output offset added outside the 64-bit
+# sum).
+SIX_CASES = [
+    (101, 13, 8, 1, (10, 4), 2, "same", 9, ()),     # K=40: 10 chunks, padding
+    (102, 7, 6, 1, (3, 3), 1, "same", 5, ()),       # K=9: tail 1
+    (103, 9, 9, 3, (3, 3), 2, "valid", 7, ()),      # K=27: tail 3
+    (104, 6, 5, 2, (3, 1), 1, "same", 4, ()),       # K=6: tail 2
+    (105, 2, 3, 8, (1, 1), 1, "valid", 6, ()),      # 6 pixels exactly, 2 chunks
+    (106, 1, 7, 12, (1, 1), 1, "valid", 11, ()),    # 7 pixels, 3 chunks
+    (107, 5, 5, 64, (1, 1), 1, "valid", 13, ()),    # KWS pointwise shape, 16 chunks
+    (108, 4, 5, 20, (1, 1), 2, "same", 3, ()),      # 5 chunks, strided 1x1
+    (109, 5, 4, 32, (3, 3), 1, "same", 5, ()),      # K=288: largest buffer
+    (110, 5, 6, 13, (3, 3), 1, "valid", 3, ()),     # K=117: 29 chunks + tail 1
+    (111, 5, 5, 16, (1, 1), 1, "valid", 8, (1e-5, 1e-7)),   # right shifts > 22
+    (112, 6, 6, 4, (3, 3), 1, "same", 6, (1e-6,)),
+]
+
+
+@pytest.mark.parametrize("seed,h,w,cin,kernel,stride,padding,cout,tiny", SIX_CASES)
+def test_conv_2d_qemu_six_pixel_path(seed, h, w, cin, kernel, stride, padding, cout, tiny):
+    import keras
+    r = np.random.default_rng(75000 + seed)
+    act = str(r.choice(["linear", "relu"]))
+    wts = r.standard_normal((kernel[0], kernel[1], cin, cout)).astype(np.float32) * 0.3
+    for j, t in enumerate(tiny):
+        wts[..., j] *= t
+    c = dict(h=h, w=w, cin=cin, cout=cout, kernel=kernel, stride=stride, padding=padding,
+             act=act, tiny=tiny, lo=float(-r.uniform(0.1, 4)), hi=float(r.uniform(0.1, 4)))
+
+    def build(ins):
+        return keras.layers.Conv2D(cout, kernel, strides=stride, padding=padding, activation=act,
+                                   kernel_initializer=keras.initializers.Constant(wts),
+                                   bias_initializer="random_normal")(ins[0])
+
+    m = single_op_model(build, [(h, w, cin)], seed, low=c["lo"], high=c["hi"])
+    _check_qemu(m, seed, c, M4, "CONV_2D")
+
+
 # ------------------------------------------------------ DEPTHWISE_CONV_2D
 # (target, seed, channels, kernel, stride, padding, depth_multiplier): groups
 # of 4 channels take the SMLABB/SMLATT path when f_h * f_w <= 64 taps, the
@@ -155,6 +200,16 @@ FC_CASES = [
     (M4, 44, (37,), 17),       # 9 chunks, tail 1
     (M4, 45, (4, 22), 9),      # 3-D input: batches of 22 (5 chunks + 2)
     (M4, 46, (1030,), 7),      # > EKOPT_FC_MAXACC
+    # Two-unit LDRD path (accum % 4 == 0, >= 8): steps of 8 inputs % 4 =
+    # 0..3 (TBB entry), accum % 8 == 4 (scalar tail), odd units (last one on
+    # the one-chunk path), batches of 2, and the widening limit.
+    (M4, 49, (8,), 4),         # 1 step
+    (M4, 50, (16,), 5),        # 2 steps, odd units
+    (M4, 51, (24,), 6),        # 3 steps
+    (M4, 52, (64,), 3),        # 8 steps
+    (M4, 53, (36,), 7),        # 4 steps + 4 inputs scalar
+    (M4, 54, (2, 40), 4),      # batches of 40 (5 steps)
+    (M4, 55, (1024,), 2),      # = EKOPT_FC_MAXACC
     (M3, 47, (29,), 11),
     (M0, 48, (21,), 3),
 ]

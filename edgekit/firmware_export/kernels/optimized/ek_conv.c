@@ -3,9 +3,22 @@
  * Optimized version of kernels/ek_conv.c: same function, same results bit
  * for bit.  The int32 accumulator is an exact (wrapping) sum of products, so
  * the order of summation is free; requantization and clamping per output
- * are unchanged (see ekopt_rq_apply).
+ * give ek_mbqm's values (ekopt_rq_apply, or ekopt_rq2: one SMLAL).
  *
- * Fast path (no groups, no dilation):
+ * On cores with the DSP extension (no groups, no dilation), by window size
+ * K = f_h * f_w * in_c:
+ *   - K <= 288, >= 6 output pixels, activation range all of int8 and every
+ *     channel in ekopt_rq2's range: six-pixel im2col (int16, input offset
+ *     added) + 6x1 asm micro-kernel, 18 instructions per 24 MACs
+ *     (ekopt_conv_dsp6); the input zero point is not folded into the bias
+ *     offline: widening the input once per pixel adds it for free;
+ *   - else K <= 576: two-pixel im2col + 2x2 asm micro-kernel
+ *     (ekopt_conv_dsp);
+ *   - else the run-based path below, with SXTAB16/SMLAD intrinsics.
+ * The im2col buffer is on the stack (3,456 bytes) until the planner passes
+ * scratch memory (issue 13, Lowered.scratch).
+ *
+ * Run-based path (no groups, no dilation; every path on cores without DSP):
  *   - the filter window of an output pixel, clipped to the input, is a few
  *     contiguous runs: one per filter row, (fx1 - fx0) * in_c bytes long in
  *     both the input (NHWC) and the filter (OHWI);
@@ -198,52 +211,60 @@ static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8
  * so one LDM fetches a chunk for both pixels and each filter word costs one
  * LDR + two SXTB16 and feeds four SMLADs (eight MACs).  The unrolling costs
  * O(K) per pixel pair and is shared by all output channels. */
-#define EKOPT_KMAX 576  /* window size limit: 4 * 576 bytes of stack */
 
-/* Element k of pixel slot s (0 or 1) of the pair buffer, as a halfword. */
-static inline void ekopt_col_set(int32_t *buf, int32_t s, int32_t k, int32_t v) {
-    const int32_t r = k & 3;
-    int32_t *word = buf + (k >> 2) * 4 + s * 2 + (r & 1);
-    const int sh = (r >> 1) * 16;
-    *word = (int32_t)(((uint32_t)*word & ~(0xffffu << sh)) | (((uint32_t)v & 0xffffu) << sh));
-}
+#define EKOPT_KMAX 576  /* window size limit of the 2-pixel path */
 
-/* Put n input bytes x[0..n) (plus offset) at window positions k.. of slot s:
- * whole chunks with one LDR and two SXTAB16, odd ends one by one. */
-static void ekopt_col_put(int32_t *buf, int32_t s, int32_t k, const int8_t *x, int32_t n,
-                          int32_t off, int32_t off2) {
-    for (; n > 0 && (k & 3); --n) ekopt_col_set(buf, s, k++, *x++ + off);
-    int32_t *w = buf + (k >> 2) * 4 + s * 2;
-    for (; n >= 4; n -= 4, k += 4, x += 4, w += 4) {
-        const int32_t v = ekopt_ld4(x);
+/* Convert n bytes (n a multiple of 4) x[0..n) plus the input offset into
+ * the halfword pairs of slot s from chunk 0 (one LDR, two SXTAB16 each). */
+static inline void ekopt_col_words(int32_t *w, int32_t nsl, const int8_t *x, int32_t n,
+                                   int32_t off2) {
+    for (int32_t j = 0; j < n; j += 4, w += 2 * nsl) {
+        const int32_t v = ekopt_ld4(x + j);
         w[0] = __sxtab16(off2, v);
         w[1] = __sxtab16(off2, ekopt_ror8(v));
     }
-    for (; n > 0; --n) ekopt_col_set(buf, s, k++, *x++ + off);
 }
 
-static void ekopt_col_zero(int32_t *buf, int32_t s, int32_t k, int32_t n) {
-    for (; n > 0; --n) ekopt_col_set(buf, s, k++, 0);
-}
-
-/* Unroll the window of output pixel (b, oy, ox) into slot s. */
-static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t s,
-                            int32_t b, int32_t oy, int32_t ox, int32_t off, int32_t off2) {
-    const int32_t c = p->in_c, f_row = p->f_w * c;
+/* Unroll the window of output pixel (b, oy, ox) into slot s: K values
+ * x + in_offset, then 0 up to the end of the last chunk.  A tap in the
+ * padding is 0 too: it is given the raw value -in_offset (the input zero
+ * point), which the offset brings to 0. */
+static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t nsl,
+                            int32_t s, int32_t b, int32_t oy, int32_t ox, int32_t off,
+                            int32_t off2) {
+    const int32_t c = p->in_c, f_row = p->f_w * c, in_row = p->in_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
     const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_max32(fx0, ek_min32(p->f_w, p->in_w - ix0));
+    const int8_t *img = in + ((int64_t)b * p->in_h * p->in_w + ix0 + fx0) * c;
+    int32_t *w = buf + s * 2;
+    if (fx0 == 0 && fx1 == p->f_w && (f_row & 3) == 0 && iy0 >= 0 && iy0 + p->f_h <= p->in_h) {
+        /* Whole window inside the input, rows of whole chunks (1x1
+         * convolutions, and e.g. 10x4 windows on one channel). */
+        const int8_t *x = img + (int64_t)iy0 * in_row;
+        for (int32_t fy = 0; fy < p->f_h; ++fy, x += in_row, w += (f_row >> 1) * nsl) {
+            ekopt_col_words(w, nsl, x, f_row, off2);
+        }
+        return;
+    }
+    /* Otherwise: the window as contiguous bytes first (K rounded up to 4,
+     * EKOPT_KMAX at most), padding and round-up filled with the zero point. */
+    int8_t win[EKOPT_KMAX + 4];
+    const int8_t zp = (int8_t)(-off);
+    const int32_t K = p->f_h * f_row, run = (fx1 - fx0) * c;
+    int8_t *d = win;
     for (int32_t fy = 0; fy < p->f_h; ++fy) {
-        const int32_t iy = iy0 + fy, k = fy * f_row;
+        const int32_t iy = iy0 + fy;
         if (iy < 0 || iy >= p->in_h) {
-            ekopt_col_zero(buf, s, k, f_row);
+            for (int32_t j = 0; j < f_row; ++j) *d++ = zp;
             continue;
         }
-        ekopt_col_zero(buf, s, k, fx0 * c);
-        ekopt_col_put(buf, s, k + fx0 * c,
-                      in + (((int64_t)b * p->in_h + iy) * p->in_w + ix0 + fx0) * c,
-                      (fx1 - fx0) * c, off, off2);
-        ekopt_col_zero(buf, s, k + fx1 * c, (p->f_w - fx1) * c);
+        const int8_t *x = img + (int64_t)iy * in_row;
+        for (int32_t j = 0; j < fx0 * c; ++j) *d++ = zp;
+        for (int32_t j = 0; j < run; ++j) *d++ = x[j];
+        for (int32_t j = fx1 * c; j < f_row; ++j) *d++ = zp;
     }
+    for (int32_t j = K; j & 3; ++j) *d++ = zp;
+    ekopt_col_words(w, nsl, win, (K + 3) & ~3, off2);
 }
 
 /* One chunk of the 2x2 micro-kernel: s0 += a.wa, s1 += a.wb, s2 += b.wa,
@@ -297,9 +318,9 @@ static inline void ekopt_mk_2x2(const int32_t *x, const int8_t *wa, const int8_t
     s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
 }
 
+/* buf: (K rounded up to 4) / 4 chunks of 4 words (EKOPT_KMAX words at most). */
 static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                           const int32_t *bias, int8_t *out) {
-    int32_t buf[EKOPT_KMAX];  /* (K rounded up to 4) / 4 chunks of 4 words */
+                           const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
@@ -307,12 +328,8 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
     int32_t b = 0, oy = 0, ox = 0;
     for (int32_t i = 0; i < npix; i += 2) {
         /* Unroll pixels i and i + 1 (a lone last pixel goes in both slots). */
-        if (tail) {
-            int32_t *last = buf + chunks * 4;
-            last[0] = last[1] = last[2] = last[3] = 0;
-        }
         for (int32_t s = 0; s < 2; ++s) {
-            ekopt_col_pixel(p, in, buf, s, b, oy, ox, off, off2);
+            ekopt_col_pixel(p, in, buf, 2, s, b, oy, ox, off, off2);
             if (i + s + 1 < npix) {
                 if (++ox == p->out_w) {
                     ox = 0;
@@ -356,6 +373,145 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
         }
     }
 }
+
+/* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
+ *
+ * Same buffer scheme with six slots: chunk j is twelve words
+ *     [a02, a13, b02, b13, c02, c13, d02, d13, e02, e13, f02, f13]
+ * so one filter word (LDR + two SXTB16) feeds twelve SMLADs (24 MACs) and
+ * the pixels' halfword pairs come in with three LDMs of four words: 18
+ * instructions per 24 MACs, against 15 per 16 for the 2x2 block above
+ * (which extends two filter words per chunk).  The micro-kernel takes all
+ * 14 allocatable registers (the loop end lives in memory).  The six
+ * outputs of a channel share that channel's requantization constants
+ * (ekopt_rq2: five instructions per output, output offset included up to
+ * right shifts of 22) and are clamped by SSAT: layers with a narrower
+ * activation range or a channel outside ekopt_rq2's range take the
+ * 2-pixel path. */
+#define EKOPT_P6_WORDS 864  /* buffer words (3,456 bytes): K <= 288 */
+
+#define EKOPT_MK6_PAIR(A, B)                                                    \
+    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
+    "smlad  %[" A "], r4, %[t0], %[" A "]\n\t"                                  \
+    "smlad  %[" A "], r5, %[t1], %[" A "]\n\t"                                  \
+    "smlad  %[" B "], r6, %[t0], %[" B "]\n\t"                                  \
+    "smlad  %[" B "], r8, %[t1], %[" B "]\n\t"
+#define EKOPT_MK6_CHUNK                                                         \
+    "ldr    %[t0], [%[w]], #4\n\t"                                              \
+    "sxtb16 %[t1], %[t0], ror #8\n\t"                                           \
+    "sxtb16 %[t0], %[t0]\n\t"                                                   \
+    EKOPT_MK6_PAIR("a0", "a1") EKOPT_MK6_PAIR("a2", "a3") EKOPT_MK6_PAIR("a4", "a5")
+#define EKOPT_MK6_OPS                                                           \
+    : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3), [a4] "+r"(s4), \
+      [a5] "+r"(s5), [x] "+r"(x), [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1)
+
+/* s[0..6) += pixel 0..5 . filter row w over all chunks of x, which ends
+ * at *end (at least one chunk): four chunks per loop trip, the first trip
+ * entered part-way (TBB on *entry = (4 - chunks % 4) % 4).  Every register
+ * is taken, so the loop bounds live in memory. */
+static inline __attribute__((always_inline)) void
+ekopt_mk_6x1(const int32_t *x, const int8_t *w, const int32_t *const *end, const int32_t *entry,
+             int32_t *s) {
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], t0, t1;
+    __asm__ volatile("ldr    %[t0], %[n]\n\t"
+                     "tbb    [pc, %[t0]]\n\t"
+                     "2:\n\t"
+                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     "3:\n\t" EKOPT_MK6_CHUNK
+                     "4:\n\t" EKOPT_MK6_CHUNK
+                     "5:\n\t" EKOPT_MK6_CHUNK
+                     "6:\n\t" EKOPT_MK6_CHUNK
+                     "ldr    %[t0], %[e]\n\t"
+                     "cmp    %[x], %[t0]\n\t"
+                     "bne    3b\n\t"
+                     EKOPT_MK6_OPS
+                     : [e] "m"(*end), [n] "m"(*entry)
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
+    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3; s[4] = s4; s[5] = s5;
+}
+
+/* Six output bytes: y, y + ys, y + ys2, y3, y3 + ys, y3 + ys2 (y3 = y + ys + ys2). */
+static inline __attribute__((always_inline)) void
+ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1, int32_t v2,
+          int32_t v3, int32_t v4, int32_t v5) {
+    __asm__ volatile("strb   %[v0], [%[y]]\n\t"
+                     "strb   %[v1], [%[y], %[ys]]\n\t"
+                     "strb   %[v2], [%[y], %[ys2]]\n\t"
+                     "strb   %[v3], [%[y3]]\n\t"
+                     "strb   %[v4], [%[y3], %[ys]]\n\t"
+                     "strb   %[v5], [%[y3], %[ys2]]\n\t"
+                     :
+                     : [y] "r"(y), [y3] "r"(y3), [ys] "r"(ys), [ys2] "r"(ys2), [v0] "r"(v0),
+                       [v1] "r"(v1), [v2] "r"(v2), [v3] "r"(v3), [v4] "r"(v4), [v5] "r"(v5)
+                     : "memory");
+}
+
+/* Every channel requantizes with ekopt_rq2 and the activation range is
+ * all of int8 (SSAT): the conditions of ekopt_conv_dsp6. */
+static int ekopt_dsp6_ok(const ek_conv_params *p) {
+    if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
+        return 0;
+    }
+    for (int32_t oc = 0; oc < p->out_c; ++oc) {
+        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc])) return 0;
+    }
+    return 1;
+}
+
+/* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
+ * of 12 words (EKOPT_P6_WORDS at most).  Pixels go by groups of six in
+ * raster order over the whole output (groups may straddle rows and
+ * images); the last, partial group is moved back to end at the last pixel
+ * (its first pixels are computed and stored twice, with the same values). */
+static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                            const int32_t *bias, int8_t *out, int32_t *buf) {
+    const int32_t K = p->f_h * p->f_w * p->in_c;
+    const int32_t chunks = K >> 2, tail = K & 3;
+    const int32_t off = p->in_offset, off2 = ekopt_off2(off);
+    const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
+    const int32_t zp = p->out_offset, ys2 = 2 * ys;
+    const int32_t *end = buf + chunks * 12, entry = (4 - (chunks & 3)) & 3;
+    for (int32_t i = 0; i < npix; i += 6) {
+        if (i + 6 > npix) i = npix - 6;
+        for (int32_t s = 0; s < 6; ++s) {
+            const int32_t q = i + s, t = q / p->out_w;
+            ekopt_col_pixel(p, in, buf, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
+                            off, off2);
+        }
+        int8_t *y = out + (int64_t)i * ys;
+        const int8_t *w = filter;
+        for (int32_t oc = 0; oc < ys; ++oc, w += K, ++y) {
+            int32_t a[6];
+            a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = bias ? bias[oc] : 0;
+            if (chunks) ekopt_mk_6x1(buf, w, &end, &entry, a);
+            if (tail) {
+                /* Last partial chunk: filter bytes gathered one by one (no
+                 * read past the filter), missing ones zero. */
+                const int32_t *x = end;
+                const int8_t *t = w + chunks * 4;
+                const int32_t w0 = (uint16_t)t[0] | (tail > 2 ? (int32_t)((uint32_t)t[2] << 16) : 0);
+                const int32_t w1 = tail > 1 ? (uint16_t)t[1] : 0;
+                a[0] = __smlad(x[0], w0, __smlad(x[1], w1, a[0]));
+                a[1] = __smlad(x[2], w0, __smlad(x[3], w1, a[1]));
+                a[2] = __smlad(x[4], w0, __smlad(x[5], w1, a[2]));
+                a[3] = __smlad(x[6], w0, __smlad(x[7], w1, a[3]));
+                a[4] = __smlad(x[8], w0, __smlad(x[9], w1, a[4]));
+                a[5] = __smlad(x[10], w0, __smlad(x[11], w1, a[5]));
+            }
+            const int32_t sh = p->shift[oc], zf = ekopt_rq2_zp(sh, zp);
+            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], sh, zf);
+            int32_t v0 = ekopt_rq2_apply(a[0], &q), v1 = ekopt_rq2_apply(a[1], &q);
+            int32_t v2 = ekopt_rq2_apply(a[2], &q), v3 = ekopt_rq2_apply(a[3], &q);
+            int32_t v4 = ekopt_rq2_apply(a[4], &q), v5 = ekopt_rq2_apply(a[5], &q);
+            if (zf != zp) {
+                /* Right shift > 22: the offset is added here. */
+                v0 += zp; v1 += zp; v2 += zp; v3 += zp; v4 += zp; v5 += zp;
+            }
+            ekopt_st6(y, y + ys + ys2, ys, ys2, __ssat(v0, 8), __ssat(v1, 8), __ssat(v2, 8),
+                      __ssat(v3, 8), __ssat(v4, 8), __ssat(v5, 8));
+        }
+    }
+}
 #endif /* EKOPT_DSP */
 
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
@@ -366,9 +522,21 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
         return;
     }
 #if EKOPT_DSP
-    if (p->f_h * p->f_w * p->in_c <= EKOPT_KMAX) {
-        ekopt_conv_dsp(p, in, filter, bias, out);
-        return;
+    {
+        /* TODO(issue 13, scratch): take this buffer from Lowered.scratch
+         * (6 * 2 * K rounded up to 4 bytes, or 2 * 2 * ... for the 2-pixel
+         * path) once the planner provides it; a stack buffer until then. */
+        int32_t buf[EKOPT_P6_WORDS];
+        const int32_t K = p->f_h * p->f_w * p->in_c;
+        if (p->batches * p->out_h * p->out_w >= 6 && 3 * ((K + 3) & ~3) <= EKOPT_P6_WORDS
+            && ekopt_dsp6_ok(p)) {
+            ekopt_conv_dsp6(p, in, filter, bias, out, buf);
+            return;
+        }
+        if (K <= EKOPT_KMAX) {
+            ekopt_conv_dsp(p, in, filter, bias, out, buf);
+            return;
+        }
     }
 #endif
     if (p->f_h == 1 && p->f_w == 1 && p->pad_h == 0 && p->pad_w == 0) {

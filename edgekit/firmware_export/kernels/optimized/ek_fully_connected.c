@@ -7,11 +7,15 @@
  * Fast path (filter_offset == 0, i.e. symmetric int8 weights):
  *   - two units per pass over the input row, so each input element loaded
  *     feeds two multiply-accumulates;
- *   - on DSP cores the input row (plus the input offset) is first widened
- *     once into a stack buffer of halfword pairs (x0, x2), (x1, x3), ...,
- *     the pairing SXTB16 gives for a weight word and its rotation by 8.
- *     Per four weights of a unit that leaves one LDR, two SXTB16 and two
- *     SMLAD, plus one LDRD of the input per four inputs and two units.
+ *   - on DSP cores (8 <= accum <= EKOPT_FC_MAXACC) the input row (plus the
+ *     input offset) is first widened once into a stack buffer of halfword
+ *     pairs (x0, x2), (x1, x3), ..., the pairing SXTB16 gives for a weight
+ *     word and its rotation by 8.  Per eight inputs and two units: one LDM
+ *     of the four widened words, then per unit one LDRD, four SXTB16 and
+ *     four SMLAD (19 instructions per 16 MACs; rows that are not
+ *     word-aligned take one LDR per four weights in C), requantization by
+ *     ekopt_rq2 where it applies;
+ *   - other cores (and the host build) run the two-unit loop in plain C.
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
@@ -20,6 +24,139 @@
 
 #if EKOPT_DSP
 #define EKOPT_FC_MAXACC 1024  /* input row length widened on the stack (2 KB) */
+
+/* Eight inputs (four widened words, one LDM) for two units: per unit one
+ * LDRD of eight weights (rows word-aligned), four SXTB16, four SMLAD: 19
+ * instructions per 16 MACs. */
+#define EKOPT_FC2_UNIT(W, S)                                                    \
+    "ldrd   %[w0], %[w1], [%[" W "]], #8\n\t"                                   \
+    "sxtb16 %[t], %[w0], ror #8\n\t"                                            \
+    "sxtb16 %[w0], %[w0]\n\t"                                                   \
+    "smlad  %[" S "], %[x0], %[w0], %[" S "]\n\t"                               \
+    "smlad  %[" S "], %[x1], %[t], %[" S "]\n\t"                                \
+    "sxtb16 %[t], %[w1], ror #8\n\t"                                            \
+    "sxtb16 %[w1], %[w1]\n\t"                                                   \
+    "smlad  %[" S "], %[x2], %[w1], %[" S "]\n\t"                               \
+    "smlad  %[" S "], %[x3], %[t], %[" S "]\n\t"
+#define EKOPT_FC2_STEP                                                          \
+    "ldmia  %[x]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"                            \
+    EKOPT_FC2_UNIT("wa", "s0") EKOPT_FC2_UNIT("wb", "s1")
+
+/* s[0..2) += widened input xw . rows wa, wb (word-aligned) over all steps
+ * of eight inputs of xw, which end at *end (at least one step): four steps
+ * per loop trip, the first trip entered part-way (TBB on *entry =
+ * (4 - steps % 4) % 4); the loop bounds live in memory.  The LDM register
+ * list must ascend, so x0..x3 are fixed registers. */
+static inline void ekopt_fc_2units(const int32_t *x, const int8_t *wa, const int8_t *wb,
+                                   const int32_t *const *end, const int32_t *entry,
+                                   int32_t *s) {
+    register int32_t x0 __asm__("r4"), x1 __asm__("r5"), x2 __asm__("r6"), x3 __asm__("r8");
+    int32_t s0 = s[0], s1 = s[1], w0, w1, t;
+    __asm__ volatile("ldr    %[t], %[n]\n\t"
+                     "tbb    [pc, %[t]]\n\t"
+                     "2:\n\t"
+                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     "3:\n\t" EKOPT_FC2_STEP
+                     "4:\n\t" EKOPT_FC2_STEP
+                     "5:\n\t" EKOPT_FC2_STEP
+                     "6:\n\t" EKOPT_FC2_STEP
+                     "ldr    %[t], %[e]\n\t"
+                     "cmp    %[x], %[t]\n\t"
+                     "bne    3b\n\t"
+                     : [s0] "+r"(s0), [s1] "+r"(s1), [x] "+r"(x),
+                       [wa] "+r"(wa), [wb] "+r"(wb), [w0] "=&r"(w0),
+                       [w1] "=&r"(w1), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
+                       [x2] "=&r"(x2), [x3] "=&r"(x3)
+                     : [e] "m"(*end), [n] "m"(*entry)
+                     : "cc", "memory");
+    s[0] = s0; s[1] = s1;
+}
+
+/* Requantization of one channel (or of all, per tensor): ekopt_rq2 where
+ * it applies (with the part of the output offset it does not fold), else
+ * ekopt_rq. */
+typedef struct {
+    ekopt_rq2 q2;
+    ekopt_rq q;
+    int32_t fast, zadd;
+} ekopt_fc_rq;
+
+static inline void ekopt_fc_rq_make(ekopt_fc_rq *r, int32_t m, int32_t sh, int32_t zp) {
+    r->fast = ekopt_rq2_ok(m, sh);
+    const int32_t zf = r->fast ? ekopt_rq2_zp(sh, zp) : 0;
+    r->q2 = ekopt_rq2_make(r->fast ? m : 0, r->fast ? sh : -1, zf);
+    r->q = ekopt_rq_make(m, sh);
+    r->zadd = zp - zf;
+}
+
+static __attribute__((noinline)) int32_t ekopt_fc_rq_slow(const ekopt_fc_rq *r, int32_t acc) {
+    return ekopt_rq_apply(acc, &r->q);
+}
+
+static inline int8_t ekopt_fc_rq_out(const ekopt_fc_rq *r, int32_t acc, int32_t lo, int32_t hi) {
+    const int32_t v = (r->fast ? ekopt_rq2_apply(acc, &r->q2) : ekopt_fc_rq_slow(r, acc))
+                      + r->zadd;
+    return (int8_t)ek_clamp32(v, lo, hi);
+}
+#endif
+
+#if EKOPT_DSP
+/* 8 <= accum <= EKOPT_FC_MAXACC, output offset in [-128, 127]. */
+static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
+                         const int32_t *bias, int8_t *out) {
+    int32_t xw[EKOPT_FC_MAXACC / 2];
+    const int32_t A = p->accum, off = p->in_offset, off2 = ekopt_off2(off);
+    const int32_t steps = A >> 3, units = p->units;
+    const int32_t *end = xw + 4 * steps, entry = (4 - (steps & 3)) & 3;
+    const int32_t lo = p->act_min, hi = p->act_max, pc = p->per_channel;
+    const int aligned = ((uintptr_t)filter & 3) == 0 && (A & 3) == 0;
+    ekopt_fc_rq r;
+    ekopt_fc_rq_make(&r, p->mult[0], p->shift[0], p->out_offset);
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *x = in + (int64_t)b * A;
+        int8_t *y = out + (int64_t)b * units;
+        /* The input row plus offset, widened once: pairs (x0, x2), (x1, x3),
+         * the pairing SXTB16 gives for a weight word and its rotation by 8. */
+        for (int32_t j = 0; j < 2 * steps; ++j) {
+            const int32_t v = ekopt_ld4(x + 4 * j);
+            xw[2 * j] = __sxtab16(off2, v);
+            xw[2 * j + 1] = ekopt_sxtab16_hi(off2, v);
+        }
+        for (int32_t u = 0; u < units; u += 2) {
+            /* Odd units: the last one is computed twice, stored once. */
+            const int32_t u1 = u + 1 < units ? u + 1 : u;
+            const int8_t *wa = filter + (int64_t)u * A, *wb = filter + (int64_t)u1 * A;
+            int32_t s[2];
+            s[0] = bias ? bias[u] : 0;
+            s[1] = bias ? bias[u1] : 0;
+            int32_t d = steps * 8;
+            if (aligned) {
+                ekopt_fc_2units(xw, wa, wb, &end, &entry, s);
+            } else {
+                /* Rows not word-aligned (accum % 4 != 0): one unaligned
+                 * LDR per four weights, C intrinsics. */
+                d = 0;
+                for (int32_t j = 0; j < 2 * steps; ++j, d += 4) {
+                    const int32_t va = ekopt_ld4(wa + d), vb = ekopt_ld4(wb + d);
+                    s[0] = __smlad(xw[2 * j], __sxtb16(va), s[0]);
+                    s[0] = __smlad(xw[2 * j + 1], ekopt_sxtb16_hi(va), s[0]);
+                    s[1] = __smlad(xw[2 * j], __sxtb16(vb), s[1]);
+                    s[1] = __smlad(xw[2 * j + 1], ekopt_sxtb16_hi(vb), s[1]);
+                }
+            }
+            for (; d < A; ++d) {
+                s[0] += (x[d] + off) * wa[d];
+                s[1] += (x[d] + off) * wb[d];
+            }
+            if (pc) ekopt_fc_rq_make(&r, p->mult[u], p->shift[u], p->out_offset);
+            y[u] = ekopt_fc_rq_out(&r, s[0], lo, hi);
+            if (u1 != u) {
+                if (pc) ekopt_fc_rq_make(&r, p->mult[u1], p->shift[u1], p->out_offset);
+                y[u1] = ekopt_fc_rq_out(&r, s[1], lo, hi);
+            }
+        }
+    }
+}
 #endif
 
 void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
@@ -30,82 +167,25 @@ void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t
         return;
     }
     const int32_t A = p->accum, off = p->in_offset;
-    ekopt_rq q = ekopt_rq_make(p->mult[0], p->shift[0]);
 #if EKOPT_DSP
-    int32_t xw[EKOPT_FC_MAXACC / 2];
-    const int widen = A <= EKOPT_FC_MAXACC;
-    const int32_t chunks = widen ? A >> 2 : 0;
-    const int32_t off2 = ekopt_off2(off);
-#else
-    const int32_t chunks = 0;
+    if (A >= 8 && A <= EKOPT_FC_MAXACC && p->out_offset >= -128 && p->out_offset <= 127) {
+        ekopt_fc_dsp(p, in, filter, bias, out);
+        return;
+    }
 #endif
+    ekopt_rq q = ekopt_rq_make(p->mult[0], p->shift[0]);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = in + (int64_t)b * A;
         int8_t *y = out + (int64_t)b * p->units;
-#if EKOPT_DSP
-        for (int32_t j = 0; j < chunks; ++j) {
-            const int32_t v = ekopt_ld4(x + 4 * j);
-            xw[2 * j] = __sxtab16(off2, v);
-            xw[2 * j + 1] = ekopt_sxtab16_hi(off2, v);
-        }
-#endif
         for (int32_t u = 0; u < p->units; u += 2) {
             /* Odd units: the last one is computed twice, stored once. */
             const int32_t u1 = u + 1 < p->units ? u + 1 : u;
             const int8_t *wa = filter + (int64_t)u * A, *wb = filter + (int64_t)u1 * A;
             int32_t s0 = bias ? bias[u] : 0, s1 = bias ? bias[u1] : 0;
-#if EKOPT_DSP
-            const int32_t *xp = xw;
-            if (chunks & 1) {
-                const int32_t va = ekopt_ld4(wa), vb = ekopt_ld4(wb);
-                s0 = __smlad(xp[0], __sxtb16(va), s0);
-                s0 = __smlad(xp[1], ekopt_sxtb16_hi(va), s0);
-                s1 = __smlad(xp[0], __sxtb16(vb), s1);
-                s1 = __smlad(xp[1], ekopt_sxtb16_hi(vb), s1);
-                xp += 2; wa += 4; wb += 4;
-            }
-            if (chunks >> 1) {
-                /* Eight inputs per trip: two LDRD of four widened pairs, then
-                 * per unit two weight words, four SXTB16, four SMLAD. */
-                const int32_t *xe = xp + 2 * (chunks & ~1);
-                int32_t t0, t1, x0, x1, x2, x3;
-                __asm__ volatile(
-                    "1:\n\t"
-                    "ldrd   %[x0], %[x1], [%[x]], #16\n\t"
-                    "ldrd   %[x2], %[x3], [%[x], #-8]\n\t"
-                    "ldr    %[t0], [%[wa]], #4\n\t"
-                    "sxtb16 %[t1], %[t0], ror #8\n\t"
-                    "sxtb16 %[t0], %[t0]\n\t"
-                    "smlad  %[s0], %[x0], %[t0], %[s0]\n\t"
-                    "smlad  %[s0], %[x1], %[t1], %[s0]\n\t"
-                    "ldr    %[t0], [%[wb]], #4\n\t"
-                    "sxtb16 %[t1], %[t0], ror #8\n\t"
-                    "sxtb16 %[t0], %[t0]\n\t"
-                    "smlad  %[s1], %[x0], %[t0], %[s1]\n\t"
-                    "smlad  %[s1], %[x1], %[t1], %[s1]\n\t"
-                    "ldr    %[t0], [%[wa]], #4\n\t"
-                    "sxtb16 %[t1], %[t0], ror #8\n\t"
-                    "sxtb16 %[t0], %[t0]\n\t"
-                    "smlad  %[s0], %[x2], %[t0], %[s0]\n\t"
-                    "smlad  %[s0], %[x3], %[t1], %[s0]\n\t"
-                    "ldr    %[t0], [%[wb]], #4\n\t"
-                    "sxtb16 %[t1], %[t0], ror #8\n\t"
-                    "sxtb16 %[t0], %[t0]\n\t"
-                    "smlad  %[s1], %[x2], %[t0], %[s1]\n\t"
-                    "smlad  %[s1], %[x3], %[t1], %[s1]\n\t"
-                    "cmp    %[x], %[e]\n\t"
-                    "bne    1b\n\t"
-                    : [s0] "+r"(s0), [s1] "+r"(s1), [x] "+r"(xp), [wa] "+r"(wa), [wb] "+r"(wb),
-                      [t0] "=&r"(t0), [t1] "=&r"(t1), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                      [x2] "=&r"(x2), [x3] "=&r"(x3)
-                    : [e] "r"(xe)
-                    : "cc", "memory");
-            }
-#endif
-            for (int32_t d = chunks * 4; d < A; ++d) {
+            for (int32_t d = 0; d < A; ++d) {
                 const int32_t v = x[d] + off;
-                s0 += v * *wa++;
-                s1 += v * *wb++;
+                s0 += v * wa[d];
+                s1 += v * wb[d];
             }
             if (p->per_channel) q = ekopt_rq_make(p->mult[u], p->shift[u]);
             y[u] = (int8_t)ek_clamp32(ekopt_rq_apply(s0, &q) + p->out_offset, p->act_min, p->act_max);
