@@ -5,24 +5,20 @@
  * bit for bit.  The window bounds are computed once per output pixel (not
  * per channel) and the channels, contiguous in NHWC, are the inner loop,
  * four at a time from one 32-bit load:
- *   - average: two accumulators of two 16-bit lanes per 4 channels.  With
- *     the DSP extension SXTAB16 adds bytes 0/2 and (rotated) 1/3 of the word,
- *     sign-extended; without it the bytes are biased to unsigned (x ^ 0x80)
- *     and masked into the lanes (SWAR), the bias removed at the end.  A lane
- *     holds the sum of at most EKP_MAX_LANE_COUNT values of |v| <= 128 (or
- *     0..255 biased) without overflow; larger windows take a 32-bit
- *     per-channel loop.  The sum is divided with TFLM's rounding (half away
- *     from zero, truncating division).
+ *   - average: two accumulators of two 16-bit lanes per 4 channels
+ *     (ek_opt_lanes.h: SXTAB16 on DSP cores, biased SWAR lanes without);
+ *     windows of more than EKL_MAX_COUNT pixels take a 32-bit per-channel
+ *     loop.  The sum is divided with TFLM's rounding (half away from zero,
+ *     truncating division).
  *   - max: with the DSP extension SSUB8 + SEL give four byte-wise maxima per
- *     instruction pair; without it four scalar maxima per pass.
+ *     instruction pair; without it one channel at a time.
  */
 #include <string.h>
 
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
-
-#define EKP_MAX_LANE_COUNT 256
+#include "ek_opt_lanes.h"
 
 typedef struct {
     const int8_t *base;   /* first window pixel, channel 0 */
@@ -56,27 +52,7 @@ static inline int8_t ekp_avg(int32_t acc, int32_t n, int32_t lo, int32_t hi) {
     return (int8_t)ek_clamp32(r, lo, hi);
 }
 
-#if EKOPT_DSP
-#define EKP_ACC(a02, a13, v)             \
-    do {                                 \
-        (a02) = __sxtab16((a02), (v));   \
-        (a13) = ekopt_sxtab16_hi((a13), (v)); \
-    } while (0)
-/* Lane sums of an accumulator (low halfword, high halfword). */
-#define EKP_LO(a, n) ((int32_t)(int16_t)(a))
-#define EKP_HI(a, n) ((int32_t)(a) >> 16)
-#else
-#define EKP_ACC(a02, a13, v)                                        \
-    do {                                                            \
-        const uint32_t u_ = (uint32_t)(v) ^ 0x80808080u;            \
-        (a02) += (int32_t)(u_ & 0x00ff00ffu);                       \
-        (a13) += (int32_t)((u_ >> 8) & 0x00ff00ffu);                \
-    } while (0)
-#define EKP_LO(a, n) ((int32_t)((uint32_t)(a) & 0xffffu) - 128 * (n))
-#define EKP_HI(a, n) ((int32_t)((uint32_t)(a) >> 16) - 128 * (n))
-#endif
-
-/* Average of channels [c, c + 8) over the window (count <= EKP_MAX_LANE_COUNT). */
+/* Average of channels [c, c + 8) over the window (count <= EKL_MAX_COUNT). */
 static inline void ekp_avg8(const ekp_window *w, int32_t stride, int32_t c, int8_t *o,
                             int32_t lo, int32_t hi) {
     int32_t a02 = 0, a13 = 0, b02 = 0, b13 = 0;
@@ -84,21 +60,21 @@ static inline void ekp_avg8(const ekp_window *w, int32_t stride, int32_t c, int8
     for (int32_t r = 0; r < w->rows; ++r) {
         for (int32_t k = w->cols; k > 0; --k) {
             const int32_t v0 = ekopt_ld4(px), v1 = ekopt_ld4(px + 4);
-            EKP_ACC(a02, a13, v0);
-            EKP_ACC(b02, b13, v1);
+            EKL_ACC(a02, a13, v0);
+            EKL_ACC(b02, b13, v1);
             px += stride;
         }
         px += w->row_skip;
     }
     const int32_t n = w->count;
-    o[c + 0] = ekp_avg(EKP_LO(a02, n), n, lo, hi);
-    o[c + 1] = ekp_avg(EKP_LO(a13, n), n, lo, hi);
-    o[c + 2] = ekp_avg(EKP_HI(a02, n), n, lo, hi);
-    o[c + 3] = ekp_avg(EKP_HI(a13, n), n, lo, hi);
-    o[c + 4] = ekp_avg(EKP_LO(b02, n), n, lo, hi);
-    o[c + 5] = ekp_avg(EKP_LO(b13, n), n, lo, hi);
-    o[c + 6] = ekp_avg(EKP_HI(b02, n), n, lo, hi);
-    o[c + 7] = ekp_avg(EKP_HI(b13, n), n, lo, hi);
+    o[c + 0] = ekp_avg(EKL_LO(a02, n), n, lo, hi);
+    o[c + 1] = ekp_avg(EKL_LO(a13, n), n, lo, hi);
+    o[c + 2] = ekp_avg(EKL_HI(a02, n), n, lo, hi);
+    o[c + 3] = ekp_avg(EKL_HI(a13, n), n, lo, hi);
+    o[c + 4] = ekp_avg(EKL_LO(b02, n), n, lo, hi);
+    o[c + 5] = ekp_avg(EKL_LO(b13, n), n, lo, hi);
+    o[c + 6] = ekp_avg(EKL_HI(b02, n), n, lo, hi);
+    o[c + 7] = ekp_avg(EKL_HI(b13, n), n, lo, hi);
 }
 
 static inline void ekp_avg4(const ekp_window *w, int32_t stride, int32_t c, int8_t *o,
@@ -108,16 +84,16 @@ static inline void ekp_avg4(const ekp_window *w, int32_t stride, int32_t c, int8
     for (int32_t r = 0; r < w->rows; ++r) {
         for (int32_t k = w->cols; k > 0; --k) {
             const int32_t v0 = ekopt_ld4(px);
-            EKP_ACC(a02, a13, v0);
+            EKL_ACC(a02, a13, v0);
             px += stride;
         }
         px += w->row_skip;
     }
     const int32_t n = w->count;
-    o[c + 0] = ekp_avg(EKP_LO(a02, n), n, lo, hi);
-    o[c + 1] = ekp_avg(EKP_LO(a13, n), n, lo, hi);
-    o[c + 2] = ekp_avg(EKP_HI(a02, n), n, lo, hi);
-    o[c + 3] = ekp_avg(EKP_HI(a13, n), n, lo, hi);
+    o[c + 0] = ekp_avg(EKL_LO(a02, n), n, lo, hi);
+    o[c + 1] = ekp_avg(EKL_LO(a13, n), n, lo, hi);
+    o[c + 2] = ekp_avg(EKL_HI(a02, n), n, lo, hi);
+    o[c + 3] = ekp_avg(EKL_HI(a13, n), n, lo, hi);
 }
 
 /* One channel, 32-bit sum (any window size). */
@@ -147,7 +123,7 @@ void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *in, int8_t *out) {
                     for (; c < C; ++c) o[c] = (int8_t)ek_clamp32(0, lo, hi);
                     continue;
                 }
-                if (w.count <= EKP_MAX_LANE_COUNT) {
+                if (w.count <= EKL_MAX_COUNT) {
                     for (; c + 8 <= C; c += 8) ekp_avg8(&w, C, c, o, lo, hi);
                     for (; c + 4 <= C; c += 4) ekp_avg4(&w, C, c, o, lo, hi);
                 }
