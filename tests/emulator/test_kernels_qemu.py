@@ -176,7 +176,7 @@ def test_fully_connected_qemu(target, seed, shape, units):
 
 # -------------------------------------------------------------------- ADD
 # (target, seed, kind): same shape (two activations, or a constant), and
-# broadcast (a constant vector, or a one-channel branch).
+# broadcast (a constant vector, or a one-channel branch); SUB shares the kernel.
 ADD_CASES = [
     (M4, 61, "branch"),
     (M4, 62, "const"),
@@ -184,6 +184,8 @@ ADD_CASES = [
     (M4, 64, "bcast_branch"),
     (M3, 65, "branch"),
     (M0, 66, "bcast_const"),
+    (M4, 67, "sub"),
+    (M3, 68, "sub"),
 ]
 
 
@@ -202,6 +204,8 @@ def test_add_qemu(target, seed, kind):
         x = ins[0]
         if kind == "branch":
             y = keras.layers.Add()([x, keras.layers.Conv2D(ch, 1)(x)])
+        elif kind == "sub":
+            y = keras.layers.Subtract()([x, keras.layers.Conv2D(ch, 1)(x)])
         elif kind == "bcast_branch":   # [1,H,W,C] + [1,H,W,1]
             y = keras.layers.Add()([x, keras.layers.Conv2D(1, 2, padding="same")(x)])
         else:
@@ -209,7 +213,7 @@ def test_add_qemu(target, seed, kind):
         return keras.layers.ReLU()(y) if c["relu"] else y
 
     m = single_op_model(build, [(h, w, ch)], seed, low=c["lo"], high=c["hi"])
-    _check_qemu(m, seed, c, target, "ADD")
+    _check_qemu(m, seed, c, target, "SUB" if kind == "sub" else "ADD")
 
 
 # ---------------------------------------------------- AVERAGE/MAX_POOL_2D
