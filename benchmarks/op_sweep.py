@@ -7,7 +7,8 @@ with a random representative dataset: ``tests/kernel_harness.py``), exported
 by edgekit, built for a Cortex-M target and run under QEMU (``-icount``,
 SysTick-timed: 40 instructions per tick on the mps2 machines), its outputs
 checked byte for byte against tflite_micro's.  The table gives the op's
-instructions and instructions per multiply-accumulate; the summary, per op,
+instructions, instructions per multiply-accumulate and per output element
+(MAC/out small: the per-output requantization dominates); the summary, per op,
 the best instructions per MAC over its shapes and the worst/best ratio.  A
 ratio above 2 is a *cliff* (issue 13, point 5: every MAC-bearing op must stay
 within 2x of its best path over these shapes).
@@ -180,6 +181,19 @@ def macs(case: Case) -> int:
     return oh * ow * case.out * kh * kw * c
 
 
+def outputs(case: Case) -> int:
+    """Output elements of the op (each needs one requantization)."""
+    if case.op == "FULLY_CONNECTED":
+        rows = int(np.prod(case.inp[:-1])) if len(case.inp) > 1 else 1
+        return rows * case.out
+    if case.op == "BATCH_MATMUL":
+        t, _ = case.inp
+        return case.out * t * t
+    kh, kw = case.kernel
+    per_out = kh * kw * (1 if case.op == "DEPTHWISE_CONV_2D" else case.inp[2])
+    return macs(case) // per_out
+
+
 def build_model(case: Case, seed: int = 0) -> bytes:
     """The case as a one-op .tflite (random weights and bias)."""
     from tests.kernel_harness import single_op_model, single_op_model_16x8  # noqa: PLC0415
@@ -254,6 +268,7 @@ def run_case(case: Case, target: str, work: Path, seed: int = 0) -> dict:
         raise RuntimeError(f"{case.key} {case.label}: no {case.op} in the converted model {ops}")
     m = macs(case)
     return {"case": case, "instr": instr, "macs": m, "per_mac": instr / m,
+            "per_out": instr / outputs(case),
             "exact": bool(check.bit_exact), "ops": ops}
 
 
@@ -275,12 +290,14 @@ def summarize(rows: list[dict]) -> list[dict]:
 def format_table(rows: list[dict], target: str) -> str:
     lines = [f"instructions per MAC, {target} (QEMU), {N_CASES} inputs per shape, "
              "bit-exactness vs tflite_micro",
-             f"{'op':24} {'shape':40} {'MACs':>10} {'instr':>11} {'instr/MAC':>9} {'exact':>5}"]
+             f"{'op':24} {'shape':40} {'MACs':>10} {'MAC/out':>7} {'instr':>11} {'instr/MAC':>9} "
+             f"{'instr/out':>9} {'exact':>5}"]
     lines.append("-" * len(lines[-1]))
     for r in rows:
         c = r["case"]
-        lines.append(f"{c.key:24} {c.label:40} {r['macs']:>10,} {r['instr']:>11,} "
-                     f"{r['per_mac']:>9.2f} {str(r['exact']):>5}"
+        lines.append(f"{c.key:24} {c.label:40} {r['macs']:>10,} "
+                     f"{r['macs'] // outputs(c):>7,} {r['instr']:>11,} "
+                     f"{r['per_mac']:>9.2f} {r['per_out']:>9.1f} {str(r['exact']):>5}"
                      + (f"  ERROR {r['error'][:80]}" if "error" in r else ""))
     lines.append("")
     lines.append(f"{'op':24} {'shapes':>6} {'best':>6} {'worst':>6} {'ratio':>6}  "
@@ -309,7 +326,7 @@ def sweep(cases, target: str = "cortex-m4", *, log=None, keep_going: bool = Fals
                 if not keep_going:
                     raise
                 rows.append({"case": case, "instr": 0, "macs": macs(case),
-                             "per_mac": float("nan"), "exact": False,
+                             "per_mac": float("nan"), "per_out": float("nan"), "exact": False,
                              "error": f"{type(e).__name__}: {e}"})
             if log:
                 r = rows[-1]

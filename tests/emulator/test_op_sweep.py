@@ -64,8 +64,9 @@ def test_macs_by_hand():
     assert sweep.macs(cv) == 6 * 6 * 32 * 9 * 32
     dil = sweep.Case("CONV_2D", "x", (16, 16, 4), 2, (3, 3), dilation=2, padding="valid")
     assert sweep.macs(dil) == 12 * 12 * 2 * 9 * 4      # effective window 5x5
+    assert sweep.outputs(dw) == 25 * 5 * 8 and sweep.outputs(cv) == 6 * 6 * 32
     fc = sweep.Case("FULLY_CONNECTED", "x", (8, 32), 16)
-    assert sweep.macs(fc) == 8 * 32 * 16
+    assert sweep.macs(fc) == 8 * 32 * 16 and sweep.outputs(fc) == 8 * 16
     bmm = sweep.Case("BATCH_MATMUL", "x", (16, 8), 4)
     assert sweep.macs(bmm) == 4 * 16 * 16 * 8
 
