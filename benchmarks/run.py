@@ -160,7 +160,8 @@ def main() -> int:
                 try:
                     results.append(measure(tfl, name.replace(":", "_"), Path(tmp), target))
                 except EdgekitError as e:   # e.g. the model does not fit the target
-                    failed.append((target, name, f"{type(e).__name__}: {e}"))
+                    first = str(e).splitlines()[0] if str(e) else ""
+                    failed.append((target, name, f"{type(e).__name__}: {first}"))
                     continue
                 results[-1]["name"] = name
     hdr = (f"{'model':24} {'target':11} {'edgekit instr':>14} {'TFLM ref':>12} "

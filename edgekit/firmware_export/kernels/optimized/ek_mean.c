@@ -20,7 +20,7 @@
 #include "ek_opt_lanes.h"
 
 /* Adds the four byte-lane sums of `count` words at p, p + stride, ... to s. */
-static void ekm_sum4(const int8_t *p, int32_t count, int32_t stride, int32_t s[4]) {
+static __attribute__((noinline)) void ekm_sum4(const int8_t *p, int32_t count, int32_t stride, int32_t s[4]) {
     while (count > 0) {
         const int32_t n = count < EKL_MAX_COUNT ? count : EKL_MAX_COUNT;
         int32_t a02 = 0, a13 = 0;
@@ -38,7 +38,7 @@ static void ekm_sum4(const int8_t *p, int32_t count, int32_t stride, int32_t s[4
 }
 
 /* Eight channels: the lane sums of two words per row, `count` rows. */
-static void ekm_sum8(const int8_t *p, int32_t count, int32_t stride, int32_t s[8]) {
+static __attribute__((noinline)) void ekm_sum8(const int8_t *p, int32_t count, int32_t stride, int32_t s[8]) {
     while (count > 0) {
         const int32_t n = count < EKL_MAX_COUNT ? count : EKL_MAX_COUNT;
         int32_t a02 = 0, a13 = 0, b02 = 0, b13 = 0;
@@ -67,7 +67,7 @@ typedef struct {
     int32_t fast, corr, out_zp, mult, shift;
 } ekm_rq;
 
-static inline int8_t ekm_out(const ekm_rq *r, int32_t sum) {
+static __attribute__((noinline)) int8_t ekm_out(const ekm_rq *r, int32_t sum) {
     sum -= r->corr;
     const int32_t v = r->fast ? ekopt_rq_apply(sum, &r->q) : ek_mbqm(sum, r->mult, r->shift);
     return (int8_t)ek_clamp32(v + r->out_zp, -128, 127);

@@ -27,8 +27,8 @@
         (a02) = __sxtab16((a02), (v));            \
         (a13) = ekopt_sxtab16_hi((a13), (v));     \
     } while (0)
-#define EKL_LO(a, n) ((int32_t)(int16_t)(a))
-#define EKL_HI(a, n) ((int32_t)(a) >> 16)
+#define EKL_LO(a, n) ((void)(n), (int32_t)(int16_t)(a))
+#define EKL_HI(a, n) ((void)(n), (int32_t)(a) >> 16)
 #else
 #define EKL_ACC(a02, a13, v)                                        \
     do {                                                            \

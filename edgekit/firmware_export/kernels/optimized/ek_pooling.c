@@ -52,11 +52,9 @@ static inline int8_t ekp_avg(int32_t acc, int32_t n, int32_t lo, int32_t hi) {
     return (int8_t)ek_clamp32(r, lo, hi);
 }
 
-/* Average of channels [c, c + 8) over the window (count <= EKL_MAX_COUNT). */
-static inline void ekp_avg8(const ekp_window *w, int32_t stride, int32_t c, int8_t *o,
-                            int32_t lo, int32_t hi) {
+/* Sums of channels [c, c + 8) over the window (count <= EKL_MAX_COUNT). */
+static void ekp_sum8(const ekp_window *w, int32_t stride, const int8_t *px, int32_t s[8]) {
     int32_t a02 = 0, a13 = 0, b02 = 0, b13 = 0;
-    const int8_t *px = w->base + c;
     for (int32_t r = 0; r < w->rows; ++r) {
         for (int32_t k = w->cols; k > 0; --k) {
             const int32_t v0 = ekopt_ld4(px), v1 = ekopt_ld4(px + 4);
@@ -67,20 +65,19 @@ static inline void ekp_avg8(const ekp_window *w, int32_t stride, int32_t c, int8
         px += w->row_skip;
     }
     const int32_t n = w->count;
-    o[c + 0] = ekp_avg(EKL_LO(a02, n), n, lo, hi);
-    o[c + 1] = ekp_avg(EKL_LO(a13, n), n, lo, hi);
-    o[c + 2] = ekp_avg(EKL_HI(a02, n), n, lo, hi);
-    o[c + 3] = ekp_avg(EKL_HI(a13, n), n, lo, hi);
-    o[c + 4] = ekp_avg(EKL_LO(b02, n), n, lo, hi);
-    o[c + 5] = ekp_avg(EKL_LO(b13, n), n, lo, hi);
-    o[c + 6] = ekp_avg(EKL_HI(b02, n), n, lo, hi);
-    o[c + 7] = ekp_avg(EKL_HI(b13, n), n, lo, hi);
+    s[0] = EKL_LO(a02, n);
+    s[1] = EKL_LO(a13, n);
+    s[2] = EKL_HI(a02, n);
+    s[3] = EKL_HI(a13, n);
+    s[4] = EKL_LO(b02, n);
+    s[5] = EKL_LO(b13, n);
+    s[6] = EKL_HI(b02, n);
+    s[7] = EKL_HI(b13, n);
 }
 
-static inline void ekp_avg4(const ekp_window *w, int32_t stride, int32_t c, int8_t *o,
-                            int32_t lo, int32_t hi) {
+/* Sums of channels [c, c + 4). */
+static void ekp_sum4(const ekp_window *w, int32_t stride, const int8_t *px, int32_t s[4]) {
     int32_t a02 = 0, a13 = 0;
-    const int8_t *px = w->base + c;
     for (int32_t r = 0; r < w->rows; ++r) {
         for (int32_t k = w->cols; k > 0; --k) {
             const int32_t v0 = ekopt_ld4(px);
@@ -90,10 +87,10 @@ static inline void ekp_avg4(const ekp_window *w, int32_t stride, int32_t c, int8
         px += w->row_skip;
     }
     const int32_t n = w->count;
-    o[c + 0] = ekp_avg(EKL_LO(a02, n), n, lo, hi);
-    o[c + 1] = ekp_avg(EKL_LO(a13, n), n, lo, hi);
-    o[c + 2] = ekp_avg(EKL_HI(a02, n), n, lo, hi);
-    o[c + 3] = ekp_avg(EKL_HI(a13, n), n, lo, hi);
+    s[0] = EKL_LO(a02, n);
+    s[1] = EKL_LO(a13, n);
+    s[2] = EKL_HI(a02, n);
+    s[3] = EKL_HI(a13, n);
 }
 
 /* One channel, 32-bit sum (any window size). */
@@ -124,8 +121,19 @@ void ek_avg_pool_s8(const ek_pool_params *p, const int8_t *in, int8_t *out) {
                     continue;
                 }
                 if (w.count <= EKL_MAX_COUNT) {
-                    for (; c + 8 <= C; c += 8) ekp_avg8(&w, C, c, o, lo, hi);
-                    for (; c + 4 <= C; c += 4) ekp_avg4(&w, C, c, o, lo, hi);
+                    int32_t s[8];
+                    for (; c + 4 <= C; c += 4) {
+                        const int wide = c + 8 <= C;
+                        if (wide) {
+                            ekp_sum8(&w, C, w.base + c, s);
+                        } else {
+                            ekp_sum4(&w, C, w.base + c, s);
+                        }
+                        for (int32_t k = 0; k < 4 + 4 * wide; ++k) {
+                            o[c + k] = ekp_avg(s[k], w.count, lo, hi);
+                        }
+                        c += 4 * wide;
+                    }
                 }
                 for (; c < C; ++c) ekp_avg1(&w, C, c, o, lo, hi);
             }
