@@ -231,7 +231,7 @@ def test_fully_connected_qemu(target, seed, shape, units):
 
 # -------------------------------------------------------------------- ADD
 # (target, seed, kind): same shape (two activations, or a constant), and
-# broadcast (a constant vector, or a one-channel branch).
+# broadcast (a constant vector, or a one-channel branch); SUB shares the kernel.
 ADD_CASES = [
     (M4, 61, "branch"),
     (M4, 62, "const"),
@@ -239,6 +239,8 @@ ADD_CASES = [
     (M4, 64, "bcast_branch"),
     (M3, 65, "branch"),
     (M0, 66, "bcast_const"),
+    (M4, 67, "sub"),
+    (M3, 68, "sub"),
 ]
 
 
@@ -257,6 +259,8 @@ def test_add_qemu(target, seed, kind):
         x = ins[0]
         if kind == "branch":
             y = keras.layers.Add()([x, keras.layers.Conv2D(ch, 1)(x)])
+        elif kind == "sub":
+            y = keras.layers.Subtract()([x, keras.layers.Conv2D(ch, 1)(x)])
         elif kind == "bcast_branch":   # [1,H,W,C] + [1,H,W,1]
             y = keras.layers.Add()([x, keras.layers.Conv2D(1, 2, padding="same")(x)])
         else:
@@ -264,7 +268,70 @@ def test_add_qemu(target, seed, kind):
         return keras.layers.ReLU()(y) if c["relu"] else y
 
     m = single_op_model(build, [(h, w, ch)], seed, low=c["lo"], high=c["hi"])
-    _check_qemu(m, seed, c, target, "ADD")
+    _check_qemu(m, seed, c, target, "SUB" if kind == "sub" else "ADD")
+
+
+# ---------------------------------------------------- AVERAGE/MAX_POOL_2D
+# (target, seed, kind, (h, w, c), pool, stride, padding): channel counts with
+# 8- and 4-channel blocks and a scalar tail, windows clipped by SAME padding,
+# a global pool over whole rows (KWS: 25x5x64), and a window of more than
+# 256 pixels (the 32-bit per-channel path of the average).
+POOL_CASES = [
+    (M4, 81, "avg", (25, 5, 64), (25, 5), (1, 1), "valid"),
+    (M4, 82, "avg", (9, 7, 13), (3, 3), (2, 2), "same"),
+    (M4, 83, "avg", (6, 6, 7), (2, 3), (1, 2), "same"),
+    (M4, 84, "avg", (20, 15, 9), (20, 15), (1, 1), "valid"),
+    (M4, 85, "max", (9, 7, 13), (3, 3), (2, 2), "same"),
+    (M4, 86, "max", (8, 8, 16), (2, 2), (2, 2), "valid"),
+    (M3, 87, "avg", (9, 7, 13), (3, 3), (2, 2), "same"),
+    (M3, 88, "avg", (20, 15, 9), (20, 15), (1, 1), "valid"),
+    (M3, 89, "max", (9, 7, 13), (3, 3), (2, 2), "same"),
+    (M0, 90, "avg", (5, 5, 6), (3, 3), (1, 1), "same"),
+]
+
+
+@pytest.mark.parametrize("target,seed,kind,shape,pool,stride,padding", POOL_CASES)
+def test_pooling_qemu(target, seed, kind, shape, pool, stride, padding):
+    import keras
+    r = np.random.default_rng(74000 + seed)
+    c = dict(shape=shape, kind=kind, pool=pool, stride=stride, padding=padding,
+             relu=bool(r.random() < 0.4), lo=float(-r.uniform(0.1, 4)),
+             hi=float(r.uniform(0.1, 4)))
+    layer = keras.layers.AveragePooling2D if kind == "avg" else keras.layers.MaxPooling2D
+
+    def build(ins):
+        y = layer(pool, strides=stride, padding=padding)(ins[0])
+        return keras.layers.ReLU()(y) if c["relu"] else y
+
+    m = single_op_model(build, [shape], seed, low=c["lo"], high=c["hi"])
+    _check_qemu(m, seed, c, target, "AVERAGE_POOL_2D" if kind == "avg" else "MAX_POOL_2D")
+
+
+# ------------------------------------------------------------------- MEAN
+# (target, seed, shape, axes): global average over H,W (inner = channels),
+# over the last axis (inner = 1), and a long reduction.
+MEAN_CASES = [
+    (M4, 91, (25, 5, 64), (1, 2)),
+    (M4, 92, (7, 3, 13), (1, 2)),
+    (M4, 93, (6, 37), (2,)),
+    (M4, 94, (40, 30, 5), (1, 2)),
+    (M3, 95, (7, 3, 13), (1, 2)),
+    (M3, 96, (6, 37), (2,)),
+]
+
+
+@pytest.mark.parametrize("target,seed,shape,axes", MEAN_CASES)
+def test_mean_qemu(target, seed, shape, axes):
+    import keras
+    r = np.random.default_rng(75000 + seed)
+    c = dict(shape=shape, axes=axes, keepdims=bool(r.random() < 0.5),
+             lo=float(-r.uniform(0.1, 4)), hi=float(r.uniform(0.1, 4)))
+
+    def build(ins):
+        return keras.ops.mean(ins[0], axis=axes, keepdims=c["keepdims"])
+
+    m = single_op_model(build, [shape], seed, low=c["lo"], high=c["hi"])
+    _check_qemu(m, seed, c, target, "MEAN")
 
 
 # ------------------------------------------ the DSP path is really built

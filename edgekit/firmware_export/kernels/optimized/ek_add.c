@@ -2,42 +2,122 @@
  * with NumPy-style broadcasting.
  *
  * Optimized version of kernels/ek_add.c: same function, same results bit
- * for bit.  The three requantizations per element use ekopt_rq_apply (the
- * exact short form of ek_mbqm, shift split and rounding mask prepared once
- * per call); the same-shape case is a flat loop over the elements.  Unusual
- * shifts (outside -31..31) or broadcasting take the reference loop.
+ * for bit.  TFLite's int8 ADD brings both inputs to the scale 2 * max(s1, s2)
+ * with left_shift 20: the input of the larger scale has a multiplier of
+ * exactly 0.5 (mult 2^30, shift 0), whose requantization has no rounding:
+ * ek_mbqm((x + o) << 20, 2^30, 0) == (x + o) << 19, one shifted add.  The
+ * other input and the output take a rounding high multiply and three
+ * adds/shifts:
+ *   - ek_srdhm(x, m) == (x*m + 2^30) >> 31 (m != INT32_MIN; see
+ *     ek_opt_requant.h) == (2x*m + 2^31) >> 32: SMMULR(2x, m) on DSP cores,
+ *     SMULL and a rounding add without;
+ *   - ek_rdbpot(h, e) == (h + 2^(e-1) + (h < 0 ? -1 : 0)) >> e for e >= 1
+ *     (ties away from zero: a negative h needs one more unit past the half);
+ *     the output zero point is added before the shift, as zp << e;
+ *   - (x + o) << s == (x << s) + (o << s).
+ * These hold while every value stays within int32: |x + o| <= 255, so with
+ * left_shift 20, right shifts of 1..30 (the other input) and 1..23 (the
+ * output) |2 (x+o) << 20| < 2^29, |raw| < 2^28 and |h + 2^(e-1) + zp << e| <
+ * 2^31.  Loops are specialized on which input has the 0.5 multiplier (ADD
+ * swaps its inputs so that it is the first); other parameters, and
+ * broadcasting, take the reference loop.
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
 #include "ek_add_ref.h"
 
-/* The flat same-shape loop; `subtract` is a literal at both call sites, so
- * the compiler emits one branch-free loop for ADD and one for SUB. */
-static inline __attribute__((always_inline)) void ekopt_add_flat(
-    const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out,
-    const int subtract) {
-    const ekopt_rq q1 = ekopt_rq_make(p->in1_mult, p->in1_shift);
-    const ekopt_rq q2 = ekopt_rq_make(p->in2_mult, p->in2_shift);
-    const ekopt_rq qo = ekopt_rq_make(p->out_mult, p->out_shift);
-    const int32_t o1 = p->in1_offset, o2 = p->in2_offset, ls = p->left_shift;
-    const int32_t oo = p->out_offset, lo = p->act_min, hi = p->act_max;
-    for (int32_t i = 0; i < p->size; ++i) {
-        const int32_t s1 = ekopt_rq_apply(ek_shl(in1[i] + o1, ls), &q1);
-        const int32_t s2 = ekopt_rq_apply(ek_shl(in2[i] + o2, ls), &q2);
+#define EKADD_LS 20
+
+/* (a*b + 2^31) >> 32, the rounding high product. */
+static inline int32_t ekadd_mulhr(int32_t a, int32_t b) {
+#if EKOPT_DSP
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+/* One requantization: rdbpot(srdhm(x, mult), rsh) + zp, from x2 = 2x and
+ * add = 2^(rsh-1) + (zp << rsh). */
+static inline int32_t ekadd_rq(int32_t x2, int32_t mult, int32_t add, int32_t rsh) {
+    const int32_t h = ekadd_mulhr(x2, mult);
+    return (h + add + (h >> 31)) >> rsh;
+}
+
+typedef struct {
+    int32_t half;          /* 1: multiplier 0.5, the shifted add only */
+    int32_t off;           /* offset << 21 (general) or << 19 (half) */
+    int32_t mult, add, rsh;
+} ekadd_in;
+
+static inline int ekadd_in_make(int32_t offset, int32_t mult, int32_t shift, ekadd_in *q) {
+    q->half = shift == 0 && mult == (1 << 30);
+    q->mult = mult;
+    q->rsh = -shift;
+    if (q->half) {
+        q->off = (int32_t)((uint32_t)offset << (EKADD_LS - 1));
+        q->add = 0;
+        return 1;
+    }
+    q->off = (int32_t)((uint32_t)offset << (EKADD_LS + 1));
+    q->add = q->rsh >= 1 ? 1 << (q->rsh - 1) : 0;
+    return mult != INT32_MIN && q->rsh >= 1 && q->rsh <= 30;
+}
+
+/* Input value x requantized (half: exact shifted add; else rounding). */
+static inline __attribute__((always_inline)) int32_t ekadd_in_apply(int32_t x, const int half,
+                                                                    int32_t off, int32_t mult,
+                                                                    int32_t add, int32_t rsh) {
+    if (half) return (int32_t)((uint32_t)x << (EKADD_LS - 1)) + off;
+    return ekadd_rq((int32_t)((uint32_t)x << (EKADD_LS + 1)) + off, mult, add, rsh);
+}
+
+/* The flat same-shape loop; half1, half2 and subtract are literals at every
+ * call site, so each specialization is one branch-free loop. */
+static inline __attribute__((always_inline)) void ekadd_flat(
+    const ek_add_params *p, const ekadd_in *q1, const ekadd_in *q2, const int8_t *in1,
+    const int8_t *in2, int8_t *out, const int half1, const int half2, const int subtract) {
+    const int32_t o1 = q1->off, m1 = q1->mult, a1 = q1->add, r1 = q1->rsh;
+    const int32_t o2 = q2->off, m2 = q2->mult, a2 = q2->add, r2 = q2->rsh;
+    const int32_t mo = p->out_mult, ro = -p->out_shift;
+    const int32_t ao = (1 << (ro - 1)) + (int32_t)((uint32_t)p->out_offset << ro);
+    const int32_t lo = p->act_min, hi = p->act_max;
+    /* A negative index up to 0 from the ends: one counter for three arrays. */
+    const int32_t n = p->size;
+    const int8_t *const e1 = in1 + n, *const e2 = in2 + n;
+    int8_t *const eo = out + n;
+    for (int32_t i = -n; i < 0; ++i) {
+        const int32_t s1 = ekadd_in_apply(e1[i], half1, o1, m1, a1, r1);
+        const int32_t s2 = ekadd_in_apply(e2[i], half2, o2, m2, a2, r2);
         const int32_t raw = subtract ? s1 - s2 : s1 + s2;
-        out[i] = (int8_t)ek_clamp32(ekopt_rq_apply(raw, &qo) + oo, lo, hi);
+        eo[i] = (int8_t)ek_clamp32(ekadd_rq(raw * 2, mo, ao, ro), lo, hi);
     }
 }
 
 void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
-    const int32_t mults[3] = {p->in1_mult, p->in2_mult, p->out_mult};
-    const int32_t shifts[3] = {p->in1_shift, p->in2_shift, p->out_shift};
-    if (!p->broadcast && ekopt_rq_ok(mults, shifts, 3)) {
-        if (p->subtract) {
-            ekopt_add_flat(p, in1, in2, out, 1);
+    ekadd_in q1, q2;
+    if (!p->broadcast && p->left_shift == EKADD_LS && p->out_mult != INT32_MIN
+        && p->out_shift <= -1 && p->out_shift >= -23
+        && ekadd_in_make(p->in1_offset, p->in1_mult, p->in1_shift, &q1)
+        && ekadd_in_make(p->in2_offset, p->in2_mult, p->in2_shift, &q2)
+        && (q1.half || q2.half)) {
+        if (!p->subtract) {
+            if (!q1.half) {          /* ADD commutes: the 0.5 input first */
+                ekadd_flat(p, &q2, &q1, in2, in1, out, 1, 0, 0);
+            } else if (!q2.half) {
+                ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 0, 0);
+            } else {
+                ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 1, 0);
+            }
+        } else if (!q1.half) {
+            ekadd_flat(p, &q1, &q2, in1, in2, out, 0, 1, 1);
+        } else if (!q2.half) {
+            ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 0, 1);
         } else {
-            ekopt_add_flat(p, in1, in2, out, 0);
+            ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 1, 1);
         }
         return;
     }
