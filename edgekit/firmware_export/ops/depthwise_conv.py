@@ -14,17 +14,17 @@ from edgekit.firmware_export.ops.conv import conv_like
 def depthwise_scratch_bytes(params: dict) -> int:
     """Scratch bytes of ``ek_depthwise_conv2d_s8`` for these conv parameters.
 
-    The larger of the reference kernel's channel copy (``in_h * in_w``) and
-    the optimized kernel's padded plane (``dw_geometry`` in
+    The larger of the reference kernel's channel copy (``in_h * in_w``
+    bytes) and the optimized kernel's int16 plane (``dw_geometry`` in
     kernels/optimized/ek_depthwise_conv.c: rows x columns covering every
     output's window, each dilation phase of the columns stored contiguously,
-    plus 4 bytes read past the end by the last 4-tap load), rounded up to 4.
+    rows of an even number of elements, plus 4 bytes read past the end).
     """
     p = params
-    # The plane's rows run along the filter side that needs fewer 4-tap
-    # chunks in total (on a tie: the longer output side is the inner loop).
-    cost_n = p["f_h"] * -(-p["f_w"] // 4)
-    cost_t = p["f_w"] * -(-p["f_h"] // 4)
+    # The plane's rows run along the filter side that needs fewer tap pairs
+    # (on a tie: the longer output side is the inner loop).
+    cost_n = p["f_h"] * ((p["f_w"] + 1) // 2)
+    cost_t = p["f_w"] * ((p["f_h"] + 1) // 2)
     if cost_t < cost_n or (cost_t == cost_n and p["out_h"] > p["out_w"]):
         fr, fc, sr, sc, dr, dc = p["f_w"], p["f_h"], p["stride_w"], p["stride_h"], p["dil_w"], p["dil_h"]
         orn, ocn = p["out_w"], p["out_h"]
@@ -33,7 +33,8 @@ def depthwise_scratch_bytes(params: dict) -> int:
         orn, ocn = p["out_h"], p["out_w"]
     rows = (orn - 1) * sr + (fr - 1) * dr + 1
     cols = (ocn - 1) * sc + (fc - 1) * dc + 1
-    plane = rows * dc * (-(-cols // dc)) + 4
+    row_len = (dc * -(-cols // dc) + 1) & ~1
+    plane = 2 * rows * row_len + 4
     need = max(plane, p["in_h"] * p["in_w"])
     return -(-need // 4) * 4
 

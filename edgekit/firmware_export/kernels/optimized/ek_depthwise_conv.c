@@ -2,71 +2,72 @@
  *
  * Optimized version of kernels/ek_depthwise_conv.c: same function, same
  * results bit for bit (exact int32 sums in any order; requantization exact,
- * see dw_rq below).
+ * see dw_requant).
  *
  * One input channel at a time ("plane" order, as TinyEngine does):
- *   1. the channel is copied from NHWC into `scratch` as a padded plane
- *      (padding bytes hold the input zero point, so with the input offset
- *      added they contribute 0: no bounds checks anywhere after the copy);
+ *   1. the channel is copied from NHWC into `scratch` as a plane of int16
+ *      (two per word, ready for SMLAD); the plane's padding is filled with
+ *      the input zero point once per call, so with the input offset folded
+ *      into the bias (bias + offset * sum(w)) padding taps add exactly 0 and
+ *      nothing after the copy checks bounds;
  *   2. each of its m output channels (depth multiplier m) is computed from
- *      the plane, its taps sign-extended once into a small stack table of
- *      halfword pairs (taps 4q, 4q+2 and 4q+1, 4q+3 of a filter row), so
- *      four taps cost one LDR, two SXTAB16 (which add the input offset) and
- *      two SMLAD.
- * The filter "rows" are the filter's longest side: an fh x 1 filter (1-D
- * convolution over time, e.g. str_ww) runs on a transposed plane.  A
- * dilation along the rows is a row stride; along the columns the plane
- * stores each dilation phase contiguously (column c at (c % d) * pcq + c / d),
- * so the taps of one output stay contiguous.
+ *      the plane with its taps as halfword pairs in a small stack table.
+ * The plane's rows run along the filter side that needs fewer tap pairs
+ * (an fh x 1 filter, e.g. str_ww's 1-D convolutions over time, runs on a
+ * transposed plane); on a tie the longer output side is the inner loop
+ * (KWS's 25 x 5 outputs: 5 rows of 25).  A dilation along the rows is a row
+ * stride; along the columns each dilation phase is stored contiguously
+ * (column c at (c % d) * pcq + c / d), so the taps of one output are
+ * adjacent and any stride / dilation takes the same loops.
  *
- * Fast paths: 3 taps per row at column stride 1 (3x3 stride 1), two outputs
- * per step, taps in registers (7 instructions per row and 2 outputs); filters
- * of 3 rows of at most 4 taps (3x3 stride 2, dilated 3x3), taps in registers.
+ * Loops (instructions per output channel and plane row):
+ *   - filters of at most 3 taps per row, column stride 1 (3x3, 3x1):
+ *     four outputs per step, per filter row LDRD taps, LDRD + LDR of 6
+ *     inputs, 8 SMLAD/SMLAxy for 12 MACs (assembly: gcc spills the four
+ *     accumulators of the C form);
+ *   - same filters at column stride 2: two outputs per step, 7 instructions
+ *     per filter row for 6 MACs;
+ *   - anything else: one output per step, LDR + SMLAD per tap pair.
+ *
+ * Requantization (dw_requant): for shift = -r, 2 <= r <= 22, multiplier > 0,
+ *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc, m), r) + zp
+ * = floor((acc*m + 2^30 - [acc<0] 2^31 + (2^(r-1) + zp 2^r) 2^31) / 2^(31+r))
+ * (nested floors; SRDHM = (acc*m + 2^30) >> 31 for m != INT32_MIN; the ties
+ * of the second rounding go away from zero: [SRDHM < 0], which equals
+ * [acc < 0] except when SRDHM is 0, where both give 0).  With
+ * hc = (1 + 2 zp) << (r - 2) that is one SMLAL on
+ * (hi, lo) = (hc + (acc >> 31), 2^30 + (acc < 0) 2^31), then hi >> (r - 1)
+ * and SSAT: 7 instructions with the store.  Other shifts, or a clamp
+ * narrower than int8, take the reference arithmetic.
  *
  * In place: output channel c is written only after input channel c was
  * copied to the plane and overwrites only channel c, so out == in is correct
  * when depth_multiplier == 1 and out_h * out_w <= in_h * in_w.
- *
- * Requantization (dw_rq): for shift = -r, 2 <= r <= 22, TFLM's
- *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc, m), r) + zp
- * equals floor((acc*m + 2^30 - [acc<0] 2^31 + (2^(r-1) + zp 2^r) 2^31) / 2^(31+r))
- * (nested floors; SRDHM = (acc*m + 2^30) >> 31 for m != INT32_MIN; ties of
- * the second rounding go away from zero, and acc < 0 <=> SRDHM < 0 except
- * when SRDHM is 0, where both give 0).  With hc = (1 + 2 zp) << (r - 2)
- * that is one SMLAL on (hi, lo) = (hc + (acc >> 31), 2^30 + (acc<0) 2^31)
- * and hi >> (r - 1).  Other shifts and a clamp narrower than int8 take the
- * reference arithmetic.
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
 #include "ek_depthwise_conv_ref.h"
 
-#define EKDW_MAXTAPS 128  /* filter rows x 4-tap chunks in the stack table */
+#define EKDW_MAXPAIRS 128  /* filter rows x tap pairs in the stack table */
 
 static inline int32_t dw_h16(int32_t v, int k) { return (int16_t)((uint32_t)v >> (16 * k)); }
 
 #if EKOPT_DSP
 #define dw_smlad(a, b, acc) __smlad((a), (b), (acc))
+#define dw_smlabt(a, b, acc) __smlabt((a), (b), (acc))
 #define dw_smlatb(a, b, acc) __smlatb((a), (b), (acc))
-#define dw_lo(v) __sxtb16(v)
-#define dw_hi(v) ekopt_sxtb16_hi(v)
 #define dw_sat8(v) __ssat((v), 8)
 #else
 static inline int32_t dw_smlad(int32_t a, int32_t b, int32_t acc) {
     return acc + dw_h16(a, 0) * dw_h16(b, 0) + dw_h16(a, 1) * dw_h16(b, 1);
 }
+static inline int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) {
+    return acc + dw_h16(a, 0) * dw_h16(b, 1);
+}
 static inline int32_t dw_smlatb(int32_t a, int32_t b, int32_t acc) {
     return acc + dw_h16(a, 1) * dw_h16(b, 0);
 }
-/* Bytes 0 and 2 (s = 0) or 1 and 3 (s = 8) of v, sign-extended, as halfwords. */
-static inline int32_t dw_pair(int32_t v, int s) {
-    const uint32_t l = (uint32_t)(int32_t)(int8_t)((uint32_t)v >> s);
-    const uint32_t h = (uint32_t)(int32_t)(int8_t)((uint32_t)v >> (s + 16));
-    return (int32_t)((l & 0xffffu) | (h << 16));
-}
-#define dw_lo(v) dw_pair((v), 0)
-#define dw_hi(v) dw_pair((v), 8)
 #define dw_sat8(v) ek_clamp32((v), -128, 127)
 #endif
 
@@ -75,21 +76,26 @@ static inline int32_t dw_pack(int32_t lo, int32_t hi) {
     return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
 }
 
+/* Two int16 at p (2-byte aligned; LDR allows that on ARMv7-M). */
+static inline int32_t dw_ld2(const int16_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 /* Plane geometry in "rotated" coordinates: rows r, columns c. */
 typedef struct {
     int32_t fr, fc, sr, sc, dr, dc, pr, pc;  /* filter size, strides, dilations, leading pads */
     int32_t ir, icn, orn, ocn;               /* input and output rows, columns */
     int32_t xr, xc, yr, yc;                  /* element strides of input and output */
-    int32_t prn, pcf, pcq, rl, nch;          /* plane rows, columns, per phase, row bytes; chunks */
+    int32_t prn, pcf, pcq, rl, np;           /* plane rows, columns, per phase, row elements; pairs */
     int32_t transposed;
 } dw_geom;
 
 static dw_geom dw_geometry(const ek_conv_params *p) {
     dw_geom g;
     const int32_t C = p->in_c, OC = p->out_c;
-    /* Rows along the filter side that needs fewer 4-tap chunks in total;
-     * on a tie, the longer output side is the inner (column) loop. */
-    const int32_t cost_n = p->f_h * ((p->f_w + 3) / 4), cost_t = p->f_w * ((p->f_h + 3) / 4);
+    const int32_t cost_n = p->f_h * ((p->f_w + 1) / 2), cost_t = p->f_w * ((p->f_h + 1) / 2);
     g.transposed = cost_t < cost_n || (cost_t == cost_n && p->out_h > p->out_w);
     if (!g.transposed) {
         g.fr = p->f_h; g.fc = p->f_w; g.sr = p->stride_h; g.sc = p->stride_w;
@@ -105,43 +111,57 @@ static dw_geom dw_geometry(const ek_conv_params *p) {
     g.prn = (g.orn - 1) * g.sr + (g.fr - 1) * g.dr + 1;
     g.pcf = (g.ocn - 1) * g.sc + (g.fc - 1) * g.dc + 1;
     g.pcq = (g.pcf + g.dc - 1) / g.dc;
-    g.rl = g.dc * g.pcq;
-    g.nch = (g.fc + 3) / 4;
+    g.rl = (g.dc * g.pcq + 1) & ~1;  /* even: rows start 4-byte aligned */
+    g.np = (g.fc + 1) / 2;
     return g;
 }
 
-/* Copy input channel x (element strides g->xr, g->xc) into the padded plane. */
-static void dw_gather(const dw_geom *g, const int8_t *x, int8_t *plane, int8_t zp) {
-    for (int32_t r = 0; r < g->prn; ++r) {
-        int8_t *d = plane + (int64_t)r * g->rl;
-        const int32_t iy = r - g->pr;
-        if (iy < 0 || iy >= g->ir) {
-            memset(d, zp, (size_t)g->rl);
+/* Copy the interior of input channel x (element strides xr, xc) into the
+ * plane; the padding already holds the zero point. */
+static void dw_gather(const dw_geom *g, const int8_t *x, int16_t *plane) {
+    const int32_t r0 = ek_max32(0, g->pr), r1 = ek_min32(g->prn, g->pr + g->ir);
+    const int32_t c0 = ek_min32(g->pc, g->pcf), c1 = ek_max32(c0, ek_min32(g->pcf, g->pc + g->icn));
+    const int32_t xc = g->xc;
+    for (int32_t r = r0; r < r1; ++r) {
+        const int8_t *s = x + (r - g->pr) * g->xr + (c0 - g->pc) * xc;
+        int16_t *d = plane + r * g->rl;
+        if (g->dc > 1) {
+            for (int32_t c = c0; c < c1; ++c, s += xc) d[(c % g->dc) * g->pcq + c / g->dc] = *s;
             continue;
         }
-        const int8_t *s = x + (int64_t)iy * g->xr;
-        if (g->dc == 1) {
-            const int32_t c0 = ek_min32(g->pc, g->pcf);
-            const int32_t c1 = ek_max32(c0, ek_min32(g->pcf, g->icn + g->pc));
-            int32_t c = 0;
-            for (; c < c0; ++c) d[c] = zp;
-            const int8_t *sp = s + (int64_t)(c0 - g->pc) * g->xc;
-            const int32_t xc = g->xc;
-            for (; c + 4 <= c1; c += 4, sp += 4 * xc) {
-                d[c] = sp[0];
-                d[c + 1] = sp[xc];
-                d[c + 2] = sp[2 * xc];
-                d[c + 3] = sp[3 * xc];
-            }
-            for (; c < c1; ++c, sp += xc) d[c] = *sp;
-            for (; c < g->pcf; ++c) d[c] = zp;
-        } else {
-            memset(d, zp, (size_t)g->rl);
-            for (int32_t c = 0; c < g->pcf; ++c) {
-                const int32_t ix = c - g->pc;
-                if (ix >= 0 && ix < g->icn) d[(c % g->dc) * g->pcq + c / g->dc] = s[(int64_t)ix * g->xc];
-            }
+        d += c0;
+        int32_t n = c1 - c0;
+#if EKOPT_DSP
+        if (n >= 4) {
+            /* 4 elements per step: 4 LDRSB, 2 PKHBT, 2 STR (unaligned allowed). */
+            int16_t *const end = d + (n & ~3);
+            int32_t v0, v1, v2, v3;
+            __asm__ volatile("1:\n\t"
+                             "ldrsb %[v0], [%[s]]\n\t"
+                             "ldrsb %[v1], [%[s], %[x1]]\n\t"
+                             "ldrsb %[v2], [%[s], %[x2]]\n\t"
+                             "ldrsb %[v3], [%[s], %[x3]]\n\t"
+                             "add %[s], %[s], %[x4]\n\t"
+                             "pkhbt %[v0], %[v0], %[v1], lsl #16\n\t"
+                             "pkhbt %[v2], %[v2], %[v3], lsl #16\n\t"
+                             "str %[v0], [%[d]], #4\n\t"
+                             "str %[v2], [%[d]], #4\n\t"
+                             "cmp %[d], %[e]\n\t"
+                             "bne 1b\n\t"
+                             : [s] "+r"(s), [d] "+r"(d), [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2),
+                               [v3] "=&r"(v3)
+                             : [x1] "r"(xc), [x2] "r"(2 * xc), [x3] "r"(3 * xc), [x4] "r"(4 * xc), [e] "r"(end)
+                             : "memory", "cc");
+            n &= 3;
         }
+#else
+        for (; n >= 4; n -= 4, s += 4 * xc, d += 4) {
+            const int32_t w0 = dw_pack(s[0], s[xc]), w1 = dw_pack(s[2 * xc], s[3 * xc]);
+            memcpy(d, &w0, 4);
+            memcpy(d + 2, &w1, 4);
+        }
+#endif
+        for (; n > 0; --n, s += xc) *d++ = *s;
     }
 }
 
@@ -160,204 +180,239 @@ static inline int32_t dw_requant(int32_t acc, const dw_rq *q, const int fast) {
     return ek_clamp32(ek_mbqm(acc, q->mult, q->shift) + q->zp, q->lo, q->hi);
 }
 
-/* Filter rows of one output pixel: taps of row k at x + k * tstep, table t. */
-static inline int32_t dw_dot(const int8_t *x, int32_t tstep, const int32_t *t, int32_t fr, int32_t nch,
+/* Generic output: np tap pairs per filter row, rows tstep elements apart. */
+static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, int32_t fr, int32_t np,
                              int32_t s) {
     for (int32_t k = 0; k < fr; ++k, x += tstep) {
-        const int8_t *xp = x;
-        for (int32_t j = 0; j < nch; ++j, xp += 4, t += 2) {
-            const int32_t v = ekopt_ld4(xp);
-            s = dw_smlad(dw_lo(v), t[0], s);
-            s = dw_smlad(dw_hi(v), t[1], s);
-        }
+        for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
     }
     return s;
 }
 
-/* Outputs c and c + 1 of a row from bytes x[0..3] of one filter row
- * (filter rows of at most 3 taps: (t0, t2), (t1, 0)). */
-#define EKDW_PAIR(X, A, B, S0, S1)                                               \
-    do {                                                                         \
-        const int32_t v_ = ekopt_ld4(X);                                         \
-        const int32_t e_ = dw_lo(v_), o_ = dw_hi(v_);                            \
-        S0 = dw_smlad(e_, A, S0);                                                \
-        S0 = dw_smlad(o_, B, S0);                                                \
-        S1 = dw_smlad(o_, A, S1);                                                \
-        S1 = dw_smlatb(e_, B, S1);                                               \
-    } while (0)
-
 #if EKOPT_DSP
-/* One filter row of EKDW_BLK4_3: weights at [t + O], bytes at [X] and [X + 2]. */
-#define EKDW_ROW4(X, O)                                                          \
-    "ldrd %[a], %[b], [%[t], #" #O "]\n\t"                                        \
-    "ldr %[v], [" X "]\n\t"                                                       \
-    "sxtb16 %[e], %[v]\n\t"                                                       \
-    "sxtb16 %[o], %[v], ror #8\n\t"                                               \
-    "smlad %[s0], %[e], %[a], %[s0]\n\t"                                          \
-    "smlad %[s0], %[o], %[b], %[s0]\n\t"                                          \
-    "smlad %[s1], %[o], %[a], %[s1]\n\t"                                          \
-    "smlatb %[s1], %[e], %[b], %[s1]\n\t"                                         \
-    "ldr %[v], [" X ", #2]\n\t"                                                   \
-    "sxtb16 %[e], %[v]\n\t"                                                       \
-    "sxtb16 %[o], %[v], ror #8\n\t"                                               \
-    "smlad %[s2], %[e], %[a], %[s2]\n\t"                                          \
-    "smlad %[s2], %[o], %[b], %[s2]\n\t"                                          \
-    "smlad %[s3], %[o], %[a], %[s3]\n\t"                                          \
-    "smlatb %[s3], %[e], %[b], %[s3]\n\t"
+/* One filter row of dw_blk4: taps W01, W12 at [t + O], inputs x[0..5] at [X]. */
+#define EKDW_ROW4(X, O)                                                         \
+    "ldrd %[a], %[b], [%[t], #" #O "]\n\t"                                      \
+    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
+    "ldr %[p2], [" X ", #8]\n\t"                                                \
+    "smlad %[s0], %[p0], %[a], %[s0]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
+    "smlatb %[s1], %[p0], %[a], %[s1]\n\t"                                      \
+    "smlad %[s1], %[p1], %[b], %[s1]\n\t"                                       \
+    "smlad %[s2], %[p1], %[a], %[s2]\n\t"                                       \
+    "smlabt %[s2], %[p2], %[b], %[s2]\n\t"                                      \
+    "smlatb %[s3], %[p1], %[a], %[s3]\n\t"                                      \
+    "smlad %[s3], %[p2], %[b], %[s3]\n\t"
+#endif
 
-/* Four outputs of a 3-row filter of at most 3 taps per row, column stride 1:
- * 3 LDRD, 6 LDR, 12 SXTB16, 24 SMLAxx (written in assembly: gcc spills the
- * accumulators of the C version). */
-static inline void dw_blk4_3(const int8_t *x, int32_t tstep, const int32_t *tw, int32_t *s) {
+/* Outputs c .. c + 3 of a 3-row filter of at most 3 taps per row, column
+ * stride 1: x[0..5] of each row (x 4-byte aligned), taps t[2k] = (w0, w1),
+ * t[2k + 1] = (w1, w2) of row k. */
+static inline void dw_blk4(const int16_t *x, int32_t tstep, const int32_t *t, int32_t *s) {
+#if EKOPT_DSP
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
-    int32_t a, b, v, e, o;
-    const int8_t *xr;
+    int32_t a, b, p0, p1, p2;
+    const int16_t *xr;
     __asm__(EKDW_ROW4("%[x]", 0)
             "add %[xr], %[x], %[ts]\n\t"
             EKDW_ROW4("%[xr]", 8)
             "add %[xr], %[xr], %[ts]\n\t"
             EKDW_ROW4("%[xr]", 16)
             : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [a] "=&r"(a), [b] "=&r"(b),
-              [v] "=&r"(v), [e] "=&r"(e), [o] "=&r"(o), [xr] "=&r"(xr)
-            : [x] "r"(x), [ts] "r"(tstep), [t] "r"(tw)
+              [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [xr] "=&r"(xr)
+            : [x] "r"(x), [ts] "r"(2 * tstep), [t] "r"(t)
             : "memory");
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+#else
+    for (int32_t k = 0; k < 3; ++k, x += tstep, t += 2) {
+        const int32_t p0 = dw_ld2(x), p1 = dw_ld2(x + 2), p2 = dw_ld2(x + 4);
+        s[0] = dw_smlabt(p1, t[1], dw_smlad(p0, t[0], s[0]));
+        s[1] = dw_smlad(p1, t[1], dw_smlatb(p0, t[0], s[1]));
+        s[2] = dw_smlabt(p2, t[1], dw_smlad(p1, t[0], s[2]));
+        s[3] = dw_smlad(p2, t[1], dw_smlatb(p1, t[0], s[3]));
+    }
+#endif
+}
+
+#if EKOPT_DSP
+/* Requantize accumulator S as dw_requant(fast) and store it at [Y (, YC)]. */
+#define EKDW_RQ(S, ST)                                                          \
+    "and %[lo], " S ", #0x80000000\n\t"                                          \
+    "add %[lo], %[lo], #0x40000000\n\t"                                          \
+    "add %[hi], %[hc], " S ", asr #31\n\t"                                        \
+    "smlal %[lo], %[hi], " S ", %[m]\n\t"                                         \
+    "asr %[hi], %[hi], %[rs]\n\t"                                                 \
+    "ssat %[hi], #8, %[hi]\n\t"                                                   \
+    ST "\n\t"
+
+/* Two outputs requantized (fast form) and stored at y and y + yc; returns y + 2 yc. */
+static inline int8_t *dw_rq2(int32_t s0, int32_t s1, const dw_rq *q, int8_t *y, int32_t yc) {
+    int32_t lo, hi;
+    __asm__(EKDW_RQ("%[s0]", "strb %[hi], [%[y]]")
+            EKDW_RQ("%[s1]", "strb %[hi], [%[y], %[yc]]")
+            "add %[y], %[y], %[yc], lsl #1\n\t"
+            : [y] "+r"(y), [lo] "=&r"(lo), [hi] "=&r"(hi)
+            : [s0] "r"(s0), [s1] "r"(s1), [hc] "r"(q->hc), [m] "r"(q->mult), [rs] "r"(q->rs),
+              [yc] "r"(yc)
+            : "memory");
+    return y;
 }
 #endif
 
-/* One output channel over the whole plane.  tw: 2 * fr * nch tap words; FR:
- * g->fr as a constant (3) or 0 (read g->fr). */
-static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, const int8_t *plane,
+/* One output channel over the whole plane.  tw: the tap table (fast: 2
+ * words per row as dw_blk4; else np words per row). */
+static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, const int16_t *plane,
                                                            const int32_t *tw, int32_t bias,
                                                            const dw_rq *q, int8_t *y, const int fast,
-                                                           const int32_t FR) {
-    const int32_t fr = FR ? FR : g->fr;
+                                                           const int three) {
     const int32_t rstep = g->sr * g->rl, tstep = g->dr * g->rl, yc = g->yc;
-    if (g->nch == 1 && g->fc <= 3 && g->sc == 1 && g->dc == 1) {
+    if (three && g->sc == 1) {
         for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
-            const int8_t *x = plane;
+            const int16_t *x = plane;
             int8_t *yp = y;
             int32_t c = 0;
-            for (; c + 4 <= g->ocn; c += 4, x += 4, yp += 4 * yc) {
-                int32_t s0 = bias, s1 = bias, s2 = bias, s3 = bias;
+            for (; c + 4 <= g->ocn; c += 4, x += 4) {
+                int32_t s[4] = {bias, bias, bias, bias};
+                dw_blk4(x, tstep, tw, s);
 #if EKOPT_DSP
-                if (FR == 3) {
-                    int32_t sv[4] = {bias, bias, bias, bias};
-                    dw_blk4_3(x, tstep, tw, sv);
-                    s0 = sv[0], s1 = sv[1], s2 = sv[2], s3 = sv[3];
-                } else
+                if (fast) {
+                    yp = dw_rq2(s[0], s[1], q, yp, yc);
+                    yp = dw_rq2(s[2], s[3], q, yp, yc);
+                    continue;
+                }
 #endif
-                if (FR == 3) {
-                    EKDW_PAIR(x, tw[0], tw[1], s0, s1);
-                    EKDW_PAIR(x + 2, tw[0], tw[1], s2, s3);
-                    EKDW_PAIR(x + tstep, tw[2], tw[3], s0, s1);
-                    EKDW_PAIR(x + tstep + 2, tw[2], tw[3], s2, s3);
-                    EKDW_PAIR(x + 2 * tstep, tw[4], tw[5], s0, s1);
-                    EKDW_PAIR(x + 2 * tstep + 2, tw[4], tw[5], s2, s3);
-                } else {
-                    const int8_t *xr = x;
-                    const int32_t *t = tw;
-                    for (int32_t k = 0; k < fr; ++k, xr += tstep, t += 2) {
-                        const int32_t a = t[0], b = t[1];
-                        EKDW_PAIR(xr, a, b, s0, s1);
-                        EKDW_PAIR(xr + 2, a, b, s2, s3);
-                    }
+                yp[0] = (int8_t)dw_requant(s[0], q, fast);
+                yp[yc] = (int8_t)dw_requant(s[1], q, fast);
+                yp[2 * yc] = (int8_t)dw_requant(s[2], q, fast);
+                yp[3 * yc] = (int8_t)dw_requant(s[3], q, fast);
+                yp += 4 * yc;
+            }
+            for (; c < g->ocn; ++c, ++x, yp += yc) {
+                int32_t s0 = bias;
+                const int16_t *xr = x;
+                for (int32_t k = 0; k < 3; ++k, xr += tstep) {
+                    s0 = dw_smlabt(dw_ld2(xr + 2), tw[2 * k + 1], dw_smlad(dw_ld2(xr), tw[2 * k], s0));
+                }
+                *yp = (int8_t)dw_requant(s0, q, fast);
+            }
+        }
+        return;
+    }
+    if (three && g->sc == 2) {
+        for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
+            const int16_t *x = plane;
+            int8_t *yp = y;
+            int32_t c = 0;
+            for (; c + 2 <= g->ocn; c += 2, x += 4, yp += 2 * yc) {
+                int32_t s0 = bias, s1 = bias;
+                const int16_t *xr = x;
+                for (int32_t k = 0; k < 3; ++k, xr += tstep) {
+                    const int32_t a = tw[2 * k], b = tw[2 * k + 1];
+                    const int32_t p0 = dw_ld2(xr), p1 = dw_ld2(xr + 2), p2 = dw_ld2(xr + 4);
+                    s0 = dw_smlabt(p1, b, dw_smlad(p0, a, s0));
+                    s1 = dw_smlabt(p2, b, dw_smlad(p1, a, s1));
                 }
                 yp[0] = (int8_t)dw_requant(s0, q, fast);
                 yp[yc] = (int8_t)dw_requant(s1, q, fast);
-                yp[2 * yc] = (int8_t)dw_requant(s2, q, fast);
-                yp[3 * yc] = (int8_t)dw_requant(s3, q, fast);
             }
-            if (c + 2 <= g->ocn) {
-                int32_t s0 = bias, s1 = bias;
-                const int8_t *xr = x;
-                const int32_t *t = tw;
-                for (int32_t k = 0; k < fr; ++k, xr += tstep, t += 2) EKDW_PAIR(xr, t[0], t[1], s0, s1);
-                yp[0] = (int8_t)dw_requant(s0, q, fast);
-                yp[yc] = (int8_t)dw_requant(s1, q, fast);
-                c += 2, x += 2, yp += 2 * yc;
+            if (c < g->ocn) {
+                int32_t s0 = bias;
+                const int16_t *xr = x;
+                for (int32_t k = 0; k < 3; ++k, xr += tstep) {
+                    s0 = dw_smlabt(dw_ld2(xr + 2), tw[2 * k + 1], dw_smlad(dw_ld2(xr), tw[2 * k], s0));
+                }
+                *yp = (int8_t)dw_requant(s0, q, fast);
             }
-            if (c < g->ocn) *yp = (int8_t)dw_requant(dw_dot(x, tstep, tw, fr, 1, bias), q, fast);
         }
         return;
     }
     const int32_t cstep = g->dc > 1 ? 0 : g->sc;
     for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
         int8_t *yp = y;
-        const int8_t *x = plane;
+        const int16_t *x = plane;
         for (int32_t c = 0; c < g->ocn; ++c, yp += yc, x += cstep) {
             if (g->dc > 1) {
                 const int32_t col = c * g->sc;
                 x = plane + (col % g->dc) * g->pcq + col / g->dc;
             }
-            *yp = (int8_t)dw_requant(dw_dot(x, tstep, tw, fr, FR ? 1 : g->nch, bias), q, fast);
+            *yp = (int8_t)dw_requant(dw_dot(x, tstep, tw, g->fr, g->np, bias), q, fast);
         }
     }
 }
 
-static void dw_plane_fast3(const dw_geom *g, const int8_t *plane, const int32_t *tw, int32_t bias,
+static void dw_plane_fast3(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
                            const dw_rq *q, int8_t *y) {
-    dw_plane(g, plane, tw, bias, q, y, 1, 3);
+    dw_plane(g, plane, tw, bias, q, y, 1, 1);
 }
 
-static void dw_plane_fast(const dw_geom *g, const int8_t *plane, const int32_t *tw, int32_t bias,
+static void dw_plane_fast(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
                           const dw_rq *q, int8_t *y) {
     dw_plane(g, plane, tw, bias, q, y, 1, 0);
 }
 
-static void dw_plane_exact(const dw_geom *g, const int8_t *plane, const int32_t *tw, int32_t bias,
-                           const dw_rq *q, int8_t *y) {
-    dw_plane(g, plane, tw, bias, q, y, 0, 0);
+static void dw_plane_exact(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
+                           const dw_rq *q, int8_t *y, int three) {
+    if (three) dw_plane(g, plane, tw, bias, q, y, 0, 1);
+    else dw_plane(g, plane, tw, bias, q, y, 0, 0);
 }
 
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                             const int32_t *bias, int8_t *out, int8_t *scratch) {
     const dw_geom g = dw_geometry(p);
-    if (!scratch || g.fr * g.nch > EKDW_MAXTAPS) {
+    if (!scratch || g.fr * (g.np + 1) > EKDW_MAXPAIRS) {
         ek_depthwise_conv_reference(p, in, filter, bias, out, scratch);
         return;
     }
     const int32_t m = p->depth_multiplier, C = p->in_c, OC = p->out_c;
-    const int8_t zp = (int8_t)(-p->in_offset);
     const int full = p->act_min <= -128 && p->act_max >= 127;
-    int32_t tw[2 * EKDW_MAXTAPS];
+    /* 3-tap rows at column stride 1 or 2: taps (w0, w1), (w1, w2) per row. */
+    const int three = g.fr == 3 && g.fc <= 3 && g.dc == 1 && (g.sc == 1 || g.sc == 2);
+    /* Filter element (row r, column c) of output channel 0. */
+    const int32_t wr = g.transposed ? OC : p->f_w * OC, wc = g.transposed ? p->f_w * OC : OC;
+    int16_t *plane = (int16_t *)(void *)scratch;
+    {
+        const uint32_t z2 = (uint32_t)dw_pack(-p->in_offset, -p->in_offset);
+        const int32_t words = (g.prn * g.rl) / 2 + 1;
+        uint32_t *w = (uint32_t *)(void *)scratch;
+        for (int32_t i = 0; i < words; ++i) w[i] = z2;
+    }
+    int32_t tw[EKDW_MAXPAIRS];
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *xb = in + (int64_t)b * p->in_h * p->in_w * C;
         int8_t *yb = out + (int64_t)b * p->out_h * p->out_w * OC;
         for (int32_t ic = 0; ic < C; ++ic) {
-            dw_gather(&g, xb + ic, scratch, zp);
+            dw_gather(&g, xb + ic, plane);
             for (int32_t k = 0; k < m; ++k) {
                 const int32_t oc = ic * m + k;
-                /* Taps of oc as halfword pairs: row r, chunk j -> (4j, 4j+2), (4j+1, 4j+3). */
+                const int8_t *f = filter + oc;
+                int32_t wsum = 0, n = 0;
                 for (int32_t r = 0; r < g.fr; ++r) {
-                    for (int32_t j = 0; j < g.nch; ++j) {
-                        int32_t w[4];
-                        for (int32_t i = 0; i < 4; ++i) {
-                            const int32_t cc = 4 * j + i;
-                            const int32_t fy = g.transposed ? cc : r, fx = g.transposed ? r : cc;
-                            w[i] = cc < g.fc ? filter[((int64_t)fy * p->f_w + fx) * OC + oc] : 0;
-                        }
-                        tw[2 * (r * g.nch + j)] = dw_pack(w[0], w[2]);
-                        tw[2 * (r * g.nch + j) + 1] = dw_pack(w[1], w[3]);
+                    const int8_t *fr = f + (int64_t)r * wr;
+                    if (three) {
+                        const int32_t w0 = fr[0], w1 = g.fc > 1 ? fr[wc] : 0, w2 = g.fc > 2 ? fr[2 * wc] : 0;
+                        tw[n++] = dw_pack(w0, w1);
+                        tw[n++] = dw_pack(w1, w2);
+                        wsum += w0 + w1 + w2;
+                        continue;
+                    }
+                    for (int32_t j = 0; j < g.fc; j += 2) {
+                        const int32_t w0 = fr[(int64_t)j * wc], w1 = j + 1 < g.fc ? fr[(int64_t)(j + 1) * wc] : 0;
+                        tw[n++] = dw_pack(w0, w1);
+                        wsum += w0 + w1;
                     }
                 }
+                /* Input offset folded into the bias: the padding holds the
+                 * input zero point, so every tap adds (x + offset) * w. */
+                const int32_t bo = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)(p->in_offset * wsum));
                 const int32_t mult = p->mult[oc], shift = p->shift[oc], rr = -shift;
                 dw_rq q = {mult, shift, 0, 0, p->out_offset, p->act_min, p->act_max};
-                /* Input offset folded into the bias: the padding bytes hold
-                 * the input zero point, so every tap adds (x + offset) * w. */
-                int32_t wsum = 0;
-                for (int32_t t = 0; t < g.fr * g.nch; ++t) {
-                    wsum += dw_h16(tw[2 * t], 0) + dw_h16(tw[2 * t], 1) + dw_h16(tw[2 * t + 1], 0)
-                            + dw_h16(tw[2 * t + 1], 1);
-                }
-                const int32_t bo = (bias ? bias[oc] : 0) + p->in_offset * wsum;
                 if (full && mult > 0 && rr >= 2 && rr <= 22) {
                     q.hc = (int32_t)((uint32_t)(1 + 2 * p->out_offset) << (rr - 2));
                     q.rs = rr - 1;
-                    if (g.fr == 3 && g.nch == 1) dw_plane_fast3(&g, scratch, tw, bo, &q, yb + oc);
-                    else dw_plane_fast(&g, scratch, tw, bo, &q, yb + oc);
+                    if (three) dw_plane_fast3(&g, plane, tw, bo, &q, yb + oc);
+                    else dw_plane_fast(&g, plane, tw, bo, &q, yb + oc);
                 } else {
-                    dw_plane_exact(&g, scratch, tw, bo, &q, yb + oc);
+                    dw_plane_exact(&g, plane, tw, bo, &q, yb + oc, three);
                 }
             }
         }
