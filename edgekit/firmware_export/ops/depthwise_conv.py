@@ -35,7 +35,21 @@ def depthwise_scratch_bytes(params: dict) -> int:
     cols = (ocn - 1) * sc + (fc - 1) * dc + 1
     row_len = (dc * -(-cols // dc) + 1) & ~1
     plane = 2 * rows * row_len + 4
-    need = max(plane, p["in_h"] * p["in_w"])
+    # Groups of 4 channels (dw_use_group): 8 bytes per padded pixel, when
+    # that is at most half the input and the plane has no 3-row fast loop
+    # over rows of 6 outputs or more; the plane then serves only the
+    # channels left over (in_c % 4).
+    group = 8 * ((p["out_h"] - 1) * p["stride_h"] + (p["f_h"] - 1) * p["dil_h"] + 1) \
+        * ((p["out_w"] - 1) * p["stride_w"] + (p["f_w"] - 1) * p["dil_w"] + 1)
+    need = p["in_h"] * p["in_w"]
+    if (p["depth_multiplier"] == 1 and p["in_c"] >= 4 and p["f_h"] * p["f_w"] <= 64
+            and 2 * group <= p["in_h"] * p["in_w"] * p["in_c"]
+            and not (fr == 3 and fc <= 3 and dc == 1 and sc in (1, 2) and ocn >= 6)):
+        need = max(need, group)
+        if p["in_c"] % 4:
+            need = max(need, plane)
+    else:
+        need = max(need, plane)
     return -(-need // 4) * 4
 
 

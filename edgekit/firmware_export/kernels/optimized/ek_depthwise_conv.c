@@ -340,6 +340,20 @@ static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, con
     }
 }
 
+#include "ek_depthwise_conv_group.h"
+
+/* The group path is taken for depth multiplier 1 and at least 4 channels
+ * when its plane (8 bytes per padded pixel) is at most half the input (the
+ * group plane then costs less scratch than in-place saves), unless the
+ * plane path has its 3-row fast loop over rows of at least 6 outputs
+ * (ops/depthwise_conv.py: depthwise_scratch_bytes mirrors this). */
+static int dw_use_group(const ek_conv_params *p, const dw_geom *g) {
+    const int32_t gb = 8 * dw_group_rows(p) * dw_group_cols(p);
+    const int three = g->fr == 3 && g->fc <= 3 && g->dc == 1 && (g->sc == 1 || g->sc == 2);
+    return p->depth_multiplier == 1 && p->in_c >= 4 && p->f_h * p->f_w <= EKDW_GMAXTAPS
+           && 2 * gb <= p->in_h * p->in_w * p->in_c && !(three && g->ocn >= 6);
+}
+
 static void dw_plane_fast3(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
                            const dw_rq *q, int8_t *y) {
     dw_plane(g, plane, tw, bias, q, y, 1, 1);
@@ -364,6 +378,20 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
         return;
     }
     const int32_t m = p->depth_multiplier, C = p->in_c, OC = p->out_c;
+    int32_t c_first = 0;
+    if (dw_use_group(p, &g)) {
+        const uint32_t z2 = (uint32_t)dw_pack(-p->in_offset, -p->in_offset);
+        const int32_t words = 2 * dw_group_rows(p) * dw_group_cols(p);
+        int32_t *gp = (int32_t *)(void *)scratch;
+        for (int32_t i = 0; i < words; ++i) gp[i] = (int32_t)z2;
+        c_first = C & ~3;
+        for (int32_t b = 0; b < p->batches; ++b) {
+            const int8_t *xb = in + (int64_t)b * p->in_h * p->in_w * C;
+            int8_t *yb = out + (int64_t)b * p->out_h * p->out_w * OC;
+            for (int32_t c = 0; c < c_first; c += 4) dw_group(p, xb, filter, bias, yb, gp, c);
+        }
+        if (c_first == C) return;
+    }
     const int full = p->act_min <= -128 && p->act_max >= 127;
     /* 3-tap rows at column stride 1 or 2: taps (w0, w1), (w1, w2) per row. */
     const int three = g.fr == 3 && g.fc <= 3 && g.dc == 1 && (g.sc == 1 || g.sc == 2);
@@ -380,7 +408,7 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *xb = in + (int64_t)b * p->in_h * p->in_w * C;
         int8_t *yb = out + (int64_t)b * p->out_h * p->out_w * OC;
-        for (int32_t ic = 0; ic < C; ++ic) {
+        for (int32_t ic = c_first; ic < C; ++ic) {
             dw_gather(&g, xb + ic, plane);
             for (int32_t k = 0; k < m; ++k) {
                 const int32_t oc = ic * m + k;
