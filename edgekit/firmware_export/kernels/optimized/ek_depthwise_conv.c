@@ -259,6 +259,8 @@ static inline int8_t *dw_rq2(int32_t s0, int32_t s1, const dw_rq *q, int8_t *y, 
 }
 #endif
 
+#include "ek_depthwise_conv_asm.h"
+
 /* One output channel over the whole plane.  tw: the tap table (fast: 2
  * words per row as dw_blk4; else np words per row). */
 static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, const int16_t *plane,
@@ -266,11 +268,27 @@ static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, con
                                                            const dw_rq *q, int8_t *y, const int fast,
                                                            const int three) {
     const int32_t rstep = g->sr * g->rl, tstep = g->dr * g->rl, yc = g->yc;
+#if EKOPT_DSP
+    dw_k3 k;
+    const int32_t nb = g->ocn / 4;
+    if (three && fast && nb > 0) {
+        for (int32_t i = 0; i < 6; ++i) k.w[i] = tw[i];
+        k.bias = bias, k.hc = q->hc, k.mult = q->mult, k.rs = q->rs, k.yc = yc;
+        k.ts = 2 * tstep, k.ts2 = 4 * tstep;
+    }
+#endif
     if (three && g->sc == 1) {
         for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
             const int16_t *x = plane;
             int8_t *yp = y;
             int32_t c = 0;
+#if EKOPT_DSP
+            if (fast && nb > 0) {
+                k.xend = (int32_t)(intptr_t)(x + 4 * nb);
+                yp = dw_row3_s1(&k, x, yp);
+                c = 4 * nb, x += 4 * nb;
+            }
+#endif
             for (; c + 4 <= g->ocn; c += 4, x += 4) {
                 int32_t s[4] = {bias, bias, bias, bias};
                 dw_blk4(x, tstep, tw, s);
@@ -303,6 +321,13 @@ static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, con
             const int16_t *x = plane;
             int8_t *yp = y;
             int32_t c = 0;
+#if EKOPT_DSP
+            if (fast && nb > 0) {
+                k.xend = (int32_t)(intptr_t)(x + 8 * nb);
+                yp = dw_row3_s2(&k, x, yp);
+                c = 4 * nb, x += 8 * nb;
+            }
+#endif
             for (; c + 2 <= g->ocn; c += 2, x += 4, yp += 2 * yc) {
                 int32_t s0 = bias, s1 = bias;
                 const int16_t *xr = x;
@@ -339,6 +364,7 @@ static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, con
         }
     }
 }
+
 
 #include "ek_depthwise_conv_group.h"
 
