@@ -305,6 +305,11 @@ static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, con
                 yp[3 * yc] = (int8_t)dw_requant(s[3], q, fast);
                 yp += 4 * yc;
             }
+#if EKOPT_DSP
+            if (fast && nb > 0) {
+                for (; c < g->ocn; ++c, ++x, yp += yc) dw_one3(&k, x, yp);
+            }
+#endif
             for (; c < g->ocn; ++c, ++x, yp += yc) {
                 int32_t s0 = bias;
                 const int16_t *xr = x;
@@ -340,6 +345,12 @@ static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, con
                 yp[0] = (int8_t)dw_requant(s0, q, fast);
                 yp[yc] = (int8_t)dw_requant(s1, q, fast);
             }
+#if EKOPT_DSP
+            if (fast && nb > 0 && c < g->ocn) {
+                dw_one3(&k, x, yp);
+                c = g->ocn;
+            }
+#endif
             if (c < g->ocn) {
                 int32_t s0 = bias;
                 const int16_t *xr = x;

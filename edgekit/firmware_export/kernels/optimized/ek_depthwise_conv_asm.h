@@ -28,6 +28,20 @@ typedef struct {
     int32_t xs, xend;    /* 52, 56: spill of x, end of the blocks */
 } dw_k3;
 
+/* First filter row at stride 1: the accumulators start from the bias in s3. */
+#define EKDW_S1ROW0(X, O)                                                       \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
+    "smlad %[s0], %[p0], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
+    "smlatb %[s1], %[p0], %[a], %[s3]\n\t"                                      \
+    "smlad %[s1], %[p1], %[b], %[s1]\n\t"                                       \
+    "ldr %[p0], [" X ", #8]\n\t"                                                \
+    "smlad %[s2], %[p1], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s2], %[p0], %[b], %[s2]\n\t"                                      \
+    "smlatb %[s3], %[p1], %[a], %[s3]\n\t"                                      \
+    "smlad %[s3], %[p0], %[b], %[s3]\n\t"
+
 #define EKDW_S1ROW(X, O)                                                        \
     "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
     "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
@@ -40,6 +54,21 @@ typedef struct {
     "smlabt %[s2], %[p0], %[b], %[s2]\n\t"                                      \
     "smlatb %[s3], %[p1], %[a], %[s3]\n\t"                                      \
     "smlad %[s3], %[p0], %[b], %[s3]\n\t"
+
+#define EKDW_S2ROW0(X, O)                                                       \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
+    "smlad %[s0], %[p0], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
+    "ldr %[p0], [" X ", #8]\n\t"                                                \
+    "smlad %[s1], %[p1], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s1], %[p0], %[b], %[s1]\n\t"                                      \
+    "ldrd %[p1], %[b], [" X ", #12]\n\t"                                        \
+    "smlad %[s2], %[p0], %[a], %[s3]\n\t"                                       \
+    "ldr %[p0], [%[k], #" #O " + 4]\n\t"                                        \
+    "smlabt %[s2], %[p1], %[p0], %[s2]\n\t"                                     \
+    "smlad %[s3], %[p1], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s3], %[b], %[p0], %[s3]\n\t"
 
 #define EKDW_S2ROW(X, O)                                                        \
     "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
@@ -66,13 +95,10 @@ typedef struct {
     "ssat %[x], #8, %[x]\n\t"                                                   \
     ST "\n\t"
 
-#define EKDW_LOOP(ROW, STEP)                                                    \
+#define EKDW_LOOP(ROW0, ROW, STEP)                                              \
     "1:\n\t"                                                                    \
-    "ldr %[s0], [%[k], #24]\n\t"                                                \
-    "mov %[s1], %[s0]\n\t"                                                      \
-    "mov %[s2], %[s0]\n\t"                                                      \
-    "mov %[s3], %[s0]\n\t"                                                      \
-    ROW("%[x]", 0)                                                              \
+    "ldr %[s3], [%[k], #24]\n\t"                                                \
+    ROW0("%[x]", 0)                                                             \
     "ldr %[xr], [%[k], #44]\n\t"                                                \
     "add %[xr], %[xr], %[x]\n\t"                                                \
     ROW("%[xr]", 8)                                                             \
@@ -99,7 +125,7 @@ typedef struct {
 static inline int8_t *dw_row3_s1(dw_k3 *k, const int16_t *x, int8_t *y) {
     int32_t s0, s1, s2, s3, a, b, p0, p1;
     const int16_t *xr;
-    __asm__ volatile(EKDW_LOOP(EKDW_S1ROW, 8)
+    __asm__ volatile(EKDW_LOOP(EKDW_S1ROW0, EKDW_S1ROW, 8)
                      : [x] "+r"(x), [y] "+r"(y), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
                        [s3] "=&r"(s3), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
                        [xr] "=&r"(xr)
@@ -111,13 +137,47 @@ static inline int8_t *dw_row3_s1(dw_k3 *k, const int16_t *x, int8_t *y) {
 static inline int8_t *dw_row3_s2(dw_k3 *k, const int16_t *x, int8_t *y) {
     int32_t s0, s1, s2, s3, a, b, p0, p1;
     const int16_t *xr;
-    __asm__ volatile(EKDW_LOOP(EKDW_S2ROW, 16)
+    __asm__ volatile(EKDW_LOOP(EKDW_S2ROW0, EKDW_S2ROW, 16)
                      : [x] "+r"(x), [y] "+r"(y), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
                        [s3] "=&r"(s3), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
                        [xr] "=&r"(xr)
                      : [k] "r"(k)
                      : "memory", "cc");
     return y;
+}
+/* One output (any column stride): per filter row LDRD taps, 2 LDR, SMLAD +
+ * SMLABT; then the fast requantization and the store at y. */
+#define EKDW_T1ROW(X, O)                                                        \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldr %[p0], [" X "]\n\t"                                                    \
+    "ldr %[p1], [" X ", #4]\n\t"                                                \
+    "smlad %[s0], %[p0], %[a], %[s0]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"
+
+static inline void dw_one3(const dw_k3 *k, const int16_t *x, int8_t *y) {
+    int32_t s0, a, b, p0, p1;
+    const int16_t *xr;
+    __asm__ volatile("ldr %[s0], [%[k], #24]\n\t"
+                     EKDW_T1ROW("%[x]", 0)
+                     "ldr %[xr], [%[k], #44]\n\t"
+                     "add %[xr], %[xr], %[x]\n\t"
+                     EKDW_T1ROW("%[xr]", 8)
+                     "ldr %[xr], [%[k], #48]\n\t"
+                     "add %[xr], %[xr], %[x]\n\t"
+                     EKDW_T1ROW("%[xr]", 16)
+                     "ldrd %[a], %[b], [%[k], #28]\n\t"
+                     "ldr %[p0], [%[k], #36]\n\t"
+                     "and %[xr], %[s0], #0x80000000\n\t"
+                     "add %[xr], %[xr], #0x40000000\n\t"
+                     "add %[p1], %[a], %[s0], asr #31\n\t"
+                     "smlal %[xr], %[p1], %[s0], %[b]\n\t"
+                     "asr %[p1], %[p1], %[p0]\n\t"
+                     "ssat %[p1], #8, %[p1]\n\t"
+                     "strb %[p1], [%[y]]\n\t"
+                     : [s0] "=&r"(s0), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
+                       [xr] "=&r"(xr)
+                     : [k] "r"(k), [x] "r"(x), [y] "r"(y)
+                     : "memory");
 }
 #endif
 
