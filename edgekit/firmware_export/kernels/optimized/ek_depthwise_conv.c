@@ -189,179 +189,30 @@ static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, 
     return s;
 }
 
-#if EKOPT_DSP
-/* One filter row of dw_blk4: taps W01, W12 at [t + O], inputs x[0..5] at [X]. */
-#define EKDW_ROW4(X, O)                                                         \
-    "ldrd %[a], %[b], [%[t], #" #O "]\n\t"                                      \
-    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
-    "ldr %[p2], [" X ", #8]\n\t"                                                \
-    "smlad %[s0], %[p0], %[a], %[s0]\n\t"                                       \
-    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
-    "smlatb %[s1], %[p0], %[a], %[s1]\n\t"                                      \
-    "smlad %[s1], %[p1], %[b], %[s1]\n\t"                                       \
-    "smlad %[s2], %[p1], %[a], %[s2]\n\t"                                       \
-    "smlabt %[s2], %[p2], %[b], %[s2]\n\t"                                      \
-    "smlatb %[s3], %[p1], %[a], %[s3]\n\t"                                      \
-    "smlad %[s3], %[p2], %[b], %[s3]\n\t"
-#endif
-
-/* Outputs c .. c + 3 of a 3-row filter of at most 3 taps per row, column
- * stride 1: x[0..5] of each row (x 4-byte aligned), taps t[2k] = (w0, w1),
- * t[2k + 1] = (w1, w2) of row k. */
-static inline void dw_blk4(const int16_t *x, int32_t tstep, const int32_t *t, int32_t *s) {
-#if EKOPT_DSP
-    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
-    int32_t a, b, p0, p1, p2;
-    const int16_t *xr;
-    __asm__(EKDW_ROW4("%[x]", 0)
-            "add %[xr], %[x], %[ts]\n\t"
-            EKDW_ROW4("%[xr]", 8)
-            "add %[xr], %[xr], %[ts]\n\t"
-            EKDW_ROW4("%[xr]", 16)
-            : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [a] "=&r"(a), [b] "=&r"(b),
-              [p0] "=&r"(p0), [p1] "=&r"(p1), [p2] "=&r"(p2), [xr] "=&r"(xr)
-            : [x] "r"(x), [ts] "r"(2 * tstep), [t] "r"(t)
-            : "memory");
-    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
-#else
-    for (int32_t k = 0; k < 3; ++k, x += tstep, t += 2) {
-        const int32_t p0 = dw_ld2(x), p1 = dw_ld2(x + 2), p2 = dw_ld2(x + 4);
-        s[0] = dw_smlabt(p1, t[1], dw_smlad(p0, t[0], s[0]));
-        s[1] = dw_smlad(p1, t[1], dw_smlatb(p0, t[0], s[1]));
-        s[2] = dw_smlabt(p2, t[1], dw_smlad(p1, t[0], s[2]));
-        s[3] = dw_smlad(p2, t[1], dw_smlatb(p1, t[0], s[3]));
-    }
-#endif
-}
-
-#if EKOPT_DSP
-/* Requantize accumulator S as dw_requant(fast) and store it at [Y (, YC)]. */
-#define EKDW_RQ(S, ST)                                                          \
-    "and %[lo], " S ", #0x80000000\n\t"                                          \
-    "add %[lo], %[lo], #0x40000000\n\t"                                          \
-    "add %[hi], %[hc], " S ", asr #31\n\t"                                        \
-    "smlal %[lo], %[hi], " S ", %[m]\n\t"                                         \
-    "asr %[hi], %[hi], %[rs]\n\t"                                                 \
-    "ssat %[hi], #8, %[hi]\n\t"                                                   \
-    ST "\n\t"
-
-/* Two outputs requantized (fast form) and stored at y and y + yc; returns y + 2 yc. */
-static inline int8_t *dw_rq2(int32_t s0, int32_t s1, const dw_rq *q, int8_t *y, int32_t yc) {
-    int32_t lo, hi;
-    __asm__(EKDW_RQ("%[s0]", "strb %[hi], [%[y]]")
-            EKDW_RQ("%[s1]", "strb %[hi], [%[y], %[yc]]")
-            "add %[y], %[y], %[yc], lsl #1\n\t"
-            : [y] "+r"(y), [lo] "=&r"(lo), [hi] "=&r"(hi)
-            : [s0] "r"(s0), [s1] "r"(s1), [hc] "r"(q->hc), [m] "r"(q->mult), [rs] "r"(q->rs),
-              [yc] "r"(yc)
-            : "memory");
-    return y;
-}
-#endif
-
 #include "ek_depthwise_conv_asm.h"
 
-/* One output channel over the whole plane.  tw: the tap table (fast: 2
- * words per row as dw_blk4; else np words per row). */
-static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, const int16_t *plane,
-                                                           const int32_t *tw, int32_t bias,
-                                                           const dw_rq *q, int8_t *y, const int fast,
-                                                           const int three) {
+#if EKOPT_DSP
+/* One output channel, 3-row filters of at most 3 taps at column stride 1
+ * or 2, fast requantization, rows of at least 4 outputs: assembly rows of
+ * 4-output blocks and 1-output tails.  k: taps (W01, W12 per row) and
+ * constants, filled by the caller. */
+static void dw_plane_three(const dw_geom *g, const int16_t *plane, dw_k3 *k, int8_t *y) {
+    const int32_t rstep = g->sr * g->rl, yc = g->yc, nb = g->ocn / 4;
+    for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
+        const int16_t *x = plane;
+        k->xend = (int32_t)(intptr_t)(x + 4 * g->sc * nb);
+        int8_t *yp = g->sc == 1 ? dw_row3_s1(k, x, y) : dw_row3_s2(k, x, y);
+        x += 4 * g->sc * nb;
+        for (int32_t c = 4 * nb; c < g->ocn; ++c, x += g->sc, yp += yc) dw_one3(k, x, yp);
+    }
+}
+#endif
+
+/* One output channel, any filter: one output per step, LDR + SMLAD per tap
+ * pair (tw: np words per filter row). */
+static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
+                             const dw_rq *q, int8_t *y, int fast) {
     const int32_t rstep = g->sr * g->rl, tstep = g->dr * g->rl, yc = g->yc;
-#if EKOPT_DSP
-    dw_k3 k;
-    const int32_t nb = g->ocn / 4;
-    if (three && fast && nb > 0) {
-        for (int32_t i = 0; i < 6; ++i) k.w[i] = tw[i];
-        k.bias = bias, k.hc = q->hc, k.mult = q->mult, k.rs = q->rs, k.yc = yc;
-        k.ts = 2 * tstep, k.ts2 = 4 * tstep;
-    }
-#endif
-    if (three && g->sc == 1) {
-        for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
-            const int16_t *x = plane;
-            int8_t *yp = y;
-            int32_t c = 0;
-#if EKOPT_DSP
-            if (fast && nb > 0) {
-                k.xend = (int32_t)(intptr_t)(x + 4 * nb);
-                yp = dw_row3_s1(&k, x, yp);
-                c = 4 * nb, x += 4 * nb;
-            }
-#endif
-            for (; c + 4 <= g->ocn; c += 4, x += 4) {
-                int32_t s[4] = {bias, bias, bias, bias};
-                dw_blk4(x, tstep, tw, s);
-#if EKOPT_DSP
-                if (fast) {
-                    yp = dw_rq2(s[0], s[1], q, yp, yc);
-                    yp = dw_rq2(s[2], s[3], q, yp, yc);
-                    continue;
-                }
-#endif
-                yp[0] = (int8_t)dw_requant(s[0], q, fast);
-                yp[yc] = (int8_t)dw_requant(s[1], q, fast);
-                yp[2 * yc] = (int8_t)dw_requant(s[2], q, fast);
-                yp[3 * yc] = (int8_t)dw_requant(s[3], q, fast);
-                yp += 4 * yc;
-            }
-#if EKOPT_DSP
-            if (fast && nb > 0) {
-                for (; c < g->ocn; ++c, ++x, yp += yc) dw_one3(&k, x, yp);
-            }
-#endif
-            for (; c < g->ocn; ++c, ++x, yp += yc) {
-                int32_t s0 = bias;
-                const int16_t *xr = x;
-                for (int32_t k = 0; k < 3; ++k, xr += tstep) {
-                    s0 = dw_smlabt(dw_ld2(xr + 2), tw[2 * k + 1], dw_smlad(dw_ld2(xr), tw[2 * k], s0));
-                }
-                *yp = (int8_t)dw_requant(s0, q, fast);
-            }
-        }
-        return;
-    }
-    if (three && g->sc == 2) {
-        for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
-            const int16_t *x = plane;
-            int8_t *yp = y;
-            int32_t c = 0;
-#if EKOPT_DSP
-            if (fast && nb > 0) {
-                k.xend = (int32_t)(intptr_t)(x + 8 * nb);
-                yp = dw_row3_s2(&k, x, yp);
-                c = 4 * nb, x += 8 * nb;
-            }
-#endif
-            for (; c + 2 <= g->ocn; c += 2, x += 4, yp += 2 * yc) {
-                int32_t s0 = bias, s1 = bias;
-                const int16_t *xr = x;
-                for (int32_t k = 0; k < 3; ++k, xr += tstep) {
-                    const int32_t a = tw[2 * k], b = tw[2 * k + 1];
-                    const int32_t p0 = dw_ld2(xr), p1 = dw_ld2(xr + 2), p2 = dw_ld2(xr + 4);
-                    s0 = dw_smlabt(p1, b, dw_smlad(p0, a, s0));
-                    s1 = dw_smlabt(p2, b, dw_smlad(p1, a, s1));
-                }
-                yp[0] = (int8_t)dw_requant(s0, q, fast);
-                yp[yc] = (int8_t)dw_requant(s1, q, fast);
-            }
-#if EKOPT_DSP
-            if (fast && nb > 0 && c < g->ocn) {
-                dw_one3(&k, x, yp);
-                c = g->ocn;
-            }
-#endif
-            if (c < g->ocn) {
-                int32_t s0 = bias;
-                const int16_t *xr = x;
-                for (int32_t k = 0; k < 3; ++k, xr += tstep) {
-                    s0 = dw_smlabt(dw_ld2(xr + 2), tw[2 * k + 1], dw_smlad(dw_ld2(xr), tw[2 * k], s0));
-                }
-                *yp = (int8_t)dw_requant(s0, q, fast);
-            }
-        }
-        return;
-    }
     const int32_t cstep = g->dc > 1 ? 0 : g->sc;
     for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
         int8_t *yp = y;
@@ -371,11 +222,11 @@ static inline __attribute__((always_inline)) void dw_plane(const dw_geom *g, con
                 const int32_t col = c * g->sc;
                 x = plane + (col % g->dc) * g->pcq + col / g->dc;
             }
-            *yp = (int8_t)dw_requant(dw_dot(x, tstep, tw, g->fr, g->np, bias), q, fast);
+            const int32_t acc = dw_dot(x, tstep, tw, g->fr, g->np, bias);
+            *yp = (int8_t)(fast ? dw_requant(acc, q, 1) : dw_requant(acc, q, 0));
         }
     }
 }
-
 
 #include "ek_depthwise_conv_group.h"
 
@@ -389,22 +240,6 @@ static int dw_use_group(const ek_conv_params *p, const dw_geom *g) {
     const int three = g->fr == 3 && g->fc <= 3 && g->dc == 1 && (g->sc == 1 || g->sc == 2);
     return p->depth_multiplier == 1 && p->in_c >= 4 && p->f_h * p->f_w <= EKDW_GMAXTAPS
            && 2 * gb <= p->in_h * p->in_w * p->in_c && !(three && g->ocn >= 6);
-}
-
-static void dw_plane_fast3(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
-                           const dw_rq *q, int8_t *y) {
-    dw_plane(g, plane, tw, bias, q, y, 1, 1);
-}
-
-static void dw_plane_fast(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
-                          const dw_rq *q, int8_t *y) {
-    dw_plane(g, plane, tw, bias, q, y, 1, 0);
-}
-
-static void dw_plane_exact(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
-                           const dw_rq *q, int8_t *y, int three) {
-    if (three) dw_plane(g, plane, tw, bias, q, y, 0, 1);
-    else dw_plane(g, plane, tw, bias, q, y, 0, 0);
 }
 
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
@@ -430,8 +265,11 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
         if (c_first == C) return;
     }
     const int full = p->act_min <= -128 && p->act_max >= 127;
-    /* 3-tap rows at column stride 1 or 2: taps (w0, w1), (w1, w2) per row. */
-    const int three = g.fr == 3 && g.fc <= 3 && g.dc == 1 && (g.sc == 1 || g.sc == 2);
+    /* 3-tap rows at column stride 1 or 2 with rows of 4 outputs or more:
+     * the assembly rows (taps (w0, w1), (w1, w2) per row) when the channel
+     * has the fast requantization. */
+    const int three = EKOPT_DSP && g.fr == 3 && g.fc <= 3 && g.dc == 1 && (g.sc == 1 || g.sc == 2)
+                      && g.ocn >= 4;
     /* Filter element (row r, column c) of output channel 0. */
     const int32_t wr = g.transposed ? OC : p->f_w * OC, wc = g.transposed ? p->f_w * OC : OC;
     int16_t *plane = (int16_t *)(void *)scratch;
@@ -449,11 +287,18 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
             dw_gather(&g, xb + ic, plane);
             for (int32_t k = 0; k < m; ++k) {
                 const int32_t oc = ic * m + k;
+                const int32_t mult = p->mult[oc], shift = p->shift[oc], rr = -shift;
+                dw_rq q = {mult, shift, 0, 0, p->out_offset, p->act_min, p->act_max};
+                const int fast = full && mult > 0 && rr >= 2 && rr <= 22;
+                if (fast) {
+                    q.hc = (int32_t)((uint32_t)(1 + 2 * p->out_offset) << (rr - 2));
+                    q.rs = rr - 1;
+                }
                 const int8_t *f = filter + oc;
                 int32_t wsum = 0, n = 0;
                 for (int32_t r = 0; r < g.fr; ++r) {
                     const int8_t *fr = f + (int64_t)r * wr;
-                    if (three) {
+                    if (three && fast) {
                         const int32_t w0 = fr[0], w1 = g.fc > 1 ? fr[wc] : 0, w2 = g.fc > 2 ? fr[2 * wc] : 0;
                         tw[n++] = dw_pack(w0, w1);
                         tw[n++] = dw_pack(w1, w2);
@@ -469,16 +314,17 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
                 /* Input offset folded into the bias: the padding holds the
                  * input zero point, so every tap adds (x + offset) * w. */
                 const int32_t bo = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)(p->in_offset * wsum));
-                const int32_t mult = p->mult[oc], shift = p->shift[oc], rr = -shift;
-                dw_rq q = {mult, shift, 0, 0, p->out_offset, p->act_min, p->act_max};
-                if (full && mult > 0 && rr >= 2 && rr <= 22) {
-                    q.hc = (int32_t)((uint32_t)(1 + 2 * p->out_offset) << (rr - 2));
-                    q.rs = rr - 1;
-                    if (three) dw_plane_fast3(&g, plane, tw, bo, &q, yb + oc);
-                    else dw_plane_fast(&g, plane, tw, bo, &q, yb + oc);
-                } else {
-                    dw_plane_exact(&g, plane, tw, bo, &q, yb + oc, three);
+#if EKOPT_DSP
+                if (three && fast) {
+                    dw_k3 kc;
+                    for (int32_t i = 0; i < 6; ++i) kc.w[i] = tw[i];
+                    kc.bias = bo, kc.hc = q.hc, kc.mult = q.mult, kc.rs = q.rs, kc.yc = g.yc;
+                    kc.ts = 2 * g.dr * g.rl, kc.ts2 = 4 * g.dr * g.rl;
+                    dw_plane_three(&g, plane, &kc, yb + oc);
+                    continue;
                 }
+#endif
+                dw_plane_generic(&g, plane, tw, bo, &q, yb + oc, fast);
             }
         }
     }
