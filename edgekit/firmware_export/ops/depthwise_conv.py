@@ -37,14 +37,14 @@ def depthwise_scratch_bytes(params: dict) -> int:
     plane = 2 * rows * row_len + 4
     # Groups of 4 channels (dw_use_group): 8 bytes per padded pixel, when
     # that is at most half the input and the plane has no 3-row fast loop
-    # over rows of 6 outputs or more; the plane then serves only the
+    # over rows of 8 outputs or more; the plane then serves only the
     # channels left over (in_c % 4).
     group = 8 * ((p["out_h"] - 1) * p["stride_h"] + (p["f_h"] - 1) * p["dil_h"] + 1) \
         * ((p["out_w"] - 1) * p["stride_w"] + (p["f_w"] - 1) * p["dil_w"] + 1)
     need = p["in_h"] * p["in_w"]
     if (p["depth_multiplier"] == 1 and p["in_c"] >= 4 and p["f_h"] * p["f_w"] <= 64
             and 2 * group <= p["in_h"] * p["in_w"] * p["in_c"]
-            and not (fr == 3 and fc <= 3 and dc == 1 and sc in (1, 2) and ocn >= 6)):
+            and not (fr == 3 and fc <= 3 and dc == 1 and sc in (1, 2) and ocn >= 8)):
         need = max(need, group)
         if p["in_c"] % 4:
             need = max(need, plane)

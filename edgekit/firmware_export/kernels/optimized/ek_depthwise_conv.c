@@ -233,13 +233,13 @@ static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32
 /* The group path is taken for depth multiplier 1 and at least 4 channels
  * when its plane (8 bytes per padded pixel) is at most half the input (the
  * group plane then costs less scratch than in-place saves), unless the
- * plane path has its 3-row fast loop over rows of at least 6 outputs
+ * plane path has its 3-row fast loop over rows of at least 8 outputs
  * (ops/depthwise_conv.py: depthwise_scratch_bytes mirrors this). */
 static int dw_use_group(const ek_conv_params *p, const dw_geom *g) {
     const int32_t gb = 8 * dw_group_rows(p) * dw_group_cols(p);
     const int three = g->fr == 3 && g->fc <= 3 && g->dc == 1 && (g->sc == 1 || g->sc == 2);
     return p->depth_multiplier == 1 && p->in_c >= 4 && p->f_h * p->f_w <= EKDW_GMAXTAPS
-           && 2 * gb <= p->in_h * p->in_w * p->in_c && !(three && g->ocn >= 6);
+           && 2 * gb <= p->in_h * p->in_w * p->in_c && !(three && g->ocn >= 8);
 }
 
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,

@@ -19,11 +19,15 @@
 #define EKDW_GMAXTAPS 64  /* f_h * f_w of the group path */
 
 #if EKOPT_DSP
+#define dw_add16(a, b) __sadd16((a), (b))
 #define dw_smlabb(a, b, acc) __smlabb((a), (b), (acc))
 #define dw_smlatt(a, b, acc) __smlatt((a), (b), (acc))
 #define dw_x02(v) __sxtb16(v)
 #define dw_x13(v) ekopt_sxtb16_hi(v)
 #else
+static inline int32_t dw_add16(int32_t a, int32_t b) {
+    return dw_pack(dw_h16(a, 0) + dw_h16(b, 0), dw_h16(a, 1) + dw_h16(b, 1));
+}
 static inline int32_t dw_smlabb(int32_t a, int32_t b, int32_t acc) {
     return acc + dw_h16(a, 0) * dw_h16(b, 0);
 }
@@ -85,6 +89,30 @@ static inline void dw_gpix3(const int32_t *x, int32_t rowb, const int32_t *t, in
 }
 #endif
 
+#if EKOPT_DSP
+/* Requantize S with the constants at [Q + O] (hc, mult, rs) and store at [Y, #J]. */
+#define EKDW_GRQ(S, O, J)                                                       \
+    "ldrd %[hc], %[m], [%[q], #" #O "]\n\t"                                     \
+    "ldr %[rs], [%[q], #" #O " + 8]\n\t"                                        \
+    "and %[lo], " S ", #0x80000000\n\t"                                         \
+    "add %[lo], %[lo], #0x40000000\n\t"                                         \
+    "add %[hc], %[hc], " S ", asr #31\n\t"                                      \
+    "smlal %[lo], %[hc], " S ", %[m]\n\t"                                       \
+    "asr %[hc], %[hc], %[rs]\n\t"                                               \
+    "ssat %[hc], #8, %[hc]\n\t"                                                 \
+    "strb %[hc], [%[y], #" #J "]\n\t"
+
+/* The four outputs of a pixel, fast requantization (q: 4 x dw_rqc). */
+static inline void dw_grq4(int32_t s0, int32_t s1, int32_t s2, int32_t s3, const dw_rqc *q, int8_t *y) {
+    int32_t hc, m, rs, lo;
+    __asm__ volatile(EKDW_GRQ("%[s0]", 0, 0) EKDW_GRQ("%[s1]", 12, 1) EKDW_GRQ("%[s2]", 24, 2)
+                     EKDW_GRQ("%[s3]", 36, 3)
+                     : [hc] "=&r"(hc), [m] "=&r"(m), [rs] "=&r"(rs), [lo] "=&r"(lo)
+                     : [s0] "r"(s0), [s1] "r"(s1), [s2] "r"(s2), [s3] "r"(s3), [q] "r"(q), [y] "r"(y)
+                     : "memory");
+}
+#endif
+
 /* Channels c .. c + 3 (batch already applied to in / out).  plane: the
  * padded group plane (rows x cols pixels, 2 words each), padding filled. */
 static void dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
@@ -94,7 +122,11 @@ static void dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *fi
     const int32_t ntap = p->f_h * p->f_w;
     /* 1. Copy the group's interior pixels. */
     {
-        const int32_t r1 = ek_min32(p->in_h, PH - p->pad_h), c1 = ek_min32(W, PW - p->pad_w);
+        int32_t r1 = ek_min32(p->in_h, PH - p->pad_h), c1 = ek_min32(W, PW - p->pad_w);
+        if (c1 == W && PW == W) {  /* no column padding: one run of pixels */
+            c1 *= r1;
+            r1 = 1;
+        }
         for (int32_t iy = 0; iy < r1; ++iy) {
             const int8_t *s = in + (iy * W) * C + c;
             int32_t *d = plane + 2 * ((iy + p->pad_h) * PW + p->pad_w);
@@ -108,13 +140,18 @@ static void dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *fi
     /* 2. Taps sign-extended, bias with the input offset folded in, requantization. */
     int32_t tw[2 * EKDW_GMAXTAPS], toff[EKDW_GMAXTAPS];
     int32_t bo[4] = {0, 0, 0, 0}, ws[4] = {0, 0, 0, 0};
-    for (int32_t t = 0; t < ntap; ++t) {
-        const int32_t v = ekopt_ld4(filter + t * C + c);
-        tw[2 * t] = dw_x02(v);
-        tw[2 * t + 1] = dw_x13(v);
-        for (int32_t j = 0; j < 4; ++j) ws[j] += (int8_t)((uint32_t)v >> (8 * j));
-        toff[t] = 2 * ((t / p->f_w) * p->dil_h * PW + (t % p->f_w) * p->dil_w);
+    int32_t w02 = 0, w13 = 0;  /* tap sums as halfword pairs (|sum| <= 64 * 128) */
+    for (int32_t ky = 0, t = 0; ky < p->f_h; ++ky) {
+        for (int32_t kx = 0; kx < p->f_w; ++kx, ++t) {
+            const int32_t v = ekopt_ld4(filter + t * C + c);
+            tw[2 * t] = dw_x02(v);
+            tw[2 * t + 1] = dw_x13(v);
+            w02 = dw_add16(w02, tw[2 * t]);
+            w13 = dw_add16(w13, tw[2 * t + 1]);
+            toff[t] = 2 * (ky * p->dil_h * PW + kx * p->dil_w);
+        }
     }
+    ws[0] = dw_h16(w02, 0), ws[2] = dw_h16(w02, 1), ws[1] = dw_h16(w13, 0), ws[3] = dw_h16(w13, 1);
     dw_rqc q[4];
     int fast = p->act_min <= -128 && p->act_max >= 127;
     for (int32_t j = 0; j < 4; ++j) {
@@ -164,6 +201,12 @@ static void dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *fi
                     s3 = dw_smlatt(b, tw[2 * t + 1], s3);
                 }
             }
+#if EKOPT_DSP
+            if (fast) {
+                dw_grq4(s0, s1, s2, s3, q, y);
+                continue;
+            }
+#endif
             if (fast) {
                 y[0] = (int8_t)dw_rq_fast(s0, &q[0]);
                 y[1] = (int8_t)dw_rq_fast(s1, &q[1]);
