@@ -183,9 +183,17 @@ static inline int32_t dw_requant(int32_t acc, const dw_rq *q, const int fast) {
 /* Generic output: np tap pairs per filter row, rows tstep elements apart. */
 static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, int32_t fr, int32_t np,
                              int32_t s) {
+#if EKOPT_DSP
     for (int32_t k = 0; k < fr; ++k, x += tstep) {
         for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
     }
+#else
+    /* Without SMLAD: the tap pairs read as halfwords (little-endian words). */
+    const int16_t *w = (const int16_t *)(const void *)t;
+    for (int32_t k = 0; k < fr; ++k, x += tstep) {
+        for (int32_t j = 0; j < 2 * np; j += 2, w += 2) s += x[j] * w[0] + x[j + 1] * w[1];
+    }
+#endif
     return s;
 }
 
