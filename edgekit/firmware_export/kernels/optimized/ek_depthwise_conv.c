@@ -121,47 +121,55 @@ static dw_geom dw_geometry(const ek_conv_params *p) {
 static void dw_gather(const dw_geom *g, const int8_t *x, int16_t *plane) {
     const int32_t r0 = ek_max32(0, g->pr), r1 = ek_min32(g->prn, g->pr + g->ir);
     const int32_t c0 = ek_min32(g->pc, g->pcf), c1 = ek_max32(c0, ek_min32(g->pcf, g->pc + g->icn));
-    const int32_t xc = g->xc;
-    for (int32_t r = r0; r < r1; ++r) {
-        const int8_t *s = x + (r - g->pr) * g->xr + (c0 - g->pc) * xc;
-        int16_t *d = plane + r * g->rl;
+    const int32_t xc = g->xc, n = c1 - c0;
+    const int8_t *s = x + (r0 - g->pr) * g->xr + (c0 - g->pc) * xc;
+    int16_t *d = plane + r0 * g->rl;
+    if (n <= 0) return;
+    for (int32_t r = r0; r < r1; ++r, s += g->xr, d += g->rl) {
         if (g->dc > 1) {
-            for (int32_t c = c0; c < c1; ++c, s += xc) d[(c % g->dc) * g->pcq + c / g->dc] = *s;
+            const int8_t *sp = s;
+            for (int32_t c = c0; c < c1; ++c, sp += xc) d[(c % g->dc) * g->pcq + c / g->dc] = *sp;
             continue;
         }
-        d += c0;
-        int32_t n = c1 - c0;
 #if EKOPT_DSP
-        if (n >= 4) {
-            /* 4 elements per step: 4 LDRSB, 2 PKHBT, 2 STR (unaligned allowed). */
-            int16_t *const end = d + (n & ~3);
-            int32_t v0, v1, v2, v3;
-            __asm__ volatile("1:\n\t"
-                             "ldrsb %[v0], [%[s]]\n\t"
-                             "ldrsb %[v1], [%[s], %[x1]]\n\t"
-                             "ldrsb %[v2], [%[s], %[x2]]\n\t"
-                             "ldrsb %[v3], [%[s], %[x3]]\n\t"
-                             "add %[s], %[s], %[x4]\n\t"
-                             "pkhbt %[v0], %[v0], %[v1], lsl #16\n\t"
-                             "pkhbt %[v2], %[v2], %[v3], lsl #16\n\t"
-                             "str %[v0], [%[d]], #4\n\t"
-                             "str %[v2], [%[d]], #4\n\t"
-                             "cmp %[d], %[e]\n\t"
-                             "bne 1b\n\t"
-                             : [s] "+r"(s), [d] "+r"(d), [v0] "=&r"(v0), [v1] "=&r"(v1), [v2] "=&r"(v2),
-                               [v3] "=&r"(v3)
-                             : [x1] "r"(xc), [x2] "r"(2 * xc), [x3] "r"(3 * xc), [x4] "r"(4 * xc), [e] "r"(end)
-                             : "memory", "cc");
-            n &= 3;
-        }
+        /* 4 elements per step (4 LDRSB, 2 PKHBT, 2 STR; unaligned STR is
+         * allowed), then one at a time. */
+        const int8_t *sp = s;
+        int16_t *dp = d + c0;
+        int32_t k = n, v0, v1, v2, v3;
+        __asm__ volatile("subs %[k], %[k], #4\n\t"
+                         "blt 2f\n\t"
+                         "1:\n\t"
+                         "ldrsb %[v0], [%[s]]\n\t"
+                         "ldrsb %[v1], [%[s], %[xc]]\n\t"
+                         "add %[s], %[s], %[xc], lsl #1\n\t"
+                         "ldrsb %[v2], [%[s]]\n\t"
+                         "ldrsb %[v3], [%[s], %[xc]]\n\t"
+                         "add %[s], %[s], %[xc], lsl #1\n\t"
+                         "pkhbt %[v0], %[v0], %[v1], lsl #16\n\t"
+                         "pkhbt %[v2], %[v2], %[v3], lsl #16\n\t"
+                         "str %[v0], [%[d]], #4\n\t"
+                         "str %[v2], [%[d]], #4\n\t"
+                         "subs %[k], %[k], #4\n\t"
+                         "bge 1b\n\t"
+                         "2:\n\t"
+                         "adds %[k], %[k], #4\n\t"
+                         "beq 4f\n\t"
+                         "3:\n\t"
+                         "ldrsb %[v0], [%[s]]\n\t"
+                         "add %[s], %[s], %[xc]\n\t"
+                         "strh %[v0], [%[d]], #2\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 3b\n\t"
+                         "4:\n\t"
+                         : [s] "+r"(sp), [d] "+r"(dp), [k] "+r"(k), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                           [v2] "=&r"(v2), [v3] "=&r"(v3)
+                         : [xc] "r"(xc)
+                         : "memory", "cc");
 #else
-        for (; n >= 4; n -= 4, s += 4 * xc, d += 4) {
-            const int32_t w0 = dw_pack(s[0], s[xc]), w1 = dw_pack(s[2 * xc], s[3 * xc]);
-            memcpy(d, &w0, 4);
-            memcpy(d + 2, &w1, 4);
-        }
+        const int8_t *sp = s;
+        for (int32_t c = c0; c < c1; ++c, sp += xc) d[c] = *sp;
 #endif
-        for (; n > 0; --n, s += xc) *d++ = *s;
     }
 }
 
