@@ -70,7 +70,7 @@ def _build(out_dir: Path, kernels: str) -> Path:
             else k / "ek_depthwise_conv.c"
         inc = ["-I", str(k)] + (["-I", str(k / "optimized")] if kernels == "optimized" else [])
         exe = out_dir / f"dw_{kernels}"
-        cc = subprocess.run(["gcc", "-O1", "-std=c99", "-Wall", "-Wextra", "-Werror", *SAN, *inc,
+        cc = subprocess.run(["gcc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", *SAN, *inc,
                              "-o", str(exe), str(src), str(MAIN)], capture_output=True, text=True)
     if cc.returncode:
         raise AssertionError(f"kernel does not compile:\n{cc.stderr}")

@@ -196,10 +196,9 @@ static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, 
         for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
     }
 #else
-    /* Without SMLAD: the tap pairs read as halfwords (little-endian words). */
-    const int16_t *w = (const int16_t *)(const void *)t;
+    /* Without SMLAD: two halfword products per tap pair. */
     for (int32_t k = 0; k < fr; ++k, x += tstep) {
-        for (int32_t j = 0; j < 2 * np; j += 2, w += 2) s += x[j] * w[0] + x[j + 1] * w[1];
+        for (int32_t j = 0; j < np; ++j, ++t) s += x[2 * j] * dw_h16(*t, 0) + x[2 * j + 1] * (*t >> 16);
     }
 #endif
     return s;
@@ -226,8 +225,10 @@ static void dw_plane_three(const dw_geom *g, const int16_t *plane, dw_k3 *k, int
 
 /* One output channel, any filter: one output per step, LDR + SMLAD per tap
  * pair (tw: np words per filter row). */
-static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
-                             const dw_rq *q, int8_t *y, int fast) {
+static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g, const int16_t *plane,
+                                                                const int32_t *tw, int32_t bias,
+                                                                const dw_rq *q, int8_t *y, int fast,
+                                                                const int32_t fr, const int32_t np) {
     const int32_t rstep = g->sr * g->rl, tstep = g->dr * g->rl, yc = g->yc;
     const int32_t cstep = g->dc > 1 ? 0 : g->sc;
     for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
@@ -238,10 +239,27 @@ static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32
                 const int32_t col = c * g->sc;
                 x = plane + (col % g->dc) * g->pcq + col / g->dc;
             }
-            const int32_t acc = dw_dot(x, tstep, tw, g->fr, g->np, bias);
+            const int32_t acc = dw_dot(x, tstep, tw, fr, np, bias);
             *yp = (int8_t)(fast ? dw_requant(acc, q, 1) : dw_requant(acc, q, 0));
         }
     }
+}
+
+static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
+                             const dw_rq *q, int8_t *y, int fast) {
+#if !EKOPT_DSP
+    /* Cores without SMLAD: 3x3 and 3x1 / 1x3 filters with constant loop
+     * bounds (unrolled). */
+    if (g->fr == 3 && g->np == 2) {
+        dw_plane_loop(g, plane, tw, bias, q, y, fast, 3, 2);
+        return;
+    }
+    if (g->np == 2 && g->fr == 1) {
+        dw_plane_loop(g, plane, tw, bias, q, y, fast, 1, 2);
+        return;
+    }
+#endif
+    dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np);
 }
 
 #include "ek_depthwise_conv_group.h"
@@ -289,12 +307,9 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
     /* Filter element (row r, column c) of output channel 0. */
     const int32_t wr = g.transposed ? OC : p->f_w * OC, wc = g.transposed ? p->f_w * OC : OC;
     int16_t *plane = (int16_t *)(void *)scratch;
-    {
-        const uint32_t z2 = (uint32_t)dw_pack(-p->in_offset, -p->in_offset);
-        const int32_t words = (g.prn * g.rl) / 2 + 1;
-        uint32_t *w = (uint32_t *)(void *)scratch;
-        for (int32_t i = 0; i < words; ++i) w[i] = z2;
-    }
+    /* Padding (and the 2 elements read past the end): the input zero point,
+     * stored as int16 like every other access to the plane. */
+    for (int32_t i = 0, n = g.prn * g.rl + 2; i < n; ++i) plane[i] = (int16_t)(-p->in_offset);
     int32_t tw[EKDW_MAXPAIRS];
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *xb = in + (int64_t)b * p->in_h * p->in_w * C;
