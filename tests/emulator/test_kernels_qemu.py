@@ -153,10 +153,20 @@ def test_conv_2d_qemu_six_pixel_path(seed, h, w, cin, kernel, stride, padding, c
 
 
 # ------------------------------------------------------ DEPTHWISE_CONV_2D
-# (target, seed, channels, kernel, stride, padding, depth_multiplier): groups
-# of 4 channels take the SMLABB/SMLATT path when f_h * f_w <= 64 taps, the
-# last group of in_c % 4 channels the scalar loop.
+# (target, seed, channels, kernel, stride, padding, depth_multiplier): the
+# optimized kernel runs one channel at a time on an int16 plane (3-row
+# filters at column stride 1 or 2: assembly row loops of 4 outputs and a
+# 1-output tail; other filters: the generic pair loop), or groups of 4
+# channels on a group plane (multiplier 1, many channels, small planes or
+# fh x 1 filters; SMLABB/SMLATT, 3x3 taps in assembly), the last in_c % 4
+# channels then on the int16 plane.
 DW_CASES = [
+    (M4, 31, 16, (3, 3), 1, "same", 1),  # int16 plane, stride-1 assembly rows
+    (M4, 32, 16, (3, 3), 2, "same", 1),  # int16 plane, stride-2 assembly rows
+    (M4, 33, 64, (3, 3), 1, "same", 1),  # group plane (small plane, 64 channels)
+    (M4, 34, 42, (5, 1), 1, "valid", 1),  # group plane, fh x 1 taps, + 2 plane channels
+    (M4, 35, 1, (3, 3), 1, "same", 8),   # 1 -> 8 channels on one plane
+
     (M4, 21, 3, (3, 3), 1, "same", 1),   # only a partial group
     (M4, 22, 5, (3, 3), 2, "valid", 1),  # one DSP group + 1
     (M4, 23, 7, (3, 3), 2, "same", 1),   # one DSP group + 3, borders at stride 2

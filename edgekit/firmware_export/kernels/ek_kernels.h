@@ -23,8 +23,10 @@ typedef struct {
 
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                   const int32_t *bias, int8_t *out);
+/* scratch: ek_depthwise_scratch_bytes (ops/depthwise_conv.py), 4-byte aligned; with it the
+ * output may be the input buffer when depth_multiplier == 1 and out_h * out_w <= in_h * in_w. */
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                            const int32_t *bias, int8_t *out);
+                            const int32_t *bias, int8_t *out, int8_t *scratch);
 /* In-place variants (kernels/ek_inplace.c): correct when out == in (same
  * base pointer) as well as apart; `scratch` is per-call working memory of the
  * size ops/inplace.py declares. 1x1 CONV_2D with out_c <= in_c, through a

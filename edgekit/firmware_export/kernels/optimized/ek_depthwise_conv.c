@@ -1,152 +1,362 @@
 /* edgekit: DEPTHWISE_CONV_2D, int8, per-channel filters 1 x H x W x (C*M).
  *
  * Optimized version of kernels/ek_depthwise_conv.c: same function, same
- * results bit for bit (exact int32 sums in any order; requantization per
- * output as ek_mbqm, see ekopt_rq_apply).
+ * results bit for bit (exact int32 sums in any order; requantization exact,
+ * see dw_requant).
  *
- * Fast path (depth multiplier 1, no dilation): channels are contiguous in
- * both the input (NHWC) and the filter (HWC), so four channels are done at
- * once.  The loop runs over groups of four channels outside and output
- * pixels inside, so per group the biases, the requantization constants and
- * the filter taps are prepared once:
- *   - on DSP cores the taps are sign-extended once into a small stack table
- *     (two words per tap: channels 0,2 and 1,3 as halfword pairs); per tap
- *     and pixel that leaves one input LDR, two SXTAB16 (which also add the
- *     input offset), one LDRD of the tap and four SMLAxy;
- *   - elsewhere the same loop runs in plain C on the int8 taps.
- * The window of each pixel is clipped to the input once (padding taps are
- * skipped, as in the reference).
+ * One input channel at a time ("plane" order, as TinyEngine does):
+ *   1. the channel is copied from NHWC into `scratch` as a plane of int16
+ *      (two per word, ready for SMLAD); the plane's padding is filled with
+ *      the input zero point once per call, so with the input offset folded
+ *      into the bias (bias + offset * sum(w)) padding taps add exactly 0 and
+ *      nothing after the copy checks bounds;
+ *   2. each of its m output channels (depth multiplier m) is computed from
+ *      the plane with its taps as halfword pairs in a small stack table.
+ * The plane's rows run along the filter side that needs fewer tap pairs
+ * (an fh x 1 filter, e.g. str_ww's 1-D convolutions over time, runs on a
+ * transposed plane); on a tie the longer output side is the inner loop
+ * (KWS's 25 x 5 outputs: 5 rows of 25).  A dilation along the rows is a row
+ * stride; along the columns each dilation phase is stored contiguously
+ * (column c at (c % d) * pcq + c / d), so the taps of one output are
+ * adjacent and any stride / dilation takes the same loops.
+ *
+ * Loops (instructions per output channel and plane row):
+ *   - filters of at most 3 taps per row, column stride 1 (3x3, 3x1):
+ *     four outputs per step, per filter row LDRD taps, LDRD + LDR of 6
+ *     inputs, 8 SMLAD/SMLAxy for 12 MACs (assembly: gcc spills the four
+ *     accumulators of the C form);
+ *   - same filters at column stride 2: two outputs per step, 7 instructions
+ *     per filter row for 6 MACs;
+ *   - anything else: one output per step, LDR + SMLAD per tap pair.
+ *
+ * Requantization (dw_requant): for shift = -r, 2 <= r <= 22, multiplier > 0,
+ *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc, m), r) + zp
+ * = floor((acc*m + 2^30 - [acc<0] 2^31 + (2^(r-1) + zp 2^r) 2^31) / 2^(31+r))
+ * (nested floors; SRDHM = (acc*m + 2^30) >> 31 for m != INT32_MIN; the ties
+ * of the second rounding go away from zero: [SRDHM < 0], which equals
+ * [acc < 0] except when SRDHM is 0, where both give 0).  With
+ * hc = (1 + 2 zp) << (r - 2) that is one SMLAL on
+ * (hi, lo) = (hc + (acc >> 31), 2^30 + (acc < 0) 2^31), then hi >> (r - 1)
+ * and SSAT: 7 instructions with the store.  Other shifts, or a clamp
+ * narrower than int8, take the reference arithmetic.
+ *
+ * In place: output channel c is written only after input channel c was
+ * copied to the plane and overwrites only channel c, so out == in is correct
+ * when depth_multiplier == 1 and out_h * out_w <= in_h * in_w.
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
 #include "ek_depthwise_conv_ref.h"
 
-#if EKOPT_DSP
-#define EKOPT_DW_MAXTAPS 64  /* filter taps (f_h * f_w) in the stack table */
+#define EKDW_MAXPAIRS 128  /* filter rows x tap pairs in the stack table */
 
-/* One tap for four channels: input word at X (plus offset), taps T[0..1]. */
-#define EKOPT_DW_TAP(X, T)                                                      \
-    do {                                                                        \
-        const int32_t ekx_ = ekopt_ld4(X);                                      \
-        const int32_t ekx02_ = __sxtab16(off2, ekx_);                           \
-        const int32_t ekx13_ = ekopt_sxtab16_hi(off2, ekx_);                    \
-        s0 = __smlabb(ekx02_, (T)[0], s0);                                      \
-        s2 = __smlatt(ekx02_, (T)[0], s2);                                      \
-        s1 = __smlabb(ekx13_, (T)[1], s1);                                      \
-        s3 = __smlatt(ekx13_, (T)[1], s3);                                      \
-    } while (0)
+static inline int32_t dw_h16(int32_t v, int k) { return (int16_t)((uint32_t)v >> (16 * k)); }
+
+#if EKOPT_DSP
+#define dw_smlad(a, b, acc) __smlad((a), (b), (acc))
+#define dw_smlabt(a, b, acc) __smlabt((a), (b), (acc))
+#define dw_smlatb(a, b, acc) __smlatb((a), (b), (acc))
+#define dw_sat8(v) __ssat((v), 8)
+#else
+static inline int32_t dw_smlad(int32_t a, int32_t b, int32_t acc) {
+    return acc + dw_h16(a, 0) * dw_h16(b, 0) + dw_h16(a, 1) * dw_h16(b, 1);
+}
+static inline int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) {
+    return acc + dw_h16(a, 0) * dw_h16(b, 1);
+}
+static inline int32_t dw_smlatb(int32_t a, int32_t b, int32_t acc) {
+    return acc + dw_h16(a, 1) * dw_h16(b, 0);
+}
+#define dw_sat8(v) ek_clamp32((v), -128, 127)
 #endif
 
-/* Requantize, add the output zero point, clamp (o = {out_offset, act_min, act_max}). */
-static inline int8_t ekopt_out(const int32_t *o, int32_t acc, const ekopt_rq *q) {
-    return (int8_t)ek_clamp32(ekopt_rq_apply(acc, q) + o[0], o[1], o[2]);
+/* Two int16 as one word (lo, hi). */
+static inline int32_t dw_pack(int32_t lo, int32_t hi) {
+    return (int32_t)(((uint32_t)lo & 0xffffu) | ((uint32_t)hi << 16));
 }
 
-/* Channels c .. c + n - 1 (n <= 4) of every output pixel.  n < 4 only for
- * the last group when in_c is not a multiple of 4: that group runs the
- * scalar loop. */
-static void ekopt_dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                           const int32_t *bias, int8_t *out, int32_t c, int32_t n) {
-    const int32_t C = p->in_c, in_row = p->in_w * C, f_row = p->f_w * C;
-    const int32_t off = p->in_offset;
-    const int32_t o[3] = {p->out_offset, p->act_min, p->act_max};
-    ekopt_rq q[4];
-    int32_t bs[4] = {0, 0, 0, 0};
-    for (int32_t j = 0; j < n; ++j) {
-        q[j] = ekopt_rq_make(p->mult[c + j], p->shift[c + j]);
-        bs[j] = bias ? bias[c + j] : 0;
+/* Two int16 at p (2-byte aligned; LDR allows that on ARMv7-M). */
+static inline int32_t dw_ld2(const int16_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Plane geometry in "rotated" coordinates: rows r, columns c. */
+typedef struct {
+    int32_t fr, fc, sr, sc, dr, dc, pr, pc;  /* filter size, strides, dilations, leading pads */
+    int32_t ir, icn, orn, ocn;               /* input and output rows, columns */
+    int32_t xr, xc, yr, yc;                  /* element strides of input and output */
+    int32_t prn, pcf, pcq, rl, np;           /* plane rows, columns, per phase, row elements; pairs */
+    int32_t transposed;
+} dw_geom;
+
+static dw_geom dw_geometry(const ek_conv_params *p) {
+    dw_geom g;
+    const int32_t C = p->in_c, OC = p->out_c;
+    const int32_t cost_n = p->f_h * ((p->f_w + 1) / 2), cost_t = p->f_w * ((p->f_h + 1) / 2);
+    g.transposed = cost_t < cost_n || (cost_t == cost_n && p->out_h > p->out_w);
+    if (!g.transposed) {
+        g.fr = p->f_h; g.fc = p->f_w; g.sr = p->stride_h; g.sc = p->stride_w;
+        g.dr = p->dil_h; g.dc = p->dil_w; g.pr = p->pad_h; g.pc = p->pad_w;
+        g.ir = p->in_h; g.icn = p->in_w; g.orn = p->out_h; g.ocn = p->out_w;
+        g.xr = p->in_w * C; g.xc = C; g.yr = p->out_w * OC; g.yc = OC;
+    } else {
+        g.fr = p->f_w; g.fc = p->f_h; g.sr = p->stride_w; g.sc = p->stride_h;
+        g.dr = p->dil_w; g.dc = p->dil_h; g.pr = p->pad_w; g.pc = p->pad_h;
+        g.ir = p->in_w; g.icn = p->in_h; g.orn = p->out_w; g.ocn = p->out_h;
+        g.xr = C; g.xc = p->in_w * C; g.yr = OC; g.yc = p->out_w * OC;
     }
-#if EKOPT_DSP
-    /* Filter taps of the four channels, extended once: tap t is
-     * tw[2t] = (w0, w2), tw[2t + 1] = (w1, w3). */
-    int32_t tw[2 * EKOPT_DW_MAXTAPS];
-    const int dsp = n == 4 && p->f_h * p->f_w <= EKOPT_DW_MAXTAPS;
-    if (dsp) {
-        for (int32_t t = 0; t < p->f_h * p->f_w; ++t) {
-            const int32_t w = ekopt_ld4(filter + (int64_t)t * C + c);
-            tw[2 * t] = __sxtb16(w);
-            tw[2 * t + 1] = ekopt_sxtb16_hi(w);
+    g.prn = (g.orn - 1) * g.sr + (g.fr - 1) * g.dr + 1;
+    g.pcf = (g.ocn - 1) * g.sc + (g.fc - 1) * g.dc + 1;
+    g.pcq = (g.pcf + g.dc - 1) / g.dc;
+    g.rl = (g.dc * g.pcq + 1) & ~1;  /* even: rows start 4-byte aligned */
+    g.np = (g.fc + 1) / 2;
+    return g;
+}
+
+/* Copy the interior of input channel x (element strides xr, xc) into the
+ * plane; the padding already holds the zero point. */
+static void dw_gather(const dw_geom *g, const int8_t *x, int16_t *plane) {
+    const int32_t r0 = ek_max32(0, g->pr), r1 = ek_min32(g->prn, g->pr + g->ir);
+    const int32_t c0 = ek_min32(g->pc, g->pcf), c1 = ek_max32(c0, ek_min32(g->pcf, g->pc + g->icn));
+    const int32_t xc = g->xc, n = c1 - c0;
+    const int8_t *s = x + (r0 - g->pr) * g->xr + (c0 - g->pc) * xc;
+    int16_t *d = plane + r0 * g->rl;
+    if (n <= 0) return;
+    for (int32_t r = r0; r < r1; ++r, s += g->xr, d += g->rl) {
+        if (g->dc > 1) {
+            const int8_t *sp = s;
+            for (int32_t c = c0; c < c1; ++c, sp += xc) d[(c % g->dc) * g->pcq + c / g->dc] = *sp;
+            continue;
         }
-    }
-    const int32_t off2 = ekopt_off2(off);
-#endif
-    for (int32_t b = 0; b < p->batches; ++b) {
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            const int32_t fy0 = ek_max32(0, -iy0), fy1 = ek_min32(p->f_h, p->in_h - iy0);
-            int8_t *y = out + (((int64_t)b * p->out_h + oy) * p->out_w) * C + c;
-            for (int32_t ox = 0; ox < p->out_w; ++ox, y += C) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_min32(p->f_w, p->in_w - ix0);
-                /* First valid tap of the window. */
-                const int8_t *xw = in + (((int64_t)b * p->in_h + iy0 + fy0) * p->in_w + ix0 + fx0) * C + c;
-                int32_t s0 = bs[0], s1 = bs[1], s2 = bs[2], s3 = bs[3];
 #if EKOPT_DSP
-                if (dsp) {
-                    const int32_t *tr = tw + 2 * (fy0 * p->f_w + fx0);
-                    for (int32_t fy = fy0; fy < fy1; ++fy, xw += in_row, tr += 2 * p->f_w) {
-                        const int8_t *xp = xw;
-                        const int32_t *tp = tr;
-                        if (fx1 - fx0 == 3) {
-                            /* Whole 3-wide filter row: unrolled. */
-                            EKOPT_DW_TAP(xp, tp);
-                            EKOPT_DW_TAP(xp + C, tp + 2);
-                            EKOPT_DW_TAP(xp + 2 * C, tp + 4);
-                            continue;
-                        }
-                        for (int32_t fx = fx0; fx < fx1; ++fx, xp += C, tp += 2) {
-                            EKOPT_DW_TAP(xp, tp);
-                        }
-                    }
-                    y[0] = ekopt_out(o, s0, &q[0]);
-                    y[1] = ekopt_out(o, s1, &q[1]);
-                    y[2] = ekopt_out(o, s2, &q[2]);
-                    y[3] = ekopt_out(o, s3, &q[3]);
-                    continue;
-                }
+        /* 4 elements per step (4 LDRSB, 2 PKHBT, 2 STR; unaligned STR is
+         * allowed), then one at a time. */
+        const int8_t *sp = s;
+        int16_t *dp = d + c0;
+        int32_t k = n, v0, v1, v2, v3;
+        __asm__ volatile("subs %[k], %[k], #4\n\t"
+                         "blt 2f\n\t"
+                         "1:\n\t"
+                         "ldrsb %[v0], [%[s]]\n\t"
+                         "ldrsb %[v1], [%[s], %[xc]]\n\t"
+                         "add %[s], %[s], %[xc], lsl #1\n\t"
+                         "ldrsb %[v2], [%[s]]\n\t"
+                         "ldrsb %[v3], [%[s], %[xc]]\n\t"
+                         "add %[s], %[s], %[xc], lsl #1\n\t"
+                         "pkhbt %[v0], %[v0], %[v1], lsl #16\n\t"
+                         "pkhbt %[v2], %[v2], %[v3], lsl #16\n\t"
+                         "str %[v0], [%[d]], #4\n\t"
+                         "str %[v2], [%[d]], #4\n\t"
+                         "subs %[k], %[k], #4\n\t"
+                         "bge 1b\n\t"
+                         "2:\n\t"
+                         "adds %[k], %[k], #4\n\t"
+                         "beq 4f\n\t"
+                         "3:\n\t"
+                         "ldrsb %[v0], [%[s]]\n\t"
+                         "add %[s], %[s], %[xc]\n\t"
+                         "strh %[v0], [%[d]], #2\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 3b\n\t"
+                         "4:\n\t"
+                         : [s] "+r"(sp), [d] "+r"(dp), [k] "+r"(k), [v0] "=&r"(v0), [v1] "=&r"(v1),
+                           [v2] "=&r"(v2), [v3] "=&r"(v3)
+                         : [xc] "r"(xc)
+                         : "memory", "cc");
+#else
+        const int8_t *sp = s;
+        for (int32_t c = c0; c < c1; ++c, sp += xc) d[c] = *sp;
 #endif
-                if (n == 4) {
-                    const int8_t *fw = filter + ((int64_t)fy0 * p->f_w + fx0) * C + c;
-                    for (int32_t fy = fy0; fy < fy1; ++fy, xw += in_row, fw += f_row) {
-                        const int8_t *xp = xw, *fp = fw;
-                        for (int32_t fx = fx0; fx < fx1; ++fx, xp += C, fp += C) {
-                            s0 += (xp[0] + off) * fp[0];
-                            s1 += (xp[1] + off) * fp[1];
-                            s2 += (xp[2] + off) * fp[2];
-                            s3 += (xp[3] + off) * fp[3];
-                        }
-                    }
-                    y[0] = ekopt_out(o, s0, &q[0]);
-                    y[1] = ekopt_out(o, s1, &q[1]);
-                    y[2] = ekopt_out(o, s2, &q[2]);
-                    y[3] = ekopt_out(o, s3, &q[3]);
-                    continue;
-                }
-                for (int32_t j = 0; j < n; ++j) {
-                    int32_t s = bs[j];
-                    const int8_t *xr = xw + j;
-                    const int8_t *fw = filter + ((int64_t)fy0 * p->f_w + fx0) * C + c + j;
-                    for (int32_t fy = fy0; fy < fy1; ++fy, xr += in_row, fw += f_row) {
-                        for (int32_t fx = 0; fx < fx1 - fx0; ++fx) {
-                            s += (xr[fx * C] + off) * fw[fx * C];
-                        }
-                    }
-                    y[j] = ekopt_out(o, s, &q[j]);
-                }
+    }
+}
+
+/* Requantization constants of one output channel. */
+typedef struct {
+    int32_t mult, shift, hc, rs, zp, lo, hi;
+} dw_rq;
+
+static inline int32_t dw_requant(int32_t acc, const dw_rq *q, const int fast) {
+    if (fast) {
+        const int32_t t = acc >> 31;
+        const uint32_t lo = 0x40000000u + ((uint32_t)t << 31);
+        const int64_t v = (int64_t)(((uint64_t)(uint32_t)(q->hc + t) << 32) | lo) + (int64_t)acc * q->mult;
+        return dw_sat8((int32_t)(v >> 32) >> q->rs);
+    }
+    return ek_clamp32(ek_mbqm(acc, q->mult, q->shift) + q->zp, q->lo, q->hi);
+}
+
+/* Generic output: np tap pairs per filter row, rows tstep elements apart. */
+static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, int32_t fr, int32_t np,
+                             int32_t s) {
+#if EKOPT_DSP
+    for (int32_t k = 0; k < fr; ++k, x += tstep) {
+        for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
+    }
+#else
+    /* Without SMLAD: two halfword products per tap pair. */
+    for (int32_t k = 0; k < fr; ++k, x += tstep) {
+        for (int32_t j = 0; j < np; ++j, ++t) s += x[2 * j] * dw_h16(*t, 0) + x[2 * j + 1] * (*t >> 16);
+    }
+#endif
+    return s;
+}
+
+#include "ek_depthwise_conv_asm.h"
+
+#if EKOPT_DSP
+/* One output channel, 3-row filters of at most 3 taps at column stride 1
+ * or 2, fast requantization, rows of at least 4 outputs: assembly rows of
+ * 4-output blocks and 1-output tails.  k: taps (W01, W12 per row) and
+ * constants, filled by the caller. */
+static void dw_plane_three(const dw_geom *g, const int16_t *plane, dw_k3 *k, int8_t *y) {
+    const int32_t rstep = g->sr * g->rl, yc = g->yc, nb = g->ocn / 4;
+    for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
+        const int16_t *x = plane;
+        k->xend = (int32_t)(intptr_t)(x + 4 * g->sc * nb);
+        int8_t *yp = g->sc == 1 ? dw_row3_s1(k, x, y) : dw_row3_s2(k, x, y);
+        x += 4 * g->sc * nb;
+        for (int32_t c = 4 * nb; c < g->ocn; ++c, x += g->sc, yp += yc) dw_one3(k, x, yp);
+    }
+}
+#endif
+
+/* One output channel, any filter: one output per step, LDR + SMLAD per tap
+ * pair (tw: np words per filter row). */
+static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g, const int16_t *plane,
+                                                                const int32_t *tw, int32_t bias,
+                                                                const dw_rq *q, int8_t *y, int fast,
+                                                                const int32_t fr, const int32_t np) {
+    const int32_t rstep = g->sr * g->rl, tstep = g->dr * g->rl, yc = g->yc;
+    const int32_t cstep = g->dc > 1 ? 0 : g->sc;
+    for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
+        int8_t *yp = y;
+        const int16_t *x = plane;
+        for (int32_t c = 0; c < g->ocn; ++c, yp += yc, x += cstep) {
+            if (g->dc > 1) {
+                const int32_t col = c * g->sc;
+                x = plane + (col % g->dc) * g->pcq + col / g->dc;
             }
+            const int32_t acc = dw_dot(x, tstep, tw, fr, np, bias);
+            *yp = (int8_t)(fast ? dw_requant(acc, q, 1) : dw_requant(acc, q, 0));
         }
     }
+}
+
+static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
+                             const dw_rq *q, int8_t *y, int fast) {
+#if !EKOPT_DSP
+    /* Cores without SMLAD: 3x3 and 3x1 / 1x3 filters with constant loop
+     * bounds (unrolled). */
+    if (g->fr == 3 && g->np == 2) {
+        dw_plane_loop(g, plane, tw, bias, q, y, fast, 3, 2);
+        return;
+    }
+    if (g->np == 2 && g->fr == 1) {
+        dw_plane_loop(g, plane, tw, bias, q, y, fast, 1, 2);
+        return;
+    }
+#endif
+    dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np);
+}
+
+#include "ek_depthwise_conv_group.h"
+
+/* The group path is taken for depth multiplier 1 and at least 4 channels
+ * when its plane (8 bytes per padded pixel) is at most half the input (the
+ * group plane then costs less scratch than in-place saves), unless the
+ * plane path has its 3-row fast loop over rows of at least 8 outputs
+ * (ops/depthwise_conv.py: depthwise_scratch_bytes mirrors this). */
+static int dw_use_group(const ek_conv_params *p, const dw_geom *g) {
+    const int32_t gb = 8 * dw_group_rows(p) * dw_group_cols(p);
+    const int three = g->fr == 3 && g->fc <= 3 && g->dc == 1 && (g->sc == 1 || g->sc == 2);
+    return p->depth_multiplier == 1 && p->in_c >= 4 && p->f_h * p->f_w <= EKDW_GMAXTAPS
+           && 2 * gb <= p->in_h * p->in_w * p->in_c && !(three && g->ocn >= 8);
 }
 
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                            const int32_t *bias, int8_t *out) {
-    if (p->depth_multiplier != 1 || p->out_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
-        || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
-        ek_depthwise_conv_reference(p, in, filter, bias, out);
+                            const int32_t *bias, int8_t *out, int8_t *scratch) {
+    const dw_geom g = dw_geometry(p);
+    if (!scratch || g.fr * (g.np + 1) > EKDW_MAXPAIRS) {
+        ek_depthwise_conv_reference(p, in, filter, bias, out, scratch);
         return;
     }
-    for (int32_t c = 0; c < p->in_c; c += 4) {
-        ekopt_dw_group(p, in, filter, bias, out, c, ek_min32(4, p->in_c - c));
+    const int32_t m = p->depth_multiplier, C = p->in_c, OC = p->out_c;
+    int32_t c_first = 0;
+    if (dw_use_group(p, &g)) {
+        const uint32_t z2 = (uint32_t)dw_pack(-p->in_offset, -p->in_offset);
+        const int32_t words = 2 * dw_group_rows(p) * dw_group_cols(p);
+        int32_t *gp = (int32_t *)(void *)scratch;
+        for (int32_t i = 0; i < words; ++i) gp[i] = (int32_t)z2;
+        c_first = C & ~3;
+        for (int32_t b = 0; b < p->batches; ++b) {
+            const int8_t *xb = in + (int64_t)b * p->in_h * p->in_w * C;
+            int8_t *yb = out + (int64_t)b * p->out_h * p->out_w * OC;
+            for (int32_t c = 0; c < c_first; c += 4) dw_group(p, xb, filter, bias, yb, gp, c);
+        }
+        if (c_first == C) return;
+    }
+    const int full = p->act_min <= -128 && p->act_max >= 127;
+    /* 3-tap rows at column stride 1 or 2 with rows of 4 outputs or more:
+     * the assembly rows (taps (w0, w1), (w1, w2) per row) when the channel
+     * has the fast requantization. */
+    const int three = EKOPT_DSP && g.fr == 3 && g.fc <= 3 && g.dc == 1 && (g.sc == 1 || g.sc == 2)
+                      && g.ocn >= 4;
+    /* Filter element (row r, column c) of output channel 0. */
+    const int32_t wr = g.transposed ? OC : p->f_w * OC, wc = g.transposed ? p->f_w * OC : OC;
+    int16_t *plane = (int16_t *)(void *)scratch;
+    /* Padding (and the 2 elements read past the end): the input zero point,
+     * stored as int16 like every other access to the plane. */
+    for (int32_t i = 0, n = g.prn * g.rl + 2; i < n; ++i) plane[i] = (int16_t)(-p->in_offset);
+    int32_t tw[EKDW_MAXPAIRS];
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int8_t *xb = in + (int64_t)b * p->in_h * p->in_w * C;
+        int8_t *yb = out + (int64_t)b * p->out_h * p->out_w * OC;
+        for (int32_t ic = c_first; ic < C; ++ic) {
+            dw_gather(&g, xb + ic, plane);
+            for (int32_t k = 0; k < m; ++k) {
+                const int32_t oc = ic * m + k;
+                const int32_t mult = p->mult[oc], shift = p->shift[oc], rr = -shift;
+                dw_rq q = {mult, shift, 0, 0, p->out_offset, p->act_min, p->act_max};
+                const int fast = full && mult > 0 && rr >= 2 && rr <= 22;
+                if (fast) {
+                    q.hc = (int32_t)((uint32_t)(1 + 2 * p->out_offset) << (rr - 2));
+                    q.rs = rr - 1;
+                }
+                const int8_t *f = filter + oc;
+                int32_t wsum = 0, n = 0;
+                for (int32_t r = 0; r < g.fr; ++r) {
+                    const int8_t *fr = f + (int64_t)r * wr;
+                    if (three && fast) {
+                        const int32_t w0 = fr[0], w1 = g.fc > 1 ? fr[wc] : 0, w2 = g.fc > 2 ? fr[2 * wc] : 0;
+                        tw[n++] = dw_pack(w0, w1);
+                        tw[n++] = dw_pack(w1, w2);
+                        wsum += w0 + w1 + w2;
+                        continue;
+                    }
+                    for (int32_t j = 0; j < g.fc; j += 2) {
+                        const int32_t w0 = fr[(int64_t)j * wc], w1 = j + 1 < g.fc ? fr[(int64_t)(j + 1) * wc] : 0;
+                        tw[n++] = dw_pack(w0, w1);
+                        wsum += w0 + w1;
+                    }
+                }
+                /* Input offset folded into the bias: the padding holds the
+                 * input zero point, so every tap adds (x + offset) * w. */
+                const int32_t bo = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)(p->in_offset * wsum));
+#if EKOPT_DSP
+                if (three && fast) {
+                    dw_k3 kc;
+                    for (int32_t i = 0; i < 6; ++i) kc.w[i] = tw[i];
+                    kc.bias = bo, kc.hc = q.hc, kc.mult = q.mult, kc.rs = q.rs, kc.yc = g.yc;
+                    kc.ts = 2 * g.dr * g.rl, kc.ts2 = 4 * g.dr * g.rl;
+                    dw_plane_three(&g, plane, &kc, yb + oc);
+                    continue;
+                }
+#endif
+                dw_plane_generic(&g, plane, tw, bo, &q, yb + oc, fast);
+            }
+        }
     }
 }

@@ -1,0 +1,184 @@
+/* edgekit: DEPTHWISE_CONV_2D row loops in Cortex-M4 assembly (included by the
+ * optimized ek_depthwise_conv.c only, on cores with the DSP extension).
+ *
+ * Filters of 3 rows of at most 3 taps on the int16 plane, fast
+ * requantization: blocks of four outputs along a plane row, the whole loop
+ * (accumulate, requantize, store) in one asm statement so that nothing is
+ * spilled.  Per block and filter row: LDRD taps (W01, W12), LDRD + LDR (or
+ * 2 LDRD at stride 2) inputs, 8 SMLAD/SMLAxy for 12 MACs; per output the
+ * requantization of dw_requant (7 instructions with the store).
+ *
+ * Inputs e0.. of a filter row from the block's first output:
+ *   stride 1: o_j = e_j w0 + e_{j+1} w1 + e_{j+2} w2
+ *             o0 = SMLAD((e0,e1),W01) + SMLABT((e2,e3),W12)
+ *             o1 = SMLATB((e0,e1),W01) + SMLAD((e2,e3),W12), o2, o3 alike;
+ *   stride 2: o_j = SMLAD((e2j,e2j+1),W01) + SMLABT((e2j+2,..),W12).
+ */
+#ifndef EK_DEPTHWISE_CONV_ASM_H
+#define EK_DEPTHWISE_CONV_ASM_H
+
+#if EKOPT_DSP
+/* Constants of one output channel; byte offsets used by the asm below. */
+typedef struct {
+    int32_t w[6];        /*  0: W01, W12 of filter rows 0, 1, 2 */
+    int32_t bias;        /* 24 */
+    int32_t hc, mult;    /* 28, 32 */
+    int32_t rs, yc;      /* 36, 40: right shift - 1, output step (bytes) */
+    int32_t ts, ts2;     /* 44, 48: byte offsets of filter rows 1 and 2 */
+    int32_t xs, xend;    /* 52, 56: spill of x, end of the blocks */
+} dw_k3;
+
+/* First filter row at stride 1: the accumulators start from the bias in s3. */
+#define EKDW_S1ROW0(X, O)                                                       \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
+    "smlad %[s0], %[p0], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
+    "smlatb %[s1], %[p0], %[a], %[s3]\n\t"                                      \
+    "smlad %[s1], %[p1], %[b], %[s1]\n\t"                                       \
+    "ldr %[p0], [" X ", #8]\n\t"                                                \
+    "smlad %[s2], %[p1], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s2], %[p0], %[b], %[s2]\n\t"                                      \
+    "smlatb %[s3], %[p1], %[a], %[s3]\n\t"                                      \
+    "smlad %[s3], %[p0], %[b], %[s3]\n\t"
+
+#define EKDW_S1ROW(X, O)                                                        \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
+    "smlad %[s0], %[p0], %[a], %[s0]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
+    "smlatb %[s1], %[p0], %[a], %[s1]\n\t"                                      \
+    "smlad %[s1], %[p1], %[b], %[s1]\n\t"                                       \
+    "ldr %[p0], [" X ", #8]\n\t"                                                \
+    "smlad %[s2], %[p1], %[a], %[s2]\n\t"                                       \
+    "smlabt %[s2], %[p0], %[b], %[s2]\n\t"                                      \
+    "smlatb %[s3], %[p1], %[a], %[s3]\n\t"                                      \
+    "smlad %[s3], %[p0], %[b], %[s3]\n\t"
+
+#define EKDW_S2ROW0(X, O)                                                       \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
+    "smlad %[s0], %[p0], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
+    "ldr %[p0], [" X ", #8]\n\t"                                                \
+    "smlad %[s1], %[p1], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s1], %[p0], %[b], %[s1]\n\t"                                      \
+    "ldrd %[p1], %[b], [" X ", #12]\n\t"                                        \
+    "smlad %[s2], %[p0], %[a], %[s3]\n\t"                                       \
+    "ldr %[p0], [%[k], #" #O " + 4]\n\t"                                        \
+    "smlabt %[s2], %[p1], %[p0], %[s2]\n\t"                                     \
+    "smlad %[s3], %[p1], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s3], %[b], %[p0], %[s3]\n\t"
+
+#define EKDW_S2ROW(X, O)                                                        \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldrd %[p0], %[p1], [" X "]\n\t"                                            \
+    "smlad %[s0], %[p0], %[a], %[s0]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"                                      \
+    "ldr %[p0], [" X ", #8]\n\t"                                                \
+    "smlad %[s1], %[p1], %[a], %[s1]\n\t"                                       \
+    "smlabt %[s1], %[p0], %[b], %[s1]\n\t"                                      \
+    "ldrd %[p1], %[b], [" X ", #12]\n\t"                                        \
+    "smlad %[s2], %[p0], %[a], %[s2]\n\t"                                       \
+    "ldr %[p0], [%[k], #" #O " + 4]\n\t"                                        \
+    "smlabt %[s2], %[p1], %[p0], %[s2]\n\t"                                     \
+    "smlad %[s3], %[p1], %[a], %[s3]\n\t"                                       \
+    "smlabt %[s3], %[b], %[p0], %[s3]\n\t"
+
+/* Requantize S (lo: xr, hi: x) and store it with ST. */
+#define EKDW_RQX(S, ST)                                                         \
+    "and %[xr], " S ", #0x80000000\n\t"                                         \
+    "add %[xr], %[xr], #0x40000000\n\t"                                         \
+    "add %[x], %[a], " S ", asr #31\n\t"                                        \
+    "smlal %[xr], %[x], " S ", %[b]\n\t"                                        \
+    "asr %[x], %[x], %[p0]\n\t"                                                 \
+    "ssat %[x], #8, %[x]\n\t"                                                   \
+    ST "\n\t"
+
+#define EKDW_LOOP(ROW0, ROW, STEP)                                              \
+    "1:\n\t"                                                                    \
+    "ldr %[s3], [%[k], #24]\n\t"                                                \
+    ROW0("%[x]", 0)                                                             \
+    "ldr %[xr], [%[k], #44]\n\t"                                                \
+    "add %[xr], %[xr], %[x]\n\t"                                                \
+    ROW("%[xr]", 8)                                                             \
+    "ldr %[xr], [%[k], #48]\n\t"                                                \
+    "add %[xr], %[xr], %[x]\n\t"                                                \
+    ROW("%[xr]", 16)                                                            \
+    "str %[x], [%[k], #52]\n\t"                                                 \
+    "ldrd %[a], %[b], [%[k], #28]\n\t"                                          \
+    "ldrd %[p0], %[p1], [%[k], #36]\n\t"                                        \
+    EKDW_RQX("%[s0]", "strb %[x], [%[y]]")                                      \
+    EKDW_RQX("%[s1]", "strb %[x], [%[y], %[p1]]")                               \
+    "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
+    EKDW_RQX("%[s2]", "strb %[x], [%[y]]")                                      \
+    EKDW_RQX("%[s3]", "strb %[x], [%[y], %[p1]]")                               \
+    "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
+    "ldr %[x], [%[k], #52]\n\t"                                                 \
+    "add %[x], %[x], #" #STEP "\n\t"                                            \
+    "ldr %[xr], [%[k], #56]\n\t"                                                \
+    "cmp %[x], %[xr]\n\t"                                                       \
+    "bne 1b\n\t"
+
+/* Blocks of four outputs from x (4-byte aligned) to k->xend (at least one
+ * block); stores from y with step k->yc; returns y after the last block. */
+static inline int8_t *dw_row3_s1(dw_k3 *k, const int16_t *x, int8_t *y) {
+    int32_t s0, s1, s2, s3, a, b, p0, p1;
+    const int16_t *xr;
+    __asm__ volatile(EKDW_LOOP(EKDW_S1ROW0, EKDW_S1ROW, 8)
+                     : [x] "+r"(x), [y] "+r"(y), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
+                       [s3] "=&r"(s3), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
+                       [xr] "=&r"(xr)
+                     : [k] "r"(k)
+                     : "memory", "cc");
+    return y;
+}
+
+static inline int8_t *dw_row3_s2(dw_k3 *k, const int16_t *x, int8_t *y) {
+    int32_t s0, s1, s2, s3, a, b, p0, p1;
+    const int16_t *xr;
+    __asm__ volatile(EKDW_LOOP(EKDW_S2ROW0, EKDW_S2ROW, 16)
+                     : [x] "+r"(x), [y] "+r"(y), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
+                       [s3] "=&r"(s3), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
+                       [xr] "=&r"(xr)
+                     : [k] "r"(k)
+                     : "memory", "cc");
+    return y;
+}
+/* One output (any column stride): per filter row LDRD taps, 2 LDR, SMLAD +
+ * SMLABT; then the fast requantization and the store at y. */
+#define EKDW_T1ROW(X, O)                                                        \
+    "ldrd %[a], %[b], [%[k], #" #O "]\n\t"                                      \
+    "ldr %[p0], [" X "]\n\t"                                                    \
+    "ldr %[p1], [" X ", #4]\n\t"                                                \
+    "smlad %[s0], %[p0], %[a], %[s0]\n\t"                                       \
+    "smlabt %[s0], %[p1], %[b], %[s0]\n\t"
+
+static inline void dw_one3(const dw_k3 *k, const int16_t *x, int8_t *y) {
+    int32_t s0, a, b, p0, p1;
+    const int16_t *xr;
+    __asm__ volatile("ldr %[s0], [%[k], #24]\n\t"
+                     EKDW_T1ROW("%[x]", 0)
+                     "ldr %[xr], [%[k], #44]\n\t"
+                     "add %[xr], %[xr], %[x]\n\t"
+                     EKDW_T1ROW("%[xr]", 8)
+                     "ldr %[xr], [%[k], #48]\n\t"
+                     "add %[xr], %[xr], %[x]\n\t"
+                     EKDW_T1ROW("%[xr]", 16)
+                     "ldrd %[a], %[b], [%[k], #28]\n\t"
+                     "ldr %[p0], [%[k], #36]\n\t"
+                     "and %[xr], %[s0], #0x80000000\n\t"
+                     "add %[xr], %[xr], #0x40000000\n\t"
+                     "add %[p1], %[a], %[s0], asr #31\n\t"
+                     "smlal %[xr], %[p1], %[s0], %[b]\n\t"
+                     "asr %[p1], %[p1], %[p0]\n\t"
+                     "ssat %[p1], #8, %[p1]\n\t"
+                     "strb %[p1], [%[y]]\n\t"
+                     : [s0] "=&r"(s0), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
+                       [xr] "=&r"(xr)
+                     : [k] "r"(k), [x] "r"(x), [y] "r"(y)
+                     : "memory");
+}
+#endif
+
+#endif /* EK_DEPTHWISE_CONV_ASM_H */
