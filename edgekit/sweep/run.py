@@ -169,8 +169,10 @@ def sweep(space, *, target: str = "cortex-m", trials: int | None = None,
                           f"{'a local Ray' if not address else address}"
                           + (f" ({ctx.dashboard_url or 'no dashboard'})" if ctx is not None
                              else ""))
-            cluster = {"version": ray.__version__, "address": ray.get_runtime_context().gcs_address,
-                       "started_here": started, "cpus": ray.cluster_resources().get("CPU"),
+            cluster = {"version": ray.__version__,
+                       "address": ray.get_runtime_context().gcs_address,
+                       "local": started and not address,
+                       "cpus": ray.cluster_resources().get("CPU"),
                        "nodes": len([n for n in ray.nodes() if n.get("Alive")])}
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": 1}),

@@ -103,7 +103,7 @@ def _epoch_callback(report: Callable[[dict], None]):
     import keras  # noqa: PLC0415
 
     class EpochReport(keras.callbacks.Callback):
-        """Report each epoch's validation accuracy (training accuracy without a validation split)."""
+        """Report each epoch's validation accuracy (training accuracy without validation)."""
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -98,7 +99,7 @@ def test_sweep_on_a_local_ray(tmp_path, fsdd_root):
     assert res.exit_code == 0, res.output
     _check_outputs(tmp_path / "sweep", fsdd_root, tmp_path)
     ray_info = json.loads((tmp_path / "sweep" / "trials.json").read_text())["ray"]
-    assert ray_info["started_here"] and ray_info["cpus"] == os.cpu_count()
+    assert ray_info["local"] and ray_info["cpus"] == os.cpu_count()
 
 
 def _free_port() -> int:
@@ -115,9 +116,10 @@ def _stop_head(temp_dir: str) -> None:
     for p in psutil.process_iter(["pid", "cmdline"]):
         try:
             if any(temp_dir in arg for arg in (p.info["cmdline"] or [])):
-                mine.append(p)
+                mine += [p, *p.children(recursive=True)]   # workers rename themselves ray::...
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
+    mine = list({p.pid: p for p in mine}.values())
     for p in mine:
         try:
             p.terminate()
@@ -128,10 +130,15 @@ def _stop_head(temp_dir: str) -> None:
         p.kill()
 
 
-def test_sweep_against_a_separately_started_ray_head(tmp_path, fsdd_root):
+def test_sweep_against_a_separately_started_ray_head(tmp_path, fsdd_root, monkeypatch):
     ray_bin = Path(sys.executable).with_name("ray")
     temp_dir = tempfile.mkdtemp(prefix="ekray", dir="/tmp")   # short: Ray's socket paths
     port = _free_port()
+    # Ray's token authentication with a token made here, for the head and the driver alike
+    # (what a cluster's users do: RAY_AUTH_MODE=token and the same RAY_AUTH_TOKEN everywhere)
+    token = secrets.token_hex(32)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", token)
     env = dict(os.environ)
     try:
         start = subprocess.run(
@@ -146,7 +153,8 @@ def test_sweep_against_a_separately_started_ray_head(tmp_path, fsdd_root):
         assert res.exit_code == 0, res.output
         _check_outputs(tmp_path / "sweep", fsdd_root, tmp_path)
         ray_info = json.loads((tmp_path / "sweep" / "trials.json").read_text())["ray"]
-        assert ray_info["address"] == f"127.0.0.1:{port}" and not ray_info["started_here"]
+        # Ray replaces 127.0.0.1 by the node's address; the port is the head's
+        assert ray_info["address"].endswith(f":{port}") and not ray_info["local"]
         assert ray_info["cpus"] == 1
     finally:
         _stop_head(temp_dir)
