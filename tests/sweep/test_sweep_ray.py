@@ -160,3 +160,46 @@ def test_sweep_against_a_separately_started_ray_head(tmp_path, fsdd_root, monkey
         _stop_head(temp_dir)
         time.sleep(1)
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+LOSO_SPACE = """
+[sweep]
+trials = 1
+cases = 2
+audio_clips = 1
+eval = "loso"
+metric = "loso_worst"
+
+[dataset]
+name = "fsdd"
+limit_per_class = 2
+
+[model]
+arch = "dscnn"
+hparams = { width = 8, num_blocks = 1 }
+
+[train]
+epochs = 1
+"""
+
+
+def test_sweep_optimizes_leave_one_speaker_out(tmp_path, fsdd_root):
+    (tmp_path / "space.toml").write_text(LOSO_SPACE)
+    res = CliRunner().invoke(main, ["sweep", str(tmp_path / "space.toml"), "--out",
+                                    str(tmp_path / "sweep"), "--data", str(fsdd_root)],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "sweep" / "trials.json").read_text())
+    assert data["settings"]["metric"] == "loso_worst"
+    (row,) = data["trials"]
+    assert row["status"] == "completed" and row["iterations"] == 7   # 6 speakers + the figures
+    per = row["loso"]
+    trial = tmp_path / "sweep" / "trials" / "000"
+    assert per == json.loads((trial / "loso.json").read_text())["speakers"]
+    assert len(per) == 6 and row["loso_worst"] == min(per.values())
+    assert row["loso_mean"] == pytest.approx(sum(per.values()) / 6, abs=1e-4)
+    # the first speaker's run is deployed: its build gives the figures
+    first = json.loads((trial / "george" / "report.json").read_text())
+    assert first["memory"]["flash_bytes"] == row["flash_bytes"] and first["emulator"]["bit_exact"]
+    assert not (trial / "jackson" / "report.json").exists()
+    assert (trial / "jackson" / "train_report.json").exists()
