@@ -21,8 +21,12 @@ typedef struct {
     const int32_t *shift;
 } ek_conv_params;
 
+/* scratch: Lowered.scratch bytes (ops/conv.py), 4-byte aligned, this call
+ * only: the optimized kernel's im2col buffer, and the output buffer that
+ * lets a 1x1 convolution (stride 1, no padding, out_c <= in_c) write over
+ * its input (out == in). */
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                  const int32_t *bias, int8_t *out);
+                  const int32_t *bias, int8_t *out, int8_t *scratch);
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                             const int32_t *bias, int8_t *out);
 /* In-place variants (kernels/ek_inplace.c): correct when out == in (same

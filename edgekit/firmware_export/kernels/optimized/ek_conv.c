@@ -15,8 +15,12 @@
  *   - else K <= 576: two-pixel im2col + 2x2 asm micro-kernel
  *     (ekopt_conv_dsp);
  *   - else the run-based path below, with SXTAB16/SMLAD intrinsics.
- * The im2col buffer is on the stack (3,456 bytes) until the planner passes
- * scratch memory (issue 13, Lowered.scratch).
+ * The im2col buffer is the call's scratch memory (Lowered.scratch, sized
+ * by ops/conv.py for the path the layer takes).  1x1 convolutions with
+ * stride 1, no padding and out_c <= in_c may run in place (out == in):
+ * every path reads a pixel group's inputs before it writes outputs over
+ * them (the DSP paths widen a group into the buffer first; the plain-C
+ * pair path and the reference fallback go through scratch).
  *
  * Run-based path (no groups, no dilation; every path on cores without DSP):
  *   - the filter window of an output pixel, clipped to the input, is a few
@@ -169,9 +173,12 @@ static void ekopt_conv_one(const ek_conv_params *p, const int8_t *x, const int8_
     }
 }
 
-/* 1x1 filter, no padding: each output pixel reads in_c contiguous bytes. */
+/* 1x1 filter, no padding: each output pixel reads in_c contiguous bytes.
+ * With tmp (2 * out_c bytes; in place: stride 1, out_c <= in_c) each pair
+ * of outputs is computed there and copied over the two input pixels it
+ * has just read (output pixel i lies over input pixels <= i only). */
 static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                           const int32_t *bias, int8_t *out) {
+                           const int32_t *bias, int8_t *out, int8_t *tmp) {
     const int32_t c = p->in_c;
     const int32_t npix = p->out_h * p->out_w;
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -183,10 +190,14 @@ static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8
             const int8_t *x = img + ((int64_t)oy * p->stride_h * p->in_w + (int64_t)ox * p->stride_w) * c;
             if (++ox == p->out_w) { ox = 0; ++oy; }
             if (i & 1) {
-                ekopt_conv_pair(p, xa, x, filter, 1, c, 0, 0, bias,
-                                y + (int64_t)(i - 1) * p->out_c, y + (int64_t)i * p->out_c);
+                int8_t *ya = y + (int64_t)(i - 1) * p->out_c;
+                ekopt_conv_pair(p, xa, x, filter, 1, c, 0, 0, bias, tmp ? tmp : ya,
+                                tmp ? tmp + p->out_c : ya + p->out_c);
+                if (tmp) memcpy(ya, tmp, (size_t)(2 * p->out_c));
             } else if (i + 1 == npix) {
-                ekopt_conv_one(p, x, filter, 1, c, 0, 0, bias, y + (int64_t)i * p->out_c);
+                int8_t *ya = y + (int64_t)i * p->out_c;
+                ekopt_conv_one(p, x, filter, 1, c, 0, 0, bias, tmp ? tmp : ya);
+                if (tmp) memcpy(ya, tmp, (size_t)p->out_c);
             } else {
                 xa = x;
             }
@@ -227,8 +238,7 @@ static inline void ekopt_col_words(int32_t *w, int32_t nsl, const int8_t *x, int
 
 /* Unroll the window of output pixel (b, oy, ox) into slot s: K values
  * x + in_offset, then 0 up to the end of the last chunk.  A tap in the
- * padding is 0 too: it is given the raw value -in_offset (the input zero
- * point), which the offset brings to 0. */
+ * padding is 0 too (skipping it, as the reference does, adds nothing). */
 static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t nsl,
                             int32_t s, int32_t b, int32_t oy, int32_t ox, int32_t off,
                             int32_t off2) {
@@ -246,25 +256,59 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
         }
         return;
     }
-    /* Otherwise: the window as contiguous bytes first (K rounded up to 4,
-     * EKOPT_KMAX at most), padding and round-up filled with the zero point. */
-    int8_t win[EKOPT_KMAX + 4];
-    const int8_t zp = (int8_t)(-off);
-    const int32_t K = p->f_h * f_row, run = (fx1 - fx0) * c;
-    int8_t *d = win;
+    const int32_t lo = fx0 * c, hi = fx1 * c;
+    if ((f_row & 3) == 0) {
+        /* Rows of whole chunks over the padding: a row outside the input
+         * is zeros; in a row, a chunk inside [lo, hi) is one word, one
+         * across its ends is put together byte by byte, the bytes outside
+         * given the input zero point (-off), which the offset brings to 0. */
+        const int8_t zp = (int8_t)(-off);
+        for (int32_t fy = 0; fy < p->f_h; ++fy) {
+            const int32_t iy = iy0 + fy;
+            if (iy < 0 || iy >= p->in_h) {
+                for (int32_t j = 0; j < f_row; j += 4, w += 2 * nsl) w[0] = w[1] = 0;
+                continue;
+            }
+            const int8_t *x = img + (int64_t)iy * in_row - lo;
+            for (int32_t j = 0; j < f_row; j += 4, w += 2 * nsl) {
+                int32_t v;
+                if (j >= lo && j + 4 <= hi) {
+                    v = ekopt_ld4(x + j);
+                } else {
+                    uint32_t u = 0;
+                    for (int32_t k = 3; k >= 0; --k) {
+                        u = (u << 8) | (uint8_t)(j + k >= lo && j + k < hi ? x[j + k] : zp);
+                    }
+                    v = (int32_t)u;
+                }
+                w[0] = __sxtab16(off2, v);
+                w[1] = __sxtab16(off2, ekopt_ror8(v));
+            }
+        }
+        return;
+    }
+    /* Otherwise value by value (rows that are not whole chunks): four
+     * values, then one chunk's two words. */
+    int32_t v[4], n = 0;
     for (int32_t fy = 0; fy < p->f_h; ++fy) {
         const int32_t iy = iy0 + fy;
-        if (iy < 0 || iy >= p->in_h) {
-            for (int32_t j = 0; j < f_row; ++j) *d++ = zp;
-            continue;
+        const int32_t row_in = iy >= 0 && iy < p->in_h;
+        const int8_t *x = row_in ? img + (int64_t)iy * in_row - lo : img;
+        for (int32_t j = 0; j < f_row; ++j) {
+            v[n++] = row_in && j >= lo && j < hi ? x[j] + off : 0;
+            if (n == 4) {
+                w[0] = (int32_t)(((uint32_t)v[0] & 0xffffu) | ((uint32_t)v[2] << 16));
+                w[1] = (int32_t)(((uint32_t)v[1] & 0xffffu) | ((uint32_t)v[3] << 16));
+                w += 2 * nsl;
+                n = 0;
+            }
         }
-        const int8_t *x = img + (int64_t)iy * in_row;
-        for (int32_t j = 0; j < fx0 * c; ++j) *d++ = zp;
-        for (int32_t j = 0; j < run; ++j) *d++ = x[j];
-        for (int32_t j = fx1 * c; j < f_row; ++j) *d++ = zp;
     }
-    for (int32_t j = K; j & 3; ++j) *d++ = zp;
-    ekopt_col_words(w, nsl, win, (K + 3) & ~3, off2);
+    if (n) {
+        for (int32_t j = n; j < 4; ++j) v[j] = 0;
+        w[0] = (int32_t)(((uint32_t)v[0] & 0xffffu) | ((uint32_t)v[2] << 16));
+        w[1] = (int32_t)(((uint32_t)v[1] & 0xffffu) | ((uint32_t)v[3] << 16));
+    }
 }
 
 /* One chunk of the 2x2 micro-kernel: s0 += a.wa, s1 += a.wb, s2 += b.wa,
@@ -461,8 +505,12 @@ static int ekopt_dsp6_ok(const ek_conv_params *p) {
 /* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
  * of 12 words (EKOPT_P6_WORDS at most).  Pixels go by groups of six in
  * raster order over the whole output (groups may straddle rows and
- * images); the last, partial group is moved back to end at the last pixel
- * (its first pixels are computed and stored twice, with the same values). */
+ * images); the last, partial group is moved back to end at the last pixel:
+ * its first `skip` pixels, done by the previous group, are neither widened
+ * again nor stored (their slots keep the previous group's values).  So a
+ * group reads only input pixels no output has been written over yet when
+ * the output lies over the input (1x1, stride 1, out_c <= in_c: outputs
+ * of pixels < i + 6 cover input pixels < i + 6 only, all widened by then). */
 static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                             const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
@@ -471,9 +519,10 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
     const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
     const int32_t zp = p->out_offset, ys2 = 2 * ys;
     const int32_t *end = buf + chunks * 12, entry = (4 - (chunks & 3)) & 3;
-    for (int32_t i = 0; i < npix; i += 6) {
-        if (i + 6 > npix) i = npix - 6;
-        for (int32_t s = 0; s < 6; ++s) {
+    for (int32_t done = 0; done < npix;) {
+        const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
+        done = i + 6;
+        for (int32_t s = skip; s < 6; ++s) {
             const int32_t q = i + s, t = q / p->out_w;
             ekopt_col_pixel(p, in, buf, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
                             off, off2);
@@ -507,26 +556,31 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
                 /* Right shift > 22: the offset is added here. */
                 v0 += zp; v1 += zp; v2 += zp; v3 += zp; v4 += zp; v5 += zp;
             }
-            ekopt_st6(y, y + ys + ys2, ys, ys2, __ssat(v0, 8), __ssat(v1, 8), __ssat(v2, 8),
-                      __ssat(v3, 8), __ssat(v4, 8), __ssat(v5, 8));
+            if (!skip) {
+                ekopt_st6(y, y + ys + ys2, ys, ys2, __ssat(v0, 8), __ssat(v1, 8), __ssat(v2, 8),
+                          __ssat(v3, 8), __ssat(v4, 8), __ssat(v5, 8));
+            } else {
+                const int32_t v[6] = {v0, v1, v2, v3, v4, v5};
+                for (int32_t s = skip; s < 6; ++s) y[s * ys] = (int8_t)__ssat(v[s], 8);
+            }
         }
     }
 }
 #endif /* EKOPT_DSP */
 
+/* scratch: the bytes ops/conv.py (conv_scratch) computes for the path this
+ * layer takes, 4-byte aligned. */
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                  const int32_t *bias, int8_t *out) {
+                  const int32_t *bias, int8_t *out, int8_t *scratch) {
+    const int inplace = ek_conv_overlaps(p, in, out);
     if (p->f_in_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
         || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
-        ek_conv_reference(p, in, filter, bias, out);
+        ek_conv_reference_buf(p, in, filter, bias, out, inplace ? scratch : 0);
         return;
     }
 #if EKOPT_DSP
     {
-        /* TODO(issue 13, scratch): take this buffer from Lowered.scratch
-         * (6 * 2 * K rounded up to 4 bytes, or 2 * 2 * ... for the 2-pixel
-         * path) once the planner provides it; a stack buffer until then. */
-        int32_t buf[EKOPT_P6_WORDS];
+        int32_t *buf = (int32_t *)(void *)scratch;
         const int32_t K = p->f_h * p->f_w * p->in_c;
         if (p->batches * p->out_h * p->out_w >= 6 && 3 * ((K + 3) & ~3) <= EKOPT_P6_WORDS
             && ekopt_dsp6_ok(p)) {
@@ -540,7 +594,7 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
     }
 #endif
     if (p->f_h == 1 && p->f_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
-        ekopt_conv_1x1(p, in, filter, bias, out);
+        ekopt_conv_1x1(p, in, filter, bias, out, inplace ? scratch : 0);
         return;
     }
     const int32_t c = p->in_c;
