@@ -502,6 +502,95 @@ static int ekopt_dsp6_ok(const ek_conv_params *p) {
     return 1;
 }
 
+/* All out_c channels of one whole group of six pixels in one asm block
+ * (the common case: K % 4 == 0, a bias, every right shift within 1..22 so
+ * that ekopt_rq2 folds the output offset): per channel the bias into six
+ * accumulators, the micro-kernel of ekopt_mk_6x1 (the filter pointer
+ * runs on from row to row), the six fused requantizations (constants made
+ * from the channel's multiplier and shift: rs1 = -shift - 1,
+ * clo = 2^30 | 2^31 << rs1, chi = (1 + 2 zp) << rs1 >> 1, as
+ * ekopt_rq2_make), SSAT and six stores.  The loop's state lives in this
+ * frame (SP-relative operands): every register is taken. */
+static __attribute__((noinline)) void
+ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const int8_t *w,
+                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                    int32_t out_c, int8_t *y, int32_t ys, int32_t zp) {
+    const int32_t *xb = buf, *xe = end, *cp = mult, *ce = mult + out_c;
+    const int32_t n = entry, c21 = 1 + 2 * zp;
+    const int32_t dsh = (int32_t)((const char *)shift - (const char *)mult);
+    const int32_t dbi = (int32_t)((const char *)bias - (const char *)mult);
+    const int32_t yst[2] = {ys, 2 * ys};
+    int8_t *yv = y;
+    int32_t s0, s1, s2, s3, s4, s5, t0, t1;
+    const int32_t *x;
+    __asm__ volatile("1:\n\t"
+                     "ldr    %[t0], %[cp]\n\t"
+                     "ldr    %[t1], %[dbi]\n\t"
+                     "ldr    %[a0], [%[t0], %[t1]]\n\t"
+                     "mov    %[a1], %[a0]\n\t"
+                     "mov    %[a2], %[a0]\n\t"
+                     "mov    %[a3], %[a0]\n\t"
+                     "mov    %[a4], %[a0]\n\t"
+                     "mov    %[a5], %[a0]\n\t"
+                     "ldr    %[x], %[xb]\n\t"
+                     "ldr    %[t0], %[n]\n\t"
+                     "tbb    [pc, %[t0]]\n\t"
+                     "2:\n\t"
+                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     "3:\n\t" EKOPT_MK6_CHUNK
+                     "4:\n\t" EKOPT_MK6_CHUNK
+                     "5:\n\t" EKOPT_MK6_CHUNK
+                     "6:\n\t" EKOPT_MK6_CHUNK
+                     "ldr    %[t0], %[e]\n\t"
+                     "cmp    %[x], %[t0]\n\t"
+                     "bne    3b\n\t"
+                     /* r4 = clo, r5 = rs1, r6 = mult, r8 = chi */
+                     "ldr    r4, %[cp]\n\t"
+                     "ldr    r5, %[dsh]\n\t"
+                     "ldr    r5, [r4, r5]\n\t"
+                     "ldr    r6, [r4], #4\n\t"
+                     "str    r4, %[cp]\n\t"
+                     "mvn    r5, r5\n\t"
+                     "mov    r4, #0x80000000\n\t"
+                     "lsl    r4, r4, r5\n\t"
+                     "orr    r4, r4, #0x40000000\n\t"
+                     "ldr    r8, %[c21]\n\t"
+                     "lsl    r8, r8, r5\n\t"
+                     "asr    r8, r8, #1\n\t"
+#define EKOPT_RQ6(A)                                                            \
+                     "and    %[x], %[" A "], #0x80000000\n\t"                   \
+                     "adds   %[t0], r4, %[x]\n\t"                               \
+                     "adc    %[t1], r8, %[" A "], asr #31\n\t"                  \
+                     "smlal  %[t0], %[t1], %[" A "], r6\n\t"                    \
+                     "asr    %[t1], %[t1], r5\n\t"                              \
+                     "ssat   %[" A "], #8, %[t1]\n\t"
+                     EKOPT_RQ6("a0") EKOPT_RQ6("a1") EKOPT_RQ6("a2")
+                     EKOPT_RQ6("a3") EKOPT_RQ6("a4") EKOPT_RQ6("a5")
+#undef EKOPT_RQ6
+                     "ldr    %[t0], %[yv]\n\t"
+                     "ldrd   %[t1], %[x], %[yst]\n\t"
+                     "strb   %[a0], [%[t0]]\n\t"
+                     "strb   %[a1], [%[t0], %[t1]]\n\t"
+                     "strb   %[a2], [%[t0], %[x]]\n\t"
+                     "add    r4, %[t0], %[x]\n\t"
+                     "add    r4, r4, %[t1]\n\t"
+                     "strb   %[a3], [r4]\n\t"
+                     "strb   %[a4], [r4, %[t1]]\n\t"
+                     "strb   %[a5], [r4, %[x]]\n\t"
+                     "add    %[t0], %[t0], #1\n\t"
+                     "str    %[t0], %[yv]\n\t"
+                     "ldr    %[t0], %[cp]\n\t"
+                     "ldr    %[t1], %[ce]\n\t"
+                     "cmp    %[t0], %[t1]\n\t"
+                     "bne    1b\n\t"
+                     : [a0] "=&r"(s0), [a1] "=&r"(s1), [a2] "=&r"(s2), [a3] "=&r"(s3),
+                       [a4] "=&r"(s4), [a5] "=&r"(s5), [x] "=&r"(x), [w] "+r"(w),
+                       [t0] "=&r"(t0), [t1] "=&r"(t1), [cp] "+m"(cp), [yv] "+m"(yv)
+                     : [e] "m"(xe), [n] "m"(n), [xb] "m"(xb), [ce] "m"(ce), [dsh] "m"(dsh),
+                       [dbi] "m"(dbi), [c21] "m"(c21), [yst] "m"(yst)
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
+}
+
 /* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
  * of 12 words (EKOPT_P6_WORDS at most).  Pixels go by groups of six in
  * raster order over the whole output (groups may straddle rows and
@@ -519,6 +608,10 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
     const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
     const int32_t zp = p->out_offset, ys2 = 2 * ys;
     const int32_t *end = buf + chunks * 12, entry = (4 - (chunks & 3)) & 3;
+    int fast = chunks > 0 && tail == 0 && bias != 0;
+    for (int32_t oc = 0; oc < ys && fast; ++oc) {
+        fast = p->shift[oc] <= -1 && p->shift[oc] >= -22;
+    }
     for (int32_t done = 0; done < npix;) {
         const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
         done = i + 6;
@@ -528,6 +621,10 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
                             off, off2);
         }
         int8_t *y = out + (int64_t)i * ys;
+        if (fast && !skip) {
+            ekopt_dsp6_channels(buf, end, entry, filter, bias, p->mult, p->shift, ys, y, ys, zp);
+            continue;
+        }
         const int8_t *w = filter;
         for (int32_t oc = 0; oc < ys; ++oc, w += K, ++y) {
             int32_t a[6];
