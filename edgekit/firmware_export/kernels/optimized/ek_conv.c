@@ -263,6 +263,7 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
          * across its ends is put together byte by byte, the bytes outside
          * given the input zero point (-off), which the offset brings to 0. */
         const int8_t zp = (int8_t)(-off);
+        const uint32_t zpw = (uint8_t)zp * 0x01010101u;
         for (int32_t fy = 0; fy < p->f_h; ++fy) {
             const int32_t iy = iy0 + fy;
             if (iy < 0 || iy >= p->in_h) {
@@ -274,6 +275,16 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
                 int32_t v;
                 if (j >= lo && j + 4 <= hi) {
                     v = ekopt_ld4(x + j);
+                } else if (j < lo && lo < j + 4 && j + 4 <= hi && in_row >= 4) {
+                    /* Over the left edge only: the row's first word moved
+                     * up, zero points below (x + lo is the row start). */
+                    const int32_t sh = 8 * (lo - j);
+                    v = (int32_t)(((uint32_t)ekopt_ld4(x + lo) << sh) | (zpw >> (32 - sh)));
+                } else if (j >= lo && j < hi && hi < j + 4 && in_row >= 4) {
+                    /* Over the right edge only: the row's last word moved
+                     * down, zero points above (x + hi is the row end). */
+                    const int32_t sh = 8 * (j + 4 - hi);
+                    v = (int32_t)(((uint32_t)ekopt_ld4(x + hi - 4) >> sh) | (zpw << (32 - sh)));
                 } else {
                     uint32_t u = 0;
                     for (int32_t k = 3; k >= 0; --k) {
