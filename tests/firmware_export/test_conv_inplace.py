@@ -40,7 +40,7 @@ def test_scratch_and_inplace_rules_by_hand():
     assert conv_scratch(c1, False) == 6 * 2 * 40
     # K = 3 * 3 * 3 = 27 -> 28; a narrower activation range: the 2-pixel path.
     c3 = _params(in_c=3, f_h=3, f_w=3, f_in_c=3, pad_h=1, pad_w=1, act_min=-128, act_max=90)
-    assert conv_scratch(c3, False) == 2 * 2 * 28
+    assert conv_scratch(c3, False) == 2 * 2 * 28 + 28       # + the 9-byte rows' buffer
     # A multiplier ekopt_rq2 does not take (left shift): the 2-pixel path too.
     assert conv_scratch(_params(shift=[1] * 64), True) == 2 * 2 * 64
     # Windows over 576 bytes: no im2col; in place, two output pixels.

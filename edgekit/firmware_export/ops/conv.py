@@ -103,7 +103,8 @@ def conv_scratch(params: dict, inplace: bool) -> int:
         window K = f_h * f_w * in_c rounded up to 4) when the six-pixel
         path applies (>= 6 output pixels, K <= 288, activation range all of
         int8, every channel's right shift within 1..31 or a zero multiplier),
-        else of two pixels (4 bytes per window byte) up to K = 576; in place
+        else of two pixels (4 bytes per window byte) up to K = 576, plus K
+        (rounded up) when a filter row f_w * in_c is not a multiple of 4; in place
         also two output pixels for the plain-C 1x1 path (2 * out_c) and one
         for the reference loop (out_c).  The conditions are those of
         kernels/optimized/ek_conv.c.
@@ -119,10 +120,13 @@ def conv_scratch(params: dict, inplace: bool) -> int:
         six = (npix >= 6 and k4 <= 288 and (p["act_min"], p["act_max"]) == (-128, 127)
                and -128 <= p["out_offset"] <= 127
                and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
+        # Rows of the window that are not whole 4-byte chunks are gathered
+        # in a K-byte (rounded up to 4) buffer after the im2col buffer.
+        win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
         if six:
-            need = max(need, 12 * k4)
+            need = max(need, 12 * k4 + win)
         elif k4 <= 576:
-            need = max(need, 4 * k4)
+            need = max(need, 4 * k4 + win)
         if inplace:
             need = max(need, 2 * p["out_c"])
     return max(need, 4)

@@ -239,9 +239,9 @@ static inline void ekopt_col_words(int32_t *w, int32_t nsl, const int8_t *x, int
 /* Unroll the window of output pixel (b, oy, ox) into slot s: K values
  * x + in_offset, then 0 up to the end of the last chunk.  A tap in the
  * padding is 0 too (skipping it, as the reference does, adds nothing). */
-static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t nsl,
-                            int32_t s, int32_t b, int32_t oy, int32_t ox, int32_t off,
-                            int32_t off2) {
+static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int8_t *win,
+                            int32_t nsl, int32_t s, int32_t b, int32_t oy, int32_t ox,
+                            int32_t off, int32_t off2) {
     const int32_t c = p->in_c, f_row = p->f_w * c, in_row = p->in_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
     const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_max32(fx0, ek_min32(p->f_w, p->in_w - ix0));
@@ -273,6 +273,10 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
             const int8_t *x = img + (int64_t)iy * in_row - lo;
             for (int32_t j = 0; j < f_row; j += 4, w += 2 * nsl) {
                 int32_t v;
+                if (j + 4 <= lo || j >= hi) {
+                    w[0] = w[1] = 0;    /* all in the padding */
+                    continue;
+                }
                 if (j >= lo && j + 4 <= hi) {
                     v = ekopt_ld4(x + j);
                 } else if (j < lo && lo < j + 4 && j + 4 <= hi && in_row >= 4) {
@@ -298,28 +302,26 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
         }
         return;
     }
-    /* Otherwise value by value (rows that are not whole chunks): four
-     * values, then one chunk's two words. */
-    int32_t v[4], n = 0;
+    /* Otherwise (rows that are not whole chunks): the window as
+     * contiguous bytes first, in win (K rounded up to 4 bytes, after the
+     * im2col buffer in scratch), padding and round-up filled with the zero
+     * point. */
+    const int8_t zp = (int8_t)(-off);
+    const int32_t K = p->f_h * f_row, run = hi - lo;
+    int8_t *d = win;
     for (int32_t fy = 0; fy < p->f_h; ++fy) {
         const int32_t iy = iy0 + fy;
-        const int32_t row_in = iy >= 0 && iy < p->in_h;
-        const int8_t *x = row_in ? img + (int64_t)iy * in_row - lo : img;
-        for (int32_t j = 0; j < f_row; ++j) {
-            v[n++] = row_in && j >= lo && j < hi ? x[j] + off : 0;
-            if (n == 4) {
-                w[0] = (int32_t)(((uint32_t)v[0] & 0xffffu) | ((uint32_t)v[2] << 16));
-                w[1] = (int32_t)(((uint32_t)v[1] & 0xffffu) | ((uint32_t)v[3] << 16));
-                w += 2 * nsl;
-                n = 0;
-            }
+        if (iy < 0 || iy >= p->in_h) {
+            for (int32_t j = 0; j < f_row; ++j) *d++ = zp;
+            continue;
         }
+        const int8_t *x = img + (int64_t)iy * in_row;
+        for (int32_t j = 0; j < lo; ++j) *d++ = zp;
+        for (int32_t j = 0; j < run; ++j) *d++ = x[j];
+        for (int32_t j = hi; j < f_row; ++j) *d++ = zp;
     }
-    if (n) {
-        for (int32_t j = n; j < 4; ++j) v[j] = 0;
-        w[0] = (int32_t)(((uint32_t)v[0] & 0xffffu) | ((uint32_t)v[2] << 16));
-        w[1] = (int32_t)(((uint32_t)v[1] & 0xffffu) | ((uint32_t)v[3] << 16));
-    }
+    for (int32_t j = K; j & 3; ++j) *d++ = zp;
+    ekopt_col_words(w, nsl, win, (K + 3) & ~3, off2);
 }
 
 /* One chunk of the 2x2 micro-kernel: s0 += a.wa, s1 += a.wb, s2 += b.wa,
@@ -373,18 +375,21 @@ static inline void ekopt_mk_2x2(const int32_t *x, const int8_t *wa, const int8_t
     s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
 }
 
-/* buf: (K rounded up to 4) / 4 chunks of 4 words (EKOPT_KMAX words at most). */
+/* buf: (K rounded up to 4) / 4 chunks of 4 words (EKOPT_KMAX words at most),
+ * then K rounded up to 4 bytes for ekopt_col_pixel's win when a filter row
+ * (f_w * in_c) is not a multiple of 4 bytes. */
 static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                            const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
+    int8_t *win = (int8_t *)(void *)(buf + 2 * 2 * ((K + 3) >> 2));
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
     const int32_t npix = p->batches * p->out_h * p->out_w;
     int32_t b = 0, oy = 0, ox = 0;
     for (int32_t i = 0; i < npix; i += 2) {
         /* Unroll pixels i and i + 1 (a lone last pixel goes in both slots). */
         for (int32_t s = 0; s < 2; ++s) {
-            ekopt_col_pixel(p, in, buf, 2, s, b, oy, ox, off, off2);
+            ekopt_col_pixel(p, in, buf, win, 2, s, b, oy, ox, off, off2);
             if (i + s + 1 < npix) {
                 if (++ox == p->out_w) {
                     ox = 0;
@@ -603,7 +608,7 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
 }
 
 /* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
- * of 12 words (EKOPT_P6_WORDS at most).  Pixels go by groups of six in
+ * of 12 words (EKOPT_P6_WORDS at most), then win as for ekopt_conv_dsp.  Pixels go by groups of six in
  * raster order over the whole output (groups may straddle rows and
  * images); the last, partial group is moved back to end at the last pixel:
  * its first `skip` pixels, done by the previous group, are neither widened
@@ -615,6 +620,7 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
                             const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
+    int8_t *win = (int8_t *)(void *)(buf + 6 * 2 * ((K + 3) >> 2));
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
     const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
     const int32_t zp = p->out_offset, ys2 = 2 * ys;
@@ -628,7 +634,7 @@ static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int
         done = i + 6;
         for (int32_t s = skip; s < 6; ++s) {
             const int32_t q = i + s, t = q / p->out_w;
-            ekopt_col_pixel(p, in, buf, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
+            ekopt_col_pixel(p, in, buf, win, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
                             off, off2);
         }
         int8_t *y = out + (int64_t)i * ys;
