@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edgekit.firmware_export import generate, read_tflite
-from edgekit.firmware_export.ops.conv import conv_inplace_ok, conv_scratch
+from edgekit.firmware_export.ops.conv import conv_inplace_ok, conv_scratch, conv_scratch_options
 from edgekit.reference import run_tflm
 from tests.kernel_harness import (KERNEL_SETS, run_generated_host, run_generated_qemu,
                                   single_op_model)
@@ -91,5 +91,35 @@ def test_pw_chain_in_place_is_bit_exact_on_host(pw_chain, kernels, tmp_path):
 def test_pw_chain_in_place_is_bit_exact_in_qemu(pw_chain, kernels):
     x = np.random.default_rng(5).integers(-128, 128, (4, 7, 9, 3), dtype=np.int8)
     ours = run_generated_qemu(pw_chain, x, kernels=kernels)
+    ref = np.stack([run_tflm(pw_chain, xi[None]) for xi in x]).reshape(ours.shape)
+    np.testing.assert_array_equal(ours, ref)
+
+
+def test_scratch_options_by_hand():
+    pw = _params()
+    assert conv_scratch_options(pw, True) == [12 * 64, 4 * 64, 2 * 64]
+    c3 = _params(in_c=3, f_h=3, f_w=3, f_in_c=3, pad_h=1, pad_w=1, out_c=8,
+                 mult=[1 << 30] * 8, shift=[-7] * 8)
+    assert conv_scratch_options(c3, False) == [12 * 28 + 28, 4 * 28 + 28, 4]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("choice", [1, -1])
+def test_smaller_scratch_options_are_bit_exact_in_qemu(pw_chain, monkeypatch, choice):
+    """Each CONV_2D given a later scratch option (two-pixel path, or none):
+    the kernel takes the path that fits, still tflite_micro's results."""
+    from edgekit.firmware_export import ops
+
+    conv = ops.LOWERINGS["CONV_2D"]
+
+    def smaller(op, g):
+        low = conv(op, g)
+        opts = conv_scratch_options(low.params, bool(low.inplace))
+        low.scratch = low.params["scratch_bytes"] = opts[choice]
+        return low
+
+    monkeypatch.setitem(ops.LOWERINGS, "CONV_2D", smaller)
+    x = np.random.default_rng(6).integers(-128, 128, (3, 7, 9, 3), dtype=np.int8)
+    ours = run_generated_qemu(pw_chain, x)
     ref = np.stack([run_tflm(pw_chain, xi[None]) for xi in x]).reshape(ours.shape)
     np.testing.assert_array_equal(ours, ref)

@@ -19,6 +19,7 @@ typedef struct {
     int32_t in_offset, out_offset, act_min, act_max;
     const int32_t *mult;            /* per output channel */
     const int32_t *shift;
+    int32_t scratch_bytes;          /* CONV_2D: bytes at `scratch` (the paths they allow) */
 } ek_conv_params;
 
 /* scratch: Lowered.scratch bytes (ops/conv.py), 4-byte aligned, this call

@@ -84,6 +84,37 @@ def conv_inplace_ok(params: dict) -> bool:
             and p["out_c"] <= p["in_c"] and (p["out_h"], p["out_w"]) == (p["in_h"], p["in_w"]))
 
 
+def conv_scratch_options(params: dict, inplace: bool) -> list[int]:
+    """Scratch sizes ``ek_conv2d_s8`` can run with, fastest path first.
+
+    Parameters
+    ----------
+    params : dict
+        The ``ek_conv_params`` fields of a CONV_2D (``Lowered.params``).
+    inplace : bool
+        The output may lie over the input (:func:`conv_inplace_ok`).
+
+    Returns
+    -------
+    list of int
+        Strictly decreasing byte counts: :func:`conv_scratch`'s, then those
+        of the slower paths the layer may fall back to (two-pixel im2col,
+        then none: run-based loops).  The kernel takes the fastest path
+        whose buffer fits in ``params["scratch_bytes"]``, so a generator
+        that must not grow the arena may give a layer a later option
+        (``Lowered.scratch`` and ``params["scratch_bytes"]`` both).
+    """
+    p = params
+    k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
+    win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
+    floor = max(2 * p["out_c"] if inplace else 0, 4)
+    opts = [conv_scratch(p, inplace)]
+    for n in ((4 * k4 + win) if k4 <= 576 else 0, floor):
+        if floor <= n < opts[-1]:
+            opts.append(n)
+    return opts
+
+
 def conv_scratch(params: dict, inplace: bool) -> int:
     """Scratch bytes ``ek_conv2d_s8`` needs for the path this layer takes.
 
@@ -136,6 +167,7 @@ def lower(op, graph) -> Lowered:
     low = conv_like(op, graph, depthwise=False)
     inplace = conv_inplace_ok(low.params)
     low.scratch = conv_scratch(low.params, inplace)
+    low.params["scratch_bytes"] = low.scratch
     if inplace:
         low.inplace = (low.args[0],)
     return low

@@ -450,14 +450,18 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
     }
 #if EKOPT_DSP
     {
+        /* Each im2col path only if scratch_bytes holds its buffer (the
+         * generator may give less than conv_scratch's first choice, see
+         * ops/conv.py conv_scratch_options). */
         int32_t *buf = (int32_t *)(void *)scratch;
-        const int32_t K = p->f_h * p->f_w * p->in_c;
-        if (p->batches * p->out_h * p->out_w >= 6 && 3 * ((K + 3) & ~3) <= EKOPT_P6_WORDS
-            && ekopt_dsp6_ok(p)) {
+        const int32_t K = p->f_h * p->f_w * p->in_c, k4 = (K + 3) & ~3;
+        const int32_t win = (p->f_w * p->in_c) & 3 ? k4 : 0;
+        if (p->batches * p->out_h * p->out_w >= 6 && 3 * k4 <= EKOPT_P6_WORDS
+            && 12 * k4 + win <= p->scratch_bytes && ekopt_dsp6_ok(p)) {
             ekopt_conv_dsp6(p, in, filter, bias, out, buf);
             return;
         }
-        if (K <= EKOPT_KMAX) {
+        if (K <= EKOPT_KMAX && 4 * k4 + win <= p->scratch_bytes) {
             ekopt_conv_dsp(p, in, filter, bias, out, buf);
             return;
         }
