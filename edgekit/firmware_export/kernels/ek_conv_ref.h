@@ -3,11 +3,28 @@
 #ifndef EK_CONV_REF_H
 #define EK_CONV_REF_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 
-static void ek_conv_reference(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                              const int32_t *bias, int8_t *out) {
+/* Whether the output bytes overlap the input bytes (an in-place call: the
+ * planner gave the output the input's address). */
+static inline int ek_conv_overlaps(const ek_conv_params *p, const int8_t *in, const int8_t *out) {
+    const uintptr_t a = (uintptr_t)in, b = (uintptr_t)out;
+    const uintptr_t na = (uintptr_t)p->batches * p->in_h * p->in_w * p->in_c;
+    const uintptr_t nb = (uintptr_t)p->batches * p->out_h * p->out_w * p->out_c;
+    return a < b + nb && b < a + na;
+}
+
+/* The reference loop; with `pix` (out_c bytes) each output pixel is
+ * computed there and copied to its place once all its outputs are known,
+ * which makes a 1x1 convolution without padding, stride 1 and
+ * out_c <= in_c correct in place (output pixel i lies over input pixels
+ * <= i only, all read by then). */
+static void ek_conv_reference_buf(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                                  const int32_t *bias, int8_t *out, int8_t *pix) {
     const int32_t groups = p->in_c / p->f_in_c;
     const int32_t out_per_group = p->out_c / groups;
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -15,6 +32,8 @@ static void ek_conv_reference(const ek_conv_params *p, const int8_t *in, const i
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
             for (int32_t ox = 0; ox < p->out_w; ++ox) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                int8_t *y = out + (((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                int8_t *dst = pix ? pix : y;
                 for (int32_t oc = 0; oc < p->out_c; ++oc) {
                     const int32_t g = oc / out_per_group;
                     const int8_t *f = filter + (int64_t)oc * p->f_h * p->f_w * p->f_in_c;
@@ -35,12 +54,17 @@ static void ek_conv_reference(const ek_conv_params *p, const int8_t *in, const i
                     }
                     if (bias) acc += bias[oc];
                     acc = ek_mbqm(acc, p->mult[oc], p->shift[oc]) + p->out_offset;
-                    out[(((int64_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] =
-                        (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
+                    dst[oc] = (int8_t)ek_clamp32(acc, p->act_min, p->act_max);
                 }
+                if (pix) memcpy(y, pix, (size_t)p->out_c);
             }
         }
     }
+}
+
+static inline void ek_conv_reference(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                                     const int32_t *bias, int8_t *out) {
+    ek_conv_reference_buf(p, in, filter, bias, out, 0);
 }
 
 #endif /* EK_CONV_REF_H */

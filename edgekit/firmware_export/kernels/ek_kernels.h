@@ -19,10 +19,15 @@ typedef struct {
     int32_t in_offset, out_offset, act_min, act_max;
     const int32_t *mult;            /* per output channel */
     const int32_t *shift;
+    int32_t scratch_bytes;          /* CONV_2D: bytes at `scratch` (the paths they allow) */
 } ek_conv_params;
 
+/* scratch: Lowered.scratch bytes (ops/conv.py), 4-byte aligned, this call
+ * only: the optimized kernel's im2col buffer, and the output buffer that
+ * lets a 1x1 convolution (stride 1, no padding, out_c <= in_c) write over
+ * its input (out == in). */
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                  const int32_t *bias, int8_t *out);
+                  const int32_t *bias, int8_t *out, int8_t *scratch);
 /* scratch: ek_depthwise_scratch_bytes (ops/depthwise_conv.py), 4-byte aligned; with it the
  * output may be the input buffer when depth_multiplier == 1 and out_h * out_w <= in_h * in_w. */
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,

@@ -63,5 +63,111 @@ def conv_like(op, graph, depthwise: bool) -> Lowered:
                    source=source)
 
 
+def conv_inplace_ok(params: dict) -> bool:
+    """Whether ``ek_conv2d_s8`` may write its output over its input.
+
+    Parameters
+    ----------
+    params : dict
+        The ``ek_conv_params`` fields of a CONV_2D (``Lowered.params``).
+
+    Returns
+    -------
+    bool
+        True for a 1x1 convolution without groups or padding, stride 1 and
+        ``out_c <= in_c``: output pixel i then lies over input pixels <= i,
+        which every path of the kernels has read when it writes pixel i.
+    """
+    p = params
+    return (p["f_h"] == p["f_w"] == 1 and p["pad_h"] == p["pad_w"] == 0
+            and p["stride_h"] == p["stride_w"] == 1 and p["f_in_c"] == p["in_c"]
+            and p["out_c"] <= p["in_c"] and (p["out_h"], p["out_w"]) == (p["in_h"], p["in_w"]))
+
+
+def conv_scratch_options(params: dict, inplace: bool) -> list[int]:
+    """Scratch sizes ``ek_conv2d_s8`` can run with, fastest path first.
+
+    Parameters
+    ----------
+    params : dict
+        The ``ek_conv_params`` fields of a CONV_2D (``Lowered.params``).
+    inplace : bool
+        The output may lie over the input (:func:`conv_inplace_ok`).
+
+    Returns
+    -------
+    list of int
+        Strictly decreasing byte counts: :func:`conv_scratch`'s, then those
+        of the slower paths the layer may fall back to (two-pixel im2col,
+        then none: run-based loops).  The kernel takes the fastest path
+        whose buffer fits in ``params["scratch_bytes"]``, so a generator
+        that must not grow the arena may give a layer a later option
+        (``Lowered.scratch`` and ``params["scratch_bytes"]`` both).
+    """
+    p = params
+    k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
+    win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
+    floor = max(2 * p["out_c"] if inplace else 0, 4)
+    opts = [conv_scratch(p, inplace)]
+    for n in ((4 * k4 + win) if k4 <= 576 else 0, floor):
+        if floor <= n < opts[-1]:
+            opts.append(n)
+    return opts
+
+
+def conv_scratch(params: dict, inplace: bool) -> int:
+    """Scratch bytes ``ek_conv2d_s8`` needs for the path this layer takes.
+
+    Parameters
+    ----------
+    params : dict
+        The ``ek_conv_params`` fields of a CONV_2D (``Lowered.params``).
+    inplace : bool
+        The output may lie over the input (:func:`conv_inplace_ok`).
+
+    Returns
+    -------
+    int
+        The largest need of the two kernel sets, at least 4 (the kernel
+        always takes the argument): on cores with the DSP extension, the
+        im2col buffer of six int16 pixels (12 bytes per window byte, the
+        window K = f_h * f_w * in_c rounded up to 4) when the six-pixel
+        path applies (>= 6 output pixels, K <= 288, activation range all of
+        int8, every channel's right shift within 1..31 or a zero multiplier),
+        else of two pixels (4 bytes per window byte) up to K = 576, plus K
+        (rounded up) when a filter row f_w * in_c is not a multiple of 4; in place
+        also two output pixels for the plain-C 1x1 path (2 * out_c) and one
+        for the reference loop (out_c).  The conditions are those of
+        kernels/optimized/ek_conv.c.
+    """
+    p = params
+    k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
+    npix = p["batches"] * p["out_h"] * p["out_w"]
+    ms = list(zip(p["mult"], p["shift"]))
+    fast = (p["f_in_c"] == p["in_c"] and p["dil_h"] == p["dil_w"] == 1
+            and all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms))
+    need = p["out_c"] if inplace else 0
+    if fast:
+        six = (npix >= 6 and k4 <= 288 and (p["act_min"], p["act_max"]) == (-128, 127)
+               and -128 <= p["out_offset"] <= 127
+               and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
+        # Rows of the window that are not whole 4-byte chunks are gathered
+        # in a K-byte (rounded up to 4) buffer after the im2col buffer.
+        win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
+        if six:
+            need = max(need, 12 * k4 + win)
+        elif k4 <= 576:
+            need = max(need, 4 * k4 + win)
+        if inplace:
+            need = max(need, 2 * p["out_c"])
+    return max(need, 4)
+
+
 def lower(op, graph) -> Lowered:
-    return conv_like(op, graph, depthwise=False)
+    low = conv_like(op, graph, depthwise=False)
+    inplace = conv_inplace_ok(low.params)
+    low.scratch = conv_scratch(low.params, inplace)
+    low.params["scratch_bytes"] = low.scratch
+    if inplace:
+        low.inplace = (low.args[0],)
+    return low

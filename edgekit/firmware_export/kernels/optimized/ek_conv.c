@@ -15,8 +15,12 @@
  *   - else K <= 576: two-pixel im2col + 2x2 asm micro-kernel
  *     (ekopt_conv_dsp);
  *   - else the run-based path below, with SXTAB16/SMLAD intrinsics.
- * The im2col buffer is on the stack (3,456 bytes) until the planner passes
- * scratch memory (issue 13, Lowered.scratch).
+ * The im2col buffer is the call's scratch memory (Lowered.scratch, sized
+ * by ops/conv.py for the path the layer takes).  1x1 convolutions with
+ * stride 1, no padding and out_c <= in_c may run in place (out == in):
+ * every path reads a pixel group's inputs before it writes outputs over
+ * them (the DSP paths widen a group into the buffer first; the plain-C
+ * pair path and the reference fallback go through scratch).
  *
  * Run-based path (no groups, no dilation; every path on cores without DSP):
  *   - the filter window of an output pixel, clipped to the input, is a few
@@ -169,9 +173,12 @@ static void ekopt_conv_one(const ek_conv_params *p, const int8_t *x, const int8_
     }
 }
 
-/* 1x1 filter, no padding: each output pixel reads in_c contiguous bytes. */
+/* 1x1 filter, no padding: each output pixel reads in_c contiguous bytes.
+ * With tmp (2 * out_c bytes; in place: stride 1, out_c <= in_c) each pair
+ * of outputs is computed there and copied over the two input pixels it
+ * has just read (output pixel i lies over input pixels <= i only). */
 static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                           const int32_t *bias, int8_t *out) {
+                           const int32_t *bias, int8_t *out, int8_t *tmp) {
     const int32_t c = p->in_c;
     const int32_t npix = p->out_h * p->out_w;
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -183,10 +190,14 @@ static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8
             const int8_t *x = img + ((int64_t)oy * p->stride_h * p->in_w + (int64_t)ox * p->stride_w) * c;
             if (++ox == p->out_w) { ox = 0; ++oy; }
             if (i & 1) {
-                ekopt_conv_pair(p, xa, x, filter, 1, c, 0, 0, bias,
-                                y + (int64_t)(i - 1) * p->out_c, y + (int64_t)i * p->out_c);
+                int8_t *ya = y + (int64_t)(i - 1) * p->out_c;
+                ekopt_conv_pair(p, xa, x, filter, 1, c, 0, 0, bias, tmp ? tmp : ya,
+                                tmp ? tmp + p->out_c : ya + p->out_c);
+                if (tmp) memcpy(ya, tmp, (size_t)(2 * p->out_c));
             } else if (i + 1 == npix) {
-                ekopt_conv_one(p, x, filter, 1, c, 0, 0, bias, y + (int64_t)i * p->out_c);
+                int8_t *ya = y + (int64_t)i * p->out_c;
+                ekopt_conv_one(p, x, filter, 1, c, 0, 0, bias, tmp ? tmp : ya);
+                if (tmp) memcpy(ya, tmp, (size_t)p->out_c);
             } else {
                 xa = x;
             }
@@ -227,11 +238,10 @@ static inline void ekopt_col_words(int32_t *w, int32_t nsl, const int8_t *x, int
 
 /* Unroll the window of output pixel (b, oy, ox) into slot s: K values
  * x + in_offset, then 0 up to the end of the last chunk.  A tap in the
- * padding is 0 too: it is given the raw value -in_offset (the input zero
- * point), which the offset brings to 0. */
-static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int32_t nsl,
-                            int32_t s, int32_t b, int32_t oy, int32_t ox, int32_t off,
-                            int32_t off2) {
+ * padding is 0 too (skipping it, as the reference does, adds nothing). */
+static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int8_t *win,
+                            int32_t nsl, int32_t s, int32_t b, int32_t oy, int32_t ox,
+                            int32_t off, int32_t off2) {
     const int32_t c = p->in_c, f_row = p->f_w * c, in_row = p->in_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
     const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_max32(fx0, ek_min32(p->f_w, p->in_w - ix0));
@@ -246,11 +256,58 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
         }
         return;
     }
-    /* Otherwise: the window as contiguous bytes first (K rounded up to 4,
-     * EKOPT_KMAX at most), padding and round-up filled with the zero point. */
-    int8_t win[EKOPT_KMAX + 4];
+    const int32_t lo = fx0 * c, hi = fx1 * c;
+    if ((f_row & 3) == 0) {
+        /* Rows of whole chunks over the padding: a row outside the input
+         * is zeros; in a row, a chunk inside [lo, hi) is one word, one
+         * across its ends is put together byte by byte, the bytes outside
+         * given the input zero point (-off), which the offset brings to 0. */
+        const int8_t zp = (int8_t)(-off);
+        const uint32_t zpw = (uint8_t)zp * 0x01010101u;
+        for (int32_t fy = 0; fy < p->f_h; ++fy) {
+            const int32_t iy = iy0 + fy;
+            if (iy < 0 || iy >= p->in_h) {
+                for (int32_t j = 0; j < f_row; j += 4, w += 2 * nsl) w[0] = w[1] = 0;
+                continue;
+            }
+            const int8_t *x = img + (int64_t)iy * in_row - lo;
+            for (int32_t j = 0; j < f_row; j += 4, w += 2 * nsl) {
+                int32_t v;
+                if (j + 4 <= lo || j >= hi) {
+                    w[0] = w[1] = 0;    /* all in the padding */
+                    continue;
+                }
+                if (j >= lo && j + 4 <= hi) {
+                    v = ekopt_ld4(x + j);
+                } else if (j < lo && lo < j + 4 && j + 4 <= hi && in_row >= 4) {
+                    /* Over the left edge only: the row's first word moved
+                     * up, zero points below (x + lo is the row start). */
+                    const int32_t sh = 8 * (lo - j);
+                    v = (int32_t)(((uint32_t)ekopt_ld4(x + lo) << sh) | (zpw >> (32 - sh)));
+                } else if (j >= lo && j < hi && hi < j + 4 && in_row >= 4) {
+                    /* Over the right edge only: the row's last word moved
+                     * down, zero points above (x + hi is the row end). */
+                    const int32_t sh = 8 * (j + 4 - hi);
+                    v = (int32_t)(((uint32_t)ekopt_ld4(x + hi - 4) >> sh) | (zpw << (32 - sh)));
+                } else {
+                    uint32_t u = 0;
+                    for (int32_t k = 3; k >= 0; --k) {
+                        u = (u << 8) | (uint8_t)(j + k >= lo && j + k < hi ? x[j + k] : zp);
+                    }
+                    v = (int32_t)u;
+                }
+                w[0] = __sxtab16(off2, v);
+                w[1] = __sxtab16(off2, ekopt_ror8(v));
+            }
+        }
+        return;
+    }
+    /* Otherwise (rows that are not whole chunks): the window as
+     * contiguous bytes first, in win (K rounded up to 4 bytes, after the
+     * im2col buffer in scratch), padding and round-up filled with the zero
+     * point. */
     const int8_t zp = (int8_t)(-off);
-    const int32_t K = p->f_h * f_row, run = (fx1 - fx0) * c;
+    const int32_t K = p->f_h * f_row, run = hi - lo;
     int8_t *d = win;
     for (int32_t fy = 0; fy < p->f_h; ++fy) {
         const int32_t iy = iy0 + fy;
@@ -259,9 +316,9 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
             continue;
         }
         const int8_t *x = img + (int64_t)iy * in_row;
-        for (int32_t j = 0; j < fx0 * c; ++j) *d++ = zp;
+        for (int32_t j = 0; j < lo; ++j) *d++ = zp;
         for (int32_t j = 0; j < run; ++j) *d++ = x[j];
-        for (int32_t j = fx1 * c; j < f_row; ++j) *d++ = zp;
+        for (int32_t j = hi; j < f_row; ++j) *d++ = zp;
     }
     for (int32_t j = K; j & 3; ++j) *d++ = zp;
     ekopt_col_words(w, nsl, win, (K + 3) & ~3, off2);
@@ -318,18 +375,21 @@ static inline void ekopt_mk_2x2(const int32_t *x, const int8_t *wa, const int8_t
     s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
 }
 
-/* buf: (K rounded up to 4) / 4 chunks of 4 words (EKOPT_KMAX words at most). */
+/* buf: (K rounded up to 4) / 4 chunks of 4 words (EKOPT_KMAX words at most),
+ * then K rounded up to 4 bytes for ekopt_col_pixel's win when a filter row
+ * (f_w * in_c) is not a multiple of 4 bytes. */
 static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                            const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
+    int8_t *win = (int8_t *)(void *)(buf + 2 * 2 * ((K + 3) >> 2));
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
     const int32_t npix = p->batches * p->out_h * p->out_w;
     int32_t b = 0, oy = 0, ox = 0;
     for (int32_t i = 0; i < npix; i += 2) {
         /* Unroll pixels i and i + 1 (a lone last pixel goes in both slots). */
         for (int32_t s = 0; s < 2; ++s) {
-            ekopt_col_pixel(p, in, buf, 2, s, b, oy, ox, off, off2);
+            ekopt_col_pixel(p, in, buf, win, 2, s, b, oy, ox, off, off2);
             if (i + s + 1 < npix) {
                 if (++ox == p->out_w) {
                     ox = 0;
@@ -374,173 +434,41 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
     }
 }
 
-/* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
- *
- * Same buffer scheme with six slots: chunk j is twelve words
- *     [a02, a13, b02, b13, c02, c13, d02, d13, e02, e13, f02, f13]
- * so one filter word (LDR + two SXTB16) feeds twelve SMLADs (24 MACs) and
- * the pixels' halfword pairs come in with three LDMs of four words: 18
- * instructions per 24 MACs, against 15 per 16 for the 2x2 block above
- * (which extends two filter words per chunk).  The micro-kernel takes all
- * 14 allocatable registers (the loop end lives in memory).  The six
- * outputs of a channel share that channel's requantization constants
- * (ekopt_rq2: five instructions per output, output offset included up to
- * right shifts of 22) and are clamped by SSAT: layers with a narrower
- * activation range or a channel outside ekopt_rq2's range take the
- * 2-pixel path. */
-#define EKOPT_P6_WORDS 864  /* buffer words (3,456 bytes): K <= 288 */
+#include "ek_conv_dsp6.h"  /* ekopt_dsp6_ok, ekopt_conv_dsp6 */
 
-#define EKOPT_MK6_PAIR(A, B)                                                    \
-    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
-    "smlad  %[" A "], r4, %[t0], %[" A "]\n\t"                                  \
-    "smlad  %[" A "], r5, %[t1], %[" A "]\n\t"                                  \
-    "smlad  %[" B "], r6, %[t0], %[" B "]\n\t"                                  \
-    "smlad  %[" B "], r8, %[t1], %[" B "]\n\t"
-#define EKOPT_MK6_CHUNK                                                         \
-    "ldr    %[t0], [%[w]], #4\n\t"                                              \
-    "sxtb16 %[t1], %[t0], ror #8\n\t"                                           \
-    "sxtb16 %[t0], %[t0]\n\t"                                                   \
-    EKOPT_MK6_PAIR("a0", "a1") EKOPT_MK6_PAIR("a2", "a3") EKOPT_MK6_PAIR("a4", "a5")
-#define EKOPT_MK6_OPS                                                           \
-    : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3), [a4] "+r"(s4), \
-      [a5] "+r"(s5), [x] "+r"(x), [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1)
-
-/* s[0..6) += pixel 0..5 . filter row w over all chunks of x, which ends
- * at *end (at least one chunk): four chunks per loop trip, the first trip
- * entered part-way (TBB on *entry = (4 - chunks % 4) % 4).  Every register
- * is taken, so the loop bounds live in memory. */
-static inline __attribute__((always_inline)) void
-ekopt_mk_6x1(const int32_t *x, const int8_t *w, const int32_t *const *end, const int32_t *entry,
-             int32_t *s) {
-    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], t0, t1;
-    __asm__ volatile("ldr    %[t0], %[n]\n\t"
-                     "tbb    [pc, %[t0]]\n\t"
-                     "2:\n\t"
-                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
-                     "3:\n\t" EKOPT_MK6_CHUNK
-                     "4:\n\t" EKOPT_MK6_CHUNK
-                     "5:\n\t" EKOPT_MK6_CHUNK
-                     "6:\n\t" EKOPT_MK6_CHUNK
-                     "ldr    %[t0], %[e]\n\t"
-                     "cmp    %[x], %[t0]\n\t"
-                     "bne    3b\n\t"
-                     EKOPT_MK6_OPS
-                     : [e] "m"(*end), [n] "m"(*entry)
-                     : "r4", "r5", "r6", "r8", "cc", "memory");
-    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3; s[4] = s4; s[5] = s5;
-}
-
-/* Six output bytes: y, y + ys, y + ys2, y3, y3 + ys, y3 + ys2 (y3 = y + ys + ys2). */
-static inline __attribute__((always_inline)) void
-ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1, int32_t v2,
-          int32_t v3, int32_t v4, int32_t v5) {
-    __asm__ volatile("strb   %[v0], [%[y]]\n\t"
-                     "strb   %[v1], [%[y], %[ys]]\n\t"
-                     "strb   %[v2], [%[y], %[ys2]]\n\t"
-                     "strb   %[v3], [%[y3]]\n\t"
-                     "strb   %[v4], [%[y3], %[ys]]\n\t"
-                     "strb   %[v5], [%[y3], %[ys2]]\n\t"
-                     :
-                     : [y] "r"(y), [y3] "r"(y3), [ys] "r"(ys), [ys2] "r"(ys2), [v0] "r"(v0),
-                       [v1] "r"(v1), [v2] "r"(v2), [v3] "r"(v3), [v4] "r"(v4), [v5] "r"(v5)
-                     : "memory");
-}
-
-/* Every channel requantizes with ekopt_rq2 and the activation range is
- * all of int8 (SSAT): the conditions of ekopt_conv_dsp6. */
-static int ekopt_dsp6_ok(const ek_conv_params *p) {
-    if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
-        return 0;
-    }
-    for (int32_t oc = 0; oc < p->out_c; ++oc) {
-        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc])) return 0;
-    }
-    return 1;
-}
-
-/* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
- * of 12 words (EKOPT_P6_WORDS at most).  Pixels go by groups of six in
- * raster order over the whole output (groups may straddle rows and
- * images); the last, partial group is moved back to end at the last pixel
- * (its first pixels are computed and stored twice, with the same values). */
-static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                            const int32_t *bias, int8_t *out, int32_t *buf) {
-    const int32_t K = p->f_h * p->f_w * p->in_c;
-    const int32_t chunks = K >> 2, tail = K & 3;
-    const int32_t off = p->in_offset, off2 = ekopt_off2(off);
-    const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
-    const int32_t zp = p->out_offset, ys2 = 2 * ys;
-    const int32_t *end = buf + chunks * 12, entry = (4 - (chunks & 3)) & 3;
-    for (int32_t i = 0; i < npix; i += 6) {
-        if (i + 6 > npix) i = npix - 6;
-        for (int32_t s = 0; s < 6; ++s) {
-            const int32_t q = i + s, t = q / p->out_w;
-            ekopt_col_pixel(p, in, buf, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
-                            off, off2);
-        }
-        int8_t *y = out + (int64_t)i * ys;
-        const int8_t *w = filter;
-        for (int32_t oc = 0; oc < ys; ++oc, w += K, ++y) {
-            int32_t a[6];
-            a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = bias ? bias[oc] : 0;
-            if (chunks) ekopt_mk_6x1(buf, w, &end, &entry, a);
-            if (tail) {
-                /* Last partial chunk: filter bytes gathered one by one (no
-                 * read past the filter), missing ones zero. */
-                const int32_t *x = end;
-                const int8_t *t = w + chunks * 4;
-                const int32_t w0 = (uint16_t)t[0] | (tail > 2 ? (int32_t)((uint32_t)t[2] << 16) : 0);
-                const int32_t w1 = tail > 1 ? (uint16_t)t[1] : 0;
-                a[0] = __smlad(x[0], w0, __smlad(x[1], w1, a[0]));
-                a[1] = __smlad(x[2], w0, __smlad(x[3], w1, a[1]));
-                a[2] = __smlad(x[4], w0, __smlad(x[5], w1, a[2]));
-                a[3] = __smlad(x[6], w0, __smlad(x[7], w1, a[3]));
-                a[4] = __smlad(x[8], w0, __smlad(x[9], w1, a[4]));
-                a[5] = __smlad(x[10], w0, __smlad(x[11], w1, a[5]));
-            }
-            const int32_t sh = p->shift[oc], zf = ekopt_rq2_zp(sh, zp);
-            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], sh, zf);
-            int32_t v0 = ekopt_rq2_apply(a[0], &q), v1 = ekopt_rq2_apply(a[1], &q);
-            int32_t v2 = ekopt_rq2_apply(a[2], &q), v3 = ekopt_rq2_apply(a[3], &q);
-            int32_t v4 = ekopt_rq2_apply(a[4], &q), v5 = ekopt_rq2_apply(a[5], &q);
-            if (zf != zp) {
-                /* Right shift > 22: the offset is added here. */
-                v0 += zp; v1 += zp; v2 += zp; v3 += zp; v4 += zp; v5 += zp;
-            }
-            ekopt_st6(y, y + ys + ys2, ys, ys2, __ssat(v0, 8), __ssat(v1, 8), __ssat(v2, 8),
-                      __ssat(v3, 8), __ssat(v4, 8), __ssat(v5, 8));
-        }
-    }
-}
 #endif /* EKOPT_DSP */
 
+/* scratch: the bytes ops/conv.py (conv_scratch) computes for the path this
+ * layer takes, 4-byte aligned. */
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                  const int32_t *bias, int8_t *out) {
+                  const int32_t *bias, int8_t *out, int8_t *scratch) {
+    const int inplace = ek_conv_overlaps(p, in, out);
     if (p->f_in_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
         || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
-        ek_conv_reference(p, in, filter, bias, out);
+        ek_conv_reference_buf(p, in, filter, bias, out, inplace ? scratch : 0);
         return;
     }
 #if EKOPT_DSP
     {
-        /* TODO(issue 13, scratch): take this buffer from Lowered.scratch
-         * (6 * 2 * K rounded up to 4 bytes, or 2 * 2 * ... for the 2-pixel
-         * path) once the planner provides it; a stack buffer until then. */
-        int32_t buf[EKOPT_P6_WORDS];
-        const int32_t K = p->f_h * p->f_w * p->in_c;
-        if (p->batches * p->out_h * p->out_w >= 6 && 3 * ((K + 3) & ~3) <= EKOPT_P6_WORDS
-            && ekopt_dsp6_ok(p)) {
+        /* Each im2col path only if scratch_bytes holds its buffer (the
+         * generator may give less than conv_scratch's first choice, see
+         * ops/conv.py conv_scratch_options). */
+        int32_t *buf = (int32_t *)(void *)scratch;
+        const int32_t K = p->f_h * p->f_w * p->in_c, k4 = (K + 3) & ~3;
+        const int32_t win = (p->f_w * p->in_c) & 3 ? k4 : 0;
+        if (p->batches * p->out_h * p->out_w >= 6 && 3 * k4 <= EKOPT_P6_WORDS
+            && 12 * k4 + win <= p->scratch_bytes && ekopt_dsp6_ok(p)) {
             ekopt_conv_dsp6(p, in, filter, bias, out, buf);
             return;
         }
-        if (K <= EKOPT_KMAX) {
+        if (K <= EKOPT_KMAX && 4 * k4 + win <= p->scratch_bytes) {
             ekopt_conv_dsp(p, in, filter, bias, out, buf);
             return;
         }
     }
 #endif
     if (p->f_h == 1 && p->f_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
-        ekopt_conv_1x1(p, in, filter, bias, out);
+        ekopt_conv_1x1(p, in, filter, bias, out, inplace ? scratch : 0);
         return;
     }
     const int32_t c = p->in_c;

@@ -12,9 +12,12 @@
  *     pairs (x0, x2), (x1, x3), ..., the pairing SXTB16 gives for a weight
  *     word and its rotation by 8.  Per eight inputs and two units: one LDM
  *     of the four widened words, then per unit one LDRD, four SXTB16 and
- *     four SMLAD (19 instructions per 16 MACs; rows that are not
- *     word-aligned take one LDR per four weights in C), requantization by
- *     ekopt_rq2 where it applies;
+ *     four SMLAD (19 instructions per 16 MACs), in one asm block with the
+ *     unit loop, its bias loads, requantization (ekopt_rq2) and stores
+ *     (ekopt_fc_units_fast) when rows are word-aligned, accum % 8 == 0, units
+ *     are even, there is a bias, one requantization folds the output offset
+ *     and the range is all of int8; else one LDR per four weights in C,
+ *     requantization by ekopt_rq2 where it applies;
  *   - other cores (and the host build) run the two-unit loop in plain C.
  */
 #include "ek_kernels.h"
@@ -42,34 +45,77 @@
     "ldmia  %[x]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"                            \
     EKOPT_FC2_UNIT("wa", "s0") EKOPT_FC2_UNIT("wb", "s1")
 
-/* s[0..2) += widened input xw . rows wa, wb (word-aligned) over all steps
- * of eight inputs of xw, which end at *end (at least one step): four steps
- * per loop trip, the first trip entered part-way (TBB on *entry =
- * (4 - steps % 4) % 4); the loop bounds live in memory.  The LDM register
- * list must ascend, so x0..x3 are fixed registers. */
-static inline void ekopt_fc_2units(const int32_t *x, const int8_t *wa, const int8_t *wb,
-                                   const int32_t *const *end, const int32_t *entry,
-                                   int32_t *s) {
+/* The common case, all of the unit loop in one asm block: rows
+ * word-aligned, accum % 8 == 0 (>= 8), an even number of units, a bias,
+ * one ekopt_rq2 q for all units with the output offset folded, activation
+ * range all of int8 (SSAT).  Per pair of units: the bias pair (LDRD), the
+ * steps of eight inputs over xw (widened input row,
+ * ending at end), eight per loop trip, the first trip entered part-way
+ * (TBH on entry = (8 - steps % 8) % 8), two fused requantizations, two stores; the
+ * loop's state lives in this frame (SP-relative operands). */
+static __attribute__((noinline)) void
+ekopt_fc_units_fast(const int32_t *xw, const int32_t *end, int32_t entry, const int8_t *w,
+                    const int32_t *bias, int8_t *y, int32_t units, int32_t A,
+                    const ekopt_rq2 *q) {
     register int32_t x0 __asm__("r4"), x1 __asm__("r5"), x2 __asm__("r6"), x3 __asm__("r8");
-    int32_t s0 = s[0], s1 = s[1], w0, w1, t;
-    __asm__ volatile("ldr    %[t], %[n]\n\t"
-                     "tbb    [pc, %[t]]\n\t"
+    int32_t qv[4] = {(int32_t)q->clo, q->chi, q->mult, q->rs1};
+    const int32_t *xw0 = xw, *xend = end, *bp = bias;
+    const int8_t *wend = w + (int64_t)units * A;
+    int8_t *yp = y;
+    int32_t n = entry, rowlen = A;
+    const int8_t *wa = w, *wb = w + A;
+    const int32_t *x;
+    int32_t s0, s1, w0, w1, t;
+    __asm__ volatile("1:\n\t"
+                     "ldr    %[x], %[xw0]\n\t"
+                     "ldrd   %[s0], %[s1], [%[bp]], #8\n\t"
+                     "ldr    %[t], %[n]\n\t"
+                     "tbh    [pc, %[t], lsl #1]\n\t"
                      "2:\n\t"
-                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     ".hword (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     ".hword (7f - 2b) / 2, (8f - 2b) / 2, (9f - 2b) / 2, (10f - 2b) / 2\n\t"
                      "3:\n\t" EKOPT_FC2_STEP
                      "4:\n\t" EKOPT_FC2_STEP
                      "5:\n\t" EKOPT_FC2_STEP
                      "6:\n\t" EKOPT_FC2_STEP
+                     "7:\n\t" EKOPT_FC2_STEP
+                     "8:\n\t" EKOPT_FC2_STEP
+                     "9:\n\t" EKOPT_FC2_STEP
+                     "10:\n\t" EKOPT_FC2_STEP
                      "ldr    %[t], %[e]\n\t"
                      "cmp    %[x], %[t]\n\t"
                      "bne    3b\n\t"
-                     : [s0] "+r"(s0), [s1] "+r"(s1), [x] "+r"(x),
+                     /* x0 = clo, x1 = chi, x2 = mult, x3 = rs1 */
+                     "ldrd   %[x0], %[x1], %[q01]\n\t"
+                     "ldrd   %[x2], %[x3], %[q23]\n\t"
+                     "and    %[t], %[s0], #0x80000000\n\t"
+                     "adds   %[w0], %[x0], %[t]\n\t"
+                     "adc    %[w1], %[x1], %[s0], asr #31\n\t"
+                     "smlal  %[w0], %[w1], %[s0], %[x2]\n\t"
+                     "asr    %[w1], %[w1], %[x3]\n\t"
+                     "ssat   %[s0], #8, %[w1]\n\t"
+                     "and    %[t], %[s1], #0x80000000\n\t"
+                     "adds   %[w0], %[x0], %[t]\n\t"
+                     "adc    %[w1], %[x1], %[s1], asr #31\n\t"
+                     "smlal  %[w0], %[w1], %[s1], %[x2]\n\t"
+                     "asr    %[w1], %[w1], %[x3]\n\t"
+                     "ssat   %[s1], #8, %[w1]\n\t"
+                     "strb   %[s0], [%[yp]], #1\n\t"
+                     "strb   %[s1], [%[yp]], #1\n\t"
+                     /* wa, wb have moved one row on: rows u + 1, u + 2. */
+                     "ldr    %[t], %[A]\n\t"
+                     "mov    %[wa], %[wb]\n\t"
+                     "add    %[wb], %[wb], %[t]\n\t"
+                     "ldr    %[t], %[we]\n\t"
+                     "cmp    %[wa], %[t]\n\t"
+                     "bne    1b\n\t"
+                     : [s0] "=&r"(s0), [s1] "=&r"(s1), [x] "=&r"(x),
                        [wa] "+r"(wa), [wb] "+r"(wb), [w0] "=&r"(w0),
                        [w1] "=&r"(w1), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                       [x2] "=&r"(x2), [x3] "=&r"(x3)
-                     : [e] "m"(*end), [n] "m"(*entry)
+                       [x2] "=&r"(x2), [x3] "=&r"(x3), [bp] "+r"(bp), [yp] "+r"(yp)
+                     : [e] "m"(xend), [n] "m"(n), [xw0] "m"(xw0), [A] "m"(rowlen),
+                       [we] "m"(wend), [q01] "m"(qv[0]), [q23] "m"(qv[2])
                      : "cc", "memory");
-    s[0] = s0; s[1] = s1;
 }
 
 /* Requantization of one channel (or of all, per tensor): ekopt_rq2 where
@@ -107,11 +153,13 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
     int32_t xw[EKOPT_FC_MAXACC / 2];
     const int32_t A = p->accum, off = p->in_offset, off2 = ekopt_off2(off);
     const int32_t steps = A >> 3, units = p->units;
-    const int32_t *end = xw + 4 * steps, entry = (4 - (steps & 3)) & 3;
+    const int32_t *end = xw + 4 * steps, entry = (8 - (steps & 7)) & 7;
     const int32_t lo = p->act_min, hi = p->act_max, pc = p->per_channel;
     const int aligned = ((uintptr_t)filter & 3) == 0 && (A & 3) == 0;
     ekopt_fc_rq r;
     ekopt_fc_rq_make(&r, p->mult[0], p->shift[0], p->out_offset);
+    const int fast = aligned && (A & 7) == 0 && (units & 1) == 0 && bias && !pc && r.fast
+                     && r.zadd == 0 && lo == -128 && hi == 127;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = in + (int64_t)b * A;
         int8_t *y = out + (int64_t)b * units;
@@ -122,6 +170,10 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
             xw[2 * j] = __sxtab16(off2, v);
             xw[2 * j + 1] = ekopt_sxtab16_hi(off2, v);
         }
+        if (fast) {
+            ekopt_fc_units_fast(xw, end, entry, filter, bias, y, units, A, &r.q2);
+            continue;
+        }
         for (int32_t u = 0; u < units; u += 2) {
             /* Odd units: the last one is computed twice, stored once. */
             const int32_t u1 = u + 1 < units ? u + 1 : u;
@@ -129,13 +181,10 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
             int32_t s[2];
             s[0] = bias ? bias[u] : 0;
             s[1] = bias ? bias[u1] : 0;
-            int32_t d = steps * 8;
-            if (aligned) {
-                ekopt_fc_2units(xw, wa, wb, &end, &entry, s);
-            } else {
-                /* Rows not word-aligned (accum % 4 != 0): one unaligned
-                 * LDR per four weights, C intrinsics. */
-                d = 0;
+            int32_t d = 0;
+            {
+                /* One (unaligned) LDR per four weights, C intrinsics: the
+                 * LDRD loop is the fast case's only, for flash. */
                 for (int32_t j = 0; j < 2 * steps; ++j, d += 4) {
                     const int32_t va = ekopt_ld4(wa + d), vb = ekopt_ld4(wb + d);
                     s[0] = __smlad(xw[2 * j], __sxtb16(va), s[0]);

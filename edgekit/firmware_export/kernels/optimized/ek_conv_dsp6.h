@@ -1,0 +1,255 @@
+/* edgekit: the six-pixel path of the optimized CONV_2D (DSP cores).
+ *
+ * A part of kernels/optimized/ek_conv.c, kept apart for the file's size:
+ * ek_conv.c includes it once, after ekopt_col_pixel and inside its
+ * EKOPT_DSP section; no other file includes it. */
+#ifndef EK_CONV_DSP6_H
+#define EK_CONV_DSP6_H
+/* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
+ *
+ * Same buffer scheme with six slots: chunk j is twelve words
+ *     [a02, a13, b02, b13, c02, c13, d02, d13, e02, e13, f02, f13]
+ * so one filter word (LDR + two SXTB16) feeds twelve SMLADs (24 MACs) and
+ * the pixels' halfword pairs come in with three LDMs of four words: 18
+ * instructions per 24 MACs, against 15 per 16 for the 2x2 block of ek_conv.c
+ * (which extends two filter words per chunk).  The micro-kernel takes all
+ * 14 allocatable registers (the loop end lives in memory).  The six
+ * outputs of a channel share that channel's requantization constants
+ * (ekopt_rq2: five instructions per output, output offset included up to
+ * right shifts of 22) and are clamped by SSAT: layers with a narrower
+ * activation range or a channel outside ekopt_rq2's range take the
+ * 2-pixel path. */
+#define EKOPT_P6_WORDS 864  /* buffer words (3,456 bytes): K <= 288 */
+
+#define EKOPT_MK6_PAIR(A, B)                                                    \
+    "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
+    "smlad  %[" A "], r4, %[t0], %[" A "]\n\t"                                  \
+    "smlad  %[" A "], r5, %[t1], %[" A "]\n\t"                                  \
+    "smlad  %[" B "], r6, %[t0], %[" B "]\n\t"                                  \
+    "smlad  %[" B "], r8, %[t1], %[" B "]\n\t"
+#define EKOPT_MK6_CHUNK                                                         \
+    "ldr    %[t0], [%[w]], #4\n\t"                                              \
+    "sxtb16 %[t1], %[t0], ror #8\n\t"                                           \
+    "sxtb16 %[t0], %[t0]\n\t"                                                   \
+    EKOPT_MK6_PAIR("a0", "a1") EKOPT_MK6_PAIR("a2", "a3") EKOPT_MK6_PAIR("a4", "a5")
+#define EKOPT_MK6_OPS                                                           \
+    : [a0] "+r"(s0), [a1] "+r"(s1), [a2] "+r"(s2), [a3] "+r"(s3), [a4] "+r"(s4), \
+      [a5] "+r"(s5), [x] "+r"(x), [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1)
+
+/* s[0..6) += pixel 0..5 . filter row w over all chunks of x, which ends
+ * at *end (at least one chunk): four chunks per loop trip, the first trip
+ * entered part-way (TBB on *entry = (4 - chunks % 4) % 4).  Every register
+ * is taken, so the loop bounds live in memory. */
+static inline __attribute__((always_inline)) void
+ekopt_mk_6x1(const int32_t *x, const int8_t *w, const int32_t *const *end, const int32_t *entry,
+             int32_t *s) {
+    int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], s4 = s[4], s5 = s[5], t0, t1;
+    __asm__ volatile("ldr    %[t0], %[n]\n\t"
+                     "tbb    [pc, %[t0]]\n\t"
+                     "2:\n\t"
+                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     "3:\n\t" EKOPT_MK6_CHUNK
+                     "4:\n\t" EKOPT_MK6_CHUNK
+                     "5:\n\t" EKOPT_MK6_CHUNK
+                     "6:\n\t" EKOPT_MK6_CHUNK
+                     "ldr    %[t0], %[e]\n\t"
+                     "cmp    %[x], %[t0]\n\t"
+                     "bne    3b\n\t"
+                     EKOPT_MK6_OPS
+                     : [e] "m"(*end), [n] "m"(*entry)
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
+    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3; s[4] = s4; s[5] = s5;
+}
+
+/* Six output bytes: y, y + ys, y + ys2, y3, y3 + ys, y3 + ys2 (y3 = y + ys + ys2). */
+static inline __attribute__((always_inline)) void
+ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1, int32_t v2,
+          int32_t v3, int32_t v4, int32_t v5) {
+    __asm__ volatile("strb   %[v0], [%[y]]\n\t"
+                     "strb   %[v1], [%[y], %[ys]]\n\t"
+                     "strb   %[v2], [%[y], %[ys2]]\n\t"
+                     "strb   %[v3], [%[y3]]\n\t"
+                     "strb   %[v4], [%[y3], %[ys]]\n\t"
+                     "strb   %[v5], [%[y3], %[ys2]]\n\t"
+                     :
+                     : [y] "r"(y), [y3] "r"(y3), [ys] "r"(ys), [ys2] "r"(ys2), [v0] "r"(v0),
+                       [v1] "r"(v1), [v2] "r"(v2), [v3] "r"(v3), [v4] "r"(v4), [v5] "r"(v5)
+                     : "memory");
+}
+
+/* Every channel requantizes with ekopt_rq2 and the activation range is
+ * all of int8 (SSAT): the conditions of ekopt_conv_dsp6. */
+static int ekopt_dsp6_ok(const ek_conv_params *p) {
+    if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
+        return 0;
+    }
+    for (int32_t oc = 0; oc < p->out_c; ++oc) {
+        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc])) return 0;
+    }
+    return 1;
+}
+
+/* All out_c channels of one whole group of six pixels in one asm block
+ * (the common case: K % 4 == 0, a bias, every right shift within 1..22 so
+ * that ekopt_rq2 folds the output offset): per channel the bias into six
+ * accumulators, the micro-kernel of ekopt_mk_6x1 (the filter pointer
+ * runs on from row to row), the six fused requantizations (constants made
+ * from the channel's multiplier and shift: rs1 = -shift - 1,
+ * clo = 2^30 | 2^31 << rs1, chi = (1 + 2 zp) << rs1 >> 1, as
+ * ekopt_rq2_make), SSAT and six stores.  The loop's state lives in this
+ * frame (SP-relative operands): every register is taken. */
+static __attribute__((noinline)) void
+ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const int8_t *w,
+                    const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                    int32_t out_c, int8_t *y, int32_t ys, int32_t zp) {
+    const int32_t *xb = buf, *xe = end, *cp = mult, *ce = mult + out_c;
+    const int32_t n = entry, c21 = 1 + 2 * zp;
+    const int32_t dsh = (int32_t)((const char *)shift - (const char *)mult);
+    const int32_t dbi = (int32_t)((const char *)bias - (const char *)mult);
+    const int32_t yst[2] = {ys, 2 * ys};
+    int8_t *yv = y;
+    int32_t s0, s1, s2, s3, s4, s5, t0, t1;
+    const int32_t *x;
+    __asm__ volatile("1:\n\t"
+                     "ldr    %[t0], %[cp]\n\t"
+                     "ldr    %[t1], %[dbi]\n\t"
+                     "ldr    %[a0], [%[t0], %[t1]]\n\t"
+                     "mov    %[a1], %[a0]\n\t"
+                     "mov    %[a2], %[a0]\n\t"
+                     "mov    %[a3], %[a0]\n\t"
+                     "mov    %[a4], %[a0]\n\t"
+                     "mov    %[a5], %[a0]\n\t"
+                     "ldr    %[x], %[xb]\n\t"
+                     "ldr    %[t0], %[n]\n\t"
+                     "tbb    [pc, %[t0]]\n\t"
+                     "2:\n\t"
+                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
+                     "3:\n\t" EKOPT_MK6_CHUNK
+                     "4:\n\t" EKOPT_MK6_CHUNK
+                     "5:\n\t" EKOPT_MK6_CHUNK
+                     "6:\n\t" EKOPT_MK6_CHUNK
+                     "ldr    %[t0], %[e]\n\t"
+                     "cmp    %[x], %[t0]\n\t"
+                     "bne    3b\n\t"
+                     /* r4 = clo, r5 = rs1, r6 = mult, r8 = chi */
+                     "ldr    r4, %[cp]\n\t"
+                     "ldr    r5, %[dsh]\n\t"
+                     "ldr    r5, [r4, r5]\n\t"
+                     "ldr    r6, [r4], #4\n\t"
+                     "str    r4, %[cp]\n\t"
+                     "mvn    r5, r5\n\t"
+                     "mov    r4, #0x80000000\n\t"
+                     "lsl    r4, r4, r5\n\t"
+                     "orr    r4, r4, #0x40000000\n\t"
+                     "ldr    r8, %[c21]\n\t"
+                     "lsl    r8, r8, r5\n\t"
+                     "asr    r8, r8, #1\n\t"
+#define EKOPT_RQ6(A)                                                            \
+                     "and    %[x], %[" A "], #0x80000000\n\t"                   \
+                     "adds   %[t0], r4, %[x]\n\t"                               \
+                     "adc    %[t1], r8, %[" A "], asr #31\n\t"                  \
+                     "smlal  %[t0], %[t1], %[" A "], r6\n\t"                    \
+                     "asr    %[t1], %[t1], r5\n\t"                              \
+                     "ssat   %[" A "], #8, %[t1]\n\t"
+                     EKOPT_RQ6("a0") EKOPT_RQ6("a1") EKOPT_RQ6("a2")
+                     EKOPT_RQ6("a3") EKOPT_RQ6("a4") EKOPT_RQ6("a5")
+#undef EKOPT_RQ6
+                     "ldr    %[t0], %[yv]\n\t"
+                     "ldrd   %[t1], %[x], %[yst]\n\t"
+                     "strb   %[a0], [%[t0]]\n\t"
+                     "strb   %[a1], [%[t0], %[t1]]\n\t"
+                     "strb   %[a2], [%[t0], %[x]]\n\t"
+                     "add    r4, %[t0], %[x]\n\t"
+                     "add    r4, r4, %[t1]\n\t"
+                     "strb   %[a3], [r4]\n\t"
+                     "strb   %[a4], [r4, %[t1]]\n\t"
+                     "strb   %[a5], [r4, %[x]]\n\t"
+                     "add    %[t0], %[t0], #1\n\t"
+                     "str    %[t0], %[yv]\n\t"
+                     "ldr    %[t0], %[cp]\n\t"
+                     "ldr    %[t1], %[ce]\n\t"
+                     "cmp    %[t0], %[t1]\n\t"
+                     "bne    1b\n\t"
+                     : [a0] "=&r"(s0), [a1] "=&r"(s1), [a2] "=&r"(s2), [a3] "=&r"(s3),
+                       [a4] "=&r"(s4), [a5] "=&r"(s5), [x] "=&r"(x), [w] "+r"(w),
+                       [t0] "=&r"(t0), [t1] "=&r"(t1), [cp] "+m"(cp), [yv] "+m"(yv)
+                     : [e] "m"(xe), [n] "m"(n), [xb] "m"(xb), [ce] "m"(ce), [dsh] "m"(dsh),
+                       [dbi] "m"(dbi), [c21] "m"(c21), [yst] "m"(yst)
+                     : "r4", "r5", "r6", "r8", "cc", "memory");
+}
+
+/* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
+ * of 12 words (EKOPT_P6_WORDS at most), then win as for ekopt_conv_dsp.
+ * Pixels go by groups of six in raster order over the whole output (groups may straddle rows and
+ * images); the last, partial group is moved back to end at the last pixel:
+ * its first `skip` pixels, done by the previous group, are neither widened
+ * again nor stored (their slots keep the previous group's values).  So a
+ * group reads only input pixels no output has been written over yet when
+ * the output lies over the input (1x1, stride 1, out_c <= in_c: outputs
+ * of pixels < i + 6 cover input pixels < i + 6 only, all widened by then). */
+static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                            const int32_t *bias, int8_t *out, int32_t *buf) {
+    const int32_t K = p->f_h * p->f_w * p->in_c;
+    const int32_t chunks = K >> 2, tail = K & 3;
+    int8_t *win = (int8_t *)(void *)(buf + 6 * 2 * ((K + 3) >> 2));
+    const int32_t off = p->in_offset, off2 = ekopt_off2(off);
+    const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
+    const int32_t zp = p->out_offset, ys2 = 2 * ys;
+    const int32_t *end = buf + chunks * 12, entry = (4 - (chunks & 3)) & 3;
+    int fast = chunks > 0 && tail == 0 && bias != 0;
+    for (int32_t oc = 0; oc < ys && fast; ++oc) {
+        fast = p->shift[oc] <= -1 && p->shift[oc] >= -22;
+    }
+    for (int32_t done = 0; done < npix;) {
+        const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
+        done = i + 6;
+        for (int32_t s = skip; s < 6; ++s) {
+            const int32_t q = i + s, t = q / p->out_w;
+            ekopt_col_pixel(p, in, buf, win, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
+                            off, off2);
+        }
+        int8_t *y = out + (int64_t)i * ys;
+        if (fast && !skip) {
+            ekopt_dsp6_channels(buf, end, entry, filter, bias, p->mult, p->shift, ys, y, ys, zp);
+            continue;
+        }
+        const int8_t *w = filter;
+        for (int32_t oc = 0; oc < ys; ++oc, w += K, ++y) {
+            int32_t a[6];
+            a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = bias ? bias[oc] : 0;
+            if (chunks) ekopt_mk_6x1(buf, w, &end, &entry, a);
+            if (tail) {
+                /* Last partial chunk: filter bytes gathered one by one (no
+                 * read past the filter), missing ones zero. */
+                const int32_t *x = end;
+                const int8_t *t = w + chunks * 4;
+                const int32_t w0 = (uint16_t)t[0] | (tail > 2 ? (int32_t)((uint32_t)t[2] << 16) : 0);
+                const int32_t w1 = tail > 1 ? (uint16_t)t[1] : 0;
+                a[0] = __smlad(x[0], w0, __smlad(x[1], w1, a[0]));
+                a[1] = __smlad(x[2], w0, __smlad(x[3], w1, a[1]));
+                a[2] = __smlad(x[4], w0, __smlad(x[5], w1, a[2]));
+                a[3] = __smlad(x[6], w0, __smlad(x[7], w1, a[3]));
+                a[4] = __smlad(x[8], w0, __smlad(x[9], w1, a[4]));
+                a[5] = __smlad(x[10], w0, __smlad(x[11], w1, a[5]));
+            }
+            const int32_t sh = p->shift[oc], zf = ekopt_rq2_zp(sh, zp);
+            const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], sh, zf);
+            int32_t v0 = ekopt_rq2_apply(a[0], &q), v1 = ekopt_rq2_apply(a[1], &q);
+            int32_t v2 = ekopt_rq2_apply(a[2], &q), v3 = ekopt_rq2_apply(a[3], &q);
+            int32_t v4 = ekopt_rq2_apply(a[4], &q), v5 = ekopt_rq2_apply(a[5], &q);
+            if (zf != zp) {
+                /* Right shift > 22: the offset is added here. */
+                v0 += zp; v1 += zp; v2 += zp; v3 += zp; v4 += zp; v5 += zp;
+            }
+            if (!skip) {
+                ekopt_st6(y, y + ys + ys2, ys, ys2, __ssat(v0, 8), __ssat(v1, 8), __ssat(v2, 8),
+                          __ssat(v3, 8), __ssat(v4, 8), __ssat(v5, 8));
+            } else {
+                const int32_t v[6] = {v0, v1, v2, v3, v4, v5};
+                for (int32_t s = skip; s < 6; ++s) y[s * ys] = (int8_t)__ssat(v[s], 8);
+            }
+        }
+    }
+}
+
+#endif /* EK_CONV_DSP6_H */
