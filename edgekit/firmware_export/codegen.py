@@ -22,7 +22,7 @@ from edgekit import __version__
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
-from edgekit.firmware_export.planner import MemoryPlan
+from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
 from edgekit.firmware_export.templating import render
@@ -183,6 +183,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         call["args"] = [ref(t) for t in low.args]
         if low.scratch > 0:
             call["args"].append(dict(kind="arena", value=plan.scratch[op.index].offset))
+        elif low.scratch_options:
+            call["args"].append(ref(None))
 
     state_list, extra_sources = [], set()
     for k, (a, b) in enumerate(states):
@@ -241,6 +243,66 @@ def optimized_kernel_files() -> frozenset[str]:
     return frozenset(f.name for f in opt.iterdir() if f.name.endswith(".c"))
 
 
+def fit_scratch(graph: Graph, lowered: list, aliases: dict, inplace: dict,
+                external: set) -> MemoryPlan:
+    """Plan the arena, giving each op with ``scratch_options`` the largest
+    scratch (its fastest path) that keeps the arena within budget.
+
+    The budget is the arena with every such op at its smallest option and
+    no op in place: the working memory of the fast paths is paid from the
+    bytes in-place ops save, never by an arena larger than one with
+    neither.  When the fastest sizes exceed it, every op starts from its
+    smallest size and is raised, largest first, to the largest size whose
+    plan (in the op order found for the smallest sizes) fits.  The chosen
+    size is written back into each op's ``scratch`` and
+    ``params[scratch_param]``.
+
+    Parameters
+    ----------
+    graph : Graph
+    lowered : list of Lowered
+        One per operator, in file order; updated in place.
+    aliases, inplace, external
+        As for :func:`edgekit.firmware_export.planner.plan_memory`.
+
+    Returns
+    -------
+    MemoryPlan
+    """
+    ops = [(op.index, low) for op, low in zip(graph.operators, lowered) if low.kernel is not None]
+    sizes = {i: low.scratch for i, low in ops}
+    choices = {i: (low.scratch, *low.scratch_options) for i, low in ops if low.scratch_options}
+
+    def live(s: dict) -> dict:
+        return {i: n for i, n in s.items() if n > 0}
+
+    plan = plan_schedule(graph, aliases, inplace, external, scratch=live(sizes))
+    if choices:
+        small = {**sizes, **{i: c[-1] for i, c in choices.items()}}
+        base = plan_schedule(graph, aliases, inplace, external, scratch=live(small))
+        budget = max(base.arena_bytes,
+                     plan_schedule(graph, aliases, {}, external, scratch=live(small)).arena_bytes)
+        if plan.arena_bytes > budget:
+            sizes = small
+            for i in sorted(choices, key=lambda i: -choices[i][0]):
+                for n in choices[i][:-1]:
+                    trial = plan_memory(graph, aliases, inplace, external, order=base.order,
+                                        scratch=live({**sizes, i: n}))
+                    if trial.arena_bytes <= budget:
+                        sizes[i] = n
+                        break
+            plan = plan_schedule(graph, aliases, inplace, external, scratch=live(sizes))
+            if plan.arena_bytes > budget:     # the search found no order as good as base's
+                plan = plan_memory(graph, aliases, inplace, external, order=base.order,
+                                   scratch=live(sizes))
+                plan.order_strategy, plan.orders = base.order_strategy, base.orders
+    for i, low in ops:
+        if i in choices:
+            low.scratch = sizes[i]
+            low.params[low.scratch_param] = sizes[i]
+    return plan
+
+
 def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
              kernels: str = "optimized") -> Export:
     """Write ``model.c``, ``model.h`` and the kernels ``graph`` needs to ``out_dir``.
@@ -263,14 +325,12 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
                if low.inplace}
-    scratch = {op.index: low.scratch for op, low in zip(graph.operators, lowered)
-               if low.kernel is not None and low.scratch > 0}
     # The op order with the smallest arena (the file order unless another
     # topological order saves bytes); ops keep their TFLite index in the
     # profiling hooks and edgekit_op_names whatever the order.  State
     # tensors live outside the arena.
-    plan = plan_schedule(graph, aliases, inplace,
-                         external={a for a, _ in graph.state_pairs()}, scratch=scratch)
+    plan = fit_scratch(graph, lowered, aliases, inplace,
+                       external={a for a, _ in graph.state_pairs()})
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
@@ -295,8 +355,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
             return kdir.joinpath("optimized", name)
         return kdir.joinpath(name)
 
-    # Also the kernel headers a copied file includes (e.g. ek_inplace.c
-    # calls the reference loops of ek_conv_ref.h).
+    # Also the kernel headers a copied file includes (e.g. the optimized
+    # ek_conv.c includes ek_conv_dsp6.h).
     k = 0
     while k < len(needed):
         for inc in INCLUDE.findall(source_of(needed[k]).read_text()):

@@ -32,17 +32,6 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
  * output may be the input buffer when depth_multiplier == 1 and out_h * out_w <= in_h * in_w. */
 void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                             const int32_t *bias, int8_t *out, int8_t *scratch);
-/* In-place variants (kernels/ek_inplace.c): correct when out == in (same
- * base pointer) as well as apart; `scratch` is per-call working memory of the
- * size ops/inplace.py declares. 1x1 CONV_2D with out_c <= in_c, through a
- * one-pixel buffer; DEPTHWISE_CONV_2D with multiplier 1, stride 1 and
- * output size == input size, through a ring of pad_h + 1 output rows. */
-void ek_conv2d_1x1_inplace_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                              const int32_t *bias, int8_t *out, int8_t *scratch);
-void ek_depthwise_conv2d_inplace_s8(const ek_conv_params *p, const int8_t *in,
-                                    const int8_t *filter, const int32_t *bias, int8_t *out,
-                                    int8_t *scratch);
-
 typedef struct {
     int32_t batches, in_h, in_w, c, out_h, out_w;
     int32_t f_h, f_w, stride_h, stride_w, pad_h, pad_w;

@@ -39,6 +39,15 @@ class Lowered:
         When > 0 the generated call passes one more, last, argument
         ``int8_t *scratch``: 16-byte aligned, in the arena, valid during
         this call only (it may share bytes with tensors not alive then).
+    scratch_options : tuple of int
+        Smaller ``scratch`` sizes the kernel also runs with (slower paths),
+        strictly decreasing.  When given, the kernel always takes the
+        trailing argument (NULL for 0 bytes), and the code generator gives
+        the op the largest size (``scratch`` first) that does not grow the
+        arena (:func:`edgekit.firmware_export.codegen.fit_scratch`); the
+        ``scratch_param`` field of ``params`` follows the choice.
+    scratch_param : str
+        The ``params`` field that tells the kernel its scratch bytes.
     """
 
     kernel: str | None
@@ -49,6 +58,8 @@ class Lowered:
     source: str = ""
     inplace: tuple = ()
     scratch: int = 0
+    scratch_options: tuple = ()
+    scratch_param: str = ""
 
 
 def fail(op, why: str) -> UnsupportedOpError:

@@ -107,7 +107,7 @@ def conv_scratch_options(params: dict, inplace: bool) -> list[int]:
     p = params
     k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
     win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
-    floor = max(2 * p["out_c"] if inplace else 0, 4)
+    floor = 2 * p["out_c"] if inplace else 0     # 0: the call passes NULL
     opts = [conv_scratch(p, inplace)]
     for n in ((4 * k4 + win) if k4 <= 576 else 0, floor):
         if floor <= n < opts[-1]:
@@ -166,7 +166,9 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 def lower(op, graph) -> Lowered:
     low = conv_like(op, graph, depthwise=False)
     inplace = conv_inplace_ok(low.params)
-    low.scratch = conv_scratch(low.params, inplace)
+    opts = conv_scratch_options(low.params, inplace)
+    low.scratch, low.scratch_options = opts[0], tuple(opts[1:])
+    low.scratch_param = "scratch_bytes"
     low.params["scratch_bytes"] = low.scratch
     if inplace:
         low.inplace = (low.args[0],)
