@@ -314,11 +314,13 @@ def test_board_too_small_for_vww(mlperf_dir):
 @needs_qemu
 @pytest.mark.qemu
 def test_m0plus_board_is_measured_with_armv6m_code(mlperf_dir):
-    # the microbit machine (16 KB RAM) cannot hold kws: the same ARMv6-M ELF runs on mps2-an385
+    # kws's RAM (arena 8,976 B with its dw/pw convs in place, + stack) fits the microbit
+    # machine's 16 KB: the ARMv6-M ELF runs on the Cortex-M0+ itself (a model that does not
+    # fit there runs on mps2-an385, see targets.py)
     rep = budget(mlperf_dir / "kws_ref_model.tflite", target="rp2040",
                  progress=Progress(quiet=True)).data
     assert rep["target"]["core"] == "cortex-m0plus"
-    assert rep["target"]["measured_on"].startswith("mps2-an385")
+    assert rep["target"]["measured_on"] == "microbit"
     assert rep["instructions"] > 0 and rep["fits"]
     assert rep["latency"]["clock_hz"] == 133_000_000
 

@@ -100,7 +100,7 @@ def test_scratch_options_by_hand():
     assert conv_scratch_options(pw, True) == [12 * 64, 4 * 64, 2 * 64]
     c3 = _params(in_c=3, f_h=3, f_w=3, f_in_c=3, pad_h=1, pad_w=1, out_c=8,
                  mult=[1 << 30] * 8, shift=[-7] * 8)
-    assert conv_scratch_options(c3, False) == [12 * 28 + 28, 4 * 28 + 28, 4]
+    assert conv_scratch_options(c3, False) == [12 * 28 + 28, 4 * 28 + 28, 0]   # 0: NULL
 
 
 @pytest.mark.qemu
