@@ -31,3 +31,26 @@ def test_pool_bit_exact(seed, kind):
     m = single_op_model(build, [(c["h"], c["w"], c["c"])], seed, low=c["lo"], high=c["hi"])
     check_golden(m, seed, c,
                  expect_ops=("AVERAGE_POOL_2D" if kind == "avg" else "MAX_POOL_2D",))
+
+
+@pytest.mark.parametrize("fill", [127, -128])
+def test_global_average_pool_of_extreme_inputs(fill):
+    """A 16 x 16 window of all 127 (or all -128): the plain-C lane sums of the
+    optimized kernel reach bit 31 of their word (255 * 256 in the upper 16-bit
+    lane); the sanitized host build must see no signed overflow and tflite_micro's
+    result."""
+    import keras
+
+    from edgekit.reference import run_tflm
+    from tests.kernel_harness import kernel_sets, run_generated_host
+
+    def build(ins):
+        return keras.layers.AveragePooling2D((16, 16))(ins[0])
+
+    m = single_op_model(build, [(16, 16, 8)], 3, low=-1.0, high=1.0)
+    xs = np.full((2, 16, 16, 8), fill, np.int8)
+    xs[1, ::3] = -fill - 1 if fill == 127 else 127     # and a mixed one
+    ref = np.asarray(run_tflm(m, xs))
+    for kernels in kernel_sets(m):
+        got = run_generated_host(m, xs, kernels=kernels)
+        np.testing.assert_array_equal(got, ref.reshape(got.shape))
