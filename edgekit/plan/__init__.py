@@ -25,10 +25,8 @@ from edgekit.plan.spec import BuildSpec, make_plan, resolve_recipe
 __all__ = ["Artifacts", "BuildSpec", "Plan", "Stage", "make_plan", "resolve_recipe", "run"]
 
 
-def run(spec: BuildSpec, progress=None, callbacks=()) -> Artifacts:
+def run(spec: BuildSpec, progress=None) -> Artifacts:
     """Check the toolchain, run the plan of ``spec`` and move its output into ``spec.out``.
-
-    ``callbacks`` are Keras callbacks for the train stage's ``Model.fit``.
 
     Returns the artifacts (``artifacts.report`` is the
     :class:`edgekit.report.BuildReport`; its ``work`` directory is gone,
@@ -57,8 +55,7 @@ def run(spec: BuildSpec, progress=None, callbacks=()) -> Artifacts:
         from edgekit.recipe import train_config  # noqa: PLC0415
 
         art = Artifacts(work=work, spec=spec, progress=progress, report=report, target=target,
-                        train_cfg=train_config(spec.recipe) if spec.recipe is not None else None,
-                        callbacks=list(callbacks))
+                        train_cfg=train_config(spec.recipe) if spec.recipe is not None else None)
         plan.run(art)
     art.work = spec.out
     return art

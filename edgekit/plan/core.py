@@ -53,9 +53,6 @@ class Artifacts:
         The verification results (:mod:`edgekit.verify`).
     report : edgekit.report.BuildReport
         The report being filled.
-    callbacks : list
-        Keras callbacks the train stage passes to ``Model.fit`` (a sweep
-        trial's per-epoch report to Ray Tune).
     """
 
     work: Path
@@ -77,7 +74,6 @@ class Artifacts:
     host: Any = None
     qemu: Any = None
     tflm_arena: dict | None = None
-    callbacks: list = field(default_factory=list)
 
 
 @dataclass
