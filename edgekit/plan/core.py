@@ -53,6 +53,9 @@ class Artifacts:
         The verification results (:mod:`edgekit.verify`).
     report : edgekit.report.BuildReport
         The report being filled.
+    audio_clips : tuple or None
+        ``(clips, labels, source)`` of the raw-audio checks, read once for
+        the window firmware and the streaming one.
     """
 
     work: Path
@@ -74,6 +77,7 @@ class Artifacts:
     host: Any = None
     qemu: Any = None
     tflm_arena: dict | None = None
+    audio_clips: tuple | None = None
 
 
 @dataclass

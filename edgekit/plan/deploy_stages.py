@@ -76,21 +76,37 @@ def audio_features(art: Artifacts):
     return fc if getattr(fc, "kind", None) == "frontend" else None
 
 
+def _check_frame_quantization(art: Artifacts, graph, feats, what: str) -> None:
+    """Warn when ``graph``'s data input is not quantized as the front end's frames."""
+    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
+
+    x = graph.tensors[data_io(graph)[0]]
+    scale, zp = (float(x.scale[0]), int(x.zero_point[0])) if len(x.scale) else (None, None)
+    if scale is None or abs(scale - feats.input_scale) > 1e-5 * feats.input_scale \
+            or zp != feats.input_zero_point:
+        art.progress.warn(f"the {what}'s input quantization (scale {scale}, zero point {zp}) is "
+                          f"not the front end's (scale {feats.input_scale:.6g}, zero point "
+                          f"{feats.input_zero_point}): the frames are fed as they are")
+
+
+def _ram_line(ram: dict) -> str:
+    """``RAM total = arena + ...`` of an audio check's ``ram`` (window or streaming form)."""
+    parts = [("arena", ram["arena_bytes"]), ("state", ram.get("model_state_bytes")),
+             ("front end", ram["frontend_state_bytes"] + ram["frontend_scratch_bytes"]),
+             ("window", ram.get("window_bytes")), ("frame/scores", ram.get("frame_buffer_bytes")),
+             ("stack", ram["stack_bytes"])]
+    return f"RAM {ram['total_bytes']:,} B = " + " + ".join(
+        f"{name} {n:,}" for name, n in parts if n is not None)
+
+
 def _export_audio(art: Artifacts, src: Path) -> None:
     from edgekit.firmware_export.audio import generate_audio  # noqa: PLC0415
-    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
 
     feats = audio_features(art)
     if feats is None:
         return
     aud = generate_audio(feats, art.graph, src, source=str(art.spec.model or "model.tflite"))
-    x = art.graph.tensors[data_io(art.graph)[0]]
-    scale, zp = (float(x.scale[0]), int(x.zero_point[0])) if len(x.scale) else (None, None)
-    if scale is None or abs(scale - feats.input_scale) > 1e-5 * feats.input_scale \
-            or zp != feats.input_zero_point:
-        art.progress.warn(f"the model's input quantization (scale {scale}, zero point {zp}) is "
-                          f"not the front end's (scale {feats.input_scale:.6g}, zero point "
-                          f"{feats.input_zero_point}): the frames are fed as they are")
+    _check_frame_quantization(art, art.graph, feats, "model")
     fe = feats.frontend
     art.progress.info(f"front end {fe.sample_rate} Hz, {fe.stride_ms:g} ms stride, "
                       f"{fe.num_channels} channels + edgekit_push_audio: model on the last "
@@ -206,7 +222,14 @@ firmware_stage = Stage("firmware", _firmware_run,
 # -- audio --------------------------------------------------------------------------------------
 
 def _audio_clips(art: Artifacts, feats):
-    """Test clips and labels: the dataset's test files (training build), else FSDD or synthetic."""
+    """Test clips and labels: the dataset's test files (training build), else FSDD or synthetic;
+    read once per build (``art.audio_clips``)."""
+    if art.audio_clips is None:
+        art.audio_clips = _read_audio_clips(art, feats)
+    return art.audio_clips
+
+
+def _read_audio_clips(art: Artifacts, feats):
     from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
     from edgekit.verify import audio_clips  # noqa: PLC0415
 
@@ -245,12 +268,9 @@ def _audio_run(art: Artifacts) -> None:
         d["files"] = {"audio_firmware": f"firmware/{art.target.name}-audio/model.elf"}
     art.progress.info(chk.summary())
     if "frontend_instructions_per_stride" in d:
-        ram = d["ram"]
         art.progress.info(f"front end {d['frontend_instructions_per_stride']:,} instructions per "
-                          f"stride, model {d['model_instructions_per_run']:,} per run; RAM "
-                          f"{ram['total_bytes']:,} B = arena {ram['arena_bytes']:,} + front end "
-                          f"{ram['frontend_state_bytes'] + ram['frontend_scratch_bytes']:,} + "
-                          f"window {ram['window_bytes']:,} + stack {ram['stack_bytes']:,}")
+                          f"stride, model {d['model_instructions_per_run']:,} per run; "
+                          + _ram_line(d["ram"]))
     if not chk.bit_exact:
         art.progress.warn(f"firmware from sound differs: frames {d['frames_bit_exact']}, scores "
                           f"{d['scores_bit_exact']}")
@@ -267,7 +287,6 @@ def _stream_audio(art: Artifacts, feats) -> dict:
     """The streaming model from sound: ``edgekit_push_audio`` feeding it frame by frame, checked."""
     from edgekit.firmware_export import read_tflite  # noqa: PLC0415
     from edgekit.firmware_export.audio import generate_audio  # noqa: PLC0415
-    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
     from edgekit.verify import check_audio  # noqa: PLC0415
 
     out, rep = art.work / "stream", art.report.streaming
@@ -275,11 +294,7 @@ def _stream_audio(art: Artifacts, feats) -> dict:
     graph = read_tflite(tflite)
     src = out / "firmware" / "src"
     aud = generate_audio(feats, graph, src, source="stream.tflite")
-    x = graph.tensors[data_io(graph)[0]]
-    if not len(x.scale) or abs(float(x.scale[0]) - feats.input_scale) > 1e-5 * feats.input_scale \
-            or int(x.zero_point[0]) != feats.input_zero_point:
-        art.progress.warn("the streaming model's frame quantization is not the front end's: "
-                          "the frames are fed as they are")
+    _check_frame_quantization(art, graph, feats, "streaming model")
     clips, labels, source = _audio_clips(art, feats)
     chk = check_audio(tflite, feats, src, out / "firmware", clips, labels, target=art.target,
                       qemu_clips=art.spec.audio_clips, graph=graph)
@@ -289,14 +304,10 @@ def _stream_audio(art: Artifacts, feats) -> dict:
         d["files"] = {"stream_audio_firmware": f"stream/firmware/{art.target.name}-audio/model.elf"}
     art.progress.info("streaming " + chk.summary())
     if "ram" in d:
-        ram = d["ram"]
         art.progress.info(
             f"streaming from sound: model every {aud.hop} frame(s), scores every {aud.run_every}; "
-            f"front end {d['frontend_instructions_per_stride']:,} instructions per stride; RAM "
-            f"{ram['total_bytes']:,} B = arena {ram['arena_bytes']:,} + state "
-            f"{ram['model_state_bytes']:,} + front end "
-            f"{ram['frontend_state_bytes'] + ram['frontend_scratch_bytes']:,} + frame/scores "
-            f"{ram['frame_buffer_bytes']:,} + stack {ram['stack_bytes']:,}")
+            f"front end {d['frontend_instructions_per_stride']:,} instructions per stride; "
+            + _ram_line(d["ram"]))
     if not chk.bit_exact:
         art.progress.warn(f"streaming firmware from sound differs: frames "
                           f"{d['frames_bit_exact']}, scores {d['scores_bit_exact']}")
