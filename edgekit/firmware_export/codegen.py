@@ -10,7 +10,6 @@ in Jinja2 templates (``templates/model.c.j2``, ``model.h.j2``,
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -227,7 +226,6 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
 
 KERNEL_SETS = ("optimized", "reference")
-INCLUDE = re.compile(r'^#include "([^"]+)"', re.M)
 
 
 def optimized_kernel_files() -> frozenset[str]:
@@ -355,14 +353,6 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
             return kdir.joinpath("optimized", name)
         return kdir.joinpath(name)
 
-    # Also the kernel headers a copied file includes (e.g. the optimized
-    # ek_conv.c includes ek_conv_dsp6.h).
-    k = 0
-    while k < len(needed):
-        for inc in INCLUDE.findall(source_of(needed[k]).read_text()):
-            if inc not in needed and kdir.joinpath(inc).is_file():
-                needed.append(inc)
-        k += 1
     for name in needed:
         with resources.as_file(source_of(name)) as path:
             shutil.copyfile(path, out_dir / name)
