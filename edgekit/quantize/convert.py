@@ -28,7 +28,10 @@ entry point converts them.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +42,8 @@ from edgekit.quantize.converter import ACTIVATIONS, apply_int8_passes, run_conve
 
 __all__ = ["ACTIVATIONS", "compare_quantized", "FloatModel", "QuantizeResult", "load_float_model",
            "quantize_model", "representative_subset", "select_calibration",
-           "synthetic_calibration", "float_tflite", "SAMPLINGS"]
+           "synthetic_calibration", "float_tflite", "SAMPLINGS",
+           "export_saved_model"]
 
 SAMPLINGS = ("random", "first", "stratified")
 
@@ -79,16 +83,28 @@ class FloatModel:
     loaded: object = None     # the loaded SavedModel (keeps variables alive)
     model_names: tuple = ()   # Keras model names (not layer names) in tensor names
     layer_names: tuple = ()   # Keras layer names
+    export_dir: object = None  # TemporaryDirectory of the one SavedModel export (Keras)
 
     def names(self) -> dict:
         """Keyword arguments naming layers for :func:`edgekit.quantize.diagnostics.layer_sqnr`."""
         return {"model_names": self.model_names, "layer_names": self.layer_names}
 
     def converter(self):
+        """A TFLite converter of this model.
+
+        A Keras model is exported once, as TensorFlow's
+        ``from_keras_model`` does it (a SavedModel with a ``serve`` endpoint
+        calling the model with ``training=False``), and every converter of
+        this model (float and int8) reads that one export: tracing a large
+        unrolled model dominates the conversion time.
+        """
         import tensorflow as tf
 
         if self.kind == "keras":
-            return tf.lite.TFLiteConverter.from_keras_model(self.keras_model)
+            if self.export_dir is None:
+                self.export_dir = export_saved_model(self.keras_model)
+            return tf.lite.TFLiteConverter.from_saved_model(self.export_dir.name,
+                                                            signature_keys=["serving_default"])
         return tf.lite.TFLiteConverter.from_concrete_functions([self.concrete], self.loaded)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -96,6 +112,40 @@ class FloatModel:
         if self.kind == "keras":
             return np.asarray(self.keras_model.predict(x, batch_size=1, verbose=0))
         return np.concatenate([self.concrete(x[i:i + 1]).numpy() for i in range(len(x))])
+
+
+def export_saved_model(model) -> tempfile.TemporaryDirectory:
+    """Export a Keras model for the TFLite converter (a ``serve`` endpoint, inference mode).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model with one fixed-shape input.
+
+    Returns
+    -------
+    tempfile.TemporaryDirectory
+        The directory holding the SavedModel; it is removed when the object
+        is garbage-collected or cleaned up.
+    """
+    import functools
+
+    import keras
+    import tensorflow as tf
+
+    tmp = tempfile.TemporaryDirectory(prefix="edgekit-export-")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    sig = [tf.TensorSpec(x.shape, dtype=x.dtype, name=x.name) for x in model.inputs]
+    archive.add_endpoint("serve", functools.partial(model.__call__, training=False), sig)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            archive.write_out(tmp.name)
+    except Exception as exc:
+        tmp.cleanup()
+        raise ModelError(f"{model.name}: cannot export the model for the TFLite converter: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    return tmp
 
 
 def _batch1_keras(model, source: str) -> FloatModel:
