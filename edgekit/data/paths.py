@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from edgekit.cache import cache_dir
 from edgekit.errors import DataError
 
 __all__ = [
@@ -26,24 +27,6 @@ KNOWN_DATASETS = ("fsdd", "speech_commands", "esc50")
 #: official archives unpack to come first).
 SPEECH_COMMANDS_DIRS = ("speech_commands_v0.02", "speech_commands")
 ESC50_DIRS = ("ESC-50-master", "ESC-50", "esc50")
-
-
-def cache_dir() -> Path:
-    """The edgekit cache directory (not created).
-
-    Returns
-    -------
-    pathlib.Path
-        ``$EDGEKIT_CACHE`` if set, else ``$XDG_CACHE_HOME/edgekit`` if
-        ``XDG_CACHE_HOME`` is set, else ``~/.cache/edgekit``.
-    """
-    explicit = os.environ.get("EDGEKIT_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / "edgekit"
-    return Path.home() / ".cache" / "edgekit"
 
 
 def _has_wavs(directory: Path) -> bool:

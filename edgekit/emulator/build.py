@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,6 +22,7 @@ from typing import Mapping
 import jinja2
 
 from edgekit.c_templates import c_environment
+from edgekit.emulator.compile import compile_and_link
 from edgekit.emulator.targets import Target, get_target
 from edgekit.emulator.toolchain import ARM_GCC, ARM_SIZE, HOST_CC, check_toolchain
 from edgekit.errors import ConfigError, ToolchainError
@@ -93,8 +93,6 @@ HOST_HARNESS_EXTRA: tuple[str, ...] = ("edgekit_audio_harness.c", "edgekit_audio
 ELF_NAME = "model.elf"
 MAP_NAME = "model.map"
 HOST_EXE_NAME = "model_host"
-
-_COMPILE_TIMEOUT = 600.0
 
 
 @dataclass
@@ -224,22 +222,6 @@ def _model_sources(src_dir: Path) -> list[Path]:
     return sources
 
 
-def _run_compiler(cmd: list[str], cwd: Path, what: str) -> None:
-    try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, capture_output=True, text=True, timeout=_COMPILE_TIMEOUT, check=False
-        )
-    except FileNotFoundError as exc:
-        raise ToolchainError(f"cannot run {cmd[0]}: {exc}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolchainError(f"{what} timed out after {_COMPILE_TIMEOUT:.0f} s") from exc
-    if proc.returncode != 0:
-        raise ToolchainError(
-            f"{what} failed (exit {proc.returncode}):\n"
-            f"$ {shlex.join(cmd)}\n{proc.stderr.strip()}\n{proc.stdout.strip()}".rstrip()
-        )
-
-
 def elf_size(elf: str | Path) -> dict[str, int]:
     """Section sizes of a firmware ELF.
 
@@ -367,25 +349,16 @@ def build_firmware(
 
     harness_sources = sorted(p for p in harness.glob("*.c"))
     elf = out / ELF_NAME
-    cmd = [
+    cmd, _ = compile_and_link(
         tools[ARM_GCC],
-        *tgt.cpu_flags,
-        opt,
-        *FIRMWARE_CFLAGS,
-        *_define_args(all_defines),
-        f"-I{src}",
-        f"-I{harness}",
-        *(str(p) for p in sources),
-        *(str(p) for p in harness_sources),
-        *tgt.cpu_flags,
-        *FIRMWARE_LDFLAGS,
-        *FIRMWARE_LDLIBS,
-        "-o",
-        str(elf),
-    ]
-    if elf.exists():
-        elf.unlink()
-    _run_compiler(cmd, out, f"firmware build for {tgt.name}")
+        [*tgt.cpu_flags, opt, *FIRMWARE_CFLAGS, *_define_args(all_defines)],
+        [*sources, *harness_sources],
+        [src, harness],
+        [*FIRMWARE_LDFLAGS, *FIRMWARE_LDLIBS],
+        elf,
+        out / "obj",
+        f"firmware build for {tgt.name}",
+    )
     sizes = elf_size(elf)
     return FirmwareBuild(
         elf=elf,
@@ -473,22 +446,14 @@ def build_host(
     exe = out / HOST_EXE_NAME
     if sanitize is None:
         sanitize = sanitize_requested()
-    cmd = [
+    compile_and_link(
         tools[HOST_CC],
-        opt,
-        *COMMON_CFLAGS,
-        *(SANITIZE_CFLAGS if sanitize else ()),
-        *_define_args(all_defines),
-        f"-I{src}",
-        f"-I{harness}",
-        *(str(p) for p in sources),
-        str(host_main),
-        *(str(harness / n) for n in HOST_HARNESS_EXTRA if n.endswith(".c")),
-        "-lm",
-        "-o",
-        str(exe),
-    ]
-    if exe.exists():
-        exe.unlink()
-    _run_compiler(cmd, out, "host build")
+        [opt, *COMMON_CFLAGS, *(SANITIZE_CFLAGS if sanitize else ()), *_define_args(all_defines)],
+        [*sources, host_main, *(harness / n for n in HOST_HARNESS_EXTRA if n.endswith(".c"))],
+        [src, harness],
+        ["-lm"],
+        exe,
+        out / "obj",
+        "host build",
+    )
     return exe

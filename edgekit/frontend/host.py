@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.cache import cache_dir as edgekit_cache_dir
 from edgekit.errors import ConfigError, DataError, ToolchainError
 from edgekit.frontend.codegen import C_UNITS, generate_c, sources_digest
 from edgekit.frontend.config import FrontendConfig
@@ -41,10 +42,8 @@ _LOADED: dict[str, ctypes.CDLL] = {}
 
 
 def cache_dir() -> Path:
-    """``$EDGEKIT_CACHE/frontend`` if set, else ``~/.cache/edgekit/frontend``."""
-    base = os.environ.get("EDGEKIT_CACHE")
-    root = Path(base) if base else Path.home() / ".cache" / "edgekit"
-    return root / "frontend"
+    """Where the front-end libraries are cached: ``frontend/`` of :func:`edgekit.cache.cache_dir`."""
+    return edgekit_cache_dir() / "frontend"
 
 
 def _build_key(config: FrontendConfig, cflags) -> str:
