@@ -21,6 +21,7 @@ from edgekit import __version__
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
+from edgekit.firmware_export.kernel_paths import kernel_paths
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
@@ -226,6 +227,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
 
 KERNEL_SETS = ("optimized", "reference")
+#: The optimized kernels' list of paths to compile (kernel_paths.py).
+PATHS_HEADER = "ek_paths.h"
 
 
 def optimized_kernel_files() -> frozenset[str]:
@@ -345,8 +348,13 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     needed += [n[:-2] + "_ref.h" for n in needed
                if n.endswith(".c") and kdir.joinpath(n[:-2] + "_ref.h").is_file()]
     if kernels == "optimized":
+        # ek_paths.h is written below (the paths the layers take), not copied.
         needed += sorted(f.name for f in kdir.joinpath("optimized").iterdir()
-                         if f.name.endswith(".h"))
+                         if f.name.endswith(".h") and f.name != PATHS_HEADER)
+        (out_dir / PATHS_HEADER).write_text(
+            render("ek_paths.h.j2", version=__version__, source=Path(str(source)).name,
+                   paths=kernel_paths(lowered)))
+        files.append(PATHS_HEADER)
 
     def source_of(name: str):
         if kernels == "optimized" and kdir.joinpath("optimized", name).is_file():

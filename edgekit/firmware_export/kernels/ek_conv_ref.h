@@ -1,5 +1,7 @@
 /* edgekit: reference CONV_2D int8 loop, shared by kernels/ek_conv.c and its
- * optimized version (kernels/optimized/ek_conv.c, general fallback). */
+ * optimized version (kernels/optimized/ek_conv.c, general fallback).
+ * The loop is marked unused: the optimized kernel calls it only when its
+ * ek_paths.h lists the fallback. */
 #ifndef EK_CONV_REF_H
 #define EK_CONV_REF_H
 
@@ -23,7 +25,7 @@ static inline int ek_conv_overlaps(const ek_conv_params *p, const int8_t *in, co
  * which makes a 1x1 convolution without padding, stride 1 and
  * out_c <= in_c correct in place (output pixel i lies over input pixels
  * <= i only, all read by then). */
-static void ek_conv_reference_buf(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+static __attribute__((unused)) void ek_conv_reference_buf(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                                   const int32_t *bias, int8_t *out, int8_t *pix) {
     const int32_t groups = p->in_c / p->f_in_c;
     const int32_t out_per_group = p->out_c / groups;

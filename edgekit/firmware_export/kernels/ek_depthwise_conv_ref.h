@@ -1,5 +1,7 @@
 /* edgekit: reference DEPTHWISE_CONV_2D int8 loop, shared by kernels/ek_depthwise_conv.c and its
  * optimized version (kernels/optimized/ek_depthwise_conv.c, fallback without scratch).
+ * (Marked unused: the optimized kernel calls it only when its ek_paths.h
+ * lists the fallback.)
  *
  * With a scratch buffer (at least in_h * in_w bytes) each input channel is
  * first copied to it and read from there, so the output may be the input
@@ -14,7 +16,7 @@
 
 /* Output channels ic * m .. ic * m + m - 1 of batch b; input channel ic read
  * at x[(iy * in_w + ix) * xs] (xs: element stride of x). */
-static void ek_depthwise_conv_channel(const ek_conv_params *p, int32_t b, int32_t ic,
+static __attribute__((unused)) void ek_depthwise_conv_channel(const ek_conv_params *p, int32_t b, int32_t ic,
                                       const int8_t *x, int32_t xs, const int8_t *filter,
                                       const int32_t *bias, int8_t *out) {
     const int32_t m = p->depth_multiplier;
@@ -45,7 +47,7 @@ static void ek_depthwise_conv_channel(const ek_conv_params *p, int32_t b, int32_
     }
 }
 
-static void ek_depthwise_conv_reference(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+static __attribute__((unused)) void ek_depthwise_conv_reference(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                                         const int32_t *bias, int8_t *out, int8_t *scratch) {
     const int32_t hw = p->in_h * p->in_w;
     for (int32_t b = 0; b < p->batches; ++b) {

@@ -1,12 +1,14 @@
 /* edgekit: reference FULLY_CONNECTED int8 loop, shared by kernels/ek_fully_connected.c and its
- * optimized version (kernels/optimized/ek_fully_connected.c, general fallback). */
+ * optimized version (kernels/optimized/ek_fully_connected.c, general fallback).
+ * The loop is marked unused: the optimized kernel calls it only when its
+ * ek_paths.h lists the fallback. */
 #ifndef EK_FULLY_CONNECTED_REF_H
 #define EK_FULLY_CONNECTED_REF_H
 
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 
-static void ek_fully_connected_reference(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
+static __attribute__((unused)) void ek_fully_connected_reference(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
                                          const int32_t *bias, int8_t *out) {
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = in + (int64_t)b * p->accum;

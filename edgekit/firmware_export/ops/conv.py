@@ -163,6 +163,51 @@ def conv_scratch(params: dict, inplace: bool) -> int:
     return max(need, 4)
 
 
+#: ``ek_paths.h`` macros of ``ek_conv2d_s8``'s paths (kernels/optimized/ek_conv.c):
+#: the reference loop, the six- and two-pixel im2col paths (DSP cores), and the
+#: 1x1 and run-based loops as DSP cores (``_DSP``) and other cores (``_C``) take them.
+CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_TWO", "EKOPT_CONV_1X1_DSP",
+              "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C")
+
+
+def conv_paths(low: Lowered) -> frozenset[str]:
+    """The paths of ``ek_conv2d_s8`` this layer takes, on cores with and without DSP.
+
+    Parameters
+    ----------
+    low : Lowered
+        A CONV_2D lowered by :func:`lower`, ``params["scratch_bytes"]`` final
+        (after :func:`edgekit.firmware_export.codegen.fit_scratch`).
+
+    Returns
+    -------
+    frozenset of str
+        Names from :data:`CONV_PATHS`: the conditions of ``ek_conv2d_s8``
+        in kernels/optimized/ek_conv.c, evaluated here so that the generated
+        ``ek_paths.h`` compiles only the paths a model's layers take.
+    """
+    p = low.params
+    ms = list(zip(p["mult"], p["shift"]))
+    if (p["f_in_c"] != p["in_c"] or p["dil_h"] != 1 or p["dil_w"] != 1
+            or not all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms)):
+        return frozenset({"EKOPT_CONV_REF"})
+    plain = ("EKOPT_CONV_1X1" if p["f_h"] == p["f_w"] == 1 and p["pad_h"] == p["pad_w"] == 0
+             else "EKOPT_CONV_RUN")
+    K = p["f_h"] * p["f_w"] * p["in_c"]
+    k4 = (K + 3) & ~3
+    win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
+    npix = p["batches"] * p["out_h"] * p["out_w"]
+    six_ok = ((p["act_min"], p["act_max"]) == (-128, 127) and -128 <= p["out_offset"] <= 127
+              and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
+    if npix >= 6 and 3 * k4 <= 864 and 12 * k4 + win <= p["scratch_bytes"] and six_ok:
+        dsp = "EKOPT_CONV_SIX"
+    elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
+        dsp = "EKOPT_CONV_TWO"
+    else:
+        dsp = plain + "_DSP"
+    return frozenset({dsp, plain + "_C"})
+
+
 def lower(op, graph) -> Lowered:
     low = conv_like(op, graph, depthwise=False)
     inplace = conv_inplace_ok(low.params)

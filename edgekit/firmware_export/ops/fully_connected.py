@@ -43,3 +43,42 @@ def lower(op, graph) -> Lowered:
     return Lowered("ek_fully_connected_s8", "ek_fc_params", params,
                    [x.index, w.index, b.index if b is not None else None, y.index],
                    source="ek_fully_connected.c")
+
+
+
+#: ``ek_paths.h`` macros of ``ek_fully_connected_s8``'s paths
+#: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop
+#: and the C loop over the widened input row (DSP cores), and the plain-C loop on
+#: DSP cores (``_DSP``) and others (``_C``).
+FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_LOOP", "EKOPT_FC_PLAIN_DSP",
+            "EKOPT_FC_PLAIN_C")
+
+
+def fc_paths(low: Lowered) -> frozenset[str]:
+    """The paths of ``ek_fully_connected_s8`` this layer takes, on cores with and without DSP.
+
+    Parameters
+    ----------
+    low : Lowered
+        A FULLY_CONNECTED lowered by :func:`lower`.
+
+    Returns
+    -------
+    frozenset of str
+        Names from :data:`FC_PATHS`: the conditions of ``ek_fully_connected_s8``,
+        for weights as the generator places them (16-byte aligned).
+    """
+    p, has_bias = low.params, low.args[2] is not None
+    n = p["units"] if p["per_channel"] else 1
+    ms = list(zip(p["mult"][:n], p["shift"][:n]))
+    if p["filter_offset"] != 0 or not all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms):
+        return frozenset({"EKOPT_FC_REF"})
+    A = p["accum"]
+    if not (8 <= A <= 1024 and -128 <= p["out_offset"] <= 127):
+        return frozenset({"EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C"})
+    m, sh = ms[0]
+    rq2 = m == 0 or (m > 0 and -31 <= sh <= -1)
+    fast = (A % 8 == 0 and p["units"] % 2 == 0 and has_bias and not p["per_channel"]
+            and rq2 and (sh >= -22 or p["out_offset"] == 0)
+            and (p["act_min"], p["act_max"]) == (-128, 127))
+    return frozenset({"EKOPT_FC_UNITS" if fast else "EKOPT_FC_LOOP", "EKOPT_FC_PLAIN_C"})

@@ -37,11 +37,45 @@
  *     host build) run the same blocking in plain C.
  *   - 1x1 convolutions without padding are a matrix product: output pixels
  *     are paired in raster order, across row ends too.
+ *
+ * Only the paths ek_paths.h lists are compiled (EKOPT_USE): the code
+ * generator knows which path each layer takes (ops/conv.py conv_paths
+ * mirrors the choice made in ek_conv2d_s8), so a model's firmware carries
+ * only the paths its layers use; a choice that ek_paths.h leaves out traps
+ * (EKOPT_NOT_LISTED).
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
 #include "ek_conv_ref.h"
+
+/* The paths without the DSP-only im2col ones, as the core runs them. */
+#if EKOPT_DSP
+#define EKOPT_CONV_1X1 EKOPT_USE(EKOPT_CONV_1X1_DSP)
+#define EKOPT_CONV_RUN EKOPT_USE(EKOPT_CONV_RUN_DSP)
+#else
+#define EKOPT_CONV_1X1 EKOPT_USE(EKOPT_CONV_1X1_C)
+#define EKOPT_CONV_RUN EKOPT_USE(EKOPT_CONV_RUN_C)
+#endif
+#define EKOPT_CONV_DSP6 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_SIX))
+#define EKOPT_CONV_DSP2 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_TWO))
+
+#define EKOPT_KMAX 576      /* window size limit of the 2-pixel path */
+#define EKOPT_P6_WORDS 864  /* buffer words of the 6-pixel path (3,456 bytes): K <= 288 */
+
+#if EKOPT_DSP
+/* Every channel requantizes with ekopt_rq2 and the activation range is
+ * all of int8 (SSAT): the conditions of ekopt_conv_dsp6 (ek_conv_dsp6.h). */
+static inline int ekopt_dsp6_ok(const ek_conv_params *p) {
+    if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
+        return 0;
+    }
+    for (int32_t oc = 0; oc < p->out_c; ++oc) {
+        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc])) return 0;
+    }
+    return 1;
+}
+#endif
 
 /* s[0] += xa.wa, s[1] += xa.wb, s[2] += xb.wa, s[3] += xb.wb over n bytes,
  * each x byte plus the input offset. */
@@ -114,14 +148,16 @@ static inline int8_t ekopt_out(const ek_conv_params *p, int32_t acc, const ekopt
     return (int8_t)ek_clamp32(ekopt_rq_apply(acc, q) + p->out_offset, p->act_min, p->act_max);
 }
 
+#if EKOPT_CONV_1X1 || EKOPT_CONV_RUN
 /* Two output pixels whose clipped windows have the same shape: xa and xb
  * point at the first input byte of each window (row fy0, column fx0), the
  * window has `rows` runs of `run` bytes, `in_row` bytes apart in the input
  * and `f_row` bytes apart in the filter; filter points at fy0, fx0 of
  * output channel 0.  ya and yb receive out_c outputs each. */
-static void ekopt_conv_pair(const ek_conv_params *p, const int8_t *xa, const int8_t *xb,
-                            const int8_t *filter, int32_t rows, int32_t run, int32_t in_row,
-                            int32_t f_row, const int32_t *bias, int8_t *ya, int8_t *yb) {
+static __attribute__((noinline)) void
+ekopt_conv_pair(const ek_conv_params *p, const int8_t *xa, const int8_t *xb,
+                const int8_t *filter, int32_t rows, int32_t run, int32_t in_row,
+                int32_t f_row, const int32_t *bias, int8_t *ya, int8_t *yb) {
     const int32_t fsz = p->f_h * p->f_w * p->f_in_c;
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
     for (int32_t oc = 0; oc < p->out_c; oc += 2) {
@@ -148,9 +184,10 @@ static void ekopt_conv_pair(const ek_conv_params *p, const int8_t *xa, const int
 }
 
 /* One output pixel (same window description as ekopt_conv_pair). */
-static void ekopt_conv_one(const ek_conv_params *p, const int8_t *x, const int8_t *filter,
-                           int32_t rows, int32_t run, int32_t in_row, int32_t f_row,
-                           const int32_t *bias, int8_t *y) {
+static __attribute__((noinline)) void
+ekopt_conv_one(const ek_conv_params *p, const int8_t *x, const int8_t *filter,
+                int32_t rows, int32_t run, int32_t in_row, int32_t f_row,
+                const int32_t *bias, int8_t *y) {
     const int32_t fsz = p->f_h * p->f_w * p->f_in_c;
     const int32_t off = p->in_offset, off2 = ekopt_off2(off);
     for (int32_t oc = 0; oc < p->out_c; oc += 2) {
@@ -173,6 +210,9 @@ static void ekopt_conv_one(const ek_conv_params *p, const int8_t *x, const int8_
     }
 }
 
+#endif /* EKOPT_CONV_1X1 || EKOPT_CONV_RUN */
+
+#if EKOPT_CONV_1X1
 /* 1x1 filter, no padding: each output pixel reads in_c contiguous bytes.
  * With tmp (2 * out_c bytes; in place: stride 1, out_c <= in_c) each pair
  * of outputs is computed there and copied over the two input pixels it
@@ -205,7 +245,9 @@ static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8
     }
 }
 
-#if EKOPT_DSP
+#endif /* EKOPT_CONV_1X1 */
+
+#if EKOPT_CONV_DSP6 || EKOPT_CONV_DSP2
 /* ---- Cortex-M DSP path: two-pixel im2col + 2x2 SMLAD micro-kernel ----
  *
  * For each pair of output pixels (raster order over the whole output, so
@@ -223,7 +265,6 @@ static void ekopt_conv_1x1(const ek_conv_params *p, const int8_t *in, const int8
  * LDR + two SXTB16 and feeds four SMLADs (eight MACs).  The unrolling costs
  * O(K) per pixel pair and is shared by all output channels. */
 
-#define EKOPT_KMAX 576  /* window size limit of the 2-pixel path */
 
 /* Convert n bytes (n a multiple of 4) x[0..n) plus the input offset into
  * the halfword pairs of slot s from chunk 0 (one LDR, two SXTAB16 each). */
@@ -324,6 +365,9 @@ static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *
     ekopt_col_words(w, nsl, win, (K + 3) & ~3, off2);
 }
 
+#endif /* EKOPT_CONV_DSP6 || EKOPT_CONV_DSP2 */
+
+#if EKOPT_CONV_DSP2
 /* One chunk of the 2x2 micro-kernel: s0 += a.wa, s1 += a.wb, s2 += b.wa,
  * s3 += b.wb (16 MACs in 16 instructions). */
 #define EKOPT_MK_CHUNK                                                          \
@@ -378,8 +422,9 @@ static inline void ekopt_mk_2x2(const int32_t *x, const int8_t *wa, const int8_t
 /* buf: (K rounded up to 4) / 4 chunks of 4 words (EKOPT_KMAX words at most),
  * then K rounded up to 4 bytes for ekopt_col_pixel's win when a filter row
  * (f_w * in_c) is not a multiple of 4 bytes. */
-static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                           const int32_t *bias, int8_t *out, int32_t *buf) {
+static __attribute__((noinline)) void
+ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+               const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
     int8_t *win = (int8_t *)(void *)(buf + 2 * 2 * ((K + 3) >> 2));
@@ -434,43 +479,66 @@ static void ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8
     }
 }
 
-#include "ek_conv_dsp6.h"  /* ekopt_dsp6_ok, ekopt_conv_dsp6 */
+#endif /* EKOPT_CONV_DSP2 */
 
-#endif /* EKOPT_DSP */
+#if EKOPT_CONV_DSP6
+#include "ek_conv_dsp6.h"  /* ekopt_conv_dsp6 */
+#endif
 
 /* scratch: the bytes ops/conv.py (conv_scratch) computes for the path this
- * layer takes, 4-byte aligned. */
+ * layer takes, 4-byte aligned.  The path is chosen as before whatever
+ * ek_paths.h lists; a chosen path that it leaves out traps (the generator
+ * and the kernel disagree), so no layer silently takes another path. */
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                   const int32_t *bias, int8_t *out, int8_t *scratch) {
     const int inplace = ek_conv_overlaps(p, in, out);
+    (void)inplace, (void)scratch, (void)filter, (void)bias;  /* paths left out */
     if (p->f_in_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
         || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
+#if EKOPT_USE(EKOPT_CONV_REF)
         ek_conv_reference_buf(p, in, filter, bias, out, inplace ? scratch : 0);
         return;
+#else
+        EKOPT_NOT_LISTED();
+#endif
     }
 #if EKOPT_DSP
     {
         /* Each im2col path only if scratch_bytes holds its buffer (the
          * generator may give less than conv_scratch's first choice, see
          * ops/conv.py conv_scratch_options). */
-        int32_t *buf = (int32_t *)(void *)scratch;
         const int32_t K = p->f_h * p->f_w * p->in_c, k4 = (K + 3) & ~3;
         const int32_t win = (p->f_w * p->in_c) & 3 ? k4 : 0;
         if (p->batches * p->out_h * p->out_w >= 6 && 3 * k4 <= EKOPT_P6_WORDS
             && 12 * k4 + win <= p->scratch_bytes && ekopt_dsp6_ok(p)) {
-            ekopt_conv_dsp6(p, in, filter, bias, out, buf);
+#if EKOPT_CONV_DSP6
+            ekopt_conv_dsp6(p, in, filter, bias, out, (int32_t *)(void *)scratch);
             return;
+#else
+            EKOPT_NOT_LISTED();
+#endif
         }
         if (K <= EKOPT_KMAX && 4 * k4 + win <= p->scratch_bytes) {
-            ekopt_conv_dsp(p, in, filter, bias, out, buf);
+#if EKOPT_CONV_DSP2
+            ekopt_conv_dsp(p, in, filter, bias, out, (int32_t *)(void *)scratch);
             return;
+#else
+            EKOPT_NOT_LISTED();
+#endif
         }
     }
 #endif
     if (p->f_h == 1 && p->f_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
+#if EKOPT_CONV_1X1
         ekopt_conv_1x1(p, in, filter, bias, out, inplace ? scratch : 0);
         return;
+#else
+        EKOPT_NOT_LISTED();
+#endif
     }
+#if EKOPT_CONV_RUN
+    /* Only 1x1 convolutions run in place (ekopt_conv_1x1 above). */
+    if (inplace) EKOPT_NOT_LISTED();
     const int32_t c = p->in_c;
     const int32_t in_row = p->in_w * c, f_row = p->f_w * c;
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -505,4 +573,7 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
             }
         }
     }
+#else
+    EKOPT_NOT_LISTED();
+#endif
 }

@@ -18,8 +18,7 @@
  * (ekopt_rq2: five instructions per output, output offset included up to
  * right shifts of 22) and are clamped by SSAT: layers with a narrower
  * activation range or a channel outside ekopt_rq2's range take the
- * 2-pixel path. */
-#define EKOPT_P6_WORDS 864  /* buffer words (3,456 bytes): K <= 288 */
+ * 2-pixel path (ekopt_dsp6_ok and EKOPT_P6_WORDS, in ek_conv.c). */
 
 #define EKOPT_MK6_PAIR(A, B)                                                    \
     "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \
@@ -75,18 +74,6 @@ ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1
                      : [y] "r"(y), [y3] "r"(y3), [ys] "r"(ys), [ys2] "r"(ys2), [v0] "r"(v0),
                        [v1] "r"(v1), [v2] "r"(v2), [v3] "r"(v3), [v4] "r"(v4), [v5] "r"(v5)
                      : "memory");
-}
-
-/* Every channel requantizes with ekopt_rq2 and the activation range is
- * all of int8 (SSAT): the conditions of ekopt_conv_dsp6. */
-static int ekopt_dsp6_ok(const ek_conv_params *p) {
-    if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
-        return 0;
-    }
-    for (int32_t oc = 0; oc < p->out_c; ++oc) {
-        if (!ekopt_rq2_ok(p->mult[oc], p->shift[oc])) return 0;
-    }
-    return 1;
 }
 
 /* All out_c channels of one whole group of six pixels in one asm block
@@ -187,8 +174,9 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
  * group reads only input pixels no output has been written over yet when
  * the output lies over the input (1x1, stride 1, out_c <= in_c: outputs
  * of pixels < i + 6 cover input pixels < i + 6 only, all widened by then). */
-static void ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                            const int32_t *bias, int8_t *out, int32_t *buf) {
+static __attribute__((noinline)) void
+ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                const int32_t *bias, int8_t *out, int32_t *buf) {
     const int32_t K = p->f_h * p->f_w * p->in_c;
     const int32_t chunks = K >> 2, tail = K & 3;
     int8_t *win = (int8_t *)(void *)(buf + 6 * 2 * ((K + 3) >> 2));

@@ -43,11 +43,37 @@
  * In place: output channel c is written only after input channel c was
  * copied to the plane and overwrites only channel c, so out == in is correct
  * when depth_multiplier == 1 and out_h * out_w <= in_h * in_w.
+ *
+ * Only the paths ek_paths.h lists are compiled (EKOPT_USE; the choice per
+ * layer is mirrored by ops/depthwise_conv.py depthwise_paths): the
+ * reference loop, the group path, the 3-row assembly rows at column stride
+ * 1 and 2 (DSP cores) and the generic plane loop (DSP cores / others).
+ * A choice that ek_paths.h leaves out traps (EKOPT_NOT_LISTED).
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
 #include "ek_depthwise_conv_ref.h"
+
+/* 0 / 1 for the paths this core takes (usable in C expressions too). */
+#if EKOPT_DSP && EKOPT_USE(EKOPT_DW_THREE_S1)
+#define EKDW_THREE_S1 1
+#else
+#define EKDW_THREE_S1 0
+#endif
+#if EKOPT_DSP && EKOPT_USE(EKOPT_DW_THREE_S2)
+#define EKDW_THREE_S2 1
+#else
+#define EKDW_THREE_S2 0
+#endif
+#if (EKOPT_DSP && EKOPT_USE(EKOPT_DW_GENERIC_DSP)) || (!EKOPT_DSP && EKOPT_USE(EKOPT_DW_GENERIC_C))
+#define EKDW_GENERIC 1
+#else
+#define EKDW_GENERIC 0
+#endif
+#define EKDW_THREE (EKDW_THREE_S1 || EKDW_THREE_S2)
+#define EKDW_PLANE (EKDW_THREE || EKDW_GENERIC)
+#define EKDW_GROUP EKOPT_USE(EKOPT_DW_GROUP)
 
 #define EKDW_MAXPAIRS 128  /* filter rows x tap pairs in the stack table */
 
@@ -116,6 +142,7 @@ static dw_geom dw_geometry(const ek_conv_params *p) {
     return g;
 }
 
+#if EKDW_PLANE
 /* Copy the interior of input channel x (element strides xr, xc) into the
  * plane; the padding already holds the zero point. */
 static void dw_gather(const dw_geom *g, const int8_t *x, int16_t *plane) {
@@ -173,6 +200,8 @@ static void dw_gather(const dw_geom *g, const int8_t *x, int16_t *plane) {
     }
 }
 
+#endif /* EKDW_PLANE */
+
 /* Requantization constants of one output channel. */
 typedef struct {
     int32_t mult, shift, hc, rs, zp, lo, hi;
@@ -206,7 +235,7 @@ static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, 
 
 #include "ek_depthwise_conv_asm.h"
 
-#if EKOPT_DSP
+#if EKDW_THREE
 /* One output channel, 3-row filters of at most 3 taps at column stride 1
  * or 2, fast requantization, rows of at least 4 outputs: assembly rows of
  * 4-output blocks and 1-output tails.  k: taps (W01, W12 per row) and
@@ -216,7 +245,13 @@ static void dw_plane_three(const dw_geom *g, const int16_t *plane, dw_k3 *k, int
     for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
         const int16_t *x = plane;
         k->xend = (int32_t)(intptr_t)(x + 4 * g->sc * nb);
+#if EKDW_THREE_S1 && EKDW_THREE_S2
         int8_t *yp = g->sc == 1 ? dw_row3_s1(k, x, y) : dw_row3_s2(k, x, y);
+#elif EKDW_THREE_S1
+        int8_t *yp = dw_row3_s1(k, x, y);
+#else
+        int8_t *yp = dw_row3_s2(k, x, y);
+#endif
         x += 4 * g->sc * nb;
         for (int32_t c = 4 * nb; c < g->ocn; ++c, x += g->sc, yp += yc) dw_one3(k, x, yp);
     }
@@ -245,6 +280,7 @@ static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g
     }
 }
 
+#if EKDW_GENERIC
 static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
                              const dw_rq *q, int8_t *y, int fast) {
 #if !EKOPT_DSP
@@ -261,15 +297,16 @@ static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32
 #endif
     dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np);
 }
+#endif /* EKDW_GENERIC */
 
-#include "ek_depthwise_conv_group.h"
+#include "ek_depthwise_conv_group.h"  /* dw_group when EKDW_GROUP */
 
 /* The group path is taken for depth multiplier 1 and at least 4 channels
  * when its plane (8 bytes per padded pixel) is at most half the input (the
  * group plane then costs less scratch than in-place saves), unless the
  * plane path has its 3-row fast loop over rows of at least 8 outputs
  * (ops/depthwise_conv.py: depthwise_scratch_bytes mirrors this). */
-static int dw_use_group(const ek_conv_params *p, const dw_geom *g) {
+static inline int dw_use_group(const ek_conv_params *p, const dw_geom *g) {
     const int32_t gb = 8 * dw_group_rows(p) * dw_group_cols(p);
     const int three = g->fr == 3 && g->fc <= 3 && g->dc == 1 && (g->sc == 1 || g->sc == 2);
     return p->depth_multiplier == 1 && p->in_c >= 4 && p->f_h * p->f_w <= EKDW_GMAXTAPS
@@ -280,12 +317,20 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
                             const int32_t *bias, int8_t *out, int8_t *scratch) {
     const dw_geom g = dw_geometry(p);
     if (!scratch || g.fr * (g.np + 1) > EKDW_MAXPAIRS) {
+#if EKOPT_USE(EKOPT_DW_REF)
         ek_depthwise_conv_reference(p, in, filter, bias, out, scratch);
         return;
+#else
+        EKOPT_NOT_LISTED();
+#endif
     }
-    const int32_t m = p->depth_multiplier, C = p->in_c, OC = p->out_c;
+    const int32_t C = p->in_c;
     int32_t c_first = 0;
+    (void)c_first, (void)C, (void)in, (void)filter, (void)bias, (void)out;  /* paths left out */
     if (dw_use_group(p, &g)) {
+#if !EKDW_GROUP
+        EKOPT_NOT_LISTED();
+#else
         const uint32_t z2 = (uint32_t)dw_pack(-p->in_offset, -p->in_offset);
         const int32_t words = 2 * dw_group_rows(p) * dw_group_cols(p);
         int32_t *gp = (int32_t *)(void *)scratch;
@@ -293,11 +338,16 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
         c_first = C & ~3;
         for (int32_t b = 0; b < p->batches; ++b) {
             const int8_t *xb = in + (int64_t)b * p->in_h * p->in_w * C;
-            int8_t *yb = out + (int64_t)b * p->out_h * p->out_w * OC;
+            int8_t *yb = out + (int64_t)b * p->out_h * p->out_w * p->out_c;
             for (int32_t c = 0; c < c_first; c += 4) dw_group(p, xb, filter, bias, yb, gp, c);
         }
         if (c_first == C) return;
+#endif
     }
+#if !EKDW_PLANE
+    EKOPT_NOT_LISTED();
+#else
+    const int32_t m = p->depth_multiplier, OC = p->out_c;
     const int full = p->act_min <= -128 && p->act_max >= 127;
     /* 3-tap rows at column stride 1 or 2 with rows of 4 outputs or more:
      * the assembly rows (taps (w0, w1), (w1, w2) per row) when the channel
@@ -345,18 +395,24 @@ void ek_depthwise_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int
                 /* Input offset folded into the bias: the padding holds the
                  * input zero point, so every tap adds (x + offset) * w. */
                 const int32_t bo = (int32_t)((uint32_t)(bias ? bias[oc] : 0) + (uint32_t)(p->in_offset * wsum));
-#if EKOPT_DSP
                 if (three && fast) {
+                    if (!(g.sc == 1 ? EKDW_THREE_S1 : EKDW_THREE_S2)) EKOPT_NOT_LISTED();
+#if EKDW_THREE
                     dw_k3 kc;
                     for (int32_t i = 0; i < 6; ++i) kc.w[i] = tw[i];
                     kc.bias = bo, kc.hc = q.hc, kc.mult = q.mult, kc.rs = q.rs, kc.yc = g.yc;
                     kc.ts = 2 * g.dr * g.rl, kc.ts2 = 4 * g.dr * g.rl;
                     dw_plane_three(&g, plane, &kc, yb + oc);
                     continue;
-                }
 #endif
+                }
+#if EKDW_GENERIC
                 dw_plane_generic(&g, plane, tw, bo, &q, yb + oc, fast);
+#else
+                EKOPT_NOT_LISTED();
+#endif
             }
         }
     }
+#endif /* EKDW_PLANE */
 }

@@ -113,10 +113,12 @@ static inline void dw_grq4(int32_t s0, int32_t s1, int32_t s2, int32_t s3, const
 }
 #endif
 
+#if EKDW_GROUP
 /* Channels c .. c + 3 (batch already applied to in / out).  plane: the
  * padded group plane (rows x cols pixels, 2 words each), padding filled. */
-static void dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
-                     int8_t *out, int32_t *plane, int32_t c) {
+static __attribute__((noinline)) void
+dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *filter, const int32_t *bias,
+         int8_t *out, int32_t *plane, int32_t c) {
     const int32_t C = p->in_c, W = p->in_w;
     const int32_t PH = dw_group_rows(p), PW = dw_group_cols(p);
     const int32_t ntap = p->f_h * p->f_w;
@@ -222,5 +224,6 @@ static void dw_group(const ek_conv_params *p, const int8_t *in, const int8_t *fi
         }
     }
 }
+#endif /* EKDW_GROUP */
 
 #endif /* EK_DEPTHWISE_CONV_GROUP_H */

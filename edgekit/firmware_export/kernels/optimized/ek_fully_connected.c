@@ -19,11 +19,26 @@
  *     and the range is all of int8; else one LDR per four weights in C,
  *     requantization by ekopt_rq2 where it applies;
  *   - other cores (and the host build) run the two-unit loop in plain C.
+ * Only the paths ek_paths.h lists are compiled (EKOPT_USE; the choice per
+ * layer is mirrored by ops/fully_connected.py fc_paths): the reference
+ * loop, the asm unit loop and the C loop over the widened row (DSP cores),
+ * and the plain-C loop (DSP cores outside the widened path's range / others).
+ * A choice that ek_paths.h leaves out traps (EKOPT_NOT_LISTED).
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
 #include "ek_fully_connected_ref.h"
+
+#if EKOPT_DSP
+#define EKFC_UNITS EKOPT_USE(EKOPT_FC_UNITS)
+#define EKFC_LOOP EKOPT_USE(EKOPT_FC_LOOP)
+#define EKFC_PLAIN EKOPT_USE(EKOPT_FC_PLAIN_DSP)
+#else
+#define EKFC_UNITS 0
+#define EKFC_LOOP 0
+#define EKFC_PLAIN EKOPT_USE(EKOPT_FC_PLAIN_C)
+#endif
 
 #if EKOPT_DSP
 #define EKOPT_FC_MAXACC 1024  /* input row length widened on the stack (2 KB) */
@@ -53,6 +68,7 @@
  * ending at end), eight per loop trip, the first trip entered part-way
  * (TBH on entry = (8 - steps % 8) % 8), two fused requantizations, two stores; the
  * loop's state lives in this frame (SP-relative operands). */
+#if EKFC_UNITS
 static __attribute__((noinline)) void
 ekopt_fc_units_fast(const int32_t *xw, const int32_t *end, int32_t entry, const int8_t *w,
                     const int32_t *bias, int8_t *y, int32_t units, int32_t A,
@@ -117,6 +133,7 @@ ekopt_fc_units_fast(const int32_t *xw, const int32_t *end, int32_t entry, const 
                        [we] "m"(wend), [q01] "m"(qv[0]), [q23] "m"(qv[2])
                      : "cc", "memory");
 }
+#endif /* EKFC_UNITS */
 
 /* Requantization of one channel (or of all, per tensor): ekopt_rq2 where
  * it applies (with the part of the output offset it does not fold), else
@@ -135,6 +152,7 @@ static inline void ekopt_fc_rq_make(ekopt_fc_rq *r, int32_t m, int32_t sh, int32
     r->zadd = zp - zf;
 }
 
+#if EKFC_LOOP
 static __attribute__((noinline)) int32_t ekopt_fc_rq_slow(const ekopt_fc_rq *r, int32_t acc) {
     return ekopt_rq_apply(acc, &r->q);
 }
@@ -144,9 +162,10 @@ static inline int8_t ekopt_fc_rq_out(const ekopt_fc_rq *r, int32_t acc, int32_t 
                       + r->zadd;
     return (int8_t)ek_clamp32(v, lo, hi);
 }
-#endif
+#endif /* EKFC_LOOP */
+#endif /* EKOPT_DSP */
 
-#if EKOPT_DSP
+#if EKFC_UNITS || EKFC_LOOP
 /* 8 <= accum <= EKOPT_FC_MAXACC, output offset in [-128, 127]. */
 static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
                          const int32_t *bias, int8_t *out) {
@@ -171,9 +190,17 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
             xw[2 * j + 1] = ekopt_sxtab16_hi(off2, v);
         }
         if (fast) {
+#if EKFC_UNITS
             ekopt_fc_units_fast(xw, end, entry, filter, bias, y, units, A, &r.q2);
             continue;
+#else
+            (void)end, (void)entry;
+            EKOPT_NOT_LISTED();
+#endif
         }
+#if !EKFC_LOOP
+        EKOPT_NOT_LISTED();
+#else
         for (int32_t u = 0; u < units; u += 2) {
             /* Odd units: the last one is computed twice, stored once. */
             const int32_t u1 = u + 1 < units ? u + 1 : u;
@@ -204,24 +231,37 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
                 y[u1] = ekopt_fc_rq_out(&r, s[1], lo, hi);
             }
         }
+#endif /* EKFC_LOOP */
     }
 }
-#endif
+#endif /* EKFC_UNITS || EKFC_LOOP */
 
 void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
                            const int32_t *bias, int8_t *out) {
     const int32_t nq = p->per_channel ? p->units : 1;
     if (p->filter_offset != 0 || !ekopt_rq_ok(p->mult, p->shift, nq)) {
+#if EKOPT_USE(EKOPT_FC_REF)
         ek_fully_connected_reference(p, in, filter, bias, out);
         return;
+#else
+        EKOPT_NOT_LISTED();
+#endif
     }
     const int32_t A = p->accum, off = p->in_offset;
 #if EKOPT_DSP
     if (A >= 8 && A <= EKOPT_FC_MAXACC && p->out_offset >= -128 && p->out_offset <= 127) {
+#if EKFC_UNITS || EKFC_LOOP
         ekopt_fc_dsp(p, in, filter, bias, out);
         return;
+#else
+        EKOPT_NOT_LISTED();
+#endif
     }
 #endif
+#if !EKFC_PLAIN
+    (void)off, (void)A, (void)in, (void)filter, (void)bias, (void)out;
+    EKOPT_NOT_LISTED();
+#else
     ekopt_rq q = ekopt_rq_make(p->mult[0], p->shift[0]);
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = in + (int64_t)b * A;
@@ -245,4 +285,5 @@ void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t
             }
         }
     }
+#endif /* EKFC_PLAIN */
 }

@@ -12,6 +12,7 @@
  * to the reference loop (ek_<op>_ref.h).
  *
  * Also: EKOPT_DSP (1 on cores with the DSP extension, arm_acle.h included),
+ * EKOPT_USE (the kernel paths ek_paths.h lists),
  * unaligned 4-byte loads, the input offset as a halfword pair and the
  * byte-1/3 forms of SXTB16/SXTAB16.
  */
@@ -27,6 +28,15 @@
 #else
 #define EKOPT_DSP 0
 #endif
+
+/* Kernel paths compiled: EKOPT_USE(EKOPT_<PATH>) is true when ek_paths.h
+ * lists the path as taken by a layer of the model (or compiles all). */
+#include "ek_paths.h"
+#define EKOPT_USE(path) (EKOPT_PATHS_ALL || (path))
+/* The kernel chose a path ek_paths.h leaves out: the generator's choice
+ * (kernel_paths.py) and the kernel's disagree.  Stop rather than take
+ * another path silently. */
+#define EKOPT_NOT_LISTED() __builtin_trap()
 
 typedef struct {
     int32_t mult, lsh, rsh, mask, half;
