@@ -61,7 +61,22 @@ def _init_ray(address: str | None, num_cpus: int | None):
         return ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise SweepError(f"cannot start or join {where}: {exc}") from None
+        raise SweepError(f"cannot start or join {where}: {exc}{_cause(exc)}") from None
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of what made ``exc``: Ray's "Failed to connect to Ray cluster at ..."
+    hides the reason (a wrong authentication token, an unreachable address)."""
+    seen = []
+    c = exc.__cause__
+    while c is not None and c not in seen:
+        seen.append(c)
+        c = c.__cause__
+    for c in reversed(seen):
+        lines = [ln.strip() for ln in str(c).splitlines() if ln.strip()]
+        if lines:
+            return f" ({type(c).__name__}: {lines[-1][:300]})"
+    return ""
 
 
 def sweep(space, *, target: str = "cortex-m", trials: int | None = None,
