@@ -38,6 +38,8 @@ def main() -> None:
 
 _SET_HELP = ("Recipe override SECTION.KEY=VALUE, repeatable: train.epochs=4, "
              "model.hparams.width=32, dataset.limit_per_class=20 (see `edgekit recipe ARCH`).")
+_EVAL_HELP = ("official: the dataset's test split; loso: leave one FSDD speaker out, each in "
+              "turn (6 runs into OUT/SPEAKER), int8 accuracy per speaker, mean and worst.")
 _DATASET_HELP = "Dataset to train on: fsdd (default), speech_commands or esc50."
 _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words=yes,no, "
                      "silence_fraction=0.1, unknown_fraction=0.1 (speech_commands); "
@@ -81,9 +83,11 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
 @click.option("--audio-clips", type=int, default=20, show_default=True,
               help="Raw-audio test clips run in QEMU through edgekit_push_audio (all of them "
                    "on the host build).")
+@click.option("--eval", "evaluation", type=click.Choice(["official", "loso"]), default="official",
+              show_default=True, help=_EVAL_HELP)
 def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
           streaming, stream_form, dataset, data_options, overrides, frontend, frames,
-          audio_clips) -> None:
+          audio_clips, evaluation) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
@@ -92,8 +96,12 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
                        streaming=streaming, stream_form=stream_form, dataset=dataset,
                        dataset_options=_hparams(data_options, "--data-option"),
                        overrides=overrides, frontend=frontend, frames=frames,
-                       audio_clips=audio_clips)
+                       audio_clips=audio_clips, evaluation=evaluation)
     r = result.report
+    if evaluation == "loso":
+        click.echo(json.dumps(r, indent=1))
+        click.echo(f"wrote {result.out_dir}/loso.json, loso.md, one build per speaker")
+        return
     summary = {k: r.get(k) for k in ("accuracy",)} if "accuracy" in r else {}
     summary["memory"] = {k: r["memory"][k] for k in ("flash_bytes", "ram_bytes", "arena_bytes")}
     summary["emulator"] = {k: r["emulator"][k] for k in ("bit_exact", "cases", "instructions")}
@@ -312,17 +320,57 @@ def quantize(model, out, calib, data, num_samples, sampling, seed, int16, sqnr_t
 @click.option("--recipe", type=click.Path(), default=None,
               help="Recipe (TOML) instead of the architecture's built-in one.")
 @click.option("--set", "overrides", multiple=True, help=_SET_HELP)
+@click.option("--eval", "evaluation", type=click.Choice(["official", "loso"]), default="official",
+              show_default=True, help=_EVAL_HELP)
 def train_cmd(arch, data, dataset, data_options, out, holdout_speaker, max_params, max_flash,
-              max_ram, target, recipe, overrides) -> None:
+              max_ram, target, recipe, overrides, evaluation) -> None:
     """Train a zoo model on a dataset (FSDD by default) and quantize it to int8."""
     from edgekit.pipeline import train  # noqa: PLC0415
 
     r = train(arch=arch, data=data, out=out, holdout_speaker=holdout_speaker,
               max_params=max_params, max_flash=max_flash, max_ram=max_ram, target=target,
               dataset=dataset, dataset_options=_hparams(data_options, "--data-option"),
-              recipe=recipe, overrides=overrides)
+              recipe=recipe, overrides=overrides, evaluation=evaluation)
+    if evaluation == "loso":
+        click.echo(json.dumps(r.report, indent=1))
+        click.echo(f"wrote {r.out_dir}/loso.json, loso.md, one model per speaker")
+        return
     click.echo(json.dumps({k: r.report[k] for k in ("model", "accuracy")}, indent=1))
     click.echo(f"wrote {r.out_dir}/model.keras, features.json, model.tflite, train_report.json")
+
+
+@main.command("sweep")
+@click.argument("space", type=click.Path())
+@click.option("--target", default="cortex-m", show_default=True,
+              help="Core (cortex-m4 ...) or board (nrf52840 ...) whose flash and RAM bound the "
+                   "trials; see `edgekit targets`.")
+@click.option("--trials", type=int, default=None,
+              help="Configurations to draw (default: the space's [sweep] trials).")
+@click.option("--address", default=None,
+              help="Join an existing Ray cluster: auto or ray://HOST:PORT (default: start a "
+                   "local Ray with this machine's cores).")
+@click.option("--out", type=click.Path(), default="sweep", show_default=True)
+@click.option("--data", "--data-dir", "data", type=click.Path(), default=None,
+              help="Dataset location (else $EDGEKIT_DATA, else the cache); the same path on "
+                   "every Ray node.")
+@click.option("--eval", "evaluation", type=click.Choice(["official", "loso"]), default=None,
+              help="Override the space's [sweep] eval: the official split or leave one speaker "
+                   "out (objective loso_mean unless the space names loso_worst).")
+def sweep_cmd(space, target, trials, address, out, data, evaluation) -> None:
+    """Search SPACE (a recipe with ranges or choices) on Ray Tune; measured figures per trial."""
+    from edgekit.sweep import sweep  # noqa: PLC0415
+
+    res = sweep(space, target=target, trials=trials, address=address, out=out, data=data,
+                evaluation=evaluation)
+    b = res.best
+    click.echo(json.dumps({"trials": len(res.trials),
+                           "completed": sum(r["status"] == "completed" for r in res.trials),
+                           "best": None if b is None else {
+                               k: b[k] for k in ("index", "config", "int8_accuracy",
+                                                 "loso_mean", "loso_worst", "flash_bytes",
+                                                 "ram_bytes", "instructions")}},
+                          indent=1, default=str))
+    click.echo(f"wrote {res.out_dir}/" + ", ".join(res.files))
 
 
 @main.command("recipe")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgekit.errors import ConfigError
 from edgekit.log import Progress
 
 __all__ = ["BuildResult", "NUM_CHECK_CASES", "build", "train"]
@@ -34,7 +35,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
           streaming: bool = False, dataset: str | None = None,
           dataset_options: dict | None = None, stream_form: str = "window",
           overrides=(), frontend: str | None = None, frames: int | None = None,
-          audio_clips: int = 20) -> BuildResult:
+          audio_clips: int = 20, evaluation: str = "official") -> BuildResult:
     """Build, verify and report a model for a Cortex-M target (``edgekit build``).
 
     Parameters
@@ -77,12 +78,31 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         Raw-audio test clips run in QEMU when the firmware has the front end.
     progress : Progress, optional
         The progress printer (default: stderr).
+    evaluation : {"official", "loso"}
+        ``loso``: one build per held-out FSDD speaker into ``out/SPEAKER``
+        and ``out/loso.json`` / ``loso.md`` with each speaker's int8
+        accuracy, the mean and the worst (:func:`edgekit.evaluation.loso`);
+        the result's report is ``loso.json``'s content.
 
     Returns
     -------
     BuildResult
     """
     from edgekit import plan  # noqa: PLC0415
+    from edgekit.evaluation import check_eval  # noqa: PLC0415
+
+    if check_eval(evaluation) == "loso":
+        if model is not None:
+            raise ConfigError("--eval loso trains a model per speaker; it excludes --model "
+                                   f"(got --model {model})")
+        from edgekit.evaluation import loso  # noqa: PLC0415
+
+        rcp = plan.resolve_recipe(arch=arch, recipe=recipe, holdout_speaker=holdout_speaker,
+                                  dataset=dataset, dataset_options=dataset_options,
+                                  overrides=overrides)
+        res = loso(rcp, out=out, target=target, data=data, deploy="all", cases=cases,
+                   audio_clips=audio_clips, progress=progress)
+        return BuildResult(out_dir=res.out_dir, report=res.to_dict())
 
     trains = model is None or bool(arch or recipe is not None or holdout_speaker or dataset
                                    or dataset_options or overrides)
@@ -104,16 +124,30 @@ def train(*, arch: str | None = None, data: str | None = None, out: str | Path =
           max_flash: int | None = None, max_ram: int | None = None, target: str = "cortex-m",
           progress: Progress | None = None, dataset: str | None = None,
           dataset_options: dict | None = None, recipe: str | Path | dict | None = None,
-          overrides=()) -> BuildResult:
+          overrides=(), evaluation: str = "official") -> BuildResult:
     """Train a model and quantize it (``edgekit train``): the build plan without deployment.
 
     Writes ``model.keras``, ``features.json``, ``model.tflite`` and
     ``train_report.json`` to ``out`` (atomically).  With ``max_params`` /
     ``max_flash`` / ``max_ram`` the largest width of the architecture that
     fits is chosen first (:func:`edgekit.budget.sizing.pick_width`).  The
-    other arguments are those of :func:`build`.
+    other arguments are those of :func:`build` (``evaluation="loso"``: one
+    training per held-out speaker, see :func:`edgekit.evaluation.loso`).
     """
     from edgekit import plan  # noqa: PLC0415
+    from edgekit.evaluation import check_eval  # noqa: PLC0415
+
+    if check_eval(evaluation) == "loso":
+        if max_params is not None or max_flash is not None or max_ram is not None:
+            raise ConfigError("--eval loso trains the recipe's model as it is; it excludes "
+                                   "--max-params/--max-flash/--max-ram")
+        from edgekit.evaluation import loso  # noqa: PLC0415
+
+        rcp = plan.resolve_recipe(arch=arch, recipe=recipe, holdout_speaker=holdout_speaker,
+                                  dataset=dataset, dataset_options=dataset_options,
+                                  overrides=overrides)
+        res = loso(rcp, out=out, target=target, data=data, deploy="none", progress=progress)
+        return BuildResult(out_dir=res.out_dir, report=res.to_dict())
 
     budget = None
     if max_params is not None or max_flash is not None or max_ram is not None:

@@ -207,6 +207,7 @@ def train(
     freq_mask: int = 4,
     warmup_epochs: int = 1,
     jit_compile: bool | str = "auto",
+    callbacks=None,
 ) -> TrainResult:
     """Train a classifier deterministically with Adam and a cosine schedule.
 
@@ -253,6 +254,9 @@ def train(
         Epochs of linear learning-rate warm-up.
     jit_compile : bool or "auto"
         Compile the training step with XLA (passed to ``Model.compile``).
+    callbacks : list of keras.callbacks.Callback, optional
+        Passed to ``Model.fit`` (a sweep reports each epoch's accuracy to
+        Ray Tune from one).
 
     Returns
     -------
@@ -328,6 +332,7 @@ def train(
             epochs=epochs,
             validation_data=val,
             verbose=verbose,
+            callbacks=list(callbacks or []),
         )
     except (ValueError, tf.errors.InvalidArgumentError) as exc:
         raise ModelError(f"training failed: {exc}") from exc

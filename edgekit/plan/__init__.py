@@ -25,8 +25,10 @@ from edgekit.plan.spec import BuildSpec, make_plan, resolve_recipe
 __all__ = ["Artifacts", "BuildSpec", "Plan", "Stage", "make_plan", "resolve_recipe", "run"]
 
 
-def run(spec: BuildSpec, progress=None) -> Artifacts:
+def run(spec: BuildSpec, progress=None, callbacks=()) -> Artifacts:
     """Check the toolchain, run the plan of ``spec`` and move its output into ``spec.out``.
+
+    ``callbacks`` are Keras callbacks for the train stage's ``Model.fit``.
 
     Returns the artifacts (``artifacts.report`` is the
     :class:`edgekit.report.BuildReport`; its ``work`` directory is gone,
@@ -55,7 +57,8 @@ def run(spec: BuildSpec, progress=None) -> Artifacts:
         from edgekit.recipe import train_config  # noqa: PLC0415
 
         art = Artifacts(work=work, spec=spec, progress=progress, report=report, target=target,
-                        train_cfg=train_config(spec.recipe) if spec.recipe is not None else None)
+                        train_cfg=train_config(spec.recipe) if spec.recipe is not None else None,
+                        callbacks=list(callbacks))
         plan.run(art)
     art.work = spec.out
     return art

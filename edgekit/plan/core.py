@@ -56,6 +56,9 @@ class Artifacts:
     audio_clips : tuple or None
         ``(clips, labels, source)`` of the raw-audio checks, read once for
         the window firmware and the streaming one.
+    callbacks : list
+        Keras callbacks the train stage passes to ``Model.fit`` (a sweep
+        trial's per-epoch report to Ray Tune).
     """
 
     work: Path
@@ -78,6 +81,7 @@ class Artifacts:
     qemu: Any = None
     tflm_arena: dict | None = None
     audio_clips: tuple | None = None
+    callbacks: list = field(default_factory=list)
 
 
 @dataclass

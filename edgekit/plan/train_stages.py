@@ -114,7 +114,7 @@ def _train_run(art: Artifacts) -> None:
                    batch_size=cfg["batch_size"], seed=cfg["seed"],
                    learning_rate=cfg["learning_rate"],
                    progress=progress.stream is not None and not progress.quiet,
-                   validation=val, **cfg["train_kwargs"])
+                   validation=val, callbacks=art.callbacks, **cfg["train_kwargs"])
     float_acc = evaluate_float(model, ds.x_test, ds.y_test)
     progress.info(f"float test accuracy {float_acc:.4f} ({result.seconds:.0f} s)")
     art.model = art.teacher = model
