@@ -21,6 +21,7 @@ from edgekit import __version__
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
+from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
@@ -173,7 +174,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     calls, op_params = [], []
     for op, low in (by_index[i] for i in plan.order):
         call = dict(index=op.index, opcode=op.opcode, kernel=low.kernel, alias_of=low.alias_of,
-                    args=[])
+                    args=[], fused=graph.fused.get(op.index, []))
         calls.append(call)
         if low.kernel is None:
             continue
@@ -207,7 +208,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     xi, yi = data_io(graph)
     x, y = graph.tensors[xi], graph.tensors[yi]
     context = dict(
-        version=__version__, source=Path(str(source)).name, num_ops=len(graph.operators),
+        version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
         lower_bound_no_inplace_bytes=plan.lower_bound_no_inplace_bytes,
         input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
@@ -216,7 +217,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         output_scale=y.s, output_zp=y.zp, output_offset=plan.offsets[y.index],
         frames_per_call=frames_per_call(graph),
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
-        op_names=[op.opcode for op in graph.operators],
+        op_names=[("LIF" if i in graph.fused else name)
+                  for i, name in enumerate(graph.opcodes())],
         constants=list(constants.values()), op_params_list=op_params, calls=calls,
         states=state_list,
         order=dict(strategy=plan.order_strategy, arena_bytes=plan.arena_bytes,
@@ -319,6 +321,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     """
     if kernels not in KERNEL_SETS:
         raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
+    # Graph passes: each int8 LIF step as one op (Graph.fused maps it back).
+    graph = fuse_lif(graph)
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
@@ -329,6 +333,7 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     # tensors live outside the arena.
     plan = fit_scratch(graph, lowered, aliases, inplace,
                        external={a for a, _ in graph.state_pairs()})
+    plan.merged = {t: k for k, members in graph.fused.items() for t in members}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
