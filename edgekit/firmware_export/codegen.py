@@ -155,9 +155,14 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     by_index = {op.index: (op, low) for op, low in zip(graph.operators, lowered)}
     constants: dict[int, dict] = {}
 
-    def ref(t: int | None) -> dict:
+    def ref(t: int | tuple | None) -> dict:
         if t is None:
             return dict(kind="null", value=0)
+        if isinstance(t, tuple):          # (arena tensor, byte offset into it)
+            t, extra = t
+            if graph.tensors[t].is_const or t in state_index:
+                raise UnsupportedOpError(f"an offset into tensor {t} must be in the arena")
+            return dict(kind="arena", value=plan.offsets[t] + extra)
         tensor = graph.tensors[t]
         if tensor.is_const:
             if t not in constants:

@@ -222,11 +222,13 @@ def lower(op, graph) -> Lowered:
     """Lower an ``EK_LIF`` op (made by :func:`edgekit.firmware_export.passes.fuse_lif.fuse_lif`).
 
     Its inputs are ``[in1, in2]`` (the two inputs of the leak ADD, or
-    ``[cur, -1]`` at a first step); its outputs ``[next, spikes]`` (next:
+    ``[cur, -1]`` at a first step; a current read from a sliced tensor
+    is that tensor, its argument a ``(tensor, byte offset)`` pair); its outputs ``[next, spikes]`` (next:
     the decayed or reset membrane, -1 when the step has no reset) or
     ``[spikes]``.
     """
-    params = lif_params(graph, op.options["chain"])
+    chain = op.options["chain"]
+    params = lif_params(graph, chain)
     in1, in2 = op.inputs
     nxt, spikes = (op.outputs[0], op.outputs[1]) if len(op.outputs) == 2 else (None, op.outputs[0])
     # Each element of the inputs is read before the same element of the
@@ -234,6 +236,9 @@ def lower(op, graph) -> Lowered:
     inplace = tuple(t for t in (in1, in2)
                     if t >= 0 and nxt is not None
                     and graph.tensors[t].num_elements == params["size"])
-    return Lowered("ek_lif_s8", "ek_lif_params", params,
-                   [in1, in2 if in2 >= 0 else None, spikes, nxt],
+    args = [in1, in2 if in2 >= 0 else None, spikes, nxt]
+    if "slice" in chain:       # the current, read in place from the sliced tensor
+        pos = chain["slice_input"]
+        args[pos] = (args[pos], chain["slice_offset"] * graph.tensors[args[pos]].itemsize)
+    return Lowered("ek_lif_s8", "ek_lif_params", params, args,
                    source="ek_lif.c", inplace=inplace if nxt is not None else ())

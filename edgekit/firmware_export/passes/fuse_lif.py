@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator
 from edgekit.firmware_export.ops.lif import SPIKE_ROLES, lif_params
+from edgekit.firmware_export.ops.strided_copy import lower_strided_slice, slice_spec
 
 __all__ = ["fuse_lif", "lif_steps"]
 
@@ -106,6 +109,35 @@ def _step(ix: _Index, s_op: Operator) -> dict | None:
     return chain
 
 
+def _row_of(ix: _Index, t: int, readers: set[int]) -> tuple[Operator, int, int] | None:
+    """``(slice op, source tensor, element offset)`` when tensor ``t`` is a
+    STRIDED_SLICE of one contiguous block of an int8 activation, read only by
+    the ops ``readers`` (ids); else None."""
+    g = ix.graph
+    op = ix.producer.get(t)
+    if (op is None or op.opcode != "STRIDED_SLICE" or t in g.outputs
+            or {id(r) for r in ix.readers.get(t, [])} - readers):
+        return None
+    src = g.tensors[op.inputs[0]]
+    if src.is_const or src.dtype != "int8":
+        return None
+    try:
+        lower_strided_slice(op, g)      # checks the options and the quantization
+        begin, end, strides = (g.tensors[i].data.reshape(-1).tolist() for i in op.inputs[1:4])
+        starts, counts, _ = slice_spec(op, src.shape, begin, end, strides, op.options)
+    except (UnsupportedOpError, AttributeError, IndexError, ValueError):
+        return None
+    if any(st <= 0 for st in strides):
+        return None
+    grid = np.arange(src.num_elements).reshape([int(d) for d in src.shape])
+    picked = grid[tuple(slice(a, a + c * st, st) for a, c, st in zip(starts, counts, strides))]
+    picked = picked.reshape(-1)
+    if picked.size != g.tensors[t].num_elements or not np.array_equal(
+            picked, picked[0] + np.arange(picked.size)):
+        return None
+    return op, src.index, int(picked[0])
+
+
 def lif_steps(graph: Graph) -> list[dict]:
     """Every fusable LIF step of ``graph``.
 
@@ -120,7 +152,9 @@ def lif_steps(graph: Graph) -> list[dict]:
         ``s`` always; ``v`` (the leak ADD, absent at a first step),
         ``ns``/``oms``/``r`` (hard reset, absent when the converter dropped
         it) and ``dr`` (decay of the reset membrane) when present; plus
-        ``"v_tensor"`` (the membrane).  Steps whose arithmetic
+        ``"v_tensor"`` (the membrane); ``slice`` (the STRIDED_SLICE of the
+        current, see :func:`fuse_lif`) when it can be read in place.  Steps
+        whose arithmetic
         :func:`edgekit.firmware_export.ops.lif.lif_params` cannot fuse
         exactly are left out.
     """
@@ -136,6 +170,15 @@ def lif_steps(graph: Graph) -> list[dict]:
             lif_params(graph, chain)
         except UnsupportedOpError:
             continue
+        # the step's input current: read in place from the tensor it is sliced from
+        cur = chain["v"].inputs if "v" in chain else [chain["v_tensor"]]
+        own = {id(o) for o in _ops(chain)}
+        for pos, t in enumerate(cur):
+            row = _row_of(ix, t, own)
+            if row is not None:
+                chain["slice"], chain["slice_input"] = row[0], pos
+                chain["slice_source"], chain["slice_offset"] = row[1], row[2]
+                break
         steps.append(chain)
     return steps
 
@@ -162,7 +205,11 @@ def fuse_lif(graph: Graph) -> Graph:
         ``[membrane, -1]`` at a first step), its outputs ``[next,
         spikes]`` (next: the decayed membrane, or the reset one when no
         decay follows) or ``[spikes]`` without reset; ``options["chain"]``
-        holds the step's ops (roles as in :func:`lif_steps`).
+        holds the step's ops (roles as in :func:`lif_steps`).  A current
+        sliced from a larger tensor by a STRIDED_SLICE read by the step only
+        (one contiguous block) is read in place: the input is the sliced
+        tensor, ``chain["slice_offset"]`` the element offset (the slice
+        op, role ``"slice"``, is merged too).
     """
     steps = lif_steps(graph)
     if not steps:
@@ -178,9 +225,13 @@ def fuse_lif(graph: Graph) -> Graph:
             operators.append(op)
             continue
         members = sorted(o.index for o in _ops(chain))
-        if op.index != members[0]:
+        # the step runs where its first ADD/MUL ran (its inputs are ready there)
+        first = min(o.index for k, o in chain.items() if isinstance(o, Operator) and k != "slice")
+        if op.index != first:
             continue
         ins = list(chain["v"].inputs) if "v" in chain else [chain["v_tensor"], -1]
+        if "slice" in chain:
+            ins[chain["slice_input"]] = chain["slice_source"]
         outs = [chain["s"].outputs[0]]
         last = chain.get("dr", chain.get("r"))
         if last is not None:
