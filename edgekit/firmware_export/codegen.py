@@ -117,6 +117,67 @@ def lower_graph(graph: Graph) -> list[ops.Lowered]:
     return [ops.lower(op, graph) for op in graph.operators]
 
 
+def loop_calls(calls: list[dict], op_params: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Consecutive calls of one kernel with equal parameters, as one loop.
+
+    Ops repeated per step of an unrolled recurrence (e.g. the fused LIF
+    steps of :mod:`edgekit.firmware_export.passes.fuse_lif`) run with the
+    same parameter block on other tensors: one loop over the steps, with
+    an array of arena offsets for each argument that changes, replaces
+    their calls and parameter blocks.
+
+    Parameters
+    ----------
+    calls : list of dict
+        The calls of :func:`model_context`, in execution order.
+    op_params : list of dict
+        Their parameter blocks (``index``, ``type``, ``fields``).
+
+    Returns
+    -------
+    calls, op_params : list of dict
+        The first call of a loop gets ``loop``: ``members`` (op indices),
+        ``tflite`` (every TFLite op they compute) and ``arrays`` (``name``,
+        ``arg`` position, per-step ``offsets``); its changing arguments
+        become ``{"kind": "loop", "value": array name}``.  The other
+        members' calls and parameter blocks are dropped.
+    """
+    fields = {p["index"]: p["fields"] for p in op_params}
+
+    def joins(group: list[dict], c: dict) -> bool:
+        a = group[0]
+        if (c["kernel"] is None or c["kernel"] != a["kernel"] or a["index"] not in fields
+                or fields.get(c["index"]) != fields[a["index"]]
+                or len(c["args"]) != len(a["args"])):
+            return False
+        return all(x["kind"] == y["kind"] and (x["kind"] == "arena" or x == y)
+                   for x, y in zip(a["args"], c["args"]))
+
+    groups: list[list[dict]] = []
+    for c in calls:
+        if groups and groups[-1][0]["kernel"] is not None and joins(groups[-1], c):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    out, dropped = [], set()
+    for group in groups:
+        first = group[0]
+        out.append(first)
+        if len(group) < 2:
+            continue
+        arrays = []
+        for j, a in enumerate(first["args"]):
+            values = [c["args"][j]["value"] for c in group]
+            if len(set(values)) > 1:
+                name = f"ek_loop{first['index']}_a{j}"
+                arrays.append(dict(name=name, arg=j, offsets=values))
+                first["args"][j] = dict(kind="loop", value=name)
+        first["loop"] = dict(members=[c["index"] for c in group], arrays=arrays,
+                             tflite=sorted(i for c in group for i in (c["fused"] or [c["index"]])))
+        dropped.update(c["index"] for c in group[1:])
+    return out, [p for p in op_params if p["index"] not in dropped]
+
+
 def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
                   source: str = "model.tflite") -> tuple[dict, int, set[str]]:
     """The values ``model.c.j2`` and ``model.h.j2`` render.
@@ -179,7 +240,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     calls, op_params = [], []
     for op, low in (by_index[i] for i in plan.order):
         call = dict(index=op.index, opcode=op.opcode, kernel=low.kernel, alias_of=low.alias_of,
-                    args=[], fused=graph.fused.get(op.index, []))
+                    args=[], fused=graph.fused.get(op.index, []), loop=None)
         calls.append(call)
         if low.kernel is None:
             continue
@@ -191,6 +252,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         elif low.scratch_options:
             call["args"].append(ref(None))
 
+    calls, op_params = loop_calls(calls, op_params)
     state_list, extra_sources = [], set()
     for k, (a, b) in enumerate(states):
         ta, tb = graph.tensors[a], graph.tensors[b]
@@ -342,6 +404,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
+    plan.hooks = {c["index"]: c["loop"]["tflite"] if c["loop"] else c["fused"]
+                  for c in context["calls"] if c["loop"] or c["fused"]}
     files = ["model.h", "model.c"]
     (out_dir / "model.h").write_text(render("model.h.j2", **context))
     (out_dir / "model.c").write_text(render("model.c.j2", **context))

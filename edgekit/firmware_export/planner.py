@@ -118,6 +118,10 @@ class MemoryPlan:
         TFLite op index -> index of the op that computes it, for ops a graph
         pass merged (:mod:`edgekit.firmware_export.passes`); set by
         :func:`edgekit.firmware_export.codegen.generate`.
+    hooks : dict
+        Profiling hook (op index) -> the TFLite ops it measures, for hooks
+        measuring more than their own op (a fused op, a loop of calls); the
+        other ops of the list report 0.  Set by ``generate``.
     """
 
     offsets: dict[int, int]
@@ -132,6 +136,7 @@ class MemoryPlan:
     lower_bound_no_inplace_bytes: int = 0
     scratch: dict[int, Buffer] = field(default_factory=dict)
     merged: dict[int, int] = field(default_factory=dict)
+    hooks: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def inplace(self) -> dict[int, int]:
@@ -203,7 +208,8 @@ class MemoryPlan:
                             for op, b in sorted(self.scratch.items())],
                 "live_bytes_per_op": self.usage,
                 "fused_ops": {str(k): sorted(t for t, m in self.merged.items() if m == k)
-                              for k in sorted(set(self.merged.values()))}}
+                              for k in sorted(set(self.merged.values()))},
+                "profile_hooks": {str(k): v for k, v in sorted(self.hooks.items())}}
 
 
 # Orders in which buffers are placed; the plan keeps the best result.

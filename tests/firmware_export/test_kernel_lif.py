@@ -26,7 +26,7 @@ def _lif_model(seed, reset, decay):
     return quantize_int8(model, rep, num_samples=64)
 
 
-def _golden(tflite, seed, n=48):
+def _golden(tflite, seed, n=48, keep=None):
     from edgekit.firmware_export import read_tflite
     from edgekit.reference import run_tflm
 
@@ -34,12 +34,12 @@ def _golden(tflite, seed, n=48):
     shape = tuple(int(d) for d in graph.tensors[graph.inputs[0]].shape)
     xs = np.random.default_rng(seed).integers(-128, 128, (n, *shape), dtype=np.int8)
     ref = np.asarray(run_tflm(tflite, xs))
-    got = run_generated_host(tflite, xs)
+    got = run_generated_host(tflite, xs, keep=keep)
     return got, ref.reshape(got.shape)
 
 
 @pytest.mark.parametrize("seed,decay", [(0, 0.5), (1, 0.9)])
-def test_fused_lif_bit_exact_with_tflite_micro(seed, decay):
+def test_fused_lif_bit_exact_with_tflite_micro(seed, decay, tmp_path):
     from edgekit.firmware_export import read_tflite
     from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 
@@ -56,7 +56,11 @@ def test_fused_lif_bit_exact_with_tflite_micro(seed, decay):
     # leak), then 11, the last 7 (no reset: the converter dropped it)
     assert sorted({len(m) for m in fused.fused.values()}) == [7, 10, 11]
     assert "STRIDED_SLICE" not in fused.op_counts()
-    got, ref = _golden(tflite, seed)
+    got, ref = _golden(tflite, seed, keep=str(tmp_path))
+    # the steps between the first and the last share their parameters: loops
+    model_c = (tmp_path / "model.c").read_text()
+    assert model_c.count("for (unsigned k = 0;") >= 1
+    assert model_c.count("ek_lif_s8(&") < STEPS
     assert set(np.unique(ref)) == {-128, 127}, "the test needs both spike codes"
     rate = float(np.mean(ref == 127))
     assert 0.05 < rate < 0.95, rate
