@@ -4,7 +4,7 @@ tflite_micro running the unfused int8 chain of a small spiking model."""
 import numpy as np
 import pytest
 
-from tests.kernel_harness import _assert_same, run_generated_host
+from tests.kernel_harness import run_generated_host
 
 STEPS, FEATURES, UNITS = 12, 5, 8
 
@@ -64,7 +64,7 @@ def test_fused_lif_bit_exact_with_tflite_micro(seed, decay, tmp_path):
     assert set(np.unique(ref)) == {-128, 127}, "the test needs both spike codes"
     rate = float(np.mean(ref == 127))
     assert 0.05 < rate < 0.95, rate
-    _assert_same(got, ref, f"seed={seed} decay={decay}")
+    np.testing.assert_array_equal(got, ref, err_msg=f"seed={seed} decay={decay}")
 
 
 def test_soft_reset_is_left_unfused_and_exact():
@@ -77,4 +77,4 @@ def test_soft_reset_is_left_unfused_and_exact():
     # spike stages only, the leak and reset ops stay
     assert "MUL" in fused.op_counts()
     got, ref = _golden(tflite, 2, n=16)
-    _assert_same(got, ref, "soft reset")
+    np.testing.assert_array_equal(got, ref, err_msg="soft reset")

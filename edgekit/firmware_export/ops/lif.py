@@ -210,7 +210,7 @@ def lif_params(graph, chain: dict) -> dict:
     if "dr" in chain:
         dr_op = chain["dr"]
         r_t = chain["r"].outputs[0]
-        _, _, side, code = _const_stage(dr_op, graph)
+        code = _const_stage(dr_op, graph)[3]
         dr_fields = _mul_const_term(dr_op, graph, r_t, code)
         require_int8(dr_op, graph.op_outputs(dr_op)[0])
     p.update({f"r_{k}": int(v) for k, v in r_fields.items()})
