@@ -22,6 +22,7 @@ from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
 from edgekit.firmware_export.kernel_paths import kernel_paths
+from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
@@ -117,6 +118,67 @@ def lower_graph(graph: Graph) -> list[ops.Lowered]:
     return [ops.lower(op, graph) for op in graph.operators]
 
 
+def loop_calls(calls: list[dict], op_params: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Consecutive calls of one kernel with equal parameters, as one loop.
+
+    Ops repeated per step of an unrolled recurrence (e.g. the fused LIF
+    steps of :mod:`edgekit.firmware_export.passes.fuse_lif`) run with the
+    same parameter block on other tensors: one loop over the steps, with
+    an array of arena offsets for each argument that changes, replaces
+    their calls and parameter blocks.
+
+    Parameters
+    ----------
+    calls : list of dict
+        The calls of :func:`model_context`, in execution order.
+    op_params : list of dict
+        Their parameter blocks (``index``, ``type``, ``fields``).
+
+    Returns
+    -------
+    calls, op_params : list of dict
+        The first call of a loop gets ``loop``: ``members`` (op indices),
+        ``tflite`` (every TFLite op they compute) and ``arrays`` (``name``,
+        ``arg`` position, per-step ``offsets``); its changing arguments
+        become ``{"kind": "loop", "value": array name}``.  The other
+        members' calls and parameter blocks are dropped.
+    """
+    fields = {p["index"]: p["fields"] for p in op_params}
+
+    def joins(group: list[dict], c: dict) -> bool:
+        a = group[0]
+        if (c["kernel"] is None or c["kernel"] != a["kernel"] or a["index"] not in fields
+                or fields.get(c["index"]) != fields[a["index"]]
+                or len(c["args"]) != len(a["args"])):
+            return False
+        return all(x["kind"] == y["kind"] and (x["kind"] == "arena" or x == y)
+                   for x, y in zip(a["args"], c["args"]))
+
+    groups: list[list[dict]] = []
+    for c in calls:
+        if groups and groups[-1][0]["kernel"] is not None and joins(groups[-1], c):
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    out, dropped = [], set()
+    for group in groups:
+        first = group[0]
+        out.append(first)
+        if len(group) < 2:
+            continue
+        arrays = []
+        for j, a in enumerate(first["args"]):
+            values = [c["args"][j]["value"] for c in group]
+            if len(set(values)) > 1:
+                name = f"ek_loop{first['index']}_a{j}"
+                arrays.append(dict(name=name, arg=j, offsets=values))
+                first["args"][j] = dict(kind="loop", value=name)
+        first["loop"] = dict(members=[c["index"] for c in group], arrays=arrays,
+                             tflite=sorted(i for c in group for i in (c["fused"] or [c["index"]])))
+        dropped.update(c["index"] for c in group[1:])
+    return out, [p for p in op_params if p["index"] not in dropped]
+
+
 def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
                   source: str = "model.tflite") -> tuple[dict, int, set[str]]:
     """The values ``model.c.j2`` and ``model.h.j2`` render.
@@ -155,9 +217,14 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     by_index = {op.index: (op, low) for op, low in zip(graph.operators, lowered)}
     constants: dict[int, dict] = {}
 
-    def ref(t: int | None) -> dict:
+    def ref(t: int | tuple | None) -> dict:
         if t is None:
             return dict(kind="null", value=0)
+        if isinstance(t, tuple):          # (arena tensor, byte offset into it)
+            t, extra = t
+            if graph.tensors[t].is_const or t in state_index:
+                raise UnsupportedOpError(f"an offset into tensor {t} must be in the arena")
+            return dict(kind="arena", value=plan.offsets[t] + extra)
         tensor = graph.tensors[t]
         if tensor.is_const:
             if t not in constants:
@@ -174,7 +241,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     calls, op_params = [], []
     for op, low in (by_index[i] for i in plan.order):
         call = dict(index=op.index, opcode=op.opcode, kernel=low.kernel, alias_of=low.alias_of,
-                    args=[])
+                    args=[], fused=graph.fused.get(op.index, []), loop=None)
         calls.append(call)
         if low.kernel is None:
             continue
@@ -186,6 +253,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         elif low.scratch_options:
             call["args"].append(ref(None))
 
+    calls, op_params = loop_calls(calls, op_params)
     state_list, extra_sources = [], set()
     for k, (a, b) in enumerate(states):
         ta, tb = graph.tensors[a], graph.tensors[b]
@@ -208,7 +276,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     xi, yi = data_io(graph)
     x, y = graph.tensors[xi], graph.tensors[yi]
     context = dict(
-        version=__version__, source=Path(str(source)).name, num_ops=len(graph.operators),
+        version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
         lower_bound_no_inplace_bytes=plan.lower_bound_no_inplace_bytes,
         input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
@@ -217,7 +285,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         output_scale=y.s, output_zp=y.zp, output_offset=plan.offsets[y.index],
         frames_per_call=frames_per_call(graph),
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
-        op_names=[op.opcode for op in graph.operators],
+        op_names=[("LIF" if i in graph.fused else name)
+                  for i, name in enumerate(graph.opcodes())],
         constants=list(constants.values()), op_params_list=op_params, calls=calls,
         states=state_list,
         order=dict(strategy=plan.order_strategy, arena_bytes=plan.arena_bytes,
@@ -322,6 +391,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     """
     if kernels not in KERNEL_SETS:
         raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
+    # Graph passes: each int8 LIF step as one op (Graph.fused maps it back).
+    graph = fuse_lif(graph)
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)
@@ -332,9 +403,12 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     # tensors live outside the arena.
     plan = fit_scratch(graph, lowered, aliases, inplace,
                        external={a for a, _ in graph.state_pairs()})
+    plan.merged = {t: k for k, members in graph.fused.items() for t in members}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
+    plan.hooks = {c["index"]: c["loop"]["tflite"] if c["loop"] else c["fused"]
+                  for c in context["calls"] if c["loop"] or c["fused"]}
     files = ["model.h", "model.c"]
     (out_dir / "model.h").write_text(render("model.h.j2", **context))
     (out_dir / "model.c").write_text(render("model.c.j2", **context))

@@ -111,6 +111,11 @@ class Graph:
     description: str = ""
     signature_inputs: dict[str, int] = field(default_factory=dict)
     signature_outputs: dict[str, int] = field(default_factory=dict)
+    #: Set by graph passes that merge ops (:mod:`edgekit.firmware_export.passes`):
+    #: op index of a merged op -> the TFLite op indices it computes.
+    fused: dict[int, list[int]] = field(default_factory=dict)
+    #: The TFLite opcodes of the file, by op index (empty: ``operators`` are the file's).
+    source_opcodes: list[str] = field(default_factory=list)
 
     def state_pairs(self) -> list[tuple[int, int]]:
         """Streaming state: (input tensor, output tensor) pairs.
@@ -133,6 +138,10 @@ class Graph:
 
     def op_outputs(self, op: Operator) -> list[Tensor]:
         return [self.tensors[i] for i in op.outputs]
+
+    def opcodes(self) -> list[str]:
+        """The TFLite opcode of every op of the file, by op index (before any merge)."""
+        return list(self.source_opcodes) or [op.opcode for op in self.operators]
 
     def op_counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -114,6 +114,14 @@ class MemoryPlan:
         name -> ``{"arena_bytes", "lower_bound_bytes"}`` (``arena_bytes`` is
         None where the order was not placed because its lower bound could
         not beat an arena already found).
+    merged : dict
+        TFLite op index -> index of the op that computes it, for ops a graph
+        pass merged (:mod:`edgekit.firmware_export.passes`); set by
+        :func:`edgekit.firmware_export.codegen.generate`.
+    hooks : dict
+        Profiling hook (op index) -> the TFLite ops it measures, for hooks
+        measuring more than their own op (a fused op, a loop of calls); the
+        other ops of the list report 0.  Set by ``generate``.
     """
 
     offsets: dict[int, int]
@@ -127,6 +135,8 @@ class MemoryPlan:
     orders: dict[str, dict] = field(default_factory=dict)
     lower_bound_no_inplace_bytes: int = 0
     scratch: dict[int, Buffer] = field(default_factory=dict)
+    merged: dict[int, int] = field(default_factory=dict)
+    hooks: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def inplace(self) -> dict[int, int]:
@@ -144,7 +154,13 @@ class MemoryPlan:
         Returns
         -------
         int
+
+        Notes
+        -----
+        A TFLite op merged into another by a graph pass (``merged``: TFLite
+        op index -> index of the op computing it) runs at that op's step.
         """
+        op_index = self.merged.get(op_index, op_index)
         if not self.order:
             return op_index
         if not hasattr(self, "_steps"):
@@ -190,7 +206,10 @@ class MemoryPlan:
                             for b in self.buffers],
                 "scratch": [{"op": op, "bytes": b.size, "offset": b.offset, "step": b.first}
                             for op, b in sorted(self.scratch.items())],
-                "live_bytes_per_op": self.usage}
+                "live_bytes_per_op": self.usage,
+                "fused_ops": {str(k): sorted(t for t, m in self.merged.items() if m == k)
+                              for k in sorted(set(self.merged.values()))},
+                "profile_hooks": {str(k): v for k, v in sorted(self.hooks.items())}}
 
 
 # Orders in which buffers are placed; the plan keeps the best result.
@@ -290,7 +309,7 @@ def _place(buffers: list[Buffer], key) -> tuple[int, list[int]]:
 def _check_order(graph, order: Sequence[int]) -> list[int]:
     order = [int(i) for i in order]
     n = len(graph.operators)
-    if sorted(order) != list(range(n)):
+    if sorted(order) != sorted(op.index for op in graph.operators):
         raise PlanError(f"op order must list each of the {n} op indices once (got {len(order)} "
                         "entries)")
     return order

@@ -61,6 +61,15 @@ accuracy went from 0.987 to 0.983 (one near-tie clip, which the float
 model gets wrong too), and the ``lmu_act`` spikes, which the converter had
 quantised on ``[0, 2]`` (a spike was 0.996), are exactly 1 again.
 
+In the generated C
+------------------
+:func:`edgekit.firmware_export.passes.fuse_lif.fuse_lif` recognizes the
+int8 ops of each unrolled step (leak, threshold, saturating stages, hard
+reset, decay, and the slice of its current) and runs them as one
+``ek_lif_s8`` call with the same int8 results; the steps between the first
+and the last of a group share their parameters and run as one loop
+(:func:`edgekit.firmware_export.codegen.loop_calls`).
+
 Training uses the same forward value with the gradient of a sigmoid
 (straight-through surrogate [1]_): ``s = sg + stop_gradient(step - sg)``,
 ``sg = sigmoid(alpha * (v - threshold))``; the reset does not propagate

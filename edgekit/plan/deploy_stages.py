@@ -181,6 +181,7 @@ def _firmware_run(art: Artifacts) -> None:
         arena_op_order=plan.order_strategy, arena_file_order_bytes=plan.file_order_arena_bytes,
         stack_bytes=q.run.stack_bytes)
     n, real = len(art.inputs), art.real_inputs
+    hooks = art.export.plan.hooks
     rep.emulator = EmulatorInfo(
         bit_exact=bool(art.host.bit_exact and q.bit_exact), host_bit_exact=art.host.bit_exact,
         qemu_bit_exact=q.bit_exact, cases=n,
@@ -189,7 +190,10 @@ def _firmware_run(art: Artifacts) -> None:
         max_diff_litert=art.host.max_diff_litert, instructions=q.instructions,
         instructions_min=q.instructions_min, instructions_max=q.instructions_max,
         clock=q.run.clock, per_op=[{"index": p["index"], "op": p["op"],
-                                    "instructions": p["instructions"]} for p in q.run.per_op],
+                                    "instructions": p["instructions"],
+                                    # a hook measuring a fused op or a loop: its TFLite ops
+                                    **({"covers": hooks[p["index"]]} if p["index"] in hooks
+                                       else {})} for p in q.run.per_op],
         cycles_estimate=_cycles_estimate(art, q.firmware.elf))
 
 

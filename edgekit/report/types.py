@@ -84,6 +84,9 @@ class EmulatorInfo:
     instructions_min: int
     instructions_max: int
     clock: str
+    #: ``{"index", "op", "instructions"}`` per TFLite op, plus ``"covers"``
+    #: (the TFLite ops measured) for a hook measuring a fused op or a loop
+    #: of calls; the other ops it covers report 0.
     per_op: list[dict]
     #: Estimated Cortex-M4 cycles (:mod:`edgekit.emulator.cycles`) of one
     #: inference: ``{"cycles", "instructions", "cycles_per_instruction",

@@ -196,6 +196,23 @@ typedef struct {
 
 void ek_rsqrt_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
 
+/* One step of an int8 LIF layer, fused from its ADD/MUL chain (ops/lif.py):
+ * v = ADD(in1, in2) (or in1 when !has_prev); spike = v >= v_on;
+ * r = MUL(v, reset factor of the spike); next = MUL(r, decay) (or r). */
+typedef struct {
+    int32_t size, has_prev, has_next, has_decay;
+    int32_t v_on, s_on, s_off;
+    int32_t v_in1_offset, v_in2_offset, v_left_shift, v_in1_mult, v_in1_shift;
+    int32_t v_in2_mult, v_in2_shift, v_out_mult, v_out_shift, v_out_offset;
+    int32_t v_act_min, v_act_max;
+    int32_t r_in_offset, r_mult, r_shift, r_out_offset, r_act_min, r_act_max;
+    int32_t r_on_term, r_off_term;
+    int32_t dr_in_offset, dr_mult, dr_shift, dr_out_offset, dr_act_min, dr_act_max, dr_term;
+} ek_lif_params;
+
+void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
+               int8_t *next);
+
 /* int16 activations (TFLite 16x8): int8 weights, int64 bias, zero points 0. */
 void ek_fully_connected_s16(const ek_fc_params *p, const int16_t *in, const int8_t *filter,
                             const int64_t *bias, int16_t *out);

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
-                                         fully_connected, hard_swish, logistic, mean, mul, pad,
+                                         fully_connected, hard_swish, lif, logistic, mean, mul,
+                                         pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, squared_difference, strided_copy, sub, tanh)
 from edgekit.firmware_export.ops.base import Lowered
@@ -45,6 +46,8 @@ LOWERINGS = {
     "BATCH_MATMUL": batch_matmul.lower,
     "SQUARED_DIFFERENCE": squared_difference.lower,
     "RSQRT": rsqrt.lower,
+    # not a TFLite op: one LIF step fused by passes/fuse_lif.py
+    "EK_LIF": lif.lower,
 }
 
 

@@ -23,7 +23,8 @@ class Lowered:
         Field name -> int, or -> list of int (emitted as a const array).
     args : list of int or None
         Tensor indices passed after the parameter block, in order;
-        None stands for NULL (e.g. no bias).
+        None stands for NULL (e.g. no bias); a ``(tensor, byte offset)``
+        pair passes the address that many bytes into an arena tensor.
     alias_of : int or None
         For reshape-like ops: the output shares the memory of this tensor.
     inplace : tuple of int

@@ -1,0 +1,35 @@
+/* edgekit: one step of an int8 LIF layer (leak, fire, hard reset, decay),
+ * fused from the TFLite chain of ADD/MUL ops it replaces: each stage is the
+ * int8 ADD or MUL of that chain (same requantization, same clamps), the
+ * spike stages folded at export time into the threshold code v_on. */
+#include "ek_kernels.h"
+#include "ek_fixedpoint.h"
+
+static inline int32_t ek_lif_leak(const ek_lif_params *p, int32_t a, int32_t b) {
+    const int32_t x1 = ek_shl(a + p->v_in1_offset, p->v_left_shift);
+    const int32_t x2 = ek_shl(b + p->v_in2_offset, p->v_left_shift);
+    const int32_t s1 = ek_mbqm(x1, p->v_in1_mult, p->v_in1_shift);
+    const int32_t s2 = ek_mbqm(x2, p->v_in2_mult, p->v_in2_shift);
+    const int32_t r = ek_mbqm(s1 + s2, p->v_out_mult, p->v_out_shift) + p->v_out_offset;
+    return ek_clamp32(r, p->v_act_min, p->v_act_max);
+}
+
+void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
+               int8_t *next) {
+    for (int32_t i = 0; i < p->size; ++i) {
+        const int32_t v = p->has_prev ? ek_lif_leak(p, in1[i], in2[i]) : in1[i];
+        const int spike = v >= p->v_on;
+        if (p->has_next) {
+            const int32_t prod = (v + p->r_in_offset) * (spike ? p->r_on_term : p->r_off_term);
+            int32_t r = ek_mbqm(prod, p->r_mult, p->r_shift) + p->r_out_offset;
+            r = ek_clamp32(r, p->r_act_min, p->r_act_max);
+            if (p->has_decay) {
+                r = ek_mbqm((r + p->dr_in_offset) * p->dr_term, p->dr_mult, p->dr_shift)
+                    + p->dr_out_offset;
+                r = ek_clamp32(r, p->dr_act_min, p->dr_act_max);
+            }
+            next[i] = (int8_t)r;
+        }
+        spikes[i] = (int8_t)(spike ? p->s_on : p->s_off);
+    }
+}

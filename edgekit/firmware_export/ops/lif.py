@@ -1,0 +1,244 @@
+"""EK_LIF: one step of an int8 LIF neuron layer, fused from its TFLite op chain.
+
+The chain (:class:`edgekit.models.spiking.LIF`, found by
+:mod:`edgekit.firmware_export.passes.fuse_lif`) is, per element::
+
+    v   = ADD(dr_in, cur)               leak + input current (absent at the first step: v = cur)
+    d   = ADD(v, -threshold)
+    z1  = MUL(d, gain)   RELU6          three saturating stages
+    z2  = MUL(z1, 255)   RELU6
+    z3  = MUL(z2, 255)   RELU6
+    s   = MUL(z3, 1/6)                  the spike: one of two codes
+    ns  = MUL(s, -1);  oms = ADD(ns, 1) hard reset factor 1 - s
+    r   = MUL(v, oms)                   reset membrane
+    dr  = MUL(r, decay)                 the next step's decayed membrane
+
+each op with TFLite's int8 requantization (the parameters are those of the
+ADD and MUL lowerings, :mod:`.add` and :mod:`.mul`).  Everything from ``v``
+to ``s`` is a function of the int8 code of ``v`` alone; the stages are
+monotone, so ``s`` is ``s_on`` for ``v >= v_on`` and ``s_off`` below: this
+module evaluates the stages on all 256 codes at export time (with the
+integer arithmetic of the kernels, :func:`add_one` / :func:`mul_one`) and
+finds ``v_on``.  The reset factor ``oms`` is likewise one of two codes.  The
+kernel then computes per element one ADD (``v``), a compare, and the two
+MULs ``r`` and ``dr`` with the constant operand folded into a term: the same
+int8 values as the chain, without its intermediate tensors.
+"""
+
+from __future__ import annotations
+
+from edgekit.firmware_export.ops import add as add_op
+from edgekit.firmware_export.ops import mul as mul_op
+from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+#: The spike stages, in chain order (each an ADD or MUL with one scalar constant).
+SPIKE_ROLES = ("d", "z1", "z2", "z3", "s")
+
+
+def _wrap32(x: int) -> int:
+    return (x + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _srdhm(a: int, b: int) -> int:
+    """Saturating rounding doubling high multiply (``ek_srdhm``)."""
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    num = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    q = abs(num) >> 31               # C division truncates toward zero
+    return q if num >= 0 else -q
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    """Rounding divide by a power of two, ties away from zero (``ek_rdbpot``)."""
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+def mbqm(x: int, multiplier: int, shift: int) -> int:
+    """``x * multiplier * 2**(shift - 31)`` as ``ek_mbqm`` (TFLite's
+    MultiplyByQuantizedMultiplier) computes it.
+
+    Parameters
+    ----------
+    x : int
+        An int32 value.
+    multiplier : int
+        Q0.31 multiplier.
+    shift : int
+        Power-of-two exponent (left when > 0).
+
+    Returns
+    -------
+    int
+    """
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rdbpot(_srdhm(_wrap32(x << left), multiplier), right)
+
+
+def add_one(p: dict, a: int, b: int) -> int:
+    """One int8 ADD element (``ek_add_one``) with the parameters of :func:`.add.lower`.
+
+    Parameters
+    ----------
+    p : dict
+        ``Lowered.params`` of the ADD.
+    a, b : int
+        The int8 codes of the first and second input.
+
+    Returns
+    -------
+    int
+        The output code.
+    """
+    s1 = mbqm(_wrap32((a + p["in1_offset"]) << p["left_shift"]), p["in1_mult"], p["in1_shift"])
+    s2 = mbqm(_wrap32((b + p["in2_offset"]) << p["left_shift"]), p["in2_mult"], p["in2_shift"])
+    r = mbqm(s1 + s2, p["out_mult"], p["out_shift"]) + p["out_offset"]
+    return min(max(r, p["act_min"]), p["act_max"])
+
+
+def mul_one(p: dict, a: int, b: int) -> int:
+    """One int8 MUL element (``ek_mul_one``) with the parameters of :func:`.mul.lower`.
+
+    Parameters
+    ----------
+    p : dict
+        ``Lowered.params`` of the MUL.
+    a, b : int
+        The int8 codes of the first and second input.
+
+    Returns
+    -------
+    int
+        The output code.
+    """
+    r = mbqm((a + p["in1_offset"]) * (b + p["in2_offset"]), p["out_mult"], p["out_shift"])
+    r += p["out_offset"]
+    return min(max(r, p["act_min"]), p["act_max"])
+
+
+def _const_stage(op, graph):
+    """``f(code)`` of an ADD/MUL with one scalar int8 constant, and the constant's side."""
+    low = (add_op.lower if op.opcode == "ADD" else mul_op.lower)(op, graph)
+    a, b = graph.op_inputs(op)[:2]
+    if a.is_const == b.is_const:
+        raise fail(op, "a LIF stage needs exactly one constant input")
+    c = a if a.is_const else b
+    if c.num_elements != 1:
+        raise fail(op, f"constant {c.index} of a LIF stage has {c.num_elements} elements, not 1")
+    code = int(c.data.reshape(-1)[0])
+    one = add_one if op.opcode == "ADD" else mul_one
+    p = low.params
+    if a.is_const:
+        return (lambda x: one(p, code, x)), low, 0, code
+    return (lambda x: one(p, x, code)), low, 1, code
+
+
+def _mul_const_term(op, graph, data_tensor: int, other_code: int) -> dict:
+    """Kernel fields of a MUL ``data * other``: offset of the data input, the
+    other operand's ``code + offset`` and the requantization."""
+    p = mul_op.lower(op, graph).params
+    first = op.inputs[0] == data_tensor
+    return dict(in_offset=p["in1_offset"] if first else p["in2_offset"],
+                term=other_code + (p["in2_offset"] if first else p["in1_offset"]),
+                mult=p["out_mult"], shift=p["out_shift"], out_offset=p["out_offset"],
+                act_min=p["act_min"], act_max=p["act_max"])
+
+
+def lif_params(graph, chain: dict) -> dict:
+    """The ``ek_lif_params`` of one LIF step.
+
+    Parameters
+    ----------
+    graph : Graph
+    chain : dict
+        Role -> :class:`~edgekit.firmware_export.graph.Operator` of the step's
+        TFLite ops (``v`` and ``ns``/``oms``/``r``/``dr`` may be absent; see
+        :func:`edgekit.firmware_export.passes.fuse_lif.lif_steps`), plus
+        ``"v_tensor"``: the membrane tensor index.
+
+    Returns
+    -------
+    dict
+        Field -> int.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If a stage is not int8 with scalar constants, or the spike is not a
+        two-valued step function of the membrane code.
+    """
+    v_t = chain["v_tensor"]
+    s_op = chain["s"]
+    require_int8(s_op, graph.tensors[v_t], *(graph.op_outputs(chain[r])[0] for r in SPIKE_ROLES))
+    stages = [_const_stage(chain[r], graph)[0] for r in SPIKE_ROLES]
+    spikes = []
+    for code in range(-128, 128):
+        x = code
+        for f in stages:
+            x = f(x)
+        spikes.append(x)
+    s_off, s_on = spikes[0], spikes[-1]
+    v_on = next((c for c, s in zip(range(-128, 128), spikes) if s != s_off), 128)
+    if any(s != (s_on if c >= v_on else s_off) for c, s in zip(range(-128, 128), spikes)):
+        raise fail(s_op, "the LIF spike is not a step function of the membrane code")
+    p = dict(size=graph.tensors[v_t].num_elements, has_prev=0, v_on=v_on, s_on=s_on,
+             s_off=s_off)
+    v_op = chain.get("v")
+    add_fields = ("in1_offset", "in2_offset", "left_shift", "in1_mult", "in1_shift", "in2_mult",
+                  "in2_shift", "out_mult", "out_shift", "out_offset", "act_min", "act_max")
+    ap = add_op.lower(v_op, graph).params if v_op is not None else {}
+    p.update({f"v_{k}": int(ap.get(k, 0)) for k in add_fields})
+    p["has_prev"] = int(v_op is not None)
+    p["has_next"] = int("r" in chain)
+    p["has_decay"] = int("dr" in chain)
+    zero = dict(in_offset=0, mult=0, shift=0, out_offset=0, act_min=-128, act_max=127)
+    r_fields = dict(zero, on_term=0, off_term=0)
+    dr_fields = dict(zero, term=0)
+    if "r" in chain:
+        ns_f = _const_stage(chain["ns"], graph)[0]
+        oms_f = _const_stage(chain["oms"], graph)[0]
+        oms = {s: oms_f(ns_f(s)) for s in (s_on, s_off)}
+        r_op = chain["r"]
+        on = _mul_const_term(r_op, graph, v_t, oms[s_on])
+        off = _mul_const_term(r_op, graph, v_t, oms[s_off])
+        r_fields = dict({k: on[k] for k in zero}, on_term=on["term"], off_term=off["term"])
+        require_int8(r_op, graph.op_outputs(r_op)[0])
+    if "dr" in chain:
+        dr_op = chain["dr"]
+        r_t = chain["r"].outputs[0]
+        code = _const_stage(dr_op, graph)[3]
+        dr_fields = _mul_const_term(dr_op, graph, r_t, code)
+        require_int8(dr_op, graph.op_outputs(dr_op)[0])
+    p.update({f"r_{k}": int(v) for k, v in r_fields.items()})
+    p.update({f"dr_{k}": int(v) for k, v in dr_fields.items()})
+    return p
+
+
+def lower(op, graph) -> Lowered:
+    """Lower an ``EK_LIF`` op (made by :func:`edgekit.firmware_export.passes.fuse_lif.fuse_lif`).
+
+    Its inputs are ``[in1, in2]`` (the two inputs of the leak ADD, or
+    ``[cur, -1]`` at a first step; a current read from a sliced tensor
+    is that tensor, its argument a ``(tensor, byte offset)`` pair); its outputs ``[next, spikes]`` (next:
+    the decayed or reset membrane, -1 when the step has no reset) or
+    ``[spikes]``.
+    """
+    chain = op.options["chain"]
+    params = lif_params(graph, chain)
+    in1, in2 = op.inputs
+    nxt, spikes = (op.outputs[0], op.outputs[1]) if len(op.outputs) == 2 else (None, op.outputs[0])
+    # Each element of the inputs is read before the same element of the
+    # outputs is written: the next membrane may overwrite an input.
+    inplace = tuple(t for t in (in1, in2)
+                    if t >= 0 and nxt is not None
+                    and graph.tensors[t].num_elements == params["size"])
+    args = [in1, in2 if in2 >= 0 else None, spikes, nxt]
+    if "slice" in chain:       # the current, read in place from the sliced tensor
+        pos = chain["slice_input"]
+        args[pos] = (args[pos], chain["slice_offset"] * graph.tensors[args[pos]].itemsize)
+    return Lowered("ek_lif_s8", "ek_lif_params", params, args,
+                   source="ek_lif.c", inplace=inplace if nxt is not None else ())

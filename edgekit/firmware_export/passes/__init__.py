@@ -1,0 +1,10 @@
+"""Graph passes of the code generator: rewrites of a :class:`~edgekit.firmware_export.graph.Graph`
+before lowering.
+
+Each pass is a module named after its one public function (import it from
+its module, e.g. ``from edgekit.firmware_export.passes.fuse_lif import fuse_lif``):
+
+- :mod:`~edgekit.firmware_export.passes.fuse_lif`: each unrolled int8 LIF
+  step (about ten ADD/MUL ops) becomes one ``EK_LIF`` op (applied by
+  :func:`edgekit.firmware_export.codegen.generate`).
+"""
