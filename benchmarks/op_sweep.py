@@ -19,9 +19,9 @@ rates (0.5-1 instruction per MAC).  So a shape is charged for at least
 MIN_MACS_PER_OUT = 16 MACs per output: its *rate* is
 ``instr / (outputs * max(MACs per output, 16))``, which is instructions per
 MAC for shapes with >= 16 MACs per output and instructions per output / 16
-below.  The op's best rate is taken over its shapes with >= 16 MACs per
-output (all its shapes if it has none), and ``ratio = rate / best``: a ratio
-above 2 is a cliff.  Every shape stays in the sweep; the table prints
+below.  The op's best is its lowest instructions per MAC over all its shapes
+(not charged: a shape with few MACs per output cannot lower it), and
+``ratio = rate / best``: a ratio above 2 is a cliff.  Every shape stays in the sweep; the table prints
 instructions per MAC, per output and the ratio.
 
 The sweep: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, BATCH_MATMUL (int8)
@@ -292,21 +292,19 @@ def rate(row: dict) -> float:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Per op key: best and worst :func:`rate`, their ratio, cliff flag.
+    """Per op key: best instructions per MAC, worst :func:`rate`, ratio, cliff flag.
 
-    The best rate is over the op's shapes with >= MIN_MACS_PER_OUT MACs per
-    output (all its shapes if none has as many); each row gets its
-    ``ratio`` (rate / best) too.
+    The best is the lowest instructions per MAC over the op's shapes; each
+    row gets its ``ratio`` (its rate / best) too.
     """
     out = []
     for key in dict.fromkeys(r["case"].key for r in rows):
         mine = [r for r in rows if r["case"].key == key and "error" not in r]
         if not mine:
             continue
-        big = [r for r in mine if r["macs"] >= MIN_MACS_PER_OUT * outputs(r["case"])] or mine
-        best = min(big, key=rate)
+        best = min(mine, key=lambda r: r["instr"] / r["macs"])
         for r in mine:
-            r["ratio"] = rate(r) / rate(best)
+            r["ratio"] = rate(r) / (best["instr"] / best["macs"])
         worst = max(mine, key=rate)
         ratio = worst["ratio"]
         out.append({"op": key, "shapes": len(mine), "best": best, "worst": worst,
@@ -318,8 +316,8 @@ def format_table(rows: list[dict], target: str) -> str:
     summary = summarize(rows)       # sets each row's ratio
     lines = [f"instructions per MAC, {target} (QEMU), {N_CASES} inputs per shape, "
              "bit-exactness vs tflite_micro; ratio: instructions per MAC, each output charged "
-             f">= {MIN_MACS_PER_OUT} MACs, over the op's best shape with >= {MIN_MACS_PER_OUT} "
-             f"MACs per output (cliff: > {CLIFF_RATIO:g})",
+             f">= {MIN_MACS_PER_OUT} MACs, over the op's best instructions per MAC "
+             f"(cliff: > {CLIFF_RATIO:g})",
              f"{'op':24} {'shape':40} {'MACs':>10} {'MAC/out':>7} {'instr':>11} {'instr/MAC':>9} "
              f"{'instr/out':>9} {'ratio':>6} {'exact':>5}"]
     lines.append("-" * len(lines[-1]))
@@ -332,10 +330,11 @@ def format_table(rows: list[dict], target: str) -> str:
                      + (f"  ERROR {r['error'][:80]}" if "error" in r else ""))
     lines.append("")
     lines.append(f"{'op':24} {'shapes':>6} {'best':>6} {'worst':>6} {'ratio':>6}  "
-                 f"best shape / worst shape (rates: instr/MAC, >= {MIN_MACS_PER_OUT} MACs/out)")
+                 f"best shape / worst shape (best: instr/MAC; worst: rate, >= "
+                 f"{MIN_MACS_PER_OUT} MACs/out)")
     for s in summary:
         flag = "  CLIFF" if s["cliff"] else ""
-        lines.append(f"{s['op']:24} {s['shapes']:>6} {rate(s['best']):>6.2f} "
+        lines.append(f"{s['op']:24} {s['shapes']:>6} {s['best']['instr'] / s['best']['macs']:>6.2f} "
                      f"{rate(s['worst']):>6.2f} {s['ratio']:>6.2f}  "
                      f"{s['best']['case'].label} / {s['worst']['case'].label}{flag}")
     return "\n".join(lines)

@@ -87,10 +87,14 @@ def test_cliff_flag():
     assert not sweep.summarize(rows)[0]["cliff"]
     # 64 outputs of 4 MACs at 30 instructions each: 7.5 per MAC, but charged
     # 16 MACs per output, 30 / 16 = 1.875 per MAC: within 2x of 1.0; at 34
-    # per output (2.125) a cliff.
+    # per output (2.125) a cliff.  Its rate (below its 7.5 per MAC) is never
+    # the best.
     rows.append({"case": c, "macs": 256, "instr": 64 * 30})
     (s,) = sweep.summarize(rows)
     assert rows[2]["ratio"] == 1.875 and not s["cliff"]
     rows[2]["instr"] = 64 * 34
     (s,) = sweep.summarize(rows)
     assert s["ratio"] == 2.125 and s["cliff"] and s["worst"]["case"] is c
+    rows[2]["instr"] = 64 * 8                  # 0.5 per charged MAC, 2 per MAC
+    (s,) = sweep.summarize(rows)
+    assert s["best"]["case"] is a and rows[2]["ratio"] == 0.5
