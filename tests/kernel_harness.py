@@ -168,7 +168,8 @@ def _assert_same(got: np.ndarray, ref: np.ndarray, what: str) -> None:
 
 
 def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "cortex-m4", *,
-                       keep: str | None = None, kernels: str = "optimized") -> np.ndarray:
+                       keep: str | None = None, kernels: str = "optimized",
+                       scratch_allowance: int | None = None) -> np.ndarray:
     """Run ``inputs`` (N, ...) through edgekit's generated C built for a
     Cortex-M ``target`` and executed under QEMU; int8 outputs (N, ...).
 
@@ -176,7 +177,8 @@ def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "c
     target's flags, so the ``__ARM_FEATURE_DSP`` / inline-asm paths of the
     optimized kernels run on cores that have them (cortex-m4/m7/m33/m55).
     ``keep``: a directory to leave the sources and the firmware in;
-    ``kernels``: the kernel set of :func:`generate`.
+    ``kernels``, ``scratch_allowance``: as for :func:`generate` (0 keeps a
+    small model's convolutions on their smallest-scratch paths).
     """
     from edgekit.emulator import build_firmware, run_qemu  # noqa: PLC0415
     from edgekit.firmware_export import generate as fw_generate  # noqa: PLC0415
@@ -192,7 +194,7 @@ def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "c
         base = Path(keep) if keep else Path(tmp)
         src_dir, out_dir = base / "src", base / "fw"
         src_dir.mkdir(parents=True, exist_ok=True)
-        fw_generate(graph, src_dir, kernels=kernels)
+        fw_generate(graph, src_dir, kernels=kernels, scratch_allowance=scratch_allowance)
         fw = build_firmware(src_dir, out_dir, target=target)
         xs = inputs.astype(NP_DTYPES[x.dtype]).reshape(n, -1).view(np.uint8)
         run = run_qemu(fw.elf, xs, target=target)

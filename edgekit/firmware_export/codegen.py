@@ -313,15 +313,45 @@ def optimized_kernel_files() -> frozenset[str]:
     return frozenset(f.name for f in opt.iterdir() if f.name.endswith(".c"))
 
 
+#: Arenas up to this size may grow for the fast paths' scratch (:func:`scratch_allowance`).
+SMALL_ARENA_BYTES = 32 * 1024
+
+
+def scratch_allowance(budget: int) -> int:
+    """Bytes the fast paths' scratch may add to :func:`fit_scratch`'s budget (default rule).
+
+    A small model (a one-op model, a keyword spotter's few layers) would
+    otherwise run a convolution on its slowest path to save a few hundred
+    bytes: with no in-place op to pay for it, its budget leaves no room for
+    any im2col buffer.  The rule: an arena may grow by up to an eighth of
+    the budget, but never past :data:`SMALL_ARENA_BYTES`; larger models
+    (ResNet-8, VWW: 49 KB, 55 KB) keep the strict budget, where each byte
+    of RAM counts.
+
+    Parameters
+    ----------
+    budget : int
+        The arena bytes with every op at its smallest scratch and no op in
+        place (or with in-place ops, the larger of the two).
+
+    Returns
+    -------
+    int
+        ``max(0, min(budget // 8, SMALL_ARENA_BYTES - budget))``.
+    """
+    return max(0, min(budget // 8, SMALL_ARENA_BYTES - budget))
+
+
 def fit_scratch(graph: Graph, lowered: list, aliases: dict, inplace: dict,
-                external: set) -> MemoryPlan:
+                external: set, allowance: int | None = None) -> MemoryPlan:
     """Plan the arena, giving each op with ``scratch_options`` the largest
     scratch (its fastest path) that keeps the arena within budget.
 
     The budget is the arena with every such op at its smallest option and
-    no op in place: the working memory of the fast paths is paid from the
-    bytes in-place ops save, never by an arena larger than one with
-    neither.  When the fastest sizes exceed it, every op starts from its
+    no op in place, plus ``allowance``: the working memory of the fast
+    paths is paid from the bytes in-place ops save, and beyond them from
+    the allowance only (by default :func:`scratch_allowance`: a small
+    arena may grow by an eighth).  When the fastest sizes exceed it, every op starts from its
     smallest size and is raised, largest first, to the largest size whose
     plan (in the op order found for the smallest sizes) fits.  The chosen
     size is written back into each op's ``scratch`` and
@@ -334,11 +364,22 @@ def fit_scratch(graph: Graph, lowered: list, aliases: dict, inplace: dict,
         One per operator, in file order; updated in place.
     aliases, inplace, external
         As for :func:`edgekit.firmware_export.planner.plan_memory`.
+    allowance : int, optional
+        Bytes the scratch may add to the budget; None: the default rule,
+        :func:`scratch_allowance`; 0: the arena never exceeds the one with
+        every op at its smallest scratch (or with in-place ops, the larger).
 
     Returns
     -------
     MemoryPlan
+
+    Raises
+    ------
+    ValueError
+        If ``allowance`` is negative.
     """
+    if allowance is not None and allowance < 0:
+        raise ValueError(f"scratch allowance must be >= 0 bytes (got {allowance})")
     ops = [(op.index, low) for op, low in zip(graph.operators, lowered) if low.kernel is not None]
     sizes = {i: low.scratch for i, low in ops}
     choices = {i: (low.scratch, *low.scratch_options) for i, low in ops if low.scratch_options}
@@ -352,6 +393,7 @@ def fit_scratch(graph: Graph, lowered: list, aliases: dict, inplace: dict,
         base = plan_schedule(graph, aliases, inplace, external, scratch=live(small))
         budget = max(base.arena_bytes,
                      plan_schedule(graph, aliases, {}, external, scratch=live(small)).arena_bytes)
+        budget += scratch_allowance(budget) if allowance is None else allowance
         if plan.arena_bytes > budget:
             sizes = small
             for i in sorted(choices, key=lambda i: -choices[i][0]):
@@ -374,7 +416,7 @@ def fit_scratch(graph: Graph, lowered: list, aliases: dict, inplace: dict,
 
 
 def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
-             kernels: str = "optimized") -> Export:
+             kernels: str = "optimized", scratch_allowance: int | None = None) -> Export:
     """Write ``model.c``, ``model.h`` and the kernels ``graph`` needs to ``out_dir``.
 
     Parameters
@@ -388,6 +430,11 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
         ``optimized`` takes ``kernels/optimized/<same name>`` where it
         exists (same results, bit for bit; faster on Cortex-M) and the
         reference file otherwise.
+    scratch_allowance : int, optional
+        Bytes the kernels' scratch buffers (their fast paths) may add to the
+        arena (see :func:`fit_scratch`); None: the default rule of
+        :func:`scratch_allowance`; 0: never more than with every
+        convolution on its smallest-scratch path.
     """
     if kernels not in KERNEL_SETS:
         raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
@@ -402,7 +449,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     # profiling hooks and edgekit_op_names whatever the order.  State
     # tensors live outside the arena.
     plan = fit_scratch(graph, lowered, aliases, inplace,
-                       external={a for a, _ in graph.state_pairs()})
+                       external={a for a, _ in graph.state_pairs()},
+                       allowance=scratch_allowance)
     plan.merged = {t: k for k, members in graph.fused.items() for t in members}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -362,3 +362,98 @@ def test_m4_build_uses_dsp_instructions(tmp_path):
                              capture_output=True, text=True, check=True).stdout
         found[target] = "smlad" in dis
     assert found == {M4: True, M3: False}
+
+
+# Dilated CONV_2D (issue 13, no cliffs): on DSP cores the im2col paths
+# gather the dilated window tap by tap (ekopt_col_dilated, EKOPT_CONV_DIL)
+# into the six- or two-pixel micro-kernels; without DSP, or with no room
+# for an im2col buffer (scratch_allowance=0 on a model without in-place),
+# the reference loop.  (target, seed, h, w, in_c, kernel, dilation, stride,
+# padding, out_c, scratch_allowance, path): BIG lets these tiny models take
+# their im2col buffers.
+BIG = 1 << 14
+DILATED_CASES = [
+    (M4, 201, 9, 8, 16, (3, 3), (2, 2), 1, "same", 5, BIG, "SIX"),   # borders
+    (M4, 202, 10, 9, 3, (3, 3), (2, 3), 1, "valid", 4, BIG, "SIX"),  # K=27 tail 3, unequal
+    (M4, 203, 7, 11, 5, (2, 3), (3, 2), 1, "same", 3, BIG, "SIX"),   # K=30, rows of 15 B
+    (M4, 204, 9, 9, 64, (3, 3), (2, 2), 1, "same", 3, BIG, "TWO"),   # K=576
+    (M4, 205, 8, 8, 8, (3, 3), (2, 2), 1, "same", 6, 0, "REF"),       # no buffer
+    (M3, 206, 8, 7, 6, (3, 3), (2, 2), 1, "same", 4, BIG, "SIX"),     # no DSP: reference loop
+]
+
+
+@pytest.mark.parametrize("target,seed,h,w,cin,kernel,dil,stride,padding,cout,allow,path",
+                         DILATED_CASES)
+def test_dilated_conv_2d_qemu(target, seed, h, w, cin, kernel, dil, stride, padding, cout,
+                              allow, path, tmp_path):
+    import keras
+    from edgekit.reference import run_tflm
+    r = np.random.default_rng(76000 + seed)
+    act = str(r.choice(["linear", "relu"]))
+    c = dict(h=h, w=w, cin=cin, cout=cout, kernel=kernel, dil=dil, padding=padding, act=act,
+             allow=allow, lo=float(-r.uniform(0.1, 4)), hi=float(r.uniform(0.1, 4)))
+
+    def build(ins):
+        return keras.layers.Conv2D(cout, kernel, strides=stride, dilation_rate=dil,
+                                   padding=padding, activation=act,
+                                   bias_initializer="random_normal")(ins[0])
+
+    m = single_op_model(build, [(h, w, cin)], seed, low=c["lo"], high=c["hi"])
+    assert "CONV_2D" in opcodes(m)
+    xs = random_inputs(m, N_INPUTS, seed)
+    xs[0] = -128
+    ref = np.asarray(run_tflm(m, xs))
+    got = run_generated_qemu(m, xs, target=target, scratch_allowance=allow, keep=tmp_path)
+    np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
+                                  err_msg=f"seed={seed} target={target} case={c}")
+    listed = _conv_paths_listed(tmp_path)
+    want = {"SIX": {"EKOPT_CONV_SIX", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
+            "TWO": {"EKOPT_CONV_TWO", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
+            "REF": {"EKOPT_CONV_REF"}}[path]
+    assert listed == want, (seed, listed)
+
+
+def _conv_paths_listed(keep) -> set[str]:
+    import re
+    text = (keep / "src" / "ek_paths.h").read_text()
+    return set(re.findall(r"#define (EKOPT_CONV_\w+)\s+1\b", text))
+
+
+# Few input channels (1..15): the im2col window is the whole receptive
+# field (K = kh * kw * in_c), so a one-op model with room for its buffer
+# runs the six-pixel path; scratch_allowance=0 keeps it on the
+# buffer-less loops (1x1 / run-based, SXTAB16 intrinsics), which larger
+# models (ResNet-8, VWW) still take.  (seed, h, w, in_c, kernel, stride,
+# padding, out_c, scratch_allowance, path).
+SMALL_C_CASES = [
+    (301, 12, 6, 1, (3, 3), 1, "same", 8, BIG, "SIX"),    # one channel, K=9
+    (302, 9, 7, 7, (1, 1), 1, "valid", 5, BIG, "SIX"),    # K=7
+    (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX"),   # K=13
+    (304, 13, 6, 1, (10, 4), 2, "same", 16, BIG, "SIX"),  # KWS conv1 shape, K=40
+    (305, 9, 7, 7, (1, 1), 1, "valid", 5, 0, "1X1_DSP"),   # 1x1 loop, intrinsics
+    (306, 12, 6, 1, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics
+]
+
+
+@pytest.mark.parametrize("seed,h,w,cin,kernel,stride,padding,cout,allow,path", SMALL_C_CASES)
+def test_small_channel_conv_2d_qemu(seed, h, w, cin, kernel, stride, padding, cout, allow, path,
+                                    tmp_path):
+    import keras
+    from edgekit.reference import run_tflm
+    r = np.random.default_rng(77000 + seed)
+    act = str(r.choice(["linear", "relu"]))
+    c = dict(h=h, w=w, cin=cin, cout=cout, kernel=kernel, padding=padding, act=act, allow=allow)
+
+    def build(ins):
+        return keras.layers.Conv2D(cout, kernel, strides=stride, padding=padding, activation=act,
+                                   bias_initializer="random_normal")(ins[0])
+
+    m = single_op_model(build, [(h, w, cin)], seed, low=float(-r.uniform(0.1, 4)),
+                        high=float(r.uniform(0.1, 4)))
+    xs = random_inputs(m, N_INPUTS, seed)
+    xs[1] = 127
+    ref = np.asarray(run_tflm(m, xs))
+    got = run_generated_qemu(m, xs, target=M4, scratch_allowance=allow, keep=tmp_path)
+    np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
+                                  err_msg=f"seed={seed} case={c}")
+    assert "EKOPT_CONV_" + path in _conv_paths_listed(tmp_path), seed

@@ -106,13 +106,30 @@ def conv_scratch_options(params: dict, inplace: bool) -> list[int]:
     """
     p = params
     k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
-    win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
+    win = window_bytes(p)
     floor = 2 * p["out_c"] if inplace else 0     # 0: the call passes NULL
     opts = [conv_scratch(p, inplace)]
     for n in ((4 * k4 + win) if k4 <= 576 else 0, floor):
         if floor <= n < opts[-1]:
             opts.append(n)
     return opts
+
+
+def dilated(params: dict) -> bool:
+    """Whether the CONV_2D has a dilation other than 1."""
+    return params["dil_h"] != 1 or params["dil_w"] != 1
+
+
+def window_bytes(params: dict) -> int:
+    """Bytes of the im2col paths' byte window (after their int16 buffer).
+
+    The window K = f_h * f_w * in_c rounded up to 4 when a filter row
+    (f_w * in_c bytes) is not whole 4-byte chunks, or the convolution is
+    dilated (its taps gathered one by one, ``ekopt_col_dilated``); else 0.
+    """
+    p = params
+    k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
+    return k4 if (p["f_w"] * p["in_c"]) % 4 or dilated(p) else 0
 
 
 def conv_scratch(params: dict, inplace: bool) -> int:
@@ -135,7 +152,8 @@ def conv_scratch(params: dict, inplace: bool) -> int:
         path applies (>= 6 output pixels, K <= 288, activation range all of
         int8, every channel's right shift within 1..31 or a zero multiplier),
         else of two pixels (4 bytes per window byte) up to K = 576, plus K
-        (rounded up) when a filter row f_w * in_c is not a multiple of 4; in place
+        (rounded up) when a filter row f_w * in_c is not a multiple of 4 or
+        the convolution is dilated (:func:`window_bytes`); in place
         also two output pixels for the plain-C 1x1 path (2 * out_c) and one
         for the reference loop (out_c).  The conditions are those of
         kernels/optimized/ek_conv.c.
@@ -144,16 +162,17 @@ def conv_scratch(params: dict, inplace: bool) -> int:
     k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
     npix = p["batches"] * p["out_h"] * p["out_w"]
     ms = list(zip(p["mult"], p["shift"]))
-    fast = (p["f_in_c"] == p["in_c"] and p["dil_h"] == p["dil_w"] == 1
+    fast = (p["f_in_c"] == p["in_c"]
             and all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms))
     need = p["out_c"] if inplace else 0
     if fast:
         six = (npix >= 6 and k4 <= 288 and (p["act_min"], p["act_max"]) == (-128, 127)
                and -128 <= p["out_offset"] <= 127
                and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
-        # Rows of the window that are not whole 4-byte chunks are gathered
-        # in a K-byte (rounded up to 4) buffer after the im2col buffer.
-        win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
+        # Rows of the window that are not whole 4-byte chunks, and dilated
+        # windows, are gathered in a K-byte (rounded up to 4) buffer after
+        # the im2col buffer.
+        win = window_bytes(p)
         if six:
             need = max(need, 12 * k4 + win)
         elif k4 <= 576:
@@ -164,10 +183,11 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 
 
 #: ``ek_paths.h`` macros of ``ek_conv2d_s8``'s paths (kernels/optimized/ek_conv.c):
-#: the reference loop, the six- and two-pixel im2col paths (DSP cores), and the
-#: 1x1 and run-based loops as DSP cores (``_DSP``) and other cores (``_C``) take them.
-CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_TWO", "EKOPT_CONV_1X1_DSP",
-              "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C")
+#: the reference loop, the six- and two-pixel im2col paths (DSP cores) and their
+#: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
+#: loops as DSP cores (``_DSP``) and other cores (``_C``) take them.
+CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_TWO", "EKOPT_CONV_DIL",
+              "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C")
 
 
 def conv_paths(low: Lowered) -> frozenset[str]:
@@ -188,24 +208,29 @@ def conv_paths(low: Lowered) -> frozenset[str]:
     """
     p = low.params
     ms = list(zip(p["mult"], p["shift"]))
-    if (p["f_in_c"] != p["in_c"] or p["dil_h"] != 1 or p["dil_w"] != 1
+    if (p["f_in_c"] != p["in_c"]
             or not all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms)):
         return frozenset({"EKOPT_CONV_REF"})
-    plain = ("EKOPT_CONV_1X1" if p["f_h"] == p["f_w"] == 1 and p["pad_h"] == p["pad_w"] == 0
+    # Dilated: the im2col paths on DSP cores, else the reference loop.
+    plain = ("EKOPT_CONV_REF" if dilated(p)
+             else "EKOPT_CONV_1X1" if p["f_h"] == p["f_w"] == 1 and p["pad_h"] == p["pad_w"] == 0
              else "EKOPT_CONV_RUN")
+    c_path = plain if dilated(p) else plain + "_C"
     K = p["f_h"] * p["f_w"] * p["in_c"]
     k4 = (K + 3) & ~3
-    win = k4 if (p["f_w"] * p["in_c"]) % 4 else 0
+    win = window_bytes(p)
     npix = p["batches"] * p["out_h"] * p["out_w"]
     six_ok = ((p["act_min"], p["act_max"]) == (-128, 127) and -128 <= p["out_offset"] <= 127
               and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
     if npix >= 6 and 3 * k4 <= 864 and 12 * k4 + win <= p["scratch_bytes"] and six_ok:
-        dsp = "EKOPT_CONV_SIX"
+        dsp = {"EKOPT_CONV_SIX"}
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
-        dsp = "EKOPT_CONV_TWO"
+        dsp = {"EKOPT_CONV_TWO"}
     else:
-        dsp = plain + "_DSP"
-    return frozenset({dsp, plain + "_C"})
+        dsp = {c_path if dilated(p) else plain + "_DSP"}
+    if dilated(p) and dsp <= {"EKOPT_CONV_SIX", "EKOPT_CONV_TWO"}:
+        dsp.add("EKOPT_CONV_DIL")
+    return frozenset(dsp | {c_path})
 
 
 def lower(op, graph) -> Lowered:

@@ -5,8 +5,10 @@
  * the order of summation is free; requantization and clamping per output
  * give ek_mbqm's values (ekopt_rq_apply, or ekopt_rq2: one SMLAL).
  *
- * On cores with the DSP extension (no groups, no dilation), by window size
- * K = f_h * f_w * in_c:
+ * On cores with the DSP extension (no groups), by window size
+ * K = f_h * f_w * in_c (dilated windows too: their taps are gathered one
+ * by one, ekopt_col_dilated, path EKOPT_CONV_DIL; K is the whole receptive
+ * field, so few input channels still give a long inner loop):
  *   - K <= 288, >= 6 output pixels, activation range all of int8 and every
  *     channel in ekopt_rq2's range: six-pixel im2col (int16, input offset
  *     added) + 6x1 asm micro-kernel, 18 instructions per 24 MACs
@@ -22,7 +24,8 @@
  * them (the DSP paths widen a group into the buffer first; the plain-C
  * pair path and the reference fallback go through scratch).
  *
- * Run-based path (no groups, no dilation; every path on cores without DSP):
+ * Run-based path (no groups, no dilation; every path on cores without DSP,
+ * where dilated convolutions take the reference loop):
  *   - the filter window of an output pixel, clipped to the input, is a few
  *     contiguous runs: one per filter row, (fx1 - fx0) * in_c bytes long in
  *     both the input (NHWC) and the filter (OHWI);
@@ -59,6 +62,7 @@
 #endif
 #define EKOPT_CONV_DSP6 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_SIX))
 #define EKOPT_CONV_DSP2 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_TWO))
+#define EKOPT_CONV_DILATED (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_DIL))
 
 #define EKOPT_KMAX 576      /* window size limit of the 2-pixel path */
 #define EKOPT_P6_WORDS 864  /* buffer words of the 6-pixel path (3,456 bytes): K <= 288 */
@@ -277,12 +281,46 @@ static inline void ekopt_col_words(int32_t *w, int32_t nsl, const int8_t *x, int
     }
 }
 
+#if EKOPT_CONV_DILATED
+/* A dilated window (taps dil_h rows and dil_w columns apart) as contiguous
+ * bytes in win, tap by tap (in_c bytes each, the input zero point for a
+ * tap in the padding, and up to the end of the last chunk), then into slot
+ * s of buf as ekopt_col_words does. */
+static __attribute__((noinline)) void
+ekopt_col_dilated(const ek_conv_params *p, const int8_t *in, int32_t *w, int8_t *win,
+                  int32_t nsl, int32_t b, int32_t iy0, int32_t ix0, int32_t off, int32_t off2) {
+    const int32_t c = p->in_c, K = p->f_h * p->f_w * c;
+    const int8_t zp = (int8_t)(-off);
+    const int8_t *img = in + (int64_t)b * p->in_h * p->in_w * c;
+    int8_t *d = win;
+    for (int32_t fy = 0, iy = iy0; fy < p->f_h; ++fy, iy += p->dil_h) {
+        const int row_in = iy >= 0 && iy < p->in_h;
+        for (int32_t fx = 0, ix = ix0; fx < p->f_w; ++fx, ix += p->dil_w, d += c) {
+            if (row_in && ix >= 0 && ix < p->in_w) {
+                memcpy(d, img + ((int64_t)iy * p->in_w + ix) * c, (size_t)c);
+            } else {
+                memset(d, zp, (size_t)c);
+            }
+        }
+    }
+    for (int32_t j = K; j & 3; ++j) *d++ = zp;
+    ekopt_col_words(w, nsl, win, (K + 3) & ~3, off2);
+}
+#endif
+
 /* Unroll the window of output pixel (b, oy, ox) into slot s: K values
  * x + in_offset, then 0 up to the end of the last chunk.  A tap in the
  * padding is 0 too (skipping it, as the reference does, adds nothing). */
 static void ekopt_col_pixel(const ek_conv_params *p, const int8_t *in, int32_t *buf, int8_t *win,
                             int32_t nsl, int32_t s, int32_t b, int32_t oy, int32_t ox,
                             int32_t off, int32_t off2) {
+#if EKOPT_CONV_DILATED
+    if (p->dil_h != 1 || p->dil_w != 1) {
+        ekopt_col_dilated(p, in, buf + s * 2, win, nsl, b, oy * p->stride_h - p->pad_h,
+                          ox * p->stride_w - p->pad_w, off, off2);
+        return;
+    }
+#endif
     const int32_t c = p->in_c, f_row = p->f_w * c, in_row = p->in_w * c;
     const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
     const int32_t fx0 = ek_max32(0, -ix0), fx1 = ek_max32(fx0, ek_min32(p->f_w, p->in_w - ix0));
@@ -492,8 +530,17 @@ ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                   const int32_t *bias, int8_t *out, int8_t *scratch) {
     const int inplace = ek_conv_overlaps(p, in, out);
-    (void)inplace, (void)scratch, (void)filter, (void)bias;  /* paths left out */
-    if (p->f_in_c != p->in_c || p->dil_h != 1 || p->dil_w != 1
+#if EKOPT_USE(EKOPT_CONV_DIL)
+    /* A dilated layer takes an im2col path: its window gathered tap by
+     * tap; the reference loop below when no buffer fits or without DSP. */
+    const int dil = p->dil_h != 1 || p->dil_w != 1;
+#else
+    /* No dilated layer takes an im2col path: all take the reference loop. */
+    const int dil = 0;
+#endif
+    (void)inplace, (void)scratch, (void)filter, (void)bias, (void)dil;  /* paths left out */
+    if (p->f_in_c != p->in_c
+        || (!EKOPT_USE(EKOPT_CONV_DIL) && (p->dil_h != 1 || p->dil_w != 1))
         || !ekopt_rq_ok(p->mult, p->shift, p->out_c)) {
 #if EKOPT_USE(EKOPT_CONV_REF)
         ek_conv_reference_buf(p, in, filter, bias, out, inplace ? scratch : 0);
@@ -508,7 +555,7 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
          * generator may give less than conv_scratch's first choice, see
          * ops/conv.py conv_scratch_options). */
         const int32_t K = p->f_h * p->f_w * p->in_c, k4 = (K + 3) & ~3;
-        const int32_t win = (p->f_w * p->in_c) & 3 ? k4 : 0;
+        const int32_t win = ((p->f_w * p->in_c) & 3) || dil ? k4 : 0;
         if (p->batches * p->out_h * p->out_w >= 6 && 3 * k4 <= EKOPT_P6_WORDS
             && 12 * k4 + win <= p->scratch_bytes && ekopt_dsp6_ok(p)) {
 #if EKOPT_CONV_DSP6
@@ -526,6 +573,17 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
             EKOPT_NOT_LISTED();
 #endif
         }
+    }
+#endif
+#if EKOPT_USE(EKOPT_CONV_DIL)
+    if (dil) {
+        /* No DSP, or no room for an im2col buffer: the reference loop. */
+#if EKOPT_USE(EKOPT_CONV_REF)
+        ek_conv_reference_buf(p, in, filter, bias, out, inplace ? scratch : 0);
+        return;
+#else
+        EKOPT_NOT_LISTED();
+#endif
     }
 #endif
     if (p->f_h == 1 && p->f_w == 1 && p->pad_h == 0 && p->pad_w == 0) {
