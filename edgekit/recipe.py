@@ -26,6 +26,8 @@ training, the compression steps and the quantization::
     [train]                       # defaults: the architecture's registry recipe
     epochs = 16
     seed = 0
+    # augment = { copies = 4, speed = 0.15, noise = ["white", "mix"] }   # or true / false;
+    #                             #   keys: edgekit.data.augment.AugmentConfig
 
     [[steps]]                     # run in order on the current model
     kind = "prune"                # structured channel pruning
@@ -150,6 +152,13 @@ def load_recipe(path) -> dict:
         if s["kind"] == "prune" and ("ratio" in s) == ("max_params" in s):
             raise ConfigError(f"recipe: steps[{i}] (prune) needs exactly one of ratio, "
                               "max_params")
+    if "augment" in r["train"]:
+        from edgekit.data.augment import parse_augment  # noqa: PLC0415
+
+        try:
+            parse_augment(r["train"]["augment"])
+        except ConfigError as exc:
+            raise ConfigError(f"recipe: [train] {exc}") from None
     q = r["quantize"]
     if q.get("activations", "int8") not in ("int8", "int16"):
         raise ConfigError("recipe: [quantize] activations must be 'int8' or 'int16'")

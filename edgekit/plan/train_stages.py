@@ -102,6 +102,35 @@ def _train_message(art: Artifacts) -> str:
     return f"{c['arch']} {c['hparams']}, {c['epochs']} epochs, seed {c['seed']}"
 
 
+def _augment_copies(art: Artifacts, augment):
+    """The features of the recipe's augmented waveform copies of the training clips, or None.
+
+    The clips are read again from ``Dataset.files_train`` (resampled to the
+    features' rate as the loader does) and go through the dataset's own
+    feature computation (the front end's C for front-end features).
+    """
+    from edgekit.data.augment import augmented_copies, parse_augment  # noqa: PLC0415
+    from edgekit.data.resample import resample  # noqa: PLC0415
+    from edgekit.data.wav import read_wav  # noqa: PLC0415
+
+    aug = parse_augment(augment)
+    if not aug.waveform:
+        return None
+    ds = art.dataset
+    if ds.name == "speech_commands" or len(ds.files_train) != len(ds.x_train):
+        raise ConfigError(f"waveform augmentation (augment copies = {aug.copies}) needs one "
+                          f"clip file per training example; dataset {ds.name} has generated "
+                          "clips (use feature-level augmentation only)")
+    rate = ds.feature_config.sample_rate
+    clips = []
+    for path in ds.files_train:
+        samples, sr = read_wav(path)
+        clips.append(samples if sr == rate else resample(samples, sr, rate))
+    art.progress.info(f"augmenting: {aug.copies} waveform copies of {len(clips)} clips "
+                      "through the front end")
+    return augmented_copies(clips, ds.feature_config, aug, art.train_cfg["seed"])
+
+
 def _train_run(art: Artifacts) -> None:
     from edgekit.models import registry  # noqa: PLC0415
     from edgekit.models.train import evaluate_float, save_model, train  # noqa: PLC0415
@@ -110,11 +139,13 @@ def _train_run(art: Artifacts) -> None:
     model = registry.build_model(cfg["arch"], ds.input_shape, ds.num_classes, seed=cfg["seed"],
                                  **cfg["hparams"])
     val = (ds.x_val, ds.y_val) if ds.x_val is not None and len(ds.x_val) else None
+    kwargs = dict(cfg["train_kwargs"])
+    kwargs["augment_copies"] = _augment_copies(art, kwargs.get("augment"))
     result = train(model, ds.x_train, ds.y_train, epochs=cfg["epochs"],
                    batch_size=cfg["batch_size"], seed=cfg["seed"],
                    learning_rate=cfg["learning_rate"],
                    progress=progress.stream is not None and not progress.quiet,
-                   validation=val, callbacks=art.callbacks, **cfg["train_kwargs"])
+                   validation=val, callbacks=art.callbacks, **kwargs)
     float_acc = evaluate_float(model, ds.x_test, ds.y_test)
     progress.info(f"float test accuracy {float_acc:.4f} ({result.seconds:.0f} s)")
     art.model = art.teacher = model
