@@ -32,8 +32,6 @@ from edgekit.firmware_export.ops import mul as mul_op
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
 from edgekit.firmware_export.quant import mbqm, wrap32
 
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-
 #: The spike stages, in chain order (each an ADD or MUL with one scalar constant).
 SPIKE_ROLES = ("d", "z1", "z2", "z3", "s")
 
