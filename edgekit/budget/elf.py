@@ -20,7 +20,7 @@ __all__ = ["ARM_NM", "elf_breakdown"]
 
 ARM_NM = "arm-none-eabi-nm"
 _WEIGHT = re.compile(r"ek_c\d+")
-_EDGEKIT_CODE = ("ek_", "edgekit_invoke", "edgekit_reset", "edgekit_op_names")
+_EDGEKIT_CODE = ("ek_", "edgekit_invoke", "edgekit_reset", "edgekit_op_kind")
 
 
 def _nm() -> str:
@@ -48,7 +48,7 @@ def elf_breakdown(elf: str | Path) -> dict[str, int]:
     dict of str to int
         ``weights`` (``ek_c<N>`` symbols), ``op_params`` (``ek_op*``),
         ``edgekit_code`` (other ``ek_*`` symbols, ``edgekit_invoke``,
-        ``edgekit_reset``, ``edgekit_op_names``) and ``other_flash`` (every
+        ``edgekit_reset``, ``edgekit_op_kind(s)``) and ``other_flash`` (every
         other sized symbol outside ``.bss``).
 
     Raises

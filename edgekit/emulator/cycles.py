@@ -448,7 +448,7 @@ def trace_cycles(trace: Iterable[str], elf_insns: dict[int, Instruction],
     elf_insns, symbols : dict
         From :func:`disassemble` of the ELF that ran.
     op_names : list of str
-        ``edgekit_op_names`` (from the harness output).
+        The op names (from the harness output).
     model : TimingModel, optional
         Must be the model the instructions were decoded with.
 

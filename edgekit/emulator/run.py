@@ -64,7 +64,7 @@ class EmulatorRun:
     per_op_cases : numpy.ndarray
         ``int64`` array ``(N, NUM_OPS)``: every op's count in every case.
     op_names : list of str
-        ``edgekit_op_names`` as printed by the firmware.
+        The op names as printed by the firmware (``EDGEKIT_OP_NAME(i)``).
     stack_bytes : int
         Stack high-water mark (bytes) over the whole run.
     clock : str

@@ -197,8 +197,9 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     -------
     context : dict
         Header values (sizes, input/output quantization and arena offsets),
-        ``op_names``, ``constants`` (in the order the calls first use them),
-        ``op_params_list`` and ``calls`` (in ``plan.order``), ``states``
+        ``op_kinds`` (the distinct op names) and ``op_kind`` (per op, the
+        position of its name in ``op_kinds``), ``constants`` (in the order
+        the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``), ``states``
         (with their write-back: ``"copy"`` or ``"requantize"``) and
         ``order`` (the strategy of the op order and its arena).
     weight_bytes : int
@@ -275,6 +276,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
     xi, yi = data_io(graph)
     x, y = graph.tensors[xi], graph.tensors[yi]
+    names = [("LIF" if i in graph.fused else name) for i, name in enumerate(graph.opcodes())]
+    kinds = sorted(set(names))
     context = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
@@ -285,8 +288,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         output_scale=y.s, output_zp=y.zp, output_offset=plan.offsets[y.index],
         frames_per_call=frames_per_call(graph),
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
-        op_names=[("LIF" if i in graph.fused else name)
-                  for i, name in enumerate(graph.opcodes())],
+        op_kinds=kinds, op_kind=[kinds.index(n) for n in names],
         constants=list(constants.values()), op_params_list=op_params, calls=calls,
         states=state_list,
         order=dict(strategy=plan.order_strategy, arena_bytes=plan.arena_bytes,
@@ -446,7 +448,7 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
                if low.inplace}
     # The op order with the smallest arena (the file order unless another
     # topological order saves bytes); ops keep their TFLite index in the
-    # profiling hooks and edgekit_op_names whatever the order.  State
+    # profiling hooks and EDGEKIT_OP_NAME whatever the order.  State
     # tensors live outside the arena.
     plan = fit_scratch(graph, lowered, aliases, inplace,
                        external={a for a, _ in graph.state_pairs()},

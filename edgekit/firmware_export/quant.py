@@ -83,3 +83,49 @@ def per_channel_multipliers(input_scale: float, filter_scales: np.ndarray,
         mults.append(m)
         shifts.append(sh)
     return mults, shifts
+
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def wrap32(x: int) -> int:
+    """``x`` wrapped to int32 (two's complement), as a C cast does."""
+    return (x + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _srdhm(a: int, b: int) -> int:
+    """Saturating rounding doubling high multiply (``ek_srdhm``)."""
+    if a == b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    num = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    q = abs(num) >> 31               # C division truncates toward zero
+    return q if num >= 0 else -q
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    """Rounding divide by a power of two, ties away from zero (``ek_rdbpot``)."""
+    mask = (1 << exponent) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+def mbqm(x: int, multiplier: int, shift: int) -> int:
+    """``x * multiplier * 2**(shift - 31)`` as ``ek_mbqm`` (TFLite's
+    MultiplyByQuantizedMultiplier) computes it.
+
+    Parameters
+    ----------
+    x : int
+        An int32 value.
+    multiplier : int
+        Q0.31 multiplier.
+    shift : int
+        Power-of-two exponent (left when > 0).
+
+    Returns
+    -------
+    int
+    """
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rdbpot(_srdhm(wrap32(x << left), multiplier), right)

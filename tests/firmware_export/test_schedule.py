@@ -285,8 +285,10 @@ def test_reordered_lmu_is_bit_exact_and_profiled_by_tflite_index(lmu_int8, tmp_p
     with_code = [i for i, low in zip(plan.order, [exp.lowered[i] for i in plan.order])
                  if low.kernel is not None]
     assert begins == with_code
-    names = model_c.split("edgekit_op_names[EDGEKIT_NUM_OPS] = {")[1].split("};")[0]
-    assert [s.strip().strip('"') for s in names.split(",") if s.strip()] == \
+    kinds = model_c.split("edgekit_op_kinds[")[1].split("{")[1].split("};")[0]
+    kinds = [s.strip().strip('"') for s in kinds.split(",") if s.strip()]
+    kind = model_c.split("edgekit_op_kind[EDGEKIT_NUM_OPS] = {")[1].split("};")[0]
+    assert [kinds[int(k)] for k in kind.split(",") if k.strip()] == \
         [op.opcode for op in graph.operators]
     x = np.random.default_rng(3).integers(-128, 128, (16, 64, 40), dtype=np.int8)
     np.testing.assert_array_equal(run_generated_host(lmu_int8, x), run_tflm(lmu_int8, x))

@@ -29,6 +29,12 @@
 #include "edgekit_semihost.h"
 #include "model.h"
 
+/* A generated model.h names ops through EDGEKIT_OP_NAME(i) (compact
+ * tables); other models (the front end's, test fixtures) define the array. */
+#ifndef EDGEKIT_OP_NAME
+#define EDGEKIT_OP_NAME(i) edgekit_op_names[i]
+#endif
+
 /* ---------------------------------------------------------------- clock */
 
 #define EDGEKIT_SYST_CSR (*(volatile uint32_t *)0xE000E010u)
@@ -294,7 +300,7 @@ int main(void)
         edgekit_puts("OPNAME ");
         edgekit_putu((uint64_t)i);
         edgekit_putc(' ');
-        edgekit_puts(edgekit_op_names[i] != 0 ? edgekit_op_names[i] : "?");
+        edgekit_puts(EDGEKIT_OP_NAME(i) != 0 ? EDGEKIT_OP_NAME(i) : "?");
         edgekit_putc('\n');
     }
 

@@ -73,6 +73,20 @@ typedef struct {
 
 void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* ADD/SUB of an activation and a constant repeating with period cols
+ * (ops/add.py const_operand, kernels/ek_add_const.c): terms[c] is twice the
+ * constant's rescaled value (negated for SUB x - c), computed at generation
+ * time; the _half variant is for an input whose multiplier is exactly 0.5. */
+typedef struct {
+    int32_t rows, cols;
+    int32_t in_offset21, in_mult, in_add, in_rsh;   /* not read by _half */
+    int32_t out_mult, out_add, out_rsh, act_min, act_max;
+    const int32_t *terms;           /* cols values */
+} ek_add_const_params;
+
+void ek_add_const_s8(const ek_add_const_params *p, const int8_t *in, int8_t *out);
+void ek_add_const_half_s8(const ek_add_const_params *p, const int8_t *in, int8_t *out);
+
 typedef struct {
     int32_t outer, reduce, inner;   /* input viewed as [outer, reduce, inner] */
     int32_t in_zp, out_zp;

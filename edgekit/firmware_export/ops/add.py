@@ -4,7 +4,7 @@ brought to a common scale 2 * max(s1, s2) with 20 bits of headroom)."""
 from __future__ import annotations
 
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
-from edgekit.firmware_export.quant import activation_range, f32, quantize_multiplier
+from edgekit.firmware_export.quant import activation_range, f32, mbqm, quantize_multiplier
 
 LEFT_SHIFT = 20
 MAX_DIMS = 6
@@ -35,12 +35,101 @@ def broadcast_params(op, a, b, y) -> dict:
         return st
 
     s1, s2 = strides(a), strides(b)
-    same = list(a.shape) == list(b.shape) == list(y.shape)
+    # Inputs that broadcast to the output with as many elements as it (shapes
+    # equal up to leading 1s) are read in order: the flat loop.
+    same = a.num_elements == b.num_elements == y.num_elements
     return dict(size=y.num_elements, broadcast=int(not same), out_shape=tuple(out),
                 in1_strides=tuple(s1), in2_strides=tuple(s2))
 
 
-def lower(op, graph) -> Lowered:
+def const_period(x, c, y) -> int | None:
+    """The period of constant ``c`` along activation ``x`` in ``x (+) c -> y``.
+
+    Returns the number of elements of ``c`` when ``x`` has as many elements as
+    ``y`` and ``c`` (leading 1s dropped) equals the last dims of ``y``: output
+    element ``i`` then reads ``x[i]`` and ``c[i % period]``.  None otherwise.
+    """
+    if x.is_const or not c.is_const or x.num_elements != y.num_elements:
+        return None
+    tail = [int(d) for d in c.shape]
+    while tail and tail[0] == 1:
+        tail.pop(0)
+    out = [int(d) for d in y.shape]
+    if len(tail) > len(out) or (tail and out[len(out) - len(tail):] != tail):
+        return None
+    return max(c.num_elements, 1)
+
+
+def const_operand(op, graph, params: dict, subtract: bool = False) -> Lowered | None:
+    """ADD (either input) or SUB (second input) of a constant, as
+    ``ek_add_const_s8`` (``ek_add_const_half_s8`` when the activation's
+    multiplier is exactly 0.5): the constant's rescaled value is computed here,
+    once per position of its period (``terms``), not per element.
+
+    Parameters
+    ----------
+    op : Operator
+    graph : Graph
+    params : dict
+        The op's ``ek_add_params`` fields (offsets, multipliers, shifts,
+        activation range), as :func:`lower` or ``ops.sub.lower`` compute them.
+    subtract : bool
+        SUB: ``in1 - in2``.
+
+    Returns
+    -------
+    Lowered or None
+        None (the general kernel) when no input is a constant with a period
+        along the other (:func:`const_period`), for SUB of a constant first,
+        or for shifts outside the kernel's exact range (output right shift
+        1..23, the activation's 1..30 unless its multiplier is 0.5).
+    """
+    a, b = graph.op_inputs(op)[:2]
+    y = graph.op_outputs(op)[0]
+    ro = -params["out_shift"]
+    if params["left_shift"] != LEFT_SHIFT or not 1 <= ro <= 23 or params["out_mult"] <= 0:
+        return None
+    for k, (x, c) in enumerate(((a, b), (b, a))):
+        period = const_period(x, c, y)
+        if period is None or (subtract and k == 1):
+            continue
+        xi, ci = ("in1", "in2") if k == 0 else ("in2", "in1")
+        im, ri, io = params[f"{xi}_mult"], -params[f"{xi}_shift"], params[f"{xi}_offset"]
+        half = im == 1 << 30 and ri == 0
+        if not half and (not 1 <= ri <= 30 or im <= 0):
+            continue
+        terms = []
+        for v in [int(v) for v in c.data.reshape(-1)] or [0]:
+            t = mbqm((v + params[f"{ci}_offset"]) << LEFT_SHIFT, params[f"{ci}_mult"],
+                     params[f"{ci}_shift"])
+            terms.append(2 * ((-t if subtract else t) + (io << (LEFT_SHIFT - 1) if half else 0)))
+        p = dict(rows=y.num_elements // period, cols=period,
+                 in_offset21=0 if half else io << (LEFT_SHIFT + 1), in_mult=im,
+                 in_add=0 if half else 1 << (ri - 1), in_rsh=ri,
+                 out_mult=params["out_mult"],
+                 out_add=(1 << (ro - 1)) + (params["out_offset"] << ro), out_rsh=ro,
+                 act_min=params["act_min"], act_max=params["act_max"], terms=terms)
+        # Element i is read right before output element i is written.
+        return Lowered("ek_add_const_half_s8" if half else "ek_add_const_s8",
+                       "ek_add_const_params", p, [x.index, y.index],
+                       source="ek_add_const.c", inplace=(x.index,))
+    return None
+
+
+def add_params(op, graph) -> dict:
+    """The ``ek_add_params`` fields of an int8 ADD (the general kernel's).
+
+    Parameters
+    ----------
+    op : Operator
+    graph : Graph
+
+    Returns
+    -------
+    dict
+        Field -> value (shapes and strides of :func:`broadcast_params`, offsets,
+        multipliers, shifts, activation range).
+    """
     a, b = graph.op_inputs(op)[:2]
     y = graph.op_outputs(op)[0]
     require_int8(op, a, b, y)
@@ -53,6 +142,16 @@ def lower(op, graph) -> Lowered:
     params.update(in1_offset=-a.zp, in2_offset=-b.zp, out_offset=y.zp, left_shift=LEFT_SHIFT,
                   in1_mult=m1, in1_shift=sh1, in2_mult=m2, in2_shift=sh2,
                   out_mult=mo, out_shift=sho, act_min=act_min, act_max=act_max)
+    return params
+
+
+def lower(op, graph) -> Lowered:
+    a, b = graph.op_inputs(op)[:2]
+    y = graph.op_outputs(op)[0]
+    params = add_params(op, graph)
+    fast = const_operand(op, graph, params)
+    if fast is not None:
+        return fast
     # Element i of a full-shape input is read right before output element i
     # is written, so the output may overwrite such an input.
     inplace = tuple(t.index for t in (a, b) if list(t.shape) == list(y.shape) and not t.is_const)

@@ -30,57 +30,14 @@ from __future__ import annotations
 from edgekit.firmware_export.ops import add as add_op
 from edgekit.firmware_export.ops import mul as mul_op
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
-
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+from edgekit.firmware_export.quant import mbqm, wrap32
 
 #: The spike stages, in chain order (each an ADD or MUL with one scalar constant).
 SPIKE_ROLES = ("d", "z1", "z2", "z3", "s")
 
 
-def _wrap32(x: int) -> int:
-    return (x + (1 << 31)) % (1 << 32) - (1 << 31)
-
-
-def _srdhm(a: int, b: int) -> int:
-    """Saturating rounding doubling high multiply (``ek_srdhm``)."""
-    if a == b == INT32_MIN:
-        return INT32_MAX
-    ab = a * b
-    num = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
-    q = abs(num) >> 31               # C division truncates toward zero
-    return q if num >= 0 else -q
-
-
-def _rdbpot(x: int, exponent: int) -> int:
-    """Rounding divide by a power of two, ties away from zero (``ek_rdbpot``)."""
-    mask = (1 << exponent) - 1
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
-
-
-def mbqm(x: int, multiplier: int, shift: int) -> int:
-    """``x * multiplier * 2**(shift - 31)`` as ``ek_mbqm`` (TFLite's
-    MultiplyByQuantizedMultiplier) computes it.
-
-    Parameters
-    ----------
-    x : int
-        An int32 value.
-    multiplier : int
-        Q0.31 multiplier.
-    shift : int
-        Power-of-two exponent (left when > 0).
-
-    Returns
-    -------
-    int
-    """
-    left, right = max(shift, 0), max(-shift, 0)
-    return _rdbpot(_srdhm(_wrap32(x << left), multiplier), right)
-
-
 def add_one(p: dict, a: int, b: int) -> int:
-    """One int8 ADD element (``ek_add_one``) with the parameters of :func:`.add.lower`.
+    """One int8 ADD element (``ek_add_one``) with the parameters of :func:`.add.add_params`.
 
     Parameters
     ----------
@@ -94,8 +51,8 @@ def add_one(p: dict, a: int, b: int) -> int:
     int
         The output code.
     """
-    s1 = mbqm(_wrap32((a + p["in1_offset"]) << p["left_shift"]), p["in1_mult"], p["in1_shift"])
-    s2 = mbqm(_wrap32((b + p["in2_offset"]) << p["left_shift"]), p["in2_mult"], p["in2_shift"])
+    s1 = mbqm(wrap32((a + p["in1_offset"]) << p["left_shift"]), p["in1_mult"], p["in1_shift"])
+    s2 = mbqm(wrap32((b + p["in2_offset"]) << p["left_shift"]), p["in2_mult"], p["in2_shift"])
     r = mbqm(s1 + s2, p["out_mult"], p["out_shift"]) + p["out_offset"]
     return min(max(r, p["act_min"]), p["act_max"])
 
@@ -122,7 +79,7 @@ def mul_one(p: dict, a: int, b: int) -> int:
 
 def _const_stage(op, graph):
     """``f(code)`` of an ADD/MUL with one scalar int8 constant, and the constant's side."""
-    low = (add_op.lower if op.opcode == "ADD" else mul_op.lower)(op, graph)
+    p = add_op.add_params(op, graph) if op.opcode == "ADD" else mul_op.lower(op, graph).params
     a, b = graph.op_inputs(op)[:2]
     if a.is_const == b.is_const:
         raise fail(op, "a LIF stage needs exactly one constant input")
@@ -131,10 +88,9 @@ def _const_stage(op, graph):
         raise fail(op, f"constant {c.index} of a LIF stage has {c.num_elements} elements, not 1")
     code = int(c.data.reshape(-1)[0])
     one = add_one if op.opcode == "ADD" else mul_one
-    p = low.params
     if a.is_const:
-        return (lambda x: one(p, code, x)), low, 0, code
-    return (lambda x: one(p, x, code)), low, 1, code
+        return (lambda x: one(p, code, x)), p, 0, code
+    return (lambda x: one(p, x, code)), p, 1, code
 
 
 def _mul_const_term(op, graph, data_tensor: int, other_code: int) -> dict:
@@ -190,7 +146,7 @@ def lif_params(graph, chain: dict) -> dict:
     v_op = chain.get("v")
     add_fields = ("in1_offset", "in2_offset", "left_shift", "in1_mult", "in1_shift", "in2_mult",
                   "in2_shift", "out_mult", "out_shift", "out_offset", "act_min", "act_max")
-    ap = add_op.lower(v_op, graph).params if v_op is not None else {}
+    ap = add_op.add_params(v_op, graph) if v_op is not None else {}
     p.update({f"v_{k}": int(ap.get(k, 0)) for k in add_fields})
     p["has_prev"] = int(v_op is not None)
     p["has_next"] = int("r" in chain)

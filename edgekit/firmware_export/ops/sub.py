@@ -6,7 +6,7 @@ float, then quantized."""
 
 from __future__ import annotations
 
-from edgekit.firmware_export.ops.add import LEFT_SHIFT, broadcast_params
+from edgekit.firmware_export.ops.add import LEFT_SHIFT, broadcast_params, const_operand
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
 from edgekit.firmware_export.quant import activation_range, f32, quantize_multiplier
 
@@ -28,5 +28,8 @@ def lower(op, graph) -> Lowered:
                   in1_mult=m1, in1_shift=sh1, in2_mult=m2, in2_shift=sh2,
                   out_mult=mo, out_shift=sho, act_min=act_min, act_max=act_max,
                   subtract=1)
+    fast = const_operand(op, graph, params, subtract=True)
+    if fast is not None:
+        return fast
     return Lowered("ek_add_s8", "ek_add_params", params, [a.index, b.index, y.index],
                    source="ek_add.c")
