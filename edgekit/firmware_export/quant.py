@@ -93,7 +93,7 @@ def wrap32(x: int) -> int:
     return (x + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
-def _srdhm(a: int, b: int) -> int:
+def srdhm(a: int, b: int) -> int:
     """Saturating rounding doubling high multiply (``ek_srdhm``)."""
     if a == b == INT32_MIN:
         return INT32_MAX
@@ -103,7 +103,7 @@ def _srdhm(a: int, b: int) -> int:
     return q if num >= 0 else -q
 
 
-def _rdbpot(x: int, exponent: int) -> int:
+def rdbpot(x: int, exponent: int) -> int:
     """Rounding divide by a power of two, ties away from zero (``ek_rdbpot``)."""
     mask = (1 << exponent) - 1
     threshold = (mask >> 1) + (1 if x < 0 else 0)
@@ -128,4 +128,4 @@ def mbqm(x: int, multiplier: int, shift: int) -> int:
     int
     """
     left, right = max(shift, 0), max(-shift, 0)
-    return _rdbpot(_srdhm(wrap32(x << left), multiplier), right)
+    return rdbpot(srdhm(wrap32(x << left), multiplier), right)

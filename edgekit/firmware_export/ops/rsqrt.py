@@ -12,41 +12,16 @@ import math
 import numpy as np
 
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
-from edgekit.firmware_export.quant import f32, quantize_multiplier
+from edgekit.firmware_export.quant import (INT32_MAX as I32_MAX, INT32_MIN as I32_MIN, f32,
+                                           mbqm, quantize_multiplier, rdbpot, srdhm, wrap32)
 
-I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 SHIFT = 20
-
-
-def _wrap(x: int) -> int:
-    return (x + (1 << 31)) % (1 << 32) - (1 << 31)
-
-
-def srdhm(a: int, b: int) -> int:
-    if a == b == I32_MIN:
-        return I32_MAX
-    ab = a * b
-    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    q = ab + nudge
-    return q // (1 << 31) if q >= 0 else -((-q) // (1 << 31))   # C: toward zero
-
-
-def rdbpot(x: int, e: int) -> int:
-    mask = (1 << e) - 1
-    rem = x & mask
-    thr = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> e) + (1 if rem > thr else 0)
 
 
 def sat_mul_pot(x: int, e: int) -> int:
     if e <= 0:
         return rdbpot(x, -e)
     return max(I32_MIN, min(I32_MAX, x << e))
-
-
-def mbqm(x: int, m: int, shift: int) -> int:
-    left, right = max(shift, 0), max(-shift, 0)
-    return rdbpot(srdhm(_wrap(x * (1 << left)), m), right)
 
 
 def inv_sqrt(v: int) -> tuple[int, int]:
@@ -66,10 +41,10 @@ def inv_sqrt(v: int) -> tuple[int, int]:
     x = 1 << 28
     for _ in range(5):
         x3 = sat_mul_pot(srdhm(srdhm(x, x), x), 6)
-        x = sat_mul_pot(_wrap(srdhm(half_three, x) - srdhm(half_input, x3)), 3)
+        x = sat_mul_pot(wrap32(srdhm(half_three, x) - srdhm(half_input, x3)), 3)
     x = srdhm(x, 1518500250)
     if shift < 0:
-        x = _wrap(x << -shift)
+        x = wrap32(x << -shift)
         shift = 0
     return x, -shift
 
