@@ -22,29 +22,13 @@
  * The two functions are separate (-ffunction-sections): a firmware links the
  * ones its model calls. */
 #include "ek_kernels.h"
-
-/* (a*b + 2^31) >> 32, the rounding high product. */
-static inline int32_t ek_add_const_mulhr(int32_t a, int32_t b) {
-#if defined(__ARM_FEATURE_DSP)
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-#else
-    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
-#endif
-}
-
-/* rdbpot(srdhm(v, mult), rsh) + zp from v2 = 2v and add = 2^(rsh-1) + (zp << rsh). */
-static inline int32_t ek_add_const_rq(int32_t v2, int32_t mult, int32_t add, int32_t rsh) {
-    const int32_t h = ek_add_const_mulhr(v2, mult);
-    return (h + add + (h >> 31)) >> rsh;
-}
+#include "ek_fixedpoint.h"
 
 /* The output code from twice the sum.  The loops pass the fields as locals:
  * an int8 store may alias *p, so reading them there reloads them per element. */
 static inline int8_t ek_add_const_out(int32_t sum2, int32_t om, int32_t oa, int32_t orsh,
                                       int32_t lo, int32_t hi) {
-    const int32_t r = ek_add_const_rq(sum2, om, oa, orsh);
+    const int32_t r = ek_rq_x2(sum2, om, oa, orsh);
     return (int8_t)(r < lo ? lo : (r > hi ? hi : r));
 }
 
@@ -70,7 +54,7 @@ void ek_add_const_s8(const ek_add_const_params *p, const int8_t *in, int8_t *out
     const int32_t lo = p->act_min, hi = p->act_max;
     int32_t c = 0;
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t s = ek_add_const_rq((int32_t)((uint32_t)in[i] << 21) + off, m, add, rsh);
+        const int32_t s = ek_rq_x2((int32_t)((uint32_t)in[i] << 21) + off, m, add, rsh);
         out[i] = ek_add_const_out(2 * s + terms[c], om, oa, orsh, lo, hi);
         if (++c == cols) c = 0;
     }

@@ -56,4 +56,22 @@ static inline int32_t ek_mbqm(int32_t x, int32_t multiplier, int shift) {
     return ek_rdbpot(ek_srdhm(ek_shl(x, left), multiplier), right);
 }
 
+/* (a*b + 2^31) >> 32, the rounding high product (SMMULR on cores with DSP). */
+static inline int32_t ek_mulhr(int32_t a, int32_t b) {
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+#endif
+}
+
+/* rdbpot(srdhm(x, mult), rsh) + zp in one rounding high product, from x2 = 2x
+ * and add = 2^(rsh-1) + (zp << rsh) (the ADD kernels' requantization). */
+static inline int32_t ek_rq_x2(int32_t x2, int32_t mult, int32_t add, int32_t rsh) {
+    const int32_t h = ek_mulhr(x2, mult);
+    return (h + add + (h >> 31)) >> rsh;
+}
+
 #endif /* EK_FIXEDPOINT_H */

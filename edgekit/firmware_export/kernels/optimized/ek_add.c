@@ -29,24 +29,6 @@
 
 #define EKADD_LS 20
 
-/* (a*b + 2^31) >> 32, the rounding high product. */
-static inline int32_t ekadd_mulhr(int32_t a, int32_t b) {
-#if EKOPT_DSP
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-#else
-    return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
-#endif
-}
-
-/* One requantization: rdbpot(srdhm(x, mult), rsh) + zp, from x2 = 2x and
- * add = 2^(rsh-1) + (zp << rsh). */
-static inline int32_t ekadd_rq(int32_t x2, int32_t mult, int32_t add, int32_t rsh) {
-    const int32_t h = ekadd_mulhr(x2, mult);
-    return (h + add + (h >> 31)) >> rsh;
-}
-
 typedef struct {
     int32_t half;          /* 1: multiplier 0.5, the shifted add only */
     int32_t off;           /* offset << 21 (general) or << 19 (half) */
@@ -72,7 +54,7 @@ static inline __attribute__((always_inline)) int32_t ekadd_in_apply(int32_t x, c
                                                                     int32_t off, int32_t mult,
                                                                     int32_t add, int32_t rsh) {
     if (half) return (int32_t)((uint32_t)x << (EKADD_LS - 1)) + off;
-    return ekadd_rq((int32_t)((uint32_t)x << (EKADD_LS + 1)) + off, mult, add, rsh);
+    return ek_rq_x2((int32_t)((uint32_t)x << (EKADD_LS + 1)) + off, mult, add, rsh);
 }
 
 /* The flat same-shape loop; half1, half2 and subtract are literals at every
@@ -93,7 +75,7 @@ static inline __attribute__((always_inline)) void ekadd_flat(
         const int32_t s1 = ekadd_in_apply(e1[i], half1, o1, m1, a1, r1);
         const int32_t s2 = ekadd_in_apply(e2[i], half2, o2, m2, a2, r2);
         const int32_t raw = subtract ? s1 - s2 : s1 + s2;
-        eo[i] = (int8_t)ek_clamp32(ekadd_rq(raw * 2, mo, ao, ro), lo, hi);
+        eo[i] = (int8_t)ek_clamp32(ek_rq_x2(raw * 2, mo, ao, ro), lo, hi);
     }
 }
 
