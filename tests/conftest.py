@@ -9,6 +9,8 @@ when ``$CI`` is set, so that CI cannot pass vacuously.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import wave
 from pathlib import Path
 
@@ -23,6 +25,15 @@ configure_tensorflow()   # before any test imports TensorFlow, as the CLI does
 # UndefinedBehaviorSanitizer (edgekit.emulator.build.build_host reads this);
 # EDGEKIT_HOST_SANITIZE=0 turns it off for a quick local run.
 os.environ.setdefault("EDGEKIT_HOST_SANITIZE", "1")
+# Trained weights are cached (edgekit.models.train_cache) only within one run of
+# the suite: the controller picks a fresh directory before the xdist workers
+# start, the workers inherit it, so a test that reuses another test's training
+# in this run saves time, and no run is made faster by a previous one.  The
+# controller removes it at the end (pytest_unconfigure).
+_OWN_TRAIN_CACHE = "EDGEKIT_TRAIN_CACHE" not in os.environ
+if _OWN_TRAIN_CACHE:
+    os.environ["EDGEKIT_TRAIN_CACHE"] = str(
+        Path(tempfile.gettempdir()) / f"edgekit-test-train-cache-{os.getpid()}")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,3 +161,9 @@ def pytest_collection_modifyitems(session, config, items):
     """
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
+
+
+def pytest_unconfigure(config):
+    """Remove this run's training cache (by the controller, or a run without workers)."""
+    if _OWN_TRAIN_CACHE and not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ["EDGEKIT_TRAIN_CACHE"], ignore_errors=True)

@@ -133,21 +133,29 @@ def _augment_copies(art: Artifacts, augment):
 
 def _train_run(art: Artifacts) -> None:
     from edgekit.models import registry  # noqa: PLC0415
-    from edgekit.models.train import evaluate_float, save_model, train  # noqa: PLC0415
+    from edgekit.models.train import evaluate_float, save_model  # noqa: PLC0415
+    from edgekit.models.train_cache import train_cached  # noqa: PLC0415
 
     cfg, ds, progress = art.train_cfg, art.dataset, art.progress
-    model = registry.build_model(cfg["arch"], ds.input_shape, ds.num_classes, seed=cfg["seed"],
-                                 **cfg["hparams"])
     val = (ds.x_val, ds.y_val) if ds.x_val is not None and len(ds.x_val) else None
     kwargs = dict(cfg["train_kwargs"])
     kwargs["augment_copies"] = _augment_copies(art, kwargs.get("augment"))
-    result = train(model, ds.x_train, ds.y_train, epochs=cfg["epochs"],
-                   batch_size=cfg["batch_size"], seed=cfg["seed"],
-                   learning_rate=cfg["learning_rate"],
-                   progress=progress.stream is not None and not progress.quiet,
-                   validation=val, callbacks=art.callbacks, **kwargs)
+    model, result, cached = train_cached(
+        lambda: registry.build_model(cfg["arch"], ds.input_shape, ds.num_classes,
+                                     seed=cfg["seed"], **cfg["hparams"]),
+        ds.x_train, ds.y_train,
+        description={"arch": cfg["arch"], "hparams": cfg["hparams"],
+                     "input_shape": list(ds.input_shape), "classes": int(ds.num_classes)},
+        epochs=cfg["epochs"], batch_size=cfg["batch_size"], seed=cfg["seed"],
+        learning_rate=cfg["learning_rate"],
+        progress=progress.stream is not None and not progress.quiet,
+        validation=val, callbacks=art.callbacks, **kwargs)
+    if cached:
+        progress.info(f"trained weights reused from the training cache (key {cached[:12]}; "
+                      "EDGEKIT_TRAIN_CACHE=0 retrains)")
     float_acc = evaluate_float(model, ds.x_test, ds.y_test)
-    progress.info(f"float test accuracy {float_acc:.4f} ({result.seconds:.0f} s)")
+    took = f"trained in {result.seconds:.0f} s" + (", reused" if cached else "")
+    progress.info(f"float test accuracy {float_acc:.4f} ({took})")
     art.model = art.teacher = model
     save_model(model, ds.feature_config, art.work)
     rep = art.report
@@ -157,7 +165,8 @@ def _train_run(art: Artifacts) -> None:
     if val is not None:
         rep.accuracy["validation"] = result.float_accuracy
     rep.training = {"epochs": result.epochs, "seconds": round(result.seconds, 1),
-                    "seed": cfg["seed"], "train_accuracy": result.train_accuracy}
+                    "seed": cfg["seed"], "train_accuracy": result.train_accuracy,
+                    "cached": cached is not None}
     if cfg["arch"].startswith("spiking"):
         from edgekit.models.spiking import spike_rates  # noqa: PLC0415
 
