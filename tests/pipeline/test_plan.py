@@ -110,6 +110,12 @@ def test_arch_and_its_recipe_file_build_identical_tflite(fsdd_root, tmp_path, ar
     assert ta == tb and len(ta) > 1000
     import json
 
+    # The second build reused the first's trained weights: the training cache's
+    # key (edgekit.models.train_cache) is the resolved model and training
+    # settings and the training features, so both entry points resolved them equal.
+    rb = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert rb["training"]["cached"] is True
+
     for d in "ab":
         meta = json.loads((tmp_path / d / "metadata.json").read_text())
         assert meta["schema_version"] == 1 and meta["model"]["arch"] == arch
