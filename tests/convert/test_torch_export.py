@@ -33,7 +33,7 @@ except ImportError:                       # the test extra installs torch (make 
 
 from tests.convert import torch_models as tm  # noqa: E402
 
-CALIB = 48
+CALIB = 24
 
 
 def _export(name, d, dynamo=False):
@@ -79,7 +79,7 @@ def test_torch_model_builds_bit_exact(name, target, layout, exported, tmp_path):
     onnx_path, calib = exported[name]
     out = tmp_path / "build"
     r = CliRunner().invoke(main, ["build", "--target", target, "--model", str(onnx_path),
-                                  "--calib", str(calib), "--out", str(out), "--cases", "8"],
+                                  "--calib", str(calib), "--out", str(out), "--cases", "4"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
     rep = json.loads((out / "report.json").read_text())
@@ -103,7 +103,7 @@ def _host_bit_exact(tflite_path, work):
     from edgekit.verify.core import verify
 
     tfl = tflite_path.read_bytes()
-    x = check_inputs(read_tflite(tfl), None, 8, seed=0)
+    x = check_inputs(read_tflite(tfl), None, 4, seed=0)
     v = verify(tfl, work, "cortex-m4", x, host=True, qemu=False, litert=False)
     return v.host.bit_exact
 
