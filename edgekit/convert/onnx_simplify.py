@@ -30,6 +30,7 @@ import numpy as np
 __all__ = ["FOLD_MAX_ELEMENTS", "simplify_onnx"]
 
 FOLD_MAX_ELEMENTS = 1 << 16
+_MAX_FOLDS = 2000             # nodes evaluated per model, at most
 _INT64_MAX = np.iinfo(np.int64).max
 # never evaluated: random, control flow (sub-graphs), sequences, training ops
 _NO_FOLD = {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike",
@@ -137,7 +138,8 @@ def _fold(m, input_shape) -> Counter:
                 if any(x and x not in const for x in n.input):
                     continue
                 ins = [const[x] if x else None for x in n.input]
-            if not all(_small(shapes.get(o)) for o in n.output if o):
+            if not all(_small(shapes.get(o)) for o in n.output if o) or \
+                    not _value_sized_ok(n, ins) or sum(done.values()) + len(folded) >= _MAX_FOLDS:
                 continue
             outs = _evaluate(onnx, ReferenceEvaluator, m, n, ins, shapes)
             if outs is None:
@@ -162,6 +164,29 @@ def _fold(m, input_shape) -> Counter:
         _drop_unused_initializers(g)
         del g.value_info[:]
     return done
+
+
+def _value_sized_ok(n, ins) -> bool:
+    """Ops whose output size is an input's value: that value is small (whatever was inferred)."""
+    def prod(v):
+        return float(np.prod(np.asarray(v, dtype=np.float64).reshape(-1)))
+
+    try:
+        if n.op_type in ("ConstantOfShape", "Expand"):
+            v = ins[-1]
+            return v is not None and v.size <= 8 and prod(np.maximum(v, 1)) <= FOLD_MAX_ELEMENTS
+        if n.op_type == "Tile":
+            return ins[0].size * prod(np.maximum(ins[1], 1)) <= FOLD_MAX_ELEMENTS
+        if n.op_type == "Range":
+            start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in ins[:3])
+            return delta != 0 and abs(limit - start) / abs(delta) <= FOLD_MAX_ELEMENTS
+        if n.op_type in ("Pad", "Resize", "Upsample", "OneHot", "CenterCropPad", "Col2Im"):
+            return all(v is None or v.size <= 64 for v in ins[1:]) and (
+                n.op_type != "Pad" or ins[0].size + prod(np.abs(ins[1])) * 64
+                <= FOLD_MAX_ELEMENTS) and n.op_type not in ("Resize", "Upsample", "OneHot")
+    except Exception:  # noqa: BLE001  odd inputs: do not fold
+        return False
+    return True
 
 
 def _evaluate(onnx, evaluator, m, n, ins, shapes):
