@@ -3,6 +3,10 @@
 :func:`convert_onnx` is the library function behind ``edgekit convert`` (and
 ``edgekit build --model MODEL.onnx``):
 
+0. rewrite what PyTorch's exporters leave in the graph
+   (:func:`~edgekit.convert.onnx_simplify.simplify_onnx`: constant shape
+   arithmetic folded, ``Gather`` with a constant index -> ``Slice``; listed
+   in the report's ``onnx.rewrites``);
 1. check the ONNX model before spending time on it: ``onnx.checker``, opset,
    one float input with a static shape (or ``input_shape`` to fix it), and
    every op by name (ops onnx2tf cannot convert, ops with no int8 kernel);
