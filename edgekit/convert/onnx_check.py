@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.errors import ConfigError, DataError, ModelError
 
-__all__ = ["FLOAT_ONLY", "LAYOUT_NAMES", "MIN_OPSET", "OnnxInfo", "SPATIAL_OPS", "check_onnx",
+__all__ = ["FLOAT_ONLY", "INSTEAD", "LAYOUT_NAMES", "MIN_OPSET", "OnnxInfo", "SPATIAL_OPS", "check_onnx",
            "fmt_shape", "load_calibration", "load_onnx", "parse_input_shape"]
 
 MIN_OPSET = 9
@@ -38,6 +38,22 @@ FLOAT_ONLY = {
     "Round": "ROUND", "Where": "SELECT", "Gather": "GATHER", "GatherElements": "GATHER",
     "GatherND": "GATHER_ND", "Einsum": "EINSUM", "Loop": "WHILE", "If": "IF",
     "Tile": "TILE", "Expand": "BROADCAST_TO",
+}
+_RNN = ("replace the recurrent layer with one that has int8 kernels: a Conv1d over time, "
+        "attention (nn.TransformerEncoderLayer with activation='relu'), or an LMU written as "
+        "Linear + a fixed depthwise Conv1d over time")
+# What to do instead of a float-only op, in torch terms (appended to the refusal).
+INSTEAD = {
+    "LSTM": "nn.LSTM: " + _RNN, "GRU": "nn.GRU: " + _RNN, "RNN": "nn.RNN: " + _RNN,
+    "Erf": "GELU: use nn.ReLU (activation='relu' in nn.TransformerEncoderLayer)",
+    "Gelu": "GELU: use nn.ReLU (activation='relu' in nn.TransformerEncoderLayer)",
+    "Elu": "use nn.ReLU", "Selu": "use nn.ReLU", "Softplus": "use nn.ReLU",
+    "Mish": "use nn.ReLU",
+    "LogSoftmax": "export the logits (or Softmax) and take the log after inference",
+    "ArgMax": "export the logits and take the argmax after inference",
+    "Gather": "index with a constant (x[:, -1]) or a slice; nn.Embedding has no int8 kernel",
+    "InstanceNormalization": "use nn.BatchNorm (folded into the conv) or nn.LayerNorm",
+    "GroupNorm": "use nn.BatchNorm (folded into the conv) or nn.LayerNorm",
 }
 # Ops onnx2tf may fold away as constants (shape arithmetic) even if their
 # TFLite counterpart has no int8 kernel.
@@ -171,7 +187,9 @@ def check_onnx(model, input_shape=None, source: str = "model") -> OnnxInfo:
     if float_only:
         raise ModelError(f"{source} has float-only ops (no int8 kernel in edgekit's generated "
                          f"C): " + ", ".join(f"{k} -> {FLOAT_ONLY[k]} (x{ops[k]}, e.g. node "
-                                              f"'{first[k]}')" for k in float_only))
+                                              f"'{first[k]}')" for k in float_only)
+                         + "".join(f"; instead of {k}: {INSTEAD[k]}" for k in float_only
+                                   if k in INSTEAD))
 
     # ---- a static input shape (or the one given)
     dims = _dims(inp)

@@ -3,6 +3,10 @@
 :func:`convert_onnx` is the library function behind ``edgekit convert`` (and
 ``edgekit build --model MODEL.onnx``):
 
+0. rewrite what PyTorch's exporters leave in the graph
+   (:func:`~edgekit.convert.onnx_simplify.simplify_onnx`: constant shape
+   arithmetic folded, ``Gather`` with a constant index -> ``Slice``; listed
+   in the report's ``onnx.rewrites``);
 1. check the ONNX model before spending time on it: ``onnx.checker``, opset,
    one float input with a static shape (or ``input_shape`` to fix it), and
    every op by name (ops onnx2tf cannot convert, ops with no int8 kernel);
@@ -37,6 +41,7 @@ from edgekit.convert.int8 import CALIB_SAMPLES, io_quant, quantize_tf
 from edgekit.convert.layout import layout_text, pick_layout
 from edgekit.convert.onnx_check import (OnnxInfo, check_onnx, fmt_shape, load_calibration,
                                         load_onnx, parse_input_shape)
+from edgekit.convert.onnx_simplify import simplify_onnx
 from edgekit.convert.onnx_to_tf import float_tf, onnx_to_tf
 from edgekit.convert.report import out_paths, render_markdown, tool_versions, write_outputs
 from edgekit.convert.verify import agreement, onnxruntime_outputs, tflm_dequantized
@@ -94,7 +99,12 @@ def convert_onnx(onnx_path, calib, out=None, input_shape=None, min_cosine=None,
     targets = out_paths(out) if out is not None else None
 
     progress.stage("check", f"{onnx_path}: onnx.checker, opset, input shape, ops")
-    info = check_onnx(load_onnx(onnx_path), input_shape, source=str(onnx_path))
+    model = load_onnx(onnx_path)
+    fixed_shape = parse_input_shape(input_shape)       # ConfigError before any rewriting
+    model, rewrites = simplify_onnx(model, fixed_shape)
+    info = check_onnx(model, input_shape, source=str(onnx_path))
+    for note in rewrites:
+        progress.info(note)
     progress.info(f"opset {info.opset}, input '{info.input_name}' "
                   f"{fmt_shape(info.input_shape)}, output {fmt_shape(info.output_shape)}, "
                   f"{sum(info.ops.values())} nodes: "
@@ -162,7 +172,8 @@ def convert_onnx(onnx_path, calib, out=None, input_shape=None, min_cosine=None,
                  "input": {"name": info.input_name, "shape": list(info.input_shape),
                            "shape_in_file": info.input_shape_fixed},
                  "output": {"name": info.output_name, "shape": list(info.output_shape)},
-                 "nodes": int(sum(info.ops.values())), "ops": dict(sorted(info.ops.items()))},
+                 "nodes": int(sum(info.ops.values())), "ops": dict(sorted(info.ops.items())),
+                 "rewrites": rewrites},
         "tflite": {"bytes": len(tflite), "ops": graph.op_counts(),
                    "input": {"shape": list(tin.shape), "dtype": "int8", "scale": in_scale,
                              "zero_point": in_zp},

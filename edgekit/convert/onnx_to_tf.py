@@ -17,7 +17,7 @@ import numpy as np
 from edgekit.convert.onnx_check import SPATIAL_OPS, OnnxInfo
 from edgekit.errors import ModelError
 
-__all__ = ["float_tf", "onnx_to_tf", "quiet_prints"]
+__all__ = ["channels_first_input", "float_tf", "onnx_to_tf", "quiet_prints"]
 
 
 @contextlib.contextmanager
@@ -91,6 +91,43 @@ def _import_onnx2tf():
     return onnx2tf
 
 
+# ops that keep the layout of their input (looked through to find what reads the input)
+_ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid",
+                "HardSigmoid", "HardSwish", "Tanh", "Identity", "Cast", "Dropout"}
+
+
+def channels_first_input(info: OnnxInfo) -> bool:
+    """Whether the model's input is channels-first (NCL, NCHW): it feeds a spatial op.
+
+    The input reaches a ``Conv``, pooling, ``BatchNormalization``... directly
+    or through elementwise ops only.  An input that first goes through a
+    ``MatMul``, ``Transpose`` or ``Reshape`` (a sequence ``(N, T, D)``, even
+    with a convolution over time further in) is kept as it is.
+
+    Parameters
+    ----------
+    info : OnnxInfo
+        The checked model.
+
+    Returns
+    -------
+    bool
+    """
+    consumers = {}
+    for n in info.model.graph.node:
+        for x in n.input:
+            consumers.setdefault(x, []).append(n)
+    todo, seen = [info.input_name], set()
+    while todo:
+        for n in consumers.get(todo.pop(), []):
+            if n.op_type in SPATIAL_OPS:
+                return True
+            if n.op_type in _ELEMENTWISE and id(n) not in seen:
+                seen.add(id(n))
+                todo.extend(n.output)
+    return False
+
+
 def onnx_to_tf(info: OnnxInfo, workdir: Path):
     """onnx2tf: ONNX -> a tf_keras model (channels-last where onnx2tf decides).
 
@@ -112,10 +149,10 @@ def onnx_to_tf(info: OnnxInfo, workdir: Path):
         If onnx2tf fails (its last error line is repeated) or is not usable.
     """
     onnx2tf = _import_onnx2tf()
-    spatial = any(op in SPATIAL_OPS for op in info.ops)
     kwargs = {}
-    if not spatial:
-        # sequence models (transformers, MLPs): keep (N, T, D) as it is
+    if not channels_first_input(info):
+        # sequence models (transformers, MLPs, an LMU's (N, T, D) with a Conv
+        # over time inside): keep the input as it is
         kwargs["keep_shape_absolutely_input_names"] = [info.input_name]
     import logging  # noqa: PLC0415
 

@@ -59,3 +59,17 @@ def test_mean_bit_exact(seed):
         x, y = g.tensors[op.inputs[0]], g.tensors[op.outputs[0]]
         assert (x.s, x.zp) == (y.s, y.zp), f"seed={seed} case={c}: quantization differs"
     check_golden(m, seed, c, expect_ops=("MEAN",))
+
+
+@pytest.mark.parametrize("shape,axis", [((7, 5), [0, 2]), ((1, 7, 5), [1, 3])])
+def test_mean_over_axes_split_by_a_size_one_axis_bit_exact(shape, axis):
+    """Axes that are not contiguous only because of a size-1 axis between them
+    (batch 1, or torch's Unsqueeze before a global average pooling)."""
+    import keras
+
+    m = single_op_model(lambda ins: keras.ops.mean(ins[0], axis=axis, keepdims=True), [shape],
+                        3, low=-2.0, high=3.0)
+    g = read_tflite(m)
+    op = [o for o in g.operators if o.opcode == "MEAN"][0]
+    assert sorted(int(a) % (len(shape) + 1) for a in g.tensors[op.inputs[1]].data) == axis
+    check_golden(m, 3, {"shape": shape, "axis": axis}, expect_ops=("MEAN",))

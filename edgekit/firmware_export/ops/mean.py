@@ -1,4 +1,4 @@
-"""MEAN over a contiguous run of axes, int8 (global average pooling)."""
+"""MEAN over a contiguous run of axes (size-1 axes aside), int8 (global average pooling)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ def lower(op, graph) -> Lowered:
         raise fail(op, "axis must be a constant tensor")
     rank = len(x.shape)
     axes = sorted({int(a) % rank for a in axis_t.data.reshape(-1)})
+    # an axis of size 1 changes neither the sum nor the count: torch's global
+    # average pooling exports as a MEAN over (batch, time) after an Unsqueeze
+    axes = [a for a in axes if int(x.shape[a]) != 1] or axes[:1]
     if not axes or axes != list(range(axes[0], axes[-1] + 1)):
         raise fail(op, f"reduces over axes {axes}; only a contiguous run of axes is supported")
     outer = 1
