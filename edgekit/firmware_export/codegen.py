@@ -71,43 +71,127 @@ def _param_fields(params: dict) -> list[dict]:
     return fields
 
 
-def data_io(graph: Graph) -> tuple[int, int]:
-    """The one data input and output tensor (streaming state excluded)."""
+#: Element types a data input or output may have (raw bytes cross the C API).
+IO_DTYPES = frozenset({"int8", "int16", "uint8", "float32"})
+
+
+def data_tensors(graph: Graph) -> tuple[list[int], list[int]]:
+    """The data inputs and outputs (streaming state excluded), in the file's order.
+
+    Parameters
+    ----------
+    graph : Graph
+
+    Returns
+    -------
+    inputs, outputs : list of int
+        Tensor indices; the generated ``edgekit_invoke`` takes the inputs'
+        bytes concatenated in this order and writes the outputs' likewise.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If the model has no data input or output, one of a type the C API
+        does not carry (:data:`IO_DTYPES`), a constant output, or state
+        tensors that differ in size or type.
+    """
     states = graph.state_pairs()
     ins = [t for t in graph.inputs if t not in {a for a, _ in states}]
     outs = [t for t in graph.outputs if t not in {b for _, b in states}]
-    if len(ins) != 1 or len(outs) != 1:
+    if not ins or not outs:
         raise UnsupportedOpError(
             f"the model has {len(ins)} data inputs and {len(outs)} data outputs"
             + (f" (besides {len(states)} state pairs)" if states else "")
-            + "; edgekit's generated code supports exactly one of each (streaming state: "
-            "signature inputs/outputs named state_0, state_1, ...)")
+            + "; edgekit's generated code needs at least one of each")
+    for kind, ts in (("input", ins), ("output", outs)):
+        for k, t in enumerate(ts):
+            ten = graph.tensors[t]
+            if ten.dtype not in IO_DTYPES:
+                raise UnsupportedOpError(
+                    f"data {kind} {k} (tensor {t}, {ten.name!r}) is {ten.dtype.upper()}; the "
+                    f"generated code takes {', '.join(sorted(d.upper() for d in IO_DTYPES))}")
+            if ten.is_const:
+                raise UnsupportedOpError(f"data {kind} {k} (tensor {t}, {ten.name!r}) is a "
+                                         "constant: not supported")
     for a, b in states:
         ta, tb = graph.tensors[a], graph.tensors[b]
         if ta.nbytes != tb.nbytes or ta.dtype != tb.dtype:
             raise UnsupportedOpError(
                 f"state tensors {a} and {b} differ in size or type ({list(ta.shape)} {ta.dtype} "
                 f"vs {list(tb.shape)} {tb.dtype})")
+    return ins, outs
+
+
+def data_io(graph: Graph) -> tuple[int, int]:
+    """The one data input and output tensor (streaming state excluded).
+
+    For the paths that need exactly one of each (the audio front end, the
+    streaming form); :func:`data_tensors` gives any number.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If the model has not exactly one data input and one data output.
+    """
+    ins, outs = data_tensors(graph)
+    if len(ins) != 1 or len(outs) != 1:
+        raise UnsupportedOpError(
+            f"the model has {len(ins)} data inputs and {len(outs)} data outputs; this path "
+            "(audio front end, streaming) supports exactly one of each")
     return ins[0], outs[0]
+
+
+def io_specs(graph: Graph, plan: MemoryPlan | None = None) -> tuple[list[dict], list[dict]]:
+    """Each data input and output: index, name, shape, dtype, bytes, quantization, offsets.
+
+    Parameters
+    ----------
+    graph : Graph
+    plan : MemoryPlan, optional
+        Adds ``arena_offset`` (the tensor's place in the arena).
+
+    Returns
+    -------
+    inputs, outputs : list of dict
+        ``k``, ``index``, ``name``, ``shape``, ``dtype``, ``nbytes``,
+        ``scale``, ``zp`` and ``offset``: the tensor's first byte in the
+        concatenated input (output) of ``edgekit_invoke``.
+    """
+    ins, outs = data_tensors(graph)
+
+    def specs(ts: list[int]) -> list[dict]:
+        out, offset = [], 0
+        for k, t in enumerate(ts):
+            ten = graph.tensors[t]
+            d = dict(k=k, index=t, name=ten.name, shape=[int(v) for v in ten.shape],
+                     dtype=ten.dtype, nbytes=ten.nbytes, scale=ten.s, zp=ten.zp, offset=offset)
+            if plan is not None:
+                d["arena_offset"] = plan.offsets[t]
+            offset += ten.nbytes
+            out.append(d)
+        return out
+
+    return specs(ins), specs(outs)
 
 
 def frames_per_call(graph: Graph) -> int:
     """Feature frames in one call of a streaming model (its hop), else 1.
 
-    A streaming model (state pairs, see :meth:`Graph.state_pairs`) whose data
-    input is ``(1, hop, features)`` takes ``hop`` frames per call; the
+    A streaming model (state pairs, see :meth:`Graph.state_pairs`) whose one
+    data input is ``(1, hop, features)`` takes ``hop`` frames per call; the
     generated ``edgekit_push_frame`` collects them one at a time.
     """
-    xi, _ = data_io(graph)
-    shape = graph.tensors[xi].shape
-    if graph.state_pairs() and len(shape) == 3 and shape[0] == 1 and shape[1] >= 1:
+    ins, _ = data_tensors(graph)
+    shape = graph.tensors[ins[0]].shape
+    if (len(ins) == 1 and graph.state_pairs() and len(shape) == 3 and shape[0] == 1
+            and shape[1] >= 1):
         return int(shape[1])
     return 1
 
 
 def check_graph(graph: Graph) -> None:
-    """Raise if the graph is not one data input, one data output (+ state)."""
-    data_io(graph)
+    """Raise if the graph has no data input or output, or no operator."""
+    data_tensors(graph)
     if not graph.operators:
         raise UnsupportedOpError("the model has no operators")
 
@@ -274,18 +358,18 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
             extra_sources.add("ek_quantize.c")
         state_list.append(state)
 
-    xi, yi = data_io(graph)
-    x, y = graph.tensors[xi], graph.tensors[yi]
+    inputs, outputs = io_specs(graph, plan)
+    x, y = inputs[0], outputs[0]
     names = [("LIF" if i in graph.fused else name) for i, name in enumerate(graph.opcodes())]
     kinds = sorted(set(names))
     context = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
         lower_bound_no_inplace_bytes=plan.lower_bound_no_inplace_bytes,
-        input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
-        input_scale=x.s, input_zp=x.zp, input_offset=plan.offsets[x.index],
-        output_shape=list(y.shape), output_dtype=y.dtype, output_bytes=y.nbytes,
-        output_scale=y.s, output_zp=y.zp, output_offset=plan.offsets[y.index],
+        inputs=inputs, outputs=outputs,
+        input_bytes=sum(t["nbytes"] for t in inputs), input_scale=x["scale"], input_zp=x["zp"],
+        output_bytes=sum(t["nbytes"] for t in outputs), output_scale=y["scale"],
+        output_zp=y["zp"],
         frames_per_call=frames_per_call(graph),
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
         op_kinds=kinds, op_kind=[kinds.index(n) for n in names],

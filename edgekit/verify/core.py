@@ -30,7 +30,9 @@ from edgekit.errors import ConfigError, ModelError
 from edgekit.firmware_export import Graph, read_tflite
 from edgekit.firmware_export import Export as GeneratedC
 from edgekit.firmware_export import generate
-from edgekit.reference import run_litert, run_tflm, run_tflm_stream
+from edgekit.firmware_export.codegen import data_tensors
+from edgekit.reference import run_tflm_stream
+from edgekit.verify.io import check_cases, join_outputs, litert_max_diff, run_tflm_io
 
 __all__ = ["Export", "HostCheck", "QemuCheck", "Verification", "build_c", "check_host",
            "check_inputs", "check_qemu", "export_c", "tflm_reference", "verify"]
@@ -74,8 +76,9 @@ class HostCheck:
     mismatched_cases : int
         Cases with at least one differing byte.
     max_diff_litert : int or None
-        Largest absolute difference (int8 LSB) between LiteRT's default
-        kernels and tflite_micro; None when not computed.
+        Largest absolute difference (LSB of each integer output) between
+        LiteRT's default kernels and tflite_micro; None when not computed
+        (streaming, or only float32 outputs).
     exe : pathlib.Path
         The host executable.
     """
@@ -206,15 +209,17 @@ class Verification:
 
 
 def check_inputs(graph: Graph, real: np.ndarray | None, n: int, seed: int = 0) -> np.ndarray:
-    """The int8 inputs a model is checked on: real cases first, then random ones.
+    """The inputs a model is checked on: real cases first, then random ones.
 
     Parameters
     ----------
     graph : edgekit.firmware_export.Graph
-        The model (its first input must be int8).
+        The model: any number of data inputs of type int8, int16, uint8 or
+        float32.
     real : numpy.ndarray or None
-        Quantized real inputs ``(M, ...)``; up to ``n - n // 5`` of them are
-        picked at random (kept in their original order).
+        Quantized real inputs ``(M, ...)`` of a one-input model; up to
+        ``n - n // 5`` of them are picked at random (kept in their
+        original order).
     n : int
         Number of cases.
     seed : int
@@ -223,16 +228,20 @@ def check_inputs(graph: Graph, real: np.ndarray | None, n: int, seed: int = 0) -
     Returns
     -------
     numpy.ndarray
-        ``int8`` ``(n, input_elements)``.
+        For one int8 input, ``int8`` ``(n, input_elements)``; otherwise
+        ``uint8`` ``(n, input_bytes)``, each row every data input's raw
+        bytes concatenated in the model's order (see
+        :func:`edgekit.verify.io.check_cases`).
 
     Raises
     ------
-    ModelError
-        If the model's input is not int8.
+    edgekit.errors.ModelError
+        If a data input or output has a type the generated C does not take.
     """
-    x = graph.tensors[graph.inputs[0]]
-    if x.dtype != "int8":
-        raise ModelError(f"model input is {x.dtype}; edgekit build needs an int8 input")
+    ins, _ = data_tensors(graph)
+    x = graph.tensors[ins[0]]
+    if len(ins) != 1 or x.dtype != "int8":
+        return check_cases(graph, real, n, seed)
     rng = np.random.default_rng(seed)
     cases = []
     if real is not None and len(real):
@@ -261,9 +270,11 @@ def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = N
     Parameters
     ----------
     tflite : bytes
-        The int8 model.
+        The model.
     inputs : numpy.ndarray
-        ``int8`` ``(N, ...)``, one case (or, streaming, one call) per row.
+        ``(N, ...)``, one case (or, streaming, one call) per row: every data
+        input's bytes concatenated (e.g. ``int8`` ``(N, elements)`` for one
+        int8 input; see :func:`check_inputs`).
     graph : edgekit.firmware_export.Graph, optional
         ``tflite`` already read (read here if not given).
     stream : bool, optional
@@ -275,13 +286,12 @@ def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = N
     Returns
     -------
     numpy.ndarray
-        ``uint8`` ``(N, output_bytes)``.
+        ``uint8`` ``(N, output_bytes)``: every data output's bytes, concatenated.
     """
-    if stream is not False:
-        graph = graph if graph is not None else read_tflite(tflite)
-        if _is_stream(graph, stream):
-            return _bytes(run_tflm_stream(tflite, graph, inputs))
-    return _bytes(run_tflm(tflite, inputs))
+    graph = graph if graph is not None else read_tflite(tflite)
+    if stream is not False and _is_stream(graph, stream):
+        return _bytes(run_tflm_stream(tflite, graph, inputs))
+    return join_outputs(run_tflm_io(tflite, graph, inputs))
 
 
 def _compare(outputs: np.ndarray, reference: np.ndarray) -> tuple[bool, int]:
@@ -371,9 +381,7 @@ def check_host(tflite: bytes | None, src_dir, build_dir, inputs: np.ndarray, *,
     exact, differ = _compare(outputs, reference)
     max_diff = None
     if litert and not _is_stream(graph, stream):
-        lite = run_litert(tflite, inputs).reshape(len(inputs), -1)
-        max_diff = int(np.abs(lite.astype(np.int32)
-                              - reference.view(np.int8).astype(np.int32)).max())
+        max_diff = litert_max_diff(tflite, graph, inputs, reference)
     return HostCheck(reference=reference, outputs=outputs, bit_exact=exact,
                      mismatched_cases=differ, max_diff_litert=max_diff, exe=Path(exe))
 

@@ -82,7 +82,11 @@ def test_toy_model_in_qemu_and_a_wrong_reference_is_caught(tmp_path):
 
 
 def test_check_inputs_mixes_real_and_random_cases():
-    graph = SimpleNamespace(inputs=[0], tensors=[SimpleNamespace(dtype="int8", num_elements=6)])
+    def tensor(dtype, n):
+        return SimpleNamespace(dtype=dtype, num_elements=n, is_const=False, name="t")
+
+    graph = SimpleNamespace(inputs=[0], outputs=[1], state_pairs=lambda: [],
+                            tensors=[tensor("int8", 6), tensor("int8", 2)])
     real = np.arange(60, dtype=np.int8).reshape(10, 6)
     x = check_inputs(graph, real, 10, seed=0)
     assert x.shape == (10, 6) and x.dtype == np.int8
@@ -91,8 +95,9 @@ def test_check_inputs_mixes_real_and_random_cases():
     assert all(any(np.array_equal(r, q) for q in real) for r in x[:8])
     np.testing.assert_array_equal(x, check_inputs(graph, real, 10, seed=0))
     assert check_inputs(graph, None, 4).shape == (4, 6)
-    graph.tensors[0].dtype = "float32"
-    with pytest.raises(ModelError, match="model input is float32; edgekit build needs an int8"):
+    graph.tensors[0].dtype = "int32"
+    with pytest.raises(ModelError, match=r"data input 0 \(tensor 0, 't'\) is INT32; the "
+                                         "generated code takes FLOAT32, INT16, INT8, UINT8"):
         check_inputs(graph, real, 10)
 
 

@@ -1,0 +1,110 @@
+"""Models with several data inputs and outputs, int8 and 16x8, through verify().
+
+Tiny Keras models (two inputs: a features input and a side input; two
+output heads; an ADD of two inputs) converted by the TFLite converter are
+generated, built and compared with tflite_micro on the host and in QEMU.
+The reference of each test is also computed here, input by input, from the
+interpreter (not from edgekit's own splitting of the bytes).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from edgekit.firmware_export import read_tflite  # noqa: E402
+from edgekit.reference import tflm_interpreter  # noqa: E402
+from edgekit.verify import check_host, check_inputs, verify  # noqa: E402
+
+NP = {"int8": np.int8, "int16": np.int16}
+
+
+def convert(build, shapes, seed: int, int16: bool = False) -> bytes:
+    """A Keras model with named inputs ``in_k``, full-integer (int8 or 16x8) TFLite."""
+    import keras as K  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    K.utils.set_random_seed(seed)
+    ins = [K.Input(batch_shape=(1, *s), name=f"in_{k}") for k, s in enumerate(shapes)]
+    conv = tf.lite.TFLiteConverter.from_keras_model(K.Model(ins, build(K, ins)))
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(16):
+            yield {f"in_{k}": rng.uniform(-1, 1, (1, *s)).astype(np.float32)
+                   for k, s in enumerate(shapes)}
+
+    ops = tf.lite.OpsSet
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [
+        ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 if int16
+        else ops.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int16 if int16 else tf.int8
+    return bytes(conv.convert())
+
+
+def features_and_side_two_heads(K, ins):
+    a, b = ins
+    h = K.layers.Dense(8, activation="relu")(a)
+    y = K.layers.Add()([h, K.layers.Dense(8)(b)])
+    return [K.layers.Dense(3)(y), K.layers.Dense(2)(h)]
+
+
+def add_of_two_inputs_two_heads(K, ins):
+    a, b = ins
+    return [K.layers.Add()([a, b]), K.layers.Dense(4)(a)]
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {"int8": convert(features_and_side_two_heads, [(16,), (4,)], 1),
+            "int16": convert(add_of_two_inputs_two_heads, [(8,), (8,)], 2, int16=True)}
+
+
+def tflm_by_hand(tflite: bytes, graph, x: np.ndarray) -> np.ndarray:
+    """tflite_micro's outputs, each input set from its slice of the case bytes."""
+    ip = tflm_interpreter(tflite)
+    rows = []
+    for case in x:
+        at = 0
+        for k, t in enumerate(graph.inputs):
+            ten = graph.tensors[t]
+            part = case[at:at + ten.nbytes].copy().view(NP[ten.dtype]).reshape(ten.shape)
+            ip.set_input(part, k)
+            at += ten.nbytes
+        ip.invoke()
+        rows.append(np.concatenate([np.array(ip.get_output(k)).reshape(-1).view(np.uint8)
+                                    for k in range(len(graph.outputs))]))
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("kind", ["int8", "int16"])
+def test_two_inputs_two_outputs_bit_exact_on_host_and_qemu(models, kind, tmp_path):
+    tflite = models[kind]
+    graph = read_tflite(tflite)
+    assert len(graph.inputs) == 2 and len(graph.outputs) == 2
+    assert {graph.tensors[t].dtype for t in graph.inputs + graph.outputs} == {kind}
+    assert "ADD" in graph.op_counts()
+    x = check_inputs(graph, None, 6, seed=4)
+    in_bytes = [graph.tensors[t].nbytes for t in graph.inputs]
+    out_bytes = [graph.tensors[t].nbytes for t in graph.outputs]
+    assert x.dtype == np.uint8 and x.shape == (6, sum(in_bytes))
+    v = verify(tflite, tmp_path, "cortex-m4", x)
+    ref = tflm_by_hand(tflite, graph, x)
+    np.testing.assert_array_equal(v.reference, ref)
+    assert v.host.bit_exact and v.qemu.bit_exact and v.bit_exact
+    np.testing.assert_array_equal(v.qemu.run.outputs, ref)
+    assert v.qemu.run.input_sizes == in_bytes and v.qemu.run.output_sizes == out_bytes
+    assert v.host.max_diff_litert is not None and v.host.max_diff_litert <= 1
+    h = (tmp_path / "src" / "model.h").read_text()
+    assert "#define EDGEKIT_NUM_INPUTS    2" in h and "#define EDGEKIT_NUM_OUTPUTS   2" in h
+    # A wrong byte in the second output of one case is caught.
+    bad = ref.copy()
+    bad[3, out_bytes[0]] ^= 1
+    chk = check_host(None, tmp_path / "src", tmp_path / "host2", x, reference=bad, litert=False)
+    assert chk.bit_exact is False and chk.mismatched_cases == 1
