@@ -108,3 +108,22 @@ def test_two_inputs_two_outputs_bit_exact_on_host_and_qemu(models, kind, tmp_pat
     bad[3, out_bytes[0]] ^= 1
     chk = check_host(None, tmp_path / "src", tmp_path / "host2", x, reference=bad, litert=False)
     assert chk.bit_exact is False and chk.mismatched_cases == 1
+
+
+def test_edgekit_build_takes_a_16x8_model_with_two_inputs_and_outputs(models, tmp_path):
+    import json  # noqa: PLC0415
+
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from edgekit.cli import main  # noqa: PLC0415
+
+    path, out = tmp_path / "m16.tflite", tmp_path / "out"
+    path.write_bytes(models["int16"])
+    r = CliRunner().invoke(main, ["build", "--model", str(path), "--out", str(out),
+                                  "--cases", "5"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    emu = json.loads((out / "report.json").read_text())["emulator"]
+    assert emu["bit_exact"] and emu["cases"] == 5 and emu["qemu_cases"] == 5
+    meta = json.loads((out / "metadata.json").read_text())
+    assert [t["dtype"] for t in meta["inputs"] + meta["outputs"]] == ["int16"] * 4
+    assert [t["bytes"] for t in meta["inputs"]] == [16, 16]
