@@ -158,6 +158,7 @@ def _verify_host_run(art: Artifacts) -> None:
 def _firmware_run(art: Artifacts) -> None:
     from edgekit.report import EmulatorInfo, MemoryInfo, TargetInfo  # noqa: PLC0415
     from edgekit.verify import check_qemu  # noqa: PLC0415
+    from edgekit.verify.io import real_case_count  # noqa: PLC0415
 
     tgt, fw = art.target, art.work / "firmware"
     # Cases and time limit scaled to the model's MACs (a large model runs fewer cases).
@@ -189,7 +190,7 @@ def _firmware_run(art: Artifacts) -> None:
     rep.emulator = EmulatorInfo(
         bit_exact=bool(art.host.bit_exact and q.bit_exact), host_bit_exact=art.host.bit_exact,
         qemu_bit_exact=q.bit_exact, cases=n,
-        real_cases=int(0 if real is None else min(len(real), art.spec.cases - art.spec.cases // 5)),
+        real_cases=real_case_count(art.graph, real, art.spec.cases),
         mismatched_cases=q.mismatched_cases, reference="tflite_micro",
         max_diff_litert=art.host.max_diff_litert, instructions=q.instructions,
         instructions_min=q.instructions_min, instructions_max=q.instructions_max,

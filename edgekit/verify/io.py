@@ -18,8 +18,8 @@ from edgekit.firmware_export import Graph
 from edgekit.firmware_export.codegen import io_specs
 from edgekit.reference import litert_interpreter, tflm_interpreter
 
-__all__ = ["as_bytes", "check_cases", "join_outputs", "litert_max_diff", "run_tflm_io",
-           "split_inputs"]
+__all__ = ["as_bytes", "check_cases", "join_outputs", "litert_max_diff", "real_case_count",
+           "run_tflm_io", "split_inputs"]
 
 #: numpy type of each IO element type.
 NUMPY_DTYPES = {"int8": np.int8, "int16": np.int16, "uint8": np.uint8, "float32": np.float32}
@@ -154,6 +154,31 @@ def _random_tensor(graph: Graph, spec: dict, rng: np.random.Generator) -> np.nda
             level = rng.integers(info.min, int(info.max) + 1, count)
             return ((level - q.zp) * q.s).astype(np.float32)
     return rng.standard_normal(count).astype(np.float32)
+
+
+def real_case_count(graph: Graph, real: np.ndarray | None, n: int) -> int:
+    """How many of :func:`check_cases`' (and ``check_inputs``') ``n`` cases are real.
+
+    Parameters
+    ----------
+    graph : edgekit.firmware_export.Graph
+    real : numpy.ndarray or None
+        The real inputs offered.
+    n : int
+        Number of cases.
+
+    Returns
+    -------
+    int
+        ``min(len(real), n - n // 5)`` when the real inputs are used (one
+        data input; int8, or their element type is the input's), else 0.
+    """
+    specs, _ = io_specs(graph)
+    if real is None or not len(real) or len(specs) != 1:
+        return 0
+    if specs[0]["dtype"] != "int8" and np.asarray(real).dtype != NUMPY_DTYPES[specs[0]["dtype"]]:
+        return 0
+    return int(min(len(real), n - n // 5))
 
 
 def check_cases(graph: Graph, real: np.ndarray | None, n: int, seed: int = 0) -> np.ndarray:

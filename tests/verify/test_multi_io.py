@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 from edgekit.firmware_export import read_tflite  # noqa: E402
 from edgekit.reference import tflm_interpreter  # noqa: E402
 from edgekit.verify import check_host, check_inputs, verify  # noqa: E402
+from edgekit.verify.io import real_case_count  # noqa: E402
 
 NP = {"int8": np.int8, "int16": np.int16, "float32": np.float32}
 
@@ -97,6 +98,10 @@ def test_two_inputs_two_outputs_bit_exact_on_host_and_qemu(models, kind, tmp_pat
     in_bytes = [graph.tensors[t].nbytes for t in graph.inputs]
     out_bytes = [graph.tensors[t].nbytes for t in graph.outputs]
     assert x.dtype == np.uint8 and x.shape == (6, sum(in_bytes))
+    # Real inputs of one tensor do not fit a two-input model: not used, none counted.
+    real = np.zeros((10, sum(in_bytes)), np.uint8)
+    np.testing.assert_array_equal(check_inputs(graph, real, 6, seed=4), x)
+    assert real_case_count(graph, real, 6) == 0
     v = verify(tflite, tmp_path, "cortex-m4", x)
     ref = tflm_by_hand(tflite, graph, x)
     np.testing.assert_array_equal(v.reference, ref)
