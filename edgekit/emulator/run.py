@@ -4,11 +4,13 @@ The firmware harness (``firmware/edgekit_harness.c``) prints, over ARM
 semihosting, one record per line::
 
     EDGEKIT 1 <clock> <hz>         clock is "systick" (hz = SysTick clock) or "dwt"
-    IO <input_bytes> <output_bytes>
+    IO <input_bytes> <output_bytes>   totals over the data inputs / outputs
+    INPUTS <n> <bytes of each>     the data inputs (concatenated in each case)
+    OUTPUTS <n> <bytes of each>    the data outputs (concatenated in each OUT)
     OPS <num_ops>
     OPNAME <i> <name>              for every op
     CASES <n>
-    OUT <case> <hex bytes>         for every case: the output tensor
+    OUT <case> <hex bytes>         for every case: the output tensors
     INF <case> <instructions>      for every case: the whole edgekit_invoke()
     OP <case> <op> <instructions>  for every case and op
     STACK <bytes>                  stack high-water mark
@@ -81,6 +83,9 @@ class EmulatorRun:
         Host wall-clock time of the QEMU run.
     cycles : CycleEstimate or None
         Estimated Cortex-M4 cycles per case and op (``run_qemu(..., cycles=True)``).
+    input_sizes, output_sizes : list of int
+        Bytes of each data input and output, in the model's order (the
+        ``INPUTS``/``OUTPUTS`` records; one entry when the firmware prints none).
     """
 
     outputs: np.ndarray
@@ -96,6 +101,8 @@ class EmulatorRun:
     log: str = ""
     wall_seconds: float = 0.0
     cycles: CycleEstimate | None = None
+    input_sizes: list[int] = field(default_factory=list)
+    output_sizes: list[int] = field(default_factory=list)
 
 
 def _inputs_to_bytes(inputs: Any) -> tuple[bytes, int]:
@@ -144,7 +151,8 @@ def parse_harness_output(text: str, expected_cases: int | None = None) -> dict[s
     dict
         Keys ``outputs`` (uint8 array), ``instructions`` (list),
         ``per_op_cases`` (int64 array), ``op_names``, ``stack_bytes``,
-        ``clock``, ``clock_hz``, ``input_bytes``, ``output_bytes``.
+        ``clock``, ``clock_hz``, ``input_bytes``, ``output_bytes``,
+        ``input_sizes``, ``output_sizes`` (bytes of each data tensor).
 
     Raises
     ------
@@ -153,6 +161,7 @@ def parse_harness_output(text: str, expected_cases: int | None = None) -> dict[s
     """
     clock, clock_hz = "systick", 0
     io: tuple[int, int] | None = None
+    sizes: dict[str, list[int]] = {}
     num_ops: int | None = None
     names: dict[int, str] = {}
     cases: int | None = None
@@ -174,6 +183,11 @@ def parse_harness_output(text: str, expected_cases: int | None = None) -> dict[s
                 clock, clock_hz = parts[2], int(parts[3])
             elif tag == "IO":
                 io = (int(parts[1]), int(parts[2]))
+            elif tag in ("INPUTS", "OUTPUTS"):
+                n = int(parts[1])
+                sizes[tag] = [int(v) for v in parts[2:2 + n]]
+                if len(sizes[tag]) != n:
+                    raise ValueError(f"{tag} lists {len(sizes[tag])} sizes, not {n}")
             elif tag == "OPS":
                 num_ops = int(parts[1])
             elif tag == "OPNAME":
@@ -206,6 +220,10 @@ def parse_harness_output(text: str, expected_cases: int | None = None) -> dict[s
         raise EmulatorError(f"firmware did not print DONE\n--- output tail ---\n{_tail(text)}")
     if io is None or num_ops is None or cases is None or stack is None:
         raise EmulatorError(f"firmware output lacks IO/OPS/CASES/STACK\n{_tail(text)}")
+    in_sizes, out_sizes = sizes.get("INPUTS", [io[0]]), sizes.get("OUTPUTS", [io[1]])
+    if sum(in_sizes) != io[0] or sum(out_sizes) != io[1]:
+        raise EmulatorError(f"firmware's tensor sizes (inputs {in_sizes}, outputs {out_sizes}) "
+                            f"do not add up to its IO line ({io[0]} {io[1]})\n{_tail(text)}")
     if expected_cases is not None and cases != expected_cases:
         raise EmulatorError(
             f"firmware ran {cases} case(s) but {expected_cases} were given: "
@@ -233,6 +251,8 @@ def parse_harness_output(text: str, expected_cases: int | None = None) -> dict[s
         "clock_hz": clock_hz,
         "input_bytes": io[0],
         "output_bytes": io[1],
+        "input_sizes": in_sizes,
+        "output_sizes": out_sizes,
     }
 
 
@@ -366,6 +386,8 @@ def run_qemu(
         log=log,
         wall_seconds=wall,
         cycles=estimate,
+        input_sizes=parsed["input_sizes"],
+        output_sizes=parsed["output_sizes"],
     )
 
 

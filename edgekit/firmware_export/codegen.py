@@ -21,6 +21,9 @@ from edgekit import __version__
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
+# The data inputs and outputs (re-exported: callers import them from here).
+from edgekit.firmware_export.io_tensors import (IO_DTYPES, data_io, data_tensors,  # noqa: F401
+                                                frames_per_call, io_specs)
 from edgekit.firmware_export.kernel_paths import kernel_paths
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
@@ -71,43 +74,9 @@ def _param_fields(params: dict) -> list[dict]:
     return fields
 
 
-def data_io(graph: Graph) -> tuple[int, int]:
-    """The one data input and output tensor (streaming state excluded)."""
-    states = graph.state_pairs()
-    ins = [t for t in graph.inputs if t not in {a for a, _ in states}]
-    outs = [t for t in graph.outputs if t not in {b for _, b in states}]
-    if len(ins) != 1 or len(outs) != 1:
-        raise UnsupportedOpError(
-            f"the model has {len(ins)} data inputs and {len(outs)} data outputs"
-            + (f" (besides {len(states)} state pairs)" if states else "")
-            + "; edgekit's generated code supports exactly one of each (streaming state: "
-            "signature inputs/outputs named state_0, state_1, ...)")
-    for a, b in states:
-        ta, tb = graph.tensors[a], graph.tensors[b]
-        if ta.nbytes != tb.nbytes or ta.dtype != tb.dtype:
-            raise UnsupportedOpError(
-                f"state tensors {a} and {b} differ in size or type ({list(ta.shape)} {ta.dtype} "
-                f"vs {list(tb.shape)} {tb.dtype})")
-    return ins[0], outs[0]
-
-
-def frames_per_call(graph: Graph) -> int:
-    """Feature frames in one call of a streaming model (its hop), else 1.
-
-    A streaming model (state pairs, see :meth:`Graph.state_pairs`) whose data
-    input is ``(1, hop, features)`` takes ``hop`` frames per call; the
-    generated ``edgekit_push_frame`` collects them one at a time.
-    """
-    xi, _ = data_io(graph)
-    shape = graph.tensors[xi].shape
-    if graph.state_pairs() and len(shape) == 3 and shape[0] == 1 and shape[1] >= 1:
-        return int(shape[1])
-    return 1
-
-
 def check_graph(graph: Graph) -> None:
-    """Raise if the graph is not one data input, one data output (+ state)."""
-    data_io(graph)
+    """Raise if the graph has no data input or output, or no operator."""
+    data_tensors(graph)
     if not graph.operators:
         raise UnsupportedOpError("the model has no operators")
 
@@ -274,18 +243,18 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
             extra_sources.add("ek_quantize.c")
         state_list.append(state)
 
-    xi, yi = data_io(graph)
-    x, y = graph.tensors[xi], graph.tensors[yi]
+    inputs, outputs = io_specs(graph, plan)
+    x, y = inputs[0], outputs[0]
     names = [("LIF" if i in graph.fused else name) for i, name in enumerate(graph.opcodes())]
     kinds = sorted(set(names))
     context = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
         lower_bound_no_inplace_bytes=plan.lower_bound_no_inplace_bytes,
-        input_shape=list(x.shape), input_dtype=x.dtype, input_bytes=x.nbytes,
-        input_scale=x.s, input_zp=x.zp, input_offset=plan.offsets[x.index],
-        output_shape=list(y.shape), output_dtype=y.dtype, output_bytes=y.nbytes,
-        output_scale=y.s, output_zp=y.zp, output_offset=plan.offsets[y.index],
+        inputs=inputs, outputs=outputs,
+        input_bytes=sum(t["nbytes"] for t in inputs), input_scale=x["scale"], input_zp=x["zp"],
+        output_bytes=sum(t["nbytes"] for t in outputs), output_scale=y["scale"],
+        output_zp=y["zp"],
         frames_per_call=frames_per_call(graph),
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
         op_kinds=kinds, op_kind=[kinds.index(n) for n in names],

@@ -88,6 +88,9 @@ def _options(opcode: str, t: Table | None) -> dict:
         return dict(begin_mask=g(0, "i32"), end_mask=g(1, "i32"), ellipsis_mask=g(2, "i32"),
                     new_axis_mask=g(3, "i32"), shrink_axis_mask=g(4, "i32"),
                     offset=bool(g(5, "u8")))
+    if opcode == "TRANSPOSE_CONV":
+        return dict(padding=pad(0), stride_w=g(1, "i32"), stride_h=g(2, "i32"),
+                    activation=act(3))
     if opcode == "LEAKY_RELU":
         return dict(alpha=float(g(0, "f32", 0.0)))
     if opcode == "BATCH_MATMUL":

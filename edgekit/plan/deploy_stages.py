@@ -158,12 +158,17 @@ def _verify_host_run(art: Artifacts) -> None:
 def _firmware_run(art: Artifacts) -> None:
     from edgekit.report import EmulatorInfo, MemoryInfo, TargetInfo  # noqa: PLC0415
     from edgekit.verify import check_qemu  # noqa: PLC0415
+    from edgekit.verify.io import real_case_count  # noqa: PLC0415
 
     tgt, fw = art.target, art.work / "firmware"
-    art.qemu = q = check_qemu(fw / "src", fw / tgt.name, tgt, art.inputs, art.host.reference)
+    # Cases and time limit scaled to the model's MACs (a large model runs fewer cases).
+    macs = _graph_counts(art.graph)[1]
+    art.qemu = q = check_qemu(fw / "src", fw / tgt.name, tgt, art.inputs, art.host.reference,
+                              macs=macs)
+    ran = f"{q.cases} of {len(art.inputs)}" if q.cases < len(art.inputs) else f"{q.cases}"
     art.progress.info(f"QEMU: {'bit-exact' if q.bit_exact else f'{q.mismatched_cases} cases differ'}"
-                      f" on {len(art.inputs)} inputs, {q.instructions:,} instructions per "
-                      "inference")
+                      f" on {ran} inputs ({macs:,} MACs: time limit {q.timeout:.0f} s), "
+                      f"{q.instructions:,} instructions per inference")
     plan, arena, build = art.export.plan, art.tflm_arena, q.firmware
     rep = art.report
     rep.target = TargetInfo(name=tgt.name, core=tgt.core, machine=tgt.qemu_machine,
@@ -185,7 +190,7 @@ def _firmware_run(art: Artifacts) -> None:
     rep.emulator = EmulatorInfo(
         bit_exact=bool(art.host.bit_exact and q.bit_exact), host_bit_exact=art.host.bit_exact,
         qemu_bit_exact=q.bit_exact, cases=n,
-        real_cases=int(0 if real is None else min(len(real), art.spec.cases - art.spec.cases // 5)),
+        real_cases=real_case_count(art.graph, real, art.spec.cases),
         mismatched_cases=q.mismatched_cases, reference="tflite_micro",
         max_diff_litert=art.host.max_diff_litert, instructions=q.instructions,
         instructions_min=q.instructions_min, instructions_max=q.instructions_max,
@@ -194,7 +199,8 @@ def _firmware_run(art: Artifacts) -> None:
                                     # a hook measuring a fused op or a loop: its TFLite ops
                                     **({"covers": hooks[p["index"]]} if p["index"] in hooks
                                        else {})} for p in q.run.per_op],
-        cycles_estimate=_cycles_estimate(art, q.firmware.elf))
+        cycles_estimate=_cycles_estimate(art, q.firmware.elf), qemu_cases=q.cases,
+        qemu_timeout=round(q.timeout, 1))
 
 
 def _cycles_estimate(art: Artifacts, elf) -> dict | None:
@@ -350,11 +356,11 @@ def _tensor_info(graph, t: int):
 
 def metadata(art: Artifacts):
     """The build's :class:`edgekit.report.Metadata` (``metadata.json``)."""
-    from edgekit.firmware_export.codegen import data_io  # noqa: PLC0415
+    from edgekit.firmware_export.codegen import data_tensors  # noqa: PLC0415
     from edgekit.report import Metadata  # noqa: PLC0415
 
     graph, rep = art.graph, art.report
-    din, dout = data_io(graph)
+    din, dout = data_tensors(graph)
     model = {k: rep.model[k] for k in ("source", "arch", "hparams", "params", "macs")
              if k in rep.model}
     if art.spec.recipe is not None:
@@ -377,7 +383,8 @@ def metadata(art: Artifacts):
         files.update(rep.audio.get("files", {}))
     return Metadata(
         edgekit=rep.edgekit, target=rep.target, model=model,
-        inputs=[_tensor_info(graph, din)], outputs=[_tensor_info(graph, dout)],
+        inputs=[_tensor_info(graph, t) for t in din],
+        outputs=[_tensor_info(graph, t) for t in dout],
         memory={"flash_bytes": mem.flash_bytes, "ram_bytes": mem.ram_bytes,
                 "arena_bytes": mem.arena_bytes, "state_bytes": mem.state_bytes,
                 "weights_bytes": mem.weights_bytes, "stack_bytes": mem.stack_bytes},

@@ -199,7 +199,10 @@ def render_markdown(report: dict) -> str:
     lines += ["", "## Emulator check", "",
               f"- bit-exact with tflite_micro: **{emu.get('bit_exact')}** "
               f"(host {emu.get('host_bit_exact')}, QEMU {emu.get('qemu_bit_exact')}) "
-              f"on {emu.get('cases')} inputs",
+              f"on {emu.get('cases')} inputs"
+              + (f" ({emu['qemu_cases']} of them in QEMU, time limit {emu.get('qemu_timeout')} s)"
+                 if emu.get("qemu_cases") is not None and emu["qemu_cases"] != emu.get("cases")
+                 else ""),
               f"- max difference to LiteRT (not gated): {emu.get('max_diff_litert')} LSB",
               f"- guest instructions per inference: {_fmt(emu.get('instructions'))} "
               f"(counted with {emu.get('clock')}, 40 instructions per tick)"]

@@ -92,6 +92,11 @@ class EmulatorInfo:
     #: inference: ``{"cycles", "instructions", "cycles_per_instruction",
     #: "model", "per_op"}``; None on other cores (the table is the M4's).
     cycles_estimate: dict | None = None
+    #: Cases run in QEMU: the first ``qemu_cases`` of the ``cases`` (all run
+    #: on the host); fewer for a large model (edgekit.verify.qemu_plan).
+    qemu_cases: int | None = None
+    #: QEMU's time limit (seconds), scaled to the model's MACs.
+    qemu_timeout: float | None = None
 
 
 @dataclass

@@ -30,7 +30,10 @@ from edgekit.errors import ConfigError, ModelError
 from edgekit.firmware_export import Graph, read_tflite
 from edgekit.firmware_export import Export as GeneratedC
 from edgekit.firmware_export import generate
-from edgekit.reference import run_litert, run_tflm, run_tflm_stream
+from edgekit.firmware_export.codegen import data_tensors
+from edgekit.reference import run_tflm_stream
+from edgekit.verify.qemu_plan import QemuPlan, plan_qemu
+from edgekit.verify.io import check_cases, join_outputs, litert_max_diff, run_tflm_io
 
 __all__ = ["Export", "HostCheck", "QemuCheck", "Verification", "build_c", "check_host",
            "check_inputs", "check_qemu", "export_c", "tflm_reference", "verify"]
@@ -74,8 +77,9 @@ class HostCheck:
     mismatched_cases : int
         Cases with at least one differing byte.
     max_diff_litert : int or None
-        Largest absolute difference (int8 LSB) between LiteRT's default
-        kernels and tflite_micro; None when not computed.
+        Largest absolute difference (LSB of each integer output) between
+        LiteRT's default kernels and tflite_micro; None when not computed
+        (streaming, or only float32 outputs).
     exe : pathlib.Path
         The host executable.
     """
@@ -113,6 +117,11 @@ class QemuCheck:
         Mean instructions per inference (rounded).
     instructions_min, instructions_max : int
         Fewest and most instructions of one inference.
+    plan : QemuPlan or None
+        The cases and time limit scaled to the model's MACs (None when
+        :func:`check_qemu` got no ``macs``: every input, the given limit).
+    timeout : float
+        The time limit QEMU ran under (seconds).
     """
 
     firmware: FirmwareBuild
@@ -122,6 +131,8 @@ class QemuCheck:
     instructions: int
     instructions_min: int
     instructions_max: int
+    plan: QemuPlan | None = None
+    timeout: float = 120.0
 
     @property
     def cases(self) -> int:
@@ -132,7 +143,9 @@ class QemuCheck:
         """One line for the progress log: exactness and instructions per inference."""
         exact = ("bit-exact" if self.bit_exact else f"{self.mismatched_cases} cases differ"
                  if self.bit_exact is not None else "not compared")
-        return (f"QEMU: {exact} on {self.cases} inputs, "
+        of = f" of {self.plan.cases_given}" if self.plan and self.plan.cases_given > self.cases \
+            else ""
+        return (f"QEMU: {exact} on {self.cases}{of} inputs, "
                 f"{int(np.mean(self.run.instructions)):,} instructions per inference")
 
 
@@ -176,7 +189,9 @@ class Verification:
         -------
         dict
             ``bit_exact``, ``host_bit_exact``, ``qemu_bit_exact``, ``cases``,
-            [``real_cases``], ``mismatched_cases`` (QEMU's, else the host's),
+            [``real_cases``], ``qemu_cases`` (how many ran in QEMU),
+            ``qemu_timeout`` (its limit, seconds), ``qemu_plan`` (the plan
+            scaled to the MACs, or None), ``mismatched_cases`` (QEMU's, else the host's),
             ``reference``, ``max_diff_litert``, ``instructions``,
             ``instructions_min``, ``instructions_max``, ``clock`` and
             ``per_op`` (``index``, ``op``, ``instructions``).  The fields of
@@ -189,6 +204,9 @@ class Verification:
              "cases": int(len(self.reference))}
         if real_cases is not None:
             d["real_cases"] = int(real_cases)
+        d["qemu_cases"] = None if qemu is None else qemu.cases
+        d["qemu_timeout"] = None if qemu is None else qemu.timeout
+        d["qemu_plan"] = None if qemu is None or qemu.plan is None else qemu.plan.to_dict()
         check = qemu if qemu is not None else host
         d.update({
             "mismatched_cases": None if check is None else check.mismatched_cases,
@@ -206,15 +224,17 @@ class Verification:
 
 
 def check_inputs(graph: Graph, real: np.ndarray | None, n: int, seed: int = 0) -> np.ndarray:
-    """The int8 inputs a model is checked on: real cases first, then random ones.
+    """The inputs a model is checked on: real cases first, then random ones.
 
     Parameters
     ----------
     graph : edgekit.firmware_export.Graph
-        The model (its first input must be int8).
+        The model: any number of data inputs of type int8, int16, uint8 or
+        float32.
     real : numpy.ndarray or None
-        Quantized real inputs ``(M, ...)``; up to ``n - n // 5`` of them are
-        picked at random (kept in their original order).
+        Quantized real inputs ``(M, ...)`` of a one-input model; up to
+        ``n - n // 5`` of them are picked at random (kept in their
+        original order).
     n : int
         Number of cases.
     seed : int
@@ -223,16 +243,20 @@ def check_inputs(graph: Graph, real: np.ndarray | None, n: int, seed: int = 0) -
     Returns
     -------
     numpy.ndarray
-        ``int8`` ``(n, input_elements)``.
+        For one int8 input, ``int8`` ``(n, input_elements)``; otherwise
+        ``uint8`` ``(n, input_bytes)``, each row every data input's raw
+        bytes concatenated in the model's order (see
+        :func:`edgekit.verify.io.check_cases`).
 
     Raises
     ------
-    ModelError
-        If the model's input is not int8.
+    edgekit.errors.ModelError
+        If a data input or output has a type the generated C does not take.
     """
-    x = graph.tensors[graph.inputs[0]]
-    if x.dtype != "int8":
-        raise ModelError(f"model input is {x.dtype}; edgekit build needs an int8 input")
+    ins, _ = data_tensors(graph)
+    x = graph.tensors[ins[0]]
+    if len(ins) != 1 or x.dtype != "int8":
+        return check_cases(graph, real, n, seed)
     rng = np.random.default_rng(seed)
     cases = []
     if real is not None and len(real):
@@ -261,9 +285,11 @@ def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = N
     Parameters
     ----------
     tflite : bytes
-        The int8 model.
+        The model.
     inputs : numpy.ndarray
-        ``int8`` ``(N, ...)``, one case (or, streaming, one call) per row.
+        ``(N, ...)``, one case (or, streaming, one call) per row: every data
+        input's bytes concatenated (e.g. ``int8`` ``(N, elements)`` for one
+        int8 input; see :func:`check_inputs`).
     graph : edgekit.firmware_export.Graph, optional
         ``tflite`` already read (read here if not given).
     stream : bool, optional
@@ -275,13 +301,12 @@ def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = N
     Returns
     -------
     numpy.ndarray
-        ``uint8`` ``(N, output_bytes)``.
+        ``uint8`` ``(N, output_bytes)``: every data output's bytes, concatenated.
     """
-    if stream is not False:
-        graph = graph if graph is not None else read_tflite(tflite)
-        if _is_stream(graph, stream):
-            return _bytes(run_tflm_stream(tflite, graph, inputs))
-    return _bytes(run_tflm(tflite, inputs))
+    graph = graph if graph is not None else read_tflite(tflite)
+    if stream is not False and _is_stream(graph, stream):
+        return _bytes(run_tflm_stream(tflite, graph, inputs))
+    return join_outputs(run_tflm_io(tflite, graph, inputs))
 
 
 def _compare(outputs: np.ndarray, reference: np.ndarray) -> tuple[bool, int]:
@@ -371,9 +396,7 @@ def check_host(tflite: bytes | None, src_dir, build_dir, inputs: np.ndarray, *,
     exact, differ = _compare(outputs, reference)
     max_diff = None
     if litert and not _is_stream(graph, stream):
-        lite = run_litert(tflite, inputs).reshape(len(inputs), -1)
-        max_diff = int(np.abs(lite.astype(np.int32)
-                              - reference.view(np.int8).astype(np.int32)).max())
+        max_diff = litert_max_diff(tflite, graph, inputs, reference)
     return HostCheck(reference=reference, outputs=outputs, bit_exact=exact,
                      mismatched_cases=differ, max_diff_litert=max_diff, exe=Path(exe))
 
@@ -402,7 +425,8 @@ def build_c(src_dir, build_dir, target: str | Target) -> FirmwareBuild:
 
 
 def check_qemu(src_dir, build_dir, target: str | Target, inputs: np.ndarray,
-               reference: np.ndarray | None = None, *, timeout: float = 120.0) -> QemuCheck:
+               reference: np.ndarray | None = None, *, timeout: float | None = None,
+               macs: int | None = None) -> QemuCheck:
     """Build generated C for a Cortex-M target, run it in QEMU and compare.
 
     Parameters
@@ -414,12 +438,18 @@ def check_qemu(src_dir, build_dir, target: str | Target, inputs: np.ndarray,
     target : str or edgekit.emulator.Target
         Cortex-M target (its QEMU machine runs the firmware).
     inputs : numpy.ndarray
-        ``int8``/``uint8`` ``(N, input_bytes)``.
+        ``(N, ...)``: each row every data input's bytes (:func:`check_inputs`).
     reference : numpy.ndarray, optional
         Expected outputs ``(N, output_bytes)``; without one the run is only
         measured (``bit_exact`` and ``mismatched_cases`` are None).
-    timeout : float
-        Seconds before QEMU is stopped.
+    timeout : float, optional
+        Seconds before QEMU is stopped: by default the plan's (with
+        ``macs``), else 120.
+    macs : int, optional
+        The model's MACs per inference: run only the first cases that fit
+        the QEMU time budget, under a limit scaled to them
+        (:func:`edgekit.verify.qemu_plan.plan_qemu`; ``QemuCheck.plan``).
+        Without it every input runs.
 
     Returns
     -------
@@ -433,21 +463,31 @@ def check_qemu(src_dir, build_dir, target: str | Target, inputs: np.ndarray,
         If the firmware fails in QEMU or times out.
     """
     tgt = get_target(target)
+    inputs = np.asarray(inputs)
+    plan = None
+    if macs is not None:
+        plan = plan_qemu(int(macs), len(inputs))
+        inputs = inputs[:plan.cases]
+        reference = None if reference is None else np.asarray(reference)[:plan.cases]
+        timeout = plan.timeout if timeout is None else timeout
+    timeout = 120.0 if timeout is None else float(timeout)
     fw = build_firmware(src_dir, build_dir, target=tgt)
-    run = run_qemu(fw.elf, _bytes(np.asarray(inputs)), target=tgt, timeout=timeout)
+    run = run_qemu(fw.elf, _bytes(inputs), target=tgt, timeout=timeout)
     exact = differ = None
     if reference is not None:
         exact, differ = _compare(run.outputs, _bytes(reference))
     ins = run.instructions
     return QemuCheck(firmware=fw, run=run, bit_exact=exact, mismatched_cases=differ,
                      instructions=int(round(float(np.mean(ins)))),
-                     instructions_min=int(min(ins)), instructions_max=int(max(ins)))
+                     instructions_min=int(min(ins)), instructions_max=int(max(ins)),
+                     plan=plan, timeout=timeout)
 
 
 def verify(tflite: bytes, work, target: str | Target, inputs: np.ndarray, *,
            kernels: str = "optimized", host: bool = True, qemu: bool = True,
            litert: bool = True, source: str = "model.tflite",
-           stream: bool | None = None, qemu_cases: int | None = None) -> Verification:
+           stream: bool | None = None, qemu_cases: int | None = None,
+           macs: int | None = None) -> Verification:
     """Generate C for ``tflite`` and check it against tflite_micro on host and QEMU.
 
     Parameters
@@ -475,6 +515,9 @@ def verify(tflite: bytes, work, target: str | Target, inputs: np.ndarray, *,
         if the model has ``state_i`` pairs); see :func:`tflm_reference`.
     qemu_cases : int, optional
         Run only the first ``qemu_cases`` inputs in QEMU (default: all).
+    macs : int, optional
+        The model's MACs: QEMU runs as many of those inputs as its time
+        budget allows, under a limit scaled to them (see :func:`check_qemu`).
 
     Returns
     -------
@@ -491,5 +534,5 @@ def verify(tflite: bytes, work, target: str | Target, inputs: np.ndarray, *,
                         litert=litert, stream=stream)
     if qemu:
         k = len(inputs) if qemu_cases is None else max(1, min(int(qemu_cases), len(inputs)))
-        qc = check_qemu(exp.src_dir, work / tgt.name, tgt, inputs[:k], reference[:k])
+        qc = check_qemu(exp.src_dir, work / tgt.name, tgt, inputs[:k], reference[:k], macs=macs)
     return Verification(export=exp, host=hc, qemu=qc, reference=reference)

@@ -269,6 +269,21 @@ def test_parse_requires_done():
         parse_harness_output(full.replace("OP 0 0 40\n", ""))
 
 
+def test_parse_reads_the_tensor_sizes_and_checks_them():
+    text = ("EDGEKIT 1 systick 25000000\nIO 5 3\nINPUTS 2 4 1\nOUTPUTS 2 1 2\nOPS 1\n"
+            "OPNAME 0 ADD\nCASES 1\nOUT 0 0a0b0c\nINF 0 40\nOP 0 0 40\nSTACK 8\nDONE\n")
+    parsed = parse_harness_output(text, expected_cases=1)
+    assert parsed["input_sizes"] == [4, 1] and parsed["output_sizes"] == [1, 2]
+    assert parsed["outputs"].tolist() == [[10, 11, 12]]
+    with pytest.raises(EmulatorError, match=r"do not add up to its IO line \(5 3\)"):
+        parse_harness_output(text.replace("INPUTS 2 4 1", "INPUTS 2 4 2"))
+    with pytest.raises(EmulatorError, match="malformed"):
+        parse_harness_output(text.replace("OUTPUTS 2 1 2", "OUTPUTS 2 3"))
+    # A firmware without the records (older model.h): one tensor of each.
+    old = parse_harness_output(text.replace("INPUTS 2 4 1\nOUTPUTS 2 1 2\n", ""))
+    assert old["input_sizes"] == [5] and old["output_sizes"] == [3]
+
+
 OTHER_TARGETS = ["cortex-m3", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m0plus"]
 
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from edgekit.errors import ModelError
+from edgekit.errors import ConfigError, ModelError
 from edgekit.firmware_export import read_tflite
 from edgekit.reference import run_tflm
 from edgekit.verify import (REFERENCE, check_host, check_inputs, check_qemu, export_c,
@@ -81,8 +81,35 @@ def test_toy_model_in_qemu_and_a_wrong_reference_is_caught(tmp_path):
     assert measured.bit_exact is None and measured.instructions > 0
 
 
+def test_qemu_cases_and_time_limit_scale_with_macs(tmp_path):
+    from edgekit.verify.qemu_plan import (BASE_INSTRUCTIONS, GUEST_INSTRUCTIONS_PER_SECOND,
+                                          INSTRUCTIONS_PER_MAC, QEMU_SECONDS, plan_qemu)
+
+    small = plan_qemu(20_000, 50)
+    assert small.cases == 50 and small.timeout == 120.0
+    # By hand: cases = floor(budget / seconds per case), limit 60 s + 4 x the estimate.
+    macs = 200_000_000
+    per_case = (BASE_INSTRUCTIONS + INSTRUCTIONS_PER_MAC * macs) / GUEST_INSTRUCTIONS_PER_SECOND
+    big = plan_qemu(macs, 50)
+    assert big.cases == int(QEMU_SECONDS // per_case) == 3 and big.cases_given == 50
+    assert big.timeout == pytest.approx(60 + 4 * 3 * per_case)
+    huge = plan_qemu(10**10, 50)            # one case, whatever it costs, under a longer limit
+    assert huge.cases == 1 and huge.timeout > 1000
+    with pytest.raises(ConfigError, match=r"cases must be >= 1 \(got 0\)"):
+        plan_qemu(10, 0)
+    # The check runs only the planned cases of a "large" model and says so.
+    x = toy_inputs(5)
+    q = check_qemu(TOY, tmp_path / "m4", "cortex-m4", x, toy_expected(x), macs=10**10)
+    assert q.cases == 1 and q.bit_exact and q.plan.cases_given == 5 and q.timeout > 1000
+    assert "bit-exact on 1 of 5 inputs" in q.summary()
+
+
 def test_check_inputs_mixes_real_and_random_cases():
-    graph = SimpleNamespace(inputs=[0], tensors=[SimpleNamespace(dtype="int8", num_elements=6)])
+    def tensor(dtype, n):
+        return SimpleNamespace(dtype=dtype, num_elements=n, is_const=False, name="t")
+
+    graph = SimpleNamespace(inputs=[0], outputs=[1], state_pairs=lambda: [],
+                            tensors=[tensor("int8", 6), tensor("int8", 2)])
     real = np.arange(60, dtype=np.int8).reshape(10, 6)
     x = check_inputs(graph, real, 10, seed=0)
     assert x.shape == (10, 6) and x.dtype == np.int8
@@ -91,8 +118,9 @@ def test_check_inputs_mixes_real_and_random_cases():
     assert all(any(np.array_equal(r, q) for q in real) for r in x[:8])
     np.testing.assert_array_equal(x, check_inputs(graph, real, 10, seed=0))
     assert check_inputs(graph, None, 4).shape == (4, 6)
-    graph.tensors[0].dtype = "float32"
-    with pytest.raises(ModelError, match="model input is float32; edgekit build needs an int8"):
+    graph.tensors[0].dtype = "int32"
+    with pytest.raises(ModelError, match=r"data input 0 \(tensor 0, 't'\) is INT32; the "
+                                         "generated code takes FLOAT32, INT16, INT8, UINT8"):
         check_inputs(graph, real, 10)
 
 
@@ -112,8 +140,10 @@ def test_verify_mlperf_model_is_bit_exact(mlperf_dir, tmp_path):
     assert v.export.result.plan.arena_bytes > 0 and len(v.export.graph.operators) > 0
     d = v.to_dict(real_cases=0)
     assert list(d) == ["bit_exact", "host_bit_exact", "qemu_bit_exact", "cases", "real_cases",
-                       "mismatched_cases", "reference", "max_diff_litert", "instructions",
-                       "instructions_min", "instructions_max", "clock", "per_op"]
+                       "qemu_cases", "qemu_timeout", "qemu_plan", "mismatched_cases", "reference",
+                       "max_diff_litert", "instructions", "instructions_min", "instructions_max",
+                       "clock", "per_op"]
+    assert d["qemu_cases"] == 4 and d["qemu_timeout"] == 120.0 and d["qemu_plan"] is None
     assert d["bit_exact"] and d["cases"] == 4 and d["mismatched_cases"] == 0
     assert d["reference"] == REFERENCE == "tflite_micro"
     assert isinstance(d["max_diff_litert"], int) and d["max_diff_litert"] >= 0

@@ -6,11 +6,13 @@
  * runs edgekit_invoke() on each, and prints, over semihosting stdout:
  *
  *   EDGEKIT 1 <clock> <hz>          header: "systick <hz>" or "dwt 0"
- *   IO <input_bytes> <output_bytes>
+ *   IO <input_bytes> <output_bytes>   totals over the data inputs/outputs
+ *   INPUTS <n> <bytes of each>      the data inputs, concatenated per case
+ *   OUTPUTS <n> <bytes of each>     the data outputs, concatenated per OUT
  *   OPS <num_ops>
  *   OPNAME <i> <name>               one per op
  *   CASES <n>
- *   OUT <case> <hex bytes>          one per case, output tensor
+ *   OUT <case> <hex bytes>          one per case, every output tensor
  *   INF <case> <instructions>       one per case, whole edgekit_invoke()
  *   OP <case> <op> <instructions>   one per case and op
  *   STACK <bytes>                   stack high-water mark
@@ -33,6 +35,13 @@
  * tables); other models (the front end's, test fixtures) define the array. */
 #ifndef EDGEKIT_OP_NAME
 #define EDGEKIT_OP_NAME(i) edgekit_op_names[i]
+#endif
+
+#ifndef EDGEKIT_NUM_INPUTS
+#define EDGEKIT_NUM_INPUTS 1
+#endif
+#ifndef EDGEKIT_NUM_OUTPUTS
+#define EDGEKIT_NUM_OUTPUTS 1
 #endif
 
 /* ---------------------------------------------------------------- clock */
@@ -278,6 +287,26 @@ int main(void)
 static uint8_t edgekit_input[EDGEKIT_INPUT_BYTES] __attribute__((aligned(16)));
 static uint8_t edgekit_output[EDGEKIT_OUTPUT_BYTES] __attribute__((aligned(16)));
 
+#if !defined(EDGEKIT_HAS_IO_SIZES)
+/* A model.h without per-tensor sizes (older fixtures): one of each. */
+static const uint32_t edgekit_input_sizes[1] = {EDGEKIT_INPUT_BYTES};
+static const uint32_t edgekit_output_sizes[1] = {EDGEKIT_OUTPUT_BYTES};
+#endif
+
+/* "<tag> <n> <size 0> <size 1> ...\n" */
+static void edgekit_print_sizes(const char *tag, const uint32_t *sizes, int n)
+{
+    int k;
+    edgekit_puts(tag);
+    edgekit_putc(' ');
+    edgekit_putu((uint64_t)n);
+    for (k = 0; k < n; k++) {
+        edgekit_putc(' ');
+        edgekit_putu((uint64_t)sizes[k]);
+    }
+    edgekit_putc('\n');
+}
+
 int main(void)
 {
     int32_t handle;
@@ -293,6 +322,8 @@ int main(void)
     edgekit_putc(' ');
     edgekit_putu((uint64_t)EDGEKIT_OUTPUT_BYTES);
     edgekit_putc('\n');
+    edgekit_print_sizes("INPUTS", edgekit_input_sizes, EDGEKIT_NUM_INPUTS);
+    edgekit_print_sizes("OUTPUTS", edgekit_output_sizes, EDGEKIT_NUM_OUTPUTS);
     edgekit_puts("OPS ");
     edgekit_putu((uint64_t)EDGEKIT_NUM_OPS);
     edgekit_putc('\n');

@@ -3,8 +3,9 @@
  *
  *   ./model_host inputs.bin outputs.bin
  *
- * inputs.bin holds N cases of EDGEKIT_INPUT_BYTES each; outputs.bin receives
- * N outputs of EDGEKIT_OUTPUT_BYTES each, concatenated.  edgekit_reset() is
+ * inputs.bin holds N cases of EDGEKIT_INPUT_BYTES each (a case: every data
+ * input's bytes, concatenated in the model's order); outputs.bin receives N
+ * outputs of EDGEKIT_OUTPUT_BYTES each (every data output's), concatenated.  edgekit_reset() is
  * called once before the first case (the cases form one stream, as in the
  * firmware harness).  Exit status: 0 on success, non-zero on any error.
  *

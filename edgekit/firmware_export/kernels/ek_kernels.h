@@ -139,6 +139,26 @@ typedef struct {
 
 void ek_relu_s8(const ek_relu_params *p, const int8_t *in, int8_t *out);
 
+/* LEAKY_RELU, int8 and int16 (ek_leaky_relu.c): per element, x - in_zp
+ * times the identity's multiplier (>= 0) or the slope's (< 0), + out_zp,
+ * clamped to the type.  The output may be the input buffer. */
+typedef struct {
+    int32_t size, in_zp, out_zp;
+    int32_t id_mult, id_shift, alpha_mult, alpha_shift;
+} ek_leaky_relu_params;
+
+void ek_leaky_relu_s8(const ek_leaky_relu_params *p, const int8_t *in, int8_t *out);
+void ek_leaky_relu_s16(const ek_leaky_relu_params *p, const int16_t *in, int16_t *out);
+
+/* TRANSPOSE_CONV (ek_transpose_conv.c): ek_conv_params of the transposed
+ * convolution (in_* its input, out_* its output, pad_* TFLM's padding of
+ * the output); filter [out_c, f_h, f_w, in_c].  int8: int32 bias; int16
+ * (16x8): int64 bias, zero points 0. */
+void ek_transpose_conv_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                          const int32_t *bias, int8_t *out);
+void ek_transpose_conv_s16(const ek_conv_params *p, const int16_t *in, const int8_t *filter,
+                           const int64_t *bias, int16_t *out);
+
 /* LOGISTIC (output scale 1/256, zero point -128). */
 typedef struct {
     int32_t size, in_zp, in_mult, in_shift, range_radius;

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
-                                         fully_connected, hard_swish, lif, logistic, mean, mul,
-                                         pad,
+                                         fully_connected, hard_swish, leaky_relu, lif, logistic,
+                                         mean, mul, pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
-                                         softmax, squared_difference, strided_copy, sub, tanh)
+                                         softmax, squared_difference, strided_copy, sub, tanh,
+                                         transpose_conv)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -35,7 +36,7 @@ LOWERINGS = {
     "PADV2": pad.lower,
     "RELU": relu.lower,
     "RELU6": relu.lower,
-    "LEAKY_RELU": relu.lower,
+    "LEAKY_RELU": leaky_relu.lower,
     "LOGISTIC": logistic.lower,
     "TANH": tanh.lower,
     "HARD_SWISH": hard_swish.lower,
@@ -43,6 +44,7 @@ LOWERINGS = {
     "DEQUANTIZE": quantize.lower_dequantize,
     "TRANSPOSE": strided_copy.lower_transpose,
     "STRIDED_SLICE": strided_copy.lower_strided_slice,
+    "TRANSPOSE_CONV": transpose_conv.lower,
     "BATCH_MATMUL": batch_matmul.lower,
     "SQUARED_DIFFERENCE": squared_difference.lower,
     "RSQRT": rsqrt.lower,

@@ -1,11 +1,9 @@
-"""RELU, RELU6 and LEAKY_RELU, int8, with TFLM's arithmetic
-(activations_common.cc, leaky_relu_common.cc):
+"""RELU and RELU6, int8, with TFLM's arithmetic (activations_common.cc;
+LEAKY_RELU, int8 and int16, is :mod:`.leaky_relu`):
 
 * RELU: requantize by in_s / out_s (double), clamp to [max(-128, out_zp), 127];
 * RELU6: clamp the raw input to [in_zp, in_zp + round(6 / in_s)] -- TFLM does
-  not requantize, so neither do we (output quantization is not used);
-* LEAKY_RELU: two multipliers, in_s / out_s and in_s * alpha / out_s, both
-  computed in float, chosen by the sign of x - in_zp; clamp to int8.
+  not requantize, so neither do we (output quantization is not used).
 """
 
 from __future__ import annotations
@@ -29,13 +27,6 @@ def lower(op, graph) -> Lowered:
     elif op.opcode == "RELU6":
         six = x.zp + tflite_round(f32(f32(6.0) / f32(x.s)))
         params.update(requantize=0, act_min=max(-128, x.zp), act_max=min(127, six))
-    elif op.opcode == "LEAKY_RELU":
-        alpha = f32(op.options.get("alpha", 0.0))
-        if alpha < 0:
-            raise fail(op, f"negative alpha {alpha} is not supported")
-        mi, shi = quantize_multiplier(f32(f32(x.s) / f32(y.s)))
-        ma, sha = quantize_multiplier(f32(f32(f32(x.s) * alpha) / f32(y.s)))
-        params.update(pos_mult=mi, pos_shift=shi, neg_mult=ma, neg_shift=sha)
     else:
         raise fail(op, "not a ReLU-family op")
     return Lowered("ek_relu_s8", "ek_relu_params", params, [x.index, y.index],
