@@ -245,4 +245,25 @@ typedef struct {
 
 void ek_softmax_s16(const ek_softmax_s16_params *p, const int16_t *in, int16_t *out);
 
+/* QUANTIZE between int8, uint8 and int16 (ek_requantize_params). */
+void ek_requantize_s16_s8(const ek_requantize_params *p, const int16_t *in, int8_t *out);
+void ek_requantize_s8_s16(const ek_requantize_params *p, const int8_t *in, int16_t *out);
+void ek_requantize_s16_s16(const ek_requantize_params *p, const int16_t *in, int16_t *out);
+void ek_requantize_u8_s8(const ek_requantize_params *p, const uint8_t *in, int8_t *out);
+void ek_requantize_s8_u8(const ek_requantize_params *p, const int8_t *in, uint8_t *out);
+
+/* More int16-activation (16x8) kernels, with the int8 kernels' parameter blocks. */
+void ek_depthwise_conv2d_s16(const ek_conv_params *p, const int16_t *in, const int8_t *filter,
+                             const int64_t *bias, int16_t *out);
+void ek_avg_pool_s16(const ek_pool_params *p, const int16_t *in, int16_t *out);
+void ek_max_pool_s16(const ek_pool_params *p, const int16_t *in, int16_t *out);
+void ek_mul_s16(const ek_mul_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+void ek_mean_s16(const ek_mean_params *p, const int16_t *in, int16_t *out);
+void ek_pad_s16(const ek_pad_params *p, const int16_t *in, int16_t *out);
+void ek_concat_s16(const ek_concat_params *p, const int16_t *in0, const int16_t *in1,
+                   const int16_t *in2, const int16_t *in3, const int16_t *in4, const int16_t *in5,
+                   const int16_t *in6, const int16_t *in7, int16_t *out);
+void ek_batch_matmul_s16(const ek_batch_matmul_params *p, const int16_t *lhs,
+                         const int16_t *rhs, int16_t *out);
+
 #endif /* EK_KERNELS_H */

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
-                                         fully_connected, hard_swish, lif, logistic, mean, mul,
-                                         pad,
+                                         fully_connected, hard_swish, int16, lif, logistic, mean,
+                                         mul, pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, squared_difference, strided_copy, sub, tanh)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
     "CONV_2D": s16.by_dtype(conv.lower, s16.lower_conv),
-    "DEPTHWISE_CONV_2D": depthwise_conv.lower,
+    "DEPTHWISE_CONV_2D": s16.by_dtype(depthwise_conv.lower, int16.lower_depthwise),
     "AVERAGE_POOL_2D": pooling.lower_avg,
     "MAX_POOL_2D": pooling.lower_max,
     "FULLY_CONNECTED": s16.by_dtype(fully_connected.lower, s16.lower_fc),
@@ -43,7 +43,7 @@ LOWERINGS = {
     "DEQUANTIZE": quantize.lower_dequantize,
     "TRANSPOSE": strided_copy.lower_transpose,
     "STRIDED_SLICE": strided_copy.lower_strided_slice,
-    "BATCH_MATMUL": batch_matmul.lower,
+    "BATCH_MATMUL": s16.by_dtype(batch_matmul.lower, int16.lower_batch_matmul),
     "SQUARED_DIFFERENCE": squared_difference.lower,
     "RSQRT": rsqrt.lower,
     # not a TFLite op: one LIF step fused by passes/fuse_lif.py
