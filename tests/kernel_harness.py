@@ -153,6 +153,12 @@ def check_golden(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
                      f"seed={seed} case={case} ops={ops_} kernels={kernels}")
 
 
+def assert_same(got: np.ndarray, ref: np.ndarray, what: str) -> None:
+    """Assert ``got`` equals ``ref`` bit for bit (floats by their bits);
+    the message names ``what`` and the first differing value."""
+    _assert_same(got, ref, what)
+
+
 def _assert_same(got: np.ndarray, ref: np.ndarray, what: str) -> None:
     if got.dtype.kind == "f":
         same = np.array_equal(got.view(np.uint32), ref.astype(got.dtype).view(np.uint32))
