@@ -266,4 +266,15 @@ void ek_concat_s16(const ek_concat_params *p, const int16_t *in0, const int16_t 
 void ek_batch_matmul_s16(const ek_batch_matmul_params *p, const int16_t *lhs,
                          const int16_t *rhs, int16_t *out);
 
+/* LOGISTIC / TANH int16 -> int16 (output scale 2^-15): input rescale
+ * (x * input_multiplier + round) >> input_left_shift, then the 256-entry
+ * sigmoid(k/24) table, unsigned Q0.16, two entries a word. */
+typedef struct {
+    int32_t size, input_multiplier, input_left_shift;
+    const int32_t *lut;
+} ek_lut16_act_params;
+
+void ek_logistic_s16(const ek_lut16_act_params *p, const int16_t *in, int16_t *out);
+void ek_tanh_s16(const ek_lut16_act_params *p, const int16_t *in, int16_t *out);
+
 #endif /* EK_KERNELS_H */

@@ -1,0 +1,58 @@
+"""int16 (TFLite 16x8) LOGISTIC and TANH against tflite_micro over every
+int16 input value (256 calls of 256), for input scales that take the
+general rescale (a 15-bit multiplier and a shift) and the power-of-two
+cases (scale 2^-12 for both, 2^-11 for TANH), so every entry of the
+sigmoid table and every interpolation step is compared."""
+
+import numpy as np
+import pytest
+
+from edgekit.firmware_export.ops.int16 import checked_log2, sigmoid_table
+from edgekit.firmware_export.tflite_reader import read_tflite
+from edgekit.reference import run_tflm
+from tests.kernel_harness import assert_same, opcodes, run_generated_host, single_op_model_16x8
+
+ALL_INT16 = np.arange(-32768, 32768, dtype=np.int16).reshape(256, 1, 256)
+
+CASES = [  # (activation, calibration max |x|, power-of-two input scale expected)
+    ("sigmoid", 5.3, False),
+    ("sigmoid", 32767 / 4096, True),
+    ("tanh", 2.7, False),
+    ("tanh", 32767 / 4096, True),
+    ("tanh", 32767 / 2048, True),
+]
+
+
+@pytest.mark.parametrize("act, amax, pot", CASES)
+def test_logistic_tanh_s16_every_input(act, amax, pot):
+    import keras
+
+    def dataset(rng, shapes):
+        v = rng.uniform(-amax, amax, shapes[0]).astype(np.float32)
+        v.flat[0], v.flat[1] = amax, -amax
+        return [v]
+
+    m = single_op_model_16x8(lambda ins: keras.layers.Activation(act)(ins[0]), [(256,)], 0,
+                             dataset=dataset, samples=4)
+    name = "LOGISTIC" if act == "sigmoid" else "TANH"
+    assert opcodes(m) == [name], opcodes(m)
+    g = read_tflite(m)
+    x = g.tensors[g.inputs[0]]
+    assert checked_log2(x.s)[0] == pot, f"{act}: input scale {x.s} (power of two: {pot})"
+    ref = np.asarray(run_tflm(m, ALL_INT16))
+    got = run_generated_host(m, ALL_INT16)
+    assert got.dtype == np.int16 and len(np.unique(got)) > 1000
+    assert_same(got, ref.reshape(got.shape), f"int16 {name} input scale {x.s}")
+
+
+def test_sigmoid_table_by_hand():
+    """A few entries from the definition (sigmoid(k/24) * 2^16 plus half the
+    midpoint interpolation error, rounded): k = 0 is exactly one half, the
+    table rises, and it ends at 65535."""
+    t = sigmoid_table()
+    assert len(t) == 256 and t[0] == 32768 and t[-1] == 65535
+    assert all(a <= b for a, b in zip(t, t[1:]))
+    # k = 4: sigmoid(1/6) * 65536 = 35492.36, which rounds to 35492; the
+    # midpoint error of segment [4, 5] is +0.33 units, half of it gives
+    # 35492.53 -> 35493.
+    assert t[4] == 35493
