@@ -114,3 +114,19 @@ def test_cli_quantize_int16_dscnn(tmp_path):
     got = run_generated_host(b, xs)
     assert got.dtype == np.int16
     assert_same(got, ref.reshape(got.shape), "dscnn via edgekit quantize --int16")
+
+
+def test_zero_calibration_range_is_named():
+    """With unit-variance calibration the untrained spiking model's LIF
+    layers never fire: the 16x8 converter gives their products a scale near
+    1e-43 (LiteRT then fails in MUL's Prepare); quantize_model names the
+    tensor instead."""
+    from edgekit.errors import ModelError
+    from edgekit.models import build_model
+    from edgekit.quantize.convert import quantize_model
+
+    model = build_model("spiking_lmuformer", SHAPE, 4, seed=0, **TINY["spiking_lmuformer"])
+    calib = np.random.default_rng(0).normal(size=(8, *SHAPE)).astype(np.float32)
+    with pytest.raises(ModelError, match=r"16x8 calibration gave int16 tensor \d+ \('.*'\) "
+                                         r"the scale .*values were 0 on every calibration"):
+        quantize_model(model, calib, num_samples=8, activations="int16")
