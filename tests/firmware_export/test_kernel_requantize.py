@@ -13,24 +13,29 @@ from tests.kernel_harness import assert_same, opcodes, run_generated_host
 
 QUANTIZE_OP = 114      # BuiltinOperator.QUANTIZE
 WIDTH = 256            # elements per call (tflite_micro's host arena is small)
-TYPES = {"int8": (9, np.int8), "uint8": (3, np.uint8), "int16": (7, np.int16)}
+TYPES = {"int8": (9, np.int8), "uint8": (3, np.uint8), "int16": (7, np.int16),
+         "float32": (0, np.float32)}
+DEQUANTIZE_OP = 6      # BuiltinOperator.DEQUANTIZE
 
 
-def quantize_model(src: str, dst: str, src_q: tuple, dst_q: tuple, n: int) -> bytes:
-    """A .tflite holding one QUANTIZE of a [1, n] tensor of type ``src`` with
-    (scale, zero point) ``src_q`` to ``dst`` with ``dst_q``."""
+def quantize_model(src: str, dst: str, src_q: tuple, dst_q: tuple, n: int,
+                   opcode: int = QUANTIZE_OP) -> bytes:
+    """A .tflite holding one QUANTIZE (or ``opcode``) of a [1, n] tensor of
+    type ``src`` with (scale, zero point) ``src_q`` to ``dst`` with ``dst_q``
+    (None: a float tensor without quantization)."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     def tensor(name, dtype, q, buf):
         t = schema.TensorT()
         t.name, t.shape, t.type, t.buffer = name, [1, n], TYPES[dtype][0], buf
-        t.quantization = schema.QuantizationParametersT()
-        t.quantization.scale, t.quantization.zeroPoint = [float(q[0])], [int(q[1])]
+        if q is not None:
+            t.quantization = schema.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [float(q[0])], [int(q[1])]
         return t
 
     code = schema.OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode, code.version = QUANTIZE_OP, QUANTIZE_OP, 1
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = opcode, opcode, 1
     op = schema.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
     sg = schema.SubGraphT()
@@ -80,3 +85,28 @@ def test_requantize_bit_exact(src, dst, src_q, dst_q):
     assert_same(got, ref.reshape(got.shape), f"QUANTIZE {src} {src_q} -> {dst} {dst_q}")
     if src_q[0] != dst_q[0] or src != dst:
         assert len(np.unique(got)) > 1, "a test that cannot fail: constant output"
+
+
+def test_float_to_int16_and_back_bit_exact():
+    """QUANTIZE float32 -> int16 (values within and far beyond the range,
+    halves) and DEQUANTIZE int16 -> float32 (every 16th int16 value).
+    Quotients x / scale stay below 2^31: beyond, TFLM's float -> int32 cast
+    is undefined (on x86 it gives INT32_MIN, so +1e30 becomes -32768; on
+    Arm it saturates), edgekit saturates."""
+    scale = 3.0517578e-4 * 1.37
+    r = np.random.default_rng(5)
+    xs = np.concatenate([r.uniform(-12, 12, 3000), r.uniform(-5e5, 5e5, 64),
+                         (np.arange(-500, 500) + 0.5) * scale, [0.0, -0.0, 6e5, -6e5]])
+    xs = np.resize(xs.astype(np.float32), 16 * WIDTH).reshape(-1, 1, WIDTH)
+    m = quantize_model("float32", "int16", None, (scale, 0), WIDTH)
+    ref = np.asarray(run_tflm(m, xs))
+    got = run_generated_host(m, xs)
+    assert got.dtype == np.int16 and got.min() == -32768 and got.max() == 32767
+    assert_same(got, ref.reshape(got.shape), "QUANTIZE float32 -> int16")
+
+    qs = np.arange(-32768, 32768, 16, dtype=np.int16).reshape(-1, 1, WIDTH)
+    m = quantize_model("int16", "float32", (scale, 0), None, WIDTH, opcode=DEQUANTIZE_OP)
+    ref = np.asarray(run_tflm(m, qs), np.float32)
+    got = run_generated_host(m, qs)
+    assert got.dtype == np.float32
+    assert_same(got, ref.reshape(got.shape), "DEQUANTIZE int16 -> float32")

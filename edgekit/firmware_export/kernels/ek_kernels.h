@@ -251,6 +251,8 @@ void ek_requantize_s8_s16(const ek_requantize_params *p, const int8_t *in, int16
 void ek_requantize_s16_s16(const ek_requantize_params *p, const int16_t *in, int16_t *out);
 void ek_requantize_u8_s8(const ek_requantize_params *p, const uint8_t *in, int8_t *out);
 void ek_requantize_s8_u8(const ek_requantize_params *p, const int8_t *in, uint8_t *out);
+void ek_quantize_f32_s16(const ek_fquant_params *p, const float *in, int16_t *out);
+void ek_dequantize_s16_f32(const ek_fquant_params *p, const int16_t *in, float *out);
 
 /* More int16-activation (16x8) kernels, with the int8 kernels' parameter blocks. */
 void ek_depthwise_conv2d_s16(const ek_conv_params *p, const int16_t *in, const int8_t *filter,

@@ -1,6 +1,6 @@
 """QUANTIZE (requantization int8 -> int8, int16 -> int8, int8 -> int16,
-int16 -> int16, uint8 <-> int8; float32 -> int8) and DEQUANTIZE
-(int8 -> float32), with TFLM's parameters (quantize_common.cc,
+int16 -> int16, uint8 <-> int8; float32 -> int8 / int16) and DEQUANTIZE
+(int8 / int16 -> float32), with TFLM's parameters (quantize_common.cc,
 dequantize_common.cc): the requantization multiplier is in_s / out_s in
 double; float scales are passed to the kernel as their float32 bits."""
 
@@ -61,10 +61,11 @@ def lower(op, graph) -> Lowered:
         return Lowered("ek_requantize_s8", "ek_requantize_params",
                        dict(size=y.num_elements, in_zp=x.zp, out_zp=y.zp, mult=m, shift=sh),
                        [x.index, y.index], source="ek_quantize.c", inplace=(x.index,))
-    if x.dtype == "float32" and y.dtype == "int8":
-        require_int8(op, y)
+    if x.dtype == "float32" and y.dtype in ("int8", "int16"):
+        _require_quantized(op, y)
         _per_tensor(op, y)
-        return Lowered("ek_quantize_f32_s8", "ek_fquant_params",
+        suffix = "s16" if y.dtype == "int16" else "s8"
+        return Lowered(f"ek_quantize_f32_{suffix}", "ek_fquant_params",
                        dict(size=y.num_elements, zp=y.zp, scale_bits=float_bits(y.s)),
                        [x.index, y.index], source="ek_quantize.c")
     kernel = REQUANTIZE_KERNELS.get((x.dtype, y.dtype))
@@ -79,20 +80,22 @@ def lower(op, graph) -> Lowered:
                        dict(size=y.num_elements, in_zp=x.zp, out_zp=y.zp, mult=m, shift=sh),
                        [x.index, y.index], source="ek_quantize.c", inplace=inplace)
     pairs = ", ".join(f"{a} -> {b}" for a, b in [("int8", "int8"), *REQUANTIZE_KERNELS,
-                                                  ("float32", "int8")])
+                                                  ("float32", "int8"), ("float32", "int16")])
     raise fail(op, f"QUANTIZE from {x.dtype} to {y.dtype} is not supported ({pairs} are)")
 
 
 def lower_dequantize(op, graph) -> Lowered:
+    """DEQUANTIZE int8 or int16 -> float32."""
     x = graph.op_inputs(op)[0]
     y = graph.op_outputs(op)[0]
     if x.num_elements != y.num_elements:
         raise fail(op, "input and output sizes differ")
-    if x.dtype == "int8" and y.dtype == "float32":
-        require_int8(op, x)
+    if x.dtype in ("int8", "int16") and y.dtype == "float32":
+        _require_quantized(op, x)
         _per_tensor(op, x)
-        return Lowered("ek_dequantize_s8_f32", "ek_fquant_params",
+        suffix = "s16" if x.dtype == "int16" else "s8"
+        return Lowered(f"ek_dequantize_{suffix}_f32", "ek_fquant_params",
                        dict(size=y.num_elements, zp=x.zp, scale_bits=float_bits(x.s)),
                        [x.index, y.index], source="ek_quantize.c")
     raise fail(op, f"DEQUANTIZE from {x.dtype} to {y.dtype} is not supported "
-                   "(int8 -> float32 is)")
+                   "(int8 -> float32 and int16 -> float32 are)")
