@@ -2,7 +2,7 @@
 untrained tiny configurations, converted with int16 activations, int16 input
 and output; edgekit's generated C (host build, sanitizers with
 EDGEKIT_HOST_SANITIZE=1) is bit-exact with tflite_micro over inputs spanning
-the int16 range, and one model also on QEMU (Cortex-M4)."""
+the int16 range, and three of them also on QEMU (Cortex-M4)."""
 
 import functools
 import os
@@ -83,17 +83,20 @@ def test_zoo_int16_bit_exact_host(arch):
     _check_host(arch, _int16_model(arch), 1)
 
 
-def test_zoo_int16_bit_exact_qemu():
-    """lmuformer (PAD, DEPTHWISE_CONV_2D, MUL, MEAN, CONV_2D, FULLY_CONNECTED,
-    ADD, SOFTMAX in int16) built for the Cortex-M4, int16 input and output."""
+@pytest.mark.parametrize("arch", ["lmuformer", "spiking_lmuformer", "tiny_transformer"])
+def test_zoo_int16_bit_exact_qemu(arch):
+    """Built for the Cortex-M4 with int16 input and output (the host test's
+    model, converted once): lmuformer's PAD, DEPTHWISE_CONV_2D, MUL, MEAN,
+    the spiking model's STRIDED_SLICE, CONCATENATION, QUANTIZE, the
+    transformer's BATCH_MATMUL, TRANSPOSE, AVERAGE_POOL_2D in int16."""
     from edgekit.reference import run_tflm
 
-    b = _int16_model("lmuformer")
+    b = _int16_model(arch)
     xs = _inputs(b, 4, 2)
     ref = np.asarray(run_tflm(b, xs))
     got = run_generated_qemu(b, xs, target="cortex-m4")
     assert got.dtype == np.int16
-    assert_same(got, ref.reshape(got.shape), "lmuformer 16x8 on QEMU cortex-m4")
+    assert_same(got, ref.reshape(got.shape), f"{arch} 16x8 on QEMU cortex-m4")
 
 
 def test_cli_quantize_int16_dscnn_bit_exact_host(tmp_path):
