@@ -2,7 +2,8 @@
 int16 input value (256 calls of 256), for input scales that take the
 general rescale (a 15-bit multiplier and a shift) and the power-of-two
 cases (scale 2^-12 for both, 2^-11 for TANH), so every entry of the
-sigmoid table and every interpolation step is compared."""
+sigmoid table and every interpolation step is compared; and MAX_POOL_2D ->
+LOGISTIC -> TANH on QEMU."""
 
 import numpy as np
 import pytest
@@ -56,3 +57,23 @@ def test_sigmoid_table_by_hand():
     # midpoint error of segment [4, 5] is +0.33 units, half of it gives
     # 35492.53 -> 35493.
     assert t[4] == 35493
+
+
+def test_pool_logistic_tanh_s16_qemu():
+    """MAX_POOL_2D -> LOGISTIC -> TANH in int16 built for the Cortex-M4
+    (QEMU), 8 cases spanning the int16 range, against tflite_micro."""
+    import keras
+
+    from tests.kernel_harness import run_generated_qemu
+
+    def build(ins):
+        y = keras.layers.MaxPooling2D(2)(ins[0])
+        return keras.layers.Activation("tanh")(keras.layers.Activation("sigmoid")(y))
+
+    m = single_op_model_16x8(build, [(8, 8, 4)], 0, low=-6, high=6, samples=8)
+    assert {"MAX_POOL_2D", "LOGISTIC", "TANH"} <= set(opcodes(m)), opcodes(m)
+    xs = np.random.default_rng(0).integers(-32768, 32768, (8, 1, 8, 8, 4)).astype(np.int16)
+    ref = np.asarray(run_tflm(m, xs))
+    got = run_generated_qemu(m, xs, target="cortex-m4")
+    assert got.dtype == np.int16 and len(np.unique(got)) > 20
+    assert_same(got, ref.reshape(got.shape), "MAX_POOL_2D / LOGISTIC / TANH int16 on QEMU")
