@@ -153,6 +153,12 @@ def check_golden(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
                      f"seed={seed} case={case} ops={ops_} kernels={kernels}")
 
 
+def assert_same(got: np.ndarray, ref: np.ndarray, what: str) -> None:
+    """Assert ``got`` equals ``ref`` bit for bit (floats by their bits);
+    the message names ``what`` and the first differing value."""
+    _assert_same(got, ref, what)
+
+
 def _assert_same(got: np.ndarray, ref: np.ndarray, what: str) -> None:
     if got.dtype.kind == "f":
         same = np.array_equal(got.view(np.uint32), ref.astype(got.dtype).view(np.uint32))
@@ -171,7 +177,8 @@ def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "c
                        keep: str | None = None, kernels: str = "optimized",
                        scratch_allowance: int | None = None) -> np.ndarray:
     """Run ``inputs`` (N, ...) through edgekit's generated C built for a
-    Cortex-M ``target`` and executed under QEMU; int8 outputs (N, ...).
+    Cortex-M ``target`` and executed under QEMU; outputs (N, ...) of the
+    model output's type (the harness moves bytes: int8 or int16).
 
     Unlike :func:`run_generated_host` this compiles the kernels with the
     target's flags, so the ``__ARM_FEATURE_DSP`` / inline-asm paths of the
@@ -186,8 +193,8 @@ def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "c
     graph = read_tflite(bytes(tflite_bytes))
     x = graph.tensors[graph.inputs[0]]
     y = graph.tensors[graph.outputs[0]]
-    if NP_DTYPES[y.dtype] != np.int8:
-        raise ValueError(f"run_generated_qemu: int8 outputs only, not {y.dtype}")
+    if NP_DTYPES[y.dtype] not in (np.int8, np.int16):
+        raise ValueError(f"run_generated_qemu: int8 or int16 outputs only, not {y.dtype}")
     inputs = np.asarray(inputs)
     n = len(inputs)
     with tempfile.TemporaryDirectory(prefix="ek_kernel_qemu_") as tmp:
@@ -198,7 +205,7 @@ def run_generated_qemu(tflite_bytes: bytes, inputs: np.ndarray, target: str = "c
         fw = build_firmware(src_dir, out_dir, target=target)
         xs = inputs.astype(NP_DTYPES[x.dtype]).reshape(n, -1).view(np.uint8)
         run = run_qemu(fw.elf, xs, target=target)
-    out = np.asarray(run.outputs, dtype=np.uint8).reshape(n, -1).view(np.int8)
+    out = np.asarray(run.outputs, dtype=np.uint8).reshape(n, -1).view(NP_DTYPES[y.dtype])
     return out.reshape((n,) + tuple(int(d) for d in y.shape))
 
 

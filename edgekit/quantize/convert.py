@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import ConfigError, DataError, ModelError
-from edgekit.quantize.converter import ACTIVATIONS, apply_int8_passes, run_converter
+from edgekit.quantize.converter import (ACTIVATIONS, apply_int8_passes, check_int16_ranges,
+                                        run_converter)
 
 __all__ = ["ACTIVATIONS", "compare_quantized", "FloatModel", "QuantizeResult", "load_float_model",
            "quantize_model", "representative_subset", "select_calibration",
@@ -414,7 +415,8 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
     DataError
         If the calibration data does not fit the model input.
     ModelError
-        If the model cannot be loaded, traced or converted.
+        If the model cannot be loaded, traced or converted, or (16x8) if
+        calibration left an activation at zero (:func:`check_int16_ranges`).
     """
     if activations not in ACTIVATIONS:
         raise ConfigError(f"activations must be 'int8' or 'int16' (got {activations!r})")
@@ -436,6 +438,8 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
     passes = []
     if activations == "int8":
         tflite, passes = apply_int8_passes(tflite, fm.keras_model)
+    else:
+        check_int16_ranges(tflite)
     from edgekit.quantize.evaluate import op_list
     from edgekit.reference import litert_interpreter
 

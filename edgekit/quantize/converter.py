@@ -22,7 +22,8 @@ import warnings
 from edgekit.errors import ConfigError, ModelError
 from edgekit.quiet import filtered_stderr
 
-__all__ = ["ACTIVATIONS", "apply_int8_passes", "has_lif", "run_converter"]
+__all__ = ["ACTIVATIONS", "MIN_INT16_SCALE", "apply_int8_passes", "check_int16_ranges", "has_lif",
+           "run_converter"]
 
 #: Activation types of a full-integer model (``"int16"``: the 16x8 mode).
 ACTIVATIONS = ("int8", "int16")
@@ -87,6 +88,47 @@ def run_converter(converter, representative_dataset=None, activations: str = "in
         msg = str(exc).strip().splitlines()
         raise ModelError(f"{what} conversion failed: {msg[0] if msg else type(exc).__name__}") \
             from exc
+
+
+#: Smallest scale of an int16 activation a 16x8 model may have: the converter
+#: gives a tensor that calibration never moved from 0 a scale near 1e-43.
+MIN_INT16_SCALE = 1e-20
+
+
+def check_int16_ranges(tflite: bytes) -> None:
+    """Refuse a 16x8 model with an activation that calibration never reached.
+
+    In the 16x8 mode an activation whose calibration range is exactly zero
+    (e.g. the spikes of a LIF layer that never fired on the calibration
+    data) gets a scale of about 1e-43, and LiteRT and TFLM then refuse the
+    ops that use it; this names the first such tensor instead.
+
+    Parameters
+    ----------
+    tflite : bytes
+        A 16x8 ``.tflite``.
+
+    Raises
+    ------
+    ModelError
+        Naming the tensor, its scale and what to do.
+    """
+    from edgekit.quantize.passes.graph import load_model  # noqa: PLC0415
+
+    model = load_model(tflite)
+    int16_type = 7                                # TensorType.INT16
+    for sg in model.subgraphs:
+        for i, t in enumerate(sg.tensors):
+            q = t.quantization
+            if t.type != int16_type or q is None or q.scale is None or not len(q.scale):
+                continue
+            scale = float(min(q.scale))
+            if scale < MIN_INT16_SCALE:
+                name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+                raise ModelError(
+                    f"16x8 calibration gave int16 tensor {i} ({name!r}) the scale {scale:.3g}: "
+                    "its values were 0 on every calibration example; calibrate with examples "
+                    "that reach it (real data, or a larger input range)")
 
 
 def has_lif(model) -> bool:

@@ -265,4 +265,38 @@ typedef struct {
 
 void ek_softmax_s16(const ek_softmax_s16_params *p, const int16_t *in, int16_t *out);
 
+/* QUANTIZE between int8, uint8 and int16 (ek_requantize_params). */
+void ek_requantize_s16_s8(const ek_requantize_params *p, const int16_t *in, int8_t *out);
+void ek_requantize_s8_s16(const ek_requantize_params *p, const int8_t *in, int16_t *out);
+void ek_requantize_s16_s16(const ek_requantize_params *p, const int16_t *in, int16_t *out);
+void ek_requantize_u8_s8(const ek_requantize_params *p, const uint8_t *in, int8_t *out);
+void ek_requantize_s8_u8(const ek_requantize_params *p, const int8_t *in, uint8_t *out);
+void ek_quantize_f32_s16(const ek_fquant_params *p, const float *in, int16_t *out);
+void ek_dequantize_s16_f32(const ek_fquant_params *p, const int16_t *in, float *out);
+
+/* More int16-activation (16x8) kernels, with the int8 kernels' parameter blocks. */
+void ek_depthwise_conv2d_s16(const ek_conv_params *p, const int16_t *in, const int8_t *filter,
+                             const int64_t *bias, int16_t *out);
+void ek_avg_pool_s16(const ek_pool_params *p, const int16_t *in, int16_t *out);
+void ek_max_pool_s16(const ek_pool_params *p, const int16_t *in, int16_t *out);
+void ek_mul_s16(const ek_mul_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+void ek_mean_s16(const ek_mean_params *p, const int16_t *in, int16_t *out);
+void ek_pad_s16(const ek_pad_params *p, const int16_t *in, int16_t *out);
+void ek_concat_s16(const ek_concat_params *p, const int16_t *in0, const int16_t *in1,
+                   const int16_t *in2, const int16_t *in3, const int16_t *in4, const int16_t *in5,
+                   const int16_t *in6, const int16_t *in7, int16_t *out);
+void ek_batch_matmul_s16(const ek_batch_matmul_params *p, const int16_t *lhs,
+                         const int16_t *rhs, int16_t *out);
+
+/* LOGISTIC / TANH int16 -> int16 (output scale 2^-15): input rescale
+ * (x * input_multiplier + round) >> input_left_shift, then the 256-entry
+ * sigmoid(k/24) table, unsigned Q0.16, two entries a word. */
+typedef struct {
+    int32_t size, input_multiplier, input_left_shift;
+    const int32_t *lut;
+} ek_lut16_act_params;
+
+void ek_logistic_s16(const ek_lut16_act_params *p, const int16_t *in, int16_t *out);
+void ek_tanh_s16(const ek_lut16_act_params *p, const int16_t *in, int16_t *out);
+
 #endif /* EK_KERNELS_H */

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
-                                         fully_connected, hard_swish, leaky_relu, lif, logistic,
-                                         mean, mul, pad,
+                                         fully_connected, hard_swish, int16, leaky_relu, lif,
+                                         logistic, mean, mul, pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, squared_difference, strided_copy, sub, tanh,
                                          transpose_conv)
@@ -19,7 +19,7 @@ from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
     "CONV_2D": s16.by_dtype(conv.lower, s16.lower_conv),
-    "DEPTHWISE_CONV_2D": depthwise_conv.lower,
+    "DEPTHWISE_CONV_2D": s16.by_dtype(depthwise_conv.lower, int16.lower_depthwise),
     "AVERAGE_POOL_2D": pooling.lower_avg,
     "MAX_POOL_2D": pooling.lower_max,
     "FULLY_CONNECTED": s16.by_dtype(fully_connected.lower, s16.lower_fc),
@@ -37,15 +37,15 @@ LOWERINGS = {
     "RELU": relu.lower,
     "RELU6": relu.lower,
     "LEAKY_RELU": leaky_relu.lower,
-    "LOGISTIC": logistic.lower,
-    "TANH": tanh.lower,
+    "LOGISTIC": s16.by_dtype(logistic.lower, int16.lower_logistic),
+    "TANH": s16.by_dtype(tanh.lower, int16.lower_tanh),
     "HARD_SWISH": hard_swish.lower,
     "QUANTIZE": quantize.lower,
     "DEQUANTIZE": quantize.lower_dequantize,
     "TRANSPOSE": strided_copy.lower_transpose,
     "STRIDED_SLICE": strided_copy.lower_strided_slice,
     "TRANSPOSE_CONV": transpose_conv.lower,
-    "BATCH_MATMUL": batch_matmul.lower,
+    "BATCH_MATMUL": s16.by_dtype(batch_matmul.lower, int16.lower_batch_matmul),
     "SQUARED_DIFFERENCE": squared_difference.lower,
     "RSQRT": rsqrt.lower,
     # not a TFLite op: one LIF step fused by passes/fuse_lif.py

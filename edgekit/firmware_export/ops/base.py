@@ -77,6 +77,31 @@ def require_int8(op, *tensors) -> None:
             raise fail(op, f"tensor {t.index} ({t.name!r}) has no quantization parameters")
 
 
+def require_int16(op, *tensors) -> None:
+    """int16 activations of TFLite's 16x8 mode: quantized, zero point 0."""
+    for t in tensors:
+        if t is None:
+            continue
+        if t.dtype != "int16":
+            raise fail(op, f"tensor {t.index} ({t.name!r}) is {t.dtype}; this kernel needs int16")
+        if not len(t.scale):
+            raise fail(op, f"tensor {t.index} ({t.name!r}) has no quantization parameters")
+        if any(int(z) != 0 for z in t.zero_point):
+            raise fail(op, f"int16 tensor {t.index} must have zero point 0")
+
+
+#: Activation element type -> (its check, smallest and largest value).
+ACTIVATION_TYPES = {"int8": (require_int8, -128, 127), "int16": (require_int16, -32768, 32767)}
+
+
+def require_type(op, dtype: str, *tensors) -> tuple[int, int]:
+    """Check ``tensors`` as activations of ``dtype`` ("int8" or "int16");
+    returns the type's (min, max)."""
+    check, lo, hi = ACTIVATION_TYPES[dtype]
+    check(op, *tensors)
+    return lo, hi
+
+
 def require_activation(op, t) -> None:
     if t.is_const:
         raise fail(op, f"tensor {t.index} ({t.name!r}) must be an activation, not a constant")

@@ -1,21 +1,23 @@
-"""CONCATENATION, int8: inputs must share the output's scale and zero point
+"""CONCATENATION, int8 and int16: inputs must share the output's scale and zero point
 (the converter arranges that; TFLM then copies bytes)."""
 
 from __future__ import annotations
 
-from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
+from edgekit.firmware_export.ops.base import Lowered, fail, require_type
 
 MAX_INPUTS = 8
 
 
 def lower(op, graph) -> Lowered:
+    """CONCATENATION, int8 or int16 (by the output's type)."""
     ins = graph.op_inputs(op)
     y = graph.op_outputs(op)[0]
     if not ins or None in ins:
         raise fail(op, "needs at least one input")
     if len(ins) > MAX_INPUTS:
         raise fail(op, f"{len(ins)} inputs; at most {MAX_INPUTS} are supported")
-    require_int8(op, y, *ins)
+    dtype = "int16" if y.dtype == "int16" else "int8"
+    require_type(op, dtype, y, *ins)
     if op.options.get("activation", "NONE") != "NONE":
         raise fail(op, f"fused activation {op.options['activation']} is not supported")
     rank = len(y.shape)
@@ -42,6 +44,7 @@ def lower(op, graph) -> Lowered:
     blocks = [int(t.shape[axis]) * inner for t in ins]
     blocks += [0] * (MAX_INPUTS - len(blocks))
     args = [t.index for t in ins] + [None] * (MAX_INPUTS - len(ins)) + [y.index]
-    return Lowered("ek_concat_s8", "ek_concat_params",
+    suffix = "s16" if dtype == "int16" else "s8"
+    return Lowered(f"ek_concat_{suffix}", "ek_concat_params",
                    dict(outer=outer, num_inputs=len(ins), block=tuple(blocks)), args,
-                   source="ek_concat.c")
+                   source="ek_concat_s16.c" if dtype == "int16" else "ek_concat.c")

@@ -1,15 +1,17 @@
-"""MEAN over a contiguous run of axes (size-1 axes aside), int8 (global average pooling)."""
+"""MEAN over a contiguous run of axes (size-1 axes aside), int8 and 16x8 (global average pooling)."""
 
 from __future__ import annotations
 
-from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
+from edgekit.firmware_export.ops.base import Lowered, fail, require_type
 from edgekit.firmware_export.quant import quantize_multiplier
 
 
 def lower(op, graph) -> Lowered:
+    """MEAN, int8 or int16 (by the input's type)."""
     x, axis_t = graph.op_inputs(op)[:2]
     y = graph.op_outputs(op)[0]
-    require_int8(op, x, y)
+    dtype = "int16" if x.dtype == "int16" else "int8"
+    require_type(op, dtype, x, y)
     if axis_t is None or not axis_t.is_const:
         raise fail(op, "axis must be a constant tensor")
     rank = len(x.shape)
@@ -44,5 +46,8 @@ def lower(op, graph) -> Lowered:
     shift -= sh
     params = dict(outer=outer, reduce=reduce, inner=inner, in_zp=x.zp, out_zp=y.zp,
                   mult=mult, shift=shift)
+    if dtype == "int16":
+        return Lowered("ek_mean_s16", "ek_mean_params", params, [x.index, y.index],
+                       source="ek_mean_s16.c")
     return Lowered("ek_mean_s8", "ek_mean_params", params, [x.index, y.index],
                    source="ek_mean.c")

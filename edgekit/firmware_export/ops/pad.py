@@ -1,18 +1,20 @@
-"""PAD and PADV2, int8 (input and output share scale and zero point; PAD
+"""PAD and PADV2, int8 and int16 (input and output share scale and zero point; PAD
 fills with the zero point, PADV2 with its constant value)."""
 
 from __future__ import annotations
 
-from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
+from edgekit.firmware_export.ops.base import Lowered, fail, require_type
 
 MAX_DIMS = 6
 
 
 def lower(op, graph) -> Lowered:
+    """PAD / PADV2, int8 or int16 (by the input's type)."""
     ins = graph.op_inputs(op)
     x, pads = ins[0], ins[1] if len(ins) > 1 else None
     y = graph.op_outputs(op)[0]
-    require_int8(op, x, y)
+    dtype = "int16" if x.dtype == "int16" else "int8"
+    require_type(op, dtype, x, y)
     if (x.s, x.zp) != (y.s, y.zp):
         raise fail(op, "input and output quantization must be equal")
     if pads is None or not pads.is_const:
@@ -29,13 +31,14 @@ def lower(op, graph) -> Lowered:
     value = y.zp
     if len(ins) > 2 and ins[2] is not None:
         c = ins[2]
-        if not c.is_const or c.dtype != "int8" or c.num_elements != 1:
-            raise fail(op, "the constant value must be a constant int8 scalar")
+        if not c.is_const or c.dtype != dtype or c.num_elements != 1:
+            raise fail(op, f"the constant value must be a constant {dtype} scalar")
         value = int(c.data.reshape(-1)[0])
     lead = MAX_DIMS - rank
-    return Lowered("ek_pad_s8", "ek_pad_params", dict(
+    suffix = "s16" if dtype == "int16" else "s8"
+    return Lowered(f"ek_pad_{suffix}", "ek_pad_params", dict(
         size=y.num_elements,
         in_shape=tuple([1] * lead + [int(d) for d in x.shape]),
         out_shape=tuple([1] * lead + [int(d) for d in y.shape]),
         before=tuple([0] * lead + [a for a, _ in pv]), value=value),
-        [x.index, y.index], source="ek_pad.c")
+        [x.index, y.index], source="ek_pad_s16.c" if dtype == "int16" else "ek_pad.c")

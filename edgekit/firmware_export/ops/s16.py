@@ -14,24 +14,15 @@ import math
 
 from edgekit.firmware_export.ops.add import broadcast_params
 from edgekit.firmware_export.ops.base import (Lowered, compute_padding, expected_out, fail, nhwc,
-                                              require_activation)
+                                              require_activation, require_int16)
 from edgekit.firmware_export.quant import (activation_range, f32, per_channel_multipliers,
                                            quantize_multiplier)
 
 I16 = (-32768, 32767)
 
 
-def require_int16(op, *tensors) -> None:
-    for t in tensors:
-        if t.dtype != "int16":
-            raise fail(op, f"tensor {t.index} ({t.name!r}) is {t.dtype}; this kernel needs int16")
-        if not len(t.scale):
-            raise fail(op, f"tensor {t.index} ({t.name!r}) has no quantization parameters")
-        if any(int(z) != 0 for z in t.zero_point):
-            raise fail(op, f"int16 tensor {t.index} must have zero point 0")
-
-
-def _weights(op, w, b, n_out) -> None:
+def check_weights(op, w, b, n_out) -> None:
+    """16x8 weights: constant symmetric int8; bias None or ``n_out`` constant int64."""
     if w.dtype != "int8" or not w.is_const or not len(w.scale):
         raise fail(op, "weights must be a constant quantized int8 tensor")
     if any(int(z) != 0 for z in w.zero_point):
@@ -43,7 +34,8 @@ def _weights(op, w, b, n_out) -> None:
             raise fail(op, f"bias has {b.num_elements} entries for {n_out} outputs")
 
 
-def _check_shifts(op, shifts) -> None:
+def check_shifts(op, shifts) -> None:
+    """The 64-bit requantization's shifts must lie in [-31, 7]."""
     if any(not -31 <= s <= 7 for s in shifts):
         raise fail(op, "a requantization shift is outside [-31, 7]")
 
@@ -59,7 +51,7 @@ def lower_fc(op, graph) -> Lowered:
     if op.options.get("weights_format", 0) != 0:
         raise fail(op, "shuffled weight formats are not supported")
     units, accum = (int(d) for d in w.shape)
-    _weights(op, w, b, units)
+    check_weights(op, w, b, units)
     if accum <= 0 or x.num_elements % accum:
         raise fail(op, f"input of {x.num_elements} elements is not a multiple of {accum}")
     batches = x.num_elements // accum
@@ -67,7 +59,7 @@ def lower_fc(op, graph) -> Lowered:
         raise fail(op, f"output has {y.num_elements} elements, expected {batches * units}")
     per_channel = len(w.scale) > 1
     mult, shift = per_channel_multipliers(x.s, w.scale, y.s, units if per_channel else 1)
-    _check_shifts(op, shift)
+    check_shifts(op, shift)
     act_min, act_max = activation_range(op.options.get("activation", "NONE"), y.s, 0, *I16)
     params = dict(batches=batches, accum=accum, units=units, in_offset=0, filter_offset=0,
                   out_offset=0, act_min=act_min, act_max=act_max,
@@ -88,7 +80,7 @@ def lower_conv(op, graph) -> Lowered:
     n, ih, iw, ic = nhwc(op, x)
     _, oh, ow, oc = nhwc(op, y)
     wn, fh, fw, fc = nhwc(op, w)
-    _weights(op, w, b, oc)
+    check_weights(op, w, b, oc)
     if wn != oc or fc <= 0 or ic % fc or oc % (ic // fc):
         raise fail(op, f"filter shape {list(w.shape)} does not match input {ic} / output {oc}")
     sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
@@ -100,7 +92,7 @@ def lower_conv(op, graph) -> Lowered:
         if got != exp:
             raise fail(op, f"output {name} {got} does not match padding {o['padding']} ({exp})")
     mult, shift = per_channel_multipliers(x.s, w.scale, y.s, oc)
-    _check_shifts(op, shift)
+    check_shifts(op, shift)
     act_min, act_max = activation_range(o.get("activation", "NONE"), y.s, 0, *I16)
     params = dict(batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
                   f_h=fh, f_w=fw, f_in_c=fc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,

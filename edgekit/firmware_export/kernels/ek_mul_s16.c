@@ -1,0 +1,27 @@
+/* edgekit: MUL with int16 activations (TFLite 16x8: zero points 0), with
+ * NumPy-style broadcasting over up to 6 dims: the 32-bit product is
+ * requantized once by s1 * s2 / s_out, as the int8 MUL. */
+#include "ek_kernels.h"
+#include "ek_fixedpoint.h"
+#include "ek_broadcast.h"
+
+static inline int16_t ek_mul16_one(const ek_mul_params *p, int32_t a, int32_t b) {
+    const int32_t r = ek_mbqm(a * b, p->out_mult, p->out_shift);
+    return (int16_t)ek_clamp32(r, p->act_min, p->act_max);
+}
+
+void ek_mul_s16(const ek_mul_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) {
+    if (!p->broadcast) {
+        for (int32_t i = 0; i < p->size; ++i) {
+            out[i] = ek_mul16_one(p, in1[i], in2[i]);
+        }
+        return;
+    }
+    ek_bcast_iter it;
+    ek_bcast_init(&it, p->out_shape, p->in1_strides, p->in2_strides);
+    for (int32_t i = 0; i < p->size; ++i) {
+        int32_t o1, o2;
+        ek_bcast_step(&it, &o1, &o2);
+        out[i] = ek_mul16_one(p, in1[o1], in2[o2]);
+    }
+}

@@ -1,0 +1,202 @@
+"""More int16-activation (TFLite 16x8) lowerings: DEPTHWISE_CONV_2D,
+BATCH_MATMUL, LOGISTIC and TANH (the other ops that take int16 share their
+int8 module: pooling, mean, mul, pad, concat, strided_copy, reshape,
+quantize).
+
+DEPTHWISE_CONV_2D and BATCH_MATMUL accumulate in 64 bits and requantize as
+the 16x8 CONV_2D does (ops/s16.py: the multiplier rounded to 16 bits, one
+rounding shift).  LOGISTIC and TANH follow TFLM (logistic_common.cc,
+tanh.cc): the input is rescaled so that one unit is 1/12288 (2^17 stands for
+32/3) with a 15-bit multiplier and a rounding right shift (for a
+power-of-two input scale: 3 << shift), then looked up in a 256-entry table
+of sigmoid(k / 24) with linear interpolation."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from edgekit.firmware_export.ops.base import (Lowered, compute_padding, expected_out, fail, nhwc,
+                                              require_activation, require_int16)
+from edgekit.firmware_export.ops.s16 import I16, check_shifts, check_weights, pack_s16
+from edgekit.firmware_export.quant import (activation_range, f32, per_channel_multipliers,
+                                           quantize_multiplier)
+
+__all__ = ["checked_log2", "lower_batch_matmul", "lower_depthwise", "lower_logistic",
+           "lower_tanh", "lut_act_params", "sigmoid_table"]
+
+
+def lower_depthwise(op, graph) -> Lowered:
+    """DEPTHWISE_CONV_2D with int16 input/output, int8 filters 1 x H x W x (C * M)."""
+    ins = graph.op_inputs(op)
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    y = graph.op_outputs(op)[0]
+    require_int16(op, x, y)
+    require_activation(op, x)
+    o = op.options
+    n, ih, iw, ic = nhwc(op, x)
+    yn, oh, ow, oc = nhwc(op, y)
+    wn, fh, fw, fc = nhwc(op, w)
+    check_weights(op, w, b, oc)
+    if yn != n or wn != 1 or fc != oc or ic <= 0 or oc % ic:
+        raise fail(op, f"depthwise filter shape {list(w.shape)} does not match input {ic} / "
+                       f"output {oc}")
+    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
+    dh, dw = o.get("dilation_h", 1), o.get("dilation_w", 1)
+    if min(sh, sw, dh, dw, fh, fw) < 1:
+        raise fail(op, f"strides/dilations must be >= 1 (got {sh},{sw},{dh},{dw})")
+    for name, got, exp in (("height", oh, expected_out(o["padding"], ih, fh, sh, dh)),
+                           ("width", ow, expected_out(o["padding"], iw, fw, sw, dw))):
+        if got != exp:
+            raise fail(op, f"output {name} {got} does not match padding {o['padding']} ({exp})")
+    mult, shift = per_channel_multipliers(x.s, w.scale, y.s, oc)
+    check_shifts(op, shift)
+    act_min, act_max = activation_range(o.get("activation", "NONE"), y.s, 0, *I16)
+    params = dict(batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
+                  f_h=fh, f_w=fw, f_in_c=1, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,
+                  pad_h=compute_padding(o["padding"], ih, fh, sh, dh, oh),
+                  pad_w=compute_padding(o["padding"], iw, fw, sw, dw, ow),
+                  depth_multiplier=oc // ic, in_offset=0, out_offset=0,
+                  act_min=act_min, act_max=act_max, mult=mult, shift=shift)
+    return Lowered("ek_depthwise_conv2d_s16", "ek_conv_params", params,
+                   [x.index, w.index, b.index if b is not None else None, y.index],
+                   source="ek_depthwise_conv_s16.c")
+
+
+MAX_BATCH_DIMS = 4
+
+
+def lower_batch_matmul(op, graph) -> Lowered:
+    """BATCH_MATMUL int16 x int16 -> int16: ranks 2 to 5, broadcast batch dims,
+    adj_x / adj_y folded into the strides (the int8 kernel's parameter block)."""
+    lhs, rhs = graph.op_inputs(op)[:2]
+    y = graph.op_outputs(op)[0]
+    require_int16(op, lhs, rhs, y)
+    for t in (lhs, rhs, y):
+        if len(t.scale) != 1:
+            raise fail(op, f"tensor {t.index} must be quantized per tensor")
+    lr, rr = len(lhs.shape), len(rhs.shape)
+    if not (2 <= lr <= 5 and 2 <= rr <= 5):
+        raise fail(op, f"operand ranks {lr} and {rr}: 2 to 5 are supported")
+    rank = max(lr, rr)
+    ls = [1] * (rank - lr) + [int(d) for d in lhs.shape]
+    rs = [1] * (rank - rr) + [int(d) for d in rhs.shape]
+    adj_x, adj_y = bool(op.options.get("adj_x")), bool(op.options.get("adj_y"))
+    rows, depth = (ls[-1], ls[-2]) if adj_x else (ls[-2], ls[-1])
+    rdepth, cols = (rs[-1], rs[-2]) if adj_y else (rs[-2], rs[-1])
+    if depth != rdepth:
+        raise fail(op, f"inner dimensions differ: {depth} and {rdepth}")
+    nb = rank - 2
+    out_b = []
+    for a, b in zip(ls[:nb], rs[:nb]):
+        if a != b and a != 1 and b != 1:
+            raise fail(op, f"batch dims {ls[:nb]} and {rs[:nb]} do not broadcast")
+        out_b.append(max(a, b))
+    if [int(d) for d in y.shape] != out_b + [rows, cols]:
+        raise fail(op, f"output shape {list(y.shape)} is not {out_b + [rows, cols]}")
+
+    def batch_strides(shape):
+        st, acc = [0] * nb, shape[-1] * shape[-2]
+        for d in range(nb - 1, -1, -1):
+            st[d] = acc if shape[d] > 1 else 0
+            acc *= shape[d]
+        return st
+
+    pad = MAX_BATCH_DIMS - nb
+    m, sh = quantize_multiplier(f32(lhs.s) * f32(rhs.s) / f32(y.s))
+    check_shifts(op, [sh])
+    params = dict(
+        batches=math.prod(out_b), rows=rows, cols=cols, depth=depth,
+        batch_shape=tuple([1] * pad + out_b),
+        lhs_batch_stride=tuple([0] * pad + batch_strides(ls)),
+        rhs_batch_stride=tuple([0] * pad + batch_strides(rs)),
+        lhs_row_stride=1 if adj_x else depth, lhs_depth_stride=rows if adj_x else 1,
+        rhs_depth_stride=1 if adj_y else cols, rhs_col_stride=depth if adj_y else 1,
+        lhs_offset=0, rhs_offset=0, out_offset=0, out_mult=m, out_shift=sh)
+    return Lowered("ek_batch_matmul_s16", "ek_batch_matmul_params", params,
+                   [lhs.index, rhs.index, y.index], source="ek_batch_matmul_s16.c")
+
+
+# ---- LOGISTIC / TANH (int16 -> int16) --------------------------------------
+
+INPUT_INTEGER_BITS = 3
+OUTPUT_FRACTIONAL_BITS = 15
+
+
+TABLE_STEPS = 256
+
+
+def _sig16(k: float) -> float:
+    """sigmoid(k / 24) in units of 2^-16."""
+    return 65536.0 / (1.0 + math.exp(-k / 24.0))
+
+
+@functools.lru_cache(maxsize=1)
+def sigmoid_table() -> tuple[int, ...]:
+    """The 256-entry sigmoid table of TFLM's int16 LOGISTIC / TANH, unsigned
+    Q0.16: entry k is sigmoid(k / 24) raised by half the error of linear
+    interpolation at the middle of segment [k, k + 1] (the interpolated curve
+    then straddles the function), rounded half up; the last entry is the
+    limit 1.0 clamped to 65535 (the kernels saturate beyond it).  Derived by
+    hand and checked against tflite_micro over every int16 input
+    (tests/firmware_export/test_kernel_s16_lut.py)."""
+    out = []
+    for k in range(TABLE_STEPS - 1):
+        mid_err = _sig16(k + 0.5) - (_sig16(k) + _sig16(k + 1)) / 2.0
+        out.append(min(int(math.floor(_sig16(k) + mid_err / 2.0 + 0.5)), 65535))
+    return tuple(out + [65535])
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLite's CheckedLog2 in float32: (whether ``x`` is within 1e-3 of a
+    power of two in log2, log2 rounded half away from zero)."""
+    f = np.float32
+    lg = f(np.log(f(x))) * (f(1.0) / f(np.log(f(2.0))))
+    rounded = math.floor(abs(float(lg)) + 0.5) * (1 if lg >= 0 else -1)
+    return bool(abs(float(lg - f(rounded))) < 1e-3), int(rounded)
+
+
+def lut_act_params(op, graph, *, pot_shifts: tuple[int, ...]) -> tuple:
+    """Input rescale of int16 LOGISTIC (``pot_shifts=(0,)``) and TANH
+    (``(0, 1)``): ``(x, y, params)``, as TFLM's Prepare computes them."""
+    x = graph.op_inputs(op)[0]
+    y = graph.op_outputs(op)[0]
+    require_int16(op, x, y)
+    if x.num_elements != y.num_elements:
+        raise fail(op, "input and output sizes differ")
+    pot_out, log2_out = checked_log2(f32(y.s))
+    if not pot_out or log2_out != -OUTPUT_FRACTIONAL_BITS:
+        raise fail(op, f"int16 {op.opcode} output scale must be 2^-15 (got {y.s})")
+    pot, log2_in = checked_log2(f32(x.s))
+    shift = (15 - INPUT_INTEGER_BITS) + log2_in
+    if pot and shift in pot_shifts:
+        mult, shift = 3 << shift, 0          # the kernel's power-of-two case
+    else:
+        real = f32(x.s) * 4096.0 * 3.0
+        shift = 0
+        while real <= 32767.0 / 2.0 and shift <= 30:
+            shift += 1
+            real *= 2.0
+        mult = int(real)
+        if mult > 32767:
+            raise fail(op, f"input scale {x.s} is too large for the int16 {op.opcode} table")
+    table = sigmoid_table()
+    return x, y, dict(size=y.num_elements, input_multiplier=mult, input_left_shift=shift,
+                      lut=pack_s16([v - 65536 if v >= 32768 else v for v in table]))
+
+
+def lower_logistic(op, graph) -> Lowered:
+    """LOGISTIC int16 -> int16 (output scale 2^-15, zero points 0)."""
+    x, y, params = lut_act_params(op, graph, pot_shifts=(0,))
+    return Lowered("ek_logistic_s16", "ek_lut16_act_params", params, [x.index, y.index],
+                   source="ek_logistic_s16.c", inplace=(x.index,))
+
+
+def lower_tanh(op, graph) -> Lowered:
+    """TANH int16 -> int16 (output scale 2^-15, zero points 0)."""
+    x, y, params = lut_act_params(op, graph, pot_shifts=(0, 1))
+    return Lowered("ek_tanh_s16", "ek_lut16_act_params", params, [x.index, y.index],
+                   source="ek_logistic_s16.c", inplace=(x.index,))
