@@ -294,6 +294,17 @@ static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32
         dw_plane_loop(g, plane, tw, bias, q, y, fast, 1, 2);
         return;
     }
+#else
+    /* 2 to 5 tap pairs per plane row (filters 3 to 10 taps along it, any
+     * number of rows, e.g. 10x4 stems, 5x5, 1x7): the tap-pair loop
+     * unrolled. */
+    switch (g->np) {
+    case 2: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 2); return;
+    case 3: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 3); return;
+    case 4: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 4); return;
+    case 5: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 5); return;
+    default: break;
+    }
 #endif
     dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np);
 }
