@@ -47,11 +47,12 @@ def lower(op, graph) -> Lowered:
 
 
 #: ``ek_paths.h`` macros of ``ek_fully_connected_s8``'s paths
-#: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop
+#: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop (and
+#: its per-channel constants, ``_UNITS_PC``)
 #: and the C loop over the widened input row (DSP cores), and the plain-C loop on
 #: DSP cores (``_DSP``) and others (``_C``).
-FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_LOOP", "EKOPT_FC_PLAIN_DSP",
-            "EKOPT_FC_PLAIN_C")
+FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_UNITS_PC", "EKOPT_FC_LOOP",
+            "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C")
 
 
 def fc_paths(low: Lowered) -> frozenset[str]:
@@ -85,6 +86,8 @@ def fc_paths(low: Lowered) -> frozenset[str]:
     paths = {"EKOPT_FC_PLAIN_C"}
     if even:
         paths.add("EKOPT_FC_UNITS")
+        if p["per_channel"]:
+            paths.add("EKOPT_FC_UNITS_PC")      # its per-unit constants
     if even < p["units"]:
         paths.add("EKOPT_FC_LOOP")
     return frozenset(paths)

@@ -71,10 +71,75 @@
  * (TBH on entry = (8 - steps % 8) % 8), two fused requantizations, two stores; the
  * loop's state lives in this frame (SP-relative operands). */
 #if EKFC_UNITS
+/* The unit loop; QA loads unit u's constants into x0..x3 (x0 = clo,
+ * x1 = chi, x2 = mult, x3 = rs1), QB unit u + 1's after the first
+ * requantization (x is its scratch, t is free to hold a table pointer). */
+#define EKOPT_FC_ASM(QA, QB)                                                    \
+    __asm__ volatile("1:\n\t"                                                   \
+                     "ldr    %[x], %[xw0]\n\t"                                  \
+                     "ldrd   %[s0], %[s1], [%[bp]], #8\n\t"                     \
+                     "ldr    %[t], %[n]\n\t"                                    \
+                     "tbh    [pc, %[t], lsl #1]\n\t"                            \
+                     "2:\n\t"                                                   \
+                     ".hword (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t" \
+                     ".hword (7f - 2b) / 2, (8f - 2b) / 2, (9f - 2b) / 2, (10f - 2b) / 2\n\t" \
+                     "3:\n\t" EKOPT_FC2_STEP                                    \
+                     "4:\n\t" EKOPT_FC2_STEP                                    \
+                     "5:\n\t" EKOPT_FC2_STEP                                    \
+                     "6:\n\t" EKOPT_FC2_STEP                                    \
+                     "7:\n\t" EKOPT_FC2_STEP                                    \
+                     "8:\n\t" EKOPT_FC2_STEP                                    \
+                     "9:\n\t" EKOPT_FC2_STEP                                    \
+                     "10:\n\t" EKOPT_FC2_STEP                                   \
+                     "ldr    %[t], %[e]\n\t"                                    \
+                     "cmp    %[x], %[t]\n\t"                                    \
+                     "bne    3b\n\t"                                            \
+                     QA                                                         \
+                     "and    %[x], %[s0], #0x80000000\n\t"                      \
+                     "adds   %[w0], %[x0], %[x]\n\t"                            \
+                     "adc    %[w1], %[x1], %[s0], asr #31\n\t"                  \
+                     "smlal  %[w0], %[w1], %[s0], %[x2]\n\t"                    \
+                     "asr    %[w1], %[w1], %[x3]\n\t"                           \
+                     "ssat   %[s0], #8, %[w1]\n\t"                              \
+                     QB                                                         \
+                     "and    %[x], %[s1], #0x80000000\n\t"                      \
+                     "adds   %[w0], %[x0], %[x]\n\t"                            \
+                     "adc    %[w1], %[x1], %[s1], asr #31\n\t"                  \
+                     "smlal  %[w0], %[w1], %[s1], %[x2]\n\t"                    \
+                     "asr    %[w1], %[w1], %[x3]\n\t"                           \
+                     "ssat   %[s1], #8, %[w1]\n\t"                              \
+                     "strb   %[s0], [%[yp]], #1\n\t"                            \
+                     "strb   %[s1], [%[yp]], #1\n\t"                            \
+                     /* wa, wb have moved one row on: rows u + 1, u + 2. */     \
+                     "ldr    %[t], %[A]\n\t"                                    \
+                     "mov    %[wa], %[wb]\n\t"                                  \
+                     "add    %[wb], %[wb], %[t]\n\t"                            \
+                     "ldr    %[t], %[we]\n\t"                                   \
+                     "cmp    %[wa], %[t]\n\t"                                   \
+                     "bne    1b\n\t"                                            \
+                     : [s0] "=&r"(s0), [s1] "=&r"(s1), [x] "=&r"(x),            \
+                       [wa] "+r"(wa), [wb] "+r"(wb), [w0] "=&r"(w0),            \
+                       [w1] "=&r"(w1), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+                       [x2] "=&r"(x2), [x3] "=&r"(x3), [bp] "+r"(bp), [yp] "+r"(yp), \
+                       [qp] "+m"(qp)                                            \
+                     : [e] "m"(xend), [n] "m"(n), [xw0] "m"(xw0), [A] "m"(rowlen), \
+                       [we] "m"(wend), [q01] "m"(ql[0]), [q23] "m"(ql[2])       \
+                     : "cc", "memory")
+
+/* All of the unit loop in one asm block: rows word-aligned, accum % 8 == 0
+ * (>= 8), an even number of units, a bias, every unit's requantization an
+ * ekopt_rq2 with the output offset folded, activation range all of int8
+ * (SSAT).  Per pair of units: the bias pair (LDRD), the steps of eight
+ * inputs over xw (widened input row, ending at end), eight per loop trip,
+ * the first trip entered part-way (TBH on entry = (8 - steps % 8) % 8), two
+ * fused requantizations, two stores; the loop's state lives in this frame
+ * (SP-relative operands).  qv: {clo, chi, mult, rs1} of one q for all units
+ * (pc == 0), or of each unit, 16 bytes apart (pc: path EKOPT_FC_UNITS_PC,
+ * two more LDRD, an LDR and a STR per pair). */
 static __attribute__((noinline)) void
 ekopt_fc_units_fast(const int32_t *xw, const int32_t *end, int32_t entry, const int8_t *w,
                     const int32_t *bias, int8_t *y, int32_t units, int32_t A,
-                    const int32_t *qv, int32_t qstep) {
+                    const int32_t *qv, int pc) {
     register int32_t x0 __asm__("r4"), x1 __asm__("r5"), x2 __asm__("r6"), x3 __asm__("r8");
     const int32_t *xw0 = xw, *xend = end, *bp = bias, *qp = qv;
     const int8_t *wend = w + (int64_t)units * A;
@@ -83,67 +148,24 @@ ekopt_fc_units_fast(const int32_t *xw, const int32_t *end, int32_t entry, const 
     const int8_t *wa = w, *wb = w + A;
     const int32_t *x;
     int32_t s0, s1, w0, w1, t;
-    __asm__ volatile("1:\n\t"
-                     "ldr    %[x], %[xw0]\n\t"
-                     "ldrd   %[s0], %[s1], [%[bp]], #8\n\t"
-                     "ldr    %[t], %[n]\n\t"
-                     "tbh    [pc, %[t], lsl #1]\n\t"
-                     "2:\n\t"
-                     ".hword (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
-                     ".hword (7f - 2b) / 2, (8f - 2b) / 2, (9f - 2b) / 2, (10f - 2b) / 2\n\t"
-                     "3:\n\t" EKOPT_FC2_STEP
-                     "4:\n\t" EKOPT_FC2_STEP
-                     "5:\n\t" EKOPT_FC2_STEP
-                     "6:\n\t" EKOPT_FC2_STEP
-                     "7:\n\t" EKOPT_FC2_STEP
-                     "8:\n\t" EKOPT_FC2_STEP
-                     "9:\n\t" EKOPT_FC2_STEP
-                     "10:\n\t" EKOPT_FC2_STEP
-                     "ldr    %[t], %[e]\n\t"
-                     "cmp    %[x], %[t]\n\t"
-                     "bne    3b\n\t"
-                     /* x0 = clo, x1 = chi, x2 = mult, x3 = rs1 of unit u
-                      * (qp), then of unit u + 1 (t = qp + qstep); qp moves
-                      * two units on (qstep 0: one q for all units). */
-                     "ldr    %[t], %[qp]\n\t"
-                     "ldr    %[x], %[qs]\n\t"
+    const int32_t ql[4] = {qv[0], qv[1], qv[2], qv[3]};   /* in this frame: SP-relative */
+    (void)pc;
+#if EKOPT_USE(EKOPT_FC_UNITS_PC)
+    if (pc) {
+        EKOPT_FC_ASM("ldr    %[t], %[qp]\n\t"
                      "ldrd   %[x0], %[x1], [%[t]]\n\t"
-                     "ldrd   %[x2], %[x3], [%[t], #8]\n\t"
-                     "add    %[t], %[t], %[x]\n\t"
-                     "add    %[x], %[t], %[x]\n\t"
-                     "str    %[x], %[qp]\n\t"
-                     "and    %[x], %[s0], #0x80000000\n\t"
-                     "adds   %[w0], %[x0], %[x]\n\t"
-                     "adc    %[w1], %[x1], %[s0], asr #31\n\t"
-                     "smlal  %[w0], %[w1], %[s0], %[x2]\n\t"
-                     "asr    %[w1], %[w1], %[x3]\n\t"
-                     "ssat   %[s0], #8, %[w1]\n\t"
-                     "ldrd   %[x0], %[x1], [%[t]]\n\t"
-                     "ldrd   %[x2], %[x3], [%[t], #8]\n\t"
-                     "and    %[x], %[s1], #0x80000000\n\t"
-                     "adds   %[w0], %[x0], %[x]\n\t"
-                     "adc    %[w1], %[x1], %[s1], asr #31\n\t"
-                     "smlal  %[w0], %[w1], %[s1], %[x2]\n\t"
-                     "asr    %[w1], %[w1], %[x3]\n\t"
-                     "ssat   %[s1], #8, %[w1]\n\t"
-                     "strb   %[s0], [%[yp]], #1\n\t"
-                     "strb   %[s1], [%[yp]], #1\n\t"
-                     /* wa, wb have moved one row on: rows u + 1, u + 2. */
-                     "ldr    %[t], %[A]\n\t"
-                     "mov    %[wa], %[wb]\n\t"
-                     "add    %[wb], %[wb], %[t]\n\t"
-                     "ldr    %[t], %[we]\n\t"
-                     "cmp    %[wa], %[t]\n\t"
-                     "bne    1b\n\t"
-                     : [s0] "=&r"(s0), [s1] "=&r"(s1), [x] "=&r"(x),
-                       [wa] "+r"(wa), [wb] "+r"(wb), [w0] "=&r"(w0),
-                       [w1] "=&r"(w1), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                       [x2] "=&r"(x2), [x3] "=&r"(x3), [bp] "+r"(bp), [yp] "+r"(yp),
-                       [qp] "+m"(qp)
-                     : [e] "m"(xend), [n] "m"(n), [xw0] "m"(xw0), [A] "m"(rowlen),
-                       [we] "m"(wend), [qs] "m"(qstep)
-                     : "cc", "memory");
+                     "ldrd   %[x2], %[x3], [%[t], #8]\n\t",
+                     "ldrd   %[x0], %[x1], [%[t], #16]\n\t"
+                     "ldrd   %[x2], %[x3], [%[t], #24]\n\t"
+                     "add    %[t], %[t], #32\n\t"
+                     "str    %[t], %[qp]\n\t");
+        return;
+    }
+#endif
+    EKOPT_FC_ASM("ldrd   %[x0], %[x1], %[q01]\n\t"
+                 "ldrd   %[x2], %[x3], %[q23]\n\t", "");
 }
+#undef EKOPT_FC_ASM
 #endif /* EKFC_UNITS */
 
 /* Requantization of one channel (or of all, per tensor): ekopt_rq2 where
@@ -211,10 +233,17 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
     }
     ekopt_fc_rq_make(&r, p->mult[0], p->shift[0], p->out_offset);
     const int32_t ue = fast ? units & ~1 : 0;
+#if !EKOPT_USE(EKOPT_FC_UNITS_PC)
+    if (ue && pc) EKOPT_NOT_LISTED();
+#endif
 #if EKFC_UNITS
     int32_t qt[4 * EKFC_QBLK];
     const int one = !pc || ue <= EKFC_QBLK;   /* one table for every row */
-    if (ue && one) ekopt_fc_qfill(qt, p, 0, pc ? ue : 1);
+    if (ue && pc && one) ekopt_fc_qfill(qt, p, 0, ue);
+    if (ue && !pc) {
+        /* r.q2 is unit 0's, with the output offset folded (fast). */
+        qt[0] = (int32_t)r.q2.clo, qt[1] = r.q2.chi, qt[2] = r.q2.mult, qt[3] = r.q2.rs1;
+    }
 #else
     (void)end, (void)entry;
 #endif
@@ -260,7 +289,7 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
                 const int32_t nb = pc ? ek_min32(EKFC_QBLK, ue - u0) : ue;
                 if (!one) ekopt_fc_qfill(qt, p, u0, nb);
                 ekopt_fc_units_fast(xw, end, entry, filter + (int64_t)u0 * A, bias + u0, y + u0,
-                                    nb, A, qt, pc ? 16 : 0);
+                                    nb, A, qt, pc);
                 u0 += nb;
             }
 #else
