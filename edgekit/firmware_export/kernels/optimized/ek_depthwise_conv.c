@@ -222,6 +222,8 @@ static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, 
                              int32_t s) {
 #if EKOPT_DSP
     for (int32_t k = 0; k < fr; ++k, x += tstep) {
+        /* Unrolled whole where np is a constant (dw_plane_generic's cases). */
+#pragma GCC unroll 5
         for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
     }
 #else
