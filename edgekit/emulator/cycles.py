@@ -33,7 +33,7 @@ LDM, STM, PUSH, POP                1 + N (N registers)
 branches B, BL, BX, BLX, CBZ,      1, plus P when taken
 CBNZ; POP/LDM with PC, LDR PC,
 MOV/ADD PC
-TBB, TBH                           2, plus P
+TBB, TBH                           3 (load 2, add 1), plus P
 ISB                                1 + P; DMB, DSB: 1
 VADD, VSUB, VMUL, VCVT, VMOV, ...  1 (VMOV of two core registers: 2)
 VMLA, VMLS, VFMA, VNMLA, ...       3
@@ -107,7 +107,7 @@ TIMING_CLASSES: dict[str, tuple[str, str]] = {
     "load_multiple": ("1+N", "ldm ldmia ldmfd ldmdb ldmea pop"),
     "store_multiple": ("1+N", "stm stmia stmea stmdb stmfd push"),
     "branch": ("1", "b bl blx bx cbz cbnz"),
-    "table_branch": ("2", "tbb tbh"),
+    "table_branch": ("3", "tbb tbh"),   # 3.3.2: load 2 + add 1, then the reload
     "it": ("1", _IT),
     "nop": ("1", "nop yield sev wfi wfe pld pli"),
     "barrier": ("1", "dmb dsb"),
@@ -284,7 +284,7 @@ def decode(addr: int, size: int, mnemonic: str, operands: str,
         cycles = 1 + words
     elif kind == "table_branch":
         addr_regs = _regs_in(bracket)
-        cycles = 2
+        cycles = 3          # 3.3.2: "two cycles for the load, one cycle for the add"
     elif kind == "isb":
         cycles = 1 + model.pipeline_refill
     elif kind == "fp" and base == "vmov" and sum(o in _REGS for o in ops) >= 2:

@@ -51,6 +51,10 @@ def _seq(*lines: str) -> int:
     (["smlad r3, r4, r5, r3", "smull r0, r1, r2, r3", "umlal r0, r1, r2, r3",
       "mla r0, r1, r2, r0", "mul r0, r1, r1"], 5),
     (["sdiv r0, r1, r2"], 12),
+    # TBB/TBH (3.3.2): two cycles for the load, one for the add (the
+    # pipeline reload is P, added by the trace when the branch is taken)
+    (["tbb [pc, r0]"], 3),
+    (["ldr r0, [r1]", "tbh [pc, r0, lsl #1]"], 5),
     (["vpush {d8-d15}", "vmla.f32 s0, s1, s2", "vdiv.f32 s0, s1, s2", "vldr d0, [r0]"], 17 + 3 + 14 + 3),
 ])
 def test_trm_pairing_examples(lines, cycles):

@@ -220,6 +220,7 @@ FC_CASES = [
     (M4, 53, (36,), 7),        # 4 steps + 4 inputs scalar
     (M4, 54, (2, 40), 4),      # batches of 40 (5 steps)
     (M4, 55, (1024,), 2),      # = EKOPT_FC_MAXACC
+    (M4, 56, (45,), 1),        # one unit: no widening, 8 + 4 inputs per step + 1 scalar
     (M3, 47, (29,), 11),
     (M0, 48, (21,), 3),
 ]

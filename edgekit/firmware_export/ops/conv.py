@@ -183,10 +183,12 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 
 
 #: ``ek_paths.h`` macros of ``ek_conv2d_s8``'s paths (kernels/optimized/ek_conv.c):
-#: the reference loop, the six- and two-pixel im2col paths (DSP cores) and their
+#: the reference loop, the six- and two-pixel im2col paths (DSP cores; the six-pixel
+#: asm channel loop for windows K % 4 != 0: ``EKOPT_CONV_SIX_TAIL``) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
 #: loops as DSP cores (``_DSP``) and other cores (``_C``) take them.
-CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_TWO", "EKOPT_CONV_DIL",
+CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_TAIL", "EKOPT_CONV_TWO",
+              "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C")
 
 
@@ -224,6 +226,10 @@ def conv_paths(low: Lowered) -> frozenset[str]:
               and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
     if npix >= 6 and 3 * k4 <= 864 and 12 * k4 + win <= p["scratch_bytes"] and six_ok:
         dsp = {"EKOPT_CONV_SIX"}
+        # ekopt_conv_dsp6's asm channel loop over a window of K % 4 != 0
+        if (K % 4 and low.args[2] is not None and p["out_c"] >= 2
+                and all(-22 <= s <= -1 for s in p["shift"])):
+            dsp.add("EKOPT_CONV_SIX_TAIL")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
     else:

@@ -47,11 +47,12 @@ def lower(op, graph) -> Lowered:
 
 
 #: ``ek_paths.h`` macros of ``ek_fully_connected_s8``'s paths
-#: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop
+#: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop (and
+#: its per-channel constants, ``_UNITS_PC``)
 #: and the C loop over the widened input row (DSP cores), and the plain-C loop on
 #: DSP cores (``_DSP``) and others (``_C``).
-FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_LOOP", "EKOPT_FC_PLAIN_DSP",
-            "EKOPT_FC_PLAIN_C")
+FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_UNITS_PC", "EKOPT_FC_LOOP",
+            "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C")
 
 
 def fc_paths(low: Lowered) -> frozenset[str]:
@@ -76,9 +77,17 @@ def fc_paths(low: Lowered) -> frozenset[str]:
     A = p["accum"]
     if not (8 <= A <= 1024 and -128 <= p["out_offset"] <= 127):
         return frozenset({"EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C"})
-    m, sh = ms[0]
-    rq2 = m == 0 or (m > 0 and -31 <= sh <= -1)
-    fast = (A % 8 == 0 and p["units"] % 2 == 0 and has_bias and not p["per_channel"]
-            and rq2 and (sh >= -22 or p["out_offset"] == 0)
-            and (p["act_min"], p["act_max"]) == (-128, 127))
-    return frozenset({"EKOPT_FC_UNITS" if fast else "EKOPT_FC_LOOP", "EKOPT_FC_PLAIN_C"})
+    # The asm unit loop: the even units, when every unit's requantization
+    # (one per tensor, or each channel's) folds the output offset (ekopt_rq2).
+    fast = (A % 8 == 0 and has_bias and (p["act_min"], p["act_max"]) == (-128, 127)
+            and all((m == 0 or (m > 0 and -31 <= sh <= -1))
+                    and (sh >= -22 or p["out_offset"] == 0) for m, sh in ms))
+    even = p["units"] & ~1 if fast else 0
+    paths = {"EKOPT_FC_PLAIN_C"}
+    if even:
+        paths.add("EKOPT_FC_UNITS")
+        if p["per_channel"]:
+            paths.add("EKOPT_FC_UNITS_PC")      # its per-unit constants
+    if even < p["units"]:
+        paths.add("EKOPT_FC_LOOP")
+    return frozenset(paths)

@@ -5,6 +5,10 @@
  * EKOPT_DSP section; no other file includes it. */
 #ifndef EK_CONV_DSP6_H
 #define EK_CONV_DSP6_H
+
+/* Stack bytes for the last group's six pixels on the fast path (out_c <= 64).
+ * EKOPT_CONV_SIX_TAIL (ek_paths.h): the asm channel loop for K % 4 != 0. */
+#define EKOPT_P6_TMP 384
 /* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
  *
  * Same buffer scheme with six slots: chunk j is twelve words
@@ -76,94 +80,123 @@ ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1
                      : "memory");
 }
 
+/* One output's fused requantization in ekopt_dsp6_channels (r4 = clo,
+ * r5 = rs1, r6 = mult, r8 = chi; x, t0, t1 scratch). */
+#define EKOPT_RQ6(A)                                                            \
+    "and    %[x], %[" A "], #0x80000000\n\t"                                    \
+    "adds   %[t0], r4, %[x]\n\t"                                                \
+    "adc    %[t1], r8, %[" A "], asr #31\n\t"                                   \
+    "smlal  %[t0], %[t1], %[" A "], r6\n\t"                                     \
+    "asr    %[t1], %[t1], r5\n\t"                                               \
+    "ssat   %[" A "], #8, %[t1]\n\t"
+
+/* The asm block of ekopt_dsp6_channels; PAD runs after a channel's chunks
+ * (K % 4 != 0: back from the end of the last chunk to the next filter
+ * row, rows being K bytes apart). */
+#define EKOPT_DSP6_ASM(PAD)                                                     \
+    __asm__ volatile("1:\n\t"                                                   \
+                     "ldr    %[t0], %[cp]\n\t"                                  \
+                     "ldr    %[t1], %[dbi]\n\t"                                 \
+                     "ldr    %[x], %[xb]\n\t"                                   \
+                     "ldr    %[a0], [%[t0], %[t1]]\n\t"                         \
+                     "ldr    %[t1], %[n]\n\t"                                   \
+                     "mov    %[a1], %[a0]\n\t"                                  \
+                     "mov    %[a2], %[a0]\n\t"                                  \
+                     "mov    %[a3], %[a0]\n\t"                                  \
+                     "mov    %[a4], %[a0]\n\t"                                  \
+                     "mov    %[a5], %[a0]\n\t"                                  \
+                     "tbh    [pc, %[t1], lsl #1]\n\t"                           \
+                     "2:\n\t"                                                   \
+                     ".hword (11f - 2b) / 2, (12f - 2b) / 2, (13f - 2b) / 2, (14f - 2b) / 2\n\t" \
+                     ".hword (15f - 2b) / 2, (16f - 2b) / 2, (17f - 2b) / 2, (18f - 2b) / 2\n\t" \
+                     "11:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "12:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "13:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "14:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "15:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "16:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "17:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "18:\n\t" EKOPT_MK6_CHUNK                                  \
+                     "ldr    %[t0], %[e]\n\t"                                   \
+                     "cmp    %[x], %[t0]\n\t"                                   \
+                     "bne    11b\n\t"                                           \
+                     PAD                                                        \
+                     /* r4 = clo, r5 = rs1, r6 = mult, r8 = chi */              \
+                     "ldr    r4, %[cp]\n\t"                                     \
+                     "ldr    r5, %[dsh]\n\t"                                    \
+                     "ldr    r8, %[c21]\n\t"                                    \
+                     "ldr    r5, [r4, r5]\n\t"                                  \
+                     "ldr    r6, [r4], #4\n\t"                                  \
+                     "str    r4, %[cp]\n\t"                                     \
+                     "mvn    r5, r5\n\t"                                        \
+                     "mov    r4, #0x80000000\n\t"                               \
+                     "lsl    r4, r4, r5\n\t"                                    \
+                     "orr    r4, r4, #0x40000000\n\t"                           \
+                     "lsl    r8, r8, r5\n\t"                                    \
+                     "asr    r8, r8, #1\n\t"                                    \
+                     EKOPT_RQ6("a0") EKOPT_RQ6("a1") EKOPT_RQ6("a2")            \
+                     EKOPT_RQ6("a3") EKOPT_RQ6("a4") EKOPT_RQ6("a5")            \
+                     /* t0 = y, t1 = ys, x = 2 ys, r5 = y + ys, r4 = y + 4 ys */ \
+                     "ldr    %[t0], %[yv]\n\t"                                  \
+                     "ldrd   %[t1], %[x], %[yst]\n\t"                           \
+                     "add    r4, %[t0], %[x], lsl #1\n\t"                       \
+                     "add    r5, %[t0], %[t1]\n\t"                              \
+                     "strb   %[a1], [%[t0], %[t1]]\n\t"                         \
+                     "strb   %[a2], [%[t0], %[x]]\n\t"                          \
+                     "strb   %[a3], [r5, %[x]]\n\t"                             \
+                     "strb   %[a4], [r4]\n\t"                                   \
+                     "strb   %[a5], [r4, %[t1]]\n\t"                            \
+                     "strb   %[a0], [%[t0]], #1\n\t"                            \
+                     "str    %[t0], %[yv]\n\t"                                  \
+                     "ldr    %[t1], %[ye]\n\t"                                  \
+                     "cmp    %[t0], %[t1]\n\t"                                  \
+                     "bne    1b\n\t"                                            \
+                     : [a0] "=&r"(s0), [a1] "=&r"(s1), [a2] "=&r"(s2), [a3] "=&r"(s3), \
+                       [a4] "=&r"(s4), [a5] "=&r"(s5), [x] "=&r"(x), [w] "+r"(w), \
+                       [t0] "=&r"(t0), [t1] "=&r"(t1), [cp] "+m"(cp), [yv] "+m"(yv) \
+                     : [e] "m"(xe), [n] "m"(n), [xb] "m"(xb), [ye] "m"(ye), [dsh] "m"(dsh), \
+                       [dbi] "m"(dbi), [c21] "m"(c21), [yst] "m"(yst), [wp] "m"(wpad) \
+                     : "r4", "r5", "r6", "r8", "cc", "memory")
+
 /* All out_c channels of one whole group of six pixels in one asm block
- * (the common case: K % 4 == 0, a bias, every right shift within 1..22 so
- * that ekopt_rq2 folds the output offset): per channel the bias into six
- * accumulators, the micro-kernel of ekopt_mk_6x1 (the filter pointer
- * runs on from row to row), the six fused requantizations (constants made
- * from the channel's multiplier and shift: rs1 = -shift - 1,
- * clo = 2^30 | 2^31 << rs1, chi = (1 + 2 zp) << rs1 >> 1, as
- * ekopt_rq2_make), SSAT and six stores.  The loop's state lives in this
- * frame (SP-relative operands): every register is taken. */
+ * (the common case: a bias, every right shift within 1..22 so that
+ * ekopt_rq2 folds the output offset): per channel the bias into six
+ * accumulators, the micro-kernel (eight chunks per loop trip, the first
+ * trip entered part-way by TBH on entry = (8 - chunks % 8) % 8, chunks =
+ * K rounded up to 4, over 4; the filter pointer runs on from row to row,
+ * back by wpad = 4 * chunks - K bytes when that is not 0), the six fused
+ * requantizations (constants made from the channel's multiplier and
+ * shift: rs1 = -shift - 1, clo = 2^30 | 2^31 << rs1,
+ * chi = (1 + 2 zp) << rs1 >> 1, as ekopt_rq2_make), SSAT and six stores.
+ * With wpad > 0 a channel's last filter word runs up to 3 bytes into the
+ * next row: the im2col buffer is 0 there, so they add nothing, and the
+ * caller keeps the last channel out of this loop (no read past the
+ * filter).  The loop's state lives in this frame (SP-relative operands):
+ * every register is taken.  Loads are grouped in runs where the data
+ * allows (a load after a load is pipelined on the Cortex-M4). */
 static __attribute__((noinline)) void
 ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const int8_t *w,
                     const int32_t *bias, const int32_t *mult, const int32_t *shift,
-                    int32_t out_c, int8_t *y, int32_t ys, int32_t zp) {
-    const int32_t *xb = buf, *xe = end, *cp = mult, *ce = mult + out_c;
+                    int32_t out_c, int8_t *y, int32_t ys, int32_t zp, int32_t wpad) {
+    const int32_t *xb = buf, *xe = end, *cp = mult;
     const int32_t n = entry, c21 = 1 + 2 * zp;
     const int32_t dsh = (int32_t)((const char *)shift - (const char *)mult);
     const int32_t dbi = (int32_t)((const char *)bias - (const char *)mult);
     const int32_t yst[2] = {ys, 2 * ys};
-    int8_t *yv = y;
+    int8_t *yv = y, *const ye = y + out_c;
     int32_t s0, s1, s2, s3, s4, s5, t0, t1;
     const int32_t *x;
-    __asm__ volatile("1:\n\t"
-                     "ldr    %[t0], %[cp]\n\t"
-                     "ldr    %[t1], %[dbi]\n\t"
-                     "ldr    %[a0], [%[t0], %[t1]]\n\t"
-                     "mov    %[a1], %[a0]\n\t"
-                     "mov    %[a2], %[a0]\n\t"
-                     "mov    %[a3], %[a0]\n\t"
-                     "mov    %[a4], %[a0]\n\t"
-                     "mov    %[a5], %[a0]\n\t"
-                     "ldr    %[x], %[xb]\n\t"
-                     "ldr    %[t0], %[n]\n\t"
-                     "tbb    [pc, %[t0]]\n\t"
-                     "2:\n\t"
-                     ".byte  (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
-                     "3:\n\t" EKOPT_MK6_CHUNK
-                     "4:\n\t" EKOPT_MK6_CHUNK
-                     "5:\n\t" EKOPT_MK6_CHUNK
-                     "6:\n\t" EKOPT_MK6_CHUNK
-                     "ldr    %[t0], %[e]\n\t"
-                     "cmp    %[x], %[t0]\n\t"
-                     "bne    3b\n\t"
-                     /* r4 = clo, r5 = rs1, r6 = mult, r8 = chi */
-                     "ldr    r4, %[cp]\n\t"
-                     "ldr    r5, %[dsh]\n\t"
-                     "ldr    r5, [r4, r5]\n\t"
-                     "ldr    r6, [r4], #4\n\t"
-                     "str    r4, %[cp]\n\t"
-                     "mvn    r5, r5\n\t"
-                     "mov    r4, #0x80000000\n\t"
-                     "lsl    r4, r4, r5\n\t"
-                     "orr    r4, r4, #0x40000000\n\t"
-                     "ldr    r8, %[c21]\n\t"
-                     "lsl    r8, r8, r5\n\t"
-                     "asr    r8, r8, #1\n\t"
-#define EKOPT_RQ6(A)                                                            \
-                     "and    %[x], %[" A "], #0x80000000\n\t"                   \
-                     "adds   %[t0], r4, %[x]\n\t"                               \
-                     "adc    %[t1], r8, %[" A "], asr #31\n\t"                  \
-                     "smlal  %[t0], %[t1], %[" A "], r6\n\t"                    \
-                     "asr    %[t1], %[t1], r5\n\t"                              \
-                     "ssat   %[" A "], #8, %[t1]\n\t"
-                     EKOPT_RQ6("a0") EKOPT_RQ6("a1") EKOPT_RQ6("a2")
-                     EKOPT_RQ6("a3") EKOPT_RQ6("a4") EKOPT_RQ6("a5")
-#undef EKOPT_RQ6
-                     "ldr    %[t0], %[yv]\n\t"
-                     "ldrd   %[t1], %[x], %[yst]\n\t"
-                     "strb   %[a0], [%[t0]]\n\t"
-                     "strb   %[a1], [%[t0], %[t1]]\n\t"
-                     "strb   %[a2], [%[t0], %[x]]\n\t"
-                     "add    r4, %[t0], %[x]\n\t"
-                     "add    r4, r4, %[t1]\n\t"
-                     "strb   %[a3], [r4]\n\t"
-                     "strb   %[a4], [r4, %[t1]]\n\t"
-                     "strb   %[a5], [r4, %[x]]\n\t"
-                     "add    %[t0], %[t0], #1\n\t"
-                     "str    %[t0], %[yv]\n\t"
-                     "ldr    %[t0], %[cp]\n\t"
-                     "ldr    %[t1], %[ce]\n\t"
-                     "cmp    %[t0], %[t1]\n\t"
-                     "bne    1b\n\t"
-                     : [a0] "=&r"(s0), [a1] "=&r"(s1), [a2] "=&r"(s2), [a3] "=&r"(s3),
-                       [a4] "=&r"(s4), [a5] "=&r"(s5), [x] "=&r"(x), [w] "+r"(w),
-                       [t0] "=&r"(t0), [t1] "=&r"(t1), [cp] "+m"(cp), [yv] "+m"(yv)
-                     : [e] "m"(xe), [n] "m"(n), [xb] "m"(xb), [ce] "m"(ce), [dsh] "m"(dsh),
-                       [dbi] "m"(dbi), [c21] "m"(c21), [yst] "m"(yst)
-                     : "r4", "r5", "r6", "r8", "cc", "memory");
+#if EKOPT_USE(EKOPT_CONV_SIX_TAIL)
+    if (wpad) {
+        EKOPT_DSP6_ASM("ldr    r4, %[wp]\n\t"
+                       "sub    %[w], %[w], r4\n\t");
+        return;
+    }
+#endif
+    EKOPT_DSP6_ASM("");
 }
+#undef EKOPT_DSP6_ASM
+#undef EKOPT_RQ6
 
 /* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
  * of 12 words (EKOPT_P6_WORDS at most), then win as for ekopt_conv_dsp.
@@ -184,10 +217,20 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
     const int32_t npix = p->batches * p->out_h * p->out_w, ys = p->out_c;
     const int32_t zp = p->out_offset, ys2 = 2 * ys;
     const int32_t *end = buf + chunks * 12, entry = (4 - (chunks & 3)) & 3;
-    int fast = chunks > 0 && tail == 0 && bias != 0;
+    /* The asm channel loop: chunks rounded up (kc), the filter rows then
+     * wpad bytes short of whole chunks; with K % 4 != 0 all channels but
+     * the last (whose last word would read past the filter). */
+    const int32_t kc = (K + 3) >> 2, wpad = 4 * kc - K;
+    const int32_t *end6 = buf + kc * 12, entry8 = (8 - (kc & 7)) & 7;
+    const int32_t na = tail ? ys - 1 : ys;
+    int fast = bias != 0 && ys >= (tail ? 2 : 1);
     for (int32_t oc = 0; oc < ys && fast; ++oc) {
         fast = p->shift[oc] <= -1 && p->shift[oc] >= -22;
     }
+#if !EKOPT_USE(EKOPT_CONV_SIX_TAIL)
+    if (fast && tail) EKOPT_NOT_LISTED();
+#endif
+    int8_t tmp[EKOPT_P6_TMP];
     for (int32_t done = 0; done < npix;) {
         const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
         done = i + 6;
@@ -196,13 +239,22 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
             ekopt_col_pixel(p, in, buf, win, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
                             off, off2);
         }
-        int8_t *y = out + (int64_t)i * ys;
-        if (fast && !skip) {
-            ekopt_dsp6_channels(buf, end, entry, filter, bias, p->mult, p->shift, ys, y, ys, zp);
-            continue;
+        int8_t *const yg = out + (int64_t)i * ys;
+        int8_t *y = yg;
+        int32_t oc0 = 0, sk = skip;
+        if (fast && (!skip || ys <= EKOPT_P6_TMP / 6)) {
+            /* The last, partial group goes to tmp, all six pixels (the
+             * skipped slots hold the previous group's pixels: their
+             * outputs are not copied), then its new pixels to out. */
+            y = skip ? tmp : yg;
+            ekopt_dsp6_channels(buf, end6, entry8, filter, bias, p->mult, p->shift, na, y, ys, zp,
+                                wpad);
+            oc0 = na, sk = 0;
         }
-        const int8_t *w = filter;
-        for (int32_t oc = 0; oc < ys; ++oc, w += K, ++y) {
+        const int8_t *w = filter + (int64_t)oc0 * K;
+        int8_t *const yt = y;
+        y += oc0;
+        for (int32_t oc = oc0; oc < ys; ++oc, w += K, ++y) {
             int32_t a[6];
             a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = bias ? bias[oc] : 0;
             if (chunks) ekopt_mk_6x1(buf, w, &end, &entry, a);
@@ -229,14 +281,15 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                 /* Right shift > 22: the offset is added here. */
                 v0 += zp; v1 += zp; v2 += zp; v3 += zp; v4 += zp; v5 += zp;
             }
-            if (!skip) {
+            if (!sk) {
                 ekopt_st6(y, y + ys + ys2, ys, ys2, __ssat(v0, 8), __ssat(v1, 8), __ssat(v2, 8),
                           __ssat(v3, 8), __ssat(v4, 8), __ssat(v5, 8));
             } else {
                 const int32_t v[6] = {v0, v1, v2, v3, v4, v5};
-                for (int32_t s = skip; s < 6; ++s) y[s * ys] = (int8_t)__ssat(v[s], 8);
+                for (int32_t s = sk; s < 6; ++s) y[s * ys] = (int8_t)__ssat(v[s], 8);
             }
         }
+        if (yt != yg) memcpy(yg + (int64_t)skip * ys, tmp + skip * ys, (size_t)((6 - skip) * ys));
     }
 }
 

@@ -222,6 +222,8 @@ static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, 
                              int32_t s) {
 #if EKOPT_DSP
     for (int32_t k = 0; k < fr; ++k, x += tstep) {
+        /* Unrolled whole where np is a constant (dw_plane_generic's cases). */
+#pragma GCC unroll 5
         for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
     }
 #else
@@ -293,6 +295,17 @@ static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32
     if (g->np == 2 && g->fr == 1) {
         dw_plane_loop(g, plane, tw, bias, q, y, fast, 1, 2);
         return;
+    }
+#else
+    /* 2 to 5 tap pairs per plane row (filters 3 to 10 taps along it, any
+     * number of rows, e.g. 10x4 stems, 5x5, 1x7): the tap-pair loop
+     * unrolled. */
+    switch (g->np) {
+    case 2: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 2); return;
+    case 3: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 3); return;
+    case 4: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 4); return;
+    case 5: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 5); return;
+    default: break;
     }
 #endif
     dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np);

@@ -25,7 +25,7 @@ typedef struct {
     int32_t hc, mult;    /* 28, 32 */
     int32_t rs, yc;      /* 36, 40: right shift - 1, output step (bytes) */
     int32_t ts, ts2;     /* 44, 48: byte offsets of filter rows 1 and 2 */
-    int32_t xs, xend;    /* 52, 56: spill of x, end of the blocks */
+    int32_t xs, xend;    /* 52: unused, 56: end of the blocks (in a register in the loop) */
 } dw_k3;
 
 /* First filter row at stride 1: the accumulators start from the bias in s3. */
@@ -85,14 +85,14 @@ typedef struct {
     "smlad %[s3], %[p1], %[a], %[s3]\n\t"                                       \
     "smlabt %[s3], %[b], %[p0], %[s3]\n\t"
 
-/* Requantize S (lo: xr, hi: x) and store it with ST. */
+/* Requantize S (lo: xr, hi: h) and store it with ST. */
 #define EKDW_RQX(S, ST)                                                         \
     "and %[xr], " S ", #0x80000000\n\t"                                         \
     "add %[xr], %[xr], #0x40000000\n\t"                                         \
-    "add %[x], %[a], " S ", asr #31\n\t"                                        \
-    "smlal %[xr], %[x], " S ", %[b]\n\t"                                        \
-    "asr %[x], %[x], %[p0]\n\t"                                                 \
-    "ssat %[x], #8, %[x]\n\t"                                                   \
+    "add %[h], %[a], " S ", asr #31\n\t"                                        \
+    "smlal %[xr], %[h], " S ", %[b]\n\t"                                        \
+    "asr %[h], %[h], %[p0]\n\t"                                                 \
+    "ssat %[h], #8, %[h]\n\t"                                                   \
     ST "\n\t"
 
 #define EKDW_LOOP(ROW0, ROW, STEP)                                              \
@@ -105,43 +105,40 @@ typedef struct {
     "ldr %[xr], [%[k], #48]\n\t"                                                \
     "add %[xr], %[xr], %[x]\n\t"                                                \
     ROW("%[xr]", 16)                                                            \
-    "str %[x], [%[k], #52]\n\t"                                                 \
     "ldrd %[a], %[b], [%[k], #28]\n\t"                                          \
     "ldrd %[p0], %[p1], [%[k], #36]\n\t"                                        \
-    EKDW_RQX("%[s0]", "strb %[x], [%[y]]")                                      \
-    EKDW_RQX("%[s1]", "strb %[x], [%[y], %[p1]]")                               \
+    EKDW_RQX("%[s0]", "strb %[h], [%[y]]")                                      \
+    EKDW_RQX("%[s1]", "strb %[h], [%[y], %[p1]]")                               \
     "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
-    EKDW_RQX("%[s2]", "strb %[x], [%[y]]")                                      \
-    EKDW_RQX("%[s3]", "strb %[x], [%[y], %[p1]]")                               \
+    EKDW_RQX("%[s2]", "strb %[h], [%[y]]")                                      \
+    EKDW_RQX("%[s3]", "strb %[h], [%[y], %[p1]]")                               \
     "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
-    "ldr %[x], [%[k], #52]\n\t"                                                 \
     "add %[x], %[x], #" #STEP "\n\t"                                            \
-    "ldr %[xr], [%[k], #56]\n\t"                                                \
-    "cmp %[x], %[xr]\n\t"                                                       \
+    "cmp %[x], %[xe]\n\t"                                                       \
     "bne 1b\n\t"
 
 /* Blocks of four outputs from x (4-byte aligned) to k->xend (at least one
  * block); stores from y with step k->yc; returns y after the last block. */
 static inline int8_t *dw_row3_s1(dw_k3 *k, const int16_t *x, int8_t *y) {
-    int32_t s0, s1, s2, s3, a, b, p0, p1;
-    const int16_t *xr;
+    int32_t s0, s1, s2, s3, a, b, p0, p1, h;
+    const int16_t *xr, *xe = (const int16_t *)(intptr_t)k->xend;
     __asm__ volatile(EKDW_LOOP(EKDW_S1ROW0, EKDW_S1ROW, 8)
                      : [x] "+r"(x), [y] "+r"(y), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
                        [s3] "=&r"(s3), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
-                       [xr] "=&r"(xr)
-                     : [k] "r"(k)
+                       [xr] "=&r"(xr), [h] "=&r"(h)
+                     : [k] "r"(k), [xe] "r"(xe)
                      : "memory", "cc");
     return y;
 }
 
 static inline int8_t *dw_row3_s2(dw_k3 *k, const int16_t *x, int8_t *y) {
-    int32_t s0, s1, s2, s3, a, b, p0, p1;
-    const int16_t *xr;
+    int32_t s0, s1, s2, s3, a, b, p0, p1, h;
+    const int16_t *xr, *xe = (const int16_t *)(intptr_t)k->xend;
     __asm__ volatile(EKDW_LOOP(EKDW_S2ROW0, EKDW_S2ROW, 16)
                      : [x] "+r"(x), [y] "+r"(y), [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2),
                        [s3] "=&r"(s3), [a] "=&r"(a), [b] "=&r"(b), [p0] "=&r"(p0), [p1] "=&r"(p1),
-                       [xr] "=&r"(xr)
-                     : [k] "r"(k)
+                       [xr] "=&r"(xr), [h] "=&r"(h)
+                     : [k] "r"(k), [xe] "r"(xe)
                      : "memory", "cc");
     return y;
 }

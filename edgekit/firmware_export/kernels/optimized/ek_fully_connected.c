@@ -14,9 +14,11 @@
  *     of the four widened words, then per unit one LDRD, four SXTB16 and
  *     four SMLAD (19 instructions per 16 MACs), in one asm block with the
  *     unit loop, its bias loads, requantization (ekopt_rq2) and stores
- *     (ekopt_fc_units_fast) when rows are word-aligned, accum % 8 == 0, units
- *     are even, there is a bias, one requantization folds the output offset
- *     and the range is all of int8; else one LDR per four weights in C,
+ *     (ekopt_fc_units_fast) for the even units when rows are word-aligned,
+ *     accum % 8 == 0, there is a bias, every unit's requantization folds the
+ *     output offset (ekopt_rq2; per channel through a stack table of the
+ *     constants of up to EKFC_QBLK units) and the range is all of int8; else
+ *     (and for a last, odd unit, alone) one LDR per four weights in C,
  *     requantization by ekopt_rq2 where it applies;
  *   - other cores (and the host build) run the two-unit loop in plain C.
  * Only the paths ek_paths.h lists are compiled (EKOPT_USE; the choice per
@@ -69,70 +71,101 @@
  * (TBH on entry = (8 - steps % 8) % 8), two fused requantizations, two stores; the
  * loop's state lives in this frame (SP-relative operands). */
 #if EKFC_UNITS
+/* The unit loop; QA loads unit u's constants into x0..x3 (x0 = clo,
+ * x1 = chi, x2 = mult, x3 = rs1), QB unit u + 1's after the first
+ * requantization (x is its scratch, t is free to hold a table pointer). */
+#define EKOPT_FC_ASM(QA, QB)                                                    \
+    __asm__ volatile("1:\n\t"                                                   \
+                     "ldr    %[x], %[xw0]\n\t"                                  \
+                     "ldrd   %[s0], %[s1], [%[bp]], #8\n\t"                     \
+                     "ldr    %[t], %[n]\n\t"                                    \
+                     "tbh    [pc, %[t], lsl #1]\n\t"                            \
+                     "2:\n\t"                                                   \
+                     ".hword (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t" \
+                     ".hword (7f - 2b) / 2, (8f - 2b) / 2, (9f - 2b) / 2, (10f - 2b) / 2\n\t" \
+                     "3:\n\t" EKOPT_FC2_STEP                                    \
+                     "4:\n\t" EKOPT_FC2_STEP                                    \
+                     "5:\n\t" EKOPT_FC2_STEP                                    \
+                     "6:\n\t" EKOPT_FC2_STEP                                    \
+                     "7:\n\t" EKOPT_FC2_STEP                                    \
+                     "8:\n\t" EKOPT_FC2_STEP                                    \
+                     "9:\n\t" EKOPT_FC2_STEP                                    \
+                     "10:\n\t" EKOPT_FC2_STEP                                   \
+                     "ldr    %[t], %[e]\n\t"                                    \
+                     "cmp    %[x], %[t]\n\t"                                    \
+                     "bne    3b\n\t"                                            \
+                     QA                                                         \
+                     "and    %[x], %[s0], #0x80000000\n\t"                      \
+                     "adds   %[w0], %[x0], %[x]\n\t"                            \
+                     "adc    %[w1], %[x1], %[s0], asr #31\n\t"                  \
+                     "smlal  %[w0], %[w1], %[s0], %[x2]\n\t"                    \
+                     "asr    %[w1], %[w1], %[x3]\n\t"                           \
+                     "ssat   %[s0], #8, %[w1]\n\t"                              \
+                     QB                                                         \
+                     "and    %[x], %[s1], #0x80000000\n\t"                      \
+                     "adds   %[w0], %[x0], %[x]\n\t"                            \
+                     "adc    %[w1], %[x1], %[s1], asr #31\n\t"                  \
+                     "smlal  %[w0], %[w1], %[s1], %[x2]\n\t"                    \
+                     "asr    %[w1], %[w1], %[x3]\n\t"                           \
+                     "ssat   %[s1], #8, %[w1]\n\t"                              \
+                     "strb   %[s0], [%[yp]], #1\n\t"                            \
+                     "strb   %[s1], [%[yp]], #1\n\t"                            \
+                     /* wa, wb have moved one row on: rows u + 1, u + 2. */     \
+                     "ldr    %[t], %[A]\n\t"                                    \
+                     "mov    %[wa], %[wb]\n\t"                                  \
+                     "add    %[wb], %[wb], %[t]\n\t"                            \
+                     "ldr    %[t], %[we]\n\t"                                   \
+                     "cmp    %[wa], %[t]\n\t"                                   \
+                     "bne    1b\n\t"                                            \
+                     : [s0] "=&r"(s0), [s1] "=&r"(s1), [x] "=&r"(x),            \
+                       [wa] "+r"(wa), [wb] "+r"(wb), [w0] "=&r"(w0),            \
+                       [w1] "=&r"(w1), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+                       [x2] "=&r"(x2), [x3] "=&r"(x3), [bp] "+r"(bp), [yp] "+r"(yp), \
+                       [qp] "+m"(qp)                                            \
+                     : [e] "m"(xend), [n] "m"(n), [xw0] "m"(xw0), [A] "m"(rowlen), \
+                       [we] "m"(wend), [q01] "m"(ql[0]), [q23] "m"(ql[2])       \
+                     : "cc", "memory")
+
+/* All of the unit loop in one asm block: rows word-aligned, accum % 8 == 0
+ * (>= 8), an even number of units, a bias, every unit's requantization an
+ * ekopt_rq2 with the output offset folded, activation range all of int8
+ * (SSAT).  Per pair of units: the bias pair (LDRD), the steps of eight
+ * inputs over xw (widened input row, ending at end), eight per loop trip,
+ * the first trip entered part-way (TBH on entry = (8 - steps % 8) % 8), two
+ * fused requantizations, two stores; the loop's state lives in this frame
+ * (SP-relative operands).  qv: {clo, chi, mult, rs1} of one q for all units
+ * (pc == 0), or of each unit, 16 bytes apart (pc: path EKOPT_FC_UNITS_PC,
+ * two more LDRD, an LDR and a STR per pair). */
 static __attribute__((noinline)) void
 ekopt_fc_units_fast(const int32_t *xw, const int32_t *end, int32_t entry, const int8_t *w,
                     const int32_t *bias, int8_t *y, int32_t units, int32_t A,
-                    const ekopt_rq2 *q) {
+                    const int32_t *qv, int pc) {
     register int32_t x0 __asm__("r4"), x1 __asm__("r5"), x2 __asm__("r6"), x3 __asm__("r8");
-    int32_t qv[4] = {(int32_t)q->clo, q->chi, q->mult, q->rs1};
-    const int32_t *xw0 = xw, *xend = end, *bp = bias;
+    const int32_t *xw0 = xw, *xend = end, *bp = bias, *qp = qv;
     const int8_t *wend = w + (int64_t)units * A;
     int8_t *yp = y;
     int32_t n = entry, rowlen = A;
     const int8_t *wa = w, *wb = w + A;
     const int32_t *x;
     int32_t s0, s1, w0, w1, t;
-    __asm__ volatile("1:\n\t"
-                     "ldr    %[x], %[xw0]\n\t"
-                     "ldrd   %[s0], %[s1], [%[bp]], #8\n\t"
-                     "ldr    %[t], %[n]\n\t"
-                     "tbh    [pc, %[t], lsl #1]\n\t"
-                     "2:\n\t"
-                     ".hword (3f - 2b) / 2, (4f - 2b) / 2, (5f - 2b) / 2, (6f - 2b) / 2\n\t"
-                     ".hword (7f - 2b) / 2, (8f - 2b) / 2, (9f - 2b) / 2, (10f - 2b) / 2\n\t"
-                     "3:\n\t" EKOPT_FC2_STEP
-                     "4:\n\t" EKOPT_FC2_STEP
-                     "5:\n\t" EKOPT_FC2_STEP
-                     "6:\n\t" EKOPT_FC2_STEP
-                     "7:\n\t" EKOPT_FC2_STEP
-                     "8:\n\t" EKOPT_FC2_STEP
-                     "9:\n\t" EKOPT_FC2_STEP
-                     "10:\n\t" EKOPT_FC2_STEP
-                     "ldr    %[t], %[e]\n\t"
-                     "cmp    %[x], %[t]\n\t"
-                     "bne    3b\n\t"
-                     /* x0 = clo, x1 = chi, x2 = mult, x3 = rs1 */
-                     "ldrd   %[x0], %[x1], %[q01]\n\t"
-                     "ldrd   %[x2], %[x3], %[q23]\n\t"
-                     "and    %[t], %[s0], #0x80000000\n\t"
-                     "adds   %[w0], %[x0], %[t]\n\t"
-                     "adc    %[w1], %[x1], %[s0], asr #31\n\t"
-                     "smlal  %[w0], %[w1], %[s0], %[x2]\n\t"
-                     "asr    %[w1], %[w1], %[x3]\n\t"
-                     "ssat   %[s0], #8, %[w1]\n\t"
-                     "and    %[t], %[s1], #0x80000000\n\t"
-                     "adds   %[w0], %[x0], %[t]\n\t"
-                     "adc    %[w1], %[x1], %[s1], asr #31\n\t"
-                     "smlal  %[w0], %[w1], %[s1], %[x2]\n\t"
-                     "asr    %[w1], %[w1], %[x3]\n\t"
-                     "ssat   %[s1], #8, %[w1]\n\t"
-                     "strb   %[s0], [%[yp]], #1\n\t"
-                     "strb   %[s1], [%[yp]], #1\n\t"
-                     /* wa, wb have moved one row on: rows u + 1, u + 2. */
-                     "ldr    %[t], %[A]\n\t"
-                     "mov    %[wa], %[wb]\n\t"
-                     "add    %[wb], %[wb], %[t]\n\t"
-                     "ldr    %[t], %[we]\n\t"
-                     "cmp    %[wa], %[t]\n\t"
-                     "bne    1b\n\t"
-                     : [s0] "=&r"(s0), [s1] "=&r"(s1), [x] "=&r"(x),
-                       [wa] "+r"(wa), [wb] "+r"(wb), [w0] "=&r"(w0),
-                       [w1] "=&r"(w1), [t] "=&r"(t), [x0] "=&r"(x0), [x1] "=&r"(x1),
-                       [x2] "=&r"(x2), [x3] "=&r"(x3), [bp] "+r"(bp), [yp] "+r"(yp)
-                     : [e] "m"(xend), [n] "m"(n), [xw0] "m"(xw0), [A] "m"(rowlen),
-                       [we] "m"(wend), [q01] "m"(qv[0]), [q23] "m"(qv[2])
-                     : "cc", "memory");
+    const int32_t ql[4] = {qv[0], qv[1], qv[2], qv[3]};   /* in this frame: SP-relative */
+    (void)pc;
+#if EKOPT_USE(EKOPT_FC_UNITS_PC)
+    if (pc) {
+        EKOPT_FC_ASM("ldr    %[t], %[qp]\n\t"
+                     "ldrd   %[x0], %[x1], [%[t]]\n\t"
+                     "ldrd   %[x2], %[x3], [%[t], #8]\n\t",
+                     "ldrd   %[x0], %[x1], [%[t], #16]\n\t"
+                     "ldrd   %[x2], %[x3], [%[t], #24]\n\t"
+                     "add    %[t], %[t], #32\n\t"
+                     "str    %[t], %[qp]\n\t");
+        return;
+    }
+#endif
+    EKOPT_FC_ASM("ldrd   %[x0], %[x1], %[q01]\n\t"
+                 "ldrd   %[x2], %[x3], %[q23]\n\t", "");
 }
+#undef EKOPT_FC_ASM
 #endif /* EKFC_UNITS */
 
 /* Requantization of one channel (or of all, per tensor): ekopt_rq2 where
@@ -166,6 +199,19 @@ static inline int8_t ekopt_fc_rq_out(const ekopt_fc_rq *r, int32_t acc, int32_t 
 #endif /* EKOPT_DSP */
 
 #if EKFC_UNITS || EKFC_LOOP
+#define EKFC_QBLK 32  /* units whose constants one table holds (512 bytes of stack) */
+
+#if EKFC_UNITS
+/* The asm loop's constants {clo, chi, mult, rs1} of units u0 .. u0 + n - 1. */
+static void ekopt_fc_qfill(int32_t *qt, const ek_fc_params *p, int32_t u0, int32_t n) {
+    for (int32_t i = 0; i < n; ++i, qt += 4) {
+        const int32_t sh = p->shift[u0 + i];
+        const ekopt_rq2 q = ekopt_rq2_make(p->mult[u0 + i], sh, ekopt_rq2_zp(sh, p->out_offset));
+        qt[0] = (int32_t)q.clo, qt[1] = q.chi, qt[2] = q.mult, qt[3] = q.rs1;
+    }
+}
+#endif
+
 /* 8 <= accum <= EKOPT_FC_MAXACC, output offset in [-128, 127]. */
 static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
                          const int32_t *bias, int8_t *out) {
@@ -176,12 +222,58 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
     const int32_t lo = p->act_min, hi = p->act_max, pc = p->per_channel;
     const int aligned = ((uintptr_t)filter & 3) == 0 && (A & 3) == 0;
     ekopt_fc_rq r;
+    /* The asm unit loop takes the even units when every unit's
+     * requantization is ekopt_rq2 with the output offset folded (per
+     * tensor, or per channel through a table of constants). */
+    int fast = aligned && (A & 7) == 0 && bias && lo == -128 && hi == 127;
+    for (int32_t u = 0; fast && u < (pc ? units : 1); ++u) {
+        /* ekopt_fc_rq_make's fast && zadd == 0, without making q */
+        const int32_t m = p->mult[u], sh = p->shift[u];
+        fast = ekopt_rq2_ok(m, sh) && (sh >= -22 || p->out_offset == 0);
+    }
     ekopt_fc_rq_make(&r, p->mult[0], p->shift[0], p->out_offset);
-    const int fast = aligned && (A & 7) == 0 && (units & 1) == 0 && bias && !pc && r.fast
-                     && r.zadd == 0 && lo == -128 && hi == 127;
+    const int32_t ue = fast ? units & ~1 : 0;
+#if !EKOPT_USE(EKOPT_FC_UNITS_PC)
+    if (ue && pc) EKOPT_NOT_LISTED();
+#endif
+#if EKFC_UNITS
+    int32_t qt[4 * EKFC_QBLK];
+    const int one = !pc || ue <= EKFC_QBLK;   /* one table for every row */
+    if (ue && pc && one) ekopt_fc_qfill(qt, p, 0, ue);
+    if (ue && !pc) {
+        /* r.q2 is unit 0's, with the output offset folded (fast). */
+        qt[0] = (int32_t)r.q2.clo, qt[1] = r.q2.chi, qt[2] = r.q2.mult, qt[3] = r.q2.rs1;
+    }
+#else
+    (void)end, (void)entry;
+#endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *x = in + (int64_t)b * A;
         int8_t *y = out + (int64_t)b * units;
+#if EKFC_LOOP
+        if (units == 1) {
+            /* One unit: no widening (it would not be shared), input and
+             * weight words extended as they are loaded. */
+            const int8_t *w = filter;
+            int32_t s0 = bias ? bias[0] : 0, d = 0;
+            for (; d + 8 <= A; d += 8) {
+                const int32_t vx = ekopt_ld4(x + d), vw = ekopt_ld4(w + d);
+                const int32_t ux = ekopt_ld4(x + d + 4), uw = ekopt_ld4(w + d + 4);
+                s0 = __smlad(__sxtab16(off2, vx), __sxtb16(vw), s0);
+                s0 = __smlad(ekopt_sxtab16_hi(off2, vx), ekopt_sxtb16_hi(vw), s0);
+                s0 = __smlad(__sxtab16(off2, ux), __sxtb16(uw), s0);
+                s0 = __smlad(ekopt_sxtab16_hi(off2, ux), ekopt_sxtb16_hi(uw), s0);
+            }
+            for (; d + 4 <= A; d += 4) {
+                const int32_t vx = ekopt_ld4(x + d), vw = ekopt_ld4(w + d);
+                s0 = __smlad(__sxtab16(off2, vx), __sxtb16(vw), s0);
+                s0 = __smlad(ekopt_sxtab16_hi(off2, vx), ekopt_sxtb16_hi(vw), s0);
+            }
+            for (; d < A; ++d) s0 += (x[d] + off) * w[d];
+            y[0] = ekopt_fc_rq_out(&r, s0, lo, hi);
+            continue;
+        }
+#endif
         /* The input row plus offset, widened once: pairs (x0, x2), (x1, x3),
          * the pairing SXTB16 gives for a weight word and its rotation by 8. */
         for (int32_t j = 0; j < 2 * steps; ++j) {
@@ -189,27 +281,34 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
             xw[2 * j] = __sxtab16(off2, v);
             xw[2 * j + 1] = ekopt_sxtab16_hi(off2, v);
         }
-        if (fast) {
+        if (ue) {
 #if EKFC_UNITS
-            ekopt_fc_units_fast(xw, end, entry, filter, bias, y, units, A, &r.q2);
-            continue;
+            /* Per tensor one call for all units; per channel blocks of
+             * EKFC_QBLK units, each with its table. */
+            for (int32_t u0 = 0; u0 < ue;) {
+                const int32_t nb = pc ? ek_min32(EKFC_QBLK, ue - u0) : ue;
+                if (!one) ekopt_fc_qfill(qt, p, u0, nb);
+                ekopt_fc_units_fast(xw, end, entry, filter + (int64_t)u0 * A, bias + u0, y + u0,
+                                    nb, A, qt, pc);
+                u0 += nb;
+            }
 #else
-            (void)end, (void)entry;
             EKOPT_NOT_LISTED();
 #endif
         }
+        if (ue == units) continue;
 #if !EKFC_LOOP
         EKOPT_NOT_LISTED();
 #else
-        for (int32_t u = 0; u < units; u += 2) {
-            /* Odd units: the last one is computed twice, stored once. */
+        for (int32_t u = ue; u < units; u += 2) {
+            /* Odd units: the last one alone. */
             const int32_t u1 = u + 1 < units ? u + 1 : u;
             const int8_t *wa = filter + (int64_t)u * A, *wb = filter + (int64_t)u1 * A;
             int32_t s[2];
             s[0] = bias ? bias[u] : 0;
             s[1] = bias ? bias[u1] : 0;
             int32_t d = 0;
-            {
+            if (u1 != u) {
                 /* One (unaligned) LDR per four weights, C intrinsics: the
                  * LDRD loop is the fast case's only, for flash. */
                 for (int32_t j = 0; j < 2 * steps; ++j, d += 4) {
@@ -219,10 +318,17 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
                     s[1] = __smlad(xw[2 * j], __sxtb16(vb), s[1]);
                     s[1] = __smlad(xw[2 * j + 1], ekopt_sxtb16_hi(vb), s[1]);
                 }
-            }
-            for (; d < A; ++d) {
-                s[0] += (x[d] + off) * wa[d];
-                s[1] += (x[d] + off) * wb[d];
+                for (; d < A; ++d) {
+                    s[0] += (x[d] + off) * wa[d];
+                    s[1] += (x[d] + off) * wb[d];
+                }
+            } else {
+                for (int32_t j = 0; j < 2 * steps; ++j, d += 4) {
+                    const int32_t va = ekopt_ld4(wa + d);
+                    s[0] = __smlad(xw[2 * j], __sxtb16(va), s[0]);
+                    s[0] = __smlad(xw[2 * j + 1], ekopt_sxtb16_hi(va), s[0]);
+                }
+                for (; d < A; ++d) s[0] += (x[d] + off) * wa[d];
             }
             if (pc) ekopt_fc_rq_make(&r, p->mult[u], p->shift[u], p->out_offset);
             y[u] = ekopt_fc_rq_out(&r, s[0], lo, hi);
