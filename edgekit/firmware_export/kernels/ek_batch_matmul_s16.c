@@ -4,12 +4,6 @@
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 
-static inline int32_t ek_bmm16_rq(int64_t x, int32_t multiplier, int shift) {
-    const int32_t m16 = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
-    const int right = 15 - shift;
-    return (int32_t)((x * (int64_t)m16 + ((int64_t)1 << (right - 1))) >> right);
-}
-
 void ek_batch_matmul_s16(const ek_batch_matmul_params *p, const int16_t *lhs,
                          const int16_t *rhs, int16_t *out) {
     int32_t bi[4] = {0, 0, 0, 0};
@@ -28,7 +22,7 @@ void ek_batch_matmul_s16(const ek_batch_matmul_params *p, const int16_t *lhs,
                     acc += (int64_t)((int32_t)lrow[k * p->lhs_depth_stride] *
                                      (int32_t)rcol[k * p->rhs_depth_stride]);
                 }
-                const int32_t r = ek_bmm16_rq(acc, p->out_mult, p->out_shift);
+                const int32_t r = ek_mbqm64(acc, p->out_mult, p->out_shift);
                 *out++ = (int16_t)ek_clamp32(r, -32768, 32767);
             }
         }

@@ -2,16 +2,7 @@
  * bias (TFLite 16x8).  Zero points are 0, so padding contributes nothing;
  * grouped convolution as in ek_conv.c. */
 #include "ek_kernels.h"
-
-/* TFLite's requantization of a 64-bit accumulator: the Q0.31 multiplier
- * rounded to 16 bits, one rounding right shift by 15 - shift (shift in
- * [-31, 7]). */
-static inline int32_t ek_mbqm64(int64_t x, int32_t multiplier, int shift) {
-    const int32_t reduced = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
-    const int total_shift = 15 - shift;
-    const int64_t round = (int64_t)1 << (total_shift - 1);
-    return (int32_t)((x * (int64_t)reduced + round) >> total_shift);
-}
+#include "ek_fixedpoint.h"
 
 static inline int32_t ek_clamp_s16(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);

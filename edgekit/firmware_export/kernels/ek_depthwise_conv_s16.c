@@ -5,14 +5,6 @@
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 
-/* x * multiplier * 2^shift for a 64-bit x: the Q0.31 multiplier rounded to
- * its top 16 bits, then one rounding right shift by 15 - shift. */
-static inline int32_t ek_dw16_rq(int64_t x, int32_t multiplier, int shift) {
-    const int32_t m16 = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
-    const int right = 15 - shift;
-    return (int32_t)((x * (int64_t)m16 + ((int64_t)1 << (right - 1))) >> right);
-}
-
 void ek_depthwise_conv2d_s16(const ek_conv_params *p, const int16_t *in, const int8_t *filter,
                              const int64_t *bias, int16_t *out) {
     const int32_t m = p->depth_multiplier;
@@ -38,7 +30,7 @@ void ek_depthwise_conv2d_s16(const ek_conv_params *p, const int16_t *in, const i
                         }
                     }
                     if (bias) acc += bias[oc];
-                    const int32_t r = ek_dw16_rq(acc, p->mult[oc], p->shift[oc]);
+                    const int32_t r = ek_mbqm64(acc, p->mult[oc], p->shift[oc]);
                     o[oc] = (int16_t)ek_clamp32(r, p->act_min, p->act_max);
                 }
             }

@@ -74,4 +74,13 @@ static inline int32_t ek_rq_x2(int32_t x2, int32_t mult, int32_t add, int32_t rs
     return (h + add + (h >> 31)) >> rsh;
 }
 
+/* TFLite's requantization of a 64-bit accumulator (16x8 kernels): the Q0.31
+ * multiplier rounded to its top 16 bits, then one rounding right shift by
+ * 15 - shift (shift in [-31, 7]). */
+static inline int32_t ek_mbqm64(int64_t x, int32_t multiplier, int shift) {
+    const int32_t m16 = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
+    const int right = 15 - shift;
+    return (int32_t)((x * (int64_t)m16 + ((int64_t)1 << (right - 1))) >> right);
+}
+
 #endif /* EK_FIXEDPOINT_H */

@@ -11,14 +11,6 @@
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 
-/* TFLite's MultiplyByQuantizedMultiplier of a 64-bit value: the multiplier
- * rounded to 16 bits, one rounding shift right by 15 - shift. */
-static inline int32_t ek_tc_mbqm64(int64_t x, int32_t multiplier, int shift) {
-    const int32_t reduced = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
-    const int total = 15 - shift;
-    return (int32_t)((x * (int64_t)reduced + ((int64_t)1 << (total - 1))) >> total);
-}
-
 /* The input row (column) that tap f of output position o reads, or -1. */
 static inline int32_t ek_tc_source(int32_t o, int32_t pad, int32_t f, int32_t stride,
                                    int32_t size) {
@@ -89,7 +81,7 @@ void ek_transpose_conv_s16(const ek_conv_params *p, const int16_t *in, const int
                         }
                     }
                     if (bias) acc += bias[oc];
-                    const int32_t r = ek_tc_mbqm64(acc, p->mult[oc], p->shift[oc]);
+                    const int32_t r = ek_mbqm64(acc, p->mult[oc], p->shift[oc]);
                     o[oc] = (int16_t)ek_clamp32(r, p->act_min, p->act_max);
                 }
             }
