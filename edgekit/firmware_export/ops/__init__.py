@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
-                                         fully_connected, hard_swish, lif, logistic, mean, mul,
+                                         fully_connected, hard_swish, lif, logistic, lstm, mean,
+                                         mul,
                                          pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, squared_difference, strided_copy, sub, tanh)
@@ -44,6 +45,7 @@ LOWERINGS = {
     "TRANSPOSE": strided_copy.lower_transpose,
     "STRIDED_SLICE": strided_copy.lower_strided_slice,
     "BATCH_MATMUL": batch_matmul.lower,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower,
     "SQUARED_DIFFERENCE": squared_difference.lower,
     "RSQRT": rsqrt.lower,
     # not a TFLite op: one LIF step fused by passes/fuse_lif.py
