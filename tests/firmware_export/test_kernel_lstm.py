@@ -20,11 +20,11 @@ from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.codegen import lower_graph
 from edgekit.firmware_export.tflite_reader import read_tflite
 from edgekit.reference import run_tflm
-from tests.kernel_harness import run_generated_host
+from tests.kernel_harness import kernel_sets, run_generated_host
 from tests.lstm_models import lstm_tflite
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SEEDS = range(6)
+SEEDS = range(4)
 
 
 def _case(seed):
@@ -47,9 +47,11 @@ def test_lstm_bit_exact(seed):
     tfl = lstm_tflite(**c)
     xs = _inputs(tfl, 4, seed)
     want = run_tflm(tfl, xs)
-    got = run_generated_host(tfl, xs)
-    assert want.shape == got.shape
-    assert np.array_equal(want, got), (c, np.argwhere(want != got)[:5].tolist())
+    assert kernel_sets(tfl) == ("optimized", "reference")
+    for kernels in kernel_sets(tfl):
+        got = run_generated_host(tfl, xs, kernels=kernels)
+        assert want.shape == got.shape
+        assert np.array_equal(want, got), (kernels, c, np.argwhere(want != got)[:5].tolist())
     # the state matters: the same input twice gives different outputs (tflite_micro too)
     if c["n_cell"] > 2 and c["steps"] > 1:
         again = run_tflm(tfl, np.stack([xs[0], xs[0]]))

@@ -260,6 +260,10 @@ typedef struct {
     int32_t h_mult, h_shift, h_zp;           /* output gate * tanh(cell) -> hidden */
     int32_t tanh_mult, tanh_rshift;          /* cell -> tanh table index */
     int32_t cell_clip;                       /* 0: none */
+    /* [4][n_cell] (gates i, f, c, o), for the optimized kernel: the input
+     * FC's bias + in_offset * row sum of W, and h_offset * row sum of R. */
+    const int32_t *in_bias;
+    const int32_t *rec_bias;
 } ek_lstm_params;
 
 void ek_lstm_s8(const ek_lstm_params *p, const int8_t *in,

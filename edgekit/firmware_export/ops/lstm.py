@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from edgekit.firmware_export.ops.base import Lowered, fail, require_activation, require_int8
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 
@@ -141,12 +143,21 @@ def lower(op, graph) -> Lowered:
     clip = 0
     if opt.get("cell_clip", 0.0) > 0:
         clip = int(min(max(f32(opt["cell_clip"]) / f32(c.s), -32768.0), 32767.0))
+    # The optimized kernel's folded offsets (exact integers, checked to fit int32).
+    in_bias, rec_bias = [], []
+    for g in range(4):
+        wsum = wx[g].data.astype(np.int64).sum(axis=1)
+        in_bias += (bias[g].data.astype(np.int64) - x.zp * wsum).tolist()
+        rec_bias += (-h.zp * wh[g].data.astype(np.int64).sum(axis=1)).tolist()
+    if any(abs(v) >= 2 ** 31 for v in in_bias + rec_bias):
+        raise fail(op, "a gate bias with the input offset folded in does not fit int32")
     params = dict(batches=batches, steps=steps, n_in=n_in, n_cell=n_cell,
                   time_major=int(time_major), in_offset=-x.zp, h_offset=-h.zp,
                   in_mult=tuple(in_m), in_shift=tuple(in_s), rec_mult=tuple(rec_m),
                   rec_shift=tuple(rec_s), cell_tanh=1, fc_mult=fc_m, fc_shift=fc_s,
                   ic_mult=ic_m, ic_shift=ic_s, h_mult=h_m, h_shift=h_s, h_zp=h.zp,
-                  tanh_mult=tanh_mult, tanh_rshift=tanh_rshift, cell_clip=clip)
+                  tanh_mult=tanh_mult, tanh_rshift=tanh_rshift, cell_clip=clip,
+                  in_bias=[int(v) for v in in_bias], rec_bias=[int(v) for v in rec_bias])
     args = [x.index, *(w.index for w in wx), *(w.index for w in wh), *(b.index for b in bias),
             h.index, c.index, y.index]
     return Lowered("ek_lstm_s8", "ek_lstm_params", params, args, source="ek_lstm.c",
