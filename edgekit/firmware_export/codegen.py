@@ -215,7 +215,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         not int8/int16 or whose int16 output is quantized differently.
     """
     # Streaming state pairs, then the variable tensors (LSTM states) the
-    # kernels update in place: both live in static buffers, kept between calls.
+    # kernels update in place: both live in static buffers outside the arena
+    # (the variable tensors are zeroed at the start of every call).
     states = graph.state_pairs() + [(t, t) for t in variable_tensors(graph)]
     state_index = {a: k for k, (a, _) in enumerate(states)}
     by_index = {op.index: (op, low) for op, low in zip(graph.operators, lowered)}

@@ -10,8 +10,8 @@
  *   c = sat16(rq(f * c) + rq(i * g)), clipped to +-cell_clip when > 0
  *   h = rq(o * tanh(c)) + h_zp, the step's output.
  * The gates of all units are computed before h changes (scratch: four
- * int16 vectors of n_cell).  The states persist between calls: the code
- * generator keeps them in static buffers (edgekit_reset sets them to zero).
+ * int16 vectors of n_cell).  The states live in the generated code's static
+ * state buffers; it zeroes them before every call (Keras' stateless LSTM).
  */
 #include <stddef.h>
 

@@ -13,9 +13,13 @@ two input scales (Q0.15 gates: 2^-15) over the output scale; tanh of the
 cell state scales the cell code by 3 * 2^(cell_power + 12) before the
 table (``reference_integer_ops::Tanh``).
 
-The hidden and cell state tensors are TFLite *variable* tensors: they keep
-their value from one invocation to the next, in tflite_micro as in the
-generated C (static state buffers, :func:`variable_tensors`).
+The hidden and cell state tensors are TFLite *variable* tensors.  The
+generated C keeps them in its static state buffers (:func:`variable_tensors`,
+outside the arena) and zeroes them (hidden state: its zero point) at the
+start of every call: each call computes what Keras' LSTM (without
+``stateful=True``) computes for that input, and what tflite_micro computes
+after ``reset()`` (tflite_micro alone would carry the state over from one
+invoke to the next; :func:`edgekit.reference.run_tflm` resets it).
 """
 
 from __future__ import annotations
