@@ -2,8 +2,11 @@
 
 The network::
 
-    Input (frames, mels) -> Rescaling(input_scale) -> LSTM(units) -> Dropout
-        -> Dense(num_classes) -> Softmax
+    Input (frames, mels) -> Rescaling(input_scale) -> LSTM(units, every step)
+        -> mean over the steps -> Dropout -> Dense(num_classes) -> Softmax
+
+(``pool="last"``: the last step's output instead of the mean; an FSDD clip
+ends in silence, which the last state has mostly forgotten the digit by).
 
 trains in Keras 3 like every zoo model.  Keras 3's ``LSTM`` traces to a
 TensorFlow while loop, which TF 2.21's converter keeps as a WHILE op (and
@@ -11,7 +14,8 @@ its int8 calibrator crashes on); Keras 2's (``tf_keras``) LSTM carries the
 ``api_implements`` annotation the converter fuses into one
 UNIDIRECTIONAL_SEQUENCE_LSTM (int8 input and output, int16 cell state,
 int8 weights per gate).  :func:`tf_keras_twin` therefore rebuilds a chain of
-Keras 3 ``Rescaling`` / ``LSTM`` / ``Dense`` / ``Dropout`` / ``Flatten`` layers in
+Keras 3 ``Rescaling`` / ``LSTM`` / ``GlobalAveragePooling1D`` / ``Dense`` /
+``Dropout`` / ``Flatten`` layers in
 ``tf_keras`` with the same weights (the same gate order i, f, c, o and
 kernel layout), and :meth:`edgekit.quantize.convert.FloatModel.converter`
 converts that twin.
@@ -32,7 +36,8 @@ __all__ = ["build_lstm", "has_lstm", "lstm_macs", "tf_keras_twin"]
 
 
 def build_lstm(input_shape: Sequence[int] = (48, 40), num_classes: int = 10, units: int = 32,
-               dropout: float = 0.1, input_scale: float = 0.125, *, name: str = "lstm"):
+               dropout: float = 0.1, input_scale: float = 0.125, pool: str = "mean", *,
+               name: str = "lstm"):
     """Build the LSTM classifier (see module docs).
 
     Parameters
@@ -47,6 +52,9 @@ def build_lstm(input_shape: Sequence[int] = (48, 40), num_classes: int = 10, uni
     input_scale : float
         Factor on the input features (the front end's frames span 0..15.6:
         unscaled they saturate the gates of a freshly initialised LSTM).
+    pool : {"mean", "last"}
+        What the classifier sees: the mean of the LSTM outputs over the steps,
+        or the last step's.
     name : str
 
     Returns
@@ -66,11 +74,15 @@ def build_lstm(input_shape: Sequence[int] = (48, 40), num_classes: int = 10, uni
         raise ConfigError(f"units must be a positive int (got {units!r})")
     if not 0.0 <= float(dropout) < 1.0:
         raise ConfigError(f"dropout must be in [0, 1) (got {dropout})")
+    if pool not in ("mean", "last"):
+        raise ConfigError(f"pool must be 'mean' or 'last' (got {pool!r})")
     if not float(input_scale) > 0:
         raise ConfigError(f"input_scale must be > 0 (got {input_scale})")
     inp = keras.Input(tuple(int(d) for d in input_shape), name="features")
     h = keras.layers.Rescaling(float(input_scale), name="scale")(inp)
-    h = keras.layers.LSTM(units, name="lstm")(h)
+    h = keras.layers.LSTM(units, return_sequences=pool == "mean", name="lstm")(h)
+    if pool == "mean":
+        h = keras.layers.GlobalAveragePooling1D(name="mean")(h)
     h = keras.layers.Dropout(float(dropout), name="dropout")(h)
     out = keras.layers.Dense(int(num_classes), activation="softmax", name="classifier")(h)
     return keras.Model(inp, out, name=name)
@@ -158,11 +170,14 @@ def tf_keras_twin(model):
                 lay.activation), use_bias=lay.use_bias, name=lay.name)
         elif isinstance(lay, keras.layers.Flatten):
             twin = tf_keras.layers.Flatten(name=lay.name)
+        elif isinstance(lay, keras.layers.GlobalAveragePooling1D):
+            twin = tf_keras.layers.GlobalAveragePooling1D(name=lay.name)
         elif isinstance(lay, keras.layers.Rescaling):
             twin = tf_keras.layers.Rescaling(float(lay.scale), float(lay.offset), name=lay.name)
         else:
             raise ModelError(f"layer {lay.name!r} ({type(lay).__name__}) has no tf_keras twin "
-                             "for the LSTM conversion (Rescaling, LSTM, Dense, Dropout, Flatten)")
+                             "for the LSTM conversion (Rescaling, LSTM, GlobalAveragePooling1D, Dense, "
+                             "Dropout, Flatten)")
         x = twin(x)
         if lay.get_weights():
             twin.set_weights(lay.get_weights())
