@@ -129,9 +129,12 @@ def tf_keras_twin(model):
     Parameters
     ----------
     model : keras.Model
-        A chain (each layer feeding the next) of ``InputLayer``, ``LSTM``
-        (tanh / sigmoid, no dropout in inference), ``Dense``, ``Dropout`` and
-        ``Flatten`` layers, possibly nested, with one fixed-shape input.
+        A chain (each layer feeding the next) of ``InputLayer``,
+        ``Rescaling``, ``LSTM`` (tanh / sigmoid, no dropout in inference),
+        ``GlobalAveragePooling1D``, ``Dense``, ``Dropout`` and ``Flatten``
+        layers, possibly nested, with one fixed-shape input.  A
+        ``Rescaling`` (no offset) right before an ``LSTM`` is folded into its
+        input kernel.
 
     Returns
     -------
@@ -149,10 +152,15 @@ def tf_keras_twin(model):
     shape = tuple(int(d) for d in model.input_shape[1:])
     inp = tf_keras.Input(shape, batch_size=1)
     x = inp
-    for lay in _flat_layers(model):
-        if isinstance(lay, keras.layers.InputLayer):
-            continue
-        if isinstance(lay, keras.layers.Dropout):
+    layers = [lay for lay in _flat_layers(model)
+              if not isinstance(lay, (keras.layers.InputLayer, keras.layers.Dropout))]
+    for i, lay in enumerate(layers):
+        weights = lay.get_weights()
+        if (isinstance(lay, keras.layers.Rescaling) and float(lay.offset) == 0.0
+                and i + 1 < len(layers) and isinstance(layers[i + 1], keras.layers.LSTM)):
+            # LSTM(s * x) with input kernel W is LSTM(x) with kernel s * W: folded
+            # (no int8 MUL over the whole input).
+            scale = float(lay.scale)
             continue
         if isinstance(lay, keras.layers.LSTM):
             cell = lay.cell
@@ -165,6 +173,9 @@ def tf_keras_twin(model):
             twin = tf_keras.layers.LSTM(lay.units, return_sequences=lay.return_sequences,
                                         use_bias=cell.use_bias,
                                         unit_forget_bias=False, name=lay.name)
+            if i > 0 and isinstance(layers[i - 1], keras.layers.Rescaling) \
+                    and float(layers[i - 1].offset) == 0.0:
+                weights = [weights[0] * scale] + weights[1:]
         elif isinstance(lay, keras.layers.Dense):
             twin = tf_keras.layers.Dense(lay.units, activation=keras.activations.serialize(
                 lay.activation), use_bias=lay.use_bias, name=lay.name)
@@ -176,9 +187,9 @@ def tf_keras_twin(model):
             twin = tf_keras.layers.Rescaling(float(lay.scale), float(lay.offset), name=lay.name)
         else:
             raise ModelError(f"layer {lay.name!r} ({type(lay).__name__}) has no tf_keras twin "
-                             "for the LSTM conversion (Rescaling, LSTM, GlobalAveragePooling1D, Dense, "
-                             "Dropout, Flatten)")
+                             "for the LSTM conversion (Rescaling, LSTM, GlobalAveragePooling1D, "
+                             "Dense, Dropout, Flatten)")
         x = twin(x)
-        if lay.get_weights():
-            twin.set_weights(lay.get_weights())
+        if weights:
+            twin.set_weights(weights)
     return tf_keras.Model(inp, x, name=f"{model.name}_tf_keras")
