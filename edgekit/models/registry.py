@@ -130,13 +130,16 @@ RECIPES: dict[str, dict] = {
     },
     # TFLite's fused integer LSTM (edgekit/models/lstm.py): 32 units on the
     # 48 x 40 front-end features, mean over the steps, 9,674 params, 442,688
-    # MACs.  A small preset (few epochs); accuracy in edgekit/models/lstm.py.
+    # MACs.  Seed 0, official split: float / int8 (tflite_micro) 0.940 / 0.940
+    # with 30 epochs at 3e-3 (about 3 min on 2 cores); 12 epochs at 5e-3:
+    # 0.620 / 0.610; the last step's output instead of the mean (pool="last"),
+    # 8 epochs at 5e-3: 0.397 / 0.397.
     "lstm": {
         "arch": "lstm",
         "hparams": {"units": 32, "dropout": 0.1, "pool": "mean"},
-        "epochs": 12,
+        "epochs": 30,
         "batch_size": 64,
-        "learning_rate": 5e-3,
+        "learning_rate": 3e-3,
         "seed": 0,
         "train_kwargs": {"augment": False},
         "num_samples": 300,
