@@ -43,7 +43,25 @@ GATE_OUT_SCALE = 2.0 ** -15
 
 
 def cell_power(op, scale: float) -> int:
-    """``log2`` of the cell state scale (TFLite's ``CheckedLog2``), or raise."""
+    """``log2`` of the cell state scale (TFLite's ``CheckedLog2``).
+
+    Parameters
+    ----------
+    op : Operator
+        The LSTM (named in the error).
+    scale : float
+        The cell state's scale.
+
+    Returns
+    -------
+    int
+        The power of two.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If the scale is not a positive power of two (within 1e-3 in log2).
+    """
     if not scale > 0:
         raise fail(op, f"cell state scale must be > 0 (got {scale})")
     lg = math.log(f32(scale)) / math.log(2.0)
@@ -54,7 +72,20 @@ def cell_power(op, scale: float) -> int:
 
 
 def mul_params(s1: float, s2: float, out: float) -> tuple[int, int]:
-    """TFLM's ``CreateInterGateMulParams``: the scales' product in double over the output's."""
+    """TFLM's ``CreateInterGateMulParams``: the scales' product in double over the output's.
+
+    Parameters
+    ----------
+    s1, s2 : float
+        The two input scales.
+    out : float
+        The output scale.
+
+    Returns
+    -------
+    (int, int)
+        Q0.31 multiplier and shift (:func:`edgekit.firmware_export.quant.quantize_multiplier`).
+    """
     return quantize_multiplier(f32(s1) * f32(s2) / f32(out))
 
 
@@ -75,6 +106,26 @@ def variable_tensors(graph) -> list[int]:
 
 
 def lower(op, graph) -> Lowered:
+    """Lower an int8 UNIDIRECTIONAL_SEQUENCE_LSTM to ``ek_lstm_s8``.
+
+    Parameters
+    ----------
+    op : Operator
+    graph : Graph
+
+    Returns
+    -------
+    Lowered
+        Arguments: input, the 4 input and 4 recurrent weight matrices (gates
+        i, f, c, o), the 4 biases, the hidden and cell state (state buffers),
+        the output; scratch 8 * n_cell bytes.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        For CIFG, peephole, projection, layer norm, hybrid or non-int8/int16
+        LSTMs, or tensors whose shapes or quantization do not match.
+    """
     ins = graph.op_inputs(op)
     if len(ins) != 24 or len(op.outputs) != 1:
         raise fail(op, f"expected 24 inputs and 1 output (got {len(ins)} and {len(op.outputs)})")
