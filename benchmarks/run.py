@@ -84,13 +84,25 @@ def measure(tflite: bytes, name: str, work: Path, target: str = "cortex-m4") -> 
            if target == MODELED_TARGET else None)       # the timing model is the M4's
     for i, p in enumerate(run.per_op):
         p["cycles"] = cyc.per_op[i]["cycles"] if cyc else None
+    lstm = {op.index: lstm_shape(graph, op) for op in graph.operators
+            if op.opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM"}
     return {"name": name, "target": target, "instr": run.instructions[0], "per_op": run.per_op,
+            "lstm": lstm,
             "cycles": cyc.cycles[0] if cyc else None,
             "arena": exp.plan.arena_bytes, "lower_bound": exp.plan.lower_bound_bytes,
             "arena_file_order": exp.plan.file_order_arena_bytes, "order": exp.plan.order_strategy,
             "tflm_host_arena": tflm_arena(tflite)["total_bytes"], "text": fw.text,
             "data": fw.data, "bss": fw.bss, "bit_exact": check.bit_exact,
             **elf_breakdown(fw.elf)}
+
+
+def lstm_shape(graph, op) -> dict:
+    """Steps (x batches), inputs, units and MACs per step of an LSTM op."""
+    x, w = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+    d0, d1, n_in = (int(d) for d in x.shape)
+    n_cell = int(w.shape[0])
+    return {"steps": d0 * d1, "n_in": n_in, "n_cell": n_cell,
+            "macs_per_step": 4 * n_cell * (n_in + n_cell)}
 
 
 def zoo_models() -> list[tuple[str, bytes]]:
@@ -191,6 +203,16 @@ def main() -> int:
               f"{ref.get('code', 0):>9,} {r['text']:>7,} {str(r['bit_exact']):>5}")
     for target, name, err in failed:
         print(f"{name:24} {target:11} not run: {err[:120]}")
+    lstm_rows = [(r, p) for r in results for p in r["per_op"] if p["index"] in r["lstm"]]
+    if lstm_rows:
+        print(f"\n{'LSTM op':24} {'target':11} {'steps':>5} {'in':>4} {'units':>5} "
+              f"{'MACs/step':>9} {'instr/step':>10} {'instr/MAC':>9}")
+        for r, p in lstm_rows:
+            sh = r["lstm"][p["index"]]
+            per_step = p["instructions"] / sh["steps"]
+            print(f"{r['name']:24} {r['target']:11} {sh['steps']:>5} {sh['n_in']:>4} "
+                  f"{sh['n_cell']:>5} {sh['macs_per_step']:>9,} {per_step:>10,.0f} "
+                  f"{per_step / sh['macs_per_step']:>9.2f}")
     if args.per_op:
         for r in results:
             print(f"\n{r['name']} ({r['target']}): per op (instructions, estimated cycles)")

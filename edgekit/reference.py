@@ -55,12 +55,19 @@ def tflm_interpreter(tflite: bytes):
 
 
 def run_tflm(tflite: bytes, inputs: np.ndarray) -> np.ndarray:
-    """Run each of ``inputs`` (N, ...) through tflite_micro; outputs (N, ...)."""
+    """Run each of ``inputs`` (N, ...) through tflite_micro; outputs (N, ...).
+
+    Each input runs from the reset state: the model's variable tensors (an
+    LSTM's hidden and cell state) start from zero at every call, as in Keras
+    (an LSTM without ``stateful=True``) and in edgekit's generated C;
+    tflite_micro itself would carry them over from one invoke to the next.
+    """
     ip = tflm_interpreter(tflite)
     det = ip.get_input_details(0)
     shape = tuple(int(d) for d in det["shape"])
     outs = []
     for x in inputs:
+        ip.reset()
         ip.set_input(np.asarray(x, dtype=det["dtype"]).reshape(shape), 0)
         ip.invoke()
         outs.append(np.array(ip.get_output(0)).copy())

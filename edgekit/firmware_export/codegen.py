@@ -25,6 +25,7 @@ from edgekit.firmware_export.graph import Graph
 from edgekit.firmware_export.io_tensors import (IO_DTYPES, data_io, data_tensors,  # noqa: F401
                                                 frames_per_call, io_specs)
 from edgekit.firmware_export.kernel_paths import kernel_paths
+from edgekit.firmware_export.ops.lstm import variable_tensors
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
@@ -182,7 +183,10 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         For a constant of a type with no C type, or a state tensor that is
         not int8/int16 or whose int16 output is quantized differently.
     """
-    states = graph.state_pairs()
+    # Streaming state pairs, then the variable tensors (LSTM states) the
+    # kernels update in place: both live in static buffers outside the arena
+    # (the variable tensors are zeroed at the start of every call).
+    states = graph.state_pairs() + [(t, t) for t in variable_tensors(graph)]
     state_index = {a: k for k, (a, _) in enumerate(states)}
     by_index = {op.index: (op, low) for op, low in zip(graph.operators, lowered)}
     constants: dict[int, dict] = {}
@@ -195,6 +199,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
             if graph.tensors[t].is_const or t in state_index:
                 raise UnsupportedOpError(f"an offset into tensor {t} must be in the arena")
             return dict(kind="arena", value=plan.offsets[t] + extra)
+        if t in state_index:
+            return dict(kind="state", value=state_index[t])
         tensor = graph.tensors[t]
         if tensor.is_const:
             if t not in constants:
@@ -204,8 +210,6 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
                                     dtype=tensor.dtype, length=max(tensor.num_elements, 1),
                                     data=_ints(tensor.data), nbytes=tensor.nbytes)
             return dict(kind="const", value=t)
-        if t in state_index:
-            return dict(kind="state", value=state_index[t])
         return dict(kind="arena", value=plan.offsets[t])
 
     calls, op_params = [], []
@@ -231,8 +235,10 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
             raise UnsupportedOpError(f"state tensor {a} has type {ta.dtype}")
         state = dict(k=k, a=a, b=b, shape=list(ta.shape), dtype=ta.dtype, zp=ta.zp,
                      nbytes=ta.nbytes, num_elements=ta.num_elements, new_zp=tb.zp,
-                     new_offset=plan.offsets[b], writeback="copy")
-        if (tb.s, tb.zp) != (ta.s, ta.zp):
+                     new_offset=plan.offsets.get(b, 0), writeback="copy")
+        if a == b:                # a variable tensor: its kernel updates it in place
+            state["writeback"] = "inplace"
+        elif (tb.s, tb.zp) != (ta.s, ta.zp):
             if ta.dtype != "int8":
                 raise UnsupportedOpError(f"state tensors {a} and {b} are {ta.dtype} with "
                                          "different quantization: not supported")
@@ -420,7 +426,7 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     # profiling hooks and EDGEKIT_OP_NAME whatever the order.  State
     # tensors live outside the arena.
     plan = fit_scratch(graph, lowered, aliases, inplace,
-                       external={a for a, _ in graph.state_pairs()},
+                       external={a for a, _ in graph.state_pairs()} | set(variable_tensors(graph)),
                        allowance=scratch_allowance)
     plan.merged = {t: k for k, members in graph.fused.items() for t in members}
     out_dir = Path(out_dir)

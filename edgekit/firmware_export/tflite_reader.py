@@ -99,6 +99,11 @@ def _options(opcode: str, t: Table | None) -> dict:
         return dict(axis=g(0, "i32"), batch_dims=g(1, "i32"))
     if opcode in ("SPLIT", "SPLIT_V"):
         return dict(num_splits=g(0, "i32"))
+    if opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        return dict(activation=act(0), cell_clip=float(g(1, "f32", 0.0)),
+                    proj_clip=float(g(2, "f32", 0.0)), time_major=bool(g(3, "u8")),
+                    asymmetric_quantize_inputs=bool(g(4, "u8")),
+                    diagonal_recurrent_tensors=bool(g(5, "u8")))
     if opcode in ("PACK", "UNPACK"):
         return dict(values_count=g(0, "i32"), axis=g(1, "i32"))
     return {}

@@ -102,6 +102,10 @@ class FloatModel:
         import tensorflow as tf
 
         if self.kind == "keras":
+            from edgekit.models.lstm import has_lstm, tf_keras_twin
+
+            if has_lstm(self.keras_model):   # TFLite's fused LSTM comes from Keras 2's LSTM
+                return tf.lite.TFLiteConverter.from_keras_model(tf_keras_twin(self.keras_model))
             if self.export_dir is None:
                 self.export_dir = export_saved_model(self.keras_model)
             return tf.lite.TFLiteConverter.from_saved_model(self.export_dir.name,

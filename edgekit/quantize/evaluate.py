@@ -191,6 +191,7 @@ def tflite_predict(tflite_bytes, x, runtime: str = "litert") -> np.ndarray:
         shape = tuple(int(d) for d in inp["shape"])
 
         def run(example):
+            interp.reset_all_variables()      # an LSTM's state: from zero at every example
             interp.set_tensor(inp["index"], example)
             interp.invoke()
             return interp.get_tensor(out["index"]).reshape(-1)
@@ -199,6 +200,7 @@ def tflite_predict(tflite_bytes, x, runtime: str = "litert") -> np.ndarray:
         shape = tuple(int(d) for d in interp.get_input_details(0)["shape"])
 
         def run(example):
+            interp.reset()                    # an LSTM's state: from zero at every example
             interp.set_input(example, 0)
             interp.invoke()
             return np.array(interp.get_output(0)).reshape(-1)

@@ -299,4 +299,31 @@ typedef struct {
 void ek_logistic_s16(const ek_lut16_act_params *p, const int16_t *in, int16_t *out);
 void ek_tanh_s16(const ek_lut16_act_params *p, const int16_t *in, int16_t *out);
 
+/* UNIDIRECTIONAL_SEQUENCE_LSTM (ek_lstm.c): int8 input, output and hidden
+ * state, int16 cell state (scale 2^-cell_power), int8 weights [n_cell, n_in]
+ * and [n_cell, n_cell] per gate (i, f, c, o), int32 biases.  Gate g's FCs
+ * requantize to Q3.12 by (in_mult[g], in_shift[g]) and (rec_mult[g],
+ * rec_shift[g]).  scratch: 8 * n_cell bytes, 2-byte aligned. */
+typedef struct {
+    int32_t batches, steps, n_in, n_cell, time_major;
+    int32_t in_offset, h_offset;             /* minus the input / hidden zero points */
+    int32_t in_mult[4], in_shift[4], rec_mult[4], rec_shift[4];
+    int32_t cell_tanh;                       /* cell gate: 1 tanh, 0 sigmoid */
+    int32_t fc_mult, fc_shift;               /* forget gate * cell -> cell */
+    int32_t ic_mult, ic_shift;               /* input gate * cell gate -> cell */
+    int32_t h_mult, h_shift, h_zp;           /* output gate * tanh(cell) -> hidden */
+    int32_t tanh_mult, tanh_rshift;          /* cell -> tanh table index */
+    int32_t cell_clip;                       /* 0: none */
+    /* [4][n_cell] (gates i, f, c, o), for the optimized kernel: the input
+     * FC's bias + in_offset * row sum of W, and h_offset * row sum of R. */
+    const int32_t *in_bias;
+    const int32_t *rec_bias;
+} ek_lstm_params;
+
+void ek_lstm_s8(const ek_lstm_params *p, const int8_t *in,
+                const int8_t *wi, const int8_t *wf, const int8_t *wc, const int8_t *wo,
+                const int8_t *ri, const int8_t *rf, const int8_t *rc, const int8_t *ro,
+                const int32_t *bi, const int32_t *bf, const int32_t *bc, const int32_t *bo,
+                int8_t *h_state, int16_t *c_state, int8_t *out, int8_t *scratch);
+
 #endif /* EK_KERNELS_H */

@@ -11,7 +11,7 @@ from __future__ import annotations
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
                                          fully_connected, hard_swish, int16, leaky_relu, lif,
-                                         logistic, mean, mul, pad,
+                                         logistic, lstm, mean, mul, pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, squared_difference, strided_copy, sub, tanh,
                                          transpose_conv)
@@ -46,6 +46,7 @@ LOWERINGS = {
     "STRIDED_SLICE": strided_copy.lower_strided_slice,
     "TRANSPOSE_CONV": transpose_conv.lower,
     "BATCH_MATMUL": s16.by_dtype(batch_matmul.lower, int16.lower_batch_matmul),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower,
     "SQUARED_DIFFERENCE": squared_difference.lower,
     "RSQRT": rsqrt.lower,
     # not a TFLite op: one LIF step fused by passes/fuse_lif.py
