@@ -68,7 +68,10 @@ def join_outputs(outputs: list[np.ndarray]) -> np.ndarray:
 
 
 def run_tflm_io(tflite: bytes, graph: Graph, inputs: np.ndarray) -> list[np.ndarray]:
-    """Run every case through tflite_micro (no state fed back).
+    """Run every case through tflite_micro, each from the reset state (no state fed back).
+
+    Variable tensors (an LSTM's state) are zeroed before every case, as the
+    generated ``edgekit_invoke`` does (a Keras LSTM without ``stateful``).
 
     Parameters
     ----------
@@ -90,6 +93,7 @@ def run_tflm_io(tflite: bytes, graph: Graph, inputs: np.ndarray) -> list[np.ndar
     ip = tflm_interpreter(tflite)
     outs: list[list[np.ndarray]] = [[] for _ in specs_out]
     for c in range(len(xs[0]) if xs else 0):
+        ip.reset()
         for s, x in zip(specs_in, xs):
             ip.set_input(x[c], pos_in[s["index"]])
         ip.invoke()
