@@ -23,6 +23,7 @@ from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
 from edgekit.firmware_export.kernel_paths import kernel_paths
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
@@ -440,8 +441,9 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     """
     if kernels not in KERNEL_SETS:
         raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
-    # Graph passes: each int8 LIF step as one op (Graph.fused maps it back).
-    graph = fuse_lif(graph)
+    # Graph passes: each int8 LIF step as one op (Graph.fused maps it back),
+    # then the layers reading its spikes event-driven.
+    graph = sparse_spikes(fuse_lif(graph))
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)

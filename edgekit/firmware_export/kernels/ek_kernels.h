@@ -227,6 +227,27 @@ typedef struct {
 void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
                int8_t *next);
 
+/* FULLY_CONNECTED (or 1x1 CONV_2D) whose input is a spike tensor: every input
+ * code is off_code or on_code (passes/spike_sparse.py proves it; ops/spike_fc.py
+ * lowers it).  acc[u] = bias[u] + delta * (sum of wt[d][u] over the inputs d at
+ * on_code), bias folded with the off code's contribution; then the dense
+ * kernel's requantization.  wt: the weights transposed, [accum, units]. */
+typedef struct {
+    int32_t batches, accum, units;
+    int32_t on_code, delta;
+    int32_t out_offset, act_min, act_max;
+    int32_t per_channel;            /* 1: mult/shift/rq_add have `units` entries */
+    int32_t fast_rq;                /* 1: requantize with one rounding high product */
+    const int32_t *bias;            /* folded, `units` entries */
+    const int32_t *mult;
+    const int32_t *shift;
+    const int32_t *rq_add;          /* fast_rq: 2^(e-1) + (out_offset << e), e = -shift */
+} ek_spike_fc_params;
+
+/* scratch: 4 * (accum + units) bytes (one row's active inputs and sums), 4-byte aligned. */
+void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t *wt,
+                    int8_t *out, int8_t *scratch);
+
 /* int16 activations (TFLite 16x8): int8 weights, int64 bias, zero points 0. */
 void ek_fully_connected_s16(const ek_fc_params *p, const int16_t *in, const int8_t *filter,
                             const int64_t *bias, int16_t *out);

@@ -13,7 +13,8 @@ from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthw
                                          fully_connected, hard_swish, lif, logistic, mean, mul,
                                          pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
-                                         softmax, squared_difference, strided_copy, sub, tanh)
+                                         softmax, spike_fc, squared_difference, strided_copy, sub,
+                                         tanh)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -48,6 +49,8 @@ LOWERINGS = {
     "RSQRT": rsqrt.lower,
     # not a TFLite op: one LIF step fused by passes/fuse_lif.py
     "EK_LIF": lif.lower,
+    # not a TFLite op: a layer reading spikes, rewritten by passes/spike_sparse.py
+    "EK_SPIKE_FC": spike_fc.lower,
 }
 
 
