@@ -200,7 +200,9 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         Header values (sizes, input/output quantization and arena offsets),
         ``op_kinds`` (the distinct op names) and ``op_kind`` (per op, the
         position of its name in ``op_kinds``), ``constants`` (in the order
-        the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``), ``states``
+        the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``; a
+        call's ``params`` is the op index of its parameter block, one block for
+        calls with equal parameters), ``states``
         (with their write-back: ``"copy"`` or ``"requantize"``) and
         ``order`` (the strategy of the op order and its arena).
     weight_bytes : int
@@ -256,6 +258,15 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
             call["args"].append(ref(None))
 
     calls, op_params = loop_calls(calls, op_params)
+    # Calls with equal parameters (e.g. the loops of one LIF layer's steps on
+    # either side of a concatenation) share one parameter block.
+    first: dict = {}
+    for p in op_params:
+        p["shared"] = first.setdefault(repr((p["type"], p["fields"])), p["index"])
+    shared = {p["index"]: p["shared"] for p in op_params}
+    op_params = [p for p in op_params if p["shared"] == p["index"]]
+    for c in calls:
+        c["params"] = shared.get(c["index"], c["index"])
     state_list, extra_sources = [], set()
     for k, (a, b) in enumerate(states):
         ta, tb = graph.tensors[a], graph.tensors[b]

@@ -222,6 +222,13 @@ typedef struct {
     int32_t r_in_offset, r_mult, r_shift, r_out_offset, r_act_min, r_act_max;
     int32_t r_on_term, r_off_term;
     int32_t dr_in_offset, dr_mult, dr_shift, dr_out_offset, dr_act_min, dr_act_max, dr_term;
+    /* fast: the leak by rounding high products (ek_rq_x2 of (x << f_pre) + f_off, then of
+     * twice the sum), checked on all input pairs at export time; the next membrane by
+     * next_lut (256 int8 codes by v + 128, four per little-endian word). */
+    int32_t fast;
+    int32_t f_pre1, f_off1, f_m1, f_add1, f_rsh1, f_pre2, f_off2, f_m2, f_add2, f_rsh2;
+    int32_t f_mo, f_ao, f_ro;
+    const int32_t *next_lut;
 } ek_lif_params;
 
 void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
