@@ -107,6 +107,15 @@ typedef struct {
 
 void ek_mul_s8(const ek_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* MUL of an activation by a constant repeating with period cols (ops/mul_const.py,
+ * kernels/ek_mul_const.c): terms[c] is the constant's zero-point-corrected code. */
+typedef struct {
+    int32_t rows, cols, in_offset, mult, add, rsh, act_min, act_max;
+    const int32_t *terms;
+} ek_mul_const_params;
+
+void ek_mul_const_s8(const ek_mul_const_params *p, const int8_t *in, int8_t *out);
+
 /* CONCATENATION: the input viewed as [outer, block_i] per input. */
 #define EK_CONCAT_MAX_INPUTS 8
 typedef struct {

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
-                                         fully_connected, hard_swish, lif, logistic, mean, mul,
+                                         fully_connected, hard_swish, lif, logistic, mean,
+                                         mul_const,
                                          pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, spike_fc, squared_difference, strided_copy, sub,
@@ -30,7 +31,7 @@ LOWERINGS = {
     "ADD": s16.by_dtype(add.lower, s16.lower_add),
     "MEAN": mean.lower,
     "SUB": sub.lower,
-    "MUL": mul.lower,
+    "MUL": mul_const.lower,
     "CONCATENATION": concat.lower,
     "PAD": pad.lower,
     "PADV2": pad.lower,

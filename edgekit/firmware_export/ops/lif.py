@@ -32,7 +32,7 @@ import numpy as np
 from edgekit.firmware_export.ops import add as add_op
 from edgekit.firmware_export.ops import mul as mul_op
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
-from edgekit.firmware_export.quant import mbqm, wrap32
+from edgekit.firmware_export.quant import mbqm, mbqm_array, rq_x2_array, wrap32
 
 #: The spike stages, in chain order (each an ADD or MUL with one scalar constant).
 SPIKE_ROLES = ("d", "z1", "z2", "z3", "s")
@@ -176,26 +176,6 @@ def lif_params(graph, chain: dict) -> dict:
     return p
 
 
-def _mbqm_np(x: np.ndarray, m: int, shift: int) -> np.ndarray:
-    """:func:`edgekit.firmware_export.quant.mbqm` over an int64 array of int32 values."""
-    x = ((x << max(shift, 0)) + (1 << 31)) % (1 << 32) - (1 << 31)
-    ab = x * m
-    num = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    h = np.where(num >= 0, np.abs(num) >> 31, -(np.abs(num) >> 31))
-    e = max(-shift, 0)
-    mask = (1 << e) - 1
-    return (h >> e) + ((h & mask) > (mask >> 1) + (h < 0))
-
-
-def _rq_x2_np(x2: np.ndarray, m: int, add: int, rsh: int) -> np.ndarray | None:
-    """``ek_rq_x2`` over an int64 array, or None if a C int32 value would overflow."""
-    h = (x2 * m + (1 << 31)) >> 32
-    t = h + add + np.where(h < 0, -1, 0)
-    if np.abs(x2).max() >= 1 << 31 or np.abs(t).max() >= 1 << 31:
-        return None
-    return t >> rsh
-
-
 def _fast_input(offset: int, mult: int, shift: int) -> tuple[int, int, int, int, int] | None:
     """``(pre, off, m, add, rsh)``: ``ek_rq_x2((x << pre) + off, m, add, rsh)`` as the
     int8 ADD rescales an input (left shift 20), or None (not that form)."""
@@ -235,10 +215,9 @@ def lif_fast_params(p: dict) -> dict:
         a = np.repeat(np.arange(-128, 128, dtype=np.int64), 256)
         b = np.tile(np.arange(-128, 128, dtype=np.int64), 256)
         ls = p["v_left_shift"]
-        ref = (_mbqm_np(_mbqm_np((a + p["v_in1_offset"]) << ls, p["v_in1_mult"], p["v_in1_shift"])
-                        + _mbqm_np((b + p["v_in2_offset"]) << ls, p["v_in2_mult"],
-                                   p["v_in2_shift"]), p["v_out_mult"], p["v_out_shift"])
-               + p["v_out_offset"])
+        s1 = mbqm_array((a + p["v_in1_offset"]) << ls, p["v_in1_mult"], p["v_in1_shift"])
+        s2 = mbqm_array((b + p["v_in2_offset"]) << ls, p["v_in2_mult"], p["v_in2_shift"])
+        ref = mbqm_array(s1 + s2, p["v_out_mult"], p["v_out_shift"]) + p["v_out_offset"]
         ins = [_fast_input(p[f"v_in{i}_offset"], p[f"v_in{i}_mult"], p[f"v_in{i}_shift"])
                for i in (1, 2)]
         ro = -p["v_out_shift"]
@@ -248,11 +227,11 @@ def lif_fast_params(p: dict) -> dict:
         for i, x, (pre, off, m, add, rsh) in zip((1, 2), (a, b), ins):
             out.update({f"f_pre{i}": pre, f"f_off{i}": off, f"f_m{i}": m, f"f_add{i}": add,
                         f"f_rsh{i}": rsh})
-            ss.append(_rq_x2_np((x << pre) + off, m, add, rsh))
+            ss.append(rq_x2_array((x << pre) + off, m, add, rsh))
         ao = (1 << (ro - 1)) + (p["v_out_offset"] << ro)
         out.update(f_mo=p["v_out_mult"], f_ao=ao, f_ro=ro)
         v = (None if any(x is None for x in ss)
-             else _rq_x2_np(2 * (ss[0] + ss[1]), p["v_out_mult"], ao, ro))
+             else rq_x2_array(2 * (ss[0] + ss[1]), p["v_out_mult"], ao, ro))
         lo, hi = p["v_act_min"], p["v_act_max"]
         if (v is None or abs(ao) >= 1 << 31
                 or not np.array_equal(np.clip(v, lo, hi), np.clip(ref, lo, hi))):
