@@ -23,9 +23,10 @@ import numpy as np
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator, Tensor
 from edgekit.firmware_export.ops.lif import lif_params
+from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.ops.spike_fc import OPCODE, layer_shape, spike_fc_params
 
-__all__ = ["sparse_spikes", "spike_codes"]
+__all__ = ["sparse_layers", "sparse_spikes", "spike_codes"]
 
 #: Ops whose int8 output is bytes of their first input (same quantization).
 COPY_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "STRIDED_SLICE", "TRANSPOSE"})
@@ -127,3 +128,27 @@ def sparse_spikes(graph: Graph, assume: dict | None = None) -> Graph:
         return graph
     return replace(graph, tensors=tensors, operators=operators,
                    source_opcodes=graph.opcodes())
+
+
+def sparse_layers(graph: Graph) -> dict[int, dict]:
+    """The layers of a model file that the code generator runs event-driven.
+
+    Parameters
+    ----------
+    graph : Graph
+        As read from the .tflite file (the passes of
+        :func:`edgekit.firmware_export.codegen.generate` are applied here).
+
+    Returns
+    -------
+    dict
+        TFLite op index -> ``{"opcode", "input", "codes"}``: the file's
+        opcode, the spike tensor it reads and that tensor's ``(off, on)``
+        codes.
+    """
+    out = {}
+    for op in sparse_spikes(fuse_lif(graph)).operators:
+        if op.opcode == OPCODE:
+            out[op.index] = dict(opcode=op.options["layer"].opcode, input=op.inputs[0],
+                                 codes=tuple(op.options["codes"]))
+    return out
