@@ -153,3 +153,9 @@ def test_lif_spikes_feed_a_sparse_layer(tmp_path):
     got = _run_host(read_tflite(tflite), xs, tmp_path)    # generate() runs both passes
     assert "ek_spike_fc_s8(&" in (tmp_path / "model.c").read_text()
     _golden(tflite, None, xs, got)
+    # the report's spike rate: of the sparse layer's input, over the inputs
+    from edgekit.verify.spikes import spike_rates
+    rates = spike_rates(tflite, read_tflite(tflite), xs)
+    (index,) = [op.index for op in sparse.operators if op.opcode == "EK_SPIKE_FC"]
+    assert list(rates) == [index] and rates[index]["opcode"] == "FULLY_CONNECTED"
+    assert 0.0 < rates[index]["spike_rate"] < 1.0, rates
