@@ -237,6 +237,9 @@ typedef struct {
     int32_t fast;
     int32_t f_pre1, f_off1, f_m1, f_add1, f_rsh1, f_pre2, f_off2, f_m2, f_add2, f_rsh2;
     int32_t f_mo, f_ao, f_ro;
+    int32_t f_half, f_hoff;         /* f_half 1 or 2: that input is (x << 19) + f_hoff, the
+                                     * other one (x << 21) with the f_*1 fields, f_add1
+                                     * holding f_hoff << f_rsh1; v needs no clamp */
     const int32_t *next_lut;
 } ek_lif_params;
 

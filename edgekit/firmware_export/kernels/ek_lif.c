@@ -28,6 +28,21 @@ static void ek_lif_fast(const ek_lif_params *p, const int8_t *in1, const int8_t 
         }
         return;
     }
+    if (p->f_half) {    /* one input rescaled exactly: (x << 19) + hoff, hoff in a */
+        const int8_t *const gin = p->f_half == 2 ? in1 : in2;
+        const int8_t *const hin = p->f_half == 2 ? in2 : in1;
+        const int32_t off = p->f_off1, m = p->f_m1, a = p->f_add1, rsh = p->f_rsh1;
+        const int32_t mo = p->f_mo, ao = p->f_ao, ro = p->f_ro;
+        for (int32_t i = 0; i < n; ++i) {
+            const int32_t s = ek_rq_x2((int32_t)((uint32_t)gin[i] << 21) + off, m, a, rsh)
+                              + (int32_t)((uint32_t)hin[i] << 19);
+            int32_t v = ek_rq_x2(2 * s, mo, ao, ro);
+            v = v < -128 ? -128 : (v > 127 ? 127 : v);
+            spikes[i] = v >= v_on ? s_on : s_off;
+            if (has_next) next[i] = lut[v];
+        }
+        return;
+    }
     const int32_t pre1 = p->f_pre1, off1 = p->f_off1, m1 = p->f_m1, a1 = p->f_add1;
     const int32_t r1 = p->f_rsh1, pre2 = p->f_pre2, off2 = p->f_off2, m2 = p->f_m2;
     const int32_t a2 = p->f_add2, r2 = p->f_rsh2, mo = p->f_mo, ao = p->f_ao, ro = p->f_ro;

@@ -190,7 +190,10 @@ def lif_fast_params(p: dict) -> dict:
     """The fast path's fields of ``ek_lif_params``, from :func:`lif_params`' fields.
 
     The leak ``v = ADD(in1, in2)`` as one rounding high product per input and
-    one for the sum (``ek_rq_x2``, the identities of ``kernels/ek_add_const.c``),
+    one for the sum (``ek_rq_x2``, the identities of ``kernels/ek_add_const.c``;
+    an input whose multiplier is exactly 0.5 as the exact ``(x << 19) + f_hoff``,
+    ``f_half`` naming it, the other input's fields then in the ``*1`` slots and
+    ``f_hoff << f_rsh1`` in ``f_add1``),
     checked here on all 65,536 pairs of input codes against the ADD's
     arithmetic (:func:`add_one`); the next membrane (reset, decay) as a table
     of the 256 codes of ``v`` (the slow path's integer arithmetic), packed
@@ -209,7 +212,7 @@ def lif_fast_params(p: dict) -> dict:
     """
     zero = dict(fast=0, **{f"f_{k}{i}": 0 for i in (1, 2) for k in ("pre", "off", "m", "add",
                                                                     "rsh")},
-                f_mo=0, f_ao=0, f_ro=0, next_lut=[0])
+                f_mo=0, f_ao=0, f_ro=0, f_half=0, f_hoff=0, next_lut=[0])
     out = dict(zero, fast=1)
     if p["has_prev"]:
         a = np.repeat(np.arange(-128, 128, dtype=np.int64), 256)
@@ -223,11 +226,27 @@ def lif_fast_params(p: dict) -> dict:
         ro = -p["v_out_shift"]
         if ls != 20 or None in ins or not 1 <= ro <= 30 or not 0 < p["v_out_mult"] < 1 << 31:
             return zero
+        # an input rescaled exactly, (x << 19) + (offset << 19), beside a general one
+        # (x << 21), with no activation clamp: the kernel's shortest loop, the
+        # offset added before the other input's rounding shift (exact: an integer)
+        halves = [k for k in (2, 1) if ins[k - 1][0] == 22 and ins[2 - k][0] == 21
+                  and (p["v_act_min"], p["v_act_max"]) == (-128, 127)]
+        xs = [(1, a), (2, b)]
+        if halves:
+            h = halves[0]
+            hx, gx = (b, a) if h == 2 else (a, b)
+            hoff = p[f"v_in{h}_offset"] << 19
+            pre, off, m, add, rsh = ins[2 - h]
+            ins = [(pre, off, m, add + (hoff << rsh), rsh)]
+            xs = [(1, gx)]
+            out.update(f_half=h, f_hoff=hoff)
         ss = []
-        for i, x, (pre, off, m, add, rsh) in zip((1, 2), (a, b), ins):
+        for (i, x), (pre, off, m, add, rsh) in zip(xs, ins):
             out.update({f"f_pre{i}": pre, f"f_off{i}": off, f"f_m{i}": m, f"f_add{i}": add,
                         f"f_rsh{i}": rsh})
             ss.append(rq_x2_array((x << pre) + off, m, add, rsh))
+        if halves:
+            ss.append(hx << 19)
         ao = (1 << (ro - 1)) + (p["v_out_offset"] << ro)
         out.update(f_mo=p["v_out_mult"], f_ao=ao, f_ro=ro)
         v = (None if any(x is None for x in ss)
