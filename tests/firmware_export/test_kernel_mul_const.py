@@ -1,6 +1,7 @@
-"""MUL by a constant (ops/mul_const.py, kernels/ek_mul_const.c): the one-product
-kernel is chosen for a scalar and a per-channel constant on either side, and is
-bit-exact with tflite_micro on every int8 input code."""
+"""MUL by a constant: a per-channel constant on either side takes the one-product
+kernel (ops/mul_const.py, kernels/ek_mul_const.c), a scalar the table
+(ops/const_lut.py, kernels/ek_lut.c); both bit-exact with tflite_micro on every
+int8 input code."""
 
 import numpy as np
 import pytest
@@ -31,7 +32,8 @@ def test_mul_const_kernel_bit_exact_on_every_code(case):
 
     tflite = single_op_model(build, [(16, 16)], 60 + case, low=-3.0, high=2.0)
     kernels = [low.kernel for low in lower_graph(read_tflite(tflite)) if low.kernel]
-    assert kernels == ["ek_mul_const_s8"], kernels
+    # a scalar constant: by table (ops/const_lut.py); a vector: one product per element
+    assert kernels == ["ek_lut_s8" if shape == () else "ek_mul_const_s8"], kernels
     # all 256 codes at every position of the constant's period
     codes = np.arange(-128, 128, dtype=np.int64)
     xs = np.stack([np.roll(codes, 16 * r)[: 256].reshape(16, 16) for r in range(16)])

@@ -218,6 +218,8 @@ typedef struct {
 } ek_lut_params;
 
 void ek_rsqrt_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
+/* ADD / MUL of a scalar constant (ops/const_lut.py), same table layout. */
+void ek_lut_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
 
 /* One step of an int8 LIF layer, fused from its ADD/MUL chain (ops/lif.py):
  * v = ADD(in1, in2) (or in1 when !has_prev); spike = v >= v_on;

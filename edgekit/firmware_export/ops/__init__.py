@@ -9,9 +9,9 @@ precomputes the kernel's parameters.  Anything else raises
 from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
+from edgekit.firmware_export.ops import (add, batch_matmul, concat, const_lut, conv,
+                                         depthwise_conv,
                                          fully_connected, hard_swish, lif, logistic, mean,
-                                         mul_const,
                                          pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, spike_fc, squared_difference, strided_copy, sub,
@@ -28,10 +28,10 @@ LOWERINGS = {
     "RESHAPE": reshape.lower,
     "SQUEEZE": reshape.lower,
     "EXPAND_DIMS": reshape.lower,
-    "ADD": s16.by_dtype(add.lower, s16.lower_add),
+    "ADD": s16.by_dtype(const_lut.lower_add, s16.lower_add),
     "MEAN": mean.lower,
     "SUB": sub.lower,
-    "MUL": mul_const.lower,
+    "MUL": const_lut.lower_mul,
     "CONCATENATION": concat.lower,
     "PAD": pad.lower,
     "PADV2": pad.lower,
