@@ -42,6 +42,7 @@ from edgekit.emulator.cycles import MODELED_TARGET  # noqa: E402
 from edgekit.firmware_export.codegen import data_io  # noqa: E402
 from edgekit.reference import tflm_arena  # noqa: E402
 from edgekit.verify import check_qemu, export_c, tflm_reference  # noqa: E402
+from edgekit.verify.spikes import spike_rates  # noqa: E402
 
 MODELS = ("kws_ref_model", "ad01_int8", "pretrainedResnet_quant", "vww_96_int8",
           "str_ww_ref_model")
@@ -86,6 +87,11 @@ def measure(tflite: bytes, name: str, work: Path, target: str = "cortex-m4") -> 
         p["cycles"] = cyc.per_op[i]["cycles"] if cyc else None
     lstm = {op.index: lstm_shape(graph, op) for op in graph.operators
             if op.opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM"}
+    # layers run event-driven (spike input): spike rate on this input (host, LiteRT reference)
+    rates = spike_rates(tflite, graph, x)
+    for p in run.per_op:
+        if p["index"] in rates:
+            p["spike_rate"] = rates[p["index"]]["spike_rate"]
     return {"name": name, "target": target, "instr": run.instructions[0], "per_op": run.per_op,
             "lstm": lstm,
             "cycles": cyc.cycles[0] if cyc else None,
@@ -213,6 +219,19 @@ def main() -> int:
             print(f"{r['name']:24} {r['target']:11} {sh['steps']:>5} {sh['n_in']:>4} "
                   f"{sh['n_cell']:>5} {sh['macs_per_step']:>9,} {per_step:>10,.0f} "
                   f"{per_step / sh['macs_per_step']:>9.2f}")
+    spiking = [r for r in results if any("spike_rate" in p for p in r["per_op"])]
+    if spiking:
+        print(f"\n{'spiking model':24} {'target':11} {'instr':>11} {'layer':>5} {'op':16} "
+              f"{'spike rate':>10} {'sparse instr':>12}")
+        for r in spiking:
+            for p in (p for p in r["per_op"] if "spike_rate" in p):
+                print(f"{r['name']:24} {r['target']:11} {r['instr']:>11,} {p['index']:>5} "
+                      f"{p['op']:16} {p['spike_rate']:>10.3f} {p['instructions']:>12,}")
+        print("spiking rows: the layers whose input is a spike tensor (two int8 codes, "
+              "proven by firmware_export/passes/spike_sparse.py) run event-driven "
+              "(kernels/ek_spike_fc.c); spike rate: fraction of that input at the spike "
+              "code on the benchmark input (random weights and calibration: not a trained "
+              "model's rate).")
     if args.per_op:
         for r in results:
             print(f"\n{r['name']} ({r['target']}): per op (instructions, estimated cycles)")
@@ -222,8 +241,9 @@ def main() -> int:
                 a = per_op.get((r["name"], "ref", p["index"]), 0)
                 b = per_op.get((r["name"], "cmsis_nn", p["index"]), 0)
                 cyc = f"{p['cycles']:,}" if p["cycles"] is not None else "-"
+                rate = f" spikes {p['spike_rate']:.3f}" if "spike_rate" in p else ""
                 print(f"  {p['index']:>3} {p['op']:20} {p['instructions']:>12,} {cyc:>11} "
-                      f"{a:>12,} {b:>12,}")
+                      f"{a:>12,} {b:>12,}{rate}")
     print("\nTFLM figures: ../shared/benchmarks (TFLM 90b983c, -O2 app / kernels -O2, same QEMU "
           "machine; Cortex-M4 figures, so 'x cmsis' = edgekit / TFLM+CMSIS-NN "
           "instructions compares like with like on cortex-m4 only). edgekit: -O2. "

@@ -27,6 +27,7 @@ from edgekit.firmware_export.io_tensors import (IO_DTYPES, data_io, data_tensors
 from edgekit.firmware_export.kernel_paths import kernel_paths
 from edgekit.firmware_export.ops.lstm import variable_tensors
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
 from edgekit.firmware_export.schedule import plan_schedule
@@ -169,7 +170,9 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         Header values (sizes, input/output quantization and arena offsets),
         ``op_kinds`` (the distinct op names) and ``op_kind`` (per op, the
         position of its name in ``op_kinds``), ``constants`` (in the order
-        the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``), ``states``
+        the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``; a
+        call's ``params`` is the op index of its parameter block, one block for
+        calls with equal parameters), ``states``
         (with their write-back: ``"copy"`` or ``"requantize"``) and
         ``order`` (the strategy of the op order and its arena).
     weight_bytes : int
@@ -228,6 +231,15 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
             call["args"].append(ref(None))
 
     calls, op_params = loop_calls(calls, op_params)
+    # Calls with equal parameters (e.g. the loops of one LIF layer's steps on
+    # either side of a concatenation) share one parameter block.
+    first: dict = {}
+    for p in op_params:
+        p["shared"] = first.setdefault(repr((p["type"], p["fields"])), p["index"])
+    shared = {p["index"]: p["shared"] for p in op_params}
+    op_params = [p for p in op_params if p["shared"] == p["index"]]
+    for c in calls:
+        c["params"] = shared.get(c["index"], c["index"])
     state_list, extra_sources = [], set()
     for k, (a, b) in enumerate(states):
         ta, tb = graph.tensors[a], graph.tensors[b]
@@ -415,8 +427,9 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     """
     if kernels not in KERNEL_SETS:
         raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
-    # Graph passes: each int8 LIF step as one op (Graph.fused maps it back).
-    graph = fuse_lif(graph)
+    # Graph passes: each int8 LIF step as one op (Graph.fused maps it back),
+    # then the layers reading its spikes event-driven.
+    graph = sparse_spikes(fuse_lif(graph))
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)

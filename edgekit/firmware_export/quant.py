@@ -129,3 +129,52 @@ def mbqm(x: int, multiplier: int, shift: int) -> int:
     """
     left, right = max(shift, 0), max(-shift, 0)
     return rdbpot(srdhm(wrap32(x << left), multiplier), right)
+
+
+def mbqm_array(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
+    """:func:`mbqm` over an int64 array of int32 values (the left shift wraps as in C).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        int64 values within int32.
+    multiplier, shift : int
+        As for :func:`mbqm`.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 results.
+    """
+    x = ((np.asarray(x, np.int64) << max(shift, 0)) + (1 << 31)) % (1 << 32) - (1 << 31)
+    ab = x * multiplier
+    num = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    h = np.where(num >= 0, np.abs(num) >> 31, -(np.abs(num) >> 31))
+    e = max(-shift, 0)
+    mask = (1 << e) - 1
+    return (h >> e) + ((h & mask) > (mask >> 1) + (h < 0))
+
+
+def rq_x2_array(x2: np.ndarray, multiplier: int, add: int, rsh: int) -> np.ndarray | None:
+    """``ek_rq_x2`` (kernels/ek_fixedpoint.h) over an int64 array.
+
+    Parameters
+    ----------
+    x2 : numpy.ndarray
+        The kernel's int32 argument (twice the value to requantize), as int64.
+    multiplier, add, rsh : int
+        The kernel's other arguments.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(h + add + (h < 0 ? -1 : 0)) >> rsh`` with ``h`` the rounding high
+        product of ``x2`` and ``multiplier``; None when the argument or the
+        sum is outside int32 (the C code would overflow).
+    """
+    x2 = np.asarray(x2, np.int64)
+    h = (x2 * multiplier + (1 << 31)) >> 32
+    t = h + add + np.where(h < 0, -1, 0)
+    if x2.size and (np.abs(x2).max() >= 1 << 31 or np.abs(t).max() >= 1 << 31):
+        return None
+    return t >> rsh

@@ -187,6 +187,9 @@ def _firmware_run(art: Artifacts) -> None:
         stack_bytes=q.run.stack_bytes)
     n, real = len(art.inputs), art.real_inputs
     hooks = art.export.plan.hooks
+    # layers run event-driven (their input is a spike tensor): the measured spike rate
+    from edgekit.verify.spikes import spike_rates  # noqa: PLC0415
+    rates = spike_rates(art.tflite, art.graph, art.inputs)
     rep.emulator = EmulatorInfo(
         bit_exact=bool(art.host.bit_exact and q.bit_exact), host_bit_exact=art.host.bit_exact,
         qemu_bit_exact=q.bit_exact, cases=n,
@@ -198,7 +201,11 @@ def _firmware_run(art: Artifacts) -> None:
                                     "instructions": p["instructions"],
                                     # a hook measuring a fused op or a loop: its TFLite ops
                                     **({"covers": hooks[p["index"]]} if p["index"] in hooks
-                                       else {})} for p in q.run.per_op],
+                                       else {}),
+                                    **({"sparse": True,
+                                        "spike_rate": rates[p["index"]]["spike_rate"]}
+                                       if p["index"] in rates else {})}
+                for p in q.run.per_op],
         cycles_estimate=_cycles_estimate(art, q.firmware.elf), qemu_cases=q.cases,
         qemu_timeout=round(q.timeout, 1))
 

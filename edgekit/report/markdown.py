@@ -214,6 +214,8 @@ def render_markdown(report: dict) -> str:
                      "edgekit.emulator.cycles, no flash wait states)")
     lines += ["", "| # | op | instructions | est. cycles |", "|---|---|---|---|"]
     for p in emu.get("per_op", []):
-        lines.append(f"| {p['index']} | {p['op']} | {_fmt(p['instructions'])} | "
+        op = (f"{p['op']} (event-driven, spike rate {p['spike_rate']:.3f})" if p.get("sparse")
+              else p["op"])
+        lines.append(f"| {p['index']} | {op} | {_fmt(p['instructions'])} | "
                      f"{_fmt(op_cycles.get(p['index'], '-'))} |")
     return "\n".join(lines) + "\n"

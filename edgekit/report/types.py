@@ -86,7 +86,10 @@ class EmulatorInfo:
     clock: str
     #: ``{"index", "op", "instructions"}`` per TFLite op, plus ``"covers"``
     #: (the TFLite ops measured) for a hook measuring a fused op or a loop
-    #: of calls; the other ops it covers report 0.
+    #: of calls; the other ops it covers report 0.  A layer run event-driven
+    #: (its input is a spike tensor, ``firmware_export/passes/spike_sparse.py``)
+    #: has ``"sparse": True`` and ``"spike_rate"``: the fraction of its input
+    #: at the spike code over the checked inputs (host run).
     per_op: list[dict]
     #: Estimated Cortex-M4 cycles (:mod:`edgekit.emulator.cycles`) of one
     #: inference: ``{"cycles", "instructions", "cycles_per_instruction",

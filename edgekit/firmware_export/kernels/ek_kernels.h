@@ -107,6 +107,15 @@ typedef struct {
 
 void ek_mul_s8(const ek_mul_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* MUL of an activation by a constant repeating with period cols (ops/mul_const.py,
+ * kernels/ek_mul_const.c): terms[c] is the constant's zero-point-corrected code. */
+typedef struct {
+    int32_t rows, cols, in_offset, mult, add, rsh, act_min, act_max;
+    const int32_t *terms;
+} ek_mul_const_params;
+
+void ek_mul_const_s8(const ek_mul_const_params *p, const int8_t *in, int8_t *out);
+
 /* CONCATENATION: the input viewed as [outer, block_i] per input. */
 #define EK_CONCAT_MAX_INPUTS 8
 typedef struct {
@@ -229,6 +238,8 @@ typedef struct {
 } ek_lut_params;
 
 void ek_rsqrt_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
+/* ADD / MUL of a scalar constant (ops/const_lut.py), same table layout. */
+void ek_lut_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
 
 /* One step of an int8 LIF layer, fused from its ADD/MUL chain (ops/lif.py):
  * v = ADD(in1, in2) (or in1 when !has_prev); spike = v >= v_on;
@@ -242,10 +253,41 @@ typedef struct {
     int32_t r_in_offset, r_mult, r_shift, r_out_offset, r_act_min, r_act_max;
     int32_t r_on_term, r_off_term;
     int32_t dr_in_offset, dr_mult, dr_shift, dr_out_offset, dr_act_min, dr_act_max, dr_term;
+    /* fast: the leak by rounding high products (ek_rq_x2 of (x << f_pre) + f_off, then of
+     * twice the sum), checked on all input pairs at export time; the next membrane by
+     * next_lut (256 int8 codes by v + 128, four per little-endian word). */
+    int32_t fast;
+    int32_t f_pre1, f_off1, f_m1, f_add1, f_rsh1, f_pre2, f_off2, f_m2, f_add2, f_rsh2;
+    int32_t f_mo, f_ao, f_ro;
+    int32_t f_half, f_hoff;         /* f_half 1 or 2: that input is (x << 19) + f_hoff, the
+                                     * other one (x << 21) with the f_*1 fields, f_add1
+                                     * holding f_hoff << f_rsh1; v needs no clamp */
+    const int32_t *next_lut;
 } ek_lif_params;
 
 void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
                int8_t *next);
+
+/* FULLY_CONNECTED (or 1x1 CONV_2D) whose input is a spike tensor: every input
+ * code is off_code or on_code (passes/spike_sparse.py proves it; ops/spike_fc.py
+ * lowers it).  acc[u] = bias[u] + delta * (sum of wt[d][u] over the inputs d at
+ * on_code), bias folded with the off code's contribution; then the dense
+ * kernel's requantization.  wt: the weights transposed, [accum, units]. */
+typedef struct {
+    int32_t batches, accum, units;
+    int32_t on_code, delta;
+    int32_t out_offset, act_min, act_max;
+    int32_t per_channel;            /* 1: mult/shift/rq_add have `units` entries */
+    int32_t fast_rq;                /* 1: requantize with one rounding high product */
+    const int32_t *bias;            /* folded, `units` entries */
+    const int32_t *mult;
+    const int32_t *shift;
+    const int32_t *rq_add;          /* fast_rq: 2^(e-1) + (out_offset << e), e = -shift */
+} ek_spike_fc_params;
+
+/* scratch: 4 * (accum + units) bytes (one row's active inputs and sums), 4-byte aligned. */
+void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t *wt,
+                    int8_t *out, int8_t *scratch);
 
 /* int16 activations (TFLite 16x8): int8 weights, int64 bias, zero points 0. */
 void ek_fully_connected_s16(const ek_fc_params *p, const int16_t *in, const int8_t *filter,

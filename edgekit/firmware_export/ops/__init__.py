@@ -9,12 +9,12 @@ precomputes the kernel's parameters.  Anything else raises
 from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.firmware_export.ops import (add, batch_matmul, concat, conv, depthwise_conv,
-                                         fully_connected, hard_swish, int16, leaky_relu, lif,
-                                         logistic, lstm, mean, mul, pad,
+from edgekit.firmware_export.ops import (add, batch_matmul, concat, const_lut, conv,
+                                         depthwise_conv, fully_connected, hard_swish, int16,
+                                         leaky_relu, lif, logistic, lstm, mean, mul, pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
-                                         softmax, squared_difference, strided_copy, sub, tanh,
-                                         transpose_conv)
+                                         softmax, spike_fc, squared_difference, strided_copy, sub,
+                                         tanh, transpose_conv)
 from edgekit.firmware_export.ops.base import Lowered
 
 LOWERINGS = {
@@ -27,10 +27,10 @@ LOWERINGS = {
     "RESHAPE": reshape.lower,
     "SQUEEZE": reshape.lower,
     "EXPAND_DIMS": reshape.lower,
-    "ADD": s16.by_dtype(add.lower, s16.lower_add),
+    "ADD": s16.by_dtype(const_lut.lower_add, s16.lower_add),
     "MEAN": mean.lower,
     "SUB": sub.lower,
-    "MUL": mul.lower,
+    "MUL": const_lut.lower_mul,
     "CONCATENATION": concat.lower,
     "PAD": pad.lower,
     "PADV2": pad.lower,
@@ -51,6 +51,8 @@ LOWERINGS = {
     "RSQRT": rsqrt.lower,
     # not a TFLite op: one LIF step fused by passes/fuse_lif.py
     "EK_LIF": lif.lower,
+    # not a TFLite op: a layer reading spikes, rewritten by passes/spike_sparse.py
+    "EK_SPIKE_FC": spike_fc.lower,
 }
 
 

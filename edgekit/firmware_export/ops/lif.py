@@ -27,10 +27,12 @@ int8 values as the chain, without its intermediate tensors.
 
 from __future__ import annotations
 
+import numpy as np
+
 from edgekit.firmware_export.ops import add as add_op
 from edgekit.firmware_export.ops import mul as mul_op
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
-from edgekit.firmware_export.quant import mbqm, wrap32
+from edgekit.firmware_export.quant import mbqm, mbqm_array, rq_x2_array, wrap32
 
 #: The spike stages, in chain order (each an ADD or MUL with one scalar constant).
 SPIKE_ROLES = ("d", "z1", "z2", "z3", "s")
@@ -174,6 +176,100 @@ def lif_params(graph, chain: dict) -> dict:
     return p
 
 
+def _fast_input(offset: int, mult: int, shift: int) -> tuple[int, int, int, int, int] | None:
+    """``(pre, off, m, add, rsh)``: ``ek_rq_x2((x << pre) + off, m, add, rsh)`` as the
+    int8 ADD rescales an input (left shift 20), or None (not that form)."""
+    if mult == 1 << 30 and shift == 0:     # multiplier 0.5: (x + o) << 19, exactly
+        return 22, offset << 22, mult, 1, 1
+    if 0 < mult < 1 << 31 and -30 <= shift <= -1:
+        return 21, offset << 21, mult, 1 << (-shift - 1), -shift
+    return None
+
+
+def lif_fast_params(p: dict) -> dict:
+    """The fast path's fields of ``ek_lif_params``, from :func:`lif_params`' fields.
+
+    The leak ``v = ADD(in1, in2)`` as one rounding high product per input and
+    one for the sum (``ek_rq_x2``, the identities of ``kernels/ek_add_const.c``;
+    an input whose multiplier is exactly 0.5 as the exact ``(x << 19) + f_hoff``,
+    ``f_half`` naming it, the other input's fields then in the ``*1`` slots and
+    ``f_hoff << f_rsh1`` in ``f_add1``),
+    checked here on all 65,536 pairs of input codes against the ADD's
+    arithmetic (:func:`add_one`); the next membrane (reset, decay) as a table
+    of the 256 codes of ``v`` (the slow path's integer arithmetic), packed
+    four int8 to a word.
+
+    Parameters
+    ----------
+    p : dict
+        The fields of :func:`lif_params`.
+
+    Returns
+    -------
+    dict
+        ``fast`` (1 when the check passed, else 0 and the kernel takes the
+        general path), ``f_*`` (the leak's rescalings) and ``next_lut``.
+    """
+    zero = dict(fast=0, **{f"f_{k}{i}": 0 for i in (1, 2) for k in ("pre", "off", "m", "add",
+                                                                    "rsh")},
+                f_mo=0, f_ao=0, f_ro=0, f_half=0, f_hoff=0, next_lut=[0])
+    out = dict(zero, fast=1)
+    if p["has_prev"]:
+        a = np.repeat(np.arange(-128, 128, dtype=np.int64), 256)
+        b = np.tile(np.arange(-128, 128, dtype=np.int64), 256)
+        ls = p["v_left_shift"]
+        s1 = mbqm_array((a + p["v_in1_offset"]) << ls, p["v_in1_mult"], p["v_in1_shift"])
+        s2 = mbqm_array((b + p["v_in2_offset"]) << ls, p["v_in2_mult"], p["v_in2_shift"])
+        ref = mbqm_array(s1 + s2, p["v_out_mult"], p["v_out_shift"]) + p["v_out_offset"]
+        ins = [_fast_input(p[f"v_in{i}_offset"], p[f"v_in{i}_mult"], p[f"v_in{i}_shift"])
+               for i in (1, 2)]
+        ro = -p["v_out_shift"]
+        if ls != 20 or None in ins or not 1 <= ro <= 30 or not 0 < p["v_out_mult"] < 1 << 31:
+            return zero
+        # an input rescaled exactly, (x << 19) + (offset << 19), beside a general one
+        # (x << 21), with no activation clamp: the kernel's shortest loop, the
+        # offset added before the other input's rounding shift (exact: an integer)
+        halves = [k for k in (2, 1) if ins[k - 1][0] == 22 and ins[2 - k][0] == 21
+                  and (p["v_act_min"], p["v_act_max"]) == (-128, 127)]
+        xs = [(1, a), (2, b)]
+        if halves:
+            h = halves[0]
+            hx, gx = (b, a) if h == 2 else (a, b)
+            hoff = p[f"v_in{h}_offset"] << 19
+            pre, off, m, add, rsh = ins[2 - h]
+            ins = [(pre, off, m, add + (hoff << rsh), rsh)]
+            xs = [(1, gx)]
+            out.update(f_half=h, f_hoff=hoff)
+        ss = []
+        for (i, x), (pre, off, m, add, rsh) in zip(xs, ins):
+            out.update({f"f_pre{i}": pre, f"f_off{i}": off, f"f_m{i}": m, f"f_add{i}": add,
+                        f"f_rsh{i}": rsh})
+            ss.append(rq_x2_array((x << pre) + off, m, add, rsh))
+        if halves:
+            ss.append(hx << 19)
+        ao = (1 << (ro - 1)) + (p["v_out_offset"] << ro)
+        out.update(f_mo=p["v_out_mult"], f_ao=ao, f_ro=ro)
+        v = (None if any(x is None for x in ss)
+             else rq_x2_array(2 * (ss[0] + ss[1]), p["v_out_mult"], ao, ro))
+        lo, hi = p["v_act_min"], p["v_act_max"]
+        if (v is None or abs(ao) >= 1 << 31
+                or not np.array_equal(np.clip(v, lo, hi), np.clip(ref, lo, hi))):
+            return zero
+    if p["has_next"]:
+        nxt = []
+        for v in range(-128, 128):
+            term = p["r_on_term"] if v >= p["v_on"] else p["r_off_term"]
+            r = mbqm((v + p["r_in_offset"]) * term, p["r_mult"], p["r_shift"]) + p["r_out_offset"]
+            r = min(max(r, p["r_act_min"]), p["r_act_max"])
+            if p["has_decay"]:
+                r = mbqm((r + p["dr_in_offset"]) * p["dr_term"], p["dr_mult"], p["dr_shift"])
+                r = min(max(r + p["dr_out_offset"], p["dr_act_min"]), p["dr_act_max"])
+            nxt.append(r)
+        b8 = np.asarray(nxt, np.int64).astype(np.int8).view(np.uint8)
+        out["next_lut"] = [int(w) for w in b8.view("<i4")]
+    return out
+
+
 def lower(op, graph) -> Lowered:
     """Lower an ``EK_LIF`` op (made by :func:`edgekit.firmware_export.passes.fuse_lif.fuse_lif`).
 
@@ -185,6 +281,7 @@ def lower(op, graph) -> Lowered:
     """
     chain = op.options["chain"]
     params = lif_params(graph, chain)
+    params.update(lif_fast_params(params))
     in1, in2 = op.inputs
     nxt, spikes = (op.outputs[0], op.outputs[1]) if len(op.outputs) == 2 else (None, op.outputs[0])
     # Each element of the inputs is read before the same element of the

@@ -7,4 +7,7 @@ its module, e.g. ``from edgekit.firmware_export.passes.fuse_lif import fuse_lif`
 - :mod:`~edgekit.firmware_export.passes.fuse_lif`: each unrolled int8 LIF
   step (about ten ADD/MUL ops) becomes one ``EK_LIF`` op (applied by
   :func:`edgekit.firmware_export.codegen.generate`).
+- :mod:`~edgekit.firmware_export.passes.spike_sparse`: each FULLY_CONNECTED
+  or 1x1 CONV_2D whose input is proven a spike tensor (two int8 codes)
+  becomes an event-driven ``EK_SPIKE_FC`` op (applied after ``fuse_lif``).
 """

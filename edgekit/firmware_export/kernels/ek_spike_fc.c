@@ -1,0 +1,139 @@
+/* edgekit: FULLY_CONNECTED (and 1x1 CONV_2D) over a spike tensor, event-driven.
+ *
+ * Every input is one of two int8 codes (passes/spike_sparse.py proves it from
+ * the graph), so the dense sum over d of (w[u][d] + 0) * (x[d] + in_offset)
+ * splits into a constant, the off code's contribution over all inputs (folded
+ * into `bias` at export time, ops/spike_fc.py), and delta = on - off times the
+ * sum of the weights of the active inputs.  Each row of the input first lists
+ * its active inputs (their weight rows in wt, the weights transposed to
+ * [accum, units]); each unit then adds those rows' int8 weights.  On cores
+ * with the DSP extension eight units at a time: each word of four weights is
+ * added, sign-extended, to two pairs of int16 lanes by two SXTAB16 (exact: at
+ * most 255 rows of int8 per lane, |sum| <= 32640, then flushed to int32).
+ * Four inputs at the off code are skipped with one word compare.  The requantization is the dense kernel's
+ * (ek_mbqm), or with fast_rq the same value from one rounding high product
+ * (ek_rq_x2; the generator checks that every value stays within int32). */
+#include <string.h>
+
+#include "ek_kernels.h"
+#include "ek_fixedpoint.h"
+
+#if defined(__ARM_FEATURE_DSP)
+static inline uint32_t ek_spike_word(const int8_t *w) {
+    uint32_t v;
+    memcpy(&v, w, 4);
+    return v;
+}
+
+/* acc + the sign-extended bytes 0, 2 (lo) or 1, 3 (hi) of w, as halfwords. */
+static inline int32_t ek_spike_lo(int32_t acc, uint32_t w) {
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(acc), "r"(w));
+    return r;
+}
+static inline int32_t ek_spike_hi(int32_t acc, uint32_t w) {
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(w));
+    return r;
+}
+
+/* Sums over the active rows of the weights of units u..u+7 (sums[u + j]). */
+static void ek_spike_fc_block8(const int8_t *col, const int32_t *rows, int32_t n,
+                               int32_t *sums) {
+    int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
+    int32_t k = 0;
+    while (k < n) {     /* at most 255 rows per int16 lane */
+        const int32_t end = n - k > 255 ? k + 255 : n;
+        int32_t a02 = 0, a13 = 0, a46 = 0, a57 = 0;
+        for (; k < end; ++k) {
+            const int8_t *r = col + rows[k];
+            const uint32_t w0 = ek_spike_word(r), w1 = ek_spike_word(r + 4);
+            a02 = ek_spike_lo(a02, w0);
+            a13 = ek_spike_hi(a13, w0);
+            a46 = ek_spike_lo(a46, w1);
+            a57 = ek_spike_hi(a57, w1);
+        }
+        t0 += (int16_t)a02;
+        t2 += a02 >> 16;
+        t1 += (int16_t)a13;
+        t3 += a13 >> 16;
+        t4 += (int16_t)a46;
+        t6 += a46 >> 16;
+        t5 += (int16_t)a57;
+        t7 += a57 >> 16;
+    }
+    sums[0] = t0;
+    sums[1] = t1;
+    sums[2] = t2;
+    sums[3] = t3;
+    sums[4] = t4;
+    sums[5] = t5;
+    sums[6] = t6;
+    sums[7] = t7;
+}
+#endif
+
+/* The active inputs of one row (x[d] == on: every other input is at the off
+ * code), as offsets d * units of their weight rows; returns their count. */
+static int32_t ek_spike_rows(const int8_t *x, int32_t accum, int32_t units, int8_t on,
+                             int8_t off, int32_t *rows) {
+    int32_t n = 0, d = 0;
+    const uint32_t off4 = 0x01010101u * (uint8_t)off;
+    for (; d + 4 <= accum; d += 4) {    /* four inputs at the off code: one compare */
+        uint32_t v;
+        memcpy(&v, x + d, 4);
+        if (v == off4) continue;
+        for (int32_t j = d; j < d + 4; ++j) {   /* branch-free: written, kept if active */
+            rows[n] = j * units;
+            n += x[j] == on;
+        }
+    }
+    for (; d < accum; ++d) {
+        rows[n] = d * units;
+        n += x[d] == on;
+    }
+    return n;
+}
+
+/* out[u] from sums[u], as the dense kernel requantizes acc[u]. */
+static void ek_spike_fc_requant(const ek_spike_fc_params *p, const int32_t *sums, int8_t *y) {
+    const int32_t units = p->units, delta = p->delta, lo = p->act_min, hi = p->act_max;
+    const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
+    const int32_t step = p->per_channel ? 1 : 0;
+    if (p->fast_rq) {
+        const int32_t *const add = p->rq_add;
+        for (int32_t u = 0, c = 0; u < units; ++u, c += step) {
+            const int32_t acc = bias[u] + delta * sums[u];
+            const int32_t r = ek_rq_x2(2 * acc, mult[c], add[c], -shift[c]);
+            y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+        }
+        return;
+    }
+    for (int32_t u = 0, c = 0; u < units; ++u, c += step) {
+        const int32_t acc = bias[u] + delta * sums[u];
+        const int32_t r = ek_mbqm(acc, mult[c], shift[c]) + p->out_offset;
+        y[u] = (int8_t)ek_clamp32(r, lo, hi);
+    }
+}
+
+void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t *wt,
+                    int8_t *out, int8_t *scratch) {
+    const int32_t accum = p->accum, units = p->units;
+    int32_t *const rows = (int32_t *)(void *)scratch;
+    int32_t *const sums = rows + accum;
+    const int8_t on = (int8_t)p->on_code, off = (int8_t)(p->on_code - p->delta);
+    for (int32_t b = 0; b < p->batches; ++b) {
+        const int32_t n = ek_spike_rows(in + (int64_t)b * accum, accum, units, on, off, rows);
+        int32_t u = 0;
+#if defined(__ARM_FEATURE_DSP)
+        for (; u + 8 <= units; u += 8) ek_spike_fc_block8(wt + u, rows, n, sums + u);
+#endif
+        for (; u < units; ++u) {
+            const int8_t *col = wt + u;
+            int32_t s = 0;
+            for (int32_t k = 0; k < n; ++k) s += col[rows[k]];
+            sums[u] = s;
+        }
+        ek_spike_fc_requant(p, sums, out + (int64_t)b * units);
+    }
+}

@@ -1,0 +1,161 @@
+"""Spike-sparse layers (passes/spike_sparse.py, ops/spike_fc.py, kernels/ek_spike_fc.c):
+golden tests against tflite_micro running the dense layer on spike-valued inputs.
+
+One-op FULLY_CONNECTED and 1x1 CONV_2D models whose input is quantized with two
+codes (calibrated on 0/1 data: scale 1/255, zero point -128, the one at 127)
+are rewritten with the input taken as a spike tensor; every input pattern the
+tests draw (rates 0 to 1) has only those two codes.  A small spiking model
+(Dense -> LIF -> Dense) checks the analysis: the second Dense reads the LIF's
+spikes, proven from the graph alone.
+"""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from tests.kernel_harness import CFLAGS, HOST_MAIN, NP_DTYPES, single_op_model
+
+RATES = (0.0, 0.05, 0.2, 0.5, 0.9, 1.0)
+OFF, ON = -128, 127
+
+
+def _binary(rng, shapes):
+    return [(rng.random(s) < 0.5).astype(np.float32) for s in shapes]
+
+
+def _spikes(graph, n_per_rate, seed):
+    x = graph.tensors[graph.inputs[0]]
+    shape = tuple(int(d) for d in x.shape)
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.where(rng.random((n_per_rate, *shape)) < r, ON, OFF)
+                           for r in RATES]).astype(np.int8)
+
+
+def _sparse_graph(tflite):
+    from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
+
+    graph = read_tflite(tflite)
+    x = graph.tensors[graph.inputs[0]]
+    assert (x.zp, round(1 / x.s)) == (OFF, 255), (x.zp, x.s)
+    sparse = sparse_spikes(graph, assume={x.index: (OFF, ON)})
+    assert sparse.op_counts() == {"EK_SPIKE_FC": 1}, sparse.op_counts()
+    return sparse
+
+
+def _run_host(graph, xs, out_dir):
+    from edgekit.firmware_export.codegen import generate
+
+    generate(graph, out_dir)
+    srcs = sorted(str(p) for p in out_dir.glob("*.c")) + [str(HOST_MAIN)]
+    exe = out_dir / "run"
+    cc = subprocess.run(["gcc", *CFLAGS, "-I", str(out_dir), "-o", str(exe), *srcs, "-lm"],
+                        capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    (out_dir / "in.bin").write_bytes(xs.reshape(len(xs), -1).tobytes())
+    run = subprocess.run([str(exe), str(out_dir / "in.bin"), str(out_dir / "out.bin")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    y = graph.tensors[graph.outputs[0]]
+    return np.frombuffer((out_dir / "out.bin").read_bytes(), NP_DTYPES[y.dtype]).reshape(
+        len(xs), -1)
+
+
+def _golden(tflite, graph, xs, got):
+    from edgekit.reference import run_tflm
+
+    ref = np.asarray(run_tflm(tflite, xs)).reshape(got.shape)
+    np.testing.assert_array_equal(got, ref)
+
+
+FC_CASES = [  # (input shape, units, activation, bias)
+    ((37,), 5, "linear", True),
+    ((4, 24), 13, "relu", True),
+    ((64,), 16, "linear", False),
+]
+
+
+@pytest.mark.parametrize("case", range(len(FC_CASES)))
+def test_spike_fully_connected_bit_exact(case, tmp_path):
+    import keras
+    shape, units, act, bias = FC_CASES[case]
+
+    def build(ins):
+        return keras.layers.Dense(units, activation=act, use_bias=bias,
+                                  bias_initializer="random_normal")(ins[0])
+
+    tflite = single_op_model(build, [shape], 40 + case, dataset=_binary)
+    graph = _sparse_graph(tflite)
+    xs = _spikes(graph, 4, case)
+    _golden(tflite, graph, xs, _run_host(graph, xs, tmp_path))
+
+
+def test_spike_conv_1x1_bit_exact(tmp_path):
+    import keras
+
+    def build(ins):
+        return keras.layers.Conv2D(11, 1, bias_initializer="random_normal")(ins[0])
+
+    tflite = single_op_model(build, [(3, 5, 20)], 7, dataset=_binary)
+    graph = _sparse_graph(tflite)
+    assert graph.opcodes() == ["CONV_2D"]        # the file's opcode, for the profile
+    xs = _spikes(graph, 3, 7)
+    _golden(tflite, graph, xs, _run_host(graph, xs, tmp_path))
+
+
+def test_spike_fc_on_cortex_m4_simd_path(tmp_path):
+    """Units in blocks of eight (SXTAB16 on the M4) and a tail; 300 inputs: at
+    rate 1 more active rows than an int16 lane may sum at once (255)."""
+    import keras
+
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export.codegen import generate
+
+    def build(ins):
+        return keras.layers.Dense(20, bias_initializer="random_normal")(ins[0])
+
+    tflite = single_op_model(build, [(300,)], 11, dataset=_binary)
+    graph = _sparse_graph(tflite)
+    xs = _spikes(graph, 1, 11)
+    generate(graph, tmp_path / "src")
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
+    _golden(tflite, graph, xs, got)
+
+
+def test_lif_spikes_feed_a_sparse_layer(tmp_path):
+    """The analysis finds the LIF's spikes (fused steps, concatenated) without help."""
+    import keras
+
+    from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+    from edgekit.firmware_export.passes.spike_sparse import sparse_spikes, spike_codes
+    from edgekit.models.spiking import LIF
+    from edgekit.quantize import quantize_int8
+
+    keras.utils.set_random_seed(3)
+    x = keras.Input((8, 5))
+    s = LIF(threshold=1.0, decay=0.5, reset="hard")(keras.layers.Dense(12)(x))
+    model = keras.Model(x, keras.layers.Dense(6)(s))
+    rng = np.random.default_rng(3)
+    rep = (rng.standard_normal((64, 8, 5)) * 1.5).astype(np.float32)
+    tflite = quantize_int8(model, rep, num_samples=64)
+    fused = fuse_lif(read_tflite(tflite))
+    codes = spike_codes(fused)
+    assert codes and set(codes.values()) == {(OFF, ON)}, codes
+    sparse = sparse_spikes(fused)
+    assert sparse.op_counts().get("EK_SPIKE_FC") == 1, sparse.op_counts()
+    # a layer reading a non-spike tensor (the first Dense) stays dense
+    assert sparse.op_counts().get("FULLY_CONNECTED") == 1, sparse.op_counts()
+    xs = np.random.default_rng(4).integers(-128, 128, (24, 8, 5), dtype=np.int8)
+    got = _run_host(read_tflite(tflite), xs, tmp_path)    # generate() runs both passes
+    assert "ek_spike_fc_s8(&" in (tmp_path / "model.c").read_text()
+    _golden(tflite, None, xs, got)
+    # the report's spike rate: of the sparse layer's input, over the inputs
+    from edgekit.verify.spikes import spike_rates
+    rates = spike_rates(tflite, read_tflite(tflite), xs)
+    (index,) = [op.index for op in sparse.operators if op.opcode == "EK_SPIKE_FC"]
+    assert list(rates) == [index] and rates[index]["opcode"] == "FULLY_CONNECTED"
+    assert 0.0 < rates[index]["spike_rate"] < 1.0, rates
