@@ -177,7 +177,7 @@ def _read(buf: bytes) -> Graph:
         opt_type = ot.scalar(3, "u8", 0)
         opt = ot.table(4, f"operator {i} options") if opt_type else None
         options = _options(name, opt)
-        check_options(i, name, options)
+        check_options(i, name, options, table_missing=opt is None)
         ops.append(Operator(
             index=i, opcode=name,
             inputs=idx_list(ot.vector(1, "i32"), f"operator {i} ({name}) inputs", True),

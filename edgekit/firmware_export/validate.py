@@ -135,21 +135,25 @@ def check_total_bytes(total: int) -> None:
 _WINDOW_KEYS = ("stride_h", "stride_w", "dilation_h", "dilation_w", "filter_h", "filter_w")
 
 
-def check_options(index: int, opcode: str, options: dict) -> None:
+def check_options(index: int, opcode: str, options: dict, table_missing: bool = False) -> None:
     """Refuse strides, dilations and windows < 1 or huge.
 
     TFLM divides by the strides and sizes loops by the others: zero is
     undefined behaviour there, and values beyond :data:`MAX_WINDOW` make the
-    generated ``int`` arithmetic overflow.
+    generated ``int`` arithmetic overflow.  ``table_missing``: the op has
+    no options table (its options are the schema's defaults).
     """
     for key in _WINDOW_KEYS:
         if key not in options:
             continue
         v = options[key]
         if not 1 <= v <= MAX_WINDOW:
+            if table_missing:
+                raise TFLiteFormatError(
+                    f"op {index} ({opcode}) has no options table, so its {key} would be {v}: "
+                    f"must be in 1..{MAX_WINDOW}")
             raise TFLiteFormatError(
-                f"op {index} ({opcode}) has {key} {v}: must be in 1..{MAX_WINDOW}"
-                + (" (is the options table missing?)" if v == 0 else ""))
+                f"op {index} ({opcode}) has {key} {v}: must be in 1..{MAX_WINDOW}")
     for key in ("beta", "alpha"):
         if key in options and not math.isfinite(options[key]):
             raise TFLiteFormatError(f"op {index} ({opcode}) has {key} {options[key]}: "
