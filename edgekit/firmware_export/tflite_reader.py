@@ -19,8 +19,9 @@ import numpy as np
 from edgekit.errors import EdgekitError, TFLiteFormatError
 from edgekit.firmware_export.flatbuffer import Table, root_table
 from edgekit.firmware_export.graph import DTYPES, Graph, Operator, Tensor
-from edgekit.firmware_export.validate import (TYPE_NAMES, check_options, check_quantization,
-                                              check_shape, check_total_bytes, type_name, who)
+from edgekit.firmware_export.validate import (TYPE_NAMES, check_arity, check_options,
+                                              check_quantization, check_shape, check_total_bytes,
+                                              type_name, who)
 from edgekit.tflite_ops import BUILTIN_OPS
 
 
@@ -178,11 +179,11 @@ def _read(buf: bytes) -> Graph:
         opt = ot.table(4, f"operator {i} options") if opt_type else None
         options = _options(name, opt)
         check_options(i, name, options, table_missing=opt is None)
-        ops.append(Operator(
-            index=i, opcode=name,
-            inputs=idx_list(ot.vector(1, "i32"), f"operator {i} ({name}) inputs", True),
-            outputs=idx_list(ot.vector(2, "i32"), f"operator {i} ({name}) outputs"),
-            options=options, version=int(ver)))
+        op_in = idx_list(ot.vector(1, "i32"), f"operator {i} ({name}) inputs", True)
+        op_out = idx_list(ot.vector(2, "i32"), f"operator {i} ({name}) outputs")
+        check_arity(i, name, op_in, op_out)
+        ops.append(Operator(index=i, opcode=name, inputs=op_in, outputs=op_out,
+                            options=options, version=int(ver)))
     if len(subgraphs) > 1 and any(op.opcode in ("CALL_ONCE", "IF", "WHILE") for op in ops):
         raise TFLiteFormatError("models with control flow (several subgraphs) are not supported")
     users: dict[int, str] = {}

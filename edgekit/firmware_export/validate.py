@@ -158,3 +158,39 @@ def check_options(index: int, opcode: str, options: dict, table_missing: bool = 
         if key in options and not math.isfinite(options[key]):
             raise TFLiteFormatError(f"op {index} ({opcode}) has {key} {options[key]}: "
                                     "must be finite")
+
+
+#: Inputs of the ops the code generator lowers: (fewest, most, positions that
+#: may be -1 (absent)).  Every one of them has exactly one output.  TFLM
+#: refuses other counts in its Prepare; the lowerings index by position.
+ARITY = {
+    "CONV_2D": (2, 3, {2}), "DEPTHWISE_CONV_2D": (2, 3, {2}), "FULLY_CONNECTED": (2, 3, {2}),
+    "AVERAGE_POOL_2D": (1, 1, set()), "MAX_POOL_2D": (1, 1, set()), "SOFTMAX": (1, 1, set()),
+    "RESHAPE": (1, 2, {1}), "SQUEEZE": (1, 1, set()), "EXPAND_DIMS": (2, 2, set()),
+    "ADD": (2, 2, set()), "SUB": (2, 2, set()), "MUL": (2, 2, set()),
+    "SQUARED_DIFFERENCE": (2, 2, set()), "MEAN": (2, 2, set()),
+    "CONCATENATION": (1, 1 << 16, set()), "PAD": (2, 2, set()), "PADV2": (2, 3, {2}),
+    "RELU": (1, 1, set()), "RELU6": (1, 1, set()), "LEAKY_RELU": (1, 1, set()),
+    "LOGISTIC": (1, 1, set()), "TANH": (1, 1, set()), "HARD_SWISH": (1, 1, set()),
+    "QUANTIZE": (1, 1, set()), "DEQUANTIZE": (1, 1, set()), "RSQRT": (1, 1, set()),
+    "TRANSPOSE": (2, 2, set()), "STRIDED_SLICE": (4, 4, set()), "BATCH_MATMUL": (2, 2, set()),
+}
+
+
+def check_arity(index: int, opcode: str, inputs: list[int], outputs: list[int]) -> None:
+    """Refuse an op of :data:`ARITY` with too few or too many inputs, an absent
+    (-1) required input, or other than one output."""
+    if opcode not in ARITY:
+        return
+    lo, hi, optional = ARITY[opcode]
+    if not lo <= len(inputs) <= hi:
+        want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        raise TFLiteFormatError(f"op {index} ({opcode}) has {len(inputs)} inputs "
+                                f"(expected {want})")
+    for pos, t in enumerate(inputs):
+        if t < 0 and pos not in optional:
+            raise TFLiteFormatError(f"op {index} ({opcode}): input {pos} is absent (-1) but "
+                                    "required")
+    if len(outputs) != 1:
+        raise TFLiteFormatError(f"op {index} ({opcode}) has {len(outputs)} outputs "
+                                "(expected 1)")
