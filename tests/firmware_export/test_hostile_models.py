@@ -40,6 +40,12 @@ def _op_inputs(op_index, inputs):
     return fn
 
 
+def _op_outputs(op_index, outputs):
+    def fn(m, sg):
+        sg.operators[op_index].outputs = list(outputs)
+    return fn
+
+
 def _opcode_index(op_index, value):
     def fn(m, sg):
         sg.operators[op_index].opcodeIndex = value
@@ -107,6 +113,12 @@ CASES = {
                                   r"uses buffer 500, but there are 33 buffers"),
     "opcode_index_out_of_range": (AD, _opcode_index(2, 7), TFLiteFormatError,
                                   r"operator 2 uses opcode index 7, but there are 1 opcodes"),
+    "required_input_absent": (AD, _op_inputs(3, [23, -1, 4]), TFLiteFormatError,
+                              r"op 3 \(FULLY_CONNECTED\): input 1 is absent \(-1\) but required"),
+    "too_few_inputs": (AD, _op_inputs(3, [23]), TFLiteFormatError,
+                       r"op 3 \(FULLY_CONNECTED\) has 1 inputs \(expected 2 to 3\)"),
+    "two_outputs": (AD, _op_outputs(3, [24, 25]), TFLiteFormatError,
+                    r"op 3 \(FULLY_CONNECTED\) has 2 outputs \(expected 1\)"),
     "zero_scale": (AD, _set_scale(22, 0.0), TFLiteFormatError,
                    r"tensor 22 .*op 1 \(FULLY_CONNECTED\).* scale 0.0: .*positive and finite"),
     "negative_scale": (AD, _set_scale(12, -0.5), TFLiteFormatError, r"scale -0.5"),
