@@ -191,3 +191,25 @@ def test_bias_quantized_dimension_3_runs_bit_exact_like_tflm(mlperf_dir):
     ref = run_tflm(data, x)                              # ... and TFLM runs it
     got = run_generated_host(data, x)
     np.testing.assert_array_equal(got, ref.reshape(got.shape))
+
+
+def _tflm_leniencies(m, sg):
+    """What TFLM runs that a converter does not write: a CONV_2D whose optional
+    bias is absent (-1), a FULLY_CONNECTED without its options table (the
+    schema's defaults: no activation)."""
+    op, _ = find_op(m, "CONV_2D")
+    op.inputs = [int(op.inputs[0]), int(op.inputs[1]), -1]
+    op, _ = find_op(m, "FULLY_CONNECTED")
+    assert op.builtinOptions.fusedActivationFunction == 0
+    op.builtinOptions, op.builtinOptionsType = None, 0
+
+
+def test_absent_bias_and_absent_options_run_bit_exact_like_tflm(mlperf_dir):
+    data = edit(mlperf_dir / KWS, _tflm_leniencies)
+    graph = read_tflite(data)
+    assert graph.operators[0].inputs[2] == -1
+    x = np.random.default_rng(4).integers(-128, 128, (3, 1, 49, 10, 1)).astype(np.int8)
+    ref = run_tflm(data, x)
+    got = run_generated_host(data, x)
+    np.testing.assert_array_equal(got, ref.reshape(got.shape))
+    assert not np.array_equal(ref, run_tflm((mlperf_dir / KWS).read_bytes(), x))  # it changed
