@@ -3,8 +3,9 @@
     cd REPO && PYTHONPATH=. EDGEKIT_DATA=/work/shared/data \\
         python -m tests.fuzz.campaign --cases 10000 [--readers wav,tflite,...] [--sanitize 30]
 
-Per reader it runs ``--cases`` hypothesis-generated cases (structure-aware
-mutations of real files, see targets.py), each under a time limit, and prints
+Per reader it runs ``--cases`` cases (structure-aware
+mutations of real files, see targets.py; a seeded PRNG makes the choices, or
+hypothesis with ``--engine hypothesis``), each under a time limit, and prints
 how many were accepted, refused with an EdgekitError, and failed (any other
 exception, a hang, a sanitizer report).  ``--sanitize K`` builds K of the
 fuzzed .tflite models that did generate C with ``-fsanitize=address,undefined``
@@ -58,16 +59,20 @@ def readers(harness_exe=None) -> dict[str, Reader]:
 
 
 def drive(reader: Reader, cases: int, work: Path, keep: Path | None = None,
-          generated: list | None = None) -> tuple[Counter, list]:
-    """Run ``cases`` cases of one reader; (counts by outcome, failures)."""
+          generated: list | None = None, engine: str = "hypothesis",
+          progress: int = 0) -> tuple[Counter, list]:
+    """Run ``cases`` cases of one reader; (counts by outcome, failures).
+
+    ``engine``: ``"hypothesis"`` (choices from ``st.data()``) or ``"random"``
+    (:class:`~tests.fuzz.targets.RandomDraw`, seeded by the case number: much
+    less overhead per case, for the long campaign).  ``progress``: print the
+    counts every that many cases.
+    """
     counts: Counter = Counter()
     failures: list = []
 
-    @settings(max_examples=cases, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(st.data())
-    def one(data):
-        args = reader.make(tg.Draw(data))
+    def one_case(draw):
+        args = reader.make(draw)
         tmp = work / f"case{sum(counts.values())}"
         tmp.mkdir(parents=True, exist_ok=True)
         out = tg.run_case(reader.target, *args, tmp, limit=reader.limit)
@@ -84,6 +89,21 @@ def drive(reader: Reader, cases: int, work: Path, keep: Path | None = None,
                 (keep / f"{reader.name}_{h}.bin").write_bytes(blob)
                 (keep / f"{reader.name}_{h}.txt").write_text(f"{out.kind}\n{out.detail}\n"
                                                              f"{args[1:]!r}\n")
+        n = sum(counts.values())
+        if progress and n % progress == 0:
+            print(f"  {reader.name}: {n} cases  " + "  ".join(
+                f"{k}: {v}" for k, v in sorted(counts.items())), flush=True)
+
+    if engine == "random":
+        for i in range(cases):
+            one_case(tg.RandomDraw(i))
+        return counts, failures
+
+    @settings(max_examples=cases, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def one(data):
+        one_case(tg.Draw(data))
 
     one()
     return counts, failures
@@ -134,6 +154,10 @@ def main(argv=None) -> int:
     ap.add_argument("--readers", default="wav,tflite,onnx,recipe,calibration,harness")
     ap.add_argument("--sanitize", type=int, default=30)
     ap.add_argument("--keep", default="fuzz_failures")
+    ap.add_argument("--engine", choices=("random", "hypothesis"), default="random",
+                    help="random: seeded PRNG, case i replays with seed i (fast); hypothesis: "
+                         "st.data() choices, as the suite's short run")
+    ap.add_argument("--progress", type=int, default=500)
     args = ap.parse_args(argv)
     work = tg.tmpdir()
     names = args.readers.split(",")
@@ -147,7 +171,8 @@ def main(argv=None) -> int:
     generated: list = []
     for name in names:
         t = time.monotonic()
-        counts, fails = drive(table[name], args.cases, work, Path(args.keep), generated)
+        counts, fails = drive(table[name], args.cases, work, Path(args.keep), generated,
+                              engine=args.engine, progress=args.progress)
         total = sum(counts.values())
         failed += len(fails)
         print(f"{name:12} {total:6d} cases  " + "  ".join(f"{k}: {v}" for k, v in
