@@ -19,7 +19,7 @@ import numpy as np
 from edgekit.errors import EdgekitError, TFLiteFormatError
 from edgekit.firmware_export.flatbuffer import Table, root_table
 from edgekit.firmware_export.graph import DTYPES, Graph, Operator, Tensor
-from edgekit.firmware_export.validate import (TYPE_NAMES, check_arity, check_options,
+from edgekit.firmware_export.validate import (TYPE_NAMES, check_arity, check_io, check_options,
                                               check_quantization, check_shape, check_total_bytes,
                                               type_name, who)
 from edgekit.tflite_ops import BUILTIN_OPS
@@ -196,6 +196,7 @@ def _read(buf: bytes) -> Graph:
     tensors = [_tensor(buf, i, tt, buffers, users.get(i), notes)
                for i, tt in enumerate(tensor_tables)]
     check_total_bytes(sum(t.nbytes for t in tensors))
+    check_io(inputs, outputs, ops, {t.index for t in tensors if t.is_const})
     sig_in, sig_out = _signature(model, n)
     return Graph(tensors=tensors, operators=ops, inputs=inputs, outputs=outputs,
                  description=model.string(3, ""), signature_inputs=sig_in,

@@ -194,3 +194,21 @@ def check_arity(index: int, opcode: str, inputs: list[int], outputs: list[int]) 
     if len(outputs) != 1:
         raise TFLiteFormatError(f"op {index} ({opcode}) has {len(outputs)} outputs "
                                 "(expected 1)")
+
+
+def check_io(inputs: list[int], outputs: list[int], ops: list, constant: set[int]) -> None:
+    """Refuse model inputs that are constants or that no op reads, and model
+    outputs that are constants or that no op writes (the generated entry
+    point copies them to and from the arena)."""
+    read = {t for op in ops for t in op.inputs}
+    written = {t for op in ops for t in op.outputs}
+    for t in inputs:
+        if t in constant:
+            raise TFLiteFormatError(f"model input tensor {t} is a constant (it has data)")
+        if t not in read:
+            raise TFLiteFormatError(f"model input tensor {t} is not read by any op")
+    for t in outputs:
+        if t in constant:
+            raise TFLiteFormatError(f"model output tensor {t} is a constant (it has data)")
+        if t not in written:
+            raise TFLiteFormatError(f"model output tensor {t} is not written by any op")
