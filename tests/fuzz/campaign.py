@@ -60,13 +60,14 @@ def readers(harness_exe=None) -> dict[str, Reader]:
 
 def drive(reader: Reader, cases: int, work: Path, keep: Path | None = None,
           generated: list | None = None, engine: str = "hypothesis",
-          progress: int = 0) -> tuple[Counter, list]:
+          progress: int = 0, first: int = 0) -> tuple[Counter, list]:
     """Run ``cases`` cases of one reader; (counts by outcome, failures).
 
     ``engine``: ``"hypothesis"`` (choices from ``st.data()``) or ``"random"``
     (:class:`~tests.fuzz.targets.RandomDraw`, seeded by the case number: much
     less overhead per case, for the long campaign).  ``progress``: print the
-    counts every that many cases.
+    counts every that many cases.  ``first``: the random engine's first case
+    number (to split one campaign over several processes).
     """
     counts: Counter = Counter()
     failures: list = []
@@ -95,7 +96,7 @@ def drive(reader: Reader, cases: int, work: Path, keep: Path | None = None,
                 f"{k}: {v}" for k, v in sorted(counts.items())), flush=True)
 
     if engine == "random":
-        for i in range(cases):
+        for i in range(first, first + cases):
             one_case(tg.RandomDraw(i))
         return counts, failures
 
@@ -158,6 +159,8 @@ def main(argv=None) -> int:
                     help="random: seeded PRNG, case i replays with seed i (fast); hypothesis: "
                          "st.data() choices, as the suite's short run")
     ap.add_argument("--progress", type=int, default=500)
+    ap.add_argument("--first", type=int, default=0,
+                    help="first case number of the random engine (split a run over processes)")
     args = ap.parse_args(argv)
     work = tg.tmpdir()
     names = args.readers.split(",")
@@ -172,7 +175,7 @@ def main(argv=None) -> int:
     for name in names:
         t = time.monotonic()
         counts, fails = drive(table[name], args.cases, work, Path(args.keep), generated,
-                              engine=args.engine, progress=args.progress)
+                              engine=args.engine, progress=args.progress, first=args.first)
         total = sum(counts.values())
         failed += len(fails)
         print(f"{name:12} {total:6d} cases  " + "  ".join(f"{k}: {v}" for k, v in
