@@ -63,7 +63,8 @@ def who(i: int, name: str, user: str | None) -> str:
 
 def check_shape(i: int, name: str, shape: tuple[int, ...], itemsize: int,
                 user: str | None) -> int:
-    """Refuse negative, zero-sized-in-use and oversized shapes; the element count."""
+    """Refuse negative and oversized shapes, and empty int8/int16 tensors that an
+    op uses; the element count."""
     if any(d < 0 for d in shape):
         raise TFLiteFormatError(
             f"{who(i, name, user)} has a dynamic or negative shape {list(shape)}; "
@@ -83,7 +84,7 @@ def check_shape(i: int, name: str, shape: tuple[int, ...], itemsize: int,
         raise TFLiteFormatError(
             f"{who(i, name, user)} has shape {list(shape)}: {count * itemsize} bytes, "
             f"more than {MAX_TENSOR_BYTES}")
-    if count == 0 and user is not None:
+    if count == 0 and user is not None and itemsize < 4:    # an empty int32 shape/axes is fine
         raise TFLiteFormatError(
             f"{who(i, name, user)} has shape {list(shape)} with no elements")
     return count
