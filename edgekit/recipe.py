@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -102,6 +103,60 @@ def _check_keys(where: str, table, allowed: set) -> None:
                           f"allowed: {', '.join(sorted(allowed))}")
 
 
+def _int(lo=None):
+    def ok(v):
+        return isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo)
+    return ok, "an integer" + (f" >= {lo}" if lo is not None else "")
+
+
+def _num(lo=None, hi=None, open_lo=False):
+    def ok(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return ((lo is None or (v > lo if open_lo else v >= lo)) and (hi is None or v <= hi))
+    where = (f" > {lo}" if open_lo else f" >= {lo}") if lo is not None else ""
+    return ok, "a finite number" + where + (f" and <= {hi}" if hi is not None else "")
+
+
+_STR = (lambda v: isinstance(v, str), "a string")
+_BOOL = (lambda v: isinstance(v, bool), "true or false")
+_TABLE = (lambda v: isinstance(v, dict), "a table")
+_WORDS = (lambda v: isinstance(v, str) or (isinstance(v, list) and bool(v)
+                                           and all(isinstance(w, str) for w in v)),
+          "a string or a non-empty array of strings")
+_FRACTION = _num(0.0, 1.0)
+_COMMON_STEP = {"kind": _STR, "steps": _int(1), "finetune_epochs": _int(0),
+                "final_epochs": _int(0), "learning_rate": _num(0.0, open_lo=True),
+                "batch_size": _int(1), "seed": _int()}
+#: The type (and range) of every value a recipe may give, by table.
+_VALUES = {
+    "recipe": {"name": _STR, "description": _STR},
+    "dataset": {"name": _STR, "path": _STR, "holdout_speaker": _STR,
+                "limit_per_class": _int(1), "words": _WORDS, "silence_fraction": _FRACTION,
+                "unknown_fraction": _FRACTION, "resample": _BOOL, "seed": _int(),
+                "test_fold": _int(1), "val_fold": _int(1), "esc10": _BOOL},
+    "model": {"arch": _STR, "hparams": _TABLE},
+    "train": {"epochs": _int(1), "batch_size": _int(1), "learning_rate": _num(0.0, open_lo=True),
+              "seed": _int(), "warmup_epochs": _int(0)},
+    "quantize": {"activations": _STR, "num_samples": _int(1), "sampling": _STR, "seed": _int(),
+                 "sqnr_threshold_db": _num(), "sqnr_samples": _int(1)},
+    "target": {"name": _STR},
+    "prune": {**_COMMON_STEP, "ratio": _num(0.0, 1.0, open_lo=True), "max_params": _int(1),
+              "criterion": _STR},
+    "prune_unstructured": {**_COMMON_STEP, "sparsity": _num(0.0, 1.0)},
+    "distill": {**_COMMON_STEP, "teacher": _STR, "student": _STR, "epochs": _int(1),
+                "temperature": _num(0.0, open_lo=True), "alpha": _FRACTION, "baseline": _BOOL},
+}
+
+
+def _check_values(where: str, table: dict, spec: dict) -> None:
+    """Raise ConfigError for a value of the wrong type or out of range, repeating it."""
+    for key, (ok, what) in spec.items():
+        if key in table and not ok(table[key]):
+            raise ConfigError(f"recipe: {key} in [{where}] must be {what} "
+                              f"(got {table[key]!r})")
+
+
 def load_recipe(path) -> dict:
     """Read and validate a recipe TOML file (or a dict); returns a plain dict (see module docs)."""
     if isinstance(path, dict):
@@ -118,8 +173,10 @@ def load_recipe(path) -> dict:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"recipe {p} is not valid TOML: {exc}") from None
     _check_keys("recipe", r, _TOP)
+    _check_values("recipe", r, _VALUES["recipe"])
     for key in ("dataset", "model", "train", "quantize", "target"):
         _check_keys(key, r.setdefault(key, {}), _KEYS[key])
+        _check_values(key, r[key], _VALUES[key])
     if not isinstance(r.setdefault("features", {}), dict):
         raise ConfigError("recipe: [features] must be a table")
     from edgekit.data.datasets import check_dataset
@@ -149,6 +206,7 @@ def load_recipe(path) -> dict:
         if not isinstance(s, dict) or s.get("kind") not in STEP_KINDS:
             raise ConfigError(f"recipe: steps[{i}] needs kind = one of {', '.join(STEP_KINDS)}")
         _check_keys(f"steps[{i}] ({s['kind']})", s, _KEYS[s["kind"]])
+        _check_values(f"steps[{i}] ({s['kind']})", s, _VALUES[s["kind"]])
         if s["kind"] == "prune" and ("ratio" in s) == ("max_params" in s):
             raise ConfigError(f"recipe: steps[{i}] (prune) needs exactly one of ratio, "
                               "max_params")

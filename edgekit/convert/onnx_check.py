@@ -285,7 +285,12 @@ def load_calibration(calib, info: OnnxInfo) -> np.ndarray:
             if not pick:
                 raise DataError(f"calibration data {path} holds arrays {keys}; name the one "
                                 f"to use '{info.input_name}' or 'x'")
-            data = data[pick[0]]
+            try:                      # the member is read (and may be damaged) only now
+                data = data[pick[0]]
+            except Exception as e:  # ValueError, zipfile/zlib errors, MemoryError, SyntaxError
+                raise DataError(f"calibration data {path}: array '{pick[0]}' cannot be read: "
+                                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                                ) from None
     else:
         data = calib
     name = str(path) if path else "calibration data"

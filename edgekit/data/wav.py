@@ -190,7 +190,8 @@ def _decode(audio: bytes, code: int, bits: int, channels: int) -> np.ndarray:
     """Turn raw little-endian sample bytes into interleaved float32 in [-1, 1]."""
     if code == _FORMAT_FLOAT:
         dtype = "<f4" if bits == 32 else "<f8"
-        return np.frombuffer(audio, dtype=dtype).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):   # out of range: inf, refused later
+            return np.frombuffer(audio, dtype=dtype).astype(np.float32)
     if bits == 8:
         raw = np.frombuffer(audio, dtype=np.uint8).astype(np.float32)
         return (raw - 128.0) / 128.0

@@ -116,6 +116,9 @@ class Graph:
     fused: dict[int, list[int]] = field(default_factory=dict)
     #: The TFLite opcodes of the file, by op index (empty: ``operators`` are the file's).
     source_opcodes: list[str] = field(default_factory=list)
+    #: What the reader normalized to accept a file TFLM runs (one sentence each;
+    #: see :mod:`edgekit.firmware_export.validate`).
+    normalizations: list[str] = field(default_factory=list)
 
     def state_pairs(self) -> list[tuple[int, int]]:
         """Streaming state: (input tensor, output tensor) pairs.

@@ -30,10 +30,21 @@ def tflite_round(x: float) -> int:
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """Split ``real`` into a Q0.31 multiplier in [2^30, 2^31) and a shift.
 
-    ``real == multiplier * 2**(shift - 31)``, up to rounding.
+    ``real == multiplier * 2**(shift - 31)``, up to rounding.  Like TFLite,
+    a multiplier below 2^-32 is 0.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        ``real`` is not finite, or it needs a left shift beyond 31 bits (the
+        kernels' ``x << shift`` would be undefined): the model's scales are
+        implausible.
     """
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real):
+        raise UnsupportedOpError(f"requantization multiplier {real} is not finite: "
+                                 "the model's quantization scales are unusable")
     q, shift = math.frexp(real)
     q_fixed = tflite_round(q * (1 << 31))
     if q_fixed == (1 << 31):
@@ -43,6 +54,10 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         return 0, 0
     if q_fixed > 2**31 - 1:
         raise UnsupportedOpError(f"multiplier {real} does not fit Q0.31")
+    if shift > 31:
+        raise UnsupportedOpError(
+            f"requantization multiplier {real:g} needs a left shift of {shift} bits (at most "
+            "31): the ratio of the model's quantization scales is implausible")
     return int(q_fixed), int(shift)
 
 

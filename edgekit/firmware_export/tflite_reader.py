@@ -19,6 +19,9 @@ import numpy as np
 from edgekit.errors import EdgekitError, TFLiteFormatError
 from edgekit.firmware_export.flatbuffer import Table, root_table
 from edgekit.firmware_export.graph import DTYPES, Graph, Operator, Tensor
+from edgekit.firmware_export.validate import (TYPE_NAMES, check_arity, check_io, check_options,
+                                              check_quantization, check_shape, check_total_bytes,
+                                              type_name, who)
 from edgekit.tflite_ops import BUILTIN_OPS
 
 
@@ -26,9 +29,8 @@ ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5
 PADDINGS = {0: "SAME", 1: "VALID"}
 
 # A model for a microcontroller: generous bounds that still stop a corrupt
-# file from making us allocate or loop without end.
+# file from making us allocate or loop without end (sizes: see validate.py).
 MAX_RANK = 8
-MAX_TENSOR_ELEMENTS = 1 << 28
 
 
 def _act(t: Table, i: int) -> str:
@@ -160,11 +162,8 @@ def _read(buf: bytes) -> Graph:
         raise TFLiteFormatError("model has no subgraph")
     buffers = model.tables(4, "buffers")
     sg = subgraphs[0]
-
-    tensors = []
-    for i, tt in enumerate(sg.tables(0, "tensors")):
-        tensors.append(_tensor(buf, i, tt, buffers))
-    n = len(tensors)
+    tensor_tables = sg.tables(0, "tensors")
+    n = len(tensor_tables)
 
     def idx_list(vec, what, allow_optional=False):
         if vec is None:
@@ -186,17 +185,30 @@ def _read(buf: bytes) -> Graph:
         name, ver = opcodes[oi]
         opt_type = ot.scalar(3, "u8", 0)
         opt = ot.table(4, f"operator {i} options") if opt_type else None
-        ops.append(Operator(
-            index=i, opcode=name,
-            inputs=idx_list(ot.vector(1, "i32"), f"operator {i} ({name}) inputs", True),
-            outputs=idx_list(ot.vector(2, "i32"), f"operator {i} ({name}) outputs"),
-            options=_options(name, opt), version=int(ver)))
+        options = _options(name, opt)
+        check_options(i, name, options, table_missing=opt is None)
+        op_in = idx_list(ot.vector(1, "i32"), f"operator {i} ({name}) inputs", True)
+        op_out = idx_list(ot.vector(2, "i32"), f"operator {i} ({name}) outputs")
+        check_arity(i, name, op_in, op_out)
+        ops.append(Operator(index=i, opcode=name, inputs=op_in, outputs=op_out,
+                            options=options, version=int(ver)))
     if len(subgraphs) > 1 and any(op.opcode in ("CALL_ONCE", "IF", "WHILE") for op in ops):
         raise TFLiteFormatError("models with control flow (several subgraphs) are not supported")
+    users: dict[int, str] = {}
+    for op in ops:
+        for t in [*op.inputs, *op.outputs]:
+            users.setdefault(t, f"op {op.index} ({op.opcode})")
+    for t in [*inputs, *outputs]:
+        users.setdefault(t, "the model's inputs/outputs")
+    notes: list[str] = []
+    tensors = [_tensor(buf, i, tt, buffers, users.get(i), notes)
+               for i, tt in enumerate(tensor_tables)]
+    check_total_bytes(sum(t.nbytes for t in tensors))
+    check_io(inputs, outputs, ops, {t.index for t in tensors if t.is_const})
     sig_in, sig_out = _signature(model, n)
     return Graph(tensors=tensors, operators=ops, inputs=inputs, outputs=outputs,
                  description=model.string(3, ""), signature_inputs=sig_in,
-                 signature_outputs=sig_out)
+                 signature_outputs=sig_out, normalizations=notes)
 
 
 def _signature(model: Table, n: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -216,28 +228,25 @@ def _signature(model: Table, n: int) -> tuple[dict[str, int], dict[str, int]]:
     return out[0], out[1]
 
 
-def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table]) -> Tensor:
+def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table], user: str | None,
+            notes: list[str]) -> Tensor:
+    name = t.string(3, f"tensor_{i}")
     shape_v = t.vector(0, "i32")
     shape = tuple(int(d) for d in shape_v) if shape_v is not None else ()
     if len(shape) > MAX_RANK:
-        raise TFLiteFormatError(f"tensor {i} has rank {len(shape)} (at most {MAX_RANK})")
-    if any(d < 0 for d in shape):
-        raise TFLiteFormatError(
-            f"tensor {i} has a dynamic or negative shape {list(shape)}; export with static shapes")
-    count = 1
-    for d in shape:
-        count *= d
-    if count > MAX_TENSOR_ELEMENTS:
-        raise TFLiteFormatError(f"tensor {i} has {count} elements: implausibly large")
+        raise TFLiteFormatError(f"{who(i, name, user)} has rank {len(shape)} (at most {MAX_RANK})")
     tcode = t.scalar(1, "i8", 0)
     if tcode not in DTYPES:
-        raise TFLiteFormatError(f"tensor {i} has unsupported type code {tcode}")
+        raise TFLiteFormatError(
+            f"{who(i, name, user)} is {type_name(tcode)}: edgekit reads tensors of type "
+            + ", ".join(TYPE_NAMES[c] for c in sorted(DTYPES)))
     dtype, np_dtype = DTYPES[tcode]
-    name = t.string(3, f"tensor_{i}")
+    itemsize = np.dtype(np_dtype).itemsize
+    count = check_shape(i, name, shape, itemsize, user)
     bi = t.scalar(2, "u32", 0)
     if bi >= max(len(buffers), 1) and bi != 0:
         raise TFLiteFormatError(
-            f"tensor {i} ({name}) uses buffer {bi}, but there are {len(buffers)} buffers")
+            f"{who(i, name, user)} uses buffer {bi}, but there are {len(buffers)} buffers")
     data = None
     if bi and bi < len(buffers):
         b = buffers[bi]
@@ -249,10 +258,9 @@ def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table]) -> Tensor:
                 raise TFLiteFormatError(f"buffer {bi} lies beyond the end of the file")
             raw = buf[off:off + size]
         if raw:
-            itemsize = np.dtype(np_dtype).itemsize
             if len(raw) != count * itemsize:
                 raise TFLiteFormatError(
-                    f"tensor {i} ({name}): buffer {bi} holds {len(raw)} bytes, but shape "
+                    f"{who(i, name, user)}: buffer {bi} holds {len(raw)} bytes, but shape "
                     f"{list(shape)} of {dtype} needs {count * itemsize}")
             data = np.frombuffer(raw, dtype=np.dtype(np_dtype).newbyteorder("<")).astype(
                 np_dtype).reshape(shape)
@@ -265,14 +273,7 @@ def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table]) -> Tensor:
         z = q.vector(3, "i64")
         scale = s if s is not None else scale
         zp = z if z is not None else zp
-        qdim = int(q.scalar(6, "i32", 0))
-        if len(scale) and len(zp) and len(scale) != len(zp):
-            raise TFLiteFormatError(
-                f"tensor {i} ({name}) has {len(scale)} scales but {len(zp)} zero points")
-        if len(scale) > 1 and not (0 <= qdim < max(len(shape), 1) and shape
-                                   and shape[qdim] == len(scale)):
-            raise TFLiteFormatError(
-                f"tensor {i} ({name}): {len(scale)} per-channel scales do not match dimension "
-                f"{qdim} of shape {list(shape)}")
+        qdim = check_quantization(i, name, shape, dtype, scale, zp, int(q.scalar(6, "i32", 0)),
+                                  user, notes)
     return Tensor(index=i, name=name, shape=shape, dtype=dtype, data=data, scale=scale,
                   zero_point=zp, quantized_dimension=qdim, is_variable=bool(t.scalar(5, "u8", 0)))

@@ -138,6 +138,10 @@ def _export_run(art: Artifacts) -> None:
         params, macs = _graph_counts(graph)
         rep.model = {"source": str(art.spec.model), "params": params, "macs": macs}
     rep.model["ops"] = graph.op_counts()
+    if graph.normalizations:
+        rep.model["normalizations"] = list(graph.normalizations)
+        for note in graph.normalizations:
+            art.progress.info(f"normalized: {note}")
     (art.work / "memory_plan.json").write_text(json.dumps(plan.to_dict(), indent=1))
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from edgekit.errors import EdgekitError, TFLiteFormatError, UnsupportedOpError
-from edgekit.firmware_export import generate, lower_graph, read_tflite
+from edgekit.firmware_export import lower_graph, read_tflite
 from tests.conftest import MLPERF_MODELS
 
 
@@ -103,30 +101,5 @@ def test_float_model_is_rejected_naming_the_tensor(mlperf_dir):
         lower_graph(g)
 
 
-_SEEDS = {}
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_fuzz_reader_and_codegen_raise_only_edgekit_errors(mlperf_dir, tmp_path_factory, data):
-    name = data.draw(st.sampled_from(["kws_ref_model", "ad01_int8", "str_ww_ref_model"]))
-    if name not in _SEEDS:
-        _SEEDS[name] = (mlperf_dir / f"{name}.tflite").read_bytes()
-    buf = bytearray(_SEEDS[name])
-    n_mut = data.draw(st.integers(1, 8))
-    for _ in range(n_mut):
-        kind = data.draw(st.sampled_from(["byte", "word", "cut"]))
-        pos = data.draw(st.integers(0, len(buf) - 1))
-        if kind == "byte":
-            buf[pos] = data.draw(st.integers(0, 255))
-        elif kind == "word" and pos + 4 <= len(buf):
-            buf[pos:pos + 4] = data.draw(st.integers(0, 2**32 - 1)).to_bytes(4, "little")
-        elif kind == "cut":
-            del buf[pos:]
-            if not buf:
-                buf = bytearray(b"\0")
-    try:
-        g = read_tflite(bytes(buf))
-        generate(g, tmp_path_factory.mktemp("fuzz"))
-    except EdgekitError:
-        pass
+# The fuzzing of the reader and code generator: tests/fuzz/ (structure-aware mutations,
+# the short run in the suite, the long campaign in tests/fuzz/campaign.py).
