@@ -198,10 +198,12 @@ def _prune(art: Artifacts, s: dict) -> dict:
                 final_epochs=int(s.get("final_epochs", 0)),
                 learning_rate=float(s.get("learning_rate", 1e-3)),
                 batch_size=int(s.get("batch_size", cfg["batch_size"])),
-                seed=int(s.get("seed", cfg["seed"])))
+                seed=int(s.get("seed", cfg["seed"])),
+                kinds=tuple(s.get("kinds", ("heads", "order", "memory_d", "channels"))))
     art.model = res.model
     return _measure_row(art, "prune", {
         "params_before": res.params_before, "criterion": s.get("criterion", "l2"),
+        "pruned": res.pruned,
         "target": {"ratio": s["ratio"]} if "ratio" in s else {"max_params": s["max_params"]},
         "channels": {k: list(v) for k, v in res.channels.items()},
         "schedule": res.schedule, "seconds": res.seconds})
