@@ -32,6 +32,7 @@ training, the compression steps and the quantization::
     [[steps]]                     # run in order on the current model
     kind = "prune"                # structured pruning: channels, attention heads, LMU order
     # kinds = ["heads", "order", "memory_d", "channels"]   # what may shrink (default: all)
+    # device = true               # every row: firmware flash / RAM / QEMU instructions
     ratio = 0.5                   # or max_params = 12000
     steps = 3
     finetune_epochs = 2
@@ -86,11 +87,11 @@ _KEYS = {
                  "sqnr_samples"},
     "target": {"name"},
     "prune": {"kind", "ratio", "max_params", "criterion", "steps", "finetune_epochs",
-              "final_epochs", "learning_rate", "batch_size", "seed", "kinds"},
+              "final_epochs", "learning_rate", "batch_size", "seed", "kinds", "device"},
     "prune_unstructured": {"kind", "sparsity", "steps", "finetune_epochs", "learning_rate",
-                           "batch_size", "seed"},
+                           "batch_size", "seed", "device"},
     "distill": {"kind", "teacher", "student", "epochs", "temperature", "alpha",
-                "learning_rate", "batch_size", "seed", "baseline"},
+                "learning_rate", "batch_size", "seed", "baseline", "device"},
 }
 
 
