@@ -14,7 +14,7 @@ the generated C shrink:
   value-to-output path (the attention weights of a row sum to 1, so the
   head's contribution to the output is bounded by this product times the
   input's norm).  A head whose output slice is zero scores 0 and removing
-  it leaves the outputs unchanged (``tests/test_compress_layer_prune.py``).
+  it leaves the outputs unchanged (``tests/compress/test_layer_prune.py``).
 * **LMU order** of :class:`edgekit.models.lmu.LMU`: the continuous Legendre
   delay system of order ``q'`` is exactly the leading ``q' x q'`` block of
   order ``q``'s ``A`` and the first ``q'`` entries of ``B``
