@@ -266,6 +266,12 @@ def prune_model_to_budget(model, *, max_params: int | None = None, ratio: float 
         raise ConfigError(f"max_params must be > 0 (got {max_params})")
     max_params = int(max_params)
     use_ch = "channels" in kinds
+    knobs = {k for sz in internal_sizes(model).values() for k in sz} & \
+        {"heads", "order", "memory_d"} & set(kinds)
+    if use_ch and not knobs:            # plain channel pruning (DS-CNN...)
+        new, info = prune_to_budget(model, max_params=max_params, criterion=criterion)
+        return new, {**info, "pruned": ["channels"] if any(
+            a < b for b, a in info["channels"].values()) else []}
     grid = [round(1.0 - 0.05 * i, 2) for i in range(20)]      # 1.0 .. 0.05
     cache = {}
 
