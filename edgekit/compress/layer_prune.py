@@ -64,7 +64,7 @@ def _norm(w, axis, criterion):
 
 
 def internal_sizes(model) -> dict:
-    """Prunable sizes inside custom layers: ``{layer: {"heads": H} or {"order": q, "memory_d": m}}``."""
+    """Prunable sizes inside custom layers: ``{layer: {"heads": H}}`` or ``{"order", "memory_d"}``."""
     out = {}
     for layer in model.layers:
         cls = type(layer).__name__
