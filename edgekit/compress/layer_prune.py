@@ -64,7 +64,10 @@ def _norm(w, axis, criterion):
 
 
 def internal_sizes(model) -> dict:
-    """Prunable sizes inside custom layers: ``{layer: {"heads": H}}`` or ``{"order", "memory_d"}``."""
+    """Prunable sizes inside custom layers.
+
+    ``{layer name: {"heads": H}}`` for attention, ``{"order": q, "memory_d": m}`` for an LMU.
+    """
     out = {}
     for layer in model.layers:
         cls = type(layer).__name__
