@@ -236,16 +236,20 @@ def _hparams(items, hint: str = "--hparam") -> dict:
 @click.option("--unstructured", is_flag=True,
               help="Magnitude pruning of single weights (does not shrink int8 flash).")
 @click.option("--sparsity", type=float, default=0.5, show_default=True)
+@click.option("--kinds", multiple=True,
+              type=click.Choice(["heads", "order", "memory_d", "channels"]),
+              help="What may shrink (repeatable; default: all): attention heads, LMU order, "
+                   "LMU memory channels, channels/units.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def prune(model, out, data, max_params, ratio, criterion, steps, finetune_epochs, final_epochs,
-          unstructured, sparsity, seed) -> None:
+          unstructured, sparsity, kinds, seed) -> None:
     """Structured pruning of a trained Keras MODEL on FSDD; before/after table."""
     from edgekit.compress.api import prune_file  # noqa: PLC0415
 
     res = prune_file(model, out=out, data=data, max_params=max_params, ratio=ratio,
                      criterion=criterion, steps=steps, finetune_epochs=finetune_epochs,
                      final_epochs=final_epochs, unstructured=unstructured, sparsity=sparsity,
-                     seed=seed)
+                     seed=seed, kinds=kinds or ("heads", "order", "memory_d", "channels"))
     click.echo(res.table)
     click.echo(f"wrote {res.out_dir}/model.keras, prune.json, prune.md")
 

@@ -30,7 +30,9 @@ training, the compression steps and the quantization::
     #                             #   keys: edgekit.data.augment.AugmentConfig
 
     [[steps]]                     # run in order on the current model
-    kind = "prune"                # structured channel pruning
+    kind = "prune"                # structured pruning: channels, attention heads, LMU order
+    # kinds = ["heads", "order", "memory_d", "channels"]   # what may shrink (default: all)
+    # device = true               # every row: firmware flash / RAM / QEMU instructions
     ratio = 0.5                   # or max_params = 12000
     steps = 3
     finetune_epochs = 2
@@ -86,11 +88,11 @@ _KEYS = {
                  "sqnr_samples"},
     "target": {"name"},
     "prune": {"kind", "ratio", "max_params", "criterion", "steps", "finetune_epochs",
-              "final_epochs", "learning_rate", "batch_size", "seed"},
+              "final_epochs", "learning_rate", "batch_size", "seed", "kinds", "device"},
     "prune_unstructured": {"kind", "sparsity", "steps", "finetune_epochs", "learning_rate",
-                           "batch_size", "seed"},
+                           "batch_size", "seed", "device"},
     "distill": {"kind", "teacher", "student", "epochs", "temperature", "alpha",
-                "learning_rate", "batch_size", "seed", "baseline"},
+                "learning_rate", "batch_size", "seed", "baseline", "device"},
 }
 
 
@@ -210,6 +212,13 @@ def load_recipe(path) -> dict:
         if s["kind"] == "prune" and ("ratio" in s) == ("max_params" in s):
             raise ConfigError(f"recipe: steps[{i}] (prune) needs exactly one of ratio, "
                               "max_params")
+        if s["kind"] == "prune" and "kinds" in s:
+            from edgekit.compress.layer_prune import KINDS  # noqa: PLC0415
+
+            kinds = s["kinds"]
+            if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
+                raise ConfigError(f"recipe: steps[{i}] (prune) kinds must be a non-empty list "
+                                  f"of {', '.join(KINDS)} (got {kinds!r})")
     if "augment" in r["train"]:
         from edgekit.data.augment import parse_augment  # noqa: PLC0415
 

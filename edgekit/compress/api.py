@@ -78,8 +78,8 @@ def _write(out, model, ds, name: str, report: dict, table: str) -> Path:
 def prune_file(model, *, out, data=None, max_params: int | None = None,
                ratio: float | None = None, criterion: str = "l2", steps: int = 3,
                finetune_epochs: int = 2, final_epochs: int = 0, unstructured: bool = False,
-               sparsity: float = 0.5, learning_rate: float = 1e-3, seed: int = 0
-               ) -> CompressResult:
+               sparsity: float = 0.5, learning_rate: float = 1e-3, seed: int = 0,
+               kinds=("heads", "order", "memory_d", "channels")) -> CompressResult:
     """Prune a trained Keras model on FSDD; see the module docs and :mod:`edgekit.compress.prune`."""
     from edgekit.compress.measure import measure, nonzero_per_tensor
     from edgekit.compress.prune import prune, prune_unstructured
@@ -104,10 +104,11 @@ def prune_file(model, *, out, data=None, max_params: int | None = None,
     else:
         res = prune(m0, ds.x_train, ds.y_train, max_params=max_params, ratio=ratio,
                     criterion=criterion, steps=steps, finetune_epochs=finetune_epochs,
-                    final_epochs=final_epochs, learning_rate=learning_rate, seed=seed)
+                    final_epochs=final_epochs, learning_rate=learning_rate, seed=seed,
+                    kinds=kinds)
         after = measure(res.model, ds.x_train, ds.x_test, ds.y_test)
         after.pop("_tflite")
-        extra = {"kind": "structured", "criterion": criterion,
+        extra = {"kind": "structured", "criterion": criterion, "pruned": res.pruned,
                  "channels": {k: list(v) for k, v in res.channels.items()},
                  "schedule": res.schedule, "seconds": res.seconds}
     rows = [{"step": "before", **before}, {"step": "after", **after}]

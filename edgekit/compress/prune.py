@@ -1,6 +1,7 @@
 """Gradual structured pruning and unstructured magnitude pruning.
 
-:func:`prune` removes whole channels in ``steps`` rounds, fine-tuning after
+:func:`prune` removes whole channels, attention heads and LMU memory
+coefficients / channels (:mod:`edgekit.compress.layer_prune`) in ``steps`` rounds, fine-tuning after
 each; the parameter count follows the cubic schedule of Zhu & Gupta (2017),
 ``P_k = P_target + (P_0 - P_target) * (1 - k / steps)^3``, so most channels
 go early when the network can still recover.
@@ -28,6 +29,7 @@ class PruneResult:
     model: object
     schedule: list = field(default_factory=list)   # one dict per round
     channels: dict = field(default_factory=dict)    # layer -> (before, after)
+    pruned: list = field(default_factory=list)      # what shrank: heads, order, memory_d, channels
     params_before: int = 0
     params_after: int = 0
     seconds: float = 0.0
@@ -36,7 +38,8 @@ class PruneResult:
 def prune(model, x, y, *, max_params: int | None = None, ratio: float | None = None,
           criterion: str = "l2", steps: int = 3, finetune_epochs: int = 2,
           final_epochs: int = 0, learning_rate: float = 1e-3, batch_size: int = 64,
-          seed: int = 0, x_val=None, y_val=None, verbose: int = 0) -> PruneResult:
+          seed: int = 0, x_val=None, y_val=None, verbose: int = 0,
+          kinds=("heads", "order", "memory_d", "channels")) -> PruneResult:
     """Structured pruning to a parameter budget with gradual fine-tuning.
 
     Parameters
@@ -58,11 +61,16 @@ def prune(model, x, y, *, max_params: int | None = None, ratio: float | None = N
         Extra fine-tuning epochs after the last round.
     x_val, y_val : numpy.ndarray, optional
         Evaluated after each round (reported, never used for decisions).
+    kinds : sequence of str
+        What may be removed: attention ``"heads"``, LMU ``"order"`` and
+        ``"memory_d"``, and ``"channels"`` (Conv/Dense/LMU units); see
+        :func:`edgekit.compress.layer_prune.prune_model_to_budget`.
     """
     import time
 
     from edgekit.compress.fit import accuracy, fit
-    from edgekit.compress.structured import count_params, prune_to_budget
+    from edgekit.compress.layer_prune import prune_model_to_budget
+    from edgekit.compress.structured import count_params
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be >= 1 (got {steps})")
@@ -84,11 +92,13 @@ def prune(model, x, y, *, max_params: int | None = None, ratio: float | None = N
 
     current = clone_with_weights(model)
     channels: dict = {}
+    pruned: set = set()
     schedule = []
     for k in range(1, steps + 1):
         budget = int(target + (p0 - target) * (1 - k / steps) ** 3) if k < steps else target
-        current, info = prune_to_budget(current, max_params=max(budget, target),
-                                        criterion=criterion)
+        current, info = prune_model_to_budget(current, max_params=max(budget, target),
+                                              criterion=criterion, kinds=kinds)
+        pruned.update(info["pruned"])
         for name, (before, after) in info["channels"].items():
             channels[name] = (channels.get(name, (before, None))[0], after)
         epochs = finetune_epochs + (final_epochs if k == steps else 0)
@@ -101,7 +111,8 @@ def prune(model, x, y, *, max_params: int | None = None, ratio: float | None = N
         if x_val is not None:
             row["val_accuracy"] = round(accuracy(current, x_val, y_val), 4)
         schedule.append(row)
-    return PruneResult(model=current, schedule=schedule, channels=channels, params_before=p0,
+    return PruneResult(model=current, schedule=schedule, channels=channels,
+                       pruned=sorted(pruned), params_before=p0,
                        params_after=count_params(current),
                        seconds=round(time.perf_counter() - start, 1))
 

@@ -1,6 +1,7 @@
 """Structured (channel) pruning of Keras functional models.
 
-Whole output channels of ``Conv2D`` layers and whole units of ``Dense``
+Whole output channels of ``Conv2D``/``Conv1D`` layers, whole units of
+``Dense`` layers and the hidden units of :class:`edgekit.models.lmu.LMU`
 layers are removed, together with everything that depends on them: the
 matching input slices of the layers that consume them, the channels of the
 ``DepthwiseConv2D`` and ``BatchNormalization`` layers in between, and the
@@ -33,12 +34,14 @@ import numpy as np
 
 from edgekit.errors import ConfigError, ModelError
 
-__all__ = ["ChannelGroups", "analyse", "prune_channels", "prune_to_budget", "count_params"]
+__all__ = ["ChannelGroups", "analyse", "prune_channels", "prune_to_budget", "count_params",
+           "params_at_ratio"]
 
 _PASS = {"BatchNormalization", "ReLU", "Activation", "Dropout", "AveragePooling2D",
          "MaxPooling2D", "AveragePooling1D", "MaxPooling1D", "LeakyReLU", "ELU",
          "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
-         "GlobalMaxPooling1D", "SpatialDropout2D", "GaussianNoise", "Identity", "ZeroPadding2D"}
+         "GlobalMaxPooling1D", "SpatialDropout2D", "GaussianNoise", "Identity", "ZeroPadding2D",
+         "ZeroPadding1D", "LIF"}
 _JOIN = {"Add", "Subtract", "Multiply", "Maximum", "Minimum", "Average"}
 
 
@@ -130,15 +133,30 @@ def analyse(model) -> ChannelGroups:
         outs = _tensors(layer.output)
         in_g = [group_of(t) for t in ins]
         nw = len(layer.get_weights())
-        if cls == "Conv2D" and int(getattr(layer, "groups", 1) or 1) == 1 and len(outs) == 1:
+        if cls in ("Conv2D", "Conv1D") and int(getattr(layer, "groups", 1) or 1) == 1 \
+                and len(outs) == 1:
             g = new_group(layer.filters)
             tgroup[id(outs[0])] = g
-            raw_slices.append((layer.name, 0, 2, in_g[0]))
-            raw_slices.append((layer.name, 0, 3, g))
+            ax = 3 if cls == "Conv2D" else 2        # kernel (..., in, out)
+            raw_slices.append((layer.name, 0, ax - 1, in_g[0]))
+            raw_slices.append((layer.name, 0, ax, g))
             if layer.use_bias:
                 raw_slices.append((layer.name, 1, 0, g))
-            raw_prod.append((g, layer.name, 0, 3))
+            raw_prod.append((g, layer.name, 0, ax))
             raw_width.append((layer.name, "filters", g))
+        elif cls == "LMU" and len(ins) == 1:
+            # edgekit.models.lmu.LMU: weights w_u, b_u, w_m, [w_x], b; hidden units are
+            # channels (w_m / w_x columns, b), the input is read by w_u and w_x rows.
+            g = new_group(layer.units)
+            tgroup[id(outs[0])] = g
+            raw_slices.append((layer.name, 0, 0, in_g[0]))
+            raw_slices.append((layer.name, 2, 1, g))
+            if layer.use_input_skip:
+                raw_slices.append((layer.name, 3, 0, in_g[0]))
+                raw_slices.append((layer.name, 3, 1, g))
+            raw_slices.append((layer.name, nw - 1, 0, g))
+            raw_prod.append((g, layer.name, 2, 1))
+            raw_width.append((layer.name, "units", g))
         elif cls == "Dense" and len(ins) == 1:      # acts on the last axis (any rank)
             g = new_group(layer.units)
             tgroup[id(outs[0])] = g
@@ -224,6 +242,11 @@ def importance(model, groups: ChannelGroups, criterion: str = "l2") -> dict:
 def _kept_sizes(groups: ChannelGroups, ratio: float) -> dict:
     return {g: (n if g in groups.frozen else max(1, int(round(ratio * n))))
             for g, n in groups.size.items()}
+
+
+def params_at_ratio(model, groups: ChannelGroups, ratio: float) -> int:
+    """Parameter count of ``model`` once every prunable group keeps ``ratio`` of its channels."""
+    return _params_after(model, groups, _kept_sizes(groups, ratio))
 
 
 def _params_after(model, groups: ChannelGroups, sizes: dict) -> int:

@@ -21,7 +21,10 @@ def _measure_row(art: Artifacts, step: str, extra: dict | None = None, tflite=No
                  model=None) -> dict:
     """One row of the compression table for ``model`` (default: the current one).
 
-    Params, MACs, int8 weight bytes, float and int8 test accuracy.
+    Params, MACs, int8 weight bytes, float and int8 test accuracy; with
+    ``device = true`` in any step of the recipe, also the firmware's flash,
+    RAM and instructions per inference in QEMU (``device``, every row but
+    the distillation baseline).
     """
     from edgekit.compress.measure import measure  # noqa: PLC0415
     from edgekit.recipe import quantize_config  # noqa: PLC0415
@@ -31,7 +34,15 @@ def _measure_row(art: Artifacts, step: str, extra: dict | None = None, tflite=No
     m = measure(art.model if model is None else model, ds.x_train, ds.x_test, ds.y_test,
                 num_samples=q["num_samples"], seed=q["seed"], tflite=tflite,
                 input_range=ds.feature_config.input_range)
-    m.pop("_tflite")
+    tflite = m.pop("_tflite")
+    if step != "baseline" and any(s.get("device") for s in art.spec.recipe.get("steps", [])):
+        from edgekit.compress.device import device_cost  # noqa: PLC0415
+
+        tgt = art.target.name if art.target is not None else "cortex-m4"
+        m["device"] = device_cost(tflite, tgt)
+        art.progress.info(f"{step}: {m['device']['flash_bytes']:,} B flash, "
+                          f"{m['device']['instructions']:,} instructions per inference "
+                          f"({tgt}, QEMU)")
     return {"step": step, **m, **(extra or {})}
 
 
@@ -198,10 +209,12 @@ def _prune(art: Artifacts, s: dict) -> dict:
                 final_epochs=int(s.get("final_epochs", 0)),
                 learning_rate=float(s.get("learning_rate", 1e-3)),
                 batch_size=int(s.get("batch_size", cfg["batch_size"])),
-                seed=int(s.get("seed", cfg["seed"])))
+                seed=int(s.get("seed", cfg["seed"])),
+                kinds=tuple(s.get("kinds", ("heads", "order", "memory_d", "channels"))))
     art.model = res.model
     return _measure_row(art, "prune", {
         "params_before": res.params_before, "criterion": s.get("criterion", "l2"),
+        "pruned": res.pruned,
         "target": {"ratio": s["ratio"]} if "ratio" in s else {"max_params": s["max_params"]},
         "channels": {k: list(v) for k, v in res.channels.items()},
         "schedule": res.schedule, "seconds": res.seconds})

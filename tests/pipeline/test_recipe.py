@@ -24,7 +24,18 @@ RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_shipped_recipes_parse(path):
     r = load_recipe(path)
-    assert r["dataset"]["name"] == "fsdd" and r["model"]["arch"] == "dscnn"
+    arch = {"tiny_transformer-prune": "tiny_transformer", "lmuformer-prune": "lmuformer",
+            "spiking_lmuformer-prune": "spiking_lmuformer"}.get(path.stem, "dscnn")
+    assert r["dataset"]["name"] == "fsdd" and r["model"]["arch"] == arch
+
+
+@pytest.mark.parametrize("arch,kinds", [("tiny_transformer", ["heads", "channels"]),
+                                        ("lmuformer", ["order", "memory_d", "channels"]),
+                                        ("spiking_lmuformer", ["order", "memory_d", "channels"])])
+def test_architecture_prune_recipes_remove_40_percent(arch, kinds):
+    r = load_recipe(ROOT / "recipes" / f"{arch}-prune.toml")
+    prune = r["steps"][0]
+    assert prune["kind"] == "prune" and prune["ratio"] <= 0.6 and prune["kinds"] == kinds
 
 
 def test_prune_distill_recipe_content():
@@ -40,6 +51,7 @@ def test_prune_distill_recipe_content():
     ('[[steps]]\nkind = "shrink"', "kind = one of"),
     ('[[steps]]\nkind = "prune"\nratio = 0.5\nmax_params = 10', "exactly one"),
     ('[[steps]]\nkind = "prune"\nratio = 0.5\nepochs = 3', "unknown key"),
+    ('[[steps]]\nkind = "prune"\nratio = 0.5\nkinds = ["layers"]', "kinds must be"),
     ('[quantize]\nactivations = "int4"', "int8' or 'int16"),
     ('[dataset]\nname = "speechcommands"', "unknown dataset"),
     ('name = "x', "not valid TOML"),
