@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from edgekit.errors import ConfigError
 from edgekit.models import checks
 
-__all__ = ["build_dscnn"]
+__all__ = ["INPUT_NORMS", "build_dscnn"]
+
+#: Values of :func:`build_dscnn`'s ``input_norm``.
+INPUT_NORMS = ("none", "time_mean")
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -45,6 +48,7 @@ def build_dscnn(
     first_padding: str = "valid",
     weight_decay: float = 0.0,
     bn_momentum: float = 0.9,
+    input_norm: str = "none",
     name: str = "dscnn",
 ):
     """Build a depthwise-separable CNN for keyword spotting.
@@ -52,7 +56,8 @@ def build_dscnn(
     The layout follows the DS-CNN of Zhang et al. as used by the MLPerf Tiny
     keyword-spotting benchmark::
 
-        Input (frames, mels) -> Reshape (frames, mels, 1)
+        Input (frames, mels) [-> minus its per-mel mean over frames]
+        -> Reshape (frames, mels, 1)
         Conv2D(width, first_kernel, first_stride) -> BN -> ReLU
         num_blocks x [DepthwiseConv2D 3x3 -> BN -> ReLU
                       -> Conv2D 1x1 (width) -> BN -> ReLU]
@@ -95,6 +100,12 @@ def build_dscnn(
         needs several hundred steps to forget its initial values, which
         matters for short trainings on un-normalised log-mels (mean around
         -9), so the default here is 0.9.
+    input_norm : {"none", "time_mean"}
+        ``"time_mean"`` subtracts from every mel channel its mean over the
+        input's frames (per-utterance cepstral-mean-style normalisation,
+        which removes a constant gain and the speaker's / microphone's
+        long-term spectral tilt from the log features).  It converts to int8
+        ``MEAN`` (over the frames, kept dims) and a broadcasting ``SUB``.
     name : str
         Name of the Keras model.
 
@@ -135,6 +146,9 @@ def build_dscnn(
     if float(weight_decay) < 0.0:
         raise ConfigError(f"weight_decay must be >= 0 (got {weight_decay})")
     checks.bn_momentum(bn_momentum)
+    if input_norm not in INPUT_NORMS:
+        raise ConfigError(f"input_norm must be one of {', '.join(INPUT_NORMS)} "
+                          f"(got {input_norm!r})")
     if first_padding not in ("valid", "same"):
         raise ConfigError(f"first_padding must be 'valid' or 'same' (got {first_padding!r})")
     kernel = _pair(first_kernel, "first_kernel")
@@ -150,7 +164,11 @@ def build_dscnn(
     reg = keras.regularizers.L2(weight_decay) if weight_decay > 0 else None
 
     inputs = keras.Input(shape=(frames, mels), name="logmel")
-    x = layers.Reshape((frames, mels, 1), name="add_channel")(inputs)
+    x = inputs
+    if input_norm == "time_mean":
+        mean = layers.GlobalAveragePooling1D(keepdims=True, name="time_mean")(x)
+        x = layers.Subtract(name="minus_time_mean")([x, mean])
+    x = layers.Reshape((frames, mels, 1), name="add_channel")(x)
     x = layers.Conv2D(
         width,
         kernel,

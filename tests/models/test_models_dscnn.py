@@ -132,3 +132,50 @@ def test_importing_models_does_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- input_norm="time_mean"
+
+def test_time_mean_norm_subtracts_each_channels_mean_over_frames():
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    model = build_dscnn(**{**TINY, "input_norm": "time_mean"})
+    x = np.random.default_rng(0).uniform(0, 15, (3, 16, 8)).astype(np.float32)
+    inner = keras.Model(model.input, model.get_layer("minus_time_mean").output)
+    np.testing.assert_allclose(inner.predict(x, verbose=0), x - x.mean(axis=1, keepdims=True),
+                               atol=1e-5)
+    # A gain (a constant added to the log features) and a per-channel tilt do not change the output.
+    tilt = np.linspace(-2, 3, 8, dtype=np.float32)
+    np.testing.assert_allclose(model.predict(x + 2.5 + tilt, verbose=0),
+                               model.predict(x, verbose=0), atol=1e-5)
+    plain = build_dscnn(**TINY)
+    assert count_params(model) == count_params(plain)
+    assert count_macs(model) == count_macs(plain)
+
+
+def test_bad_input_norm_is_config_error():
+    with pytest.raises(ConfigError, match=r"input_norm must be one of none, time_mean \(got 'cmn'\)"):
+        build_dscnn(**{**TINY, "input_norm": "cmn"})
+
+
+def test_time_mean_norm_converts_to_mean_and_sub_bit_exact_with_tflite_micro():
+    import keras
+    import numpy as np
+
+    from edgekit.firmware_export import read_tflite
+    from edgekit.quantize.int8 import quantize_int8
+    from edgekit.reference import run_tflm
+    from tests.kernel_harness import random_inputs, run_generated_host
+
+    keras.utils.set_random_seed(0)
+    model = build_dscnn(**{**TINY, "input_norm": "time_mean"})
+    rep = np.random.default_rng(1).uniform(0, 15, (16, 16, 8)).astype(np.float32)
+    tflite = quantize_int8(model, rep, num_samples=16)
+    ops = [op.opcode for op in read_tflite(tflite).operators]
+    assert ops[:2] == ["MEAN", "SUB"], ops
+    xs = random_inputs(tflite, 6, seed=3)
+    ref = np.asarray(run_tflm(tflite, xs))
+    got = run_generated_host(tflite, xs)
+    assert np.array_equal(got, ref.reshape(got.shape))
