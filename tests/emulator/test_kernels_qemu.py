@@ -133,11 +133,14 @@ SIX_CASES = [
     (112, 6, 6, 4, (3, 3), 1, "same", 6, (1e-6,)),
     # Channel pairs (ek_conv_pair.h: even out_c, K a multiple of 32, shifts
     # within 1..22): KWS's pointwise K=64 over 25 pixels (last group moved
-    # back), K=32 over 9 pixels, K=288 3x3 with padding, K=96 over 6 pixels.
+    # back; one loop trip, no test), K=32 over 9 pixels, K=288 3x3 with
+    # padding (9 trips of 8 chunks), K=96 over 6 pixels (3 trips), K=128
+    # (2 trips of 16 chunks).
     (113, 5, 5, 64, (1, 1), 1, "valid", 14, ()),
     (114, 3, 3, 32, (1, 1), 1, "valid", 8, ()),
     (115, 5, 4, 32, (3, 3), 1, "same", 6, ()),
     (116, 2, 3, 96, (1, 1), 1, "valid", 2, ()),
+    (117, 2, 4, 128, (1, 1), 1, "valid", 4, ()),
 ]
 
 

@@ -15,7 +15,8 @@
  * [out_c][K] order (no packing: the second row is addressed by the
  * immediate offset K, so the reference kernels read the same constants),
  * which makes K an assembler constant: one function per K, K a multiple
- * of 32 up to 288 (eight chunks per loop trip, no partial trip), each
+ * of 32 up to 288 (8 chunks per loop trip, 16 when K is a multiple of 64:
+ * one trip for K = 64; no partial trip), each
  * compiled only when a layer takes it (EKOPT_CONV_PAIR<K> in ek_paths.h,
  * ops/conv.py conv_paths). */
 #ifndef EK_CONV_PAIR_H
@@ -67,7 +68,16 @@
  * (ekopt_rq2 as ekopt_dsp6_channels: every right shift within 1..22, a
  * bias, SSAT), six stores; the filter pointer then skips row c + 1.  The
  * loop state lives in this frame: every register is taken. */
-#define EKOPT_PAIRS_FN(KK)                                                      \
+#define EKOPT_MKP_8(KS)                                                         \
+    EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) \
+    EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS)
+/* The end of a loop trip (ENDS of EKOPT_PAIRS_FN when K / 4 chunks take
+ * more than one trip; K = 32 and 64 take one, no test). */
+#define EKOPT_MKP_LOOP                                                          \
+    "ldr    %[t0], %[e]\n\t"                                                   \
+    "cmp    %[x], %[t0]\n\t"                                                   \
+    "bne    11b\n\t"
+#define EKOPT_PAIRS_FN(KK, TRIP, ENDS)                                          \
 static __attribute__((noinline)) void                                           \
 ekopt_dsp3_pairs_##KK(const int32_t *buf, const int32_t *end, const int8_t *w,  \
                       const int32_t *bias, const int32_t *mult, const int32_t *shift, \
@@ -83,21 +93,16 @@ ekopt_dsp3_pairs_##KK(const int32_t *buf, const int32_t *end, const int8_t *w,  
     __asm__ volatile("1:\n\t"                                                   \
                      "ldr    %[t0], %[cp]\n\t"                                  \
                      "ldr    %[t1], %[dbi]\n\t"                                 \
-                     "ldr    %[x], %[xb]\n\t"                                   \
                      "add    %[t0], %[t0], %[t1]\n\t"                           \
+                     "ldr    %[x], %[xb]\n\t"                                   \
                      "ldrd   %[a0], %[b0], [%[t0]]\n\t"                         \
                      "mov    %[a1], %[a0]\n\t"                                  \
                      "mov    %[a2], %[a0]\n\t"                                  \
                      "mov    %[b1], %[b0]\n\t"                                  \
                      "mov    %[b2], %[b0]\n\t"                                  \
                      "11:\n\t"                                                  \
-                     EKOPT_MKP_CHUNK(#KK) EKOPT_MKP_CHUNK(#KK)                  \
-                     EKOPT_MKP_CHUNK(#KK) EKOPT_MKP_CHUNK(#KK)                  \
-                     EKOPT_MKP_CHUNK(#KK) EKOPT_MKP_CHUNK(#KK)                  \
-                     EKOPT_MKP_CHUNK(#KK) EKOPT_MKP_CHUNK(#KK)                  \
-                     "ldr    %[t0], %[e]\n\t"                                   \
-                     "cmp    %[x], %[t0]\n\t"                                   \
-                     "bne    11b\n\t"                                           \
+                     TRIP                                                       \
+                     ENDS                                                       \
                      "add    %[w], %[w], #" #KK "\n\t"                          \
                      EKOPT_RQP_CONST                                            \
                      EKOPT_RQ6("a0") EKOPT_RQ6("a1") EKOPT_RQ6("a2")            \
@@ -129,31 +134,31 @@ typedef void (*ekopt_pairs_fn)(const int32_t *, const int32_t *, const int8_t *,
                                int32_t);
 
 #if EKOPT_USE(EKOPT_CONV_PAIR32)
-EKOPT_PAIRS_FN(32)
+EKOPT_PAIRS_FN(32, EKOPT_MKP_8("32"), "")
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR64)
-EKOPT_PAIRS_FN(64)
+EKOPT_PAIRS_FN(64, EKOPT_MKP_8("64") EKOPT_MKP_8("64"), "")
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR96)
-EKOPT_PAIRS_FN(96)
+EKOPT_PAIRS_FN(96, EKOPT_MKP_8("96"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR128)
-EKOPT_PAIRS_FN(128)
+EKOPT_PAIRS_FN(128, EKOPT_MKP_8("128") EKOPT_MKP_8("128"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR160)
-EKOPT_PAIRS_FN(160)
+EKOPT_PAIRS_FN(160, EKOPT_MKP_8("160"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR192)
-EKOPT_PAIRS_FN(192)
+EKOPT_PAIRS_FN(192, EKOPT_MKP_8("192") EKOPT_MKP_8("192"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR224)
-EKOPT_PAIRS_FN(224)
+EKOPT_PAIRS_FN(224, EKOPT_MKP_8("224"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR256)
-EKOPT_PAIRS_FN(256)
+EKOPT_PAIRS_FN(256, EKOPT_MKP_8("256") EKOPT_MKP_8("256"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR288)
-EKOPT_PAIRS_FN(288)
+EKOPT_PAIRS_FN(288, EKOPT_MKP_8("288"), EKOPT_MKP_LOOP)
 #endif
 
 /* The pair loop for a window of K bytes, or 0 (K not a multiple of 32 up
@@ -192,6 +197,8 @@ static inline ekopt_pairs_fn ekopt_pairs_for(int32_t K) {
 }
 
 #undef EKOPT_PAIRS_FN
+#undef EKOPT_MKP_8
+#undef EKOPT_MKP_LOOP
 #undef EKOPT_RQP_CONST
 #undef EKOPT_MKP_CHUNK
 #undef EKOPT_MKP_PIXEL
