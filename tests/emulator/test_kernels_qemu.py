@@ -431,7 +431,9 @@ def test_dilated_conv_2d_qemu(target, seed, h, w, cin, kernel, dil, stride, padd
     got = run_generated_qemu(m, xs, target=target, scratch_allowance=allow, keep=tmp_path)
     np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
                                   err_msg=f"seed={seed} target={target} case={c}")
-    listed = _conv_paths_listed(tmp_path)
+    # The six-pixel path's channel loops (SIX_TAIL, PAIR<K>) aside.
+    listed = {n for n in _conv_paths_listed(tmp_path)
+              if not n.startswith(("EKOPT_CONV_SIX_TAIL", "EKOPT_CONV_PAIR"))}
     want = {"SIX": {"EKOPT_CONV_SIX", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "TWO": {"EKOPT_CONV_TWO", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "REF": {"EKOPT_CONV_REF"}}[path]

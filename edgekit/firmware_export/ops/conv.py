@@ -242,7 +242,7 @@ def conv_paths(low: Lowered) -> frozenset[str]:
         dsp = {"EKOPT_CONV_TWO"}
     else:
         dsp = {c_path if dilated(p) else plain + "_DSP"}
-    if dilated(p) and dsp <= {"EKOPT_CONV_SIX", "EKOPT_CONV_TWO"}:
+    if dilated(p) and dsp & {"EKOPT_CONV_SIX", "EKOPT_CONV_TWO"}:
         dsp.add("EKOPT_CONV_DIL")
     return frozenset(dsp | {c_path})
 
