@@ -18,6 +18,7 @@ inputs).  The seed is in every failure message.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -38,7 +39,8 @@ M4, M3, M0 = "cortex-m4", "cortex-m3", "cortex-m0plus"
 N_INPUTS = 6
 
 
-def _check_qemu(model: bytes, seed: int, case: dict, target: str, expect_op: str) -> None:
+def _check_qemu(model: bytes, seed: int, case: dict, target: str, expect_op: str,
+                scratch_allowance: int | None = None) -> None:
     """Assert the firmware's outputs equal tflite_micro's, byte for byte."""
     from edgekit.reference import run_tflm
 
@@ -48,7 +50,7 @@ def _check_qemu(model: bytes, seed: int, case: dict, target: str, expect_op: str
     xs[0] = -128            # saturating inputs in the first two cases
     xs[1] = 127
     ref = np.asarray(run_tflm(model, xs))
-    got = run_generated_qemu(model, xs, target=target)
+    got = run_generated_qemu(model, xs, target=target, scratch_allowance=scratch_allowance)
     ref = ref.reshape(got.shape).astype(np.int8)
     if not np.array_equal(got, ref):
         bad = np.argwhere(got != ref)
@@ -129,11 +131,22 @@ SIX_CASES = [
     (110, 5, 6, 13, (3, 3), 1, "valid", 3, ()),     # K=117: 29 chunks + tail 1
     (111, 5, 5, 16, (1, 1), 1, "valid", 8, (1e-5, 1e-7)),   # right shifts > 22
     (112, 6, 6, 4, (3, 3), 1, "same", 6, (1e-6,)),
+    # Channel pairs (ek_conv_pair.h: even out_c, K a multiple of 32, shifts
+    # within 1..22): KWS's pointwise K=64 over 25 pixels (last group moved
+    # back; one loop trip, no test), K=32 over 9 pixels, K=288 3x3 with
+    # padding (9 trips of 8 chunks), K=96 over 6 pixels (3 trips), K=128
+    # (2 trips of 16 chunks).
+    (113, 5, 5, 64, (1, 1), 1, "valid", 14, ()),
+    (114, 3, 3, 32, (1, 1), 1, "valid", 8, ()),
+    (115, 5, 4, 32, (3, 3), 1, "same", 6, ()),
+    (116, 2, 3, 96, (1, 1), 1, "valid", 2, ()),
+    (117, 2, 4, 128, (1, 1), 1, "valid", 4, ()),
 ]
 
 
 @pytest.mark.parametrize("seed,h,w,cin,kernel,stride,padding,cout,tiny", SIX_CASES)
-def test_conv_2d_qemu_six_pixel_path(seed, h, w, cin, kernel, stride, padding, cout, tiny):
+def test_conv_2d_qemu_six_pixel_path(seed, h, w, cin, kernel, stride, padding, cout, tiny,
+                                     tmp_path):
     import keras
     r = np.random.default_rng(75000 + seed)
     act = str(r.choice(["linear", "relu"]))
@@ -149,7 +162,18 @@ def test_conv_2d_qemu_six_pixel_path(seed, h, w, cin, kernel, stride, padding, c
                                    bias_initializer="random_normal")(ins[0])
 
     m = single_op_model(build, [(h, w, cin)], seed, low=c["lo"], high=c["hi"])
-    _check_qemu(m, seed, c, M4, "CONV_2D")
+    K = kernel[0] * kernel[1] * cin
+    allow = None
+    if seed >= 113:
+        # The channel-pair cases, with room for the six-pixel buffer: the
+        # generator must list (so the kernel compiles and takes) the pair
+        # loop of this window.
+        from edgekit.firmware_export import generate, read_tflite
+        allow = BIG
+        generate(read_tflite(m), tmp_path, scratch_allowance=allow)
+        assert re.search(rf"#define EKOPT_CONV_PAIR{K}\s+1\b",
+                         (tmp_path / "ek_paths.h").read_text()), f"seed={seed}: no pair loop"
+    _check_qemu(m, seed, c, M4, "CONV_2D", scratch_allowance=allow)
 
 
 # ------------------------------------------------------ DEPTHWISE_CONV_2D
@@ -407,7 +431,9 @@ def test_dilated_conv_2d_qemu(target, seed, h, w, cin, kernel, dil, stride, padd
     got = run_generated_qemu(m, xs, target=target, scratch_allowance=allow, keep=tmp_path)
     np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
                                   err_msg=f"seed={seed} target={target} case={c}")
-    listed = _conv_paths_listed(tmp_path)
+    # The six-pixel path's channel loops (SIX_TAIL, PAIR<K>) aside.
+    listed = {n for n in _conv_paths_listed(tmp_path)
+              if not n.startswith(("EKOPT_CONV_SIX_TAIL", "EKOPT_CONV_PAIR"))}
     want = {"SIX": {"EKOPT_CONV_SIX", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "TWO": {"EKOPT_CONV_TWO", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "REF": {"EKOPT_CONV_REF"}}[path]

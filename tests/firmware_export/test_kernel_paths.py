@@ -24,13 +24,14 @@ HAVE_ARM = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("arm-n
 
 # KWS DS-CNN, by its shapes: conv1 10x4 stride 2 on one channel (K = 40) and
 # four 1x1 64 -> 64 convolutions, all on 25 x 5 = 125 outputs with the full
-# int8 range and right shifts -> six-pixel im2col on DSP cores; elsewhere the
+# int8 range and right shifts -> six-pixel im2col on DSP cores (the 1x1s by
+# channel pairs, K = 64); elsewhere the
 # run-based loop (conv1, padded) and the 1x1 loop.  Four 3x3 stride-1
 # depthwise layers on rows of 25 outputs -> assembly rows at stride 1 (DSP),
 # the generic plane loop elsewhere.  FC 64 -> 12, per tensor, with bias ->
 # the asm unit loop (DSP), the plain-C loop elsewhere.
-KWS_PATHS = {"EKOPT_CONV_SIX", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C", "EKOPT_DW_THREE_S1",
-             "EKOPT_DW_GENERIC_C", "EKOPT_FC_UNITS", "EKOPT_FC_PLAIN_C"}
+KWS_PATHS = {"EKOPT_CONV_SIX", "EKOPT_CONV_PAIR64", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
+             "EKOPT_DW_THREE_S1", "EKOPT_DW_GENERIC_C", "EKOPT_FC_UNITS", "EKOPT_FC_PLAIN_C"}
 # Functions of paths KWS does not take (static, some never inlined): none may
 # be linked on Cortex-M4.
 KWS_M4_ABSENT = {"ekopt_conv_pair", "ekopt_conv_one", "ekopt_conv_dsp", "ek_conv_reference_buf",

@@ -186,10 +186,14 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: the reference loop, the six- and two-pixel im2col paths (DSP cores; the six-pixel
 #: asm channel loop for windows K % 4 != 0: ``EKOPT_CONV_SIX_TAIL``) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
-#: loops as DSP cores (``_DSP``) and other cores (``_C``) take them.
+#: loops as DSP cores (``_DSP``) and other cores (``_C``) take them; the six-pixel
+#: path's channel-pair loop for a window of K bytes (``EKOPT_CONV_PAIR<K>``,
+#: kernels/optimized/ek_conv_pair.h: K a multiple of 32 up to 288).
+PAIR_WINDOWS = tuple(range(32, 289, 32))
 CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_TAIL", "EKOPT_CONV_TWO",
               "EKOPT_CONV_DIL",
-              "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C")
+              "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
+              *(f"EKOPT_CONV_PAIR{k}" for k in PAIR_WINDOWS))
 
 
 def conv_paths(low: Lowered) -> frozenset[str]:
@@ -230,11 +234,15 @@ def conv_paths(low: Lowered) -> frozenset[str]:
         if (K % 4 and low.args[2] is not None and p["out_c"] >= 2
                 and all(-22 <= s <= -1 for s in p["shift"])):
             dsp.add("EKOPT_CONV_SIX_TAIL")
+        # ekopt_conv_dsp6's channel-pair loop (ek_conv_pair.h)
+        if (K in PAIR_WINDOWS and low.args[2] is not None and p["out_c"] % 2 == 0
+                and all(-22 <= s <= -1 for s in p["shift"])):
+            dsp.add(f"EKOPT_CONV_PAIR{K}")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
     else:
         dsp = {c_path if dilated(p) else plain + "_DSP"}
-    if dilated(p) and dsp <= {"EKOPT_CONV_SIX", "EKOPT_CONV_TWO"}:
+    if dilated(p) and dsp & {"EKOPT_CONV_SIX", "EKOPT_CONV_TWO"}:
         dsp.add("EKOPT_CONV_DIL")
     return frozenset(dsp | {c_path})
 

@@ -195,6 +195,7 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
 #endif
     EKOPT_DSP6_ASM("");
 }
+#include "ek_conv_pair.h"  /* ekopt_pairs_for: the channel-pair loop */
 #undef EKOPT_DSP6_ASM
 #undef EKOPT_RQ6
 
@@ -227,6 +228,9 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
     for (int32_t oc = 0; oc < ys && fast; ++oc) {
         fast = p->shift[oc] <= -1 && p->shift[oc] >= -22;
     }
+    /* Channel pairs (ek_conv_pair.h): an even out_c and K a multiple of 32
+     * (then tail = 0 and na = ys). */
+    const ekopt_pairs_fn pairs = fast && !(ys & 1) ? ekopt_pairs_for(K) : 0;
 #if !EKOPT_USE(EKOPT_CONV_SIX_TAIL)
     if (fast && tail) EKOPT_NOT_LISTED();
 #endif
@@ -247,8 +251,14 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
              * skipped slots hold the previous group's pixels: their
              * outputs are not copied), then its new pixels to out. */
             y = skip ? tmp : yg;
-            ekopt_dsp6_channels(buf, end6, entry8, filter, bias, p->mult, p->shift, na, y, ys, zp,
-                                wpad);
+            if (pairs) {
+                /* Pixels 0..2 (words 0..5 of each chunk), then 3..5. */
+                pairs(buf, end6, filter, bias, p->mult, p->shift, ys, y, ys, zp);
+                pairs(buf + 6, end6 + 6, filter, bias, p->mult, p->shift, ys, y + 3 * ys, ys, zp);
+            } else {
+                ekopt_dsp6_channels(buf, end6, entry8, filter, bias, p->mult, p->shift, na, y, ys,
+                                    zp, wpad);
+            }
             oc0 = na, sk = 0;
         }
         const int8_t *w = filter + (int64_t)oc0 * K;
