@@ -106,3 +106,26 @@ def test_resets_length_checked():
     graph = read_tflite(tfl)
     with pytest.raises(ConfigError, match=r"one flag per case \(3\) \(got 2\)"):
         run_tflm_io(tfl, graph, _stream(graph, 3, 0), np.ones(2, bool))
+
+
+@pytest.mark.parametrize("hop", [1, 2])
+def test_stateful_hops_equal_the_window_lstm(hop, tmp_path):
+    """A stateful LSTM fed ``hop`` frames per call gives the window LSTM's outputs, bit for bit.
+
+    Same weights and quantization (the writer draws them independently of
+    the number of steps); the window model is run by tflite_micro from the
+    reset state on whole 8-frame clips, the streaming one is the generated
+    C, reset at the start of each clip (streaming, one hop per call).
+    """
+    steps, clips = 8, 3
+    kw = dict(batch=1, n_in=5, n_cell=7, seed=411, cell_clip=0.0)
+    window = lstm_tflite(steps=steps, **kw)
+    stream = lstm_tflite(steps=hop, **kw)
+    x = np.random.default_rng(hop).integers(-128, 128, (clips, 1, steps, 5)).astype(np.int8)
+    want = run_tflm_io(window, read_tflite(window), x.reshape(clips, -1).view(np.uint8))[0]
+    calls = x.reshape(clips * steps // hop, hop * 5).view(np.uint8)
+    got = _host(stream, tmp_path, calls, every=steps // hop)
+    assert np.array_equal(got.view(np.int8).reshape(want.shape), want)
+    # without the kept state only each clip's first hop would agree
+    reset = _host(stream, tmp_path / "reset", calls, lstm_state="reset", every=0)
+    assert not np.array_equal(reset, got)
