@@ -129,3 +129,18 @@ def test_stateful_hops_equal_the_window_lstm(hop, tmp_path):
     # without the kept state only each clip's first hop would agree
     reset = _host(stream, tmp_path / "reset", calls, lstm_state="reset", every=0)
     assert not np.array_equal(reset, got)
+
+
+@pytest.mark.qemu
+def test_verify_api_stateful(tmp_path):
+    from edgekit.verify import verify
+
+    tfl = (FIXTURES / "keras_lstm6_int8.tflite").read_bytes()
+    graph = read_tflite(tfl)
+    xs = _stream(graph, 5, 21)
+    v = verify(tfl, tmp_path, "cortex-m4", xs, lstm_state="keep")
+    assert v.host.bit_exact and v.qemu.bit_exact
+    # one stream: the reference is tflite_micro reset once, not before every case
+    assert np.array_equal(v.reference, _reference(tfl, graph, xs, np.arange(5) == 0))
+    assert not np.array_equal(v.reference, _reference(tfl, graph, xs, None))
+    assert v.host.max_diff_litert is None
