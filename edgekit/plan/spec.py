@@ -157,8 +157,8 @@ def check_spec(spec: BuildSpec) -> None:
             raise ConfigError(f"unknown streaming form {spec.stream_form!r}; available: "
                               f"{', '.join(FORMS)}")
         arch = spec.recipe["model"]["arch"] if spec.recipe is not None else None
-        if arch not in RECURRENT:
-            raise ConfigError("--streaming needs --arch " + "|".join(sorted(RECURRENT))
+        if arch not in (*RECURRENT, "lstm"):
+            raise ConfigError("--streaming needs --arch " + "|".join(sorted((*RECURRENT, "lstm")))
                               + " or a recipe of one"
                               + (f" (got {arch})" if arch else " (not --model)"))
     if spec.recipe is not None and spec.deploy:

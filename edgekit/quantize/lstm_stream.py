@@ -27,12 +27,15 @@ the concatenation and slice copy bytes of one quantisation).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from edgekit.errors import ConfigError, ModelError
 from edgekit.quantize.passes.graph import copy_quant, load_model, op_name, pack_model
 
-__all__ = ["lstm_stream_tflite"]
+__all__ = ["export_lstm_streaming", "lstm_stream_tflite"]
 
 
 def _opcode(m, name: str) -> int:
@@ -145,3 +148,47 @@ def lstm_stream_tflite(window_tflite: bytes, hop: int = 1) -> bytes:
     sig.outputs = [tmap("scores", scores), tmap("state_0", state_out)]
     m.signatureDefs = [sig]
     return pack_model(m, len(window_tflite))
+
+
+def export_lstm_streaming(window_tflite: bytes, out_dir, hop: int = 1) -> dict:
+    """Write ``stream.tflite`` and ``stream.json`` of the zoo lstm's streaming form to ``out_dir``.
+
+    Parameters
+    ----------
+    window_tflite : bytes
+        The int8 window model (see :func:`lstm_stream_tflite`).
+    out_dir : path
+        Created if missing.
+    hop : int
+        Feature frames per call.
+
+    Returns
+    -------
+    dict
+        The JSON written, as :func:`edgekit.quantize.streaming.export_streaming`'s:
+        ``form`` (``"lstm"``), ``hop``, ``steps`` (calls per window),
+        ``state_bytes`` (``state_0``; the LSTM's own state, variable tensors,
+        comes on top), the ``frame`` / ``state_0`` shapes and quantisation,
+        and ``lstm_state`` (``"keep"``: generate the C with it).
+    """
+    from edgekit.firmware_export.tflite_reader import read_tflite  # noqa: PLC0415
+    from edgekit.outputs import atomic_file  # noqa: PLC0415
+
+    flat = lstm_stream_tflite(window_tflite, hop)
+    g = read_tflite(flat)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_file(out / "stream.tflite", flat)
+    fin, sin = g.signature_inputs["frame"], g.signature_inputs["state_0"]
+    hist = g.tensors[sin]
+    info = {"form": "lstm", "hop": int(hop),
+            "steps": (int(hist.shape[1]) + int(hop)) // int(hop),
+            "state_bytes": int(hist.nbytes), "lstm_state": "keep", "inputs": {},
+            "states": {"state_0": "LSTM outputs of the window's earlier frames (the MEAN's "
+                                  "history)"}}
+    for name, t in (("frame", fin), ("state_0", sin)):
+        ten = g.tensors[t]
+        info["inputs"][name] = {"shape": [int(d) for d in ten.shape], "scale": float(ten.s),
+                                "zero_point": int(ten.zp)}
+    atomic_file(out / "stream.json", json.dumps(info, indent=1))
+    return info

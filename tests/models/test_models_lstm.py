@@ -120,3 +120,21 @@ def test_streaming_form_equals_the_window_model(lstm_tflite, hop, tmp_path):
                lstm_state="keep", litert=False, qemu=hop == 4)
     assert v.host.bit_exact and (hop != 4 or v.qemu.bit_exact)
     assert np.array_equal(v.host.outputs.view(np.int8)[per_clip - 1], window[0])
+
+
+@pytest.mark.qemu
+def test_build_streaming_lstm(lstm_tflite, tmp_path):
+    """``edgekit build --arch lstm --streaming``'s stage on the small model: the streaming
+    C bit-exact with tflite_micro (host and QEMU) and every clip's final decision the
+    int8 window model's."""
+    from edgekit.emulator import get_target
+    from edgekit.stream_build import build_streaming
+
+    model, tfl = lstm_tflite
+    r = np.random.default_rng(5)
+    x = r.uniform(0.0, 15.6, (4, *SHAPE)).astype(np.float32)
+    rep = build_streaming(model, x, x, np.arange(4) % 10, tfl, tmp_path, get_target("cortex-m4"))
+    assert rep["form"] == "lstm" and rep["hop_frames"] == 1 and rep["steps"] == SHAPE[0]
+    assert rep["bit_exact"] and rep["host_calls"] == 4 * SHAPE[0]
+    assert rep["decisions_equal_window"] == 1.0 and rep["max_abs_diff_vs_window"] == 0
+    assert rep["push_matches"]
