@@ -66,7 +66,7 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
                    "`edgekit recipe ARCH` prints a built-in one).")
 @click.option("--streaming", is_flag=True, default=False,
               help="Also build the per-frame streaming form of --arch lmu|lmuformer|"
-                   "spiking_lmuformer into OUT/stream.")
+                   "spiking_lmuformer|lstm into OUT/stream.")
 @click.option("--stream-form", type=click.Choice(["window", "recurrent"]), default="window",
               show_default=True,
               help="window: the window model's int8 scores exactly (input/feature histories "

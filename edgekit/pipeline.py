@@ -63,7 +63,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         built-in one: dataset, training, compression steps, quantization.
     streaming : bool
         Also build the per-frame streaming form of a recurrent model (``lmu``,
-        ``lmuformer``, ``spiking_lmuformer``) into ``out/stream``.
+        ``lmuformer``, ``spiking_lmuformer``, ``lstm``) into ``out/stream``.
     stream_form : {"window", "recurrent"}
         Which streaming form (:mod:`edgekit.models.streaming`).
     dataset, dataset_options : optional
