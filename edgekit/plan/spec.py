@@ -161,6 +161,9 @@ def check_spec(spec: BuildSpec) -> None:
             raise ConfigError("--streaming needs --arch " + "|".join(sorted((*RECURRENT, "lstm")))
                               + " or a recipe of one"
                               + (f" (got {arch})" if arch else " (not --model)"))
+        if arch == "lstm" and spec.stream_form != "window":
+            raise ConfigError("the lstm streams in one form, its window model's (LSTM state "
+                              f"kept between calls): --stream-form window (got {spec.stream_form})")
     if spec.recipe is not None and spec.deploy:
         from edgekit.emulator import get_target  # noqa: PLC0415
 

@@ -44,3 +44,11 @@ def test_stateful_needs_a_model(tmp_path):
     r = _run("build", "--arch", "lstm", "--stateful", "--out", str(tmp_path / "o"))
     assert r.exit_code == 2
     assert "--stateful goes with --model" in r.output and "got no --model" in r.output
+
+
+def test_lstm_streams_in_the_window_form_only(tmp_path):
+    r = _run("build", "--arch", "lstm", "--streaming", "--stream-form", "recurrent",
+             "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2
+    assert "--stream-form window (got recurrent)" in r.output
+    assert not (tmp_path / "o").exists()
