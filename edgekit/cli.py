@@ -66,7 +66,7 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
                    "`edgekit recipe ARCH` prints a built-in one).")
 @click.option("--streaming", is_flag=True, default=False,
               help="Also build the per-frame streaming form of --arch lmu|lmuformer|"
-                   "spiking_lmuformer into OUT/stream.")
+                   "spiking_lmuformer|lstm into OUT/stream.")
 @click.option("--stream-form", type=click.Choice(["window", "recurrent"]), default="window",
               show_default=True,
               help="window: the window model's int8 scores exactly (input/feature histories "
@@ -85,9 +85,12 @@ _DATA_OPTION_HELP = ("Dataset option KEY=VALUE, repeatable: words=kws12 or words
                    "on the host build).")
 @click.option("--eval", "evaluation", type=click.Choice(["official", "loso"]), default="official",
               show_default=True, help=_EVAL_HELP)
+@click.option("--stateful", is_flag=True, default=False,
+              help="With --model: keep the LSTM state between edgekit_invoke calls until "
+                   "edgekit_reset() (tflite_micro's semantics); default: reset at every call.")
 def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
           streaming, stream_form, dataset, data_options, overrides, frontend, frames,
-          audio_clips, evaluation) -> None:
+          audio_clips, evaluation, stateful) -> None:
     """Train (or take --model), quantize, generate C, run in QEMU, report."""
     from edgekit.pipeline import build as run_build  # noqa: PLC0415
 
@@ -96,7 +99,7 @@ def build(target, data, out, model, arch, cases, holdout_speaker, calib, recipe,
                        streaming=streaming, stream_form=stream_form, dataset=dataset,
                        dataset_options=_hparams(data_options, "--data-option"),
                        overrides=overrides, frontend=frontend, frames=frames,
-                       audio_clips=audio_clips, evaluation=evaluation)
+                       audio_clips=audio_clips, evaluation=evaluation, stateful=stateful)
     r = result.report
     if evaluation == "loso":
         click.echo(json.dumps(r, indent=1))

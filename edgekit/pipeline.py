@@ -35,7 +35,8 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
           streaming: bool = False, dataset: str | None = None,
           dataset_options: dict | None = None, stream_form: str = "window",
           overrides=(), frontend: str | None = None, frames: int | None = None,
-          audio_clips: int = 20, evaluation: str = "official") -> BuildResult:
+          audio_clips: int = 20, evaluation: str = "official",
+          stateful: bool = False) -> BuildResult:
     """Build, verify and report a model for a Cortex-M target (``edgekit build``).
 
     Parameters
@@ -62,7 +63,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         built-in one: dataset, training, compression steps, quantization.
     streaming : bool
         Also build the per-frame streaming form of a recurrent model (``lmu``,
-        ``lmuformer``, ``spiking_lmuformer``) into ``out/stream``.
+        ``lmuformer``, ``spiking_lmuformer``, ``lstm``) into ``out/stream``.
     stream_form : {"window", "recurrent"}
         Which streaming form (:mod:`edgekit.models.streaming`).
     dataset, dataset_options : optional
@@ -83,6 +84,11 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
         and ``out/loso.json`` / ``loso.md`` with each speaker's int8
         accuracy, the mean and the worst (:func:`edgekit.evaluation.loso`);
         the result's report is ``loso.json``'s content.
+    stateful : bool
+        With ``model``: keep its LSTM state from one ``edgekit_invoke`` to
+        the next until ``edgekit_reset()`` (tflite_micro's semantics; the
+        check runs its inputs as one stream); default: every call starts
+        from zero, as a Keras LSTM without ``stateful=True``.
 
     Returns
     -------
@@ -114,7 +120,7 @@ def build(*, target: str = "cortex-m", data: str | None = None, out: str | Path 
                           model=None if model is None else Path(model),
                           calib=None if calib is None else Path(calib), data=data, cases=cases,
                           streaming=streaming, stream_form=stream_form, frontend=frontend,
-                          frames=frames, audio_clips=audio_clips)
+                          frames=frames, audio_clips=audio_clips, stateful=stateful)
     art = plan.run(spec, progress)
     return BuildResult(out_dir=Path(out).resolve(), report=art.report.to_dict())
 

@@ -162,7 +162,10 @@ def run_tflm_stream(tflite: bytes, graph, frames: np.ndarray,
         int8 model inputs ``(N, ...)``, one per call, in stream order.
     resets : numpy.ndarray of bool, optional
         ``resets[i]`` zeroes the state before call ``i`` (call 0 always
-        starts from zero), as ``edgekit_reset()`` does in the generated C.
+        starts from zero), as ``edgekit_reset()`` does in the generated C:
+        the ``state_i`` inputs and, with ``interpreter.reset()``, any
+        variable tensors (an LSTM's state, kept between calls by C
+        generated with ``lstm_state="keep"``).
 
     Returns
     -------
@@ -193,8 +196,9 @@ def run_tflm_stream(tflite: bytes, graph, frames: np.ndarray,
 
     state, out = zero(), []
     for i, f in enumerate(frames):
-        if resets is not None and resets[i]:
+        if i == 0 or (resets is not None and resets[i]):
             state = zero()
+            ip.reset()
         ip.set_input(np.asarray(f, np.int8).reshape(shape), pos_in[fin])
         for a, _ in pairs:
             ip.set_input(state[a], pos_in[a])

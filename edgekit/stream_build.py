@@ -1,6 +1,6 @@
 """``edgekit build --streaming``: the per-frame form of a recurrent zoo model on the device.
 
-:func:`build_streaming` takes a trained ``lmu`` / ``lmuformer`` /
+:func:`build_streaming` takes a trained ``lmu`` / ``lmuformer`` / ``lstm`` /
 ``spiking_lmuformer`` window model and its dataset and writes, into one
 directory (``build/stream`` in a build):
 
@@ -52,7 +52,9 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     Parameters
     ----------
     model : keras.Model
-        Trained window model with an LMU layer named ``lmu``.
+        Trained window model with an LMU layer named ``lmu``, or the zoo ``lstm``
+        (:func:`edgekit.quantize.lstm_stream.export_lstm_streaming`: its LSTM
+        state kept between calls, ``lstm_state="keep"``).
     x_train : numpy.ndarray
         Training clips (calibration of the streaming int8 model).
     x_test, y_test : numpy.ndarray
@@ -86,9 +88,21 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     from edgekit.reference import run_tflm_stream  # noqa: PLC0415
     from edgekit.verify import verify  # noqa: PLC0415
 
+    from edgekit.models.lstm import has_lstm  # noqa: PLC0415
+
     out = Path(out_dir)
-    info = export_streaming(model, x_train, out, form=form,
-                            window_tflite=(window_tflite or None) if form == "window" else None)
+    lstm_state = "reset"
+    if has_lstm(model):           # the zoo lstm: its LSTM state kept between calls
+        if form != "window":
+            raise ModelError(f"the lstm's streaming form is 'window' (got {form!r})")
+        from edgekit.quantize.lstm_stream import export_lstm_streaming  # noqa: PLC0415
+
+        info = export_lstm_streaming(window_tflite, out)
+        lstm_state = "keep"
+    else:
+        info = export_streaming(model, x_train, out, form=form,
+                                window_tflite=(window_tflite or None) if form == "window"
+                                else None)
     tflite = (out / "stream.tflite").read_bytes()
     if not read_tflite(tflite).state_pairs():
         raise ModelError("the streaming export has no state_i pairs")
@@ -103,7 +117,7 @@ def build_streaming(model, x_train: np.ndarray, x_test: np.ndarray, y_test: np.n
     stream = clips.reshape(n * steps, -1)
     k = min(QEMU_CLIPS, n) * steps
     v = verify(tflite, out / "firmware", target, stream, litert=False, source="stream.tflite",
-               stream=True, qemu_cases=k)
+               stream=True, qemu_cases=k, lstm_state=lstm_state)
     graph, exp, fw = v.export.graph, v.export.result, v.qemu.firmware
     host_exact, qemu_exact = v.host.bit_exact, v.qemu.bit_exact
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit import __version__
-from edgekit.errors import UnsupportedOpError
+from edgekit.errors import ConfigError, UnsupportedOpError
 from edgekit.firmware_export import ops
 from edgekit.firmware_export.graph import Graph
 # The data inputs and outputs (re-exported: callers import them from here).
@@ -151,7 +151,8 @@ def loop_calls(calls: list[dict], op_params: list[dict]) -> tuple[list[dict], li
 
 
 def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
-                  source: str = "model.tflite") -> tuple[dict, int, set[str]]:
+                  source: str = "model.tflite",
+                  lstm_state: str = "reset") -> tuple[dict, int, set[str]]:
     """The values ``model.c.j2`` and ``model.h.j2`` render.
 
     Parameters
@@ -163,6 +164,9 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         One per op of ``graph`` (file order), from :func:`lower_graph`.
     source : str
         Name of the model file, recorded in the generated comments.
+    lstm_state : {"reset", "keep"}
+        What ``edgekit_invoke`` does with the variable tensors (an LSTM's
+        hidden and cell state): see :func:`generate`.
 
     Returns
     -------
@@ -173,7 +177,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``; a
         call's ``params`` is the op index of its parameter block, one block for
         calls with equal parameters), ``states``
-        (with their write-back: ``"copy"`` or ``"requantize"``) and
+        (with their write-back: ``"copy"``, ``"requantize"`` or
+        ``"inplace"``), ``lstm_state`` and
         ``order`` (the strategy of the op order and its arena).
     weight_bytes : int
         Bytes of the constant tensors the calls use.
@@ -277,7 +282,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
         op_kinds=kinds, op_kind=[kinds.index(n) for n in names],
         constants=list(constants.values()), op_params_list=op_params, calls=calls,
-        states=state_list,
+        states=state_list, lstm_state=lstm_state,
+        stateful=any(s["writeback"] != "inplace" or lstm_state == "keep" for s in state_list),
         order=dict(strategy=plan.order_strategy, arena_bytes=plan.arena_bytes,
                    file_order_arena_bytes=plan.file_order_arena_bytes))
     weight_bytes = sum(c["nbytes"] for c in constants.values())
@@ -285,6 +291,11 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
 
 KERNEL_SETS = ("optimized", "reference")
+#: What ``edgekit_invoke`` does with a model's variable tensors (an LSTM's
+#: state): ``"reset"`` zeroes them at every call (Keras' LSTM without
+#: ``stateful=True``); ``"keep"`` carries them over until ``edgekit_reset()``
+#: (tflite_micro's own semantics: variable tensors persist between invokes).
+LSTM_STATE_MODES = ("reset", "keep")
 #: The optimized kernels' list of paths to compile (kernel_paths.py).
 PATHS_HEADER = "ek_paths.h"
 
@@ -405,7 +416,8 @@ def fit_scratch(graph: Graph, lowered: list, aliases: dict, inplace: dict,
 
 
 def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
-             kernels: str = "optimized", scratch_allowance: int | None = None) -> Export:
+             kernels: str = "optimized", scratch_allowance: int | None = None,
+             lstm_state: str = "reset") -> Export:
     """Write ``model.c``, ``model.h`` and the kernels ``graph`` needs to ``out_dir``.
 
     Parameters
@@ -424,9 +436,19 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
         arena (see :func:`fit_scratch`); None: the default rule of
         :func:`scratch_allowance`; 0: never more than with every
         convolution on its smallest-scratch path.
+    lstm_state : {"reset", "keep"}
+        The variable tensors (an LSTM's hidden and cell state, kept in the
+        static state buffers): ``"reset"`` (default) zeroes them at the
+        start of every ``edgekit_invoke``, as a Keras LSTM without
+        ``stateful=True``; ``"keep"`` carries them from one call to the next
+        until ``edgekit_reset()``, as tflite_micro does between invokes
+        until ``reset()`` (a stateful, streaming LSTM).  No effect on a
+        model without variable tensors.
     """
     if kernels not in KERNEL_SETS:
         raise UnsupportedOpError(f"kernels must be one of {KERNEL_SETS} (got {kernels!r})")
+    if lstm_state not in LSTM_STATE_MODES:
+        raise ConfigError(f"lstm_state must be one of {LSTM_STATE_MODES} (got {lstm_state!r})")
     # Graph passes: each int8 LIF step as one op (Graph.fused maps it back),
     # then the layers reading its spikes event-driven.
     graph = sparse_spikes(fuse_lif(graph))
@@ -444,7 +466,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     plan.merged = {t: k for k, members in graph.fused.items() for t in members}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source)
+    context, weight_bytes, extra_sources = model_context(graph, plan, lowered, source,
+                                                              lstm_state)
     plan.hooks = {c["index"]: c["loop"]["tflite"] if c["loop"] else c["fused"]
                   for c in context["calls"] if c["loop"] or c["fused"]}
     files = ["model.h", "model.c"]

@@ -23,7 +23,10 @@ converts that twin.
 The fused op's hidden and cell states are TFLite variable tensors, which
 tflite_micro would carry over from one invoke to the next; the generated C
 (and edgekit's tflite_micro reference, which resets before each invoke)
-start every call from zero, as Keras computes the model.
+start every call from zero, as Keras computes the model.  The streaming form
+(``edgekit build --arch lstm --streaming``,
+:mod:`edgekit.quantize.lstm_stream`) and ``edgekit build --model X
+--stateful`` keep them between calls instead, until ``edgekit_reset()``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.errors import ModelError
+from edgekit.errors import ConfigError, ModelError
 from edgekit.plan.core import Artifacts, Stage
 
 __all__ = ["model_stage", "convert_stage", "export_stage", "verify_host_stage", "firmware_stage",
@@ -116,12 +116,21 @@ def _export_audio(art: Artifacts, src: Path) -> None:
 
 def _export_run(art: Artifacts) -> None:
     from edgekit.firmware_export import generate, read_tflite, write_c_array  # noqa: PLC0415
+    from edgekit.firmware_export.ops.lstm import variable_tensors  # noqa: PLC0415
     from edgekit.reference import tflm_arena  # noqa: PLC0415
 
     (art.work / "model.tflite").write_bytes(art.tflite)
     art.graph = graph = read_tflite(art.tflite)
+    variables = variable_tensors(graph)
+    if art.spec.stateful and not variables:
+        raise ConfigError(f"--stateful keeps an LSTM's state between calls, but "
+                          f"{art.spec.model} has no variable tensors (no LSTM)")
     art.export = exp = generate(graph, art.work / "firmware" / "src",
-                                source=str(art.spec.model or "model.tflite"))
+                                source=str(art.spec.model or "model.tflite"),
+                                lstm_state=art.spec.lstm_state)
+    if variables:
+        art.progress.info("LSTM state " + ("kept between calls until edgekit_reset() (stateful)"
+                                           if art.spec.stateful else "reset at every call"))
     _export_audio(art, art.work / "firmware" / "src")
     write_c_array(art.tflite, graph, art.work / "firmware" / "tflite_array")
     art.tflm_arena = tflm_arena(art.tflite)
@@ -138,6 +147,8 @@ def _export_run(art: Artifacts) -> None:
         params, macs = _graph_counts(graph)
         rep.model = {"source": str(art.spec.model), "params": params, "macs": macs}
     rep.model["ops"] = graph.op_counts()
+    if variables:                 # an LSTM: its state reset at every call or kept
+        rep.model["lstm_state"] = art.spec.lstm_state
     if graph.normalizations:
         rep.model["normalizations"] = list(graph.normalizations)
         for note in graph.normalizations:
@@ -156,7 +167,8 @@ def _verify_host_run(art: Artifacts) -> None:
 
     art.inputs = check_inputs(art.graph, art.real_inputs, art.spec.cases, seed=0)
     fw = art.work / "firmware"
-    art.host = check_host(art.tflite, fw / "src", fw / "host", art.inputs)
+    art.host = check_host(art.tflite, fw / "src", fw / "host", art.inputs,
+                          lstm_state=art.spec.lstm_state)
 
 
 def _firmware_run(art: Artifacts) -> None:
@@ -372,8 +384,8 @@ def metadata(art: Artifacts):
 
     graph, rep = art.graph, art.report
     din, dout = data_tensors(graph)
-    model = {k: rep.model[k] for k in ("source", "arch", "hparams", "params", "macs")
-             if k in rep.model}
+    model = {k: rep.model[k] for k in ("source", "arch", "hparams", "params", "macs",
+                                       "lstm_state") if k in rep.model}
     if art.spec.recipe is not None:
         model["recipe"] = art.spec.recipe.get("name") or art.spec.recipe["_path"]
     model["tflite_bytes"] = len(art.tflite)

@@ -50,6 +50,12 @@ class BuildSpec:
     audio_clips : int
         Clips of raw audio run in QEMU by the ``audio`` stage (all of them
         on the host build).
+    stateful : bool
+        With ``model``: its LSTM state (variable tensors) is kept from one
+        ``edgekit_invoke`` to the next until ``edgekit_reset()``, as in
+        tflite_micro (``lstm_state="keep"`` of
+        :func:`edgekit.firmware_export.generate`); default: every call
+        starts from zero.
     """
 
     out: Path
@@ -66,6 +72,12 @@ class BuildSpec:
     frontend: str | None = None
     frames: int | None = None
     audio_clips: int = 20
+    stateful: bool = False
+
+    @property
+    def lstm_state(self) -> str:
+        """``"keep"`` (``stateful``) or ``"reset"``: see :func:`edgekit.firmware_export.generate`."""
+        return "keep" if self.stateful else "reset"
 
     @property
     def audio(self) -> bool:
@@ -132,6 +144,11 @@ def check_spec(spec: BuildSpec) -> None:
     if spec.model is not None and spec.recipe is not None:
         raise ConfigError("--model deploys a given model; --arch, --recipe, --set, "
                           "--holdout-speaker and --dataset/--data-option need training")
+    if spec.stateful and (spec.model is None or spec.frontend is not None):
+        raise ConfigError("--stateful goes with --model (a .tflite or .onnx with an LSTM), "
+                          "without --frontend (got "
+                          + (f"--frontend {spec.frontend})" if spec.model is not None
+                             else "no --model)"))
     if spec.streaming:
         from edgekit.models.registry import RECURRENT  # noqa: PLC0415
         from edgekit.models.streaming import FORMS  # noqa: PLC0415
@@ -140,10 +157,13 @@ def check_spec(spec: BuildSpec) -> None:
             raise ConfigError(f"unknown streaming form {spec.stream_form!r}; available: "
                               f"{', '.join(FORMS)}")
         arch = spec.recipe["model"]["arch"] if spec.recipe is not None else None
-        if arch not in RECURRENT:
-            raise ConfigError("--streaming needs --arch " + "|".join(sorted(RECURRENT))
+        if arch not in (*RECURRENT, "lstm"):
+            raise ConfigError("--streaming needs --arch " + "|".join(sorted((*RECURRENT, "lstm")))
                               + " or a recipe of one"
                               + (f" (got {arch})" if arch else " (not --model)"))
+        if arch == "lstm" and spec.stream_form != "window":
+            raise ConfigError("the lstm streams in one form, its window model's (LSTM state "
+                              f"kept between calls): --stream-form window (got {spec.stream_form})")
     if spec.recipe is not None and spec.deploy:
         from edgekit.emulator import get_target  # noqa: PLC0415
 

@@ -68,6 +68,11 @@ class StreamingRunner:
         """Zero all states (the quantised code of 0.0) and drop frames collected by :meth:`push`."""
         self._pending = []
         self.state = {}
+        # variable tensors (an LSTM's state, kept between calls) start from zero too
+        if self.runtime == "tflm":
+            self.interp.reset()
+        else:
+            self.interp.reset_all_variables()
         for n in self.states:
             scale, zp = self.quant[n]
             self.state[n] = np.full(self.shapes[n], np.clip(zp, -128, 127), np.int8)

@@ -160,7 +160,10 @@ class Metadata:
     target : TargetInfo
     model : dict
         ``source`` (a file, or the recipe that trained it), ``arch`` when
-        trained, ``params``, ``macs``, ``tflite_bytes``, ``tflite_sha256``.
+        trained, ``params``, ``macs``, ``tflite_bytes``, ``tflite_sha256``;
+        for a model with an LSTM, ``lstm_state``: ``"reset"`` (every
+        ``edgekit_invoke`` starts from zero) or ``"keep"`` (the state is
+        kept between calls until ``edgekit_reset()``: ``--stateful``).
     inputs, outputs : list of TensorInfo
         The data inputs and outputs in the generated API's order, with their
         int8 quantization (``real = scale * (q - zero_point)``).

@@ -279,7 +279,7 @@ def _is_stream(graph: Graph, stream: bool | None) -> bool:
 
 
 def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = None,
-                   stream: bool | None = None) -> np.ndarray:
+                   stream: bool | None = None, lstm_state: str = "reset") -> np.ndarray:
     """tflite_micro's outputs for ``inputs``: the reference of every check.
 
     Parameters
@@ -297,6 +297,11 @@ def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = N
         fed back into the next (:func:`edgekit.reference.run_tflm_stream`;
         the state starts from zero, as after ``edgekit_reset()``).  Default:
         if the model has ``state_i`` pairs.
+    lstm_state : {"reset", "keep"}
+        As the C was generated (:func:`edgekit.firmware_export.generate`):
+        ``"keep"`` runs the inputs as one stream of invokes, tflite_micro
+        reset only before the first, its variable tensors (an LSTM's state)
+        carried over, as the harnesses call ``edgekit_reset()`` once.
 
     Returns
     -------
@@ -306,7 +311,10 @@ def tflm_reference(tflite: bytes, inputs: np.ndarray, *, graph: Graph | None = N
     graph = graph if graph is not None else read_tflite(tflite)
     if stream is not False and _is_stream(graph, stream):
         return _bytes(run_tflm_stream(tflite, graph, inputs))
-    return join_outputs(run_tflm_io(tflite, graph, inputs))
+    resets = None
+    if lstm_state == "keep":
+        resets = np.zeros(len(inputs), bool)
+    return join_outputs(run_tflm_io(tflite, graph, inputs, resets))
 
 
 def _compare(outputs: np.ndarray, reference: np.ndarray) -> tuple[bool, int]:
@@ -318,7 +326,7 @@ def _compare(outputs: np.ndarray, reference: np.ndarray) -> tuple[bool, int]:
 
 
 def export_c(tflite: bytes, src_dir, *, kernels: str = "optimized",
-             source: str = "model.tflite") -> Export:
+             source: str = "model.tflite", lstm_state: str = "reset") -> Export:
     """Read an int8 ``.tflite`` and write its generated C into ``src_dir``.
 
     Parameters
@@ -331,6 +339,8 @@ def export_c(tflite: bytes, src_dir, *, kernels: str = "optimized",
         Kernel set (see :func:`edgekit.firmware_export.generate`).
     source : str
         Model name written into the generated files' header.
+    lstm_state : {"reset", "keep"}
+        See :func:`edgekit.firmware_export.generate`.
 
     Returns
     -------
@@ -342,13 +352,14 @@ def export_c(tflite: bytes, src_dir, *, kernels: str = "optimized",
         Unreadable model or unsupported ops.
     """
     graph = read_tflite(tflite)
-    result = generate(graph, Path(src_dir), source=source, kernels=kernels)
+    result = generate(graph, Path(src_dir), source=source, kernels=kernels,
+                      lstm_state=lstm_state)
     return Export(graph=graph, result=result, src_dir=Path(src_dir))
 
 
 def check_host(tflite: bytes | None, src_dir, build_dir, inputs: np.ndarray, *,
                reference: np.ndarray | None = None, litert: bool = True,
-               stream: bool | None = None) -> HostCheck:
+               stream: bool | None = None, lstm_state: str = "reset") -> HostCheck:
     """Build generated C for the host, run it and compare with tflite_micro.
 
     Parameters
@@ -370,6 +381,9 @@ def check_host(tflite: bytes | None, src_dir, build_dir, inputs: np.ndarray, *,
         (not for streaming models: LiteRT is run without state).
     stream : bool, optional
         Passed to :func:`tflm_reference` (default: the model's state pairs decide).
+    lstm_state : {"reset", "keep"}
+        As the C was generated; passed to :func:`tflm_reference` (``"keep"``:
+        no LiteRT comparison, the cases being one stream).
 
     Returns
     -------
@@ -389,13 +403,14 @@ def check_host(tflite: bytes | None, src_dir, build_dir, inputs: np.ndarray, *,
             raise ConfigError("check_host needs the model (tflite) for its reference")
         graph = read_tflite(tflite)
     if reference is None:
-        reference = tflm_reference(tflite, inputs, graph=graph, stream=stream)
+        reference = tflm_reference(tflite, inputs, graph=graph, stream=stream,
+                                   lstm_state=lstm_state)
     reference = _bytes(reference)
     exe = build_host(src_dir, build_dir)
     outputs = run_host(exe, _bytes(inputs))
     exact, differ = _compare(outputs, reference)
     max_diff = None
-    if litert and not _is_stream(graph, stream):
+    if litert and not _is_stream(graph, stream) and lstm_state != "keep":
         max_diff = litert_max_diff(tflite, graph, inputs, reference)
     return HostCheck(reference=reference, outputs=outputs, bit_exact=exact,
                      mismatched_cases=differ, max_diff_litert=max_diff, exe=Path(exe))
@@ -487,7 +502,7 @@ def verify(tflite: bytes, work, target: str | Target, inputs: np.ndarray, *,
            kernels: str = "optimized", host: bool = True, qemu: bool = True,
            litert: bool = True, source: str = "model.tflite",
            stream: bool | None = None, qemu_cases: int | None = None,
-           macs: int | None = None) -> Verification:
+           macs: int | None = None, lstm_state: str = "reset") -> Verification:
     """Generate C for ``tflite`` and check it against tflite_micro on host and QEMU.
 
     Parameters
@@ -518,6 +533,9 @@ def verify(tflite: bytes, work, target: str | Target, inputs: np.ndarray, *,
     macs : int, optional
         The model's MACs: QEMU runs as many of those inputs as its time
         budget allows, under a limit scaled to them (see :func:`check_qemu`).
+    lstm_state : {"reset", "keep"}
+        ``"keep"``: the LSTM state carried from one call to the next (see
+        :func:`edgekit.firmware_export.generate`); the inputs are one stream.
 
     Returns
     -------
@@ -526,12 +544,13 @@ def verify(tflite: bytes, work, target: str | Target, inputs: np.ndarray, *,
     work = Path(work)
     tgt = get_target(target)
     inputs = np.asarray(inputs)
-    exp = export_c(tflite, work / "src", kernels=kernels, source=source)
-    reference = tflm_reference(tflite, inputs, graph=exp.graph, stream=stream)
+    exp = export_c(tflite, work / "src", kernels=kernels, source=source, lstm_state=lstm_state)
+    reference = tflm_reference(tflite, inputs, graph=exp.graph, stream=stream,
+                               lstm_state=lstm_state)
     hc = qc = None
     if host:
         hc = check_host(tflite, exp.src_dir, work / "host", inputs, reference=reference,
-                        litert=litert, stream=stream)
+                        litert=litert, stream=stream, lstm_state=lstm_state)
     if qemu:
         k = len(inputs) if qemu_cases is None else max(1, min(int(qemu_cases), len(inputs)))
         qc = check_qemu(exp.src_dir, work / tgt.name, tgt, inputs[:k], reference[:k], macs=macs)

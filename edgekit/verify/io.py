@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.errors import ModelError
+from edgekit.errors import ConfigError, ModelError
 from edgekit.firmware_export import Graph
 from edgekit.firmware_export.codegen import io_specs
 from edgekit.reference import litert_interpreter, tflm_interpreter
@@ -67,11 +67,16 @@ def join_outputs(outputs: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([as_bytes(o) for o in outputs], axis=1)
 
 
-def run_tflm_io(tflite: bytes, graph: Graph, inputs: np.ndarray) -> list[np.ndarray]:
-    """Run every case through tflite_micro, each from the reset state (no state fed back).
+def run_tflm_io(tflite: bytes, graph: Graph, inputs: np.ndarray,
+                resets: np.ndarray | None = None) -> list[np.ndarray]:
+    """Run every case through tflite_micro, by default each from the reset state.
 
     Variable tensors (an LSTM's state) are zeroed before every case, as the
-    generated ``edgekit_invoke`` does (a Keras LSTM without ``stateful``).
+    generated ``edgekit_invoke`` does (a Keras LSTM without ``stateful``);
+    with ``resets``, only before the cases it marks, and they carry over
+    from one invoke to the next otherwise (tflite_micro's own semantics, as
+    the C generated with ``lstm_state="keep"``).  No state outputs are fed
+    back (see :func:`edgekit.reference.run_tflm_stream` for those).
 
     Parameters
     ----------
@@ -80,6 +85,10 @@ def run_tflm_io(tflite: bytes, graph: Graph, inputs: np.ndarray) -> list[np.ndar
         ``tflite`` as read by :func:`edgekit.firmware_export.read_tflite`.
     inputs : numpy.ndarray
         Cases as for :func:`split_inputs`.
+    resets : numpy.ndarray of bool, optional
+        ``resets[c]``: call ``interpreter.reset()`` before case ``c`` (case
+        0 always starts from the reset state), as ``edgekit_reset()`` in the
+        generated C.  Default: before every case.
 
     Returns
     -------
@@ -92,8 +101,12 @@ def run_tflm_io(tflite: bytes, graph: Graph, inputs: np.ndarray) -> list[np.ndar
     pos_out = {t: i for i, t in enumerate(graph.outputs)}
     ip = tflm_interpreter(tflite)
     outs: list[list[np.ndarray]] = [[] for _ in specs_out]
-    for c in range(len(xs[0]) if xs else 0):
-        ip.reset()
+    n = len(xs[0]) if xs else 0
+    if resets is not None and len(resets) != n:
+        raise ConfigError(f"resets must have one flag per case ({n}) (got {len(resets)})")
+    for c in range(n):
+        if resets is None or c == 0 or resets[c]:
+            ip.reset()
         for s, x in zip(specs_in, xs):
             ip.set_input(x[c], pos_in[s["index"]])
         ip.invoke()

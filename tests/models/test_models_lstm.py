@@ -92,3 +92,49 @@ def test_twin_refuses_other_layers():
     assert has_lstm(m)
     with pytest.raises(ModelError, match=r"Conv1D\) has no tf_keras twin"):
         tf_keras_twin(m)
+
+
+@pytest.mark.parametrize("hop", [1, 4])
+def test_streaming_form_equals_the_window_model(lstm_tflite, hop, tmp_path):
+    """The zoo lstm a hop of frames per call: from a reset, the last hop's scores are the
+    int8 window model's, bit for bit (tflite_micro), and the generated C (LSTM state
+    kept between calls) is bit-exact with tflite_micro on the host."""
+    from edgekit.firmware_export.tflite_reader import read_tflite
+    from edgekit.quantize.lstm_stream import lstm_stream_tflite
+    from edgekit.reference import run_tflm, run_tflm_stream
+    from edgekit.verify import verify
+
+    _, tfl = lstm_tflite
+    stream = lstm_stream_tflite(tfl, hop=hop)
+    graph = read_tflite(stream)
+    assert len(graph.state_pairs()) == 1
+    clips = np.random.default_rng(hop).integers(-128, 128, (3, *SHAPE)).astype(np.int8)
+    window = run_tflm(tfl, clips[:, None]).reshape(3, -1)
+    calls = clips.reshape(3 * SHAPE[0] // hop, hop * SHAPE[1])
+    per_clip = SHAPE[0] // hop
+    resets = np.arange(len(calls)) % per_clip == 0
+    got = run_tflm_stream(stream, graph, calls, resets)
+    assert np.array_equal(got[per_clip - 1::per_clip], window)
+    assert not np.array_equal(got[per_clip - 2::per_clip][:3], window)
+    v = verify(stream, tmp_path, "cortex-m4", calls[:per_clip + 2], stream=True,
+               lstm_state="keep", litert=False, qemu=hop == 4)
+    assert v.host.bit_exact and (hop != 4 or v.qemu.bit_exact)
+    assert np.array_equal(v.host.outputs.view(np.int8)[per_clip - 1], window[0])
+
+
+@pytest.mark.qemu
+def test_build_streaming_lstm(lstm_tflite, tmp_path):
+    """``edgekit build --arch lstm --streaming``'s stage on the small model: the streaming
+    C bit-exact with tflite_micro (host and QEMU) and every clip's final decision the
+    int8 window model's."""
+    from edgekit.emulator import get_target
+    from edgekit.stream_build import build_streaming
+
+    model, tfl = lstm_tflite
+    r = np.random.default_rng(5)
+    x = r.uniform(0.0, 15.6, (4, *SHAPE)).astype(np.float32)
+    rep = build_streaming(model, x, x, np.arange(4) % 10, tfl, tmp_path, get_target("cortex-m4"))
+    assert rep["form"] == "lstm" and rep["hop_frames"] == 1 and rep["steps"] == SHAPE[0]
+    assert rep["bit_exact"] and rep["host_calls"] == 4 * SHAPE[0]
+    assert rep["decisions_equal_window"] == 1.0 and rep["max_abs_diff_vs_window"] == 0
+    assert rep["push_matches"]

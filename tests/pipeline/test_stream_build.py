@@ -82,6 +82,6 @@ def test_cli_streaming_needs_a_recurrent_arch(args, says, tmp_path):
     out = tmp_path / "out"
     r = CliRunner().invoke(main, ["build", "--streaming", "--out", str(out), *args])
     assert r.exit_code == 2, r.output
-    assert "--streaming needs --arch lmu|lmuformer|spiking_lmuformer" in r.output
+    assert "--streaming needs --arch lmu|lmuformer|lstm|spiking_lmuformer" in r.output
     assert says in r.output
     assert not out.exists() and not list(tmp_path.glob(".out*"))

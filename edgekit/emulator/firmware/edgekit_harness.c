@@ -19,6 +19,8 @@
  *   DONE
  *
  * and exits 0.  On any error it prints "ERR <message>" and exits non-zero.
+ * edgekit_reset() runs before the first case (the cases form one stream);
+ * built with -DEDGEKIT_RESET_EVERY=K (K > 0), also before every K-th case.
  *
  * Built with -DEDGEKIT_AUDIO (a model with edgekit_audio.c), inputs.bin
  * holds raw PCM clips instead and the records between the header and STACK
@@ -363,6 +365,11 @@ int main(void)
             (void)edgekit_sh_close(handle);
             return edgekit_fail("short read from inputs.bin", 13);
         }
+#if defined(EDGEKIT_RESET_EVERY) && EDGEKIT_RESET_EVERY > 0
+        if (c > 0u && c % (uint32_t)(EDGEKIT_RESET_EVERY) == 0u) {
+            edgekit_reset();
+        }
+#endif
         for (i = 0; i < EDGEKIT_NUM_OPS; i++) {
             edgekit_op_total[i] = 0u;
         }

@@ -7,7 +7,9 @@
  * input's bytes, concatenated in the model's order); outputs.bin receives N
  * outputs of EDGEKIT_OUTPUT_BYTES each (every data output's), concatenated.  edgekit_reset() is
  * called once before the first case (the cases form one stream, as in the
- * firmware harness).  Exit status: 0 on success, non-zero on any error.
+ * firmware harness); built with -DEDGEKIT_RESET_EVERY=K (K > 0), also before
+ * every K-th case (streams of K calls).  Exit status: 0 on success,
+ * non-zero on any error.
  *
  * Built with -DEDGEKIT_HOST_PUSH_FRAMES, each case is one feature frame
  * (EDGEKIT_FRAME_BYTES) fed to edgekit_push_frame(), and after each frame the
@@ -141,6 +143,11 @@ int main(int argc, char **argv)
             fclose(out);
             return 5;
         }
+#if defined(EDGEKIT_RESET_EVERY) && EDGEKIT_RESET_EVERY > 0
+        if (c > 0 && c % (long)(EDGEKIT_RESET_EVERY) == 0) {
+            edgekit_reset();
+        }
+#endif
 #ifdef EDGEKIT_HOST_PUSH_FRAMES
         status = edgekit_push_frame(input_buf, output_buf);
         if (status != 0 && status != 1) {
