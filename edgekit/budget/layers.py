@@ -66,6 +66,14 @@ def op_macs(graph, op) -> int:
         lhs = ins[0].shape                     # (..., M, K), or (..., K, M) with adj_x
         k = lhs[-2] if op.options.get("adj_x") else lhs[-1]
         return outs[0].num_elements * int(k)
+    if op.opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM" and len(ins) > 8 and ins[4] is not None:
+        # per step and batch row: four gates, each an input FC (n_cell x n_in)
+        # and a recurrent FC (n_cell x n_out); the element-wise gate arithmetic
+        # is not counted
+        n_cell, n_in = (int(d) for d in ins[4].shape)   # input-to-forget weights
+        n_out = int(ins[8].shape[-1])                  # recurrent-to-output weights
+        rows = outs[0].num_elements // max(n_out, 1)   # steps x batch
+        return rows * 4 * n_cell * (n_in + n_out)
     if op.opcode == "TRANSPOSE_CONV" and len(ins) > 2 and ins[1] is not None:
         w = ins[1].shape                       # (out_c, kh, kw, in_c)
         return ins[2].num_elements * int(w[0]) * int(w[1]) * int(w[2])

@@ -144,3 +144,14 @@ def test_verify_api_stateful(tmp_path):
     assert np.array_equal(v.reference, _reference(tfl, graph, xs, np.arange(5) == 0))
     assert not np.array_equal(v.reference, _reference(tfl, graph, xs, None))
     assert v.host.max_diff_litert is None
+
+
+def test_lstm_macs_by_hand():
+    """4 gates x (n_in + n_cell) x n_cell per step and batch row (hand count)."""
+    from edgekit.budget.layers import op_macs
+    from edgekit.firmware_export.tflite_reader import read_tflite
+    from tests.lstm_models import lstm_tflite
+
+    g = read_tflite(lstm_tflite(batch=2, steps=5, n_in=3, n_cell=7, seed=0))
+    (op,) = [o for o in g.operators if o.opcode == "UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert op_macs(g, op) == 2 * 5 * 4 * 7 * (3 + 7)
