@@ -222,8 +222,6 @@ static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, 
                              int32_t s) {
 #if EKOPT_DSP
     for (int32_t k = 0; k < fr; ++k, x += tstep) {
-        /* Unrolled whole where np is a constant (dw_plane_generic's cases). */
-#pragma GCC unroll 5
         for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
     }
 #else
@@ -234,6 +232,23 @@ static inline int32_t dw_dot(const int16_t *x, int32_t tstep, const int32_t *t, 
 #endif
     return s;
 }
+
+#if EKOPT_DSP
+/* dw_dot for a constant np of 2 to 5 (dw_plane_generic's cases): the tap-pair
+ * loop unrolled whole (-O2 leaves the 5-pair loop rolled).  Only for constant
+ * np: over a variable count the pragma adds a remainder computation per
+ * filter row (59% more on the zoo LMU's 48-row, 1-wide memory filter). */
+static inline int32_t dw_dot_unrolled(const int16_t *x, int32_t tstep, const int32_t *t, int32_t fr,
+                                      int32_t np, int32_t s) {
+    for (int32_t k = 0; k < fr; ++k, x += tstep) {
+#pragma GCC unroll 5
+        for (int32_t j = 0; j < np; ++j, ++t) s = dw_smlad(dw_ld2(x + 2 * j), *t, s);
+    }
+    return s;
+}
+#else
+#define dw_dot_unrolled dw_dot
+#endif
 
 #include "ek_depthwise_conv_asm.h"
 
@@ -265,7 +280,8 @@ static void dw_plane_three(const dw_geom *g, const int16_t *plane, dw_k3 *k, int
 static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g, const int16_t *plane,
                                                                 const int32_t *tw, int32_t bias,
                                                                 const dw_rq *q, int8_t *y, int fast,
-                                                                const int32_t fr, const int32_t np) {
+                                                                const int32_t fr, const int32_t np,
+                                                                const int unroll) {
     const int32_t rstep = g->sr * g->rl, tstep = g->dr * g->rl, yc = g->yc;
     const int32_t cstep = g->dc > 1 ? 0 : g->sc;
     for (int32_t r = 0; r < g->orn; ++r, plane += rstep, y += g->yr) {
@@ -276,39 +292,49 @@ static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g
                 const int32_t col = c * g->sc;
                 x = plane + (col % g->dc) * g->pcq + col / g->dc;
             }
-            const int32_t acc = dw_dot(x, tstep, tw, fr, np, bias);
+            const int32_t acc = unroll ? dw_dot_unrolled(x, tstep, tw, fr, np, bias)
+                                       : dw_dot(x, tstep, tw, fr, np, bias);
             *yp = (int8_t)(fast ? dw_requant(acc, q, 1) : dw_requant(acc, q, 0));
         }
     }
 }
 
 #if EKDW_GENERIC
+/* Any filter, variable loop bounds; kept out of line so that the unrolled
+ * copies below do not change its code (inlined beside them, the zoo LMU's
+ * 48-row 1-wide memory filter ran 59% slower). */
+static __attribute__((noinline)) void dw_plane_any(const dw_geom *g, const int16_t *plane,
+                                                   const int32_t *tw, int32_t bias,
+                                                   const dw_rq *q, int8_t *y, int fast) {
+    dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np, 0);
+}
+
 static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
                              const dw_rq *q, int8_t *y, int fast) {
 #if !EKOPT_DSP
     /* Cores without SMLAD: 3x3 and 3x1 / 1x3 filters with constant loop
      * bounds (unrolled). */
     if (g->fr == 3 && g->np == 2) {
-        dw_plane_loop(g, plane, tw, bias, q, y, fast, 3, 2);
+        dw_plane_loop(g, plane, tw, bias, q, y, fast, 3, 2, 0);
         return;
     }
     if (g->np == 2 && g->fr == 1) {
-        dw_plane_loop(g, plane, tw, bias, q, y, fast, 1, 2);
+        dw_plane_loop(g, plane, tw, bias, q, y, fast, 1, 2, 0);
         return;
     }
 #else
     /* 2 to 5 tap pairs per plane row (filters 3 to 10 taps along it, any
      * number of rows, e.g. 10x4 stems, 5x5, 1x7): the tap-pair loop
-     * unrolled. */
+     * unrolled (dw_dot_unrolled). */
     switch (g->np) {
-    case 2: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 2); return;
-    case 3: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 3); return;
-    case 4: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 4); return;
-    case 5: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 5); return;
+    case 2: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 2, 1); return;
+    case 3: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 3, 1); return;
+    case 4: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 4, 1); return;
+    case 5: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 5, 1); return;
     default: break;
     }
 #endif
-    dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np);
+    dw_plane_any(g, plane, tw, bias, q, y, fast);
 }
 #endif /* EKDW_GENERIC */
 
