@@ -252,22 +252,14 @@ def prune_model_to_budget(model, *, max_params: int | None = None, ratio: float 
         ``<layer>/order``, ``<layer>/memory_d``; ``pruned`` lists the kinds
         that shrank.
     """
-    from edgekit.compress.structured import count_params, prune_to_budget
+    from edgekit.compress.structured import count_params, param_budget, prune_to_budget
 
     kinds = tuple(kinds)
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
         raise ConfigError(f"kinds must be a non-empty subset of {KINDS} (got {list(kinds)})")
     before = count_params(model)
-    if (max_params is None) == (ratio is None):
-        raise ConfigError("give exactly one of max_params and ratio")
-    if ratio is not None:
-        if not 0 < float(ratio) <= 1:
-            raise ConfigError(f"ratio must be in (0, 1] (got {ratio})")
-        max_params = int(before * float(ratio))
-    if isinstance(max_params, bool) or int(max_params) <= 0:
-        raise ConfigError(f"max_params must be > 0 (got {max_params})")
-    max_params = int(max_params)
+    max_params = param_budget(before, max_params, ratio)
     use_ch = "channels" in kinds
     knobs = {k for sz in internal_sizes(model).values() for k in sz} & \
         {"heads", "order", "memory_d"} & set(kinds)

@@ -35,7 +35,7 @@ import numpy as np
 from edgekit.errors import ConfigError, ModelError
 
 __all__ = ["ChannelGroups", "analyse", "prune_channels", "prune_to_budget", "count_params",
-           "params_at_ratio"]
+           "params_at_ratio", "param_budget"]
 
 _PASS = {"BatchNormalization", "ReLU", "Activation", "Dropout", "AveragePooling2D",
          "MaxPooling2D", "AveragePooling1D", "MaxPooling1D", "LeakyReLU", "ELU",
@@ -43,6 +43,38 @@ _PASS = {"BatchNormalization", "ReLU", "Activation", "Dropout", "AveragePooling2
          "GlobalMaxPooling1D", "SpatialDropout2D", "GaussianNoise", "Identity", "ZeroPadding2D",
          "ZeroPadding1D", "LIF"}
 _JOIN = {"Add", "Subtract", "Multiply", "Maximum", "Minimum", "Average"}
+
+
+def param_budget(before: int, max_params=None, ratio=None) -> int:
+    """The parameter budget from exactly one of ``max_params`` and ``ratio``.
+
+    Parameters
+    ----------
+    before : int
+        Parameters of the unpruned model.
+    max_params : int, optional
+        The budget itself (> 0).
+    ratio : float, optional
+        The fraction of ``before`` to keep, ``0 < ratio <= 1``.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ConfigError
+        If both or neither are given, or a value is out of range.
+    """
+    if (max_params is None) == (ratio is None):
+        raise ConfigError("give exactly one of max_params and ratio")
+    if ratio is not None:
+        if not 0 < float(ratio) <= 1:
+            raise ConfigError(f"ratio must be in (0, 1] (got {ratio})")
+        max_params = int(before * float(ratio))
+    if isinstance(max_params, bool) or int(max_params) <= 0:
+        raise ConfigError(f"max_params must be > 0 (got {max_params})")
+    return int(max_params)
 
 
 def count_params(model) -> int:
@@ -318,15 +350,7 @@ def prune_to_budget(model, *, max_params: int | None = None, ratio: float | None
     (keras.Model, dict)
         The pruned model and ``{"keep_ratio", "channels": {layer: (before, after)}}``.
     """
-    before = count_params(model)
-    if (max_params is None) == (ratio is None):
-        raise ConfigError("give exactly one of max_params and ratio")
-    if ratio is not None:
-        if not 0 < float(ratio) <= 1:
-            raise ConfigError(f"ratio must be in (0, 1] (got {ratio})")
-        max_params = int(before * float(ratio))
-    if isinstance(max_params, bool) or int(max_params) <= 0:
-        raise ConfigError(f"max_params must be > 0 (got {max_params})")
+    max_params = param_budget(count_params(model), max_params, ratio)
     groups = analyse(model)
     if not groups.prunable():
         raise ModelError("the model has no prunable channels (all groups are frozen)")
