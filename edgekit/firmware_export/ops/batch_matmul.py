@@ -10,10 +10,15 @@ from edgekit.firmware_export.quant import f32, quantize_multiplier
 MAX_BATCH_DIMS = 4
 
 
-def lower(op, graph) -> Lowered:
+def matmul_params(op, graph, require=require_int8) -> dict:
+    """The ``ek_batch_matmul_params`` fields of a BATCH_MATMUL (any element type).
+
+    ``require(op, *tensors)`` checks the operand types (``require_int8`` here,
+    ``require_int16`` for the 16x8 lowering, whose zero points are 0).
+    """
     lhs, rhs = graph.op_inputs(op)[:2]
     y = graph.op_outputs(op)[0]
-    require_int8(op, lhs, rhs, y)
+    require(op, lhs, rhs, y)
     for t in (lhs, rhs, y):
         if len(t.scale) != 1:
             raise fail(op, f"tensor {t.index} must be quantized per tensor")
@@ -59,5 +64,12 @@ def lower(op, graph) -> Lowered:
         lhs_row_stride=1 if adj_x else depth, lhs_depth_stride=rows if adj_x else 1,
         rhs_depth_stride=1 if adj_y else cols, rhs_col_stride=depth if adj_y else 1,
         lhs_offset=-lhs.zp, rhs_offset=-rhs.zp, out_offset=y.zp, out_mult=m, out_shift=sh)
-    return Lowered("ek_batch_matmul_s8", "ek_batch_matmul_params", params,
+    return params
+
+
+def lower(op, graph) -> Lowered:
+    """BATCH_MATMUL int8 x int8 -> int8."""
+    lhs, rhs = graph.op_inputs(op)[:2]
+    y = graph.op_outputs(op)[0]
+    return Lowered("ek_batch_matmul_s8", "ek_batch_matmul_params", matmul_params(op, graph),
                    [lhs.index, rhs.index, y.index], source="ek_batch_matmul.c")

@@ -18,11 +18,11 @@ import math
 
 import numpy as np
 
+from edgekit.firmware_export.ops import batch_matmul
 from edgekit.firmware_export.ops.base import (Lowered, compute_padding, expected_out, fail, nhwc,
                                               require_activation, require_int16)
 from edgekit.firmware_export.ops.s16 import I16, check_shifts, check_weights, pack_s16
-from edgekit.firmware_export.quant import (activation_range, f32, per_channel_multipliers,
-                                           quantize_multiplier)
+from edgekit.firmware_export.quant import activation_range, f32, per_channel_multipliers
 
 __all__ = ["checked_log2", "lower_batch_matmul", "lower_depthwise", "lower_logistic",
            "lower_tanh", "lut_act_params", "sigmoid_table"]
@@ -66,56 +66,14 @@ def lower_depthwise(op, graph) -> Lowered:
                    source="ek_depthwise_conv_s16.c")
 
 
-MAX_BATCH_DIMS = 4
-
-
 def lower_batch_matmul(op, graph) -> Lowered:
-    """BATCH_MATMUL int16 x int16 -> int16: ranks 2 to 5, broadcast batch dims,
-    adj_x / adj_y folded into the strides (the int8 kernel's parameter block)."""
+    """BATCH_MATMUL int16 x int16 -> int16: the int8 lowering's geometry
+    (:func:`.batch_matmul.matmul_params`: ranks 2 to 5, broadcast batch dims,
+    adj_x / adj_y folded into the strides) with zero points 0."""
     lhs, rhs = graph.op_inputs(op)[:2]
     y = graph.op_outputs(op)[0]
-    require_int16(op, lhs, rhs, y)
-    for t in (lhs, rhs, y):
-        if len(t.scale) != 1:
-            raise fail(op, f"tensor {t.index} must be quantized per tensor")
-    lr, rr = len(lhs.shape), len(rhs.shape)
-    if not (2 <= lr <= 5 and 2 <= rr <= 5):
-        raise fail(op, f"operand ranks {lr} and {rr}: 2 to 5 are supported")
-    rank = max(lr, rr)
-    ls = [1] * (rank - lr) + [int(d) for d in lhs.shape]
-    rs = [1] * (rank - rr) + [int(d) for d in rhs.shape]
-    adj_x, adj_y = bool(op.options.get("adj_x")), bool(op.options.get("adj_y"))
-    rows, depth = (ls[-1], ls[-2]) if adj_x else (ls[-2], ls[-1])
-    rdepth, cols = (rs[-1], rs[-2]) if adj_y else (rs[-2], rs[-1])
-    if depth != rdepth:
-        raise fail(op, f"inner dimensions differ: {depth} and {rdepth}")
-    nb = rank - 2
-    out_b = []
-    for a, b in zip(ls[:nb], rs[:nb]):
-        if a != b and a != 1 and b != 1:
-            raise fail(op, f"batch dims {ls[:nb]} and {rs[:nb]} do not broadcast")
-        out_b.append(max(a, b))
-    if [int(d) for d in y.shape] != out_b + [rows, cols]:
-        raise fail(op, f"output shape {list(y.shape)} is not {out_b + [rows, cols]}")
-
-    def batch_strides(shape):
-        st, acc = [0] * nb, shape[-1] * shape[-2]
-        for d in range(nb - 1, -1, -1):
-            st[d] = acc if shape[d] > 1 else 0
-            acc *= shape[d]
-        return st
-
-    pad = MAX_BATCH_DIMS - nb
-    m, sh = quantize_multiplier(f32(lhs.s) * f32(rhs.s) / f32(y.s))
-    check_shifts(op, [sh])
-    params = dict(
-        batches=math.prod(out_b), rows=rows, cols=cols, depth=depth,
-        batch_shape=tuple([1] * pad + out_b),
-        lhs_batch_stride=tuple([0] * pad + batch_strides(ls)),
-        rhs_batch_stride=tuple([0] * pad + batch_strides(rs)),
-        lhs_row_stride=1 if adj_x else depth, lhs_depth_stride=rows if adj_x else 1,
-        rhs_depth_stride=1 if adj_y else cols, rhs_col_stride=depth if adj_y else 1,
-        lhs_offset=0, rhs_offset=0, out_offset=0, out_mult=m, out_shift=sh)
+    params = batch_matmul.matmul_params(op, graph, require_int16)
+    check_shifts(op, [params["out_shift"]])
     return Lowered("ek_batch_matmul_s16", "ek_batch_matmul_params", params,
                    [lhs.index, rhs.index, y.index], source="ek_batch_matmul_s16.c")
 
