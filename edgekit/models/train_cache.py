@@ -161,8 +161,15 @@ def train_cached(make_model, x_train, y_train, *, description: dict, validation=
 
     def fresh():
         model = make_model()
-        return model, train(model, x_train, y_train, validation=validation,
-                            augment_copies=augment_copies, callbacks=callbacks, **train_kwargs)
+        result = train(model, x_train, y_train, validation=validation,
+                       augment_copies=augment_copies, callbacks=callbacks, **train_kwargs)
+        # Hand on a newly made model holding the trained weights, as a cache hit
+        # does: what runs next (pruning, distillation, calibration) then starts
+        # from the same random state (the seed generators of dropout layers, the
+        # global seeds) whether the weights were trained now or reused.
+        again = make_model()
+        again.set_weights(model.get_weights())
+        return again, result
 
     root = train_cache_dir()
     if root is None or callbacks:

@@ -62,3 +62,30 @@ def test_cache_off_and_callbacks_always_train(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEKIT_TRAIN_CACHE", str(tmp_path / "tc"))
     assert _run(x, y, callbacks=[keras.callbacks.Callback()])[2] is None
     assert not (tmp_path / "tc").exists()
+
+
+def test_what_follows_a_training_does_not_depend_on_a_cache_hit(tmp_path, monkeypatch):
+    """Fine-tuning the returned model gives the same weights after a fresh training and a hit.
+
+    A model with dropout: its layers' seed generators advance while it
+    trains, so before the fix the model handed on by a fresh training drew
+    other dropout masks in the next fit (pruning, distillation) than the
+    model loaded from the cache, and the prune-distill recipe gave another
+    model on its second build.
+    """
+    from edgekit.models.train import train
+
+    monkeypatch.setenv("EDGEKIT_TRAIN_CACHE", str(tmp_path / "tc"))
+    x, y = _data(2, n=32)
+    make = lambda: build_model("dscnn", (16, 8), 3, seed=5, width=4, num_blocks=1,  # noqa: E731
+                               first_kernel=(4, 2), dropout=0.5)
+    after = []
+    for expect_hit in (False, True):
+        model, _, key = train_cached(make, x, y, description={"arch": "dscnn", "dropout": 0.5},
+                                     epochs=1, batch_size=8, seed=5, progress=False,
+                                     warmup_epochs=0, jit_compile=False)
+        assert (key is not None) == expect_hit
+        train(model, x, y, epochs=1, batch_size=8, seed=5, progress=False, warmup_epochs=0,
+              jit_compile=False)
+        after.append(_weights(model))
+    assert all(np.array_equal(a, b) for a, b in zip(*after))
