@@ -20,6 +20,9 @@ Groups (``--group``, several allowed; default: all cheap groups):
               ``tests/pipeline/test_recipe.py::test_fsdd_prune_distill_recipe_end_to_end``
               (teacher int8 - final int8).  About 4 min per seed on an idle
               2-core machine; over 45 min under ``nice`` on a loaded one.
+``fsdd_short`` the same with the suite's short compression schedule (one
+              pruning step, 1 + 1 fine-tuning epochs, 2 distillation epochs):
+              what the suite's prune-distill test runs (same teacher).
 ``compress``  the synthetic task of ``tests/compress/test_compress.py``:
               teacher accuracy, gradual prune int8 drop, unstructured prune
               accuracy, distilled / baseline accuracy (under a minute per seed).
@@ -81,13 +84,24 @@ class _Stages:
     warn = info
 
 
-def fsdd(seed: int, data: str) -> dict:
-    """One run of the prune-distill recipe with ``[train] seed = seed`` (the train plan)."""
+#: The suite's short compression schedule of the prune-distill recipe
+#: (tests/pipeline/test_recipe.py::test_fsdd_prune_distill_recipe_end_to_end).
+SHORT_SCHEDULE = ({"steps": 1, "finetune_epochs": 1, "final_epochs": 1}, {"epochs": 2})
+
+
+def fsdd(seed: int, data: str, short: bool = False) -> dict:
+    """One run of the prune-distill recipe with ``[train] seed = seed`` (the train plan).
+
+    ``short``: with the suite's shortened compression schedule (:data:`SHORT_SCHEDULE`).
+    """
     from edgekit import plan
     from edgekit.recipe import apply_overrides, load_recipe
 
     r = apply_overrides(load_recipe(ROOT / "recipes" / "fsdd-prune-distill.toml"),
                         [f"train.seed={seed}"])
+    if short:
+        for step, change in zip(r["steps"], SHORT_SCHEDULE):
+            step.update(change)
     with tempfile.TemporaryDirectory(prefix="ek_spread_") as tmp:
         art = plan.run(plan.BuildSpec(out=Path(tmp) / "out", recipe=r, data=data,
                                       deploy=False), _Stages(seed))
@@ -273,7 +287,12 @@ def tiny_transformer(seed: int, data: str) -> dict:
     return {"float": f, "int8": i8, "float-int8": f - i8}
 
 
-GROUPS = {"fsdd": fsdd, "compress": compress, "quantize": quantize, "speech": speech,
+def fsdd_short(seed: int, data: str) -> dict:
+    """:func:`fsdd` with the suite's short compression schedule."""
+    return fsdd(seed, data, short=True)
+
+
+GROUPS = {"fsdd": fsdd, "fsdd_short": fsdd_short, "compress": compress, "quantize": quantize, "speech": speech,
           "dscnn_subset": dscnn_subset, "lmu": lmu, "lmuformer": lmuformer, "spiking": spiking,
           "tiny_transformer": tiny_transformer}
 CHEAP = ("compress", "quantize", "speech")
