@@ -398,14 +398,20 @@ def calibration_input(d: Draw) -> tuple[str, bytes]:
     if d.bool():   # damage the header text: shape, descr, order
         text = raw[10:].split(b"\n", 1)[0]
         new = text.replace(str(shape).encode(), d.choice((b"(-1, 10, 49)", b"(1099511627776,)",
-                                                          b"(3, 10, 49, 0)", b"()", b"(3,")))
+                                                          b"(3, 10, 49, 0)", b"()", b"(3,",
+                                                          b"(2000000, 10, 49)", b"(3, 10, 50)")))
+        if d.int(0, 3) == 0:   # another descr: objects inside a record, big endian, bytes
+            new = new.replace(f"'descr': '{arr.dtype.str}'".encode(), d.choice((
+                b"'descr': [('a', '|O')]", b"'descr': '>f8'", b"'descr': '|S4'",
+                b"'descr': '<m8[s]'", b"'descr': 'float32'")))
         new = new.replace(b"False", d.choice((b"False", b"True", b"None")))
         raw = raw[:10] + new + raw[10 + len(text):]
     if d.int(0, 2) == 0:
         raw = mutate_bytes(d, raw, 3)
     if d.bool():
         z = io.BytesIO()
-        with warnings.catch_warnings(), zipfile.ZipFile(z, "w") as zf:
+        method = zipfile.ZIP_DEFLATED if d.bool() else zipfile.ZIP_STORED
+        with warnings.catch_warnings(), zipfile.ZipFile(z, "w", method) as zf:
             warnings.simplefilter("ignore")      # duplicate member names, on purpose
             for k in range(d.int(0, 2)):
                 zf.writestr(d.choice(("x.npy", "input.npy", f"a{k}.npy", "x")), raw)
@@ -422,6 +428,17 @@ def calibration_target(name: str, raw: bytes, tmp: Path) -> None:
     info = OnnxInfo(model=None, opset=17, input_name="input", input_shape=(1, 10, 49),
                     output_name="y", output_shape=(1, 12), ops={"Conv": 1})
     x = load_calibration(p, info)
+    assert x.dtype == np.float32 and x.shape[1:] == (10, 49) and len(x) > 0
+    assert np.all(np.isfinite(x))
+
+
+def calibration_quantize_target(name: str, raw: bytes, tmp: Path) -> None:
+    """The same files through ``edgekit quantize``'s loader (edgekit.quantize.convert)."""
+    from edgekit.quantize.convert import check_calibration  # noqa: PLC0415
+
+    p = tmp / name
+    p.write_bytes(raw)
+    x = check_calibration(p, (10, 49))
     assert x.dtype == np.float32 and x.shape[1:] == (10, 49) and len(x) > 0
     assert np.all(np.isfinite(x))
 
