@@ -273,7 +273,7 @@ def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table], user: str | None
         z = q.vector(3, "i64")
         scale = s if s is not None else scale
         zp = z if z is not None else zp
-        qdim = check_quantization(i, name, shape, dtype, scale, zp, int(q.scalar(6, "i32", 0)),
-                                  user, notes)
+        qdim, zp = check_quantization(i, name, shape, dtype, scale, zp,
+                                      int(q.scalar(6, "i32", 0)), user, notes)
     return Tensor(index=i, name=name, shape=shape, dtype=dtype, data=data, scale=scale,
                   zero_point=zp, quantized_dimension=qdim, is_variable=bool(t.scalar(5, "u8", 0)))

@@ -92,15 +92,29 @@ def check_shape(i: int, name: str, shape: tuple[int, ...], itemsize: int,
 
 def check_quantization(i: int, name: str, shape: tuple[int, ...], dtype: str,
                        scale: np.ndarray, zero_point: np.ndarray, qdim: int,
-                       user: str | None, notes: list[str]) -> int:
-    """Refuse unusable quantization parameters; the (normalized) quantized dimension.
+                       user: str | None, notes: list[str]) -> tuple[int, np.ndarray]:
+    """Refuse unusable quantization parameters; the (normalized) quantized
+    dimension and zero points.
 
-    A 1-D tensor with one scale per element and a ``quantized_dimension``
-    other than 0 (older converters wrote the filter's dimension, 3, for a
-    depthwise convolution's bias; TFLM runs such files) is read with
-    dimension 0, and a note is appended to ``notes``.
+    Two irregularities TFLM runs are normalized, each with a note appended
+    to ``notes``:
+
+    * a 1-D tensor with one scale per element and a ``quantized_dimension``
+      other than 0 (older converters wrote the filter's dimension, 3, for a
+      depthwise convolution's bias) is read with dimension 0;
+    * per-channel scales with a single zero point (TFLM's allocator gives
+      every channel that zero point: a documented space saving for weights,
+      whose zero points are all 0) get that zero point for every channel.
+
+    Other counts of zero points that differ from the count of scales are
+    refused: TFLM would silently use the first one only, LiteRT refuses them.
     """
     w = who(i, name, user)
+    if len(scale) > 1 and len(zero_point) == 1:
+        notes.append(f"{w}: {len(scale)} per-channel scales with one zero point "
+                     f"({int(zero_point[0])}) read with that zero point for every channel "
+                     "(as TFLM does)")
+        zero_point = np.full(len(scale), zero_point[0], np.int64)
     if len(scale) and len(zero_point) and len(scale) != len(zero_point):
         raise TFLiteFormatError(f"{w} has {len(scale)} scales but {len(zero_point)} zero points")
     for s in np.asarray(scale, np.float64):
@@ -116,12 +130,12 @@ def check_quantization(i: int, name: str, shape: tuple[int, ...], dtype: str,
         if (len(shape) == 1 and shape[0] == len(scale) and qdim != 0):
             notes.append(f"{w}: 1-D per-channel tensor with quantized_dimension {qdim} read "
                          "with dimension 0 (as TFLM does)")
-            return 0
+            return 0, zero_point
         if not (0 <= qdim < len(shape) and shape[qdim] == len(scale)):
             raise TFLiteFormatError(
                 f"{w}: {len(scale)} per-channel scales do not match dimension "
                 f"{qdim} of shape {list(shape)}")
-    return qdim
+    return qdim, zero_point
 
 
 def check_total_bytes(total: int) -> None:

@@ -184,21 +184,6 @@ def _bias_dimension_3(m, sg):
         sg.tensors[op.inputs[2]].quantization.quantizedDimension = 3
 
 
-def test_bias_quantized_dimension_3_runs_bit_exact_like_tflm(mlperf_dir):
-    data = edit(mlperf_dir / KWS, _bias_dimension_3)
-    with pytest.raises(ModelError, match="quantized_dimension"):
-        litert_interpreter(data).allocate_tensors()      # LiteRT refuses the file ...
-    graph = read_tflite(data)                           # ... edgekit reads it, and says so
-    assert len(graph.normalizations) == 4
-    assert all("quantized_dimension 3 read with dimension 0" in n and "DEPTHWISE_CONV_2D" in n
-               for n in graph.normalizations)
-    assert read_tflite(mlperf_dir / KWS).normalizations == []
-    x = np.random.default_rng(16).integers(-128, 128, (3, 1, 49, 10, 1)).astype(np.int8)
-    ref = run_tflm(data, x)                              # ... and TFLM runs it
-    got = run_generated_host(data, x)
-    np.testing.assert_array_equal(got, ref.reshape(got.shape))
-
-
 def _tflm_leniencies(m, sg):
     """What TFLM runs that a converter does not write: a CONV_2D whose optional
     bias is absent (-1), a FULLY_CONNECTED without its options table (the
@@ -219,3 +204,55 @@ def test_absent_bias_and_absent_options_run_bit_exact_like_tflm(mlperf_dir):
     got = run_generated_host(data, x)
     np.testing.assert_array_equal(got, ref.reshape(got.shape))
     assert not np.array_equal(ref, run_tflm((mlperf_dir / KWS).read_bytes(), x))  # it changed
+
+
+def _one_zero_point(m, sg):
+    """Every per-channel tensor (the weights and biases of the 9 convolutions) keeps its scales
+    but stores a single zero point, the space saving TFLM's allocator accepts."""
+    for t in sg.tensors:
+        q = t.quantization
+        if q is not None and q.scale is not None and len(q.scale) > 1:
+            q.zeroPoint = [int(q.zeroPoint[0])]
+
+
+def test_bias_dimension_3_and_one_zero_point_run_bit_exact_like_tflm(mlperf_dir, tmp_path):
+    """Two leniencies of TFLM in one model (one host build, through the build's own
+    export and host check): the depthwise biases' quantized_dimension 3, and per-channel
+    scales with a single zero point.  LiteRT refuses both: its comparison is skipped."""
+    from edgekit.verify import check_host, export_c  # noqa: PLC0415
+
+    for fn, words in ((_bias_dimension_3, "quantized_dimension"), (_one_zero_point, "zero_point")):
+        with pytest.raises(ModelError, match=words):
+            litert_interpreter(edit(mlperf_dir / KWS, fn)).allocate_tensors()  # LiteRT refuses
+
+    def both(m, sg):
+        _bias_dimension_3(m, sg)
+        _one_zero_point(m, sg)
+
+    data = edit(mlperf_dir / KWS, both)
+    exp = export_c(data, tmp_path / "src")
+    notes = exp.graph.normalizations                     # edgekit reads it, and says so
+    dims = [n for n in notes if "quantized_dimension 3 read with dimension 0" in n]
+    zps = [n for n in notes if "per-channel scales with one zero point (0) read with that "
+                               "zero point for every channel (as TFLM does)" in n]
+    assert len(dims) == 4 and all("DEPTHWISE_CONV_2D" in n for n in dims)
+    assert len(zps) == 18 and len(notes) == 22
+    assert {n.split("used by ")[1].split(")")[0].split(" (")[1] for n in zps} == {
+        "CONV_2D", "DEPTHWISE_CONV_2D"}
+    assert read_tflite(mlperf_dir / KWS).normalizations == []
+    x = np.random.default_rng(16).integers(-128, 128, (3, 49 * 10)).astype(np.int8)
+    ref = run_tflm(data, x.reshape(3, 1, 49, 10, 1))    # TFLM runs it
+    chk = check_host(data, tmp_path / "src", tmp_path / "host", x)
+    assert chk.bit_exact and chk.max_diff_litert is None
+    np.testing.assert_array_equal(chk.outputs.view(np.int8).reshape(ref.shape), ref)
+
+
+def test_other_zero_point_counts_are_refused(mlperf_dir, tmp_path):
+    """Two zero points for 64 scales: TFLM would silently use the first; refused."""
+    def two(m, sg):
+        op, _ = find_op(m, "CONV_2D")
+        q = sg.tensors[op.inputs[1]].quantization
+        q.zeroPoint = [0, 0]
+
+    with pytest.raises(TFLiteFormatError, match=r"has 64 scales but 2 zero points"):
+        read_tflite(edit(mlperf_dir / KWS, two))
