@@ -175,6 +175,33 @@ def check_options(index: int, opcode: str, options: dict, table_missing: bool = 
                                     "must be finite")
 
 
+#: FullyConnectedOptions.weights_format values of the schema.
+WEIGHTS_FORMATS = {0: "DEFAULT", 1: "SHUFFLED4x16INT8"}
+
+
+def check_weights_format(index: int, opcode: str, options: dict, notes: list[str]) -> None:
+    """A FULLY_CONNECTED's ``weights_format`` as TFLM treats it.
+
+    TFLM's parser accepts DEFAULT and SHUFFLED4x16INT8 and refuses any other
+    value; its kernels never look at the format, so a SHUFFLED4x16INT8 op
+    runs its weights in the default layout (LiteRT refuses such an int8 op).
+    edgekit does the same: SHUFFLED4x16INT8 is normalized to DEFAULT with a
+    note in ``notes``, any other value is refused naming the op and value.
+    """
+    if opcode != "FULLY_CONNECTED" or "weights_format" not in options:
+        return
+    v = int(options["weights_format"])
+    if v not in WEIGHTS_FORMATS:
+        raise TFLiteFormatError(
+            f"op {index} ({opcode}) has weights_format {v}: not a TFLite weights format "
+            f"({', '.join(f'{name} = {code}' for code, name in WEIGHTS_FORMATS.items())}); "
+            "TFLM refuses it")
+    if v != 0:
+        notes.append(f"op {index} ({opcode}): weights_format {WEIGHTS_FORMATS[v]} ignored, "
+                     "the weights read in the DEFAULT layout (as TFLM does; LiteRT refuses it)")
+        options["weights_format"] = 0
+
+
 #: Inputs of the ops the code generator lowers: (fewest, most, positions that
 #: may be -1 (absent)).  Every one of them has exactly one output.  TFLM
 #: refuses other counts in its Prepare; the lowerings index by position.

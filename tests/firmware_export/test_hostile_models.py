@@ -215,28 +215,44 @@ def _one_zero_point(m, sg):
             q.zeroPoint = [int(q.zeroPoint[0])]
 
 
-def test_bias_dimension_3_and_one_zero_point_run_bit_exact_like_tflm(mlperf_dir, tmp_path):
-    """Two leniencies of TFLM in one model (one host build, through the build's own
-    export and host check): the depthwise biases' quantized_dimension 3, and per-channel
-    scales with a single zero point.  LiteRT refuses both: its comparison is skipped."""
+def _weights_format(value, nth=0):
+    """The nth FULLY_CONNECTED says its weights are in format ``value``."""
+    def fn(m, sg):
+        op, _ = find_op(m, "FULLY_CONNECTED", nth)
+        op.builtinOptions.weightsFormat = value
+    return fn
+
+
+def test_tflm_leniencies_run_bit_exact_like_tflm(mlperf_dir, tmp_path):
+    """Three leniencies of TFLM in one model (one host build, through the build's own
+    export and host check): the depthwise biases' quantized_dimension 3, per-channel
+    scales with a single zero point, and a FULLY_CONNECTED whose weights_format says
+    SHUFFLED4x16INT8 (TFLM's kernel ignores the format).  LiteRT refuses all three: its
+    comparison is skipped."""
     from edgekit.verify import check_host, export_c  # noqa: PLC0415
 
-    for fn, words in ((_bias_dimension_3, "quantized_dimension"), (_one_zero_point, "zero_point")):
+    shuffled = _weights_format(1)
+    for fn, words in ((_bias_dimension_3, "quantized_dimension"), (_one_zero_point, "zero_point"),
+                      (shuffled, "FULLY_CONNECTED")):
         with pytest.raises(ModelError, match=words):
             litert_interpreter(edit(mlperf_dir / KWS, fn)).allocate_tensors()  # LiteRT refuses
 
-    def both(m, sg):
+    def three(m, sg):
         _bias_dimension_3(m, sg)
         _one_zero_point(m, sg)
+        shuffled(m, sg)
 
-    data = edit(mlperf_dir / KWS, both)
+    data = edit(mlperf_dir / KWS, three)
     exp = export_c(data, tmp_path / "src")
     notes = exp.graph.normalizations                     # edgekit reads it, and says so
     dims = [n for n in notes if "quantized_dimension 3 read with dimension 0" in n]
     zps = [n for n in notes if "per-channel scales with one zero point (0) read with that "
                                "zero point for every channel (as TFLM does)" in n]
+    fmt = [n for n in notes if "weights_format SHUFFLED4x16INT8 ignored, the weights read in "
+                               "the DEFAULT layout (as TFLM does" in n]
     assert len(dims) == 4 and all("DEPTHWISE_CONV_2D" in n for n in dims)
-    assert len(zps) == 18 and len(notes) == 22
+    assert len(zps) == 18 and len(fmt) == 1 and len(notes) == 23
+    assert fmt[0].startswith("op 11 (FULLY_CONNECTED)")
     assert {n.split("used by ")[1].split(")")[0].split(" (")[1] for n in zps} == {
         "CONV_2D", "DEPTHWISE_CONV_2D"}
     assert read_tflite(mlperf_dir / KWS).normalizations == []
@@ -256,3 +272,14 @@ def test_other_zero_point_counts_are_refused(mlperf_dir, tmp_path):
 
     with pytest.raises(TFLiteFormatError, match=r"has 64 scales but 2 zero points"):
         read_tflite(edit(mlperf_dir / KWS, two))
+
+
+@pytest.mark.parametrize("value", [2, -1])
+def test_unknown_fc_weights_format_is_refused_like_tflm(mlperf_dir, value):
+    data = edit(mlperf_dir / AD, _weights_format(value, 3))
+    with pytest.raises(ModelError):
+        run_tflm(data, np.zeros((1, 640), np.int8))      # TFLM refuses it ...
+    with pytest.raises(TFLiteFormatError,                # ... and so does edgekit, by name
+                       match=rf"op 3 \(FULLY_CONNECTED\) has weights_format {value}: not a "
+                             r"TFLite weights format \(DEFAULT = 0, SHUFFLED4x16INT8 = 1\)"):
+        read_tflite(data)
