@@ -21,7 +21,8 @@ from edgekit.firmware_export.flatbuffer import Table, root_table
 from edgekit.firmware_export.graph import DTYPES, Graph, Operator, Tensor
 from edgekit.firmware_export.validate import (TYPE_NAMES, check_arity, check_io, check_options,
                                               check_quantization, check_shape, check_total_bytes,
-                                              check_weights_format, type_name, who)
+                                              check_weights_format,
+                                              normalize_filter_zero_points, type_name, who)
 from edgekit.tflite_ops import BUILTIN_OPS
 
 
@@ -204,6 +205,7 @@ def _read(buf: bytes) -> Graph:
         users.setdefault(t, "the model's inputs/outputs")
     tensors = [_tensor(buf, i, tt, buffers, users.get(i), notes)
                for i, tt in enumerate(tensor_tables)]
+    normalize_filter_zero_points(ops, tensors, notes)
     check_total_bytes(sum(t.nbytes for t in tensors))
     check_io(inputs, outputs, ops, {t.index for t in tensors if t.is_const})
     sig_in, sig_out = _signature(model, n)

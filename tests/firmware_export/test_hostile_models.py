@@ -223,36 +223,50 @@ def _weights_format(value, nth=0):
     return fn
 
 
+def _filter_zero_points(m, sg):
+    """The CONV_2D filter stores the single zero point 5, the second depthwise
+    filter -3 for every channel (TFLM's kernels take both as symmetric)."""
+    op, _ = find_op(m, "CONV_2D")
+    sg.tensors[op.inputs[1]].quantization.zeroPoint = [5]
+    op, _ = find_op(m, "DEPTHWISE_CONV_2D", 1)
+    q = sg.tensors[op.inputs[1]].quantization
+    q.zeroPoint = [-3] * len(q.scale)
+
+
 def test_tflm_leniencies_run_bit_exact_like_tflm(mlperf_dir, tmp_path):
-    """Three leniencies of TFLM in one model (one host build, through the build's own
+    """Four leniencies of TFLM in one model (one host build, through the build's own
     export and host check): the depthwise biases' quantized_dimension 3, per-channel
-    scales with a single zero point, and a FULLY_CONNECTED whose weights_format says
-    SHUFFLED4x16INT8 (TFLM's kernel ignores the format).  LiteRT refuses all three: its
-    comparison is skipped."""
+    scales with a single zero point, non-zero filter zero points of convolutions, and
+    a FULLY_CONNECTED whose weights_format says SHUFFLED4x16INT8 (TFLM's kernels
+    ignore the last two).  LiteRT refuses the file: its comparison is skipped."""
     from edgekit.verify import check_host, export_c  # noqa: PLC0415
 
     shuffled = _weights_format(1)
     for fn, words in ((_bias_dimension_3, "quantized_dimension"), (_one_zero_point, "zero_point"),
-                      (shuffled, "FULLY_CONNECTED")):
+                      (shuffled, "FULLY_CONNECTED"), (_filter_zero_points, "zero_point")):
         with pytest.raises(ModelError, match=words):
             litert_interpreter(edit(mlperf_dir / KWS, fn)).allocate_tensors()  # LiteRT refuses
 
-    def three(m, sg):
+    def four(m, sg):
         _bias_dimension_3(m, sg)
         _one_zero_point(m, sg)
         shuffled(m, sg)
+        _filter_zero_points(m, sg)
 
-    data = edit(mlperf_dir / KWS, three)
+    data = edit(mlperf_dir / KWS, four)
     exp = export_c(data, tmp_path / "src")
     notes = exp.graph.normalizations                     # edgekit reads it, and says so
     dims = [n for n in notes if "quantized_dimension 3 read with dimension 0" in n]
-    zps = [n for n in notes if "per-channel scales with one zero point (0) read with that "
-                               "zero point for every channel (as TFLM does)" in n]
+    zps = [n for n in notes if "per-channel scales with one zero point" in n
+           and "read with that zero point for every channel (as TFLM does)" in n]
     fmt = [n for n in notes if "weights_format SHUFFLED4x16INT8 ignored, the weights read in "
                                "the DEFAULT layout (as TFLM does" in n]
+    sym = [n for n in notes if "read as 0 (TFLM's kernels take the filter as symmetric)" in n]
     assert len(dims) == 4 and all("DEPTHWISE_CONV_2D" in n for n in dims)
-    assert len(zps) == 18 and len(fmt) == 1 and len(notes) == 23
-    assert fmt[0].startswith("op 11 (FULLY_CONNECTED)")
+    assert len(zps) == 17 and sum("one zero point (5)" in n for n in zps) == 1  # dw 2: -3 x 64
+    assert len(fmt) == 1 and fmt[0].startswith("op 11 (FULLY_CONNECTED)")
+    assert len(sym) == 2 and "point(s) [5]" in sym[0] and "point(s) [-3]" in sym[1]
+    assert len(notes) == 24
     assert {n.split("used by ")[1].split(")")[0].split(" (")[1] for n in zps} == {
         "CONV_2D", "DEPTHWISE_CONV_2D"}
     assert read_tflite(mlperf_dir / KWS).normalizations == []
