@@ -202,18 +202,19 @@ def check_weights_format(index: int, opcode: str, options: dict, notes: list[str
         options["weights_format"] = 0
 
 
-#: Ops whose integer kernels in TFLM (reference and CMSIS-NN) never read the
-#: filter's zero point: ConvPerChannel and DepthwiseConvPerChannel, int8 and 16x8.
+#: Ops whose int8 kernels in TFLM never read the filter's zero point
+#: (ConvPerChannel and DepthwiseConvPerChannel take no filter offset).
 FILTER_ZP_IGNORED = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
 def normalize_filter_zero_points(ops: list, tensors: list, notes: list[str]) -> None:
     """Set to 0 the non-zero zero points of int8 convolution filters, as TFLM reads them.
 
-    TFLM's int8 and 16x8 CONV_2D and DEPTHWISE_CONV_2D kernels take the
-    filter as symmetric whatever its zero points say (LiteRT refuses a
-    non-zero one for CONV_2D and runs it for DEPTHWISE_CONV_2D).  A filter
-    used only by such ops gets zero points 0, with a note in ``notes``.
+    TFLM's int8 CONV_2D and DEPTHWISE_CONV_2D kernels take the filter as
+    symmetric whatever its zero points say (LiteRT refuses a non-zero one
+    for CONV_2D and runs it for DEPTHWISE_CONV_2D).  A filter used only by
+    such ops gets zero points 0, with a note in ``notes``.  (16x8 ops are
+    left alone: their lowering still refuses a non-zero filter zero point.)
     """
     users: dict[int, set] = {}
     for op in ops:
@@ -223,7 +224,7 @@ def normalize_filter_zero_points(ops: list, tensors: list, notes: list[str]) -> 
         if op.opcode not in FILTER_ZP_IGNORED or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
             continue
         x, w = tensors[op.inputs[0]], tensors[op.inputs[1]]
-        if (x.dtype in ("int8", "int16") and w.dtype == "int8" and len(w.zero_point)
+        if (x.dtype == "int8" and w.dtype == "int8" and len(w.zero_point)
                 and np.any(w.zero_point != 0) and users[w.index] <= set(FILTER_ZP_IGNORED)):
             nz = sorted({int(z) for z in w.zero_point if z != 0})
             notes.append(f"{who(w.index, w.name, f'op {op.index} ({op.opcode})')}: filter zero "
