@@ -276,6 +276,10 @@ def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table], user: str | None
         z = q.vector(3, "i64")
         scale = s if s is not None else scale
         zp = z if z is not None else zp
+        if len(scale) and not len(zp):     # TFLM reads such a tensor as not quantized
+            notes.append(f"{who(i, name, user)}: {len(scale)} scale(s) but no zero point, "
+                         "read as not quantized (as TFLM does)")
+            scale = np.zeros(0, np.float32)
         qdim, zp = check_quantization(i, name, shape, dtype, scale, zp,
                                       int(q.scalar(6, "i32", 0)), user, notes)
     return Tensor(index=i, name=name, shape=shape, dtype=dtype, data=data, scale=scale,

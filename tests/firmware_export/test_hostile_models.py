@@ -297,3 +297,22 @@ def test_unknown_fc_weights_format_is_refused_like_tflm(mlperf_dir, value):
                        match=rf"op 3 \(FULLY_CONNECTED\) has weights_format {value}: not a "
                              r"TFLite weights format \(DEFAULT = 0, SHUFFLED4x16INT8 = 1\)"):
         read_tflite(data)
+
+
+def test_scales_without_zero_points_are_not_quantized_like_tflm(mlperf_dir, tmp_path):
+    """TFLM reads a tensor with scales but no zero point as not quantized (its int8
+    CONV_2D then refuses it); edgekit reads it the same way, says so, and refuses too."""
+    def no_zp(m, sg):
+        op, _ = find_op(m, "CONV_2D")
+        sg.tensors[op.inputs[1]].quantization.zeroPoint = None
+
+    data = edit(mlperf_dir / KWS, no_zp)
+    with pytest.raises(ModelError):
+        run_tflm(data, np.zeros((1, 1, 49, 10, 1), np.int8))
+    graph = read_tflite(data)
+    assert graph.normalizations == [
+        "tensor 17 ('functional_1/conv2d/Conv2D', used by op 0 (CONV_2D)): 64 scale(s) but no "
+        "zero point, read as not quantized (as TFLM does)"]
+    with pytest.raises(UnsupportedOpError, match=r"op 0 \(CONV_2D\).*tensor 17 .* has no "
+                                                 r"quantization parameters"):
+        generate(graph, tmp_path)
