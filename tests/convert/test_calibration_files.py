@@ -66,7 +66,7 @@ PICKLE = _pickled()
                         "load pickled data"),
     ("objects_in_record", _pickled(b"[('a', '<f4'), ('b', '|O')]", b"(3,)"),
      "array 'x' holds Python objects"),
-])
+], ids=lambda v: v if isinstance(v, str) and v.isidentifier() else "")
 def test_damaged_npz_member(tmp_path, load, case, member, words):
     p = tmp_path / f"{case}.npz"
     p.write_bytes(_npz_with(member))
