@@ -183,7 +183,8 @@ def _mutate_model(d: Draw, m) -> None:
     sg = m.subgraphs[0]
     what = d.choice(("shape", "type", "buffer", "scale", "zero_point", "qdim", "no_quant",
                      "op_inputs", "op_outputs", "opcode_index", "option", "no_options",
-                     "buffer_data", "builtin_code", "io", "scale_count"))
+                     "buffer_data", "builtin_code", "io", "scale_count", "one_zero_point",
+                     "no_zero_point"))
     t = d.choice(sg.tensors)
     op = d.choice(sg.operators)
     q = t.quantization
@@ -201,6 +202,10 @@ def _mutate_model(d: Draw, m) -> None:
         t.type = d.int(0, 20)
     elif what == "buffer":
         t.buffer = d.interesting(0, (1 << 32) - 1)
+    elif what in ("one_zero_point", "no_zero_point") and q is not None:
+        if q.zeroPoint is not None and len(q.zeroPoint):   # TFLM's leniencies (validate.py)
+            q.zeroPoint = [int(q.zeroPoint[0]) + d.choice((0, 0, 1, -3))] \
+                if what == "one_zero_point" else None
     elif what in ("scale", "zero_point", "qdim", "scale_count") and q is not None:
         if what == "scale" and q.scale is not None and len(q.scale):
             s = [float(x) for x in q.scale]
