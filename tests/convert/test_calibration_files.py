@@ -84,7 +84,8 @@ def test_objects_are_refused_without_unpickling(tmp_path, load, monkeypatch):
 
     monkeypatch.setattr(pickle, "load", boom)
     monkeypatch.setattr(pickle, "loads", boom)
-    for name, data in (("o.npy", PICKLE), ("r.npy", _pickled(b"[('a', '<f4'), ('b', '|O')]", b"(3,)")),
+    record = _pickled(b"[('a', '<f4'), ('b', '|O')]", b"(3,)")
+    for name, data in (("o.npy", PICKLE), ("r.npy", record),
                        ("o.npz", _npz_with(PICKLE))):
         p = tmp_path / name
         p.write_bytes(data)
