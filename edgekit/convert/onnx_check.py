@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.data.arrays import read_array_file
 from edgekit.errors import ConfigError, DataError, ModelError
 
 __all__ = ["FLOAT_ONLY", "INSTEAD", "LAYOUT_NAMES", "MIN_OPSET", "OnnxInfo", "SPATIAL_OPS", "check_onnx",
@@ -269,15 +270,8 @@ def load_calibration(calib, info: OnnxInfo) -> np.ndarray:
     path = None
     if isinstance(calib, (str, Path)):
         path = Path(calib)
-        if not path.is_file():
-            raise DataError(f"calibration data {path} does not exist")
-        try:
-            data = np.load(path, allow_pickle=False)
-        except Exception as e:  # ValueError, OSError, zipfile errors
-            raise DataError(f"calibration data {path} is not a .npy/.npz array: "
-                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        if isinstance(data, np.lib.npyio.NpzFile):
-            keys = list(data.keys())
+
+        def choose(keys: list) -> str:
             pick = [k for k in (info.input_name, "x", "calib", "inputs", "input", "data")
                     if k in keys]
             if len(keys) == 1:
@@ -285,12 +279,9 @@ def load_calibration(calib, info: OnnxInfo) -> np.ndarray:
             if not pick:
                 raise DataError(f"calibration data {path} holds arrays {keys}; name the one "
                                 f"to use '{info.input_name}' or 'x'")
-            try:                      # the member is read (and may be damaged) only now
-                data = data[pick[0]]
-            except Exception as e:  # ValueError, zipfile/zlib errors, MemoryError, SyntaxError
-                raise DataError(f"calibration data {path}: array '{pick[0]}' cannot be read: "
-                                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
-                                ) from None
+            return pick[0]
+
+        data = read_array_file(path, choose)
     else:
         data = calib
     name = str(path) if path else "calibration data"

@@ -21,7 +21,8 @@ from edgekit.firmware_export.flatbuffer import Table, root_table
 from edgekit.firmware_export.graph import DTYPES, Graph, Operator, Tensor
 from edgekit.firmware_export.validate import (TYPE_NAMES, check_arity, check_io, check_options,
                                               check_quantization, check_shape, check_total_bytes,
-                                              type_name, who)
+                                              check_weights_format,
+                                              normalize_filter_zero_points, type_name, who)
 from edgekit.tflite_ops import BUILTIN_OPS
 
 
@@ -177,6 +178,7 @@ def _read(buf: bytes) -> Graph:
     inputs = idx_list(sg.vector(1, "i32"), "subgraph inputs")
     outputs = idx_list(sg.vector(2, "i32"), "subgraph outputs")
     ops = []
+    notes: list[str] = []
     for i, ot in enumerate(sg.tables(3, "operators")):
         oi = ot.scalar(0, "u32", 0)
         if oi >= len(opcodes):
@@ -187,6 +189,7 @@ def _read(buf: bytes) -> Graph:
         opt = ot.table(4, f"operator {i} options") if opt_type else None
         options = _options(name, opt)
         check_options(i, name, options, table_missing=opt is None)
+        check_weights_format(i, name, options, notes)
         op_in = idx_list(ot.vector(1, "i32"), f"operator {i} ({name}) inputs", True)
         op_out = idx_list(ot.vector(2, "i32"), f"operator {i} ({name}) outputs")
         check_arity(i, name, op_in, op_out)
@@ -200,9 +203,9 @@ def _read(buf: bytes) -> Graph:
             users.setdefault(t, f"op {op.index} ({op.opcode})")
     for t in [*inputs, *outputs]:
         users.setdefault(t, "the model's inputs/outputs")
-    notes: list[str] = []
     tensors = [_tensor(buf, i, tt, buffers, users.get(i), notes)
                for i, tt in enumerate(tensor_tables)]
+    normalize_filter_zero_points(ops, tensors, notes)
     check_total_bytes(sum(t.nbytes for t in tensors))
     check_io(inputs, outputs, ops, {t.index for t in tensors if t.is_const})
     sig_in, sig_out = _signature(model, n)
@@ -273,7 +276,11 @@ def _tensor(buf: bytes, i: int, t: Table, buffers: list[Table], user: str | None
         z = q.vector(3, "i64")
         scale = s if s is not None else scale
         zp = z if z is not None else zp
-        qdim = check_quantization(i, name, shape, dtype, scale, zp, int(q.scalar(6, "i32", 0)),
-                                  user, notes)
+        if len(scale) and not len(zp):     # TFLM reads such a tensor as not quantized
+            notes.append(f"{who(i, name, user)}: {len(scale)} scale(s) but no zero point, "
+                         "read as not quantized (as TFLM does)")
+            scale = np.zeros(0, np.float32)
+        qdim, zp = check_quantization(i, name, shape, dtype, scale, zp,
+                                      int(q.scalar(6, "i32", 0)), user, notes)
     return Tensor(index=i, name=name, shape=shape, dtype=dtype, data=data, scale=scale,
                   zero_point=zp, quantized_dimension=qdim, is_variable=bool(t.scalar(5, "u8", 0)))

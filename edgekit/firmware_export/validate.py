@@ -92,15 +92,29 @@ def check_shape(i: int, name: str, shape: tuple[int, ...], itemsize: int,
 
 def check_quantization(i: int, name: str, shape: tuple[int, ...], dtype: str,
                        scale: np.ndarray, zero_point: np.ndarray, qdim: int,
-                       user: str | None, notes: list[str]) -> int:
-    """Refuse unusable quantization parameters; the (normalized) quantized dimension.
+                       user: str | None, notes: list[str]) -> tuple[int, np.ndarray]:
+    """Refuse unusable quantization parameters; the (normalized) quantized
+    dimension and zero points.
 
-    A 1-D tensor with one scale per element and a ``quantized_dimension``
-    other than 0 (older converters wrote the filter's dimension, 3, for a
-    depthwise convolution's bias; TFLM runs such files) is read with
-    dimension 0, and a note is appended to ``notes``.
+    Two irregularities TFLM runs are normalized, each with a note appended
+    to ``notes``:
+
+    * a 1-D tensor with one scale per element and a ``quantized_dimension``
+      other than 0 (older converters wrote the filter's dimension, 3, for a
+      depthwise convolution's bias) is read with dimension 0;
+    * per-channel scales with a single zero point (TFLM's allocator gives
+      every channel that zero point: a documented space saving for weights,
+      whose zero points are all 0) get that zero point for every channel.
+
+    Other counts of zero points that differ from the count of scales are
+    refused: TFLM would silently use the first one only, LiteRT refuses them.
     """
     w = who(i, name, user)
+    if len(scale) > 1 and len(zero_point) == 1:
+        notes.append(f"{w}: {len(scale)} per-channel scales with one zero point "
+                     f"({int(zero_point[0])}) read with that zero point for every channel "
+                     "(as TFLM does)")
+        zero_point = np.full(len(scale), zero_point[0], np.int64)
     if len(scale) and len(zero_point) and len(scale) != len(zero_point):
         raise TFLiteFormatError(f"{w} has {len(scale)} scales but {len(zero_point)} zero points")
     for s in np.asarray(scale, np.float64):
@@ -116,12 +130,12 @@ def check_quantization(i: int, name: str, shape: tuple[int, ...], dtype: str,
         if (len(shape) == 1 and shape[0] == len(scale) and qdim != 0):
             notes.append(f"{w}: 1-D per-channel tensor with quantized_dimension {qdim} read "
                          "with dimension 0 (as TFLM does)")
-            return 0
+            return 0, zero_point
         if not (0 <= qdim < len(shape) and shape[qdim] == len(scale)):
             raise TFLiteFormatError(
                 f"{w}: {len(scale)} per-channel scales do not match dimension "
                 f"{qdim} of shape {list(shape)}")
-    return qdim
+    return qdim, zero_point
 
 
 def check_total_bytes(total: int) -> None:
@@ -159,6 +173,64 @@ def check_options(index: int, opcode: str, options: dict, table_missing: bool = 
         if key in options and not math.isfinite(options[key]):
             raise TFLiteFormatError(f"op {index} ({opcode}) has {key} {options[key]}: "
                                     "must be finite")
+
+
+#: FullyConnectedOptions.weights_format values of the schema.
+WEIGHTS_FORMATS = {0: "DEFAULT", 1: "SHUFFLED4x16INT8"}
+
+
+def check_weights_format(index: int, opcode: str, options: dict, notes: list[str]) -> None:
+    """A FULLY_CONNECTED's ``weights_format`` as TFLM treats it.
+
+    TFLM's parser accepts DEFAULT and SHUFFLED4x16INT8 and refuses any other
+    value; its kernels never look at the format, so a SHUFFLED4x16INT8 op
+    runs its weights in the default layout (LiteRT refuses such an int8 op).
+    edgekit does the same: SHUFFLED4x16INT8 is normalized to DEFAULT with a
+    note in ``notes``, any other value is refused naming the op and value.
+    """
+    if opcode != "FULLY_CONNECTED" or "weights_format" not in options:
+        return
+    v = int(options["weights_format"])
+    if v not in WEIGHTS_FORMATS:
+        raise TFLiteFormatError(
+            f"op {index} ({opcode}) has weights_format {v}: not a TFLite weights format "
+            f"({', '.join(f'{name} = {code}' for code, name in WEIGHTS_FORMATS.items())}); "
+            "TFLM refuses it")
+    if v != 0:
+        notes.append(f"op {index} ({opcode}): weights_format {WEIGHTS_FORMATS[v]} ignored, "
+                     "the weights read in the DEFAULT layout (as TFLM does; LiteRT refuses it)")
+        options["weights_format"] = 0
+
+
+#: Ops whose int8 kernels in TFLM never read the filter's zero point
+#: (ConvPerChannel and DepthwiseConvPerChannel take no filter offset).
+FILTER_ZP_IGNORED = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def normalize_filter_zero_points(ops: list, tensors: list, notes: list[str]) -> None:
+    """Set to 0 the non-zero zero points of int8 convolution filters, as TFLM reads them.
+
+    TFLM's int8 CONV_2D and DEPTHWISE_CONV_2D kernels take the filter as
+    symmetric whatever its zero points say (LiteRT refuses a non-zero one
+    for CONV_2D and runs it for DEPTHWISE_CONV_2D).  A filter used only by
+    such ops gets zero points 0, with a note in ``notes``.  (16x8 ops are
+    left alone: their lowering still refuses a non-zero filter zero point.)
+    """
+    users: dict[int, set] = {}
+    for op in ops:
+        for t in op.inputs:
+            users.setdefault(t, set()).add(op.opcode)
+    for op in ops:
+        if op.opcode not in FILTER_ZP_IGNORED or len(op.inputs) < 2 or min(op.inputs[:2]) < 0:
+            continue
+        x, w = tensors[op.inputs[0]], tensors[op.inputs[1]]
+        if (x.dtype == "int8" and w.dtype == "int8" and len(w.zero_point)
+                and np.any(w.zero_point != 0) and users[w.index] <= set(FILTER_ZP_IGNORED)):
+            nz = sorted({int(z) for z in w.zero_point if z != 0})
+            notes.append(f"{who(w.index, w.name, f'op {op.index} ({op.opcode})')}: filter zero "
+                         f"point(s) {nz[:4]} read as 0 (TFLM's kernels take the filter as "
+                         "symmetric)")
+            w.zero_point = np.zeros(len(w.zero_point), np.int64)
 
 
 #: Inputs of the ops the code generator lowers: (fewest, most, positions that

@@ -37,11 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.data.arrays import read_array_file
 from edgekit.errors import ConfigError, DataError, ModelError
 from edgekit.quantize.converter import (ACTIVATIONS, apply_int8_passes, check_int16_ranges,
                                         run_converter)
 
-__all__ = ["ACTIVATIONS", "compare_quantized", "FloatModel", "QuantizeResult", "load_float_model",
+__all__ = ["ACTIVATIONS", "check_calibration", "compare_quantized", "FloatModel", "QuantizeResult",
+           "load_float_model",
            "quantize_model", "representative_subset", "select_calibration",
            "synthetic_calibration", "float_tflite", "SAMPLINGS",
            "export_saved_model"]
@@ -298,31 +300,49 @@ def select_calibration(x, num_samples: int, sampling: str = "random", seed: int 
     return x[np.sort(pick)]
 
 
-def _check_calibration(x, shape: tuple) -> np.ndarray:
+def check_calibration(x, shape: tuple) -> np.ndarray:
+    """Calibration examples for a model input of ``shape``, as float32 ``(N, *shape)``.
+
+    Parameters
+    ----------
+    x : array_like or path
+        The examples, or a ``.npy``/``.npz`` file holding them (read by
+        :func:`edgekit.data.arrays.read_array_file`: no pickles, no header
+        that declares more data than the file holds; a ``.npz`` must hold
+        one array).  One example without the batch dimension is taken as
+        ``N = 1``.
+    shape : tuple of int
+        The model input's shape without the batch dimension.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(N, *shape)``, ``N >= 1``, every value finite.
+
+    Raises
+    ------
+    edgekit.errors.DataError
+        If the file cannot be read, or the data is not numeric, has another
+        shape, is empty or holds NaN or infinite values.
+    """
+    name = "calibration data"
     if isinstance(x, (str, os.PathLike)):
-        p = Path(x)
-        try:
-            x = np.load(p, allow_pickle=False)
-        except Exception as exc:
-            raise DataError(f"cannot read calibration data {p}: {exc}") from None
-        if isinstance(x, np.lib.npyio.NpzFile):
-            keys = list(x.keys())
-            if len(keys) != 1:
-                raise DataError(f"{p}: .npz must hold exactly one array (has {keys})")
-            x = x[keys[0]]
+        name = f"calibration data {x}"
+        x = read_array_file(x)
+    shape = tuple(int(d) for d in shape)
     x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"calibration data must be numeric (got dtype {x.dtype})")
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(f"{name} must be real numbers (got dtype {x.dtype})")
     if x.ndim == len(shape) and tuple(x.shape) == shape:
         x = x[None]
     if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
-        raise DataError(f"calibration data must have shape (N, {', '.join(map(str, shape))}) "
+        raise DataError(f"{name} must have shape (N, {', '.join(map(str, shape))}) "
                         f"to match the model input (got {x.shape})")
     if len(x) == 0:
-        raise DataError("calibration data is empty")
+        raise DataError(f"{name} is empty")
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
-        raise DataError("calibration data contains NaN or infinite values")
+        raise DataError(f"{name} contains NaN or infinite values")
     return x
 
 
@@ -434,7 +454,7 @@ def quantize_model(source, calibration, *, num_samples: int = 300, sampling: str
         calib = synthetic_calibration(fm.input_shape, num_samples, kind=kind, seed=seed)
     else:
         kind = "data"
-        calib = _check_calibration(calibration, fm.input_shape)
+        calib = check_calibration(calibration, fm.input_shape)
         calib = select_calibration(calib, num_samples, sampling, seed, labels)
     if input_range is not None:
         calib = _span_input_range(calib, input_range)

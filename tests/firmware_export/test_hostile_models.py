@@ -184,21 +184,6 @@ def _bias_dimension_3(m, sg):
         sg.tensors[op.inputs[2]].quantization.quantizedDimension = 3
 
 
-def test_bias_quantized_dimension_3_runs_bit_exact_like_tflm(mlperf_dir):
-    data = edit(mlperf_dir / KWS, _bias_dimension_3)
-    with pytest.raises(ModelError, match="quantized_dimension"):
-        litert_interpreter(data).allocate_tensors()      # LiteRT refuses the file ...
-    graph = read_tflite(data)                           # ... edgekit reads it, and says so
-    assert len(graph.normalizations) == 4
-    assert all("quantized_dimension 3 read with dimension 0" in n and "DEPTHWISE_CONV_2D" in n
-               for n in graph.normalizations)
-    assert read_tflite(mlperf_dir / KWS).normalizations == []
-    x = np.random.default_rng(16).integers(-128, 128, (3, 1, 49, 10, 1)).astype(np.int8)
-    ref = run_tflm(data, x)                              # ... and TFLM runs it
-    got = run_generated_host(data, x)
-    np.testing.assert_array_equal(got, ref.reshape(got.shape))
-
-
 def _tflm_leniencies(m, sg):
     """What TFLM runs that a converter does not write: a CONV_2D whose optional
     bias is absent (-1), a FULLY_CONNECTED without its options table (the
@@ -219,3 +204,115 @@ def test_absent_bias_and_absent_options_run_bit_exact_like_tflm(mlperf_dir):
     got = run_generated_host(data, x)
     np.testing.assert_array_equal(got, ref.reshape(got.shape))
     assert not np.array_equal(ref, run_tflm((mlperf_dir / KWS).read_bytes(), x))  # it changed
+
+
+def _one_zero_point(m, sg):
+    """Every per-channel tensor (the weights and biases of the 9 convolutions) keeps its scales
+    but stores a single zero point, the space saving TFLM's allocator accepts."""
+    for t in sg.tensors:
+        q = t.quantization
+        if q is not None and q.scale is not None and len(q.scale) > 1:
+            q.zeroPoint = [int(q.zeroPoint[0])]
+
+
+def _weights_format(value, nth=0):
+    """The nth FULLY_CONNECTED says its weights are in format ``value``."""
+    def fn(m, sg):
+        op, _ = find_op(m, "FULLY_CONNECTED", nth)
+        op.builtinOptions.weightsFormat = value
+    return fn
+
+
+def _filter_zero_points(m, sg):
+    """The CONV_2D filter stores the single zero point 5, the second depthwise
+    filter -3 for every channel (TFLM's kernels take both as symmetric)."""
+    op, _ = find_op(m, "CONV_2D")
+    sg.tensors[op.inputs[1]].quantization.zeroPoint = [5]
+    op, _ = find_op(m, "DEPTHWISE_CONV_2D", 1)
+    q = sg.tensors[op.inputs[1]].quantization
+    q.zeroPoint = [-3] * len(q.scale)
+
+
+def test_tflm_leniencies_run_bit_exact_like_tflm(mlperf_dir, tmp_path):
+    """Four leniencies of TFLM in one model (one host build, through the build's own
+    export and host check): the depthwise biases' quantized_dimension 3, per-channel
+    scales with a single zero point, non-zero filter zero points of convolutions, and
+    a FULLY_CONNECTED whose weights_format says SHUFFLED4x16INT8 (TFLM's kernels
+    ignore the last two).  LiteRT refuses the file: its comparison is skipped."""
+    from edgekit.verify import check_host, export_c  # noqa: PLC0415
+
+    shuffled = _weights_format(1)
+    for fn, words in ((_bias_dimension_3, "quantized_dimension"), (_one_zero_point, "zero_point"),
+                      (shuffled, "FULLY_CONNECTED"), (_filter_zero_points, "zero_point")):
+        with pytest.raises(ModelError, match=words):
+            litert_interpreter(edit(mlperf_dir / KWS, fn)).allocate_tensors()  # LiteRT refuses
+
+    def four(m, sg):
+        _bias_dimension_3(m, sg)
+        _one_zero_point(m, sg)
+        shuffled(m, sg)
+        _filter_zero_points(m, sg)
+
+    data = edit(mlperf_dir / KWS, four)
+    exp = export_c(data, tmp_path / "src")
+    notes = exp.graph.normalizations                     # edgekit reads it, and says so
+    dims = [n for n in notes if "quantized_dimension 3 read with dimension 0" in n]
+    zps = [n for n in notes if "per-channel scales with one zero point" in n
+           and "read with that zero point for every channel (as TFLM does)" in n]
+    fmt = [n for n in notes if "weights_format SHUFFLED4x16INT8 ignored, the weights read in "
+                               "the DEFAULT layout (as TFLM does" in n]
+    sym = [n for n in notes if "read as 0 (TFLM's kernels take the filter as symmetric)" in n]
+    assert len(dims) == 4 and all("DEPTHWISE_CONV_2D" in n for n in dims)
+    assert len(zps) == 17 and sum("one zero point (5)" in n for n in zps) == 1  # dw 2: -3 x 64
+    assert len(fmt) == 1 and fmt[0].startswith("op 11 (FULLY_CONNECTED)")
+    assert len(sym) == 2 and "point(s) [5]" in sym[0] and "point(s) [-3]" in sym[1]
+    assert len(notes) == 24
+    assert {n.split("used by ")[1].split(")")[0].split(" (")[1] for n in zps} == {
+        "CONV_2D", "DEPTHWISE_CONV_2D"}
+    assert read_tflite(mlperf_dir / KWS).normalizations == []
+    x = np.random.default_rng(16).integers(-128, 128, (3, 49 * 10)).astype(np.int8)
+    ref = run_tflm(data, x.reshape(3, 1, 49, 10, 1))    # TFLM runs it
+    chk = check_host(data, tmp_path / "src", tmp_path / "host", x)
+    assert chk.bit_exact and chk.max_diff_litert is None
+    np.testing.assert_array_equal(chk.outputs.view(np.int8).reshape(ref.shape), ref)
+
+
+def test_other_zero_point_counts_are_refused(mlperf_dir, tmp_path):
+    """Two zero points for 64 scales: TFLM would silently use the first; refused."""
+    def two(m, sg):
+        op, _ = find_op(m, "CONV_2D")
+        q = sg.tensors[op.inputs[1]].quantization
+        q.zeroPoint = [0, 0]
+
+    with pytest.raises(TFLiteFormatError, match=r"has 64 scales but 2 zero points"):
+        read_tflite(edit(mlperf_dir / KWS, two))
+
+
+@pytest.mark.parametrize("value", [2, -1])
+def test_unknown_fc_weights_format_is_refused_like_tflm(mlperf_dir, value):
+    data = edit(mlperf_dir / AD, _weights_format(value, 3))
+    with pytest.raises(ModelError):
+        run_tflm(data, np.zeros((1, 640), np.int8))      # TFLM refuses it ...
+    with pytest.raises(TFLiteFormatError,                # ... and so does edgekit, by name
+                       match=rf"op 3 \(FULLY_CONNECTED\) has weights_format {value}: not a "
+                             r"TFLite weights format \(DEFAULT = 0, SHUFFLED4x16INT8 = 1\)"):
+        read_tflite(data)
+
+
+def test_scales_without_zero_points_are_not_quantized_like_tflm(mlperf_dir, tmp_path):
+    """TFLM reads a tensor with scales but no zero point as not quantized (its int8
+    CONV_2D then refuses it); edgekit reads it the same way, says so, and refuses too."""
+    def no_zp(m, sg):
+        op, _ = find_op(m, "CONV_2D")
+        sg.tensors[op.inputs[1]].quantization.zeroPoint = None
+
+    data = edit(mlperf_dir / KWS, no_zp)
+    with pytest.raises(ModelError):
+        run_tflm(data, np.zeros((1, 1, 49, 10, 1), np.int8))
+    graph = read_tflite(data)
+    assert graph.normalizations == [
+        "tensor 17 ('functional_1/conv2d/Conv2D', used by op 0 (CONV_2D)): 64 scale(s) but no "
+        "zero point, read as not quantized (as TFLM does)"]
+    with pytest.raises(UnsupportedOpError, match=r"op 0 \(CONV_2D\).*tensor 17 .* has no "
+                                                 r"quantization parameters"):
+        generate(graph, tmp_path)

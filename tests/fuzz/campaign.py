@@ -38,7 +38,7 @@ class Reader:
         self.name, self.make, self.target, self.limit = name, make, target, limit
 
 
-def readers(harness_exe=None) -> dict[str, Reader]:
+def readers(harness_exe=None, audio_exe=None) -> dict[str, Reader]:
     wav = tg.wav_seeds()
     recipes = oxr.recipe_seeds()
     out = {
@@ -49,12 +49,19 @@ def readers(harness_exe=None) -> dict[str, Reader]:
         "recipe": Reader("recipe", lambda d: (oxr.recipe_input(d, recipes),),
                          oxr.recipe_target),
         "calibration": Reader("calibration", tg.calibration_input, tg.calibration_target),
+        "calibration_quantize": Reader("calibration_quantize", tg.calibration_input,
+                                       tg.calibration_quantize_target),
     }
     if harness_exe is not None:
         from tests.fuzz.harness import harness_input, harness_target  # noqa: PLC0415
 
         out["harness"] = Reader("harness", harness_input,
                                 lambda blob, tmp: harness_target(harness_exe, blob), 60.0)
+    if audio_exe is not None:
+        from tests.fuzz.harness import audio_input, audio_target  # noqa: PLC0415
+
+        out["audio_harness"] = Reader("audio_harness", audio_input,
+                                      lambda blob, tmp: audio_target(audio_exe, blob), 60.0)
     return out
 
 
@@ -152,7 +159,8 @@ def sanitized_runs(models: list[bytes], k: int, work: Path) -> Counter:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=10000)
-    ap.add_argument("--readers", default="wav,tflite,onnx,recipe,calibration,harness")
+    ap.add_argument("--readers", default="wav,tflite,onnx,recipe,calibration,"
+                                         "calibration_quantize,harness,audio_harness")
     ap.add_argument("--sanitize", type=int, default=30)
     ap.add_argument("--keep", default="fuzz_failures")
     ap.add_argument("--engine", choices=("random", "hypothesis"), default="random",
@@ -169,7 +177,12 @@ def main(argv=None) -> int:
         from tests.fuzz.harness import build_harness  # noqa: PLC0415
 
         exe = build_harness(work / "harness")
-    table = readers(exe)
+    audio_exe = None
+    if "audio_harness" in names:
+        from tests.fuzz.harness import build_audio_harness  # noqa: PLC0415
+
+        audio_exe = build_audio_harness(work / "audio_harness")
+    table = readers(exe, audio_exe)
     failed = 0
     generated: list = []
     for name in names:

@@ -183,7 +183,8 @@ def _mutate_model(d: Draw, m) -> None:
     sg = m.subgraphs[0]
     what = d.choice(("shape", "type", "buffer", "scale", "zero_point", "qdim", "no_quant",
                      "op_inputs", "op_outputs", "opcode_index", "option", "no_options",
-                     "buffer_data", "builtin_code", "io", "scale_count"))
+                     "buffer_data", "builtin_code", "io", "scale_count", "one_zero_point",
+                     "no_zero_point"))
     t = d.choice(sg.tensors)
     op = d.choice(sg.operators)
     q = t.quantization
@@ -201,6 +202,10 @@ def _mutate_model(d: Draw, m) -> None:
         t.type = d.int(0, 20)
     elif what == "buffer":
         t.buffer = d.interesting(0, (1 << 32) - 1)
+    elif what in ("one_zero_point", "no_zero_point") and q is not None:
+        if q.zeroPoint is not None and len(q.zeroPoint):   # TFLM's leniencies (validate.py)
+            q.zeroPoint = [int(q.zeroPoint[0]) + d.choice((0, 0, 1, -3))] \
+                if what == "one_zero_point" else None
     elif what in ("scale", "zero_point", "qdim", "scale_count") and q is not None:
         if what == "scale" and q.scale is not None and len(q.scale):
             s = [float(x) for x in q.scale]
@@ -398,14 +403,20 @@ def calibration_input(d: Draw) -> tuple[str, bytes]:
     if d.bool():   # damage the header text: shape, descr, order
         text = raw[10:].split(b"\n", 1)[0]
         new = text.replace(str(shape).encode(), d.choice((b"(-1, 10, 49)", b"(1099511627776,)",
-                                                          b"(3, 10, 49, 0)", b"()", b"(3,")))
+                                                          b"(3, 10, 49, 0)", b"()", b"(3,",
+                                                          b"(2000000, 10, 49)", b"(3, 10, 50)")))
+        if d.int(0, 3) == 0:   # another descr: objects inside a record, big endian, bytes
+            new = new.replace(f"'descr': '{arr.dtype.str}'".encode(), d.choice((
+                b"'descr': [('a', '|O')]", b"'descr': '>f8'", b"'descr': '|S4'",
+                b"'descr': '<m8[s]'", b"'descr': 'float32'")))
         new = new.replace(b"False", d.choice((b"False", b"True", b"None")))
         raw = raw[:10] + new + raw[10 + len(text):]
     if d.int(0, 2) == 0:
         raw = mutate_bytes(d, raw, 3)
     if d.bool():
         z = io.BytesIO()
-        with warnings.catch_warnings(), zipfile.ZipFile(z, "w") as zf:
+        method = zipfile.ZIP_DEFLATED if d.bool() else zipfile.ZIP_STORED
+        with warnings.catch_warnings(), zipfile.ZipFile(z, "w", method) as zf:
             warnings.simplefilter("ignore")      # duplicate member names, on purpose
             for k in range(d.int(0, 2)):
                 zf.writestr(d.choice(("x.npy", "input.npy", f"a{k}.npy", "x")), raw)
@@ -422,6 +433,17 @@ def calibration_target(name: str, raw: bytes, tmp: Path) -> None:
     info = OnnxInfo(model=None, opset=17, input_name="input", input_shape=(1, 10, 49),
                     output_name="y", output_shape=(1, 12), ops={"Conv": 1})
     x = load_calibration(p, info)
+    assert x.dtype == np.float32 and x.shape[1:] == (10, 49) and len(x) > 0
+    assert np.all(np.isfinite(x))
+
+
+def calibration_quantize_target(name: str, raw: bytes, tmp: Path) -> None:
+    """The same files through ``edgekit quantize``'s loader (edgekit.quantize.convert)."""
+    from edgekit.quantize.convert import check_calibration  # noqa: PLC0415
+
+    p = tmp / name
+    p.write_bytes(raw)
+    x = check_calibration(p, (10, 49))
     assert x.dtype == np.float32 and x.shape[1:] == (10, 49) and len(x) > 0
     assert np.all(np.isfinite(x))
 

@@ -14,7 +14,7 @@ from tests.fuzz import campaign
 from tests.fuzz import onnx_recipe as oxr
 from tests.fuzz import targets as tg
 
-CASES = {"wav": 100, "onnx": 50, "recipe": 80, "calibration": 50}
+CASES = {"wav": 100, "onnx": 50, "recipe": 80, "calibration": 50, "calibration_quantize": 50}
 
 
 def _check(name: str, counts, failures) -> None:
@@ -49,6 +49,18 @@ def test_harness_input_reading_under_sanitizers(tmp_path, mlperf_dir):
     counts, failures = campaign.drive(campaign.readers(exe)["harness"], 25, tmp_path)
     assert not failures, "\n\n".join(f"{o.kind}: {o.detail}" for o, _ in failures[:3])
     assert counts["ok"] >= 12
+
+
+def test_audio_harness_input_reading_under_sanitizers(tmp_path):
+    """Fuzzed clips files through the streaming audio firmware's harness (front end +
+    model, ASan + UBSan): valid files run every clip, the others end in their ERR line."""
+    from tests.fuzz.harness import build_audio_harness  # noqa: PLC0415
+
+    exe = build_audio_harness(tmp_path / "audio")
+    counts, failures = campaign.drive(campaign.readers(audio_exe=exe)["audio_harness"], 30,
+                                      tmp_path)
+    assert not failures, "\n\n".join(f"{o.kind}: {o.detail}" for o, _ in failures[:3])
+    assert counts["ok"] >= 5 and counts["refused"] >= 5, counts
 
 
 def test_the_mutators_are_structure_aware(mlperf_dir):
