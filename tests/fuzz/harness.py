@@ -61,18 +61,26 @@ def harness_input(d: Draw) -> tuple[bytes]:
     return (bytes([fill]) * length if d.bool() else d.bytes(length),)
 
 
-def harness_target(exe: Path, blob: bytes, tmp: Path | None = None) -> None:
-    from edgekit.emulator.run import run_host_program  # noqa: PLC0415
+def sanitized_run(exe: Path, blob: bytes, in_name: str, out_name: str):
+    """Run a sanitized host program on ``blob``: (process, output bytes, stderr text).
 
-    n_in, n_out = _SIZES["EDGEKIT_INPUT_BYTES"], _SIZES["EDGEKIT_OUTPUT_BYTES"]
+    A hang (the 60 s limit) or a sanitizer report is a finding: AssertionError.
+    """
+    from edgekit.emulator.run import run_host_program  # noqa: PLC0415
     from edgekit.errors import EmulatorError  # noqa: PLC0415
 
     try:
-        proc, out = run_host_program(exe, blob, "inputs.bin", "outputs.bin", 60.0)
+        proc, out = run_host_program(exe, blob, in_name, out_name, 60.0)
     except EmulatorError as e:            # a hang is a finding, not a refusal
         raise AssertionError(str(e)) from None
     err = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
     assert "Sanitizer" not in err and "runtime error" not in err, err[-2000:]
+    return proc, out, err
+
+
+def harness_target(exe: Path, blob: bytes, tmp: Path | None = None) -> None:
+    n_in, n_out = _SIZES["EDGEKIT_INPUT_BYTES"], _SIZES["EDGEKIT_OUTPUT_BYTES"]
+    proc, out, err = sanitized_run(exe, blob, "inputs.bin", "outputs.bin")
     if len(blob) % n_in == 0:
         assert proc.returncode == 0, err
         assert len(out) == len(blob) // n_in * n_out
@@ -163,17 +171,11 @@ def audio_expect(blob: bytes, rate: int) -> tuple[list, str]:
 def audio_target(exe: Path, blob: bytes, tmp: Path | None = None) -> None:
     """Run one clips file; a correct refusal is re-raised as the EmulatorError it is."""
     from edgekit.emulator import parse_audio_output  # noqa: PLC0415
-    from edgekit.emulator.run import run_host_program  # noqa: PLC0415
     from edgekit.errors import EmulatorError  # noqa: PLC0415
 
     features, span = _AUDIO["features"], _AUDIO["span"]
     clips, error = audio_expect(blob, _AUDIO["rate"])
-    try:
-        proc, out = run_host_program(exe, blob, "clips.bin", "records.txt", 60.0)
-    except EmulatorError as e:            # a hang is a finding, not a refusal
-        raise AssertionError(str(e)) from None
-    err = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
-    assert "Sanitizer" not in err and "runtime error" not in err, err[-2000:]
+    proc, out, err = sanitized_run(exe, blob, "clips.bin", "records.txt")
     log = out.decode(errors="replace")
     if error:
         assert proc.returncode != 0 and f"ERR {error}" in log, (proc.returncode, error, log[-500:])
