@@ -141,6 +141,9 @@ SIX_CASES = [
     (115, 5, 4, 32, (3, 3), 1, "same", 6, ()),
     (116, 2, 3, 96, (1, 1), 1, "valid", 2, ()),
     (117, 2, 4, 128, (1, 1), 1, "valid", 4, ()),
+    # K=40: KWS's 10x4 stride-2 stem on one channel (10 chunks, one trip),
+    # with padding.
+    (118, 13, 8, 1, (10, 4), 2, "same", 8, ()),
 ]
 
 
@@ -431,9 +434,10 @@ def test_dilated_conv_2d_qemu(target, seed, h, w, cin, kernel, dil, stride, padd
     got = run_generated_qemu(m, xs, target=target, scratch_allowance=allow, keep=tmp_path)
     np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
                                   err_msg=f"seed={seed} target={target} case={c}")
-    # The six-pixel path's channel loops (SIX_TAIL, PAIR<K>) aside.
+    # The six-pixel path's channel loops (SIX_CH, SIX_TAIL, PAIR<K>) aside.
     listed = {n for n in _conv_paths_listed(tmp_path)
-              if not n.startswith(("EKOPT_CONV_SIX_TAIL", "EKOPT_CONV_PAIR"))}
+              if not n.startswith(("EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
+                                   "EKOPT_CONV_PAIR"))}
     want = {"SIX": {"EKOPT_CONV_SIX", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "TWO": {"EKOPT_CONV_TWO", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "REF": {"EKOPT_CONV_REF"}}[path]

@@ -174,6 +174,7 @@ ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1
  * filter).  The loop's state lives in this frame (SP-relative operands):
  * every register is taken.  Loads are grouped in runs where the data
  * allows (a load after a load is pipelined on the Cortex-M4). */
+#if EKOPT_USE(EKOPT_CONV_SIX_CH)
 static __attribute__((noinline)) void
 ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const int8_t *w,
                     const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -195,6 +196,7 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
 #endif
     EKOPT_DSP6_ASM("");
 }
+#endif
 #include "ek_conv_pair.h"  /* ekopt_pairs_for: the channel-pair loop */
 #undef EKOPT_DSP6_ASM
 #undef EKOPT_RQ6
@@ -256,8 +258,13 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                 pairs(buf, end6, filter, bias, p->mult, p->shift, ys, y, ys, zp);
                 pairs(buf + 6, end6 + 6, filter, bias, p->mult, p->shift, ys, y + 3 * ys, ys, zp);
             } else {
+#if EKOPT_USE(EKOPT_CONV_SIX_CH)
                 ekopt_dsp6_channels(buf, end6, entry8, filter, bias, p->mult, p->shift, na, y, ys,
                                     zp, wpad);
+#else
+                (void)entry8, (void)wpad;
+                EKOPT_NOT_LISTED();
+#endif
             }
             oc0 = na, sk = 0;
         }

@@ -16,7 +16,8 @@
  * immediate offset K, so the reference kernels read the same constants),
  * which makes K an assembler constant: one function per K, K a multiple
  * of 32 up to 288 (8 chunks per loop trip, 16 when K is a multiple of 64:
- * one trip for K = 64; no partial trip), each
+ * one trip for K = 64; no partial trip) or K = 40 (KWS's 10x4 stem on one
+ * channel: 10 chunks, one trip), each
  * compiled only when a layer takes it (EKOPT_CONV_PAIR<K> in ek_paths.h,
  * ops/conv.py conv_paths). */
 #ifndef EK_CONV_PAIR_H
@@ -182,6 +183,9 @@ typedef void (*ekopt_pairs_fn)(const int32_t *, const int32_t *, const int8_t *,
                                const int32_t *, const int32_t *, int32_t, int8_t *, int32_t,
                                int32_t);
 
+#if EKOPT_USE(EKOPT_CONV_PAIR40)
+EKOPT_PAIRS_FN(40, EKOPT_MKP_FIRST("40") EKOPT_MKP_8("40") EKOPT_MKP_CHUNK("40"), "", "")
+#endif
 #if EKOPT_USE(EKOPT_CONV_PAIR32)
 EKOPT_PAIRS_FN(32, EKOPT_MKP_FIRST("32") EKOPT_MKP_7("32"), "", "")
 #endif
@@ -210,12 +214,15 @@ EKOPT_PAIRS_FN(256, EKOPT_MKP_BIAS, EKOPT_MKP_8("256") EKOPT_MKP_8("256"), EKOPT
 EKOPT_PAIRS_FN(288, EKOPT_MKP_BIAS, EKOPT_MKP_8("288"), EKOPT_MKP_LOOP)
 #endif
 
-/* The pair loop for a window of K bytes, or 0 (K not a multiple of 32 up
- * to 288, or its function not compiled: ekopt_dsp6_channels then). */
+/* The pair loop for a window of K bytes, or 0 (K not 40 or a multiple of
+ * 32 up to 288, or its function not compiled: ekopt_dsp6_channels then). */
 static inline ekopt_pairs_fn ekopt_pairs_for(int32_t K) {
     switch (K) {
 #if EKOPT_USE(EKOPT_CONV_PAIR32)
     case 32: return ekopt_dsp3_pairs_32;
+#endif
+#if EKOPT_USE(EKOPT_CONV_PAIR40)
+    case 40: return ekopt_dsp3_pairs_40;
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR64)
     case 64: return ekopt_dsp3_pairs_64;
