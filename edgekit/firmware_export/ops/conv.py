@@ -234,11 +234,13 @@ def conv_paths(low: Lowered) -> frozenset[str]:
     if npix >= 6 and 3 * k4 <= 864 and 12 * k4 + win <= p["scratch_bytes"] and six_ok:
         dsp = {"EKOPT_CONV_SIX"}
         # ekopt_conv_dsp6's asm channel loops (its `fast`): the channel-pair
-        # loop (ek_conv_pair.h) for an even out_c and a pair window, else
-        # ekopt_dsp6_channels (over a window of K % 4 != 0: with its tail)
+        # loop (ek_conv_pair.h) for an even out_c, a pair window and right
+        # shifts of at least 2, else ekopt_dsp6_channels (over a window of
+        # K % 4 != 0: with its tail)
         fast = (low.args[2] is not None and p["out_c"] >= (2 if K % 4 else 1)
                 and all(-22 <= s <= -1 for s in p["shift"]))
-        if fast and K in PAIR_WINDOWS and p["out_c"] % 2 == 0:
+        if (fast and K in PAIR_WINDOWS and p["out_c"] % 2 == 0
+                and all(s <= -2 for s in p["shift"])):
             dsp.add(f"EKOPT_CONV_PAIR{K}")
         elif fast:
             dsp.add("EKOPT_CONV_SIX_CH")

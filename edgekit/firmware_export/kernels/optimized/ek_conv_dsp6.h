@@ -226,13 +226,14 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
     const int32_t kc = (K + 3) >> 2, wpad = 4 * kc - K;
     const int32_t *end6 = buf + kc * 12, entry8 = (8 - (kc & 7)) & 7;
     const int32_t na = tail ? ys - 1 : ys;
-    int fast = bias != 0 && ys >= (tail ? 2 : 1);
+    int fast = bias != 0 && ys >= (tail ? 2 : 1), r2 = 1;
     for (int32_t oc = 0; oc < ys && fast; ++oc) {
         fast = p->shift[oc] <= -1 && p->shift[oc] >= -22;
+        r2 = r2 && p->shift[oc] <= -2;
     }
-    /* Channel pairs (ek_conv_pair.h): an even out_c and K a multiple of 32
-     * (then tail = 0 and na = ys). */
-    const ekopt_pairs_fn pairs = fast && !(ys & 1) ? ekopt_pairs_for(K) : 0;
+    /* Channel pairs (ek_conv_pair.h): an even out_c, K 40 or a multiple of
+     * 32 (then tail = 0 and na = ys) and every right shift at least 2. */
+    const ekopt_pairs_fn pairs = fast && r2 && !(ys & 1) ? ekopt_pairs_for(K) : 0;
 #if !EKOPT_USE(EKOPT_CONV_SIX_TAIL)
     if (fast && tail) EKOPT_NOT_LISTED();
 #endif

@@ -9,7 +9,8 @@
  * K bytes apart), widens them with four SXTB16 and feeds each pixel's
  * pair of im2col words to four SMLADs, so every loaded pixel word serves
  * two channels: 27 cycles per 24 MACs on the Cortex-M4 timing model
- * (emulator/cycles.py; see EKOPT_MKP_BODY), against
+ * (emulator/cycles.py; see EKOPT_MKP_BODY; 28 in the multi-trip windows,
+ * EKOPT_MKP_CHUNKD), against
  * 31 for ekopt_dsp6_channels (one channel x six pixels, whose three
  * LDMs of four pixel words dominate).  The filter stays in its plain
  * [out_c][K] order (no packing: the second row is addressed by the
@@ -52,6 +53,22 @@
     "ldrd   %[t0], %[t1], [%[x]], #48\n\t"                                      \
     EKOPT_MKP_PIXEL("a0", "b0", "a0", "b0")
 #define EKOPT_MKP_CHUNK(KS) EKOPT_MKP_LOADW(KS) EKOPT_MKP_BODY("a1", "b1", "a2", "b2")
+/* The multi-trip windows' chunk: pixel 1 by an LDRD too (one instruction
+ * fewer, one cycle more: 28 cycles per 24 MACs; kept there so that their
+ * models' instruction counts do not grow). */
+#define EKOPT_MKP_CHUNKD(KS)                                                    \
+    "ldr    %[t1], [%[w], #" KS "]\n\t"                                         \
+    "ldr    %[t0], [%[w]], #4\n\t"                                              \
+    "sxtb16 r8, %[t1], ror #8\n\t"                                              \
+    "sxtb16 r6, %[t1]\n\t"                                                      \
+    "sxtb16 r5, %[t0], ror #8\n\t"                                              \
+    "sxtb16 r4, %[t0]\n\t"                                                      \
+    "ldrd   %[t0], %[t1], [%[x], #8]\n\t"                                       \
+    EKOPT_MKP_PIXEL("a1", "b1", "a1", "b1")                                     \
+    "ldrd   %[t0], %[t1], [%[x], #16]\n\t"                                      \
+    EKOPT_MKP_PIXEL("a2", "b2", "a2", "b2")                                     \
+    "ldrd   %[t0], %[t1], [%[x]], #48\n\t"                                      \
+    EKOPT_MKP_PIXEL("a0", "b0", "a0", "b0")
 /* A pair's start and its first chunk: the biases (bp runs over bias two by
  * two) and x = xb in the same load run as the chunk's filter words; pixels
  * 1 and 2 then start from the biases in a0, b0 (pixel 0, last, adds to
@@ -77,8 +94,11 @@
     "mov    %[b2], %[b0]\n\t"
 
 /* One channel's requantization constants, as in ekopt_dsp6_channels
- * (r4 = clo, r5 = rs1, r6 = mult, r8 = chi; cp moves to the next channel).
- * LOADS: the loads of the constants, STEPS: the derivation. */
+ * (r5 = rs1, r6 = mult, r8 = chi; cp moves to the next channel), but for
+ * right shifts of at least 2 only (the caller's condition): rs1 >= 1, so
+ * clo = 2^30 | 2^31 << rs1 is 2^30, an immediate in EKOPT_RQP, and the
+ * low word's sum cannot carry.  LOADS: the loads of the constants, STEPS:
+ * the derivation. */
 #define EKOPT_RQP_LOADS                                                         \
     "ldr    r4, %[cp]\n\t"                                                      \
     "ldr    r5, %[dsh]\n\t"                                                     \
@@ -88,16 +108,13 @@
     "str    r4, %[cp]\n\t"
 #define EKOPT_RQP_STEPS                                                         \
     "mvn    r5, r5\n\t"                                                         \
-    "mov    r4, #0x80000000\n\t"                                                \
-    "lsl    r4, r4, r5\n\t"                                                     \
-    "orr    r4, r4, #0x40000000\n\t"                                            \
     "lsl    r8, r8, r5\n\t"                                                     \
     "asr    r8, r8, #1\n\t"
-/* EKOPT_RQ6 with the scratch registers T, LO, HI named. */
+/* EKOPT_RQ6 with the scratch registers T, LO, HI named, clo = 2^30. */
 #define EKOPT_RQP(A, T, LO, HI)                                                 \
     "and    %[" T "], %[" A "], #0x80000000\n\t"                                \
-    "adds   %[" LO "], r4, %[" T "]\n\t"                                        \
-    "adc    %[" HI "], r8, %[" A "], asr #31\n\t"                               \
+    "orr    %[" LO "], %[" T "], #0x40000000\n\t"                               \
+    "add    %[" HI "], r8, %[" A "], asr #31\n\t"                               \
     "smlal  %[" LO "], %[" HI "], %[" A "], r6\n\t"                             \
     "asr    %[" HI "], %[" HI "], r5\n\t"                                       \
     "ssat   %[" A "], #8, %[" HI "]\n\t"
@@ -107,8 +124,8 @@
  * passes the six-pixel buffer, or it + 6 words for its last three
  * pixels), end = buf + 12 * K / 4; outputs at y, y + ys, y + 2 ys.  Per
  * pair: the two biases, the chunk loop, the six fused requantizations
- * (ekopt_rq2 as ekopt_dsp6_channels: every right shift within 1..22, a
- * bias, SSAT), six stores; the filter pointer then skips row c + 1.  The
+ * (ekopt_rq2 as ekopt_dsp6_channels, but every right shift within 2..22,
+ * a bias, SSAT), six stores; the filter pointer then skips row c + 1.  The
  * loop state lives in this frame: every register is taken.  Channel c's
  * three stores go between the loads of channel c + 1's constants (a
  * register-offset STRB after a load is pipelined: 1 cycle, else 2), whose
@@ -117,6 +134,9 @@
 #define EKOPT_MKP_8(KS)                                                         \
     EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) \
     EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS)
+#define EKOPT_MKP_8D(KS)                                                        \
+    EKOPT_MKP_CHUNKD(KS) EKOPT_MKP_CHUNKD(KS) EKOPT_MKP_CHUNKD(KS) EKOPT_MKP_CHUNKD(KS) \
+    EKOPT_MKP_CHUNKD(KS) EKOPT_MKP_CHUNKD(KS) EKOPT_MKP_CHUNKD(KS) EKOPT_MKP_CHUNKD(KS)
 #define EKOPT_MKP_7(KS)                                                         \
     EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) \
     EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS) EKOPT_MKP_CHUNK(KS)
@@ -193,25 +213,25 @@ EKOPT_PAIRS_FN(32, EKOPT_MKP_FIRST("32") EKOPT_MKP_7("32"), "", "")
 EKOPT_PAIRS_FN(64, EKOPT_MKP_FIRST("64") EKOPT_MKP_7("64") EKOPT_MKP_8("64"), "", "")
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR96)
-EKOPT_PAIRS_FN(96, EKOPT_MKP_BIAS, EKOPT_MKP_8("96"), EKOPT_MKP_LOOP)
+EKOPT_PAIRS_FN(96, EKOPT_MKP_BIAS, EKOPT_MKP_8D("96"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR128)
-EKOPT_PAIRS_FN(128, EKOPT_MKP_BIAS, EKOPT_MKP_8("128") EKOPT_MKP_8("128"), EKOPT_MKP_LOOP)
+EKOPT_PAIRS_FN(128, EKOPT_MKP_BIAS, EKOPT_MKP_8D("128") EKOPT_MKP_8D("128"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR160)
-EKOPT_PAIRS_FN(160, EKOPT_MKP_BIAS, EKOPT_MKP_8("160"), EKOPT_MKP_LOOP)
+EKOPT_PAIRS_FN(160, EKOPT_MKP_BIAS, EKOPT_MKP_8D("160"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR192)
-EKOPT_PAIRS_FN(192, EKOPT_MKP_BIAS, EKOPT_MKP_8("192") EKOPT_MKP_8("192"), EKOPT_MKP_LOOP)
+EKOPT_PAIRS_FN(192, EKOPT_MKP_BIAS, EKOPT_MKP_8D("192") EKOPT_MKP_8D("192"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR224)
-EKOPT_PAIRS_FN(224, EKOPT_MKP_BIAS, EKOPT_MKP_8("224"), EKOPT_MKP_LOOP)
+EKOPT_PAIRS_FN(224, EKOPT_MKP_BIAS, EKOPT_MKP_8D("224"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR256)
-EKOPT_PAIRS_FN(256, EKOPT_MKP_BIAS, EKOPT_MKP_8("256") EKOPT_MKP_8("256"), EKOPT_MKP_LOOP)
+EKOPT_PAIRS_FN(256, EKOPT_MKP_BIAS, EKOPT_MKP_8D("256") EKOPT_MKP_8D("256"), EKOPT_MKP_LOOP)
 #endif
 #if EKOPT_USE(EKOPT_CONV_PAIR288)
-EKOPT_PAIRS_FN(288, EKOPT_MKP_BIAS, EKOPT_MKP_8("288"), EKOPT_MKP_LOOP)
+EKOPT_PAIRS_FN(288, EKOPT_MKP_BIAS, EKOPT_MKP_8D("288"), EKOPT_MKP_LOOP)
 #endif
 
 /* The pair loop for a window of K bytes, or 0 (K not 40 or a multiple of
@@ -254,6 +274,8 @@ static inline ekopt_pairs_fn ekopt_pairs_for(int32_t K) {
 
 #undef EKOPT_PAIRS_FN
 #undef EKOPT_MKP_8
+#undef EKOPT_MKP_8D
+#undef EKOPT_MKP_CHUNKD
 #undef EKOPT_MKP_7
 #undef EKOPT_MKP_FIRST
 #undef EKOPT_MKP_BIAS
