@@ -237,14 +237,25 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 #if !EKOPT_USE(EKOPT_CONV_SIX_TAIL)
     if (fast && tail) EKOPT_NOT_LISTED();
 #endif
+    /* A 1x1 window at stride 1 without padding over whole chunks: output
+     * pixel q's window is input pixel q's in_c bytes (no geometry). */
+    const int one = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
+                    && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1
+                    && (p->in_c & 3) == 0;
     int8_t tmp[EKOPT_P6_TMP];
     for (int32_t done = 0; done < npix;) {
         const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
         done = i + 6;
-        for (int32_t s = skip; s < 6; ++s) {
-            const int32_t q = i + s, t = q / p->out_w;
-            ekopt_col_pixel(p, in, buf, win, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
-                            off, off2);
+        if (one) {
+            for (int32_t s = skip; s < 6; ++s) {
+                ekopt_col_words(buf + 2 * s, 6, in + (int64_t)(i + s) * p->in_c, p->in_c, off2);
+            }
+        } else {
+            for (int32_t s = skip; s < 6; ++s) {
+                const int32_t q = i + s, t = q / p->out_w;
+                ekopt_col_pixel(p, in, buf, win, 6, s, t / p->out_h, t % p->out_h,
+                                q - t * p->out_w, off, off2);
+            }
         }
         int8_t *const yg = out + (int64_t)i * ys;
         int8_t *y = yg;
