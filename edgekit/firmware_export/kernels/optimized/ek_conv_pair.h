@@ -94,7 +94,8 @@
     "mov    %[b2], %[b0]\n\t"
 
 /* One channel's requantization constants, as in ekopt_dsp6_channels
- * (r5 = rs1, r6 = mult, r8 = chi; cp moves to the next channel), but for
+ * (r5 = rs1, r6 = mult, r8 = chi; r4 = cp moved to the next channel, kept
+ * there for channel c + 1, which stores it back), but for
  * right shifts of at least 2 only (the caller's condition): rs1 >= 1, so
  * clo = 2^30 | 2^31 << rs1 is 2^30, an immediate in EKOPT_RQP, and the
  * low word's sum cannot carry.  LOADS: the loads of the constants, STEPS:
@@ -104,8 +105,7 @@
     "ldr    r5, %[dsh]\n\t"                                                     \
     "ldr    r8, %[c21]\n\t"                                                     \
     "ldr    r5, [r4, r5]\n\t"                                                   \
-    "ldr    r6, [r4], #4\n\t"                                                   \
-    "str    r4, %[cp]\n\t"
+    "ldr    r6, [r4], #4\n\t"
 #define EKOPT_RQP_STEPS                                                         \
     "mvn    r5, r5\n\t"                                                         \
     "lsl    r8, r8, r5\n\t"                                                     \
@@ -168,7 +168,6 @@ ekopt_dsp3_pairs_##KK(const int32_t *buf, const int32_t *end, const int8_t *w,  
                      EKOPT_RQP("a0", "x", "t0", "t1")                           \
                      EKOPT_RQP("a1", "x", "t0", "t1")                           \
                      EKOPT_RQP("a2", "x", "t0", "t1")                           \
-                     "ldr    r4, %[cp]\n\t"                                     \
                      "ldr    %[x], %[yv]\n\t"                                   \
                      "ldr    %[t1], %[ys]\n\t"                                  \
                      "ldr    r5, %[dsh]\n\t"                                    \
