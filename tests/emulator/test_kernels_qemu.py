@@ -226,6 +226,23 @@ def test_depthwise_conv_2d_qemu(target, seed, ch, kernel, stride, padding, mult)
     _check_qemu(m, seed, c, target, "DEPTHWISE_CONV_2D")
 
 
+# The stride-1 assembly rows run two blocks of four outputs per loop trip,
+# entered at the second for an odd count: rows of 12 (3 blocks) and 16 (4).
+@pytest.mark.parametrize("seed,hw", [(41, 12), (42, 16)])
+def test_depthwise_conv_2d_qemu_row_blocks(seed, hw):
+    import keras
+    r = np.random.default_rng(71000 + seed)
+    c = dict(h=hw, w=hw, c=8, act="linear", lo=float(-r.uniform(0.1, 4)),
+             hi=float(r.uniform(0.1, 4)))
+
+    def build(ins):
+        return keras.layers.DepthwiseConv2D((3, 3), padding="same",
+                                            bias_initializer="random_normal")(ins[0])
+
+    m = single_op_model(build, [(hw, hw, 8)], seed, low=c["lo"], high=c["hi"])
+    _check_qemu(m, seed, c, M4, "DEPTHWISE_CONV_2D")
+
+
 # -------------------------------------------------------- FULLY_CONNECTED
 # (target, seed, input shape, units): accum // 4 = chunks; odd chunks take
 # the one-chunk prologue, pairs the asm loop, accum % 4 the scalar tail,

@@ -5,7 +5,7 @@
  * requantization: blocks of four outputs along a plane row, the whole loop
  * (accumulate, requantize, store) in one asm statement so that nothing is
  * spilled.  Per block and filter row: taps (W01, W12) and inputs (stride 1:
- * five LDRs in one run, EKDW_LOOP_S1; stride 2: LDRD taps, 2 LDRD + LDR
+ * five LDRs in one run, two blocks per loop trip, EKDW_LOOP_S1; stride 2: LDRD taps, 2 LDRD + LDR
  * inputs), 8 SMLAD/SMLAxy for 12 MACs; per output the
  * requantization of dw_requant (7 instructions with the store).
  *
@@ -115,13 +115,11 @@ typedef struct {
     "ldr %[xr], [%[xr], #8]\n\t"                                                \
     EKDW_S1MAC("xr", "s0", "s1", "s2", "s3")
 
-/* The stride-1 loop: as EKDW_LOOP, but every load in runs of single LDRs
- * (a load after a load is pipelined on the Cortex-M4, an LDRD never is:
- * 5 words in 6 cycles against 8 for LDR + 2 LDRD), the first row's third
- * input word in h (free until the requantization): 91 cycles per block of
- * four outputs on the timing model of emulator/cycles.py, against 99. */
-#define EKDW_LOOP_S1                                                            \
-    "1:\n\t"                                                                    \
+/* One stride-1 block as in EKDW_LOOP, but every load in runs of single
+ * LDRs (a load after a load is pipelined on the Cortex-M4, an LDRD never
+ * is: 5 words in 6 cycles against 8 for LDR + 2 LDRD), the first row's
+ * third input word in h (free until the requantization). */
+#define EKDW_BLOCK_S1                                                           \
     "ldr %[s3], [%[k], #24]\n\t"                                                \
     "ldr %[a], [%[k]]\n\t"                                                      \
     "ldr %[b], [%[k], #4]\n\t"                                                  \
@@ -141,7 +139,19 @@ typedef struct {
     EKDW_RQX("%[s2]", "strb %[h], [%[y]]")                                      \
     EKDW_RQX("%[s3]", "strb %[h], [%[y], %[p1]]")                               \
     "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
-    "add %[x], %[x], #8\n\t"                                                    \
+    "add %[x], %[x], #8\n\t"
+/* The stride-1 loop: two blocks per trip (one test and taken branch per
+ * two), entered at the second for an odd number of blocks (bit 3 of the
+ * byte length xe - x): 89 cycles per block of four outputs on the timing
+ * model of emulator/cycles.py, against 99 for EKDW_LOOP's form. */
+#define EKDW_LOOP_S1                                                            \
+    "sub %[h], %[xe], %[x]\n\t"                                                 \
+    "tst %[h], #8\n\t"                                                          \
+    "bne 2f\n\t"                                                                \
+    "1:\n\t"                                                                    \
+    EKDW_BLOCK_S1                                                               \
+    "2:\n\t"                                                                    \
+    EKDW_BLOCK_S1                                                               \
     "cmp %[x], %[xe]\n\t"                                                       \
     "bne 1b\n\t"
 
