@@ -131,8 +131,8 @@ SIX_CASES = [
     (110, 5, 6, 13, (3, 3), 1, "valid", 3, ()),     # K=117: 29 chunks + tail 1
     (111, 5, 5, 16, (1, 1), 1, "valid", 8, (1e-5, 1e-7)),   # right shifts > 22
     (112, 6, 6, 4, (3, 3), 1, "same", 6, (1e-6,)),
-    # Channel pairs (ek_conv_pair.h: even out_c, K a multiple of 32, shifts
-    # within 1..22): KWS's pointwise K=64 over 25 pixels (last group moved
+    # Channel pairs (ek_conv_pair.h: even out_c, K 40 or a multiple of 32,
+    # shifts within 2..22): KWS's pointwise K=64 over 25 pixels (last group moved
     # back; one loop trip, no test), K=32 over 9 pixels, K=288 3x3 with
     # padding (9 trips of 8 chunks), K=96 over 6 pixels (3 trips), K=128
     # (2 trips of 16 chunks).
