@@ -131,8 +131,8 @@ SIX_CASES = [
     (110, 5, 6, 13, (3, 3), 1, "valid", 3, ()),     # K=117: 29 chunks + tail 1
     (111, 5, 5, 16, (1, 1), 1, "valid", 8, (1e-5, 1e-7)),   # right shifts > 22
     (112, 6, 6, 4, (3, 3), 1, "same", 6, (1e-6,)),
-    # Channel pairs (ek_conv_pair.h: even out_c, K a multiple of 32, shifts
-    # within 1..22): KWS's pointwise K=64 over 25 pixels (last group moved
+    # Channel pairs (ek_conv_pair.h: even out_c, K 40 or a multiple of 32,
+    # shifts within 2..22): KWS's pointwise K=64 over 25 pixels (last group moved
     # back; one loop trip, no test), K=32 over 9 pixels, K=288 3x3 with
     # padding (9 trips of 8 chunks), K=96 over 6 pixels (3 trips), K=128
     # (2 trips of 16 chunks).
@@ -141,6 +141,9 @@ SIX_CASES = [
     (115, 5, 4, 32, (3, 3), 1, "same", 6, ()),
     (116, 2, 3, 96, (1, 1), 1, "valid", 2, ()),
     (117, 2, 4, 128, (1, 1), 1, "valid", 4, ()),
+    # K=40: KWS's 10x4 stride-2 stem on one channel (10 chunks, one trip),
+    # with padding.
+    (118, 13, 8, 1, (10, 4), 2, "same", 8, ()),
 ]
 
 
@@ -221,6 +224,23 @@ def test_depthwise_conv_2d_qemu(target, seed, ch, kernel, stride, padding, mult)
 
     m = single_op_model(build, [(h, w, ch)], seed, low=c["lo"], high=c["hi"])
     _check_qemu(m, seed, c, target, "DEPTHWISE_CONV_2D")
+
+
+# The stride-1 assembly rows run two blocks of four outputs per loop trip,
+# entered at the second for an odd count: rows of 12 (3 blocks) and 16 (4).
+@pytest.mark.parametrize("seed,hw", [(41, 12), (42, 16)])
+def test_depthwise_conv_2d_qemu_row_blocks(seed, hw):
+    import keras
+    r = np.random.default_rng(71000 + seed)
+    c = dict(h=hw, w=hw, c=8, act="linear", lo=float(-r.uniform(0.1, 4)),
+             hi=float(r.uniform(0.1, 4)))
+
+    def build(ins):
+        return keras.layers.DepthwiseConv2D((3, 3), padding="same",
+                                            bias_initializer="random_normal")(ins[0])
+
+    m = single_op_model(build, [(hw, hw, 8)], seed, low=c["lo"], high=c["hi"])
+    _check_qemu(m, seed, c, M4, "DEPTHWISE_CONV_2D")
 
 
 # -------------------------------------------------------- FULLY_CONNECTED
@@ -431,9 +451,10 @@ def test_dilated_conv_2d_qemu(target, seed, h, w, cin, kernel, dil, stride, padd
     got = run_generated_qemu(m, xs, target=target, scratch_allowance=allow, keep=tmp_path)
     np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
                                   err_msg=f"seed={seed} target={target} case={c}")
-    # The six-pixel path's channel loops (SIX_TAIL, PAIR<K>) aside.
+    # The six-pixel path's channel loops (SIX_CH, SIX_TAIL, PAIR<K>) aside.
     listed = {n for n in _conv_paths_listed(tmp_path)
-              if not n.startswith(("EKOPT_CONV_SIX_TAIL", "EKOPT_CONV_PAIR"))}
+              if not n.startswith(("EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
+                                   "EKOPT_CONV_PAIR"))}
     want = {"SIX": {"EKOPT_CONV_SIX", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "TWO": {"EKOPT_CONV_TWO", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "REF": {"EKOPT_CONV_REF"}}[path]

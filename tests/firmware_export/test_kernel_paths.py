@@ -24,17 +24,19 @@ HAVE_ARM = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("arm-n
 
 # KWS DS-CNN, by its shapes: conv1 10x4 stride 2 on one channel (K = 40) and
 # four 1x1 64 -> 64 convolutions, all on 25 x 5 = 125 outputs with the full
-# int8 range and right shifts -> six-pixel im2col on DSP cores (the 1x1s by
-# channel pairs, K = 64); elsewhere the
+# int8 range and right shifts -> six-pixel im2col on DSP cores, all by
+# channel pairs (K = 40 and 64: ekopt_dsp6_channels is not linked); elsewhere the
 # run-based loop (conv1, padded) and the 1x1 loop.  Four 3x3 stride-1
 # depthwise layers on rows of 25 outputs -> assembly rows at stride 1 (DSP),
 # the generic plane loop elsewhere.  FC 64 -> 12, per tensor, with bias ->
 # the asm unit loop (DSP), the plain-C loop elsewhere.
-KWS_PATHS = {"EKOPT_CONV_SIX", "EKOPT_CONV_PAIR64", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
+KWS_PATHS = {"EKOPT_CONV_SIX", "EKOPT_CONV_PAIR40", "EKOPT_CONV_PAIR64", "EKOPT_CONV_1X1_C",
+             "EKOPT_CONV_RUN_C",
              "EKOPT_DW_THREE_S1", "EKOPT_DW_GENERIC_C", "EKOPT_FC_UNITS", "EKOPT_FC_PLAIN_C"}
 # Functions of paths KWS does not take (static, some never inlined): none may
 # be linked on Cortex-M4.
-KWS_M4_ABSENT = {"ekopt_conv_pair", "ekopt_conv_one", "ekopt_conv_dsp", "ek_conv_reference_buf",
+KWS_M4_ABSENT = {"ekopt_conv_pair", "ekopt_conv_one", "ekopt_conv_dsp", "ekopt_dsp6_channels",
+                 "ek_conv_reference_buf",
                  "ek_depthwise_conv_channel", "ek_depthwise_conv_reference", "dw_group",
                  "ek_fully_connected_reference", "ekopt_fc_rq_slow"}
 # Issue 13: KWS flash (ELF text) at most +10% over 46,024 bytes (before its kernels).
@@ -81,11 +83,11 @@ def test_kws_firmware_links_only_its_paths(kws, tmp_path, target):
     syms = _symbols(fw.elf)
     if target == "cortex-m4":
         assert not syms & KWS_M4_ABSENT, sorted(syms & KWS_M4_ABSENT)
-        assert {"ekopt_dsp6_channels", "ekopt_fc_units_fast"} <= syms
+        assert {"ekopt_dsp3_pairs_40", "ekopt_dsp3_pairs_64", "ekopt_fc_units_fast"} <= syms
         assert fw.text <= KWS_TEXT_LIMIT, f"KWS text {fw.text:,} B > {KWS_TEXT_LIMIT:,}"
     else:
         # No DSP: the plain-C loops only, none of the DSP paths.
-        dsp = {"ekopt_dsp6_channels", "ekopt_col_pixel", "ekopt_fc_units_fast", "ekopt_fc_dsp",
+        dsp = {"ekopt_dsp3_pairs_40", "ekopt_dsp3_pairs_64", "ekopt_col_pixel", "ekopt_fc_units_fast", "ekopt_fc_dsp",
                "ekopt_conv_dsp"}
         assert not syms & dsp, sorted(syms & dsp)
         assert {"ekopt_conv_pair", "ekopt_conv_one"} <= syms

@@ -184,13 +184,16 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 
 #: ``ek_paths.h`` macros of ``ek_conv2d_s8``'s paths (kernels/optimized/ek_conv.c):
 #: the reference loop, the six- and two-pixel im2col paths (DSP cores; the six-pixel
-#: asm channel loop for windows K % 4 != 0: ``EKOPT_CONV_SIX_TAIL``) and their
+#: asm channel loop ``ekopt_dsp6_channels``: ``EKOPT_CONV_SIX_CH``, for windows
+#: K % 4 != 0 ``EKOPT_CONV_SIX_TAIL`` too) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
 #: loops as DSP cores (``_DSP``) and other cores (``_C``) take them; the six-pixel
 #: path's channel-pair loop for a window of K bytes (``EKOPT_CONV_PAIR<K>``,
-#: kernels/optimized/ek_conv_pair.h: K a multiple of 32 up to 288).
-PAIR_WINDOWS = tuple(range(32, 289, 32))
-CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_TAIL", "EKOPT_CONV_TWO",
+#: kernels/optimized/ek_conv_pair.h: K a multiple of 32 up to 288, or 40: a 10x4
+#: filter on one channel, KWS's stem).
+PAIR_WINDOWS = (40, *range(32, 289, 32))
+CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
+              "EKOPT_CONV_TWO",
               "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
               *(f"EKOPT_CONV_PAIR{k}" for k in PAIR_WINDOWS))
@@ -230,14 +233,19 @@ def conv_paths(low: Lowered) -> frozenset[str]:
               and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
     if npix >= 6 and 3 * k4 <= 864 and 12 * k4 + win <= p["scratch_bytes"] and six_ok:
         dsp = {"EKOPT_CONV_SIX"}
-        # ekopt_conv_dsp6's asm channel loop over a window of K % 4 != 0
-        if (K % 4 and low.args[2] is not None and p["out_c"] >= 2
-                and all(-22 <= s <= -1 for s in p["shift"])):
-            dsp.add("EKOPT_CONV_SIX_TAIL")
-        # ekopt_conv_dsp6's channel-pair loop (ek_conv_pair.h)
-        if (K in PAIR_WINDOWS and low.args[2] is not None and p["out_c"] % 2 == 0
-                and all(-22 <= s <= -1 for s in p["shift"])):
+        # ekopt_conv_dsp6's asm channel loops (its `fast`): the channel-pair
+        # loop (ek_conv_pair.h) for an even out_c, a pair window and right
+        # shifts of at least 2, else ekopt_dsp6_channels (over a window of
+        # K % 4 != 0: with its tail)
+        fast = (low.args[2] is not None and p["out_c"] >= (2 if K % 4 else 1)
+                and all(-22 <= s <= -1 for s in p["shift"]))
+        if (fast and K in PAIR_WINDOWS and p["out_c"] % 2 == 0
+                and all(s <= -2 for s in p["shift"])):
             dsp.add(f"EKOPT_CONV_PAIR{K}")
+        elif fast:
+            dsp.add("EKOPT_CONV_SIX_CH")
+            if K % 4:
+                dsp.add("EKOPT_CONV_SIX_TAIL")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
     else:

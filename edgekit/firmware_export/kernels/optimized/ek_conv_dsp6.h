@@ -174,6 +174,7 @@ ekopt_st6(int8_t *y, int8_t *y3, int32_t ys, int32_t ys2, int32_t v0, int32_t v1
  * filter).  The loop's state lives in this frame (SP-relative operands):
  * every register is taken.  Loads are grouped in runs where the data
  * allows (a load after a load is pipelined on the Cortex-M4). */
+#if EKOPT_USE(EKOPT_CONV_SIX_CH)
 static __attribute__((noinline)) void
 ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const int8_t *w,
                     const int32_t *bias, const int32_t *mult, const int32_t *shift,
@@ -195,6 +196,7 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
 #endif
     EKOPT_DSP6_ASM("");
 }
+#endif
 #include "ek_conv_pair.h"  /* ekopt_pairs_for: the channel-pair loop */
 #undef EKOPT_DSP6_ASM
 #undef EKOPT_RQ6
@@ -224,24 +226,36 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
     const int32_t kc = (K + 3) >> 2, wpad = 4 * kc - K;
     const int32_t *end6 = buf + kc * 12, entry8 = (8 - (kc & 7)) & 7;
     const int32_t na = tail ? ys - 1 : ys;
-    int fast = bias != 0 && ys >= (tail ? 2 : 1);
+    int fast = bias != 0 && ys >= (tail ? 2 : 1), r2 = 1;
     for (int32_t oc = 0; oc < ys && fast; ++oc) {
         fast = p->shift[oc] <= -1 && p->shift[oc] >= -22;
+        r2 = r2 && p->shift[oc] <= -2;
     }
-    /* Channel pairs (ek_conv_pair.h): an even out_c and K a multiple of 32
-     * (then tail = 0 and na = ys). */
-    const ekopt_pairs_fn pairs = fast && !(ys & 1) ? ekopt_pairs_for(K) : 0;
+    /* Channel pairs (ek_conv_pair.h): an even out_c, K 40 or a multiple of
+     * 32 (then tail = 0 and na = ys) and every right shift at least 2. */
+    const ekopt_pairs_fn pairs = fast && r2 && !(ys & 1) ? ekopt_pairs_for(K) : 0;
 #if !EKOPT_USE(EKOPT_CONV_SIX_TAIL)
     if (fast && tail) EKOPT_NOT_LISTED();
 #endif
+    /* A 1x1 window at stride 1 without padding over whole chunks: output
+     * pixel q's window is input pixel q's in_c bytes (no geometry). */
+    const int one = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
+                    && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1
+                    && (p->in_c & 3) == 0;
     int8_t tmp[EKOPT_P6_TMP];
     for (int32_t done = 0; done < npix;) {
         const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
         done = i + 6;
-        for (int32_t s = skip; s < 6; ++s) {
-            const int32_t q = i + s, t = q / p->out_w;
-            ekopt_col_pixel(p, in, buf, win, 6, s, t / p->out_h, t % p->out_h, q - t * p->out_w,
-                            off, off2);
+        if (one) {
+            for (int32_t s = skip; s < 6; ++s) {
+                ekopt_col_words(buf + 2 * s, 6, in + (int64_t)(i + s) * p->in_c, p->in_c, off2);
+            }
+        } else {
+            for (int32_t s = skip; s < 6; ++s) {
+                const int32_t q = i + s, t = q / p->out_w;
+                ekopt_col_pixel(p, in, buf, win, 6, s, t / p->out_h, t % p->out_h,
+                                q - t * p->out_w, off, off2);
+            }
         }
         int8_t *const yg = out + (int64_t)i * ys;
         int8_t *y = yg;
@@ -256,8 +270,13 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                 pairs(buf, end6, filter, bias, p->mult, p->shift, ys, y, ys, zp);
                 pairs(buf + 6, end6 + 6, filter, bias, p->mult, p->shift, ys, y + 3 * ys, ys, zp);
             } else {
+#if EKOPT_USE(EKOPT_CONV_SIX_CH)
                 ekopt_dsp6_channels(buf, end6, entry8, filter, bias, p->mult, p->shift, na, y, ys,
                                     zp, wpad);
+#else
+                (void)entry8, (void)wpad;
+                EKOPT_NOT_LISTED();
+#endif
             }
             oc0 = na, sk = 0;
         }
