@@ -5,7 +5,7 @@
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 
-static inline int32_t ek_lif_leak(const ek_lif_params *p, int32_t a, int32_t b) {
+static inline int32_t ek_lif_leak(const ek_lif_exact_params *p, int32_t a, int32_t b) {
     const int32_t x1 = ek_shl(a + p->v_in1_offset, p->v_left_shift);
     const int32_t x2 = ek_shl(b + p->v_in2_offset, p->v_left_shift);
     const int32_t s1 = ek_mbqm(x1, p->v_in1_mult, p->v_in1_shift);
@@ -14,9 +14,9 @@ static inline int32_t ek_lif_leak(const ek_lif_params *p, int32_t a, int32_t b) 
     return ek_clamp32(r, p->v_act_min, p->v_act_max);
 }
 
-/* The fast path (ops/lif.py lif_fast_params): the same codes as the loop below. */
-static void ek_lif_fast(const ek_lif_params *p, const int8_t *in1, const int8_t *in2,
-                        int8_t *spikes, int8_t *next) {
+/* The fast form (ops/lif.py lif_fast_params): the same codes as ek_lif_exact_s8. */
+void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
+               int8_t *next) {
     const int32_t n = p->size, v_on = p->v_on, has_next = p->has_next;
     const int8_t s_on = (int8_t)p->s_on, s_off = (int8_t)p->s_off;
     const int8_t *const lut = (const int8_t *)(const void *)p->next_lut + 128;
@@ -57,12 +57,8 @@ static void ek_lif_fast(const ek_lif_params *p, const int8_t *in1, const int8_t 
     }
 }
 
-void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
-               int8_t *next) {
-    if (p->fast) {
-        ek_lif_fast(p, in1, in2, spikes, next);
-        return;
-    }
+void ek_lif_exact_s8(const ek_lif_exact_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *spikes, int8_t *next) {
     for (int32_t i = 0; i < p->size; ++i) {
         const int32_t v = p->has_prev ? ek_lif_leak(p, in1[i], in2[i]) : in1[i];
         const int spike = v >= p->v_on;
