@@ -325,12 +325,21 @@ static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32
 #else
     /* 2 to 5 tap pairs per plane row (filters 3 to 10 taps along it, any
      * number of rows, e.g. 10x4 stems, 5x5, 1x7): the tap-pair loop
-     * unrolled (dw_dot_unrolled). */
+     * unrolled (dw_dot_unrolled), each copy only if ek_paths.h lists it
+     * (EKOPT_DW_NP<n>: a layer has that count); else the rolled loop. */
     switch (g->np) {
+#if EKOPT_USE(EKOPT_DW_NP2)
     case 2: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 2, 1); return;
+#endif
+#if EKOPT_USE(EKOPT_DW_NP3)
     case 3: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 3, 1); return;
+#endif
+#if EKOPT_USE(EKOPT_DW_NP4)
     case 4: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 4, 1); return;
+#endif
+#if EKOPT_USE(EKOPT_DW_NP5)
     case 5: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 5, 1); return;
+#endif
     default: break;
     }
 #endif
