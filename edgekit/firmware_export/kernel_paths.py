@@ -13,7 +13,7 @@ where the two differ (``_DSP`` / ``_C`` suffixes).
 
 from __future__ import annotations
 
-from edgekit.firmware_export.ops import conv, depthwise_conv, fully_connected
+from edgekit.firmware_export.ops import add, conv, depthwise_conv, fully_connected
 
 __all__ = ["KERNEL_PATHS", "kernel_paths"]
 
@@ -22,6 +22,7 @@ KERNEL_PATHS = {
     "ek_conv2d_s8": (conv.CONV_PATHS, conv.conv_paths),
     "ek_depthwise_conv2d_s8": (depthwise_conv.DEPTHWISE_PATHS, depthwise_conv.depthwise_paths),
     "ek_fully_connected_s8": (fully_connected.FC_PATHS, fully_connected.fc_paths),
+    "ek_add_s8": (add.ADD_PATHS, add.add_paths),
 }
 
 
