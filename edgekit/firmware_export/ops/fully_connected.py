@@ -69,7 +69,7 @@ def fc_paths(low: Lowered) -> frozenset[str]:
         Names from :data:`FC_PATHS`: the conditions of ``ek_fully_connected_s8``,
         for weights as the generator places them (16-byte aligned).
     """
-    p, has_bias = low.params, low.args[2] is not None
+    p = low.params
     n = p["units"] if p["per_channel"] else 1
     ms = list(zip(p["mult"][:n], p["shift"][:n]))
     if p["filter_offset"] != 0 or not all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms):
@@ -79,7 +79,7 @@ def fc_paths(low: Lowered) -> frozenset[str]:
         return frozenset({"EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C"})
     # The asm unit loop: the even units, when every unit's requantization
     # (one per tensor, or each channel's) folds the output offset (ekopt_rq2).
-    fast = (A % 8 == 0 and has_bias and (p["act_min"], p["act_max"]) == (-128, 127)
+    fast = (A % 8 == 0 and (p["act_min"], p["act_max"]) == (-128, 127)
             and all((m == 0 or (m > 0 and -31 <= sh <= -1))
                     and (sh >= -22 or p["out_offset"] == 0) for m, sh in ms))
     even = p["units"] & ~1 if fast else 0
