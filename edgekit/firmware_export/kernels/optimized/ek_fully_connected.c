@@ -227,7 +227,10 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
     /* The asm unit loop takes the even units when every unit's
      * requantization is ekopt_rq2 with the output offset folded (per
      * tensor, or per channel through a table of constants). */
-    int fast = aligned && (A & 7) == 0 && lo == -128 && hi == 127;
+    /* A layer without bias only when ek_paths.h lists EKOPT_FC_UNITS_NOBIAS
+     * (ops/fully_connected.py: a layer of the model without bias is large). */
+    int fast = aligned && (A & 7) == 0 && (bias || EKOPT_USE(EKOPT_FC_UNITS_NOBIAS))
+               && lo == -128 && hi == 127;
     for (int32_t u = 0; fast && u < (pc ? units : 1); ++u) {
         /* ekopt_fc_rq_make's fast && zadd == 0, without making q */
         const int32_t m = p->mult[u], sh = p->shift[u];
@@ -240,10 +243,18 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
 #endif
 #if EKFC_UNITS
     int32_t qt[4 * EKFC_QBLK];
+#if EKOPT_USE(EKOPT_FC_UNITS_NOBIAS)
     /* No bias (e.g. the LMU's hidden layer): the asm loop reads zeros,
      * EKFC_QBLK units at a time. */
     int32_t zb[EKFC_QBLK];
     if (!bias) memset(zb, 0, sizeof zb);
+#define EKFC_BIAS(u0) (bias ? bias + (u0) : zb)
+#define EKFC_BLOCK (pc || !bias)
+#else
+    /* Without EKOPT_FC_UNITS_NOBIAS the asm loop runs only with a bias (fast). */
+#define EKFC_BIAS(u0) (bias + (u0))
+#define EKFC_BLOCK pc
+#endif
     const int one = !pc || ue <= EKFC_QBLK;   /* one table for every row */
     if (ue && pc && one) ekopt_fc_qfill(qt, p, 0, ue);
     if (ue && !pc) {
@@ -292,10 +303,10 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
             /* Per tensor one call for all units; per channel blocks of
              * EKFC_QBLK units, each with its table. */
             for (int32_t u0 = 0; u0 < ue;) {
-                const int32_t nb = pc || !bias ? ek_min32(EKFC_QBLK, ue - u0) : ue;
+                const int32_t nb = EKFC_BLOCK ? ek_min32(EKFC_QBLK, ue - u0) : ue;
                 if (!one) ekopt_fc_qfill(qt, p, u0, nb);
-                ekopt_fc_units_fast(xw, end, entry, filter + (int64_t)u0 * A,
-                                    bias ? bias + u0 : zb, y + u0, nb, A, qt, pc);
+                ekopt_fc_units_fast(xw, end, entry, filter + (int64_t)u0 * A, EKFC_BIAS(u0),
+                                    y + u0, nb, A, qt, pc);
                 u0 += nb;
             }
 #else
