@@ -316,7 +316,7 @@ static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g
     }
 }
 
-#if EKDW_GENERIC && EKOPT_DSP
+#if EKDW_GENERIC && EKOPT_DSP && EKOPT_USE(EKOPT_DW_ROW1)
 /* One output channel of a one-row filter without column dilation (fr == 1,
  * dc == 1: e.g. the LMU's long 1-wide memory filter, run transposed): the
  * geometry and requantization constants in locals (the int8 stores would
@@ -345,7 +345,7 @@ dw_plane_row1(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t
 static __attribute__((noinline)) void dw_plane_any(const dw_geom *g, const int16_t *plane,
                                                    const int32_t *tw, int32_t bias,
                                                    const dw_rq *q, int8_t *y, int fast) {
-#if EKOPT_DSP
+#if EKOPT_DSP && EKOPT_USE(EKOPT_DW_ROW1)
     if (g->fr == 1 && g->dc == 1) {   /* one filter row: dw_plane_row1 */
         if (fast) {
             dw_plane_row1(g, plane, tw, bias, q, y, 1);
