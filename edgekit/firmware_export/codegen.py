@@ -150,6 +150,31 @@ def loop_calls(calls: list[dict], op_params: list[dict]) -> tuple[list[dict], li
     return out, [p for p in op_params if p["index"] not in dropped]
 
 
+def share_arrays(op_params: list[dict]) -> None:
+    """One const array for equal array fields of the parameter blocks.
+
+    Sets ``symbol`` (the C name) and ``emit`` (whether this block defines
+    it) on every ``"array"`` field: the first block with given values
+    defines ``ek_op<index>_<field>``, later blocks with the same values
+    (e.g. a LIF layer's first step and its loop, or two layers' biases)
+    point at it instead of repeating it in flash.
+
+    Parameters
+    ----------
+    op_params : list of dict
+        The parameter blocks (``index``, ``fields``), in emission order;
+        changed in place.
+    """
+    first: dict[tuple, str] = {}
+    for p in op_params:
+        for f in p["fields"]:
+            if f["kind"] != "array":
+                continue
+            name = f"ek_op{p['index']}_{f['name']}"
+            f["symbol"] = first.setdefault(tuple(f["value"]), name)
+            f["emit"] = f["symbol"] == name
+
+
 def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
                   source: str = "model.tflite",
                   lstm_state: str = "reset") -> tuple[dict, int, set[str]]:
@@ -245,6 +270,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     op_params = [p for p in op_params if p["shared"] == p["index"]]
     for c in calls:
         c["params"] = shared.get(c["index"], c["index"])
+    share_arrays(op_params)
     state_list, extra_sources = [], set()
     for k, (a, b) in enumerate(states):
         ta, tb = graph.tensors[a], graph.tensors[b]

@@ -13,7 +13,7 @@ where the two differ (``_DSP`` / ``_C`` suffixes).
 
 from __future__ import annotations
 
-from edgekit.firmware_export.ops import conv, depthwise_conv, fully_connected
+from edgekit.firmware_export.ops import add, conv, depthwise_conv, fully_connected
 
 __all__ = ["KERNEL_PATHS", "kernel_paths"]
 
@@ -22,6 +22,7 @@ KERNEL_PATHS = {
     "ek_conv2d_s8": (conv.CONV_PATHS, conv.conv_paths),
     "ek_depthwise_conv2d_s8": (depthwise_conv.DEPTHWISE_PATHS, depthwise_conv.depthwise_paths),
     "ek_fully_connected_s8": (fully_connected.FC_PATHS, fully_connected.fc_paths),
+    "ek_add_s8": (add.ADD_PATHS, add.add_paths),
 }
 
 
@@ -43,9 +44,15 @@ def kernel_paths(lowered: list) -> list[dict]:
         ``ek_paths.h.j2``).
     """
     used: set[str] = set()
+    # The FC layers without bias take the asm unit loop in every layer or none
+    # (ek_fully_connected_s8 reads EKOPT_FC_UNITS_NOBIAS).
+    nobias = any(low.kernel == "ek_fully_connected_s8" and fully_connected.nobias_candidate(low)
+                 for low in lowered)
     for low in lowered:
         entry = KERNEL_PATHS.get(low.kernel)
-        if entry is not None:
+        if low.kernel == "ek_fully_connected_s8":
+            used |= fully_connected.fc_paths(low, nobias)
+        elif entry is not None:
             used |= entry[1](low)
     return [dict(name=name, used=name in used, kernel=kernel)
             for kernel, (names, _) in KERNEL_PATHS.items() for name in names]

@@ -38,9 +38,12 @@ def test_scratch_and_inplace_rules_by_hand():
     c1 = _params(in_h=49, in_w=10, in_c=1, f_h=10, f_w=4, f_in_c=1, stride_h=2, stride_w=2,
                  pad_h=4, pad_w=1)
     assert conv_scratch(c1, False) == 6 * 2 * 40
-    # K = 3 * 3 * 3 = 27 -> 28; a narrower activation range: the 2-pixel path.
+    # K = 3 * 3 * 3 = 27 -> 28; a narrower activation range: six pixels too (clamped
+    # after the path), + the 9-byte rows' buffer.
     c3 = _params(in_c=3, f_h=3, f_w=3, f_in_c=3, pad_h=1, pad_w=1, act_min=-128, act_max=90)
-    assert conv_scratch(c3, False) == 2 * 2 * 28 + 28       # + the 9-byte rows' buffer
+    assert conv_scratch(c3, False) == 6 * 2 * 28 + 28
+    # an output offset beyond int8 (ekopt_rq2 adds it): the 2-pixel path
+    assert conv_scratch(dict(c3, out_offset=-129), False) == 2 * 2 * 28 + 28
     # A multiplier ekopt_rq2 does not take (left shift): the 2-pixel path too.
     assert conv_scratch(_params(shift=[1] * 64), True) == 2 * 2 * 64
     # Windows over 576 bytes: no im2col; in place, two output pixels.

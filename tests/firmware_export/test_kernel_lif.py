@@ -1,6 +1,8 @@
 """Fused LIF steps (passes/fuse_lif.py, kernels/ek_lif.c): golden tests against
 tflite_micro running the unfused int8 chain of a small spiking model."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from tests.kernel_harness import run_generated_host
 STEPS, FEATURES, UNITS = 12, 5, 8
 
 
+@functools.lru_cache(maxsize=None)     # the exact-kernel test reuses the first model
 def _lif_model(seed, reset, decay):
     """int8 model: Dense currents -> LIF over STEPS steps -> the spikes as output."""
     import keras
@@ -78,3 +81,17 @@ def test_soft_reset_is_left_unfused_and_exact():
     assert "MUL" in fused.op_counts()
     got, ref = _golden(tflite, 2, n=16)
     np.testing.assert_array_equal(got, ref, err_msg="soft reset")
+
+
+def test_exact_lif_kernel_when_the_fast_form_does_not_apply(monkeypatch, tmp_path):
+    """ek_lif_exact_s8 (every stage with the ADD/MUL arithmetic) on the layers
+    whose leak fails the fast form's check: forced here, bit-exact all the same."""
+    from edgekit.firmware_export.ops import lif
+
+    monkeypatch.setattr(lif, "lif_fast_params", lambda p: dict(fast=0))
+    tflite = _lif_model(0, "hard", 0.5)
+    got, ref = _golden(tflite, 0, n=16, keep=str(tmp_path))
+    model_c = (tmp_path / "model.c").read_text()
+    assert "ek_lif_exact_s8(&" in model_c and "ek_lif_s8(&" not in model_c
+    assert set(np.unique(ref)) == {-128, 127}
+    np.testing.assert_array_equal(got, ref, err_msg="exact LIF kernel")

@@ -109,3 +109,52 @@ def test_a_path_left_out_traps(kws, tmp_path):
     assert header.read_text() != text
     with pytest.raises(EmulatorError):
         run_host(build_host(bad, tmp_path / "bad", sanitize=False), x)
+
+
+@pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc")
+def test_depthwise_lists_only_its_unrolled_tap_pair_copy(tmp_path):
+    """A 5x5 depthwise layer on 3 channels (the generic plane loop, 3 tap pairs
+    per row) lists EKOPT_DW_NP3 and none of the other unrolled copies; built
+    with that list it stays bit-exact with tflite_micro on Cortex-M4."""
+    import keras
+
+    from edgekit.reference import run_tflm
+    from tests.kernel_harness import random_inputs, run_generated_qemu, single_op_model
+
+    def build(ins):
+        return keras.layers.DepthwiseConv2D(5, padding="same",
+                                            bias_initializer="random_normal")(ins[0])
+
+    tflite = single_op_model(build, [(8, 7, 3)], seed=5)
+    xs = random_inputs(tflite, 4, 5)
+    got = run_generated_qemu(tflite, xs, keep=str(tmp_path))
+    listed = _listed(tmp_path / "src")
+    assert {"EKOPT_DW_GENERIC_DSP", "EKOPT_DW_NP3"} <= listed
+    assert not {"EKOPT_DW_NP2", "EKOPT_DW_NP4", "EKOPT_DW_NP5"} & listed
+    ref = np.asarray(run_tflm(tflite, xs))
+    np.testing.assert_array_equal(got, ref.reshape(got.shape))
+
+
+@pytest.mark.skipif(not HAVE_ARM, reason="needs arm-none-eabi-gcc")
+def test_add_and_sub_list_only_their_loops(tmp_path):
+    """SUB of two activations (a flat subtract loop) and an ADD broadcasting a
+    per-row mean (the reference loop): ek_paths.h lists those two paths of
+    ek_add_s8 and no other; built with that list, bit-exact on Cortex-M4."""
+    import tensorflow as tf
+
+    from edgekit.reference import run_tflm
+    from tests.kernel_harness import random_inputs, run_generated_qemu, single_op_model
+
+    def build(ins):
+        x = ins[0]
+        d = tf.nn.relu(x) - tf.math.tanh(x)
+        return d + tf.reduce_mean(x, axis=-1, keepdims=True)
+
+    tflite = single_op_model(build, [(6, 5)], seed=2, keras=False, low=-2.0, high=2.0)
+    xs = random_inputs(tflite, 4, 2)
+    got = run_generated_qemu(tflite, xs, keep=str(tmp_path))
+    listed = {n for n in _listed(tmp_path / "src") if n.startswith(("EKOPT_ADD", "EKOPT_SUB"))}
+    assert "EKOPT_ADD_REF" in listed and len(listed) == 2, listed
+    assert len({n for n in listed if n.startswith("EKOPT_SUB")}) == 1, listed
+    ref = np.asarray(run_tflm(tflite, xs))
+    np.testing.assert_array_equal(got, ref.reshape(got.shape))

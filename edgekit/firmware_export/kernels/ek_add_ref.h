@@ -1,5 +1,7 @@
 /* edgekit: reference ADD int8 loop, shared by kernels/ek_add.c and its
- * optimized version (kernels/optimized/ek_add.c, general fallback). */
+ * optimized version (kernels/optimized/ek_add.c, general fallback).  The loop
+ * is marked unused: the optimized kernel calls it only when its ek_paths.h
+ * lists EKOPT_ADD_REF. */
 #ifndef EK_ADD_REF_H
 #define EK_ADD_REF_H
 
@@ -19,7 +21,7 @@ static inline int8_t ek_add_one(const ek_add_params *p, int32_t a, int32_t b) {
     return (int8_t)ek_clamp32(r, p->act_min, p->act_max);
 }
 
-static void ek_add_reference(const ek_add_params *p, const int8_t *in1, const int8_t *in2,
+static __attribute__((unused)) void ek_add_reference(const ek_add_params *p, const int8_t *in1, const int8_t *in2,
                              int8_t *out) {
     if (!p->broadcast) {
         for (int32_t i = 0; i < p->size; ++i) {

@@ -243,7 +243,27 @@ void ek_lut_s8(const ek_lut_params *p, const int8_t *in, int8_t *out);
 
 /* One step of an int8 LIF layer, fused from its ADD/MUL chain (ops/lif.py):
  * v = ADD(in1, in2) (or in1 when !has_prev); spike = v >= v_on;
- * r = MUL(v, reset factor of the spike); next = MUL(r, decay) (or r). */
+ * r = MUL(v, reset factor of the spike); next = MUL(r, decay) (or r).
+ * ek_lif_s8, the fast form: the leak by rounding high products (ek_rq_x2 of
+ * (x << f_pre) + f_off, then of twice the sum), checked on all input pairs at
+ * export time; the next membrane by next_lut (256 int8 codes by v + 128, four
+ * per little-endian word).  ek_lif_exact_s8 computes every stage with the ADD
+ * and MUL arithmetic, for the layers whose leak fails that check: two kernels,
+ * so that a model links (and stores the parameters of) only the one it uses. */
+typedef struct {
+    int32_t size, has_prev, has_next;
+    int32_t v_on, s_on, s_off, v_act_min, v_act_max;
+    int32_t f_pre1, f_off1, f_m1, f_add1, f_rsh1, f_pre2, f_off2, f_m2, f_add2, f_rsh2;
+    int32_t f_mo, f_ao, f_ro;
+    int32_t f_half;                 /* 1 or 2: that input is (x << 19) + hoff, the other one
+                                     * (x << 21) with the f_*1 fields, f_add1 holding
+                                     * hoff << f_rsh1; v needs no clamp */
+    const int32_t *next_lut;
+} ek_lif_params;
+
+void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
+               int8_t *next);
+
 typedef struct {
     int32_t size, has_prev, has_next, has_decay;
     int32_t v_on, s_on, s_off;
@@ -253,20 +273,10 @@ typedef struct {
     int32_t r_in_offset, r_mult, r_shift, r_out_offset, r_act_min, r_act_max;
     int32_t r_on_term, r_off_term;
     int32_t dr_in_offset, dr_mult, dr_shift, dr_out_offset, dr_act_min, dr_act_max, dr_term;
-    /* fast: the leak by rounding high products (ek_rq_x2 of (x << f_pre) + f_off, then of
-     * twice the sum), checked on all input pairs at export time; the next membrane by
-     * next_lut (256 int8 codes by v + 128, four per little-endian word). */
-    int32_t fast;
-    int32_t f_pre1, f_off1, f_m1, f_add1, f_rsh1, f_pre2, f_off2, f_m2, f_add2, f_rsh2;
-    int32_t f_mo, f_ao, f_ro;
-    int32_t f_half, f_hoff;         /* f_half 1 or 2: that input is (x << 19) + f_hoff, the
-                                     * other one (x << 21) with the f_*1 fields, f_add1
-                                     * holding f_hoff << f_rsh1; v needs no clamp */
-    const int32_t *next_lut;
-} ek_lif_params;
+} ek_lif_exact_params;
 
-void ek_lif_s8(const ek_lif_params *p, const int8_t *in1, const int8_t *in2, int8_t *spikes,
-               int8_t *next);
+void ek_lif_exact_s8(const ek_lif_exact_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *spikes, int8_t *next);
 
 /* FULLY_CONNECTED (or 1x1 CONV_2D) whose input is a spike tensor: every input
  * code is off_code or on_code (passes/spike_sparse.py proves it; ops/spike_fc.py

@@ -10,7 +10,7 @@
  * with the DSP extension eight units at a time: each word of four weights is
  * added, sign-extended, to two pairs of int16 lanes by two SXTAB16 (exact: at
  * most 255 rows of int8 per lane, |sum| <= 32640, then flushed to int32).
- * Four inputs at the off code are skipped with one word compare.  The requantization is the dense kernel's
+ * The active inputs of four codes are found from one word (ek_spike_rows).  The requantization is the dense kernel's
  * (ek_mbqm), or with fast_rq the same value from one rounding high product
  * (ek_rq_x2; the generator checks that every value stays within int32). */
 #include <string.h>
@@ -74,18 +74,23 @@ static void ek_spike_fc_block8(const int8_t *col, const int32_t *rows, int32_t n
 #endif
 
 /* The active inputs of one row (x[d] == on: every other input is at the off
- * code), as offsets d * units of their weight rows; returns their count. */
+ * code), as offsets d * units of their weight rows; returns their count.
+ * A word of four inputs at a time: `bit` is one bit where the two codes
+ * differ, so (v ^ ~on4) & bit4 marks the bytes at the on code; its set bits
+ * are taken lowest first (count trailing zeros). */
 static int32_t ek_spike_rows(const int8_t *x, int32_t accum, int32_t units, int8_t on,
                              int8_t off, int32_t *rows) {
     int32_t n = 0, d = 0;
-    const uint32_t off4 = 0x01010101u * (uint8_t)off;
-    for (; d + 4 <= accum; d += 4) {    /* four inputs at the off code: one compare */
+    const uint32_t diff = (uint8_t)on ^ (uint8_t)off;
+    const uint32_t bit4 = 0x01010101u * (diff & (0u - diff));   /* lowest differing bit */
+    const uint32_t non4 = ~(0x01010101u * (uint8_t)on);
+    for (; d + 4 <= accum; d += 4) {
         uint32_t v;
         memcpy(&v, x + d, 4);
-        if (v == off4) continue;
-        for (int32_t j = d; j < d + 4; ++j) {   /* branch-free: written, kept if active */
-            rows[n] = j * units;
-            n += x[j] == on;
+        uint32_t m = (v ^ non4) & bit4;
+        while (m) {
+            rows[n++] = (d + (__builtin_ctz(m) >> 3)) * units;
+            m &= m - 1;
         }
     }
     for (; d < accum; ++d) {

@@ -157,3 +157,44 @@ def lower(op, graph) -> Lowered:
     inplace = tuple(t.index for t in (a, b) if list(t.shape) == list(y.shape) and not t.is_const)
     return Lowered("ek_add_s8", "ek_add_params", params, [a.index, b.index, y.index],
                    source="ek_add.c", inplace=inplace)
+
+
+#: ``ek_paths.h`` macros of ``ek_add_s8``'s paths (kernels/optimized/ek_add.c): its
+#: flat loops, by which input has the exact 0.5 multiplier (``H1``: the first, after
+#: ADD puts it first; ``H2``: the second; ``H12``: both), for ADD and for SUB, and
+#: the reference loop (broadcasting, other parameters; every core).
+ADD_PATHS = ("EKOPT_ADD_H1", "EKOPT_ADD_H12", "EKOPT_SUB_H1", "EKOPT_SUB_H2", "EKOPT_SUB_H12",
+             "EKOPT_ADD_REF")
+
+
+def _add_input(offset: int, mult: int, shift: int) -> tuple[bool, bool]:
+    """``ekadd_in_make``: (multiplier exactly 0.5, the flat loop takes the input)."""
+    half = shift == 0 and mult == 1 << 30
+    return half, half or (mult != -(1 << 31) and 1 <= -shift <= 30)
+
+
+def add_paths(low: Lowered) -> frozenset[str]:
+    """The path of ``ek_add_s8`` this ADD or SUB takes (the same on every core).
+
+    Parameters
+    ----------
+    low : Lowered
+        An ``ek_add_s8`` op (:func:`lower`, :func:`edgekit.firmware_export.ops.sub.lower`).
+
+    Returns
+    -------
+    frozenset of str
+        One name from :data:`ADD_PATHS`: the choice of ``ek_add_s8`` in
+        kernels/optimized/ek_add.c, evaluated here so that ``ek_paths.h``
+        compiles only the loops a model's layers take.
+    """
+    p = low.params
+    h1, ok1 = _add_input(p["in1_offset"], p["in1_mult"], p["in1_shift"])
+    h2, ok2 = _add_input(p["in2_offset"], p["in2_mult"], p["in2_shift"])
+    if (p["broadcast"] or p["left_shift"] != LEFT_SHIFT or p["out_mult"] == -(1 << 31)
+            or not -23 <= p["out_shift"] <= -1 or not (ok1 and ok2) or not (h1 or h2)):
+        return frozenset({"EKOPT_ADD_REF"})
+    if p.get("subtract", 0):
+        return frozenset({"EKOPT_SUB_H12" if h1 and h2 else "EKOPT_SUB_H1" if h1
+                          else "EKOPT_SUB_H2"})
+    return frozenset({"EKOPT_ADD_H12" if h1 and h2 else "EKOPT_ADD_H1"})

@@ -149,8 +149,9 @@ def conv_scratch(params: dict, inplace: bool) -> int:
         always takes the argument): on cores with the DSP extension, the
         im2col buffer of six int16 pixels (12 bytes per window byte, the
         window K = f_h * f_w * in_c rounded up to 4) when the six-pixel
-        path applies (>= 6 output pixels, K <= 288, activation range all of
-        int8, every channel's right shift within 1..31 or a zero multiplier),
+        path applies (>= 6 output pixels, K <= 288, output offset within
+        int8, every channel's right shift within 1..31 or a zero multiplier;
+        any activation range: a narrower one is clamped after the path),
         else of two pixels (4 bytes per window byte) up to K = 576, plus K
         (rounded up) when a filter row f_w * in_c is not a multiple of 4 or
         the convolution is dilated (:func:`window_bytes`); in place
@@ -166,8 +167,7 @@ def conv_scratch(params: dict, inplace: bool) -> int:
             and all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms))
     need = p["out_c"] if inplace else 0
     if fast:
-        six = (npix >= 6 and k4 <= 288 and (p["act_min"], p["act_max"]) == (-128, 127)
-               and -128 <= p["out_offset"] <= 127
+        six = (npix >= 6 and k4 <= 288 and -128 <= p["out_offset"] <= 127
                and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
         # Rows of the window that are not whole 4-byte chunks, and dilated
         # windows, are gathered in a K-byte (rounded up to 4) buffer after
@@ -185,7 +185,8 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: ``ek_paths.h`` macros of ``ek_conv2d_s8``'s paths (kernels/optimized/ek_conv.c):
 #: the reference loop, the six- and two-pixel im2col paths (DSP cores; the six-pixel
 #: asm channel loop ``ekopt_dsp6_channels``: ``EKOPT_CONV_SIX_CH``, for windows
-#: K % 4 != 0 ``EKOPT_CONV_SIX_TAIL`` too) and their
+#: K % 4 != 0 ``EKOPT_CONV_SIX_TAIL`` too; its clamp of an activation range
+#: narrower than int8: ``EKOPT_CONV_SIX_CLAMP``) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
 #: loops as DSP cores (``_DSP``) and other cores (``_C``) take them; the six-pixel
 #: path's channel-pair loop for a window of K bytes (``EKOPT_CONV_PAIR<K>``,
@@ -193,7 +194,7 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: filter on one channel, KWS's stem).
 PAIR_WINDOWS = (40, *range(32, 289, 32))
 CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
-              "EKOPT_CONV_TWO",
+              "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_TWO",
               "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
               *(f"EKOPT_CONV_PAIR{k}" for k in PAIR_WINDOWS))
@@ -229,10 +230,13 @@ def conv_paths(low: Lowered) -> frozenset[str]:
     k4 = (K + 3) & ~3
     win = window_bytes(p)
     npix = p["batches"] * p["out_h"] * p["out_w"]
-    six_ok = ((p["act_min"], p["act_max"]) == (-128, 127) and -128 <= p["out_offset"] <= 127
+    six_ok = (-128 <= p["out_offset"] <= 127
               and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
     if npix >= 6 and 3 * k4 <= 864 and 12 * k4 + win <= p["scratch_bytes"] and six_ok:
         dsp = {"EKOPT_CONV_SIX"}
+        # a fused activation narrower than int8, clamped after the path (ekopt_clamp_s8)
+        if (p["act_min"], p["act_max"]) != (-128, 127):
+            dsp.add("EKOPT_CONV_SIX_CLAMP")
         # ekopt_conv_dsp6's asm channel loops (its `fast`): the channel-pair
         # loop (ek_conv_pair.h) for an even out_c, a pair window and right
         # shifts of at least 2, else ekopt_dsp6_channels (over a window of

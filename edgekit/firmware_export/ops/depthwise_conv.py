@@ -79,9 +79,14 @@ def lower(op, graph):
 #: ``ek_paths.h`` macros of ``ek_depthwise_conv2d_s8``'s paths
 #: (kernels/optimized/ek_depthwise_conv.c): the reference loop, groups of four
 #: channels, the 3-row assembly rows at column stride 1 and 2 (DSP cores), and the
-#: generic plane loop on DSP cores (``_DSP``) and others (``_C``).
+#: generic plane loop on DSP cores (``_DSP``) and others (``_C``), and the generic
+#: DSP loop's copies unrolled for 2 to 5 tap pairs per plane row (``EKOPT_DW_NP<n>``;
+#: other counts, or a copy not listed, take its rolled loop) and its loop for a
+#: one-row filter of other pair counts (``EKOPT_DW_ROW1``).
 DEPTHWISE_PATHS = ("EKOPT_DW_REF", "EKOPT_DW_GROUP", "EKOPT_DW_THREE_S1", "EKOPT_DW_THREE_S2",
-                   "EKOPT_DW_GENERIC_DSP", "EKOPT_DW_GENERIC_C")
+                   "EKOPT_DW_GENERIC_DSP", "EKOPT_DW_GENERIC_C",
+                   "EKOPT_DW_NP2", "EKOPT_DW_NP3", "EKOPT_DW_NP4", "EKOPT_DW_NP5",
+                   "EKOPT_DW_ROW1")
 
 
 def depthwise_paths(low) -> frozenset[str]:
@@ -120,4 +125,8 @@ def depthwise_paths(low) -> frozenset[str]:
             paths.add("EKOPT_DW_THREE_S1" if sc == 1 else "EKOPT_DW_THREE_S2")
         else:
             paths.add("EKOPT_DW_GENERIC_DSP")
+            if 2 <= (fc + 1) // 2 <= 5:
+                paths.add(f"EKOPT_DW_NP{(fc + 1) // 2}")
+            elif fr == 1 and dc == 1:               # dw_plane_row1
+                paths.add("EKOPT_DW_ROW1")
     return frozenset(paths)

@@ -48,20 +48,47 @@ def lower(op, graph) -> Lowered:
 
 #: ``ek_paths.h`` macros of ``ek_fully_connected_s8``'s paths
 #: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop (and
-#: its per-channel constants, ``_UNITS_PC``)
+#: its per-channel constants, ``_UNITS_PC``; its zeros for a layer without bias,
+#: ``_UNITS_NOBIAS``)
 #: and the C loop over the widened input row (DSP cores), and the plain-C loop on
 #: DSP cores (``_DSP``) and others (``_C``).
-FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_UNITS_PC", "EKOPT_FC_LOOP",
-            "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C")
+FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_UNITS_PC", "EKOPT_FC_UNITS_NOBIAS",
+            "EKOPT_FC_LOOP", "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C")
+#: A model lists ``EKOPT_FC_UNITS_NOBIAS`` (its layers without bias take the asm
+#: unit loop, reading zeros for the bias) when one of them has this many outputs
+#: (batches x units, e.g. the LMU's hidden layer); else they keep the C loop
+#: (a classifier alone is not worth the asm loop's code).
+NOBIAS_MIN_OUTPUTS = 64
 
 
-def fc_paths(low: Lowered) -> frozenset[str]:
+def nobias_candidate(low: Lowered) -> bool:
+    """Whether this FULLY_CONNECTED makes its model list ``EKOPT_FC_UNITS_NOBIAS``.
+
+    Parameters
+    ----------
+    low : Lowered
+        A FULLY_CONNECTED lowered by :func:`lower`.
+
+    Returns
+    -------
+    bool
+        No bias and at least :data:`NOBIAS_MIN_OUTPUTS` outputs.
+    """
+    p = low.params
+    return low.args[2] is None and p["batches"] * p["units"] >= NOBIAS_MIN_OUTPUTS
+
+
+def fc_paths(low: Lowered, nobias_units: bool | None = None) -> frozenset[str]:
     """The paths of ``ek_fully_connected_s8`` this layer takes, on cores with and without DSP.
 
     Parameters
     ----------
     low : Lowered
         A FULLY_CONNECTED lowered by :func:`lower`.
+    nobias_units : bool, optional
+        Whether the model lists ``EKOPT_FC_UNITS_NOBIAS`` (a layer of it is a
+        :func:`nobias_candidate`; :func:`edgekit.firmware_export.kernel_paths.kernel_paths`
+        passes it); None: as if this layer were the model's only one.
 
     Returns
     -------
@@ -79,13 +106,16 @@ def fc_paths(low: Lowered) -> frozenset[str]:
         return frozenset({"EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C"})
     # The asm unit loop: the even units, when every unit's requantization
     # (one per tensor, or each channel's) folds the output offset (ekopt_rq2).
-    fast = (A % 8 == 0 and has_bias and (p["act_min"], p["act_max"]) == (-128, 127)
+    fast = (A % 8 == 0 and (p["act_min"], p["act_max"]) == (-128, 127)
+            and (has_bias or (nobias_candidate(low) if nobias_units is None else nobias_units))
             and all((m == 0 or (m > 0 and -31 <= sh <= -1))
                     and (sh >= -22 or p["out_offset"] == 0) for m, sh in ms))
     even = p["units"] & ~1 if fast else 0
     paths = {"EKOPT_FC_PLAIN_C"}
     if even:
         paths.add("EKOPT_FC_UNITS")
+        if not has_bias:
+            paths.add("EKOPT_FC_UNITS_NOBIAS")  # its block of zeros for the bias
         if p["per_channel"]:
             paths.add("EKOPT_FC_UNITS_PC")      # its per-unit constants
     if even < p["units"]:

@@ -36,6 +36,12 @@ from edgekit.firmware_export.quant import mbqm, mbqm_array, rq_x2_array, wrap32
 
 #: The spike stages, in chain order (each an ADD or MUL with one scalar constant).
 SPIKE_ROLES = ("d", "z1", "z2", "z3", "s")
+#: ``ek_lif_params`` (the fast kernel ``ek_lif_s8``): these fields of :func:`lif_params`,
+#: then these of :func:`lif_fast_params`; ``ek_lif_exact_s8`` takes :func:`lif_params`'.
+FAST_COMMON = ("size", "has_prev", "has_next", "v_on", "s_on", "s_off", "v_act_min",
+               "v_act_max")
+FAST_FIELDS = tuple(f"f_{k}{i}" for i in (1, 2) for k in ("pre", "off", "m", "add", "rsh")) + (
+    "f_mo", "f_ao", "f_ro", "f_half", "next_lut")
 
 
 def add_one(p: dict, a: int, b: int) -> int:
@@ -207,8 +213,8 @@ def lif_fast_params(p: dict) -> dict:
     Returns
     -------
     dict
-        ``fast`` (1 when the check passed, else 0 and the kernel takes the
-        general path), ``f_*`` (the leak's rescalings) and ``next_lut``.
+        ``fast`` (1 when the check passed, else 0: :func:`lower` then calls
+        ``ek_lif_exact_s8``), ``f_*`` (the leak's rescalings) and ``next_lut``.
     """
     zero = dict(fast=0, **{f"f_{k}{i}": 0 for i in (1, 2) for k in ("pre", "off", "m", "add",
                                                                     "rsh")},
@@ -281,7 +287,13 @@ def lower(op, graph) -> Lowered:
     """
     chain = op.options["chain"]
     params = lif_params(graph, chain)
-    params.update(lif_fast_params(params))
+    fast = lif_fast_params(params)
+    if fast["fast"]:           # ek_lif_s8: the fields the fast form reads, nothing else
+        kernel, params_type = "ek_lif_s8", "ek_lif_params"
+        params = dict({k: params[k] for k in FAST_COMMON},
+                      **{k: fast[k] for k in FAST_FIELDS})
+    else:
+        kernel, params_type = "ek_lif_exact_s8", "ek_lif_exact_params"
     in1, in2 = op.inputs
     nxt, spikes = (op.outputs[0], op.outputs[1]) if len(op.outputs) == 2 else (None, op.outputs[0])
     # Each element of the inputs is read before the same element of the
@@ -293,5 +305,5 @@ def lower(op, graph) -> Lowered:
     if "slice" in chain:       # the current, read in place from the sliced tensor
         pos = chain["slice_input"]
         args[pos] = (args[pos], chain["slice_offset"] * graph.tensors[args[pos]].itemsize)
-    return Lowered("ek_lif_s8", "ek_lif_params", params, args,
+    return Lowered(kernel, params_type, params, args,
                    source="ek_lif.c", inplace=inplace if nxt is not None else ())

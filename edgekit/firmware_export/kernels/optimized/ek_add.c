@@ -20,7 +20,8 @@
  * output) |2 (x+o) << 20| < 2^29, |raw| < 2^28 and |h + 2^(e-1) + zp << e| <
  * 2^31.  Loops are specialized on which input has the 0.5 multiplier (ADD
  * swaps its inputs so that it is the first); other parameters, and
- * broadcasting, take the reference loop.
+ * broadcasting, take the reference loop.  Only the loops ek_paths.h lists
+ * are compiled (EKOPT_USE; ops/add.py add_paths).
  */
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
@@ -79,6 +80,17 @@ static inline __attribute__((always_inline)) void ekadd_flat(
     }
 }
 
+/* Each loop only if ek_paths.h lists it (ops/add.py add_paths mirrors the
+ * choice); a choice left out traps (EKOPT_NOT_LISTED). */
+#define EKADD_FLAT(PATH, A, B, X, Y, H1, H2, SUB)                               \
+    do {                                                                        \
+        if (EKOPT_USE(PATH)) {                                                  \
+            ekadd_flat(p, A, B, X, Y, out, H1, H2, SUB);                         \
+        } else {                                                                \
+            EKOPT_NOT_LISTED();                                                 \
+        }                                                                       \
+    } while (0)
+
 void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out) {
     ekadd_in q1, q2;
     if (!p->broadcast && p->left_shift == EKADD_LS && p->out_mult != INT32_MIN
@@ -88,20 +100,24 @@ void ek_add_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2, int
         && (q1.half || q2.half)) {
         if (!p->subtract) {
             if (!q1.half) {          /* ADD commutes: the 0.5 input first */
-                ekadd_flat(p, &q2, &q1, in2, in1, out, 1, 0, 0);
+                EKADD_FLAT(EKOPT_ADD_H1, &q2, &q1, in2, in1, 1, 0, 0);
             } else if (!q2.half) {
-                ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 0, 0);
+                EKADD_FLAT(EKOPT_ADD_H1, &q1, &q2, in1, in2, 1, 0, 0);
             } else {
-                ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 1, 0);
+                EKADD_FLAT(EKOPT_ADD_H12, &q1, &q2, in1, in2, 1, 1, 0);
             }
         } else if (!q1.half) {
-            ekadd_flat(p, &q1, &q2, in1, in2, out, 0, 1, 1);
+            EKADD_FLAT(EKOPT_SUB_H2, &q1, &q2, in1, in2, 0, 1, 1);
         } else if (!q2.half) {
-            ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 0, 1);
+            EKADD_FLAT(EKOPT_SUB_H1, &q1, &q2, in1, in2, 1, 0, 1);
         } else {
-            ekadd_flat(p, &q1, &q2, in1, in2, out, 1, 1, 1);
+            EKADD_FLAT(EKOPT_SUB_H12, &q1, &q2, in1, in2, 1, 1, 1);
         }
         return;
     }
+#if EKOPT_USE(EKOPT_ADD_REF)
     ek_add_reference(p, in1, in2, out);
+#else
+    EKOPT_NOT_LISTED();
+#endif
 }

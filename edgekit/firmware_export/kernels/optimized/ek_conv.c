@@ -9,11 +9,12 @@
  * K = f_h * f_w * in_c (dilated windows too: their taps are gathered one
  * by one, ekopt_col_dilated, path EKOPT_CONV_DIL; K is the whole receptive
  * field, so few input channels still give a long inner loop):
- *   - K <= 288, >= 6 output pixels, activation range all of int8 and every
- *     channel in ekopt_rq2's range: six-pixel im2col (int16, input offset
- *     added) + 6x1 asm micro-kernel, 18 instructions per 24 MACs
- *     (ekopt_conv_dsp6); the input zero point is not folded into the bias
- *     offline: widening the input once per pixel adds it for free;
+ *   - K <= 288, >= 6 output pixels and every channel in ekopt_rq2's range:
+ *     six-pixel im2col (int16, input offset added) + 6x1 asm micro-kernel,
+ *     18 instructions per 24 MACs (ekopt_conv_dsp6; an activation range
+ *     narrower than int8 clamped after it, ekopt_clamp_s8); the input zero
+ *     point is not folded into the bias offline: widening the input once
+ *     per pixel adds it for free;
  *   - else K <= 576: two-pixel im2col + 2x2 asm micro-kernel
  *     (ekopt_conv_dsp);
  *   - else the run-based path below, with SXTAB16/SMLAD intrinsics.
@@ -68,10 +69,12 @@
 #define EKOPT_P6_WORDS 864  /* buffer words of the 6-pixel path (3,456 bytes): K <= 288 */
 
 #if EKOPT_DSP
-/* Every channel requantizes with ekopt_rq2 and the activation range is
- * all of int8 (SSAT): the conditions of ekopt_conv_dsp6 (ek_conv_dsp6.h). */
+/* Every channel requantizes with ekopt_rq2 (its output offset within int8):
+ * the conditions of ekopt_conv_dsp6 (ek_conv_dsp6.h), which clamps to all of
+ * int8 (SSAT); a narrower activation range (a fused RELU whose output zero
+ * point is not -128) is applied after it by ekopt_clamp_s8. */
 static inline int ekopt_dsp6_ok(const ek_conv_params *p) {
-    if (p->act_min != -128 || p->act_max != 127 || p->out_offset < -128 || p->out_offset > 127) {
+    if (p->out_offset < -128 || p->out_offset > 127) {
         return 0;
     }
     for (int32_t oc = 0; oc < p->out_c; ++oc) {
@@ -533,6 +536,28 @@ ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 #include "ek_conv_dsp6.h"  /* ekopt_conv_dsp6 */
 #endif
 
+#if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
+/* y[0..n) clamped to [lo, hi], four bytes a word (SSUB8 sets a lane's GE
+ * flag where the first operand is >= the second, SEL picks by it).  After
+ * ekopt_conv_dsp6's SSAT to int8, the same codes as clamping each output to
+ * the activation range at once: [lo, hi] lies within int8. */
+static __attribute__((noinline)) void ekopt_clamp_s8(int8_t *y, int32_t n, int32_t lo,
+                                                     int32_t hi) {
+    const uint32_t lo4 = 0x01010101u * (uint8_t)lo, hi4 = 0x01010101u * (uint8_t)hi;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t v;
+        memcpy(&v, y + i, 4);
+        (void)__ssub8(v, lo4);
+        v = __sel(v, lo4);
+        (void)__ssub8(hi4, v);
+        v = __sel(v, hi4);
+        memcpy(y + i, &v, 4);
+    }
+    for (; i < n; ++i) y[i] = (int8_t)ek_clamp32(y[i], lo, hi);
+}
+#endif
+
 /* scratch: the bytes ops/conv.py (conv_scratch) computes for the path this
  * layer takes, 4-byte aligned.  The path is chosen as before whatever
  * ek_paths.h lists; a chosen path that it leaves out traps (the generator
@@ -570,6 +595,14 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
             && 12 * k4 + win <= p->scratch_bytes && ekopt_dsp6_ok(p)) {
 #if EKOPT_CONV_DSP6
             ekopt_conv_dsp6(p, in, filter, bias, out, (int32_t *)(void *)scratch);
+            if (p->act_min != -128 || p->act_max != 127) {
+#if EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
+                ekopt_clamp_s8(out, p->batches * p->out_h * p->out_w * p->out_c, p->act_min,
+                               p->act_max);
+#else
+                EKOPT_NOT_LISTED();
+#endif
+            }
             return;
 #else
             EKOPT_NOT_LISTED();

@@ -20,9 +20,10 @@
  * 14 allocatable registers (the loop end lives in memory).  The six
  * outputs of a channel share that channel's requantization constants
  * (ekopt_rq2: five instructions per output, output offset included up to
- * right shifts of 22) and are clamped by SSAT: layers with a narrower
- * activation range or a channel outside ekopt_rq2's range take the
- * 2-pixel path (ekopt_dsp6_ok and EKOPT_P6_WORDS, in ek_conv.c). */
+ * right shifts of 22) and are clamped by SSAT (a narrower activation range
+ * is clamped afterwards, ekopt_clamp_s8 in ek_conv.c): layers with a channel
+ * outside ekopt_rq2's range take the 2-pixel path (ekopt_dsp6_ok and
+ * EKOPT_P6_WORDS, in ek_conv.c). */
 
 #define EKOPT_MK6_PAIR(A, B)                                                    \
     "ldmia  %[x]!, {r4, r5, r6, r8}\n\t"                                        \

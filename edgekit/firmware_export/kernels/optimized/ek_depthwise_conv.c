@@ -27,7 +27,9 @@
  *     accumulators of the C form);
  *   - same filters at column stride 2: two outputs per step, 7 instructions
  *     per filter row for 6 MACs;
- *   - anything else: one output per step, LDR + SMLAD per tap pair.
+ *   - anything else: one output per step, LDR + SMLAD per tap pair (a
+ *     single filter row, e.g. the LMU's 1-wide memory filter run transposed:
+ *     four pairs per loop trip, dw_plane_row1).
  *
  * Requantization (dw_requant): for shift = -r, 2 <= r <= 22, multiplier > 0,
  *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc, m), r) + zp
@@ -271,6 +273,21 @@ static inline int32_t dw_dot_unrolled(const int16_t *x, int32_t tstep, const int
     }
     return s;
 }
+
+/* dw_dot over a single filter row (fr == 1, e.g. the LMU's long 1-wide memory
+ * filter, run transposed): four tap pairs per loop trip, the np % 4 left over
+ * once per output rather than per row. */
+static inline int32_t dw_dot_row(const int16_t *x, const int32_t *t, int32_t np, int32_t s) {
+    const int32_t *const t4 = t + (np & ~3), *const te = t + np;
+    for (; t != t4; t += 4, x += 8) {
+        s = dw_smlad(dw_ld2(x), t[0], s);
+        s = dw_smlad(dw_ld2(x + 2), t[1], s);
+        s = dw_smlad(dw_ld2(x + 4), t[2], s);
+        s = dw_smlad(dw_ld2(x + 6), t[3], s);
+    }
+    for (; t != te; ++t, x += 2) s = dw_smlad(dw_ld2(x), *t, s);
+    return s;
+}
 #else
 #define dw_dot_unrolled dw_dot
 #endif
@@ -324,6 +341,28 @@ static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g
     }
 }
 
+#if EKDW_GENERIC && EKOPT_DSP && EKOPT_USE(EKOPT_DW_ROW1)
+/* One output channel of a one-row filter without column dilation (fr == 1,
+ * dc == 1: e.g. the LMU's long 1-wide memory filter, run transposed): the
+ * geometry and requantization constants in locals (the int8 stores would
+ * otherwise reload them), tap pairs four at a time (dw_dot_row); fast is a
+ * literal at each call site. */
+static inline __attribute__((always_inline)) void
+dw_plane_row1(const dw_geom *g, const int16_t *plane, const int32_t *tw, int32_t bias,
+              const dw_rq *q, int8_t *y, const int fast) {
+    const int32_t orn = g->orn, ocn = g->ocn, np = g->np, sc = g->sc;
+    const int32_t rstep = g->sr * g->rl, yr = g->yr, yc = g->yc;
+    const dw_rq qq = *q;
+    for (int32_t r = 0; r < orn; ++r, plane += rstep, y += yr) {
+        int8_t *yp = y;
+        const int16_t *x = plane;
+        for (int32_t c = 0; c < ocn; ++c, yp += yc, x += sc) {
+            *yp = (int8_t)dw_requant(dw_dot_row(x, tw, np, bias), &qq, fast);
+        }
+    }
+}
+#endif
+
 #if EKDW_GENERIC
 /* Any filter, variable loop bounds; kept out of line so that the unrolled
  * copies below do not change its code (inlined beside them, the zoo LMU's
@@ -331,6 +370,16 @@ static inline __attribute__((always_inline)) void dw_plane_loop(const dw_geom *g
 static __attribute__((noinline)) void dw_plane_any(const dw_geom *g, const int16_t *plane,
                                                    const int32_t *tw, int32_t bias,
                                                    const dw_rq *q, int8_t *y, int fast) {
+#if EKOPT_DSP && EKOPT_USE(EKOPT_DW_ROW1)
+    if (g->fr == 1 && g->dc == 1) {   /* one filter row: dw_plane_row1 */
+        if (fast) {
+            dw_plane_row1(g, plane, tw, bias, q, y, 1);
+        } else {
+            dw_plane_row1(g, plane, tw, bias, q, y, 0);
+        }
+        return;
+    }
+#endif
     dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, g->np, 0);
 }
 
@@ -350,12 +399,21 @@ static void dw_plane_generic(const dw_geom *g, const int16_t *plane, const int32
 #else
     /* 2 to 5 tap pairs per plane row (filters 3 to 10 taps along it, any
      * number of rows, e.g. 10x4 stems, 5x5, 1x7): the tap-pair loop
-     * unrolled (dw_dot_unrolled). */
+     * unrolled (dw_dot_unrolled), each copy only if ek_paths.h lists it
+     * (EKOPT_DW_NP<n>: a layer has that count); else the rolled loop. */
     switch (g->np) {
+#if EKOPT_USE(EKOPT_DW_NP2)
     case 2: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 2, 1); return;
+#endif
+#if EKOPT_USE(EKOPT_DW_NP3)
     case 3: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 3, 1); return;
+#endif
+#if EKOPT_USE(EKOPT_DW_NP4)
     case 4: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 4, 1); return;
+#endif
+#if EKOPT_USE(EKOPT_DW_NP5)
     case 5: dw_plane_loop(g, plane, tw, bias, q, y, fast, g->fr, 5, 1); return;
+#endif
     default: break;
     }
 #endif

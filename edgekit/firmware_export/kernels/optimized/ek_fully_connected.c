@@ -15,7 +15,8 @@
  *     four SMLAD (19 instructions per 16 MACs), in one asm block with the
  *     unit loop, its bias loads, requantization (ekopt_rq2) and stores
  *     (ekopt_fc_units_fast) for the even units when rows are word-aligned,
- *     accum % 8 == 0, there is a bias, every unit's requantization folds the
+ *     accum % 8 == 0 (no bias: a stack block of zeros), every unit's
+ *     requantization folds the
  *     output offset (ekopt_rq2; per channel through a stack table of the
  *     constants of up to EKFC_QBLK units) and the range is all of int8; else
  *     (and for a last, odd unit, alone) one LDR per four weights in C,
@@ -63,9 +64,9 @@
     EKOPT_FC2_UNIT("wa", "s0") EKOPT_FC2_UNIT("wb", "s1")
 
 /* The common case, all of the unit loop in one asm block: rows
- * word-aligned, accum % 8 == 0 (>= 8), an even number of units, a bias,
- * one ekopt_rq2 q for all units with the output offset folded, activation
- * range all of int8 (SSAT).  Per pair of units: the bias pair (LDRD), the
+ * word-aligned, accum % 8 == 0 (>= 8), an even number of units, a bias
+ * (zeros when the layer has none), one ekopt_rq2 q for all units with the
+ * output offset folded, activation range all of int8 (SSAT).  Per pair of units: the bias pair (LDRD), the
  * steps of eight inputs over xw (widened input row,
  * ending at end), eight per loop trip, the first trip entered part-way
  * (TBH on entry = (8 - steps % 8) % 8), two fused requantizations, two stores; the
@@ -127,7 +128,8 @@
                      : "cc", "memory")
 
 /* All of the unit loop in one asm block: rows word-aligned, accum % 8 == 0
- * (>= 8), an even number of units, a bias, every unit's requantization an
+ * (>= 8), an even number of units, a bias (zeros when the layer has none),
+ * every unit's requantization an
  * ekopt_rq2 with the output offset folded, activation range all of int8
  * (SSAT).  Per pair of units: the bias pair (LDRD), the steps of eight
  * inputs over xw (widened input row, ending at end), eight per loop trip,
@@ -225,7 +227,10 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
     /* The asm unit loop takes the even units when every unit's
      * requantization is ekopt_rq2 with the output offset folded (per
      * tensor, or per channel through a table of constants). */
-    int fast = aligned && (A & 7) == 0 && bias && lo == -128 && hi == 127;
+    /* A layer without bias only when ek_paths.h lists EKOPT_FC_UNITS_NOBIAS
+     * (ops/fully_connected.py: a layer of the model without bias is large). */
+    int fast = aligned && (A & 7) == 0 && (bias || EKOPT_USE(EKOPT_FC_UNITS_NOBIAS))
+               && lo == -128 && hi == 127;
     for (int32_t u = 0; fast && u < (pc ? units : 1); ++u) {
         /* ekopt_fc_rq_make's fast && zadd == 0, without making q */
         const int32_t m = p->mult[u], sh = p->shift[u];
@@ -238,6 +243,18 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
 #endif
 #if EKFC_UNITS
     int32_t qt[4 * EKFC_QBLK];
+#if EKOPT_USE(EKOPT_FC_UNITS_NOBIAS)
+    /* No bias (e.g. the LMU's hidden layer): the asm loop reads zeros,
+     * EKFC_QBLK units at a time. */
+    int32_t zb[EKFC_QBLK];
+    if (!bias) memset(zb, 0, sizeof zb);
+#define EKFC_BIAS(u0) (bias ? bias + (u0) : zb)
+#define EKFC_BLOCK (pc || !bias)
+#else
+    /* Without EKOPT_FC_UNITS_NOBIAS the asm loop runs only with a bias (fast). */
+#define EKFC_BIAS(u0) (bias + (u0))
+#define EKFC_BLOCK pc
+#endif
     const int one = !pc || ue <= EKFC_QBLK;   /* one table for every row */
     if (ue && pc && one) ekopt_fc_qfill(qt, p, 0, ue);
     if (ue && !pc) {
@@ -286,10 +303,10 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
             /* Per tensor one call for all units; per channel blocks of
              * EKFC_QBLK units, each with its table. */
             for (int32_t u0 = 0; u0 < ue;) {
-                const int32_t nb = pc ? ek_min32(EKFC_QBLK, ue - u0) : ue;
+                const int32_t nb = EKFC_BLOCK ? ek_min32(EKFC_QBLK, ue - u0) : ue;
                 if (!one) ekopt_fc_qfill(qt, p, u0, nb);
-                ekopt_fc_units_fast(xw, end, entry, filter + (int64_t)u0 * A, bias + u0, y + u0,
-                                    nb, A, qt, pc);
+                ekopt_fc_units_fast(xw, end, entry, filter + (int64_t)u0 * A, EKFC_BIAS(u0),
+                                    y + u0, nb, A, qt, pc);
                 u0 += nb;
             }
 #else
