@@ -15,21 +15,25 @@
  *     four SMLAD (19 instructions per 16 MACs), in one asm block with the
  *     unit loop, its bias loads, requantization (ekopt_rq2) and stores
  *     (ekopt_fc_units_fast) for the even units when rows are word-aligned,
- *     accum % 8 == 0, there is a bias, every unit's requantization folds the
- *     output offset (ekopt_rq2; per channel through a stack table of the
- *     constants of up to EKFC_QBLK units) and the range is all of int8; else
- *     (and for a last, odd unit, twice) one LDR per four weights in C, the
- *     last accum % 4 weights of a row as one word (the word ending the row,
- *     shifted right) against the widened input tail: no per-MAC loop;
- *     requantization by ekopt_rq2 where it applies (per
- *     channel: its constants made inline per unit);
+ *     accum % 8 == 0, there is a bias, the generator gave the requantization
+ *     table p->rq (every unit's ekopt_rq2 constants with the output offset
+ *     folded: ops/fully_connected.py rq2_table) and the range is all of
+ *     int8; else (and for a last, odd unit, twice) one LDR per four weights
+ *     in C, the last accum % 4 weights of a row as one word (the word ending
+ *     the row, shifted right) against the widened input tail: no per-MAC
+ *     loop; requantization by the table, else ekopt_rq2 made per unit where
+ *     it applies;
+ *   - one unit: no widening, sixteen inputs per trip (LDRD when the input
+ *     row and the weights are word-aligned);
  *   - on DSP cores, accum < 8: a unit per pass, the MACs in a plain loop,
- *     the requantization ekopt_rq2 (per channel: constants made inline);
+ *     the requantization by the table (SSAT for all of int8), else made
+ *     per unit;
  *   - other cores (and the host build) run the two-unit loop in plain C.
  * Only the paths ek_paths.h lists are compiled (EKOPT_USE; the choice per
  * layer is mirrored by ops/fully_connected.py fc_paths): the reference
- * loop, the asm unit loop and the C loop over the widened row (DSP cores),
- * and the plain-C loop (DSP cores outside the widened path's range / others).
+ * loop, the asm unit loop, the C loop over the widened row and the loop
+ * for accum < 8 (DSP cores), and the plain-C loop (DSP cores outside the
+ * widened path's range / others).
  * A choice that ek_paths.h leaves out traps (EKOPT_NOT_LISTED).
  */
 #include "ek_kernels.h"
@@ -240,6 +244,21 @@ static inline int8_t ekopt_fc_rq_unit(const ek_fc_params *p, int32_t u, int32_t 
 #endif /* EKFC_LOOP || EKFC_SMALL */
 
 #if EKFC_SMALL
+/* One row of ekopt_fc_small by the generator's table q (a row per unit
+ * when qs = 4, else one); full: the activation range is all of int8 (SSAT). */
+static inline __attribute__((always_inline)) void
+ekopt_fc_small_tab(const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y,
+                   int32_t A, int32_t units, int32_t off, const int32_t *q, int32_t qs,
+                   int32_t lo, int32_t hi, int full) {
+    for (int32_t u = 0; u < units; ++u, w += A, q += qs) {
+        int32_t s = bias ? bias[u] : 0;
+        for (int32_t d = 0; d < A; ++d) s += (x[d] + off) * w[d];
+        const ekopt_rq2 r2 = {q[2], q[3], (uint32_t)q[0], q[1]};
+        const int32_t v = ekopt_rq2_apply(s, &r2);
+        y[u] = (int8_t)(full ? __ssat(v, 8) : ek_clamp32(v, lo, hi));
+    }
+}
+
 /* accum < 8 (DSP cores): a unit per pass, its few MACs in a plain loop,
  * its requantization by the generator's table, else ekopt_fc_rq_unit's
  * (unit 0's per tensor). */
@@ -249,13 +268,19 @@ static __attribute__((noinline)) void ekopt_fc_small(const ek_fc_params *p, cons
     const int32_t A = p->accum, units = p->units, off = p->in_offset;
     const int32_t lo = p->act_min, hi = p->act_max, pc = p->per_channel;
     for (int32_t b = 0; b < p->batches; ++b) {
-        const int8_t *x = in + (int64_t)b * A, *w = filter;
+        const int8_t *x = in + (int64_t)b * A;
         int8_t *y = out + (int64_t)b * units;
-        for (int32_t u = 0; u < units; ++u, w += A) {
-            int32_t s = bias ? bias[u] : 0;
-            for (int32_t d = 0; d < A; ++d) s += (x[d] + off) * w[d];
-            y[u] = p->rq ? ekopt_fc_rq_tab(p->rq + (pc ? 4 * u : 0), s, lo, hi)
-                         : ekopt_fc_rq_unit(p, pc ? u : 0, s, lo, hi);
+        if (p->rq && lo == -128 && hi == 127) {
+            ekopt_fc_small_tab(x, filter, bias, y, A, units, off, p->rq, pc ? 4 : 0, lo, hi, 1);
+        } else if (p->rq) {
+            ekopt_fc_small_tab(x, filter, bias, y, A, units, off, p->rq, pc ? 4 : 0, lo, hi, 0);
+        } else {
+            const int8_t *w = filter;
+            for (int32_t u = 0; u < units; ++u, w += A) {
+                int32_t s = bias ? bias[u] : 0;
+                for (int32_t d = 0; d < A; ++d) s += (x[d] + off) * w[d];
+                y[u] = ekopt_fc_rq_unit(p, pc ? u : 0, s, lo, hi);
+            }
         }
     }
 }
@@ -347,6 +372,37 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
              * weight words extended as they are loaded. */
             const int8_t *w = filter;
             int32_t s0 = bias ? bias[0] : 0, d = 0;
+            /* Sixteen inputs per trip: by LDRD (input and weights
+             * word-aligned) or by unaligned LDR. */
+#define EKFC_MAC4(vx, vw)                                                       \
+    do {                                                                        \
+        s0 = __smlad(__sxtab16(off2, vx), __sxtb16(vw), s0);                    \
+        s0 = __smlad(ekopt_sxtab16_hi(off2, vx), ekopt_sxtb16_hi(vw), s0);      \
+    } while (0)
+#define EKFC_LDRD(p, a, b) __asm__("ldrd %0, %1, [%2], #8" : "=r"(a), "=r"(b), "+r"(p))
+            if ((((uintptr_t)x | (uintptr_t)w) & 3) == 0) {
+                const int8_t *xp = x, *wp = w;
+                for (; d + 16 <= A; d += 16) {
+                    int32_t x0, x1, w0, w1;
+                    EKFC_LDRD(xp, x0, x1);
+                    EKFC_LDRD(wp, w0, w1);
+                    EKFC_MAC4(x0, w0);
+                    EKFC_MAC4(x1, w1);
+                    EKFC_LDRD(xp, x0, x1);
+                    EKFC_LDRD(wp, w0, w1);
+                    EKFC_MAC4(x0, w0);
+                    EKFC_MAC4(x1, w1);
+                }
+            } else {
+                for (; d + 16 <= A; d += 16) {
+                    EKFC_MAC4(ekopt_ld4(x + d), ekopt_ld4(w + d));
+                    EKFC_MAC4(ekopt_ld4(x + d + 4), ekopt_ld4(w + d + 4));
+                    EKFC_MAC4(ekopt_ld4(x + d + 8), ekopt_ld4(w + d + 8));
+                    EKFC_MAC4(ekopt_ld4(x + d + 12), ekopt_ld4(w + d + 12));
+                }
+            }
+#undef EKFC_LDRD
+#undef EKFC_MAC4
             for (; d + 8 <= A; d += 8) {
                 const int32_t vx = ekopt_ld4(x + d), vw = ekopt_ld4(w + d);
                 const int32_t ux = ekopt_ld4(x + d + 4), uw = ekopt_ld4(w + d + 4);
