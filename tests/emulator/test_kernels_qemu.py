@@ -243,6 +243,44 @@ def test_depthwise_conv_2d_qemu_row_blocks(seed, hw):
     _check_qemu(m, seed, c, M4, "DEPTHWISE_CONV_2D")
 
 
+# ----------------------------------------- CONV_2D, int16 activations (16x8)
+# (seed, input h/w/c, filters, kernel, stride, dilation, padding); K = kh * kw
+# * in_c: 4 <= K <= 512 takes the patch path of kernels/optimized/ek_conv_s16.c
+# (K % 4 = tail, K > 256 two int32 partial sums), K < 4 the reference loop.
+S16_CONV_CASES = [
+    (91, (9, 6, 1), 5, (4, 3), 2, 1, "same"),    # one channel, K=12, odd filters, borders
+    (92, (7, 7, 3), 4, (3, 3), 1, 1, "valid"),   # K=27: tail 3
+    (93, (6, 6, 5), 6, (3, 2), 1, 2, "same"),    # K=30: tail 2, dilation 2
+    (94, (5, 5, 33), 3, (3, 3), 2, 1, "same"),   # K=297: two partial sums, tail 1
+    (95, (6, 5, 2), 3, (1, 1), 1, 1, "same"),    # K=2: the reference loop
+]
+
+
+@pytest.mark.parametrize("seed,hwc,filters,k,stride,dil,pad", S16_CONV_CASES)
+def test_conv_s16_qemu(seed, hwc, filters, k, stride, dil, pad):
+    import keras
+
+    from edgekit.reference import run_tflm
+    from tests.kernel_harness import single_op_model_16x8
+    r = np.random.default_rng(73000 + seed)
+    c = dict(act=str(r.choice(["linear", "relu"])), use_bias=bool(r.random() < 0.8))
+    m = single_op_model_16x8(
+        lambda ins: keras.layers.Conv2D(filters, k, strides=stride, dilation_rate=dil,
+                                        padding=pad, activation=c["act"], use_bias=c["use_bias"],
+                                        bias_initializer="random_normal")(ins[0]),
+        [hwc], seed, low=-3.0, high=3.0)
+    assert "CONV_2D" in opcodes(m), opcodes(m)
+    xs = r.integers(-32768, 32768, (N_INPUTS, *hwc)).astype(np.int16)
+    xs[0] = -32768          # saturating inputs in the first two cases
+    xs[1] = 32767
+    ref = np.asarray(run_tflm(m, xs))
+    got = run_generated_qemu(m, xs, target=M4)
+    ref = ref.reshape(got.shape).astype(np.int16)
+    assert np.array_equal(got, ref), (
+        f"seed={seed} case={c}: {int((got != ref).sum())} of {got.size} values differ from "
+        f"tflite_micro")
+
+
 # -------------------------------------------------------- FULLY_CONNECTED
 # (target, seed, input shape, units): accum // 4 = chunks; odd chunks take
 # the one-chunk prologue, pairs the asm loop, accum % 4 the scalar tail,

@@ -34,10 +34,12 @@ def test_fc_without_bias_on_the_unit_loop_is_bit_exact_in_qemu(tmp_path):
 
 def _fc(batches, units, bias):
     from edgekit.firmware_export.ops.base import Lowered
+    from edgekit.firmware_export.ops.fully_connected import rq2_table
 
     p = dict(batches=batches, accum=64, units=units, in_offset=0, filter_offset=0,
              out_offset=0, act_min=-128, act_max=127, per_channel=0,
              mult=[1 << 30], shift=[-5])
+    p["rq"] = rq2_table(p["mult"], p["shift"], p["out_offset"])   # as lower() gives it
     return Lowered("ek_fully_connected_s8", "ek_fc_params", p, [0, 1, 2 if bias else None, 3])
 
 

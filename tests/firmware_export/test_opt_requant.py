@@ -119,3 +119,33 @@ def test_rq2_matches_tflite_requantization(tmp_path):
             continue
         assert int(got) == _tflm(acc, m, s, zp), f"acc={acc} mult={m} shift={s} zp={zp}"
     assert skipped == 4     # the four cases outside the range
+
+
+def _smlal_form(acc: int, clo: int, chi: int, mult: int, rs1: int) -> int:
+    """The DSP form of ekopt_rq2_apply on a table row: AND, ADDS, ADC, SMLAL
+    (64-bit hi:lo = chi:clo + (acc & 2^31) + (acc >> 31) * 2^32 + acc * mult),
+    then the high word shifted right by rs1."""
+    s = chi * (1 << 32) + (clo % (1 << 32)) + (acc & 0x80000000) + (acc >> 31) * (1 << 32)
+    s += acc * mult
+    hi = ((s >> 32) + (1 << 31)) % (1 << 32) - (1 << 31)     # the high register
+    return hi >> rs1
+
+
+def test_fc_rq2_table_matches_tflite_requantization():
+    """ops/fully_connected.rq2_table: the generator's constants, applied as the
+    kernel applies them, give TFLite's requantization plus the output offset;
+    None where a multiplier is outside their range."""
+    from edgekit.firmware_export.ops.fully_connected import rq2_table
+    n = 0
+    for acc, m, s, zp in _cases():
+        t = rq2_table([m], [s], zp)
+        fits = (m == 0 or (m > 0 and -31 <= s <= -1)) and (s >= -22 or zp == 0)
+        if not fits:
+            assert t is None, (m, s, zp)
+            continue
+        assert len(t) == 4 and all(INT32_MIN <= v <= INT32_MAX for v in t)
+        assert _smlal_form(acc, *t) == _tflm(acc, m, s, zp), f"acc={acc} mult={m} shift={s} zp={zp}"
+        n += 1
+    assert n > 10000
+    # One multiplier outside the range: no table for the layer.
+    assert rq2_table([1 << 30, 1 << 30], [-3, 1], 0) is None

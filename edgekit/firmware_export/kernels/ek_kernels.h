@@ -47,6 +47,12 @@ typedef struct {
     int32_t per_channel;            /* 1: mult/shift have `units` entries */
     const int32_t *mult;
     const int32_t *shift;
+    /* NULL, or the generator's requantization constants {clo, chi, mult,
+     * rs1} (kernels/optimized/ek_opt_requant.h, ekopt_rq2 with the output
+     * offset folded) of every unit (per_channel) or of all: given when every
+     * unit's multiplier and shift allow it.  The optimized kernel's; the
+     * others ignore it. */
+    const int32_t *rq;
 } ek_fc_params;
 
 void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t *filter,

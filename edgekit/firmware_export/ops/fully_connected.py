@@ -37,23 +37,61 @@ def lower(op, graph) -> Lowered:
         m, sh = quantize_multiplier(f32(x.s) * f32(w.s) / f32(y.s))
         mult, shift = [m], [sh]
     act_min, act_max = activation_range(op.options.get("activation", "NONE"), y.s, y.zp)
+    rq = rq2_table(mult, shift, y.zp)
     params = dict(batches=batches, accum=accum, units=units, in_offset=-x.zp,
                   filter_offset=-w.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
-                  per_channel=int(per_channel), mult=mult, shift=shift)
+                  per_channel=int(per_channel), mult=mult, shift=shift,
+                  rq=rq if rq is not None else 0)
     return Lowered("ek_fully_connected_s8", "ek_fc_params", params,
                    [x.index, w.index, b.index if b is not None else None, y.index],
                    source="ek_fully_connected.c")
 
 
 
+def rq2_table(mult: list[int], shift: list[int], zp: int) -> list[int] | None:
+    """The optimized kernel's requantization constants, or None where they do not apply.
+
+    Per multiplier (and shift), ``clo, chi, mult, rs1`` of ``ekopt_rq2_make``
+    (kernels/optimized/ek_opt_requant.h) with the output offset ``zp``
+    folded: ``ek_mbqm(acc, mult, shift) + zp`` as one 64-bit
+    multiply-accumulate and a shift, for multipliers 0 or positive with right
+    shifts 1..31 (up to 22 unless ``zp`` is 0).
+
+    Parameters
+    ----------
+    mult, shift : list of int
+        Quantized multipliers and shifts (one, or one per unit).
+    zp : int
+        Output zero point, in [-128, 127].
+
+    Returns
+    -------
+    list of int or None
+        Four int32 per multiplier, in order; None when one multiplier or
+        shift is outside that range (the kernel then derives its constants).
+    """
+    out = []
+    for m, sh in zip(mult, shift):
+        if not (m == 0 or (m > 0 and -31 <= sh <= -1)) or not (sh >= -22 or zp == 0):
+            return None
+        rs1 = -sh - 1 if m else 0
+        clo = (0x40000000 | (0x80000000 << rs1)) & 0xFFFFFFFF
+        zf = zp if sh >= -22 else 0
+        chi = (((1 + 2 * zf) << rs1) & 0xFFFFFFFF)
+        chi = (chi - (1 << 32) if chi >= 1 << 31 else chi) >> 1
+        out += [clo - (1 << 32) if clo >= 1 << 31 else clo, chi, m, rs1]
+    return out
+
+
 #: ``ek_paths.h`` macros of ``ek_fully_connected_s8``'s paths
 #: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop (and
 #: its per-channel constants, ``_UNITS_PC``; its zeros for a layer without bias,
 #: ``_UNITS_NOBIAS``)
-#: and the C loop over the widened input row (DSP cores), and the plain-C loop on
+#: and the C loop over the widened input row (DSP cores), the loop of a unit per pass
+#: for fewer than 8 inputs (``_SMALL``, DSP cores), and the plain-C loop on
 #: DSP cores (``_DSP``) and others (``_C``).
 FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_UNITS_PC", "EKOPT_FC_UNITS_NOBIAS",
-            "EKOPT_FC_LOOP", "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C")
+            "EKOPT_FC_LOOP", "EKOPT_FC_SMALL", "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C")
 #: A model lists ``EKOPT_FC_UNITS_NOBIAS`` (its layers without bias take the asm
 #: unit loop, reading zeros for the bias) when one of them has this many outputs
 #: (batches x units, e.g. the LMU's hidden layer); else they keep the C loop
@@ -102,14 +140,15 @@ def fc_paths(low: Lowered, nobias_units: bool | None = None) -> frozenset[str]:
     if p["filter_offset"] != 0 or not all(m != -(1 << 31) and -31 <= s <= 31 for m, s in ms):
         return frozenset({"EKOPT_FC_REF"})
     A = p["accum"]
+    if 1 <= A < 8 and -128 <= p["out_offset"] <= 127:
+        return frozenset({"EKOPT_FC_SMALL", "EKOPT_FC_PLAIN_C"})
     if not (8 <= A <= 1024 and -128 <= p["out_offset"] <= 127):
         return frozenset({"EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C"})
     # The asm unit loop: the even units, when every unit's requantization
     # (one per tensor, or each channel's) folds the output offset (ekopt_rq2).
     fast = (A % 8 == 0 and (p["act_min"], p["act_max"]) == (-128, 127)
             and (has_bias or (nobias_candidate(low) if nobias_units is None else nobias_units))
-            and all((m == 0 or (m > 0 and -31 <= sh <= -1))
-                    and (sh >= -22 or p["out_offset"] == 0) for m, sh in ms))
+            and p.get("rq", 0) != 0)
     even = p["units"] & ~1 if fast else 0
     paths = {"EKOPT_FC_PLAIN_C"}
     if even:
