@@ -54,7 +54,8 @@ from edgekit.errors import ConfigError
 
 __all__ = ["AugmentConfig", "NOISE_KINDS", "parse_augment", "apply_gain", "time_shift",
            "speed_perturb", "tempo_perturb", "vtlp_warp", "colored_noise", "add_noise",
-           "augment_clip", "augmented_copies", "shift_frames", "mask_features", "mixup_batch", "variant_index"]
+           "augment_clip", "augmented_copies", "shift_frames", "mask_features", "mixup_batch",
+           "variant_index"]
 
 #: The additive noises a recipe may name.
 NOISE_KINDS = ("white", "pink", "brown", "mix")
@@ -351,7 +352,8 @@ def vtlp_warp(x: np.ndarray, alpha: float, frame: int = 256, f_hi: float = 0.85)
     inst_src = inst[:, lo] * (1 - t) + inst[:, lo + 1] * t
     step = np.pi / (nbins - 1)  # rad / sample per bin
     inst_out = np.interp(inst_src / step, np.arange(nbins), warped) * step
-    phase_out = phase[0, np.rint(src).astype(int)] + np.cumsum(inst_out * hop, axis=0) - inst_out[0] * hop
+    phase_out = (phase[0, np.rint(src).astype(int)] + np.cumsum(inst_out * hop, axis=0)
+                 - inst_out[0] * hop)
     frames = np.fft.irfft(mag_out * np.exp(1j * phase_out), frame, axis=1) * win
     out = np.zeros_like(xp)
     norm = np.zeros_like(xp)
