@@ -48,6 +48,29 @@ def test_tempo_changes_length_not_pitch():
         assert abs(np.sqrt(2 * np.mean(y[512:-512] ** 2)) - 0.3) < 0.03
 
 
+def test_vtlp_alpha_one_is_the_identity():
+    x = np.random.default_rng(0).standard_normal(3000).astype(np.float32) * 0.1
+    np.testing.assert_array_equal(aug.vtlp_warp(x, 1.0), x)
+
+
+@pytest.mark.parametrize("alpha", [0.9, 1.1])
+def test_vtlp_moves_a_tone_by_alpha(alpha):
+    # below the knee (0.85 * Nyquist * min(alpha, 1) / alpha) the warp is f -> alpha * f
+    for freq in (500, 2000):
+        y = aug.vtlp_warp(_sine(freq, 8000), alpha)
+        assert y.size == 8000
+        assert abs(_peak_hz(y[512:-512]) - alpha * freq) < 3
+        # a tone stays a tone: its amplitude (0.3) within 2 dB
+        assert abs(20 * np.log10(np.sqrt(2 * np.mean(y[512:-512] ** 2)) / 0.3)) < 2
+
+
+def test_vtlp_upper_band_ends_at_nyquist():
+    # above the knee the warp is the straight line to Nyquist: for alpha = 1.1 the knee
+    # is 0.85 * 4000 / 1.1 = 3090.9 Hz -> 3400 Hz, so 3500 Hz -> 3400 + 600 * 409.1 / 909.1
+    y = aug.vtlp_warp(_sine(3500, 8000), 1.1)
+    assert abs(_peak_hz(y[512:-512]) - (3400 + 600 * (3500 - 3400 / 1.1) / (4000 - 3400 / 1.1))) < 5
+
+
 @pytest.mark.parametrize("kind,slope", [("white", 0.0), ("pink", -1.0), ("brown", -2.0)])
 def test_noise_colour_spectral_slope(kind, slope):
     x = aug.colored_noise(1 << 16, kind, np.random.default_rng(0))
@@ -150,6 +173,8 @@ def test_parse_augment_values():
     ({"copies": -1}, "augment.copies must be >= 0 (got -1)"),
     ({"copies": 1.5}, "augment.copies must be an integer >= 0 (got 1.5)"),
     ({"copies": 1, "speed": 0.7}, "augment.speed must be in [0, 0.5) (got 0.7)"),
+    ({"copies": 1, "vtlp": 0.5}, "augment.vtlp must be in [0, 0.3) (got 0.5)"),
+    ({"vtlp": 0.1}, "needs copies > 0"),
     ({"copies": 1, "noise": ["purple"]}, "(got ['purple'])"),
     ({"copies": 1, "snr_db": [30, 10]}, "low <= high (got [30, 10])"),
     ({"gain_db": 3}, "needs copies > 0"),

@@ -21,7 +21,9 @@ or one of its copies (uniformly).  A copy applies, in order: speed
 perturbation (resampling: tempo and pitch by ``1 +- speed``), tempo
 perturbation (WSOLA time stretch, pitch kept, by ``1 +- tempo``), a time
 shift of up to ``shift_ms`` either way (a delay pads zeros at the start, an
-advance cuts the start), a gain of ``+- gain_db`` dB, then one additive noise
+advance cuts the start), a gain of ``+- gain_db`` dB, vocal tract length
+perturbation (VTLP: the spectrum's frequency axis warped by a factor in
+``[1 - vtlp, 1 + vtlp]``, see :func:`vtlp_warp`), then one additive noise
 of the ``noise`` kinds at an SNR drawn from ``snr_db`` over the whole input
 window: ``"white"``, ``"pink"`` (power ~ 1/f), ``"brown"`` (power ~ 1/f^2),
 or ``"mix"`` (another training clip, at a random offset).  ``noise_prob`` is
@@ -51,8 +53,9 @@ import numpy as np
 from edgekit.errors import ConfigError
 
 __all__ = ["AugmentConfig", "NOISE_KINDS", "parse_augment", "apply_gain", "time_shift",
-           "speed_perturb", "tempo_perturb", "colored_noise", "add_noise", "augment_clip",
-           "augmented_copies", "shift_frames", "mask_features", "mixup_batch", "variant_index"]
+           "speed_perturb", "tempo_perturb", "vtlp_warp", "colored_noise", "add_noise",
+           "augment_clip", "augmented_copies", "shift_frames", "mask_features", "mixup_batch",
+           "variant_index"]
 
 #: The additive noises a recipe may name.
 NOISE_KINDS = ("white", "pink", "brown", "mix")
@@ -76,6 +79,9 @@ class AugmentConfig:
         Speed perturbation: factor uniform in ``[1 - speed, 1 + speed]``, in [0, 0.5).
     tempo : float
         Tempo perturbation (pitch kept): factor uniform in ``[1 - tempo, 1 + tempo]``, in [0, 0.5).
+    vtlp : float
+        Vocal tract length perturbation: frequency warp factor uniform in
+        ``[1 - vtlp, 1 + vtlp]``, in [0, 0.3).
     noise : tuple of str
         Kinds of additive noise (:data:`NOISE_KINDS`), one drawn per copy.
     snr_db : tuple of float
@@ -97,6 +103,7 @@ class AugmentConfig:
     gain_db: float = 0.0
     speed: float = 0.0
     tempo: float = 0.0
+    vtlp: float = 0.0
     noise: tuple = ()
     snr_db: tuple = (10.0, 30.0)
     noise_prob: float = 1.0
@@ -127,7 +134,7 @@ class AugmentConfig:
 #: ``augment = true``: the feature-level setting of earlier versions.
 LEGACY = AugmentConfig(max_shift=6, freq_masks=1, freq_mask=4)
 _INT_KEYS = ("copies", "max_shift", "time_masks", "time_mask", "freq_masks", "freq_mask")
-_FLOAT_KEYS = ("shift_ms", "gain_db", "speed", "tempo", "noise_prob", "mixup")
+_FLOAT_KEYS = ("shift_ms", "gain_db", "speed", "tempo", "vtlp", "noise_prob", "mixup")
 
 
 def _number(key, value, integer: bool):
@@ -183,6 +190,8 @@ def parse_augment(value) -> AugmentConfig:
     for key in ("speed", "tempo"):
         if kw.get(key, 0.0) >= 0.5:
             raise ConfigError(f"augment.{key} must be in [0, 0.5) (got {value[key]!r})")
+    if kw.get("vtlp", 0.0) >= 0.3:
+        raise ConfigError(f"augment.vtlp must be in [0, 0.3) (got {value['vtlp']!r})")
     if kw.get("noise_prob", 0.0) > 1:
         raise ConfigError(f"augment.noise_prob must be in [0, 1] (got {value['noise_prob']!r})")
     if "noise" in value:
@@ -207,7 +216,8 @@ def parse_augment(value) -> AugmentConfig:
     if cfg.noise and not cfg.copies:
         raise ConfigError(f"augment.noise needs copies > 0: noise is added to waveform copies "
                           f"(got noise = {list(cfg.noise)!r}, copies = {cfg.copies})")
-    wave = {k: getattr(cfg, k) for k in ("shift_ms", "gain_db", "speed", "tempo") if getattr(cfg, k)}
+    wave = {k: getattr(cfg, k) for k in ("shift_ms", "gain_db", "speed", "tempo", "vtlp")
+            if getattr(cfg, k)}
     if wave and not cfg.copies:
         raise ConfigError(f"waveform augmentation {wave} needs copies > 0 (got copies = 0)")
     return cfg
@@ -275,6 +285,82 @@ def tempo_perturb(x: np.ndarray, factor: float, frame: int = 256, tolerance: int
         prev = pos
     norm[norm < 1e-3] = 1.0
     return (out / norm)[:n_out].astype(np.float32)
+
+
+def _warp_bins(nbins: int, alpha: float, f_hi: float) -> np.ndarray:
+    """Piecewise-linear VTLP warp of the bin grid ``0..nbins-1`` (last bin: Nyquist)."""
+    nyq = nbins - 1.0
+    f = np.arange(nbins, dtype=np.float64)
+    knee = f_hi * nyq * min(alpha, 1.0) / alpha
+    upper = nyq - (nyq - f_hi * nyq * min(alpha, 1.0)) / (nyq - knee) * (nyq - f)
+    return np.where(f <= knee, alpha * f, upper)
+
+
+def vtlp_warp(x: np.ndarray, alpha: float, frame: int = 256, f_hi: float = 0.85) -> np.ndarray:
+    """Warp the frequency axis of ``x`` by ``alpha`` (vocal tract length perturbation).
+
+    The piecewise-linear warp of Jaitly & Hinton (2013): a frequency ``f``
+    goes to ``alpha * f`` up to the knee ``f_hi * nyquist * min(alpha, 1) /
+    alpha``, and above it on the straight line that ends at the Nyquist
+    frequency, so the band stays full.  It is applied with a phase vocoder:
+    a short-time Fourier transform (Hann frames of ``frame`` samples, hop
+    ``frame / 4``); each output bin takes the magnitude and instantaneous
+    frequency of the input at the warped-back (fractional) bin, linearly
+    interpolated; the instantaneous frequency is warped and its phase
+    accumulated frame to frame; frames are overlap-added with the Hann
+    window and normalised by the summed squared window.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Float samples.
+    alpha : float
+        Warp factor, > 0: above 1 moves formants up (a shorter vocal tract).
+    frame : int, optional
+        STFT frame length in samples (even).
+    f_hi : float, optional
+        The knee's frequency for ``alpha = 1``, as a fraction of Nyquist.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, as long as ``x``; ``x`` itself (a copy) for ``alpha = 1``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if not alpha > 0:
+        raise ConfigError(f"vtlp warp factor must be > 0 (got {alpha!r})")
+    if abs(alpha - 1.0) < 1e-9 or x.size == 0:
+        return x.copy()
+    hop = frame // 4
+    win = np.hanning(frame + 1)[:frame]
+    n_frames = (x.size + frame) // hop + 1
+    xp = np.zeros(n_frames * hop + frame)
+    xp[frame:frame + x.size] = x
+    idx = np.arange(n_frames)[:, None] * hop + np.arange(frame)[None, :]
+    spec = np.fft.rfft(xp[idx] * win, axis=1)
+    nbins = spec.shape[1]
+    omega = 2.0 * np.pi * np.arange(nbins) / frame  # bin centres, rad / sample
+    phase = np.angle(spec)
+    dphi = np.diff(phase, axis=0, prepend=phase[:1] - omega * hop) - omega * hop
+    inst = omega + (np.mod(dphi + np.pi, 2.0 * np.pi) - np.pi) / hop  # rad / sample per bin
+    warped = _warp_bins(nbins, alpha, f_hi)
+    src = np.interp(np.arange(nbins), warped, np.arange(nbins))  # output bin -> input bin
+    lo = np.minimum(src.astype(int), nbins - 2)
+    t = src - lo
+    mag = np.abs(spec)
+    mag_out = mag[:, lo] * (1 - t) + mag[:, lo + 1] * t
+    inst_src = inst[:, lo] * (1 - t) + inst[:, lo + 1] * t
+    step = np.pi / (nbins - 1)  # rad / sample per bin
+    inst_out = np.interp(inst_src / step, np.arange(nbins), warped) * step
+    phase_out = (phase[0, np.rint(src).astype(int)] + np.cumsum(inst_out * hop, axis=0)
+                 - inst_out[0] * hop)
+    frames = np.fft.irfft(mag_out * np.exp(1j * phase_out), frame, axis=1) * win
+    out = np.zeros_like(xp)
+    norm = np.zeros_like(xp)
+    np.add.at(out, idx, frames)
+    np.add.at(norm, idx, np.broadcast_to(win ** 2, frames.shape))
+    norm[norm < 1e-3] = 1.0
+    return (out / norm)[frame:frame + x.size].astype(np.float32)
 
 
 def colored_noise(n: int, kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -347,6 +433,8 @@ def augment_clip(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator, *,
         y = time_shift(y, int(rng.integers(-most, most + 1)))
     if cfg.gain_db:
         y = apply_gain(y, float(rng.uniform(-cfg.gain_db, cfg.gain_db)))
+    if cfg.vtlp:
+        y = vtlp_warp(y, float(rng.uniform(1 - cfg.vtlp, 1 + cfg.vtlp)))
     if length is not None and y.size < length:
         y = np.concatenate([y, np.zeros(length - y.size, np.float32)])
     if cfg.noise and rng.random() < cfg.noise_prob:
