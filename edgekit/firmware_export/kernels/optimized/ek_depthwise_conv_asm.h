@@ -69,6 +69,16 @@ typedef struct {
     "ssat %[h], #8, %[h]\n\t"                                                   \
     ST "\n\t"
 
+/* The block's four outputs, requantized and stored one output row (p1
+ * bytes) apart; y moves on by four rows. */
+#define EKDW_STORE4                                                             \
+    EKDW_RQX("%[s0]", "strb %[h], [%[y]]")                                      \
+    EKDW_RQX("%[s1]", "strb %[h], [%[y], %[p1]]")                               \
+    "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
+    EKDW_RQX("%[s2]", "strb %[h], [%[y]]")                                      \
+    EKDW_RQX("%[s3]", "strb %[h], [%[y], %[p1]]")                               \
+    "add %[y], %[y], %[p1], lsl #1\n\t"
+
 #define EKDW_LOOP(ROW0, ROW, STEP)                                              \
     "1:\n\t"                                                                    \
     "ldr %[s3], [%[k], #24]\n\t"                                                \
@@ -81,12 +91,7 @@ typedef struct {
     ROW("%[xr]", 16)                                                            \
     "ldrd %[a], %[b], [%[k], #28]\n\t"                                          \
     "ldrd %[p0], %[p1], [%[k], #36]\n\t"                                        \
-    EKDW_RQX("%[s0]", "strb %[h], [%[y]]")                                      \
-    EKDW_RQX("%[s1]", "strb %[h], [%[y], %[p1]]")                               \
-    "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
-    EKDW_RQX("%[s2]", "strb %[h], [%[y]]")                                      \
-    EKDW_RQX("%[s3]", "strb %[h], [%[y], %[p1]]")                               \
-    "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
+    EKDW_STORE4                                                                 \
     "add %[x], %[x], #" #STEP "\n\t"                                            \
     "cmp %[x], %[xe]\n\t"                                                       \
     "bne 1b\n\t"
@@ -133,12 +138,7 @@ typedef struct {
     "ldr %[b], [%[k], #32]\n\t"                                                 \
     "ldr %[p0], [%[k], #36]\n\t"                                                \
     "ldr %[p1], [%[k], #40]\n\t"                                                \
-    EKDW_RQX("%[s0]", "strb %[h], [%[y]]")                                      \
-    EKDW_RQX("%[s1]", "strb %[h], [%[y], %[p1]]")                               \
-    "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
-    EKDW_RQX("%[s2]", "strb %[h], [%[y]]")                                      \
-    EKDW_RQX("%[s3]", "strb %[h], [%[y], %[p1]]")                               \
-    "add %[y], %[y], %[p1], lsl #1\n\t"                                         \
+    EKDW_STORE4                                                                 \
     "add %[x], %[x], #8\n\t"
 /* The stride-1 loop: two blocks per trip (one test and taken branch per
  * two), entered at the second for an odd number of blocks (bit 3 of the
