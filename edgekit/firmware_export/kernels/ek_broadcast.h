@@ -35,4 +35,25 @@ static inline void ek_bcast_step(ek_bcast_iter *it, int32_t *o1, int32_t *o2) {
     }
 }
 
+/* out[i] = ONE(p, in1[...], in2[...]) for every output element i: a flat
+ * loop when p->broadcast is 0, else the broadcast iteration above (p has
+ * broadcast, size, out_shape, in1_strides, in2_strides, as the binary
+ * elementwise ops' parameter structs do). */
+#define EK_BCAST_BINARY(p, in1, in2, out, ONE)                                  \
+    do {                                                                        \
+        if (!(p)->broadcast) {                                                  \
+            for (int32_t i_ = 0; i_ < (p)->size; ++i_) {                        \
+                (out)[i_] = ONE((p), (in1)[i_], (in2)[i_]);                     \
+            }                                                                   \
+            break;                                                              \
+        }                                                                       \
+        ek_bcast_iter it_;                                                      \
+        ek_bcast_init(&it_, (p)->out_shape, (p)->in1_strides, (p)->in2_strides); \
+        for (int32_t i_ = 0; i_ < (p)->size; ++i_) {                            \
+            int32_t o1_, o2_;                                                   \
+            ek_bcast_step(&it_, &o1_, &o2_);                                    \
+            (out)[i_] = ONE((p), (in1)[o1_], (in2)[o2_]);                       \
+        }                                                                       \
+    } while (0)
+
 #endif /* EK_BROADCAST_H */

@@ -11,17 +11,5 @@ static inline int16_t ek_mul16_one(const ek_mul_params *p, int32_t a, int32_t b)
 }
 
 void ek_mul_s16(const ek_mul_params *p, const int16_t *in1, const int16_t *in2, int16_t *out) {
-    if (!p->broadcast) {
-        for (int32_t i = 0; i < p->size; ++i) {
-            out[i] = ek_mul16_one(p, in1[i], in2[i]);
-        }
-        return;
-    }
-    ek_bcast_iter it;
-    ek_bcast_init(&it, p->out_shape, p->in1_strides, p->in2_strides);
-    for (int32_t i = 0; i < p->size; ++i) {
-        int32_t o1, o2;
-        ek_bcast_step(&it, &o1, &o2);
-        out[i] = ek_mul16_one(p, in1[o1], in2[o2]);
-    }
+    EK_BCAST_BINARY(p, in1, in2, out, ek_mul16_one);
 }

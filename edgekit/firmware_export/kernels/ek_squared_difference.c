@@ -20,17 +20,5 @@ static inline int8_t ek_sqd_one(const ek_add_params *p, int32_t a, int32_t b) {
 
 void ek_squared_difference_s8(const ek_add_params *p, const int8_t *in1, const int8_t *in2,
                               int8_t *out) {
-    if (!p->broadcast) {
-        for (int32_t i = 0; i < p->size; ++i) {
-            out[i] = ek_sqd_one(p, in1[i], in2[i]);
-        }
-        return;
-    }
-    ek_bcast_iter it;
-    ek_bcast_init(&it, p->out_shape, p->in1_strides, p->in2_strides);
-    for (int32_t i = 0; i < p->size; ++i) {
-        int32_t o1, o2;
-        ek_bcast_step(&it, &o1, &o2);
-        out[i] = ek_sqd_one(p, in1[o1], in2[o2]);
-    }
+    EK_BCAST_BINARY(p, in1, in2, out, ek_sqd_one);
 }
