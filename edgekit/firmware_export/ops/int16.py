@@ -19,51 +19,18 @@ import math
 import numpy as np
 
 from edgekit.firmware_export.ops import batch_matmul
-from edgekit.firmware_export.ops.base import (Lowered, compute_padding, expected_out, fail, nhwc,
-                                              require_activation, require_int16)
-from edgekit.firmware_export.ops.s16 import I16, check_shifts, check_weights, pack_s16
-from edgekit.firmware_export.quant import activation_range, f32, per_channel_multipliers
+from edgekit.firmware_export.ops.base import Lowered, fail, require_int16
+from edgekit.firmware_export.ops.s16 import check_shifts, lower_conv_like, pack_s16
+from edgekit.firmware_export.quant import f32
 
 __all__ = ["checked_log2", "lower_batch_matmul", "lower_depthwise", "lower_logistic",
            "lower_tanh", "lut_act_params", "sigmoid_table"]
 
 
 def lower_depthwise(op, graph) -> Lowered:
-    """DEPTHWISE_CONV_2D with int16 input/output, int8 filters 1 x H x W x (C * M)."""
-    ins = graph.op_inputs(op)
-    x, w = ins[0], ins[1]
-    b = ins[2] if len(ins) > 2 else None
-    y = graph.op_outputs(op)[0]
-    require_int16(op, x, y)
-    require_activation(op, x)
-    o = op.options
-    n, ih, iw, ic = nhwc(op, x)
-    yn, oh, ow, oc = nhwc(op, y)
-    wn, fh, fw, fc = nhwc(op, w)
-    check_weights(op, w, b, oc)
-    if yn != n or wn != 1 or fc != oc or ic <= 0 or oc % ic:
-        raise fail(op, f"depthwise filter shape {list(w.shape)} does not match input {ic} / "
-                       f"output {oc}")
-    sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
-    dh, dw = o.get("dilation_h", 1), o.get("dilation_w", 1)
-    if min(sh, sw, dh, dw, fh, fw) < 1:
-        raise fail(op, f"strides/dilations must be >= 1 (got {sh},{sw},{dh},{dw})")
-    for name, got, exp in (("height", oh, expected_out(o["padding"], ih, fh, sh, dh)),
-                           ("width", ow, expected_out(o["padding"], iw, fw, sw, dw))):
-        if got != exp:
-            raise fail(op, f"output {name} {got} does not match padding {o['padding']} ({exp})")
-    mult, shift = per_channel_multipliers(x.s, w.scale, y.s, oc)
-    check_shifts(op, shift)
-    act_min, act_max = activation_range(o.get("activation", "NONE"), y.s, 0, *I16)
-    params = dict(batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
-                  f_h=fh, f_w=fw, f_in_c=1, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,
-                  pad_h=compute_padding(o["padding"], ih, fh, sh, dh, oh),
-                  pad_w=compute_padding(o["padding"], iw, fw, sw, dw, ow),
-                  depth_multiplier=oc // ic, in_offset=0, out_offset=0,
-                  act_min=act_min, act_max=act_max, mult=mult, shift=shift)
-    return Lowered("ek_depthwise_conv2d_s16", "ek_conv_params", params,
-                   [x.index, w.index, b.index if b is not None else None, y.index],
-                   source="ek_depthwise_conv_s16.c")
+    """DEPTHWISE_CONV_2D with int16 input/output, int8 filters 1 x H x W x (C * M)
+    (:func:`.s16.lower_conv_like`)."""
+    return lower_conv_like(op, graph, depthwise=True)
 
 
 def lower_batch_matmul(op, graph) -> Lowered:

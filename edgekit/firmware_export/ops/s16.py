@@ -69,7 +69,23 @@ def lower_fc(op, graph) -> Lowered:
                    source="ek_fully_connected_s16.c")
 
 
-def lower_conv(op, graph) -> Lowered:
+def lower_conv_like(op, graph, *, depthwise: bool) -> Lowered:
+    """CONV_2D or DEPTHWISE_CONV_2D with int16 input/output and int8 filters (TFLite 16x8).
+
+    Parameters
+    ----------
+    op, graph
+        The operator and its graph.
+    depthwise : bool
+        DEPTHWISE_CONV_2D (filters 1 x H x W x (C * M)) instead of CONV_2D
+        (filters O x H x W x C / groups).
+
+    Returns
+    -------
+    Lowered
+        ``ek_depthwise_conv2d_s16`` or ``ek_conv2d_s16`` with ``ek_conv_params``
+        (zero points 0, per-channel multipliers).
+    """
     ins = graph.op_inputs(op)
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
@@ -78,14 +94,17 @@ def lower_conv(op, graph) -> Lowered:
     require_activation(op, x)
     o = op.options
     n, ih, iw, ic = nhwc(op, x)
-    _, oh, ow, oc = nhwc(op, y)
+    yn, oh, ow, oc = nhwc(op, y)
     wn, fh, fw, fc = nhwc(op, w)
     check_weights(op, w, b, oc)
-    if wn != oc or fc <= 0 or ic % fc or oc % (ic // fc):
+    if depthwise and (yn != n or wn != 1 or fc != oc or ic <= 0 or oc % ic):
+        raise fail(op, f"depthwise filter shape {list(w.shape)} does not match input {ic} / "
+                       f"output {oc}")
+    if not depthwise and (wn != oc or fc <= 0 or ic % fc or oc % (ic // fc)):
         raise fail(op, f"filter shape {list(w.shape)} does not match input {ic} / output {oc}")
     sh, sw = o.get("stride_h", 1), o.get("stride_w", 1)
     dh, dw = o.get("dilation_h", 1), o.get("dilation_w", 1)
-    if min(sh, sw, dh, dw) < 1:
+    if min(sh, sw, dh, dw, *((fh, fw) if depthwise else ())) < 1:
         raise fail(op, f"strides/dilations must be >= 1 (got {sh},{sw},{dh},{dw})")
     for name, got, exp in (("height", oh, expected_out(o["padding"], ih, fh, sh, dh)),
                            ("width", ow, expected_out(o["padding"], iw, fw, sw, dw))):
@@ -95,14 +114,22 @@ def lower_conv(op, graph) -> Lowered:
     check_shifts(op, shift)
     act_min, act_max = activation_range(o.get("activation", "NONE"), y.s, 0, *I16)
     params = dict(batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
-                  f_h=fh, f_w=fw, f_in_c=fc, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw,
+                  f_h=fh, f_w=fw, f_in_c=1 if depthwise else fc, stride_h=sh, stride_w=sw,
+                  dil_h=dh, dil_w=dw,
                   pad_h=compute_padding(o["padding"], ih, fh, sh, dh, oh),
                   pad_w=compute_padding(o["padding"], iw, fw, sw, dw, ow),
-                  depth_multiplier=1, in_offset=0, out_offset=0,
+                  depth_multiplier=oc // ic if depthwise else 1, in_offset=0, out_offset=0,
                   act_min=act_min, act_max=act_max, mult=mult, shift=shift)
-    return Lowered("ek_conv2d_s16", "ek_conv_params", params,
+    name, source = (("ek_depthwise_conv2d_s16", "ek_depthwise_conv_s16.c") if depthwise
+                    else ("ek_conv2d_s16", "ek_conv_s16.c"))
+    return Lowered(name, "ek_conv_params", params,
                    [x.index, w.index, b.index if b is not None else None, y.index],
-                   source="ek_conv_s16.c")
+                   source=source)
+
+
+def lower_conv(op, graph) -> Lowered:
+    """CONV_2D with int16 input/output: :func:`lower_conv_like`."""
+    return lower_conv_like(op, graph, depthwise=False)
 
 
 ADD_LEFT_SHIFT = 15
