@@ -1,4 +1,6 @@
-/* edgekit: FULLY_CONNECTED (and 1x1 CONV_2D) over a spike tensor, event-driven.
+/* edgekit: FULLY_CONNECTED (and 1x1 CONV_2D), and the one-column depthwise
+ * convolution over time of the LMU memory (ek_spike_dw_s8, at the end), over a
+ * spike tensor, event-driven.
  *
  * Every input is one of two int8 codes (passes/spike_sparse.py proves it from
  * the graph), so the dense sum over d of (w[u][d] + 0) * (x[d] + in_offset)
@@ -140,5 +142,60 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
             sums[u] = s;
         }
         ek_spike_fc_requant(p, sums, out + (int64_t)b * units);
+    }
+}
+
+/* The event-driven depthwise convolution over time (ek_kernels.h).  Each input
+ * channel's active rows are listed once (ascending); for output row t the
+ * active taps of channel j are its listed rows in [t, t + k), found from a
+ * start that only moves forward, and each adds the M weights w[h - t][j*M ..]
+ * of its tap: eight at a time by ek_spike_fc_block8 on DSP cores. */
+void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t *w,
+                    int8_t *out, int8_t *scratch) {
+    const int32_t in_h = p->in_h, in_c = p->in_c, m = p->depth_mult, k = p->k;
+    const int32_t units = p->units;
+    int32_t *const sums = (int32_t *)(void *)scratch;
+    int32_t *const rows = sums + units;
+    uint16_t *const count = (uint16_t *)(void *)(rows + k);
+    uint16_t *const start = count + in_c;
+    uint16_t *const act = start + in_c;
+    const int8_t on = (int8_t)p->on_code;
+    const ek_spike_fc_params rq = {
+        .batches = 1, .accum = k, .units = units, .on_code = p->on_code, .delta = p->delta,
+        .out_offset = p->out_offset, .act_min = p->act_min, .act_max = p->act_max,
+        .per_channel = p->per_channel, .fast_rq = p->fast_rq, .bias = p->bias,
+        .mult = p->mult, .shift = p->shift, .rq_add = p->rq_add};
+    for (int32_t j = 0; j < in_c; ++j) {
+        uint16_t *const a = act + j * in_h;
+        int32_t n = 0;
+        for (int32_t h = 0; h < in_h; ++h) {
+            a[n] = (uint16_t)h;
+            n += in[h * in_c + j] == on;
+        }
+        count[j] = (uint16_t)n;
+        start[j] = 0;
+    }
+    for (int32_t t = 0; t < p->out_h; ++t) {
+        for (int32_t j = 0; j < in_c; ++j) {
+            const uint16_t *const a = act + j * in_h;
+            const int32_t cnt = count[j];
+            int32_t q = start[j];
+            while (q < cnt && a[q] < t) ++q;
+            start[j] = (uint16_t)q;
+            int32_t n = 0;
+            for (; q < cnt && a[q] < t + k; ++q) rows[n++] = (a[q] - t) * units;
+            const int8_t *const col = w + j * m;
+            int32_t *const s = sums + j * m;
+            int32_t u = 0;
+#if defined(__ARM_FEATURE_DSP)
+            for (; u + 8 <= m; u += 8) ek_spike_fc_block8(col + u, rows, n, s + u);
+#endif
+            for (; u < m; ++u) {
+                int32_t acc = 0;
+                for (int32_t r = 0; r < n; ++r) acc += col[u + rows[r]];
+                s[u] = acc;
+            }
+        }
+        ek_spike_fc_requant(&rq, sums, out + t * units);
     }
 }
