@@ -322,7 +322,7 @@ typedef struct {
     const int32_t *rq_add;
 } ek_spike_dw_params;
 
-/* scratch: 4 * (units + k) + 2 * in_c * (2 + in_h) bytes, 4-byte aligned. */
+/* scratch: 4 * (units + k) + 2 * in_c * (2 + in_h) + units bytes, 4-byte aligned. */
 void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t *w,
                     int8_t *out, int8_t *scratch);
 

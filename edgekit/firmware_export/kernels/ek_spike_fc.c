@@ -145,11 +145,37 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
     }
 }
 
+/* Outputs c0 .. c0 + n - 1 of the event-driven depthwise layer from their sums
+ * of active weights, requantized as ek_spike_fc_requant does (the layer's
+ * constants loaded once per call). */
+static void ek_spike_dw_rq(const ek_spike_dw_params *p, const int32_t *sums, int8_t *y,
+                           int32_t c0, int32_t n) {
+    const int32_t delta = p->delta, lo = p->act_min, hi = p->act_max;
+    const int32_t step = p->per_channel ? 1 : 0;
+    const int32_t *const bias = p->bias + c0;
+    const int32_t *mult = p->mult + step * c0, *shift = p->shift + step * c0;
+    if (p->fast_rq) {
+        const int32_t *add = p->rq_add + step * c0;
+        for (int32_t u = 0; u < n; ++u, mult += step, add += step, shift += step) {
+            const int32_t r = ek_rq_x2(2 * (bias[u] + delta * sums[u]), *mult, *add, -*shift);
+            y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+        }
+        return;
+    }
+    for (int32_t u = 0; u < n; ++u, mult += step, shift += step) {
+        const int32_t r = ek_mbqm(bias[u] + delta * sums[u], *mult, *shift) + p->out_offset;
+        y[u] = (int8_t)ek_clamp32(r, lo, hi);
+    }
+}
+
 /* The event-driven depthwise convolution over time (ek_kernels.h).  Each input
  * channel's active rows are listed once (ascending); for output row t the
  * active taps of channel j are its listed rows in [t, t + k), found from a
- * start that only moves forward, and each adds the M weights w[h - t][j*M ..]
- * of its tap: eight at a time by ek_spike_fc_block8 on DSP cores. */
+ * start that only moves forward.  A window without an active tap gives every
+ * channel of j its output for a zero sum (requantized once per call, `zero`);
+ * otherwise each active tap adds the M weights w[h - t][j*M ..] of its tap
+ * (eight at a time in int16 lanes by SXTAB16 on DSP cores, exact: at most 255
+ * taps, flushed before) and the M outputs are requantized at once. */
 void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t *w,
                     int8_t *out, int8_t *scratch) {
     const int32_t in_h = p->in_h, in_c = p->in_c, m = p->depth_mult, k = p->k;
@@ -159,12 +185,10 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
     uint16_t *const count = (uint16_t *)(void *)(rows + k);
     uint16_t *const start = count + in_c;
     uint16_t *const act = start + in_c;
+    int8_t *const zero = (int8_t *)(act + in_c * in_h);
     const int8_t on = (int8_t)p->on_code;
-    const ek_spike_fc_params rq = {
-        .batches = 1, .accum = k, .units = units, .on_code = p->on_code, .delta = p->delta,
-        .out_offset = p->out_offset, .act_min = p->act_min, .act_max = p->act_max,
-        .per_channel = p->per_channel, .fast_rq = p->fast_rq, .bias = p->bias,
-        .mult = p->mult, .shift = p->shift, .rq_add = p->rq_add};
+    memset(sums, 0, (size_t)units * sizeof(int32_t));
+    ek_spike_dw_rq(p, sums, zero, 0, units);
     for (int32_t j = 0; j < in_c; ++j) {
         uint16_t *const a = act + j * in_h;
         int32_t n = 0;
@@ -176,6 +200,7 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
         start[j] = 0;
     }
     for (int32_t t = 0; t < p->out_h; ++t) {
+        int8_t *const y = out + t * units;
         for (int32_t j = 0; j < in_c; ++j) {
             const uint16_t *const a = act + j * in_h;
             const int32_t cnt = count[j];
@@ -184,18 +209,22 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
             start[j] = (uint16_t)q;
             int32_t n = 0;
             for (; q < cnt && a[q] < t + k; ++q) rows[n++] = (a[q] - t) * units;
-            const int8_t *const col = w + j * m;
-            int32_t *const s = sums + j * m;
+            const int32_t c0 = j * m;
+            if (n == 0) {
+                memcpy(y + c0, zero + c0, (size_t)m);
+                continue;
+            }
+            const int8_t *const col = w + c0;
             int32_t u = 0;
 #if defined(__ARM_FEATURE_DSP)
-            for (; u + 8 <= m; u += 8) ek_spike_fc_block8(col + u, rows, n, s + u);
+            for (; u + 8 <= m; u += 8) ek_spike_fc_block8(col + u, rows, n, sums + u);
 #endif
             for (; u < m; ++u) {
                 int32_t acc = 0;
                 for (int32_t r = 0; r < n; ++r) acc += col[u + rows[r]];
-                s[u] = acc;
+                sums[u] = acc;
             }
+            ek_spike_dw_rq(p, sums, y + c0, c0, m);
         }
-        ek_spike_fc_requant(&rq, sums, out + t * units);
     }
 }

@@ -100,8 +100,9 @@ def spike_dw_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
                   out_h=g["out_h"], units=out_c)
     params.update(spike_requant(op, graph, g["w2"], codes))
     # sums (out_c int32), one window's tap offsets (k int32), per channel
-    # the count and window start (uint16 each) and the active rows (uint16)
-    scratch = 4 * (out_c + g["k"]) + 2 * g["in_c"] * (2 + g["in_h"])
+    # the count and window start (uint16 each) and the active rows (uint16),
+    # the outputs of a zero sum (out_c int8)
+    scratch = 4 * (out_c + g["k"]) + 2 * g["in_c"] * (2 + g["in_h"]) + out_c
     return params, -(-scratch // 4) * 4
 
 
