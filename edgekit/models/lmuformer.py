@@ -50,15 +50,15 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
   in the spiking LMU of Liu et al.), so the memory, a causal depthwise
   convolution over the steps, reads spikes and runs event-driven in the
   generated C (``EK_SPIKE_DW``).  Cortex-M4 (QEMU), random weights (zoo
-  rows of ``benchmarks/run.py``): 1,307,000 -> 1,116,680 instructions
-  (lmuformer 1,168,760: 1.12x -> 0.96x; the memory 267,760 -> 88,400),
+  rows of ``benchmarks/run.py``): 1,307,000 -> 1,107,840 instructions
+  (lmuformer 1,168,760: 1.12x -> 0.95x; the memory 267,760 -> 79,600),
   streaming call 96,200 -> 97,600 (lmuformer 98,600).  Trained (FSDD
   official split, seed 0, the front-end features 48 x 40): float / int8
   0.990 / 0.990 (without it 0.987 / 0.987), 27,690 params, spike rate
   of the memory input 0.20 (its padded input 0.10); firmware
-  (``edgekit build --arch spiking_lmuformer``) 1,214,369 instructions
-  (lmuformer's 1,219,360; without ``spiking_memory`` 1,315,340), the
-  memory 156,151, text 64,344 B, bit-exact on host and QEMU; streaming
+  (``edgekit build --arch spiking_lmuformer``) 1,194,567 instructions
+  (lmuformer's 1,219,360: 0.98x; without ``spiking_memory`` 1,315,340),
+  the memory 136,350, text 64,264 B, bit-exact on host and QEMU; streaming
   99,973 instructions per hop, final decisions equal to the window
   model's on 300/300 clips.
 * More spikes elsewhere do not make it cheaper on a Cortex-M4

@@ -146,24 +146,21 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
 }
 
 /* Outputs c0 .. c0 + n - 1 of the event-driven depthwise layer from their sums
- * of active weights, requantized as ek_spike_fc_requant does (the layer's
- * constants loaded once per call). */
+ * of active weights, requantized as ek_spike_fc_requant does; the channels'
+ * constants are rows of four (one pointer: the loop keeps its registers). */
 static void ek_spike_dw_rq(const ek_spike_dw_params *p, const int32_t *sums, int8_t *y,
                            int32_t c0, int32_t n) {
     const int32_t delta = p->delta, lo = p->act_min, hi = p->act_max;
-    const int32_t step = p->per_channel ? 1 : 0;
-    const int32_t *const bias = p->bias + c0;
-    const int32_t *mult = p->mult + step * c0, *shift = p->shift + step * c0;
+    const int32_t *q = p->chan + 4 * c0;
     if (p->fast_rq) {
-        const int32_t *add = p->rq_add + step * c0;
-        for (int32_t u = 0; u < n; ++u, mult += step, add += step, shift += step) {
-            const int32_t r = ek_rq_x2(2 * (bias[u] + delta * sums[u]), *mult, *add, -*shift);
+        for (int32_t u = 0; u < n; ++u, q += 4) {
+            const int32_t r = ek_rq_x2(2 * (q[0] + delta * sums[u]), q[1], q[2], q[3]);
             y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
         }
         return;
     }
-    for (int32_t u = 0; u < n; ++u, mult += step, shift += step) {
-        const int32_t r = ek_mbqm(bias[u] + delta * sums[u], *mult, *shift) + p->out_offset;
+    for (int32_t u = 0; u < n; ++u, q += 4) {
+        const int32_t r = ek_mbqm(q[0] + delta * sums[u], q[1], q[2]) + p->out_offset;
         y[u] = (int8_t)ek_clamp32(r, lo, hi);
     }
 }

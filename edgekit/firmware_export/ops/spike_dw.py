@@ -98,7 +98,20 @@ def spike_dw_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
     out_c = g["in_c"] * g["depth_mult"]
     params = dict(in_h=g["in_h"], in_c=g["in_c"], depth_mult=g["depth_mult"], k=g["k"],
                   out_h=g["out_h"], units=out_c)
-    params.update(spike_requant(op, graph, g["w2"], codes))
+    rq = spike_requant(op, graph, g["w2"], codes)
+    # one row of four per channel (bias, multiplier, rounding add, right shift;
+    # or bias, multiplier, shift, 0 for the dense kernel's requantization):
+    # one pointer for the kernel's requantization loop
+    per = len(rq["mult"]) > 1
+    chan = []
+    for c in range(out_c):
+        k = c if per else 0
+        if rq["fast_rq"]:
+            chan += [rq["bias"][c], rq["mult"][k], rq["rq_add"][k], -rq["shift"][k]]
+        else:
+            chan += [rq["bias"][c], rq["mult"][k], rq["shift"][k], 0]
+    params.update(on_code=rq["on_code"], delta=rq["delta"], out_offset=rq["out_offset"],
+                  act_min=rq["act_min"], act_max=rq["act_max"], fast_rq=rq["fast_rq"], chan=chan)
     # sums (out_c int32), one window's tap offsets (k int32), per channel
     # the count and window start (uint16 each) and the active rows (uint16),
     # the outputs of a zero sum (out_c int8)
