@@ -177,8 +177,9 @@ def analyse(model) -> ChannelGroups:
             raw_prod.append((g, layer.name, 0, ax))
             raw_width.append((layer.name, "filters", g))
         elif cls == "LMU" and len(ins) == 1:
-            # edgekit.models.lmu.LMU: weights w_u, b_u, w_m, [w_x], b; hidden units are
-            # channels (w_m / w_x columns, b), the input is read by w_u and w_x rows.
+            # edgekit.models.lmu.LMU: weights w_u, b_u, w_m, [w_x], b (then the four of
+            # u_bn, the spiking memory input's batch norm, over memory channels); hidden
+            # units are channels (w_m / w_x columns, b), the input is read by w_u and w_x rows.
             g = new_group(layer.units)
             tgroup[id(outs[0])] = g
             raw_slices.append((layer.name, 0, 0, in_g[0]))
@@ -186,7 +187,7 @@ def analyse(model) -> ChannelGroups:
             if layer.use_input_skip:
                 raw_slices.append((layer.name, 3, 0, in_g[0]))
                 raw_slices.append((layer.name, 3, 1, g))
-            raw_slices.append((layer.name, nw - 1, 0, g))
+            raw_slices.append((layer.name, 4 if layer.use_input_skip else 3, 0, g))
             raw_prod.append((g, layer.name, 2, 1))
             raw_width.append((layer.name, "units", g))
         elif cls == "Dense" and len(ins) == 1:      # acts on the last axis (any rank)

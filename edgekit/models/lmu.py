@@ -184,6 +184,15 @@ def _lmu_layer_class():
             Add the ``W_x x_t`` term.
         kernel_initializer : str
             Initialiser of ``W_u``, ``W_m`` and ``W_x``.
+        u_lif : dict, optional
+            Spiking memory input: ``u_t`` goes through a batch norm
+            (sublayer ``u_bn``) and a :class:`edgekit.models.spiking.LIF`
+            neuron (sublayer ``u_act``, these keyword arguments) before the
+            memory, as in the spiking LMU of Liu et al. (2024); the memory's
+            depthwise convolution then reads spikes and runs event-driven in
+            the generated C.
+        bn_momentum : float
+            Momentum of ``u_bn``.
 
         Notes
         -----
@@ -201,8 +210,17 @@ def _lmu_layer_class():
         """
 
         def __init__(self, units, order=8, theta=None, memory_d=16, activation="relu",
-                     use_input_skip=True, kernel_initializer="glorot_uniform", **kwargs):
+                     use_input_skip=True, kernel_initializer="glorot_uniform", u_lif=None,
+                     bn_momentum=0.9, **kwargs):
             super().__init__(**kwargs)
+            self.u_lif = None if u_lif is None else dict(u_lif)
+            self.bn_momentum = float(bn_momentum)
+            if self.u_lif is not None:
+                from edgekit.models import spiking as spk  # noqa: PLC0415
+
+                self.u_bn = keras.layers.BatchNormalization(momentum=self.bn_momentum,
+                                                            name="u_bn")
+                self.u_act = spk.LIF(name="u_act", **self.u_lif)
             self.units = checks.pos_int(units, "units")
             self.order = checks.pos_int(order, "order")
             self.memory_d = checks.pos_int(memory_d, "memory_d")
@@ -240,6 +258,8 @@ def _lmu_layer_class():
                 self.w_x = self.add_weight(name="w_x", shape=(int(feat), self.units),
                                            initializer=init)
             self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+            if self.u_lif is not None:
+                self.u_bn.build((None, self.steps, self.memory_d))
 
         def memory(self, u):
             """Window form: all memories ``(batch, steps, memory_d * order)`` of ``u``."""
@@ -257,11 +277,25 @@ def _lmu_layer_class():
             h = h + self.b
             return self.activation(h) if self.activation is not None else h
 
-        def call(self, x):
+        def call(self, x, training=False):
             u = ops.matmul(x, self.w_u) + self.b_u
+            if self.u_lif is not None:
+                u = self.u_act(self.u_bn(u, training=training), training=training)
             return self._hidden(self.memory(u), x)
 
-        def step(self, x_t, m, scale=None):
+        def spike_input(self, x_t, v_prev):
+            """Spiking memory input of one step (``u_lif``): ``(spikes, membrane)``.
+
+            ``x_t`` is ``(batch, features)``, ``v_prev`` the ``(batch,
+            memory_d)`` reset membrane of the previous step (zeros before
+            the first); pass the spikes as ``u`` to :meth:`step_window` or
+            :meth:`step`.
+            """
+            u = ops.expand_dims(ops.matmul(x_t, self.w_u) + self.b_u, 1)   # u_bn takes 3-D
+            u = ops.reshape(self.u_bn(u), (-1, self.memory_d))
+            return self.u_act.step(self.u_act.clip_current(u), v_prev)
+
+        def step(self, x_t, m, scale=None, u=None):
             """One streaming step.
 
             Parameters
@@ -275,6 +309,9 @@ def _lmu_layer_class():
                 ``(memory_d * order,)`` positive per-component scale ``d``: the
                 state carried is ``m / d`` (folded into the fixed matrices and
                 ``W_m``), so that one int8 scale fits all components.
+            u : tensor, optional
+                The memory input of this step (default ``W_u x_t + b_u``;
+                with ``u_lif``, the spikes of :meth:`spike_input`).
 
             Returns
             -------
@@ -284,7 +321,8 @@ def _lmu_layer_class():
             eye = np.eye(self.memory_d, dtype=np.float32)
             a_blk = np.kron(eye, self.a_bar.T)  # (md*d, md*d), block diagonal
             b_blk = np.kron(eye, self.b_bar[None, :])  # (md, md*d)
-            u = ops.matmul(x_t, self.w_u) + self.b_u
+            if u is None:
+                u = ops.matmul(x_t, self.w_u) + self.b_u
             if scale is None:
                 m = ops.matmul(m, ops.convert_to_tensor(a_blk)) + ops.matmul(
                     u, ops.convert_to_tensor(b_blk))
@@ -303,7 +341,7 @@ def _lmu_layer_class():
             h = h + self.b
             return (self.activation(h) if self.activation is not None else h), m
 
-        def step_window(self, x_t, u_hist):
+        def step_window(self, x_t, u_hist, u=None):
             """One streaming step computing the memory as the window form does.
 
             The state is the memory input of the previous ``steps - 1`` steps;
@@ -322,6 +360,8 @@ def _lmu_layer_class():
                 ``(batch, memory_d, steps - 1)`` memory inputs ``u`` of the
                 previous steps per memory channel, oldest first (zeros
                 before the first step).
+            u : tensor, optional
+                As for :meth:`step`.
 
             Returns
             -------
@@ -329,7 +369,8 @@ def _lmu_layer_class():
                 ``(h_t, u_hist')``: the hidden output ``(batch, units)`` and
                 the history shifted by one step.
             """
-            u = ops.matmul(x_t, self.w_u) + self.b_u
+            if u is None:
+                u = ops.matmul(x_t, self.w_u) + self.b_u
             win = ops.concatenate([u_hist, ops.expand_dims(u, 2)], axis=2)  # (B, md, steps)
             # _kernel_np[p, 0, j, i] = H[steps - 1 - p, i] for every channel j
             kernel = ops.convert_to_tensor(np.ascontiguousarray(self._kernel_np[:, 0, 0, :]))
@@ -354,7 +395,8 @@ def _lmu_layer_class():
                        if isinstance(self._activation_name, (str, type(None)))
                        else keras.activations.serialize(self.activation),
                        use_input_skip=self.use_input_skip,
-                       kernel_initializer=self.kernel_initializer)
+                       kernel_initializer=self.kernel_initializer, u_lif=self.u_lif,
+                       bn_momentum=self.bn_momentum)
             return cfg
 
     return LMU

@@ -45,6 +45,32 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
   304 kB flatbuffer; the other int8 ops are those of ``lmuformer``.
   Earlier variants: without the bounded input current the int8 model
   lost 1.7 points (0.990 -> 0.973).
+* ``spiking_memory`` (the zoo preset since issue 14's session 23): a LIF
+  neuron on the batch-normalized LMU memory input ``u`` (16 neurons, as
+  in the spiking LMU of Liu et al.), so the memory, a causal depthwise
+  convolution over the steps, reads spikes and runs event-driven in the
+  generated C (``EK_SPIKE_DW``).  Cortex-M4 (QEMU), random weights (zoo
+  rows of ``benchmarks/run.py``): 1,307,000 -> 1,107,840 instructions
+  (lmuformer 1,168,760: 1.12x -> 0.95x; the memory 267,760 -> 79,600),
+  streaming call 96,200 -> 97,600 (lmuformer 98,600).  Trained (FSDD
+  official split, seed 0, the front-end features 48 x 40): float / int8
+  0.990 / 0.990 (without it 0.987 / 0.987), 27,690 params, spike rate
+  of the memory input 0.20 (its padded input 0.10); firmware
+  (``edgekit build --arch spiking_lmuformer``) 1,194,567 instructions
+  (lmuformer's 1,219,360: 0.98x; without ``spiking_memory`` 1,315,340),
+  the memory 136,350, text 64,264 B, bit-exact on host and QEMU; streaming
+  99,973 instructions per hop, final decisions equal to the window
+  model's on 300/300 clips.
+* More spikes elsewhere do not make it cheaper on a Cortex-M4
+  (``benchmarks/spiking_variants.py``, random weights, QEMU, all
+  bit-exact): a LIF neuron in front of ``mix1`` (on ``x1``) or in front of
+  the LMU hidden FC (on the batch-normalized memory, as in the spiking LMU
+  of Liu et al.) adds 30 k to 40 k instructions, though the layer it feeds
+  then runs event-driven: each neuron costs about 26 instructions per
+  element and step (plus 6 to 8 for its current clip) and an event-driven
+  layer about 40 per output before any active input, against 1.1 to 1.4
+  per MAC for the dense kernels at these widths.  The memory input is the
+  exception: 16 neurons make 128 channels of 24 taps event-driven.
 * "stream dec. eq.": fraction of test clips whose int8 streaming model
   (:mod:`edgekit.models.streaming`, default ``form="window"``; run hop by
   hop in TFLM, states fed back) ends with the same decision as the int8
@@ -84,6 +110,7 @@ def build_lmuformer(
     threshold: float = 1.0,
     decay: float = 0.5,
     reset: str = "hard",
+    spiking_memory: bool = False,
     bn_momentum: float = 0.9,
     name: str | None = None,
 ):
@@ -115,6 +142,10 @@ def build_lmuformer(
         Use LIF neurons instead of ReLU (see :func:`build_spiking_lmuformer`).
     threshold, decay, reset
         LIF parameters (spiking only), see :class:`edgekit.models.spiking.LIF`.
+    spiking_memory : bool
+        Spiking only: the LMU memory input ``u`` passes a batch norm and a LIF
+        neuron (:class:`edgekit.models.lmu.LMU` ``u_lif``), so the memory
+        reads spikes and runs event-driven in the generated C.
     bn_momentum : float
         Momentum of the batch-norm moving statistics, in (0, 1).
     name : str, optional
@@ -177,8 +208,10 @@ def build_lmuformer(
     x = keras.layers.Conv1D(dim, patch_kernel, strides=patch_stride, use_bias=False,
                             name="patch_conv")(x)
     x0 = act("patch_act")(bn("patch_bn")(x))
+    u_lif = (dict(threshold=threshold, decay=decay, reset=reset)
+             if spiking and spiking_memory else None)
     h = lmu_mod.LMU(dim, order=order, theta=theta, memory_d=memory_d, activation=None,
-                    name="lmu")(x0)
+                    u_lif=u_lif, bn_momentum=bn_momentum, name="lmu")(x0)
     h = act("lmu_act")(bn("lmu_bn")(h))
     x1 = keras.layers.Add(name="lmu_res")([x0, h])
     h = keras.layers.Conv1D(dim * mlp_ratio, 1, use_bias=False, name="mix1")(x1)
@@ -209,6 +242,7 @@ def build_spiking_lmuformer(
     threshold: float = 1.0,
     decay: float = 0.5,
     reset: str = "hard",
+    spiking_memory: bool = True,
     bn_momentum: float = 0.9,
     name: str = "spiking_lmuformer",
 ):
@@ -217,6 +251,9 @@ def build_spiking_lmuformer(
     The three activations (patch embedding, LMU output, channel-mixer hidden
     layer) are :class:`edgekit.models.spiking.LIF` neurons trained with a
     sigmoid surrogate gradient; at inference they emit exactly 0/1 spikes.
+    With ``spiking_memory`` (the default) a fourth LIF neuron turns the LMU
+    memory input into spikes, so that every layer but the patch embedding
+    and the LMU hidden FC on the memory reads spikes.
     The LIF recurrence is unrolled over the ``frames / patch_stride`` steps
     with elementwise int8 ops (``STRIDED_SLICE``, ``MUL``, ``ADD``, ``SUB``,
     ``RELU6``, ``CONCATENATION``).  Parameters as :func:`build_lmuformer`
@@ -231,4 +268,5 @@ def build_spiking_lmuformer(
     """
     return build_lmuformer(input_shape, num_classes, dim, order, memory_d, theta, patch_kernel,
                            patch_stride, mlp_ratio, dropout, spiking=True, threshold=threshold,
-                           decay=decay, reset=reset, bn_momentum=bn_momentum, name=name)
+                           decay=decay, reset=reset, spiking_memory=spiking_memory,
+                           bn_momentum=bn_momentum, name=name)

@@ -19,7 +19,8 @@ Two forms (``form=``), both exactly the window model in float:
     the last ``steps - 1`` steps per memory channel ``(memory_d, steps - 1)``
     (the memory is the window form's causal convolution evaluated at the
     newest step, one ``FULLY_CONNECTED`` with the window kernel:
-    :meth:`edgekit.models.lmu.LMU.step_window`), the LIF membranes
+    :meth:`edgekit.models.lmu.LMU.step_window`; with a spiking memory
+    input also its LIF membrane ``(memory_d,)``), the LIF membranes
     ``(1, dim)`` / ``(1, mlp_ratio * dim)`` of ``patch_act``, ``lmu_act``,
     ``mix_act``, and the features of the last ``steps - 1`` steps
     ``(steps - 1, dim)``, which the head averages with the current one (the
@@ -232,6 +233,8 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form
         keys["m"] = add_state("lmu_input_history", (lmu.memory_d, steps - 1), (1, 2))
     else:
         keys["m"] = add_state("lmu_memory", (lmu.memory_d * lmu.order,))
+    if getattr(lmu, "u_lif", None) is not None:     # spiking memory input
+        keys["v_u"] = add_state("lmu_input_membrane", (lmu.memory_d,))
     spiking = lmuformer and isinstance(model.get_layer("patch_act"), spk.LIF)
     if spiking:
         hidden = int(model.get_layer("mix1").filters)
@@ -256,10 +259,13 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form
         return layer(x)
 
     def memory_step(x):
+        u = None
+        if "v_u" in keys:
+            u, new[keys["v_u"]] = lmu.spike_input(x, inputs[keys["v_u"]])
         if window_form:
-            h, state = lmu.step_window(x, inputs[keys["m"]])
+            h, state = lmu.step_window(x, inputs[keys["m"]], u)
         else:
-            h, state = lmu.step(x, inputs[keys["m"]], memory_scale)
+            h, state = lmu.step(x, inputs[keys["m"]], memory_scale, u)
         new[keys["m"]] = state
         return h
 

@@ -159,3 +159,59 @@ def test_lif_spikes_feed_a_sparse_layer(tmp_path):
     (index,) = [op.index for op in sparse.operators if op.opcode == "EK_SPIKE_FC"]
     assert list(rates) == [index] and rates[index]["opcode"] == "FULLY_CONNECTED"
     assert 0.0 < rates[index]["spike_rate"] < 1.0, rates
+
+
+DW_CASES = [  # (steps, channels, depth multiplier, activation): the LMU memory's layout
+    (9, 3, 8, "linear"),      # eight-channel blocks (SXTAB16 on the M4)
+    (6, 2, 5, "relu"),        # not a multiple of 8: the plain loop
+]
+
+
+def _causal_dw_model(case):
+    import keras
+    steps, chans, mult, act = DW_CASES[case]
+
+    def build(ins):
+        x = keras.layers.ZeroPadding2D(((steps - 1, 0), (0, 0)))(ins[0])
+        return keras.layers.DepthwiseConv2D((steps, 1), depth_multiplier=mult, activation=act,
+                                            bias_initializer="random_normal")(x)
+
+    return single_op_model(build, [(steps, 1, chans)], 60 + case, dataset=_binary)
+
+
+def _sparse_dw_graph(tflite):
+    from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.passes.spike_sparse import sparse_layers, sparse_spikes
+
+    graph = read_tflite(tflite)
+    x = graph.tensors[graph.inputs[0]]
+    assert (x.zp, round(1 / x.s)) == (OFF, 255), (x.zp, x.s)
+    sparse = sparse_spikes(graph, assume={x.index: (OFF, ON)})     # through the PAD
+    assert sparse.op_counts() == {"PAD": 1, "EK_SPIKE_DW": 1}, sparse.op_counts()
+    assert sparse.opcodes() == ["PAD", "DEPTHWISE_CONV_2D"]     # the file's, for the profile
+    assert not sparse_layers(graph)      # the model input is not proven a spike tensor
+    return sparse
+
+
+@pytest.mark.parametrize("case", range(len(DW_CASES)))
+def test_spike_causal_depthwise_bit_exact(case, tmp_path):
+    tflite = _causal_dw_model(case)
+    graph = _sparse_dw_graph(tflite)
+    xs = _spikes(graph, 3, case)
+    _golden(tflite, graph, xs, _run_host(graph, xs, tmp_path))
+
+
+def test_spike_causal_depthwise_on_cortex_m4(tmp_path):
+    """The eight-channel blocks of the depthwise path run only on DSP cores."""
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export.codegen import generate
+
+    tflite = _causal_dw_model(0)
+    graph = _sparse_dw_graph(tflite)
+    xs = _spikes(graph, 2, 9)
+    generate(graph, tmp_path / "src")
+    assert "ek_spike_dw_s8(&" in (tmp_path / "src" / "model.c").read_text()
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
+    _golden(tflite, graph, xs, got)

@@ -136,6 +136,10 @@ def test_int8_exact_spikes_ops_and_generated_c_bit_exact(trained):
     assert tflite_accuracy(b, ds.x_test, ds.y_test, runtime="tflm") >= result.float_accuracy - 0.05
     x = np.random.default_rng(5).integers(-128, 128, size=(3, 64, 40)).astype(np.int8)
     np.testing.assert_array_equal(run_generated_host(b, x), run_tflm(b, x))
+    # every layer reading spikes runs event-driven, the LMU memory (depthwise) included
+    from edgekit.firmware_export.passes.spike_sparse import sparse_layers
+    sparse = sorted(v["opcode"] for v in sparse_layers(read_tflite(b)).values())
+    assert sparse == ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "FULLY_CONNECTED"], sparse
     _check_lif_steps_quantized_alike(b, ds.x_test[:20])
     # the int8 spikes of the first LIF layer are exactly 0/1
     probe = keras.Model(model.input, model.get_layer("patch_act").output)
@@ -163,7 +167,8 @@ def _check_lif_steps_quantized_alike(tflite, x):
         return float(q.scale[0]), int(q.zeroPoint[0])
 
     chains = lif_chains(model, graph)
-    assert [len(c) for c in chains] == [16, 16, 16]   # 3 LIF layers, 64 frames / stride 4
+    # 4 LIF layers (patch, LMU memory input, LMU output, mixer), 64 frames / stride 4
+    assert [len(c) for c in chains] == [16, 16, 16, 16]
     for chain in chains:
         for role in STEP_ROLES:
             ts = [st[role] for st in chain if st[role] is not None

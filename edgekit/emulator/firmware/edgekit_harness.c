@@ -122,7 +122,13 @@ uint64_t edgekit_clock_now(void)
 
 uint64_t edgekit_clock_to_instructions(uint64_t delta)
 {
+#if (1000000000u % EDGEKIT_SYSTICK_HZ) == 0u
+    /* a whole number of instructions per tick: no 64-bit division (libgcc's
+     * __aeabi_uldivmod is about 700 bytes of the measured flash) */
+    return delta * (uint64_t)(1000000000u / EDGEKIT_SYSTICK_HZ);
+#else
     return (delta * 1000000000ull) / (uint64_t)EDGEKIT_SYSTICK_HZ;
+#endif
 }
 #endif
 
@@ -178,16 +184,25 @@ static void edgekit_puts(const char *s)
     }
 }
 
+/* Decimal digits by subtracting powers of ten: no 64-bit division, which
+ * would link libgcc's __aeabi_uldivmod (about 700 bytes) into every
+ * measured firmware. */
 static void edgekit_putu(uint64_t value)
 {
-    char digits[24];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + (int)(value % 10u));
-        value /= 10u;
-    } while (value != 0u);
-    while (n > 0) {
-        edgekit_putc(digits[--n]);
+    uint64_t power[20];
+    int k = 0;
+    power[0] = 1u;
+    while (k < 19 && power[k] * 10u <= value) {   /* 10^19 is the largest uint64_t power */
+        power[k + 1] = power[k] * 10u;
+        k++;
+    }
+    for (; k >= 0; k--) {
+        char digit = '0';
+        while (value >= power[k]) {
+            value -= power[k];
+            digit++;
+        }
+        edgekit_putc(digit);
     }
 }
 

@@ -305,6 +305,25 @@ typedef struct {
 void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t *wt,
                     int8_t *out, int8_t *scratch);
 
+/* DEPTHWISE_CONV_2D over time (one column, K taps, depth multiplier M, stride 1,
+ * VALID) whose input is a spike tensor (ops/spike_dw.py):
+ * acc[t][c] = bias[c] + delta * (sum of w[p][c] over the taps p with
+ * in[t + p][c / M] at on_code), then the dense kernel's requantization.
+ * w: the filter as in the file, [K, in_c * M]; units = in_c * M. */
+typedef struct {
+    int32_t in_h, in_c, depth_mult, k, out_h, units;
+    int32_t on_code, delta;
+    int32_t out_offset, act_min, act_max;
+    int32_t fast_rq;        /* 1: requantize with one rounding high product */
+    /* per channel: bias (folded), multiplier, then fast_rq: rounding add and
+     * right shift (ek_spike_fc_params' rq_add, -shift); else shift, 0 */
+    const int32_t *chan;
+} ek_spike_dw_params;
+
+/* scratch: 4 * (units + k) + 2 * in_c * (2 + in_h) + units bytes, 4-byte aligned. */
+void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t *w,
+                    int8_t *out, int8_t *scratch);
+
 /* int16 activations (TFLite 16x8): int8 weights, int64 bias, zero points 0. */
 void ek_fully_connected_s16(const ek_fc_params *p, const int16_t *in, const int8_t *filter,
                             const int64_t *bias, int16_t *out);

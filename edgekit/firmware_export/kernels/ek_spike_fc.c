@@ -1,4 +1,6 @@
-/* edgekit: FULLY_CONNECTED (and 1x1 CONV_2D) over a spike tensor, event-driven.
+/* edgekit: FULLY_CONNECTED (and 1x1 CONV_2D), and the one-column depthwise
+ * convolution over time of the LMU memory (ek_spike_dw_s8, at the end), over a
+ * spike tensor, event-driven.
  *
  * Every input is one of two int8 codes (passes/spike_sparse.py proves it from
  * the graph), so the dense sum over d of (w[u][d] + 0) * (x[d] + in_offset)
@@ -140,5 +142,86 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
             sums[u] = s;
         }
         ek_spike_fc_requant(p, sums, out + (int64_t)b * units);
+    }
+}
+
+/* Outputs c0 .. c0 + n - 1 of the event-driven depthwise layer from their sums
+ * of active weights, requantized as ek_spike_fc_requant does; the channels'
+ * constants are rows of four (one pointer: the loop keeps its registers). */
+static void ek_spike_dw_rq(const ek_spike_dw_params *p, const int32_t *sums, int8_t *y,
+                           int32_t c0, int32_t n) {
+    const int32_t delta = p->delta, lo = p->act_min, hi = p->act_max;
+    const int32_t *q = p->chan + 4 * c0;
+    if (p->fast_rq) {
+        for (int32_t u = 0; u < n; ++u, q += 4) {
+            const int32_t r = ek_rq_x2(2 * (q[0] + delta * sums[u]), q[1], q[2], q[3]);
+            y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+        }
+        return;
+    }
+    for (int32_t u = 0; u < n; ++u, q += 4) {
+        const int32_t r = ek_mbqm(q[0] + delta * sums[u], q[1], q[2]) + p->out_offset;
+        y[u] = (int8_t)ek_clamp32(r, lo, hi);
+    }
+}
+
+/* The event-driven depthwise convolution over time (ek_kernels.h).  Each input
+ * channel's active rows are listed once (ascending); for output row t the
+ * active taps of channel j are its listed rows in [t, t + k), found from a
+ * start that only moves forward.  A window without an active tap gives every
+ * channel of j its output for a zero sum (requantized once per call, `zero`);
+ * otherwise each active tap adds the M weights w[h - t][j*M ..] of its tap
+ * (eight at a time in int16 lanes by SXTAB16 on DSP cores, exact: at most 255
+ * taps, flushed before) and the M outputs are requantized at once. */
+void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t *w,
+                    int8_t *out, int8_t *scratch) {
+    const int32_t in_h = p->in_h, in_c = p->in_c, m = p->depth_mult, k = p->k;
+    const int32_t units = p->units;
+    int32_t *const sums = (int32_t *)(void *)scratch;
+    int32_t *const rows = sums + units;
+    uint16_t *const count = (uint16_t *)(void *)(rows + k);
+    uint16_t *const start = count + in_c;
+    uint16_t *const act = start + in_c;
+    int8_t *const zero = (int8_t *)(act + in_c * in_h);
+    const int8_t on = (int8_t)p->on_code;
+    memset(sums, 0, (size_t)units * sizeof(int32_t));
+    ek_spike_dw_rq(p, sums, zero, 0, units);
+    for (int32_t j = 0; j < in_c; ++j) {
+        uint16_t *const a = act + j * in_h;
+        int32_t n = 0;
+        for (int32_t h = 0; h < in_h; ++h) {
+            a[n] = (uint16_t)h;
+            n += in[h * in_c + j] == on;
+        }
+        count[j] = (uint16_t)n;
+        start[j] = 0;
+    }
+    for (int32_t t = 0; t < p->out_h; ++t) {
+        int8_t *const y = out + t * units;
+        for (int32_t j = 0; j < in_c; ++j) {
+            const uint16_t *const a = act + j * in_h;
+            const int32_t cnt = count[j];
+            int32_t q = start[j];
+            while (q < cnt && a[q] < t) ++q;
+            start[j] = (uint16_t)q;
+            int32_t n = 0;
+            for (; q < cnt && a[q] < t + k; ++q) rows[n++] = (a[q] - t) * units;
+            const int32_t c0 = j * m;
+            if (n == 0) {
+                memcpy(y + c0, zero + c0, (size_t)m);
+                continue;
+            }
+            const int8_t *const col = w + c0;
+            int32_t u = 0;
+#if defined(__ARM_FEATURE_DSP)
+            for (; u + 8 <= m; u += 8) ek_spike_fc_block8(col + u, rows, n, sums + u);
+#endif
+            for (; u < m; ++u) {
+                int32_t acc = 0;
+                for (int32_t r = 0; r < n; ++r) acc += col[u + rows[r]];
+                sums[u] = acc;
+            }
+            ek_spike_dw_rq(p, sums, y + c0, c0, m);
+        }
     }
 }

@@ -105,6 +105,39 @@ def spike_fc_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
     scratch : int
     """
     batches, accum, units, w2 = layer_shape(op, graph)
+    params = dict(batches=batches, accum=accum, units=units)
+    params.update(spike_requant(op, graph, w2, codes))
+    return params, 4 * (accum + units)
+
+
+def spike_requant(op, graph, w2: np.ndarray, codes: tuple[int, int]) -> dict:
+    """The requantization fields shared by the event-driven kernels.
+
+    Parameters
+    ----------
+    op : Operator
+        The layer as in the file: inputs ``[x, weights, bias]`` (bias
+        optional), one output.
+    graph : Graph
+    w2 : numpy.ndarray
+        ``[units, taps]``: every weight that meets the input in one output's
+        sum (all taps of the window: the off code's constant share is folded
+        into the bias over all of them).
+    codes : (int, int)
+        The input's ``(off, on)`` codes.
+
+    Returns
+    -------
+    dict
+        ``on_code, delta, out_offset, act_min, act_max, per_channel,
+        fast_rq, bias, mult, shift, rq_add`` (see ``ek_spike_fc_params``).
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If the accumulator can leave the kernel's int32 arithmetic.
+    """
+    units = int(w2.shape[0])
     ins = graph.op_inputs(op)
     x, w, y = ins[0], ins[1], graph.op_outputs(op)[0]
     b = ins[2] if len(ins) > 2 else None
@@ -131,12 +164,10 @@ def spike_fc_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
         add = (1 << (e - 1)) + (y.zp << e) if ok else 0
         fast = fast and ok and abs(add) + big + 1 < INT32
         rq_add.append(add if fast else 0)
-    params = dict(batches=batches, accum=accum, units=units, on_code=on, delta=delta,
-                  out_offset=y.zp, act_min=act_min, act_max=act_max,
-                  per_channel=int(per_channel), fast_rq=int(fast),
-                  bias=[int(v) for v in folded], mult=[int(v) for v in mult],
-                  shift=[int(v) for v in shift], rq_add=[int(v) for v in rq_add])
-    return params, 4 * (accum + units)
+    return dict(on_code=on, delta=delta, out_offset=y.zp, act_min=act_min, act_max=act_max,
+                per_channel=int(per_channel), fast_rq=int(fast),
+                bias=[int(v) for v in folded], mult=[int(v) for v in mult],
+                shift=[int(v) for v in shift], rq_add=[int(v) for v in rq_add])
 
 
 def lower(op, graph) -> Lowered:

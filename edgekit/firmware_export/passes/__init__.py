@@ -9,5 +9,6 @@ its module, e.g. ``from edgekit.firmware_export.passes.fuse_lif import fuse_lif`
   :func:`edgekit.firmware_export.codegen.generate`).
 - :mod:`~edgekit.firmware_export.passes.spike_sparse`: each FULLY_CONNECTED
   or 1x1 CONV_2D whose input is proven a spike tensor (two int8 codes)
-  becomes an event-driven ``EK_SPIKE_FC`` op (applied after ``fuse_lif``).
+  becomes an event-driven ``EK_SPIKE_FC`` op, a one-column DEPTHWISE_CONV_2D
+  over time an ``EK_SPIKE_DW`` op (applied after ``fuse_lif``).
 """

@@ -7,11 +7,15 @@ the graph, without data: the spike output of a fused LIF step
 :func:`edgekit.firmware_export.ops.lif.lif_params` computes from the
 chain's quantization) is one, and so is what ops that only move bytes make
 of spike tensors (RESHAPE, SQUEEZE, EXPAND_DIMS, STRIDED_SLICE, TRANSPOSE,
-CONCATENATION of spike tensors with the same codes), when input and output
-are quantized alike.  :func:`sparse_spikes` rewrites each FULLY_CONNECTED,
+CONCATENATION of spike tensors with the same codes, and PAD when its pad
+value, the zero point, is the off code), when input and output are
+quantized alike.  :func:`sparse_spikes` rewrites each FULLY_CONNECTED,
 and each 1x1 CONV_2D of stride 1, that reads one into an ``EK_SPIKE_FC``
 op (:mod:`edgekit.firmware_export.ops.spike_fc`), with its weights
-transposed into a new constant; the op keeps the file's op index.
+transposed into a new constant, and each one-column DEPTHWISE_CONV_2D over
+time (the LMU memory) into an ``EK_SPIKE_DW`` op
+(:mod:`edgekit.firmware_export.ops.spike_dw`); the op keeps the file's op
+index.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator, Tensor
 from edgekit.firmware_export.ops.lif import lif_params
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+from edgekit.firmware_export.ops.spike_dw import OPCODE as DW_OPCODE
+from edgekit.firmware_export.ops.spike_dw import spike_dw_params
 from edgekit.firmware_export.ops.spike_fc import OPCODE, layer_shape, spike_fc_params
 
 __all__ = ["sparse_layers", "sparse_spikes", "spike_codes"]
@@ -31,7 +37,7 @@ __all__ = ["sparse_layers", "sparse_spikes", "spike_codes"]
 #: Ops whose int8 output is bytes of their first input (same quantization).
 COPY_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "STRIDED_SLICE", "TRANSPOSE"})
 #: Layers :func:`sparse_spikes` rewrites.
-LAYERS = ("FULLY_CONNECTED", "CONV_2D")
+LAYERS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")
 
 
 def _same_quant(a: Tensor, b: Tensor) -> bool:
@@ -72,6 +78,10 @@ def spike_codes(graph: Graph, assume: dict | None = None) -> dict[int, tuple[int
             x, y = op.inputs[0], op.outputs[0]
             if x in codes and _same_quant(t[x], t[y]):
                 codes[y] = codes[x]
+        elif op.opcode == "PAD":     # pads with the zero point: the off code
+            x, y = op.inputs[0], op.outputs[0]
+            if x in codes and _same_quant(t[x], t[y]) and codes[x][0] == t[y].zp:
+                codes[y] = codes[x]
         elif op.opcode == "CONCATENATION":
             y = op.outputs[0]
             ins = [i for i in op.inputs if i >= 0]
@@ -108,6 +118,18 @@ def sparse_spikes(graph: Graph, assume: dict | None = None) -> Graph:
         c = codes.get(op.inputs[0]) if op.opcode in LAYERS and op.inputs else None
         if c is None:
             operators.append(op)
+            continue
+        if op.opcode == "DEPTHWISE_CONV_2D":
+            try:
+                spike_dw_params(op, graph, c)
+            except UnsupportedOpError:
+                operators.append(op)
+                continue
+            operators.append(Operator(index=op.index, opcode=DW_OPCODE,
+                                      inputs=[op.inputs[0], op.inputs[1]],
+                                      outputs=list(op.outputs),
+                                      options={"layer": op, "codes": c}, version=op.version))
+            changed = True
             continue
         try:
             _, accum, units, w2 = layer_shape(op, graph)
@@ -148,7 +170,7 @@ def sparse_layers(graph: Graph) -> dict[int, dict]:
     """
     out = {}
     for op in sparse_spikes(fuse_lif(graph)).operators:
-        if op.opcode == OPCODE:
+        if op.opcode in (OPCODE, DW_OPCODE):
             out[op.index] = dict(opcode=op.options["layer"].opcode, input=op.inputs[0],
                                  codes=tuple(op.options["codes"]))
     return out
