@@ -513,8 +513,8 @@ def _conv_paths_listed(keep) -> set[str]:
 # padding, out_c, scratch_allowance, path).
 SMALL_C_CASES = [
     (301, 12, 6, 1, (3, 3), 1, "same", 8, BIG, "SIX"),    # one channel, K=9
-    (302, 9, 7, 7, (1, 1), 1, "valid", 5, BIG, "SIX"),    # K=7
-    (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX"),   # K=13
+    (302, 9, 7, 7, (1, 1), 1, "valid", 5, BIG, "SIX_1X1"),   # K=7: odd-channel 1x1 gather
+    (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX_1X1"),  # K=13
     (304, 13, 6, 1, (10, 4), 2, "same", 16, BIG, "SIX"),  # KWS conv1 shape, K=40
     (305, 9, 7, 7, (1, 1), 1, "valid", 5, 0, "1X1_DSP"),   # 1x1 loop, intrinsics
     (306, 12, 6, 1, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics

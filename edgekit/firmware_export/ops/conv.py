@@ -186,7 +186,8 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: the reference loop, the six- and two-pixel im2col paths (DSP cores; the six-pixel
 #: asm channel loop ``ekopt_dsp6_channels``: ``EKOPT_CONV_SIX_CH``, for windows
 #: K % 4 != 0 ``EKOPT_CONV_SIX_TAIL`` too; its clamp of an activation range
-#: narrower than int8: ``EKOPT_CONV_SIX_CLAMP``) and their
+#: narrower than int8: ``EKOPT_CONV_SIX_CLAMP``; its gather of 1x1 windows over odd
+#: channel counts: ``EKOPT_CONV_SIX_1X1``) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
 #: loops as DSP cores (``_DSP``) and other cores (``_C``) take them; the six-pixel
 #: path's channel-pair loop for a window of K bytes (``EKOPT_CONV_PAIR<K>``,
@@ -194,7 +195,8 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: filter on one channel, KWS's stem).
 PAIR_WINDOWS = (40, *range(32, 289, 32))
 CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
-              "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_TWO",
+              "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_SIX_1X1",
+              "EKOPT_CONV_TWO",
               "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
               *(f"EKOPT_CONV_PAIR{k}" for k in PAIR_WINDOWS))
@@ -250,6 +252,12 @@ def conv_paths(low: Lowered) -> frozenset[str]:
             dsp.add("EKOPT_CONV_SIX_CH")
             if K % 4:
                 dsp.add("EKOPT_CONV_SIX_TAIL")
+        # ekopt_conv_dsp6's gather of 1x1 windows at stride 1 over odd
+        # channel counts (more than one group of six pixels).
+        one1 = (p["f_h"] == p["f_w"] == 1 and p["stride_h"] == p["stride_w"] == 1
+                and p["pad_h"] == p["pad_w"] == 0 and not dilated(p))
+        if one1 and p["in_c"] % 4 and npix > 6:
+            dsp.add("EKOPT_CONV_SIX_1X1")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
     else:

@@ -9,6 +9,8 @@
 /* Stack bytes for the last group's six pixels on the fast path (out_c <= 64).
  * EKOPT_CONV_SIX_TAIL (ek_paths.h): the asm channel loop for K % 4 != 0. */
 #define EKOPT_P6_TMP 384
+/* Windows up to this size (K % 4 != 0) run their last channel in asm too. */
+#define EKOPT_P6_LASTK 64
 /* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
  *
  * Same buffer scheme with six slots: chunk j is twelve words
@@ -202,6 +204,35 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
 #undef EKOPT_DSP6_ASM
 #undef EKOPT_RQ6
 
+/* Six windows of K bytes (K % 4 != 0), c bytes apart from x on, into the
+ * six slots: kc = K / 4 rounded up words each; with `masked` (a constant)
+ * the bytes of the last word past K (the next pixel's in the input)
+ * replaced by the input zero point (keep: the bytes kept; zpx: the zero
+ * point in the others), which the offset brings to 0. */
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1)
+static inline __attribute__((always_inline)) void
+ekopt_col6(int32_t *w, const int8_t *x, int32_t c, int32_t kc, uint32_t keep, uint32_t zpx,
+           int32_t off2, int masked) {
+    const int32_t c2 = 2 * c;
+    for (int32_t j = 1; j <= kc; ++j, x += 4, w += 12) {
+        const int8_t *x3 = x + 3 * c;
+        uint32_t v0 = (uint32_t)ekopt_ld4(x), v1 = (uint32_t)ekopt_ld4(x + c);
+        uint32_t v2 = (uint32_t)ekopt_ld4(x + c2), v3 = (uint32_t)ekopt_ld4(x3);
+        uint32_t v4 = (uint32_t)ekopt_ld4(x3 + c), v5 = (uint32_t)ekopt_ld4(x3 + c2);
+        if (masked && j == kc) {
+            v0 = (v0 & keep) | zpx; v1 = (v1 & keep) | zpx; v2 = (v2 & keep) | zpx;
+            v3 = (v3 & keep) | zpx; v4 = (v4 & keep) | zpx; v5 = (v5 & keep) | zpx;
+        }
+        w[0] = __sxtab16(off2, (int32_t)v0); w[1] = ekopt_sxtab16_hi(off2, (int32_t)v0);
+        w[2] = __sxtab16(off2, (int32_t)v1); w[3] = ekopt_sxtab16_hi(off2, (int32_t)v1);
+        w[4] = __sxtab16(off2, (int32_t)v2); w[5] = ekopt_sxtab16_hi(off2, (int32_t)v2);
+        w[6] = __sxtab16(off2, (int32_t)v3); w[7] = ekopt_sxtab16_hi(off2, (int32_t)v3);
+        w[8] = __sxtab16(off2, (int32_t)v4); w[9] = ekopt_sxtab16_hi(off2, (int32_t)v4);
+        w[10] = __sxtab16(off2, (int32_t)v5); w[11] = ekopt_sxtab16_hi(off2, (int32_t)v5);
+    }
+}
+#endif
+
 /* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
  * of 12 words (EKOPT_P6_WORDS at most), then win as for ekopt_conv_dsp.
  * Pixels go by groups of six in raster order over the whole output (groups may straddle rows and
@@ -238,12 +269,37 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 #if !EKOPT_USE(EKOPT_CONV_SIX_TAIL)
     if (fast && tail) EKOPT_NOT_LISTED();
 #endif
-    /* A 1x1 window at stride 1 without padding over whole chunks: output
-     * pixel q's window is input pixel q's in_c bytes (no geometry). */
+    /* A 1x1 window at stride 1 without padding (one1) over whole chunks
+     * (one): output pixel q's window is input pixel q's in_c bytes (no
+     * geometry).  Over odd channel counts (EKOPT_CONV_SIX_1X1, compiled
+     * only where ek_paths.h lists it): the same, the bytes past K of the
+     * last word (keep: those kept) given the zero point (zpx); ops/conv.py
+     * lists it for every layer that takes it. */
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1)
+    const int one1 = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
+                     && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1;
+    const int one = one1 && (p->in_c & 3) == 0;
+    const uint32_t keep = wpad ? 0xffffffffu >> (8 * wpad) : 0;
+    const uint32_t zpx = ((uint8_t)(-off) * 0x01010101u) & ~keep;
+#else
+    /* (an odd-channel 1x1 layer then goes through ekopt_col_pixel) */
     const int one = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
                     && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1
                     && (p->in_c & 3) == 0;
+#endif
     int8_t tmp[EKOPT_P6_TMP];
+    /* K % 4 != 0: the asm channel loop's last word of a row runs past the
+     * row, so the last channel (past the filter's end) runs from this copy
+     * of its row, zeros up to whole chunks (for K <= EKOPT_P6_LASTK; else
+     * the C loop below). */
+    int32_t na1 = na;
+#if EKOPT_USE(EKOPT_CONV_SIX_TAIL)
+    int32_t wl[EKOPT_P6_LASTK / 4 + 1];
+    if (fast && na < ys && K <= EKOPT_P6_LASTK) {
+        wl[kc - 1] = 0;
+        memcpy(wl, filter + (int64_t)na * K, (size_t)K);
+    }
+#endif
     for (int32_t done = 0; done < npix;) {
         const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
         done = i + 6;
@@ -251,6 +307,15 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
             for (int32_t s = skip; s < 6; ++s) {
                 ekopt_col_words(buf + 2 * s, 6, in + (int64_t)(i + s) * p->in_c, p->in_c, off2);
             }
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1)
+        } else if (one1 && i + 6 < npix) {
+            /* 1x1 at stride 1 over rows that are not whole chunks (odd
+             * channel counts): pixel q's window is in_c bytes at q * in_c,
+             * loaded as kc words whose last one runs up to 3 bytes into
+             * pixel q + 1 (inside the input: not the last pixel), those
+             * bytes replaced by the zero point. */
+            ekopt_col6(buf, in + (int64_t)i * p->in_c, p->in_c, kc, keep, zpx, off2, 1);
+#endif
         } else {
             for (int32_t s = skip; s < 6; ++s) {
                 const int32_t q = i + s, t = q / p->out_w;
@@ -274,12 +339,20 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 #if EKOPT_USE(EKOPT_CONV_SIX_CH)
                 ekopt_dsp6_channels(buf, end6, entry8, filter, bias, p->mult, p->shift, na, y, ys,
                                     zp, wpad);
+#if EKOPT_USE(EKOPT_CONV_SIX_TAIL)
+                if (na < ys && K <= EKOPT_P6_LASTK) {
+                    /* The last channel from its row copied whole chunks long. */
+                    ekopt_dsp6_channels(buf, end6, entry8, (const int8_t *)wl, bias + na,
+                                        p->mult + na, p->shift + na, 1, y + na, ys, zp, wpad);
+                    na1 = ys;
+                }
+#endif
 #else
                 (void)entry8, (void)wpad;
                 EKOPT_NOT_LISTED();
 #endif
             }
-            oc0 = na, sk = 0;
+            oc0 = na1, sk = 0;
         }
         const int8_t *w = filter + (int64_t)oc0 * K;
         int8_t *const yt = y;
