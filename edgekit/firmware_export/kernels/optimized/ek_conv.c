@@ -91,25 +91,30 @@ static inline void ekopt_dot_2x2(const int8_t *xa, const int8_t *xb, const int8_
                                  int32_t *s) {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
 #if EKOPT_DSP
-    for (int32_t k = n >> 2; k > 0; --k) {
-        const int32_t a = ekopt_ld4(xa), b = ekopt_ld4(xb);
-        const int32_t a02 = __sxtab16(off2, a), a13 = __sxtab16(off2, ekopt_ror8(a));
-        const int32_t b02 = __sxtab16(off2, b), b13 = __sxtab16(off2, ekopt_ror8(b));
+    /* xb and wb as offsets from xa and wa (register-offset loads): fewer
+     * registers for pointers, and the rotations folded into the extends. */
+    const int32_t dx = (int32_t)(xb - xa), dw = (int32_t)(wb - wa);
+    const int8_t *const xe = xa + (n & ~3);
+    for (; xa != xe; xa += 4, wa += 4) {
+        const int32_t a = ekopt_ld4(xa), b = ekopt_ld4(xa + dx);
+        const int32_t a02 = __sxtab16(off2, a), a13 = ekopt_sxtab16_hi(off2, a);
+        const int32_t b02 = __sxtab16(off2, b), b13 = ekopt_sxtab16_hi(off2, b);
         int32_t w = ekopt_ld4(wa);
-        int32_t w02 = __sxtb16(w), w13 = __sxtb16(ekopt_ror8(w));
+        int32_t w02 = __sxtb16(w), w13 = ekopt_sxtb16_hi(w);
         s0 = __smlad(a02, w02, s0);
         s0 = __smlad(a13, w13, s0);
         s2 = __smlad(b02, w02, s2);
         s2 = __smlad(b13, w13, s2);
-        w = ekopt_ld4(wb);
+        w = ekopt_ld4(wa + dw);
         w02 = __sxtb16(w);
-        w13 = __sxtb16(ekopt_ror8(w));
+        w13 = ekopt_sxtb16_hi(w);
         s1 = __smlad(a02, w02, s1);
         s1 = __smlad(a13, w13, s1);
         s3 = __smlad(b02, w02, s3);
         s3 = __smlad(b13, w13, s3);
-        xa += 4; xb += 4; wa += 4; wb += 4;
     }
+    xb = xa + dx;
+    wb = wa + dw;
     n &= 3;
 #else
     (void)off2;
@@ -131,12 +136,12 @@ static inline void ekopt_dot_1x2(const int8_t *x, const int8_t *wa, const int8_t
 #if EKOPT_DSP
     for (int32_t k = n >> 2; k > 0; --k) {
         const int32_t a = ekopt_ld4(x);
-        const int32_t a02 = __sxtab16(off2, a), a13 = __sxtab16(off2, ekopt_ror8(a));
+        const int32_t a02 = __sxtab16(off2, a), a13 = ekopt_sxtab16_hi(off2, a);
         const int32_t u = ekopt_ld4(wa), v = ekopt_ld4(wb);
         s0 = __smlad(a02, __sxtb16(u), s0);
-        s0 = __smlad(a13, __sxtb16(ekopt_ror8(u)), s0);
+        s0 = __smlad(a13, ekopt_sxtb16_hi(u), s0);
         s1 = __smlad(a02, __sxtb16(v), s1);
-        s1 = __smlad(a13, __sxtb16(ekopt_ror8(v)), s1);
+        s1 = __smlad(a13, ekopt_sxtb16_hi(v), s1);
         x += 4; wa += 4; wb += 4;
     }
     n &= 3;
