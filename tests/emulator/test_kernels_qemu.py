@@ -518,6 +518,11 @@ SMALL_C_CASES = [
     (304, 13, 6, 1, (10, 4), 2, "same", 16, BIG, "SIX"),  # KWS conv1 shape, K=40
     (305, 9, 7, 7, (1, 1), 1, "valid", 5, 0, "1X1_DSP"),   # 1x1 loop, intrinsics
     (306, 12, 6, 1, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics
+    # Rows not whole chunks, K <= 60: windows copied a word at a time
+    # (ekopt_rows6), those over the padding or at the input's end gathered.
+    (307, 9, 8, 3, (3, 3), 2, "same", 8, BIG, "SIX_ROWS"),   # VWW stem, K=27
+    (308, 7, 9, 5, (3, 3), 1, "valid", 7, BIG, "SIX_ROWS"),  # K=45, last window at the end
+    (309, 8, 7, 3, (4, 5), 1, "same", 6, BIG, "SIX_ROWS"),   # K=60: the largest
 ]
 
 

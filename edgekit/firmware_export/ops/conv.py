@@ -195,7 +195,7 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: filter on one channel, KWS's stem).
 PAIR_WINDOWS = (40, *range(32, 289, 32))
 CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
-              "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_SIX_1X1",
+              "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_SIX_1X1", "EKOPT_CONV_SIX_ROWS",
               "EKOPT_CONV_TWO",
               "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
@@ -258,6 +258,9 @@ def conv_paths(low: Lowered) -> frozenset[str]:
                 and p["pad_h"] == p["pad_w"] == 0 and not dilated(p))
         if one1 and p["in_c"] % 4 and npix > 6:
             dsp.add("EKOPT_CONV_SIX_1X1")
+        # windows of K <= 60 bytes whose rows are not whole chunks, through tmp
+        if (p["f_w"] * p["in_c"]) % 4 and not dilated(p) and K <= 60:
+            dsp.add("EKOPT_CONV_SIX_ROWS")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
     else:

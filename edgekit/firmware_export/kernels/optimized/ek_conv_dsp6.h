@@ -11,6 +11,8 @@
 #define EKOPT_P6_TMP 384
 /* Windows up to this size (K % 4 != 0) run their last channel in asm too. */
 #define EKOPT_P6_LASTK 64
+/* Bytes per window in tmp when rows are not whole chunks (6 of them fit). */
+#define EKOPT_P6_WIN 64
 /* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
  *
  * Same buffer scheme with six slots: chunk j is twelve words
@@ -209,7 +211,7 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
  * the bytes of the last word past K (the next pixel's in the input)
  * replaced by the input zero point (keep: the bytes kept; zpx: the zero
  * point in the others), which the offset brings to 0. */
-#if EKOPT_USE(EKOPT_CONV_SIX_1X1)
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1) || EKOPT_USE(EKOPT_CONV_SIX_ROWS)
 static inline __attribute__((always_inline)) void
 ekopt_col6(int32_t *w, const int8_t *x, int32_t c, int32_t kc, uint32_t keep, uint32_t zpx,
            int32_t off2, int masked) {
@@ -230,6 +232,79 @@ ekopt_col6(int32_t *w, const int8_t *x, int32_t c, int32_t kc, uint32_t keep, ui
         w[8] = __sxtab16(off2, (int32_t)v4); w[9] = ekopt_sxtab16_hi(off2, (int32_t)v4);
         w[10] = __sxtab16(off2, (int32_t)v5); w[11] = ekopt_sxtab16_hi(off2, (int32_t)v5);
     }
+}
+#endif
+
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+/* The window of an output pixel wholly inside the input whose rows
+ * (f_row bytes, in_row apart from x on) are not whole chunks (few or odd
+ * channels) as contiguous bytes at d, each row as nw = f_row / 4 rounded
+ * up words (unaligned LDR / STR): a row's last word runs up to 3 bytes into
+ * the next row's place, which its copy rewrites, or past the last row (the
+ * caller has checked that the input goes on that far, and d has room). */
+static inline __attribute__((always_inline)) void
+ekopt_rows_copy(int8_t *d, const int8_t *x, int32_t f_h, int32_t f_row, int32_t in_row,
+                int32_t nw) {
+    switch (nw) {
+    case 1:
+        for (int32_t fy = 0; fy < f_h; ++fy, x += in_row, d += f_row) {
+            ekopt_st4(d, ekopt_ld4(x));
+        }
+        break;
+    case 3:
+        for (int32_t fy = 0; fy < f_h; ++fy, x += in_row, d += f_row) {
+            const int32_t a = ekopt_ld4(x), b = ekopt_ld4(x + 4), c = ekopt_ld4(x + 8);
+            ekopt_st4(d, a);
+            ekopt_st4(d + 4, b);
+            ekopt_st4(d + 8, c);
+        }
+        break;
+    default:
+        for (int32_t fy = 0; fy < f_h; ++fy, x += in_row, d += f_row) {
+            for (int32_t j = 0; j < nw; ++j) ekopt_st4(d + 4 * j, ekopt_ld4(x + 4 * j));
+        }
+        break;
+    }
+}
+#endif
+
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+/* Windows of at most EKOPT_P6_WIN - 4 bytes whose rows are not whole
+ * chunks, of the n output pixels from q on (raster order), into slots
+ * 6 - n .. 5 of tmp (EKOPT_P6_WIN bytes apart): those wholly inside the
+ * input a word at a time (ekopt_rows_copy, reading up to x + last_end,
+ * which must lie in the input), the bytes of the last chunk past K set to
+ * the input zero point (keep, zpx as for ekopt_col6).  Returns the slots
+ * of the others (over the padding) as bits. */
+static __attribute__((noinline)) uint32_t
+ekopt_rows6(const ek_conv_params *p, const int8_t *in, int8_t *tmp, int32_t q, int32_t n,
+            int32_t last_end, uint32_t keep, uint32_t zpx) {
+    const int32_t f_row = p->f_w * p->in_c, in_row = p->in_w * p->in_c, nw = (f_row + 3) >> 2;
+    const int32_t k4 = (p->f_h * f_row + 3) & ~3;
+    const int8_t *const in_end = in + (int64_t)p->batches * p->in_h * in_row;
+    const int32_t t = q / p->out_w;
+    int32_t ox = q - t * p->out_w, oy = t % p->out_h, b = t / p->out_h;
+    uint32_t edge = 0;
+    for (int32_t s = 6 - n; s < 6; ++s) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+        const int8_t *x = in + (((int64_t)b * p->in_h + iy0) * p->in_w + ix0) * p->in_c;
+        int8_t *d = tmp + EKOPT_P6_WIN * s;
+        if (ix0 >= 0 && ix0 + p->f_w <= p->in_w && iy0 >= 0 && iy0 + p->f_h <= p->in_h
+            && x + last_end <= in_end) {
+            ekopt_rows_copy(d, x, p->f_h, f_row, in_row, nw);
+            if (keep) {   /* K % 4 != 0 (keep is 0 for whole words: nothing to mask) */
+                d += k4 - 4;
+                ekopt_st4(d, (int32_t)(((uint32_t)ekopt_ld4(d) & keep) | zpx));
+            }
+        } else {
+            edge |= 1u << s;
+        }
+        if (++ox == p->out_w) {
+            ox = 0;
+            if (++oy == p->out_h) { oy = 0; ++b; }
+        }
+    }
+    return edge;
 }
 #endif
 
@@ -275,12 +350,23 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
      * only where ek_paths.h lists it): the same, the bytes past K of the
      * last word (keep: those kept) given the zero point (zpx); ops/conv.py
      * lists it for every layer that takes it. */
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+    /* Rows that are not whole chunks (few or odd channels), K <= EKOPT_P6_WIN - 4:
+     * the windows wholly inside the input copied into tmp a word at a time
+     * (ekopt_rows6, reading up to x + last_end), then widened at once. */
+    const int32_t f_row = p->f_w * p->in_c, in_row = p->in_w * p->in_c;
+    const int rows_ok = (f_row & 3) && p->dil_h == 1 && p->dil_w == 1 && K <= EKOPT_P6_WIN - 4;
+    const int32_t last_end = (p->f_h - 1) * in_row + ((f_row + 3) & ~3);
+#endif
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1) || EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+    const uint32_t keep = wpad ? 0xffffffffu >> (8 * wpad) : 0;
+    const uint32_t zpx = ((uint8_t)(-off) * 0x01010101u) & ~keep;
+    (void)zpx, (void)keep;
+#endif
 #if EKOPT_USE(EKOPT_CONV_SIX_1X1)
     const int one1 = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
                      && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1;
     const int one = one1 && (p->in_c & 3) == 0;
-    const uint32_t keep = wpad ? 0xffffffffu >> (8 * wpad) : 0;
-    const uint32_t zpx = ((uint8_t)(-off) * 0x01010101u) & ~keep;
 #else
     /* (an odd-channel 1x1 layer then goes through ekopt_col_pixel) */
     const int one = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
@@ -315,6 +401,23 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
              * pixel q + 1 (inside the input: not the last pixel), those
              * bytes replaced by the zero point. */
             ekopt_col6(buf, in + (int64_t)i * p->in_c, p->in_c, kc, keep, zpx, off2, 1);
+#endif
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+        } else if (rows_ok) {
+            /* The windows wholly inside the input into tmp, all six widened
+             * at once, then those over the padding (bits of `edge`) by
+             * ekopt_col_pixel, over what ekopt_col6 put in their slots.  The
+             * skipped pixels' slots get stale bytes: their outputs are not
+             * stored. */
+            uint32_t edge = ekopt_rows6(p, in, tmp, i + skip, 6 - skip, last_end, keep, zpx);
+            ekopt_col6(buf, tmp, EKOPT_P6_WIN, kc, 0, 0, off2, 0);
+            for (int32_t s = 0; edge; ++s, edge >>= 1) {
+                if (edge & 1) {
+                    const int32_t qs = i + s, ts = qs / p->out_w;
+                    ekopt_col_pixel(p, in, buf, win, 6, s, ts / p->out_h, ts % p->out_h,
+                                    qs - ts * p->out_w, off, off2);
+                }
+            }
 #endif
         } else {
             for (int32_t s = skip; s < 6; ++s) {
