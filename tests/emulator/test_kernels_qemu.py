@@ -322,6 +322,49 @@ def test_fully_connected_qemu(target, seed, shape, units):
     _check_qemu(m, seed, c, target, "FULLY_CONNECTED")
 
 
+# Rows of 9..15 inputs (kernels/optimized/ek_fc_tiny.h, EKOPT_FC_TINY<A>):
+# the row widened in registers, a table of bias, widened weights and
+# requantization per unit; every A % 4, batches, no bias, one unit and the
+# 32-unit limit; 33 units keep the C loop.  (seed, input
+# shape, units, bias, activation, tiny path taken).
+FC_TINY_CASES = [
+    (71, (9,), 5, True, "linear", True),
+    (72, (10,), 32, False, "linear", True),
+    (73, (3, 11), 6, True, "linear", True),
+    (74, (12,), 1, True, "linear", True),
+    (75, (13,), 7, True, "linear", True),
+    (76, (2, 14), 9, True, "linear", True),
+    (77, (15,), 33, True, "linear", False),
+    (78, (15,), 4, True, "relu", True),   # ReLU's range: zero point -128, all of int8
+]
+
+
+@pytest.mark.parametrize("seed,shape,units,use_bias,act,tiny", FC_TINY_CASES)
+def test_fully_connected_qemu_tiny(seed, shape, units, use_bias, act, tiny, tmp_path):
+    import re
+    import keras
+    from edgekit.reference import run_tflm
+    r = np.random.default_rng(72500 + seed)
+    c = dict(shape=shape, units=units, use_bias=use_bias, act=act)
+
+    def build(ins):
+        return keras.layers.Dense(units, activation=act, use_bias=use_bias,
+                                  bias_initializer="random_normal")(ins[0])
+
+    m = single_op_model(build, [shape], seed, low=float(-r.uniform(0.1, 4)),
+                        high=float(r.uniform(0.1, 4)))
+    xs = random_inputs(m, N_INPUTS, seed)
+    xs[0] = -128
+    xs[1] = 127
+    ref = np.asarray(run_tflm(m, xs))
+    got = run_generated_qemu(m, xs, target=M4, keep=tmp_path)
+    np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
+                                  err_msg=f"seed={seed} case={c}")
+    listed = set(re.findall(r"#define (EKOPT_FC_TINY\d+)\s+1\b",
+                            (tmp_path / "src" / "ek_paths.h").read_text()))
+    assert listed == ({f"EKOPT_FC_TINY{shape[-1]}"} if tiny else set()), (seed, listed)
+
+
 # -------------------------------------------------------------------- ADD
 # (target, seed, kind): same shape (two activations, or a constant), and
 # broadcast (a constant vector, or a one-channel branch); SUB shares the kernel.
