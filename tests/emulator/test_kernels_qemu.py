@@ -560,7 +560,11 @@ SMALL_C_CASES = [
     (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX_1X1"),  # K=13
     (304, 13, 6, 1, (10, 4), 2, "same", 16, BIG, "SIX"),  # KWS conv1 shape, K=40
     (305, 9, 7, 7, (1, 1), 1, "valid", 5, 0, "1X1_DSP"),   # 1x1 loop, intrinsics
-    (306, 12, 6, 1, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics
+    (306, 12, 6, 6, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics (K=54)
+    # No room in scratch, window of <= 48 bytes (not 1x1): the six-pixel
+    # buffer on the stack.
+    (310, 12, 6, 1, (3, 3), 1, "same", 8, 0, "SIX_STACK"),
+    (311, 9, 8, 5, (3, 3), 1, "valid", 7, 0, "SIX_STACK"),  # K=45, odd channels
     # Rows not whole chunks, K <= 60: windows copied a word at a time
     # (ekopt_rows6), those over the padding or at the input's end gathered.
     (307, 9, 8, 3, (3, 3), 2, "same", 8, BIG, "SIX_ROWS"),   # VWW stem, K=27

@@ -62,6 +62,8 @@
 #define EKOPT_CONV_RUN EKOPT_USE(EKOPT_CONV_RUN_C)
 #endif
 #define EKOPT_CONV_DSP6 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_SIX))
+/* the largest window (k4 bytes) of ekopt_conv_dsp6_stack */
+#define EKOPT_P6_STACK_K 48
 #define EKOPT_CONV_DSP2 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_TWO))
 #define EKOPT_CONV_DILATED (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_DIL))
 
@@ -539,6 +541,19 @@ ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 
 #if EKOPT_CONV_DSP6
 #include "ek_conv_dsp6.h"  /* ekopt_conv_dsp6 */
+
+/* Windows (not 1x1) of k4 <= EKOPT_P6_STACK_K bytes with no room for the six-pixel
+ * buffer in scratch (a small model whose arena budget has none): the buffer
+ * on the stack, in this function's frame only (ops/conv.py SIX_STACK_K; the
+ * stack high-water mark counts it, the arena does not). */
+#if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_STACK)
+static __attribute__((noinline)) void
+ekopt_conv_dsp6_stack(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                      const int32_t *bias, int8_t *out) {
+    int32_t buf[(12 * EKOPT_P6_STACK_K + EKOPT_P6_STACK_K) / 4];
+    ekopt_conv_dsp6(p, in, filter, bias, out, buf);
+}
+#endif
 #endif
 
 #if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
@@ -596,10 +611,24 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
          * ops/conv.py conv_scratch_options). */
         const int32_t K = p->f_h * p->f_w * p->in_c, k4 = (K + 3) & ~3;
         const int32_t win = ((p->f_w * p->in_c) & 3) || dil ? k4 : 0;
+        const int six_room = 12 * k4 + win <= p->scratch_bytes;
+#if EKOPT_USE(EKOPT_CONV_SIX_STACK)
+        const int six_stack = k4 <= EKOPT_P6_STACK_K && p->f_h * p->f_w > 1;
+#else
+        const int six_stack = 0;   /* (no layer of the model takes it: ops/conv.py) */
+#endif
         if (p->batches * p->out_h * p->out_w >= 6 && 3 * k4 <= EKOPT_P6_WORDS
-            && 12 * k4 + win <= p->scratch_bytes && ekopt_dsp6_ok(p)) {
+            && (six_room || six_stack) && ekopt_dsp6_ok(p)) {
 #if EKOPT_CONV_DSP6
-            ekopt_conv_dsp6(p, in, filter, bias, out, (int32_t *)(void *)scratch);
+            if (six_room) {
+                ekopt_conv_dsp6(p, in, filter, bias, out, (int32_t *)(void *)scratch);
+            } else {
+#if EKOPT_USE(EKOPT_CONV_SIX_STACK)
+                ekopt_conv_dsp6_stack(p, in, filter, bias, out);
+#else
+                EKOPT_NOT_LISTED();
+#endif
+            }
             if (p->act_min != -128 || p->act_max != 127) {
 #if EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
                 ekopt_clamp_s8(out, p->batches * p->out_h * p->out_w * p->out_c, p->act_min,
