@@ -322,6 +322,49 @@ def test_fully_connected_qemu(target, seed, shape, units):
     _check_qemu(m, seed, c, target, "FULLY_CONNECTED")
 
 
+# Rows of 9..15 inputs (kernels/optimized/ek_fc_tiny.h, EKOPT_FC_TINY<A>):
+# the row widened in registers, a table of bias, widened weights and
+# requantization per unit; every A % 4, batches, no bias, one unit and the
+# 32-unit limit; 33 units keep the C loop.  (seed, input
+# shape, units, bias, activation, tiny path taken).
+FC_TINY_CASES = [
+    (71, (9,), 5, True, "linear", True),
+    (72, (10,), 32, False, "linear", True),
+    (73, (3, 11), 6, True, "linear", True),
+    (74, (12,), 1, True, "linear", True),
+    (75, (13,), 7, True, "linear", True),
+    (76, (2, 14), 9, True, "linear", True),
+    (77, (15,), 33, True, "linear", False),
+    (78, (15,), 4, True, "relu", True),   # ReLU's range: zero point -128, all of int8
+]
+
+
+@pytest.mark.parametrize("seed,shape,units,use_bias,act,tiny", FC_TINY_CASES)
+def test_fully_connected_qemu_tiny(seed, shape, units, use_bias, act, tiny, tmp_path):
+    import re
+    import keras
+    from edgekit.reference import run_tflm
+    r = np.random.default_rng(72500 + seed)
+    c = dict(shape=shape, units=units, use_bias=use_bias, act=act)
+
+    def build(ins):
+        return keras.layers.Dense(units, activation=act, use_bias=use_bias,
+                                  bias_initializer="random_normal")(ins[0])
+
+    m = single_op_model(build, [shape], seed, low=float(-r.uniform(0.1, 4)),
+                        high=float(r.uniform(0.1, 4)))
+    xs = random_inputs(m, N_INPUTS, seed)
+    xs[0] = -128
+    xs[1] = 127
+    ref = np.asarray(run_tflm(m, xs))
+    got = run_generated_qemu(m, xs, target=M4, keep=tmp_path)
+    np.testing.assert_array_equal(got, ref.reshape(got.shape).astype(np.int8),
+                                  err_msg=f"seed={seed} case={c}")
+    listed = set(re.findall(r"#define (EKOPT_FC_TINY\d+)\s+1\b",
+                            (tmp_path / "src" / "ek_paths.h").read_text()))
+    assert listed == ({f"EKOPT_FC_TINY{shape[-1]}"} if tiny else set()), (seed, listed)
+
+
 # -------------------------------------------------------------------- ADD
 # (target, seed, kind): same shape (two activations, or a constant), and
 # broadcast (a constant vector, or a one-channel branch); SUB shares the kernel.
@@ -513,11 +556,20 @@ def _conv_paths_listed(keep) -> set[str]:
 # padding, out_c, scratch_allowance, path).
 SMALL_C_CASES = [
     (301, 12, 6, 1, (3, 3), 1, "same", 8, BIG, "SIX"),    # one channel, K=9
-    (302, 9, 7, 7, (1, 1), 1, "valid", 5, BIG, "SIX"),    # K=7
-    (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX"),   # K=13
+    (302, 9, 7, 7, (1, 1), 1, "valid", 5, BIG, "SIX_1X1"),   # K=7: odd-channel 1x1 gather
+    (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX_1X1"),  # K=13
     (304, 13, 6, 1, (10, 4), 2, "same", 16, BIG, "SIX"),  # KWS conv1 shape, K=40
     (305, 9, 7, 7, (1, 1), 1, "valid", 5, 0, "1X1_DSP"),   # 1x1 loop, intrinsics
-    (306, 12, 6, 1, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics
+    (306, 12, 6, 6, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics (K=54)
+    # No room in scratch, window of <= 48 bytes (not 1x1): the six-pixel
+    # buffer on the stack.
+    (310, 12, 6, 1, (3, 3), 1, "same", 8, 0, "SIX_STACK"),
+    (311, 9, 8, 5, (3, 3), 1, "valid", 7, 0, "SIX_STACK"),  # K=45, odd channels
+    # Rows not whole chunks, K <= 60: windows copied a word at a time
+    # (ekopt_rows6), those over the padding or at the input's end gathered.
+    (307, 9, 8, 3, (3, 3), 2, "same", 8, BIG, "SIX_ROWS"),   # VWW stem, K=27
+    (308, 7, 9, 5, (3, 3), 1, "valid", 7, BIG, "SIX_ROWS"),  # K=45, last window at the end
+    (309, 8, 7, 3, (4, 5), 1, "same", 6, BIG, "SIX_ROWS"),   # K=60: the largest
 ]
 
 

@@ -186,15 +186,23 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: the reference loop, the six- and two-pixel im2col paths (DSP cores; the six-pixel
 #: asm channel loop ``ekopt_dsp6_channels``: ``EKOPT_CONV_SIX_CH``, for windows
 #: K % 4 != 0 ``EKOPT_CONV_SIX_TAIL`` too; its clamp of an activation range
-#: narrower than int8: ``EKOPT_CONV_SIX_CLAMP``) and their
+#: narrower than int8: ``EKOPT_CONV_SIX_CLAMP``; its gather of 1x1 windows over odd
+#: channel counts: ``EKOPT_CONV_SIX_1X1``) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
 #: loops as DSP cores (``_DSP``) and other cores (``_C``) take them; the six-pixel
 #: path's channel-pair loop for a window of K bytes (``EKOPT_CONV_PAIR<K>``,
 #: kernels/optimized/ek_conv_pair.h: K a multiple of 32 up to 288, or 40: a 10x4
 #: filter on one channel, KWS's stem).
 PAIR_WINDOWS = (40, *range(32, 289, 32))
+#: Windows (not 1x1) of at most this many bytes (K rounded up to 4) run the six-pixel path with
+#: its buffer (``12 * k4`` bytes, plus ``k4`` for a gathered window: <= 624) on the
+#: stack when the arena gives no room for it (``EKOPT_CONV_SIX_STACK``; the
+#: emulator's stack high-water mark counts it, not the arena).
+SIX_STACK_K = 48
 CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
-              "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_TWO",
+              "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_SIX_1X1", "EKOPT_CONV_SIX_ROWS",
+              "EKOPT_CONV_SIX_STACK",
+              "EKOPT_CONV_TWO",
               "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
               *(f"EKOPT_CONV_PAIR{k}" for k in PAIR_WINDOWS))
@@ -232,8 +240,14 @@ def conv_paths(low: Lowered) -> frozenset[str]:
     npix = p["batches"] * p["out_h"] * p["out_w"]
     six_ok = (-128 <= p["out_offset"] <= 127
               and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
-    if npix >= 6 and 3 * k4 <= 864 and 12 * k4 + win <= p["scratch_bytes"] and six_ok:
+    six_room = 12 * k4 + win <= p["scratch_bytes"]
+    # small windows with no room in scratch: the six-pixel buffer on the stack
+    # (not 1x1 windows: their buffer-less loops are as fast)
+    six_stack = not six_room and k4 <= SIX_STACK_K and p["f_h"] * p["f_w"] > 1
+    if npix >= 6 and 3 * k4 <= 864 and (six_room or six_stack) and six_ok:
         dsp = {"EKOPT_CONV_SIX"}
+        if six_stack:
+            dsp.add("EKOPT_CONV_SIX_STACK")
         # a fused activation narrower than int8, clamped after the path (ekopt_clamp_s8)
         if (p["act_min"], p["act_max"]) != (-128, 127):
             dsp.add("EKOPT_CONV_SIX_CLAMP")
@@ -250,6 +264,15 @@ def conv_paths(low: Lowered) -> frozenset[str]:
             dsp.add("EKOPT_CONV_SIX_CH")
             if K % 4:
                 dsp.add("EKOPT_CONV_SIX_TAIL")
+        # ekopt_conv_dsp6's gather of 1x1 windows at stride 1 over odd
+        # channel counts (more than one group of six pixels).
+        one1 = (p["f_h"] == p["f_w"] == 1 and p["stride_h"] == p["stride_w"] == 1
+                and p["pad_h"] == p["pad_w"] == 0 and not dilated(p))
+        if one1 and p["in_c"] % 4 and npix > 6:
+            dsp.add("EKOPT_CONV_SIX_1X1")
+        # windows of K <= 60 bytes whose rows are not whole chunks, through tmp
+        if (p["f_w"] * p["in_c"]) % 4 and not dilated(p) and K <= 60:
+            dsp.add("EKOPT_CONV_SIX_ROWS")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
     else:

@@ -38,6 +38,9 @@ def lower(op, graph) -> Lowered:
         mult, shift = [m], [sh]
     act_min, act_max = activation_range(op.options.get("activation", "NONE"), y.s, y.zp)
     rq = rq2_table(mult, shift, y.zp)
+    if rq is not None and tiny_layer(accum, units, -w.zp, y.zp, act_min, act_max):
+        bias = [int(v) for v in b.data.reshape(-1)] if b is not None else [0] * units
+        rq = rq + tiny_table(w.data, bias, rq)
     params = dict(batches=batches, accum=accum, units=units, in_offset=-x.zp,
                   filter_offset=-w.zp, out_offset=y.zp, act_min=act_min, act_max=act_max,
                   per_channel=int(per_channel), mult=mult, shift=shift,
@@ -90,8 +93,84 @@ def rq2_table(mult: list[int], shift: list[int], zp: int) -> list[int] | None:
 #: and the C loop over the widened input row (DSP cores), the loop of a unit per pass
 #: for fewer than 8 inputs (``_SMALL``, DSP cores), and the plain-C loop on
 #: DSP cores (``_DSP``) and others (``_C``).
+#: ``_TINY<A>``: the function for rows of A inputs (kernels/optimized/ek_fc_tiny.h, DSP
+#: cores, A in :data:`TINY_ACCUM`, with the requantization table).
+TINY_ACCUM = range(9, 16)
+#: At most this many units take ``_TINY<A>`` (its table: <= 52 B per unit).
+TINY_MAX_UNITS = 32
+
+
+def tiny_layer(accum: int, units: int, filter_offset: int, out_offset: int, act_min: int,
+               act_max: int) -> bool:
+    """Whether a layer takes ``ek_fc_tiny.h``'s path (given a requantization table).
+
+    Parameters
+    ----------
+    accum, units : int
+        Inputs per row and outputs per row.
+    filter_offset, out_offset : int
+        Minus the weights' zero point; the output zero point.
+    act_min, act_max : int
+        The activation range.
+
+    Returns
+    -------
+    bool
+        ``accum`` in :data:`TINY_ACCUM`, 1 to :data:`TINY_MAX_UNITS` units,
+        symmetric weights, an int8 output offset and the range all of int8.
+    """
+    return (accum in TINY_ACCUM and 1 <= units <= TINY_MAX_UNITS and filter_offset == 0
+            and -128 <= out_offset <= 127 and (act_min, act_max) == (-128, 127))
+
+
+def tiny_table(w, bias: list[int], rq: list[int]) -> list[int]:
+    """The table ``ek_fc_tiny.h`` reads: per unit its bias, weights widened, requantization.
+
+    Inputs are widened in SXTAB16's pairing, ``(x0, x2), (x1, x3)`` per four,
+    so a unit's weights become int16 pairs in int32 words ``(w0, w2), (w1,
+    w3), (w4, w6), ...`` (first of a pair in the low halfword); its last
+    ``accum % 4`` weights ``(wa, 0)`` for one, ``(wa, 0), (wb, 0)`` for two,
+    ``(wa, wc), (wb, 0)`` for three (``wa, wb, wc`` in order).  Then the unit's
+    four :func:`rq2_table` constants.
+
+    Parameters
+    ----------
+    w : numpy.ndarray
+        int8 weights, ``[units, accum]``.
+    bias : list of int
+        One per unit (zeros for a layer without bias).
+    rq : list of int
+        :func:`rq2_table`'s constants: four, or four per unit.
+
+    Returns
+    -------
+    list of int
+        ``1 + pairs + 4`` signed int32 words per unit, unit after unit.
+    """
+    out = []
+    units, accum = w.shape
+    body = accum - accum % 4
+    for u, row in enumerate(w.reshape(units, accum).astype(int).tolist()):
+        pairs = []
+        for j in range(0, body, 4):
+            pairs += [(row[j], row[j + 2]), (row[j + 1], row[j + 3])]
+        t = row[body:]
+        if len(t) == 1:
+            pairs.append((t[0], 0))
+        elif len(t) == 2:
+            pairs += [(t[0], 0), (t[1], 0)]
+        elif len(t) == 3:
+            pairs += [(t[0], t[2]), (t[1], 0)]
+        out.append(bias[u])
+        for lo, hi in pairs:
+            v = (lo & 0xFFFF) | ((hi & 0xFFFF) << 16)
+            out.append(v - (1 << 32) if v >= 1 << 31 else v)
+        k = 4 * u if len(rq) > 4 else 0
+        out += rq[k:k + 4]
+    return out
 FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_UNITS_PC", "EKOPT_FC_UNITS_NOBIAS",
-            "EKOPT_FC_LOOP", "EKOPT_FC_SMALL", "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C")
+            "EKOPT_FC_LOOP", "EKOPT_FC_SMALL", "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C",
+            *(f"EKOPT_FC_TINY{a}" for a in TINY_ACCUM))
 #: A model lists ``EKOPT_FC_UNITS_NOBIAS`` (its layers without bias take the asm
 #: unit loop, reading zeros for the bias) when one of them has this many outputs
 #: (batches x units, e.g. the LMU's hidden layer); else they keep the C loop
@@ -144,6 +223,9 @@ def fc_paths(low: Lowered, nobias_units: bool | None = None) -> frozenset[str]:
         return frozenset({"EKOPT_FC_SMALL", "EKOPT_FC_PLAIN_C"})
     if not (8 <= A <= 1024 and -128 <= p["out_offset"] <= 127):
         return frozenset({"EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C"})
+    if p.get("rq", 0) != 0 and tiny_layer(A, p["units"], p["filter_offset"], p["out_offset"],
+                                         p["act_min"], p["act_max"]):
+        return frozenset({f"EKOPT_FC_TINY{A}", "EKOPT_FC_PLAIN_C"})
     # The asm unit loop: the even units, when every unit's requantization
     # (one per tensor, or each channel's) folds the output offset (ekopt_rq2).
     fast = (A % 8 == 0 and (p["act_min"], p["act_max"]) == (-128, 127)

@@ -62,6 +62,8 @@
 #define EKOPT_CONV_RUN EKOPT_USE(EKOPT_CONV_RUN_C)
 #endif
 #define EKOPT_CONV_DSP6 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_SIX))
+/* the largest window (k4 bytes) of ekopt_conv_dsp6_stack */
+#define EKOPT_P6_STACK_K 48
 #define EKOPT_CONV_DSP2 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_TWO))
 #define EKOPT_CONV_DILATED (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_DIL))
 
@@ -91,25 +93,30 @@ static inline void ekopt_dot_2x2(const int8_t *xa, const int8_t *xb, const int8_
                                  int32_t *s) {
     int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
 #if EKOPT_DSP
-    for (int32_t k = n >> 2; k > 0; --k) {
-        const int32_t a = ekopt_ld4(xa), b = ekopt_ld4(xb);
-        const int32_t a02 = __sxtab16(off2, a), a13 = __sxtab16(off2, ekopt_ror8(a));
-        const int32_t b02 = __sxtab16(off2, b), b13 = __sxtab16(off2, ekopt_ror8(b));
+    /* xb and wb as offsets from xa and wa (register-offset loads): fewer
+     * registers for pointers, and the rotations folded into the extends. */
+    const int32_t dx = (int32_t)(xb - xa), dw = (int32_t)(wb - wa);
+    const int8_t *const xe = xa + (n & ~3);
+    for (; xa != xe; xa += 4, wa += 4) {
+        const int32_t a = ekopt_ld4(xa), b = ekopt_ld4(xa + dx);
+        const int32_t a02 = __sxtab16(off2, a), a13 = ekopt_sxtab16_hi(off2, a);
+        const int32_t b02 = __sxtab16(off2, b), b13 = ekopt_sxtab16_hi(off2, b);
         int32_t w = ekopt_ld4(wa);
-        int32_t w02 = __sxtb16(w), w13 = __sxtb16(ekopt_ror8(w));
+        int32_t w02 = __sxtb16(w), w13 = ekopt_sxtb16_hi(w);
         s0 = __smlad(a02, w02, s0);
         s0 = __smlad(a13, w13, s0);
         s2 = __smlad(b02, w02, s2);
         s2 = __smlad(b13, w13, s2);
-        w = ekopt_ld4(wb);
+        w = ekopt_ld4(wa + dw);
         w02 = __sxtb16(w);
-        w13 = __sxtb16(ekopt_ror8(w));
+        w13 = ekopt_sxtb16_hi(w);
         s1 = __smlad(a02, w02, s1);
         s1 = __smlad(a13, w13, s1);
         s3 = __smlad(b02, w02, s3);
         s3 = __smlad(b13, w13, s3);
-        xa += 4; xb += 4; wa += 4; wb += 4;
     }
+    xb = xa + dx;
+    wb = wa + dw;
     n &= 3;
 #else
     (void)off2;
@@ -131,12 +138,12 @@ static inline void ekopt_dot_1x2(const int8_t *x, const int8_t *wa, const int8_t
 #if EKOPT_DSP
     for (int32_t k = n >> 2; k > 0; --k) {
         const int32_t a = ekopt_ld4(x);
-        const int32_t a02 = __sxtab16(off2, a), a13 = __sxtab16(off2, ekopt_ror8(a));
+        const int32_t a02 = __sxtab16(off2, a), a13 = ekopt_sxtab16_hi(off2, a);
         const int32_t u = ekopt_ld4(wa), v = ekopt_ld4(wb);
         s0 = __smlad(a02, __sxtb16(u), s0);
-        s0 = __smlad(a13, __sxtb16(ekopt_ror8(u)), s0);
+        s0 = __smlad(a13, ekopt_sxtb16_hi(u), s0);
         s1 = __smlad(a02, __sxtb16(v), s1);
-        s1 = __smlad(a13, __sxtb16(ekopt_ror8(v)), s1);
+        s1 = __smlad(a13, ekopt_sxtb16_hi(v), s1);
         x += 4; wa += 4; wb += 4;
     }
     n &= 3;
@@ -534,6 +541,19 @@ ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 
 #if EKOPT_CONV_DSP6
 #include "ek_conv_dsp6.h"  /* ekopt_conv_dsp6 */
+
+/* Windows (not 1x1) of k4 <= EKOPT_P6_STACK_K bytes with no room for the six-pixel
+ * buffer in scratch (a small model whose arena budget has none): the buffer
+ * on the stack, in this function's frame only (ops/conv.py SIX_STACK_K; the
+ * stack high-water mark counts it, the arena does not). */
+#if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_STACK)
+static __attribute__((noinline)) void
+ekopt_conv_dsp6_stack(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                      const int32_t *bias, int8_t *out) {
+    int32_t buf[(12 * EKOPT_P6_STACK_K + EKOPT_P6_STACK_K) / 4];
+    ekopt_conv_dsp6(p, in, filter, bias, out, buf);
+}
+#endif
 #endif
 
 #if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
@@ -591,10 +611,24 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
          * ops/conv.py conv_scratch_options). */
         const int32_t K = p->f_h * p->f_w * p->in_c, k4 = (K + 3) & ~3;
         const int32_t win = ((p->f_w * p->in_c) & 3) || dil ? k4 : 0;
+        const int six_room = 12 * k4 + win <= p->scratch_bytes;
+#if EKOPT_USE(EKOPT_CONV_SIX_STACK)
+        const int six_stack = k4 <= EKOPT_P6_STACK_K && p->f_h * p->f_w > 1;
+#else
+        const int six_stack = 0;   /* (no layer of the model takes it: ops/conv.py) */
+#endif
         if (p->batches * p->out_h * p->out_w >= 6 && 3 * k4 <= EKOPT_P6_WORDS
-            && 12 * k4 + win <= p->scratch_bytes && ekopt_dsp6_ok(p)) {
+            && (six_room || six_stack) && ekopt_dsp6_ok(p)) {
 #if EKOPT_CONV_DSP6
-            ekopt_conv_dsp6(p, in, filter, bias, out, (int32_t *)(void *)scratch);
+            if (six_room) {
+                ekopt_conv_dsp6(p, in, filter, bias, out, (int32_t *)(void *)scratch);
+            } else {
+#if EKOPT_USE(EKOPT_CONV_SIX_STACK)
+                ekopt_conv_dsp6_stack(p, in, filter, bias, out);
+#else
+                EKOPT_NOT_LISTED();
+#endif
+            }
             if (p->act_min != -128 || p->act_max != 127) {
 #if EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
                 ekopt_clamp_s8(out, p->batches * p->out_h * p->out_w * p->out_c, p->act_min,

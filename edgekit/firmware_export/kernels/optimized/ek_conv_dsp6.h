@@ -9,6 +9,10 @@
 /* Stack bytes for the last group's six pixels on the fast path (out_c <= 64).
  * EKOPT_CONV_SIX_TAIL (ek_paths.h): the asm channel loop for K % 4 != 0. */
 #define EKOPT_P6_TMP 384
+/* Windows up to this size (K % 4 != 0) run their last channel in asm too. */
+#define EKOPT_P6_LASTK 64
+/* Bytes per window in tmp when rows are not whole chunks (6 of them fit). */
+#define EKOPT_P6_WIN 64
 /* ---- Six-pixel path: im2col of 6 output pixels + 6x1 SMLAD micro-kernel ----
  *
  * Same buffer scheme with six slots: chunk j is twelve words
@@ -202,6 +206,108 @@ ekopt_dsp6_channels(const int32_t *buf, const int32_t *end, int32_t entry, const
 #undef EKOPT_DSP6_ASM
 #undef EKOPT_RQ6
 
+/* Six windows of K bytes (K % 4 != 0), c bytes apart from x on, into the
+ * six slots: kc = K / 4 rounded up words each; with `masked` (a constant)
+ * the bytes of the last word past K (the next pixel's in the input)
+ * replaced by the input zero point (keep: the bytes kept; zpx: the zero
+ * point in the others), which the offset brings to 0. */
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1) || EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+static inline __attribute__((always_inline)) void
+ekopt_col6(int32_t *w, const int8_t *x, int32_t c, int32_t kc, uint32_t keep, uint32_t zpx,
+           int32_t off2, int masked) {
+    const int32_t c2 = 2 * c;
+    for (int32_t j = 1; j <= kc; ++j, x += 4, w += 12) {
+        const int8_t *x3 = x + 3 * c;
+        uint32_t v0 = (uint32_t)ekopt_ld4(x), v1 = (uint32_t)ekopt_ld4(x + c);
+        uint32_t v2 = (uint32_t)ekopt_ld4(x + c2), v3 = (uint32_t)ekopt_ld4(x3);
+        uint32_t v4 = (uint32_t)ekopt_ld4(x3 + c), v5 = (uint32_t)ekopt_ld4(x3 + c2);
+        if (masked && j == kc) {
+            v0 = (v0 & keep) | zpx; v1 = (v1 & keep) | zpx; v2 = (v2 & keep) | zpx;
+            v3 = (v3 & keep) | zpx; v4 = (v4 & keep) | zpx; v5 = (v5 & keep) | zpx;
+        }
+        w[0] = __sxtab16(off2, (int32_t)v0); w[1] = ekopt_sxtab16_hi(off2, (int32_t)v0);
+        w[2] = __sxtab16(off2, (int32_t)v1); w[3] = ekopt_sxtab16_hi(off2, (int32_t)v1);
+        w[4] = __sxtab16(off2, (int32_t)v2); w[5] = ekopt_sxtab16_hi(off2, (int32_t)v2);
+        w[6] = __sxtab16(off2, (int32_t)v3); w[7] = ekopt_sxtab16_hi(off2, (int32_t)v3);
+        w[8] = __sxtab16(off2, (int32_t)v4); w[9] = ekopt_sxtab16_hi(off2, (int32_t)v4);
+        w[10] = __sxtab16(off2, (int32_t)v5); w[11] = ekopt_sxtab16_hi(off2, (int32_t)v5);
+    }
+}
+#endif
+
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+/* The window of an output pixel wholly inside the input whose rows
+ * (f_row bytes, in_row apart from x on) are not whole chunks (few or odd
+ * channels) as contiguous bytes at d, each row as nw = f_row / 4 rounded
+ * up words (unaligned LDR / STR): a row's last word runs up to 3 bytes into
+ * the next row's place, which its copy rewrites, or past the last row (the
+ * caller has checked that the input goes on that far, and d has room). */
+static inline __attribute__((always_inline)) void
+ekopt_rows_copy(int8_t *d, const int8_t *x, int32_t f_h, int32_t f_row, int32_t in_row,
+                int32_t nw) {
+    switch (nw) {
+    case 1:
+        for (int32_t fy = 0; fy < f_h; ++fy, x += in_row, d += f_row) {
+            ekopt_st4(d, ekopt_ld4(x));
+        }
+        break;
+    case 3:
+        for (int32_t fy = 0; fy < f_h; ++fy, x += in_row, d += f_row) {
+            const int32_t a = ekopt_ld4(x), b = ekopt_ld4(x + 4), c = ekopt_ld4(x + 8);
+            ekopt_st4(d, a);
+            ekopt_st4(d + 4, b);
+            ekopt_st4(d + 8, c);
+        }
+        break;
+    default:
+        for (int32_t fy = 0; fy < f_h; ++fy, x += in_row, d += f_row) {
+            for (int32_t j = 0; j < nw; ++j) ekopt_st4(d + 4 * j, ekopt_ld4(x + 4 * j));
+        }
+        break;
+    }
+}
+#endif
+
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+/* Windows of at most EKOPT_P6_WIN - 4 bytes whose rows are not whole
+ * chunks, of the n output pixels from q on (raster order), into slots
+ * 6 - n .. 5 of tmp (EKOPT_P6_WIN bytes apart): those wholly inside the
+ * input a word at a time (ekopt_rows_copy, reading up to x + last_end,
+ * which must lie in the input), the bytes of the last chunk past K set to
+ * the input zero point (keep, zpx as for ekopt_col6).  Returns the slots
+ * of the others (over the padding) as bits. */
+static __attribute__((noinline)) uint32_t
+ekopt_rows6(const ek_conv_params *p, const int8_t *in, int8_t *tmp, int32_t q, int32_t n,
+            int32_t last_end, uint32_t keep, uint32_t zpx) {
+    const int32_t f_row = p->f_w * p->in_c, in_row = p->in_w * p->in_c, nw = (f_row + 3) >> 2;
+    const int32_t k4 = (p->f_h * f_row + 3) & ~3;
+    const int8_t *const in_end = in + (int64_t)p->batches * p->in_h * in_row;
+    const int32_t t = q / p->out_w;
+    int32_t ox = q - t * p->out_w, oy = t % p->out_h, b = t / p->out_h;
+    uint32_t edge = 0;
+    for (int32_t s = 6 - n; s < 6; ++s) {
+        const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+        const int8_t *x = in + (((int64_t)b * p->in_h + iy0) * p->in_w + ix0) * p->in_c;
+        int8_t *d = tmp + EKOPT_P6_WIN * s;
+        if (ix0 >= 0 && ix0 + p->f_w <= p->in_w && iy0 >= 0 && iy0 + p->f_h <= p->in_h
+            && x + last_end <= in_end) {
+            ekopt_rows_copy(d, x, p->f_h, f_row, in_row, nw);
+            if (keep) {   /* K % 4 != 0 (keep is 0 for whole words: nothing to mask) */
+                d += k4 - 4;
+                ekopt_st4(d, (int32_t)(((uint32_t)ekopt_ld4(d) & keep) | zpx));
+            }
+        } else {
+            edge |= 1u << s;
+        }
+        if (++ox == p->out_w) {
+            ox = 0;
+            if (++oy == p->out_h) { oy = 0; ++b; }
+        }
+    }
+    return edge;
+}
+#endif
+
 /* Needs npix >= 6 and ekopt_dsp6_ok.  buf: (K rounded up to 4) / 4 chunks
  * of 12 words (EKOPT_P6_WORDS at most), then win as for ekopt_conv_dsp.
  * Pixels go by groups of six in raster order over the whole output (groups may straddle rows and
@@ -238,12 +344,48 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 #if !EKOPT_USE(EKOPT_CONV_SIX_TAIL)
     if (fast && tail) EKOPT_NOT_LISTED();
 #endif
-    /* A 1x1 window at stride 1 without padding over whole chunks: output
-     * pixel q's window is input pixel q's in_c bytes (no geometry). */
+    /* A 1x1 window at stride 1 without padding (one1) over whole chunks
+     * (one): output pixel q's window is input pixel q's in_c bytes (no
+     * geometry).  Over odd channel counts (EKOPT_CONV_SIX_1X1, compiled
+     * only where ek_paths.h lists it): the same, the bytes past K of the
+     * last word (keep: those kept) given the zero point (zpx); ops/conv.py
+     * lists it for every layer that takes it. */
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+    /* Rows that are not whole chunks (few or odd channels), K <= EKOPT_P6_WIN - 4:
+     * the windows wholly inside the input copied into tmp a word at a time
+     * (ekopt_rows6, reading up to x + last_end), then widened at once. */
+    const int32_t f_row = p->f_w * p->in_c, in_row = p->in_w * p->in_c;
+    const int rows_ok = (f_row & 3) && p->dil_h == 1 && p->dil_w == 1 && K <= EKOPT_P6_WIN - 4;
+    const int32_t last_end = (p->f_h - 1) * in_row + ((f_row + 3) & ~3);
+#endif
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1) || EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+    const uint32_t keep = wpad ? 0xffffffffu >> (8 * wpad) : 0;
+    const uint32_t zpx = ((uint8_t)(-off) * 0x01010101u) & ~keep;
+    (void)zpx, (void)keep;
+#endif
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1)
+    const int one1 = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
+                     && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1;
+    const int one = one1 && (p->in_c & 3) == 0;
+#else
+    /* (an odd-channel 1x1 layer then goes through ekopt_col_pixel) */
     const int one = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
                     && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1
                     && (p->in_c & 3) == 0;
+#endif
     int8_t tmp[EKOPT_P6_TMP];
+    /* K % 4 != 0: the asm channel loop's last word of a row runs past the
+     * row, so the last channel (past the filter's end) runs from this copy
+     * of its row, zeros up to whole chunks (for K <= EKOPT_P6_LASTK; else
+     * the C loop below). */
+    int32_t na1 = na;
+#if EKOPT_USE(EKOPT_CONV_SIX_TAIL)
+    int32_t wl[EKOPT_P6_LASTK / 4 + 1];
+    if (fast && na < ys && K <= EKOPT_P6_LASTK) {
+        wl[kc - 1] = 0;
+        memcpy(wl, filter + (int64_t)na * K, (size_t)K);
+    }
+#endif
     for (int32_t done = 0; done < npix;) {
         const int32_t i = done + 6 > npix ? npix - 6 : done, skip = done - i;
         done = i + 6;
@@ -251,6 +393,32 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
             for (int32_t s = skip; s < 6; ++s) {
                 ekopt_col_words(buf + 2 * s, 6, in + (int64_t)(i + s) * p->in_c, p->in_c, off2);
             }
+#if EKOPT_USE(EKOPT_CONV_SIX_1X1)
+        } else if (one1 && i + 6 < npix) {
+            /* 1x1 at stride 1 over rows that are not whole chunks (odd
+             * channel counts): pixel q's window is in_c bytes at q * in_c,
+             * loaded as kc words whose last one runs up to 3 bytes into
+             * pixel q + 1 (inside the input: not the last pixel), those
+             * bytes replaced by the zero point. */
+            ekopt_col6(buf, in + (int64_t)i * p->in_c, p->in_c, kc, keep, zpx, off2, 1);
+#endif
+#if EKOPT_USE(EKOPT_CONV_SIX_ROWS)
+        } else if (rows_ok) {
+            /* The windows wholly inside the input into tmp, all six widened
+             * at once, then those over the padding (bits of `edge`) by
+             * ekopt_col_pixel, over what ekopt_col6 put in their slots.  The
+             * skipped pixels' slots get stale bytes: their outputs are not
+             * stored. */
+            uint32_t edge = ekopt_rows6(p, in, tmp, i + skip, 6 - skip, last_end, keep, zpx);
+            ekopt_col6(buf, tmp, EKOPT_P6_WIN, kc, 0, 0, off2, 0);
+            for (int32_t s = 0; edge; ++s, edge >>= 1) {
+                if (edge & 1) {
+                    const int32_t qs = i + s, ts = qs / p->out_w;
+                    ekopt_col_pixel(p, in, buf, win, 6, s, ts / p->out_h, ts % p->out_h,
+                                    qs - ts * p->out_w, off, off2);
+                }
+            }
+#endif
         } else {
             for (int32_t s = skip; s < 6; ++s) {
                 const int32_t q = i + s, t = q / p->out_w;
@@ -274,12 +442,20 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 #if EKOPT_USE(EKOPT_CONV_SIX_CH)
                 ekopt_dsp6_channels(buf, end6, entry8, filter, bias, p->mult, p->shift, na, y, ys,
                                     zp, wpad);
+#if EKOPT_USE(EKOPT_CONV_SIX_TAIL)
+                if (na < ys && K <= EKOPT_P6_LASTK) {
+                    /* The last channel from its row copied whole chunks long. */
+                    ekopt_dsp6_channels(buf, end6, entry8, (const int8_t *)wl, bias + na,
+                                        p->mult + na, p->shift + na, 1, y + na, ys, zp, wpad);
+                    na1 = ys;
+                }
+#endif
 #else
                 (void)entry8, (void)wpad;
                 EKOPT_NOT_LISTED();
 #endif
             }
-            oc0 = na, sk = 0;
+            oc0 = na1, sk = 0;
         }
         const int8_t *w = filter + (int64_t)oc0 * K;
         int8_t *const yt = y;

@@ -27,6 +27,9 @@
  *     it applies;
  *   - one unit: no widening, sixteen inputs per trip (LDRD when the input
  *     row and the weights are word-aligned);
+ *   - on DSP cores, 9 <= accum <= 15 with the generator's table: a
+ *     function per row length a layer has (ek_fc_tiny.h, EKOPT_FC_TINY<A>),
+ *     the input row widened in registers;
  *   - on DSP cores, accum < 8: a unit per pass, the MACs in a plain loop,
  *     the requantization by the table (SSAT for all of int8), else made
  *     per unit;
@@ -42,6 +45,7 @@
 #include "ek_fixedpoint.h"
 #include "ek_opt_requant.h"
 #include "ek_fully_connected_ref.h"
+#include "ek_fc_tiny.h"
 
 #if EKOPT_DSP
 #define EKFC_UNITS EKOPT_USE(EKOPT_FC_UNITS)
@@ -502,6 +506,13 @@ void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t
         EKOPT_NOT_LISTED();
 #endif
     }
+#if EKFC_TINY
+    /* EKFC_TINY_MIN <= A <= EKFC_TINY_MAX with the generator's table: ek_fc_tiny.h. */
+    if (A >= EKFC_TINY_MIN && A <= EKFC_TINY_MAX && p->out_offset >= -128
+        && p->out_offset <= 127 && ekopt_fc_tiny(p, in, out)) {
+        return;
+    }
+#endif
     if (A >= 8 && A <= EKOPT_FC_MAXACC && p->out_offset >= -128 && p->out_offset <= 127) {
 #if EKFC_UNITS || EKFC_LOOP
         ekopt_fc_dsp(p, in, filter, bias, out);

@@ -72,6 +72,11 @@ static inline int32_t ekopt_ld4(const int8_t *p) {
     return v;
 }
 
+/* Four int8 stored as one word (unaligned STR on ARMv7E-M). */
+static inline void ekopt_st4(int8_t *p, int32_t v) {
+    memcpy(p, &v, 4);
+}
+
 /* Input offset in both halfwords, for SXTAB16. */
 static inline int32_t ekopt_off2(int32_t off) {
     return (int32_t)(((uint32_t)off & 0xffffu) * 0x10001u);
