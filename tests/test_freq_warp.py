@@ -70,3 +70,4 @@ def test_parse_freq_warp():
         aug.parse_augment({"freq_warp": -0.1})
     with pytest.raises(ConfigError, match=r"must be > 0 \(got 0.0\)"):
         warp_source_channels(0.0, [1.0, 2.0])
+
