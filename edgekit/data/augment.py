@@ -31,8 +31,10 @@ the chance a copy gets noise.
 
 Feature level (every batch of every epoch)
 -----------------------------------------
-A time shift of up to ``max_shift`` frames (vacated frames hold the
-example's minimum, its silence level), ``time_masks`` SpecAugment time masks
+A frequency warp of the channel axis by a factor uniform in
+``[1 - freq_warp, 1 + freq_warp]``, drawn per example (feature-domain VTLP,
+:mod:`edgekit.data.freq_warp`), a time shift of up to ``max_shift`` frames
+(vacated frames hold the example's minimum, its silence level), ``time_masks`` SpecAugment time masks
 of up to ``time_mask`` frames and ``freq_masks`` frequency masks of up to
 ``freq_mask`` channels (masked values set to the example's minimum), and
 mixup with a ``Beta(mixup, mixup)`` weight (labels mixed the same way; the
@@ -88,6 +90,9 @@ class AugmentConfig:
         ``(low, high)``: the signal-to-noise ratio range, dB.
     noise_prob : float
         Probability that a copy gets noise, in [0, 1].
+    freq_warp : float
+        Feature-domain VTLP: each example of each batch has its channel axis
+        warped by a factor uniform in ``[1 - freq_warp, 1 + freq_warp]``, in [0, 0.3).
     max_shift : int
         Largest feature time shift in frames.
     time_masks, time_mask : int
@@ -107,6 +112,7 @@ class AugmentConfig:
     noise: tuple = ()
     snr_db: tuple = (10.0, 30.0)
     noise_prob: float = 1.0
+    freq_warp: float = 0.0
     max_shift: int = 0
     time_masks: int = 0
     time_mask: int = 0
@@ -121,8 +127,8 @@ class AugmentConfig:
 
     @property
     def features(self) -> bool:
-        """True if any feature-level augmentation (shift, masks, mixup) is on."""
-        return bool(self.max_shift or (self.time_masks and self.time_mask)
+        """True if any feature-level augmentation (warp, shift, masks, mixup) is on."""
+        return bool(self.freq_warp or self.max_shift or (self.time_masks and self.time_mask)
                     or (self.freq_masks and self.freq_mask) or self.mixup)
 
     @property
@@ -134,7 +140,8 @@ class AugmentConfig:
 #: ``augment = true``: the feature-level setting of earlier versions.
 LEGACY = AugmentConfig(max_shift=6, freq_masks=1, freq_mask=4)
 _INT_KEYS = ("copies", "max_shift", "time_masks", "time_mask", "freq_masks", "freq_mask")
-_FLOAT_KEYS = ("shift_ms", "gain_db", "speed", "tempo", "vtlp", "noise_prob", "mixup")
+_FLOAT_KEYS = ("shift_ms", "gain_db", "speed", "tempo", "vtlp", "noise_prob", "mixup",
+               "freq_warp")
 
 
 def _number(key, value, integer: bool):
@@ -190,8 +197,9 @@ def parse_augment(value) -> AugmentConfig:
     for key in ("speed", "tempo"):
         if kw.get(key, 0.0) >= 0.5:
             raise ConfigError(f"augment.{key} must be in [0, 0.5) (got {value[key]!r})")
-    if kw.get("vtlp", 0.0) >= 0.3:
-        raise ConfigError(f"augment.vtlp must be in [0, 0.3) (got {value['vtlp']!r})")
+    for key in ("vtlp", "freq_warp"):
+        if kw.get(key, 0.0) >= 0.3:
+            raise ConfigError(f"augment.{key} must be in [0, 0.3) (got {value[key]!r})")
     if kw.get("noise_prob", 0.0) > 1:
         raise ConfigError(f"augment.noise_prob must be in [0, 1] (got {value['noise_prob']!r})")
     if "noise" in value:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from edgekit.errors import ConfigError
 from edgekit.models import checks
 
-__all__ = ["INPUT_NORMS", "build_dscnn"]
+__all__ = ["INPUT_NORMS", "build_dscnn", "lifter_matrix"]
 
 #: Values of :func:`build_dscnn`'s ``input_norm``.
 INPUT_NORMS = ("none", "time_mean")
@@ -49,6 +49,7 @@ def build_dscnn(
     weight_decay: float = 0.0,
     bn_momentum: float = 0.9,
     input_norm: str = "none",
+    lifter: int = 0,
     name: str = "dscnn",
 ):
     """Build a depthwise-separable CNN for keyword spotting.
@@ -57,7 +58,7 @@ def build_dscnn(
     keyword-spotting benchmark::
 
         Input (frames, mels) [-> minus its per-mel mean over frames]
-        -> Reshape (frames, mels, 1)
+        -> Reshape (frames, mels, 1) [-> fixed cepstral lifter over the mels]
         Conv2D(width, first_kernel, first_stride) -> BN -> ReLU
         num_blocks x [DepthwiseConv2D 3x3 -> BN -> ReLU
                       -> Conv2D 1x1 (width) -> BN -> ReLU]
@@ -106,6 +107,12 @@ def build_dscnn(
         which removes a constant gain and the speaker's / microphone's
         long-term spectral tilt from the log features).  It converts to int8
         ``MEAN`` (over the frames, kept dims) and a broadcasting ``SUB``.
+    lifter : int
+        If > 0, every frame's log-mel vector is smoothed across the mels by
+        keeping only its first ``lifter`` DCT-II (cepstral) coefficients
+        (:func:`lifter_matrix`; removes pitch harmonics, keeps the spectral
+        envelope).  A fixed, non-trainable ``CONV_2D`` with a ``(1, mels)``
+        kernel and ``mels`` filters, then a ``RESHAPE``.  0: off.
     name : str
         Name of the Keras model.
 
@@ -149,6 +156,8 @@ def build_dscnn(
     if input_norm not in INPUT_NORMS:
         raise ConfigError(f"input_norm must be one of {', '.join(INPUT_NORMS)} "
                           f"(got {input_norm!r})")
+    if isinstance(lifter, bool) or not isinstance(lifter, int) or not 0 <= lifter <= mels:
+        raise ConfigError(f"lifter must be an integer in [0, {mels}] (got {lifter!r})")
     if first_padding not in ("valid", "same"):
         raise ConfigError(f"first_padding must be 'valid' or 'same' (got {first_padding!r})")
     kernel = _pair(first_kernel, "first_kernel")
@@ -169,6 +178,11 @@ def build_dscnn(
         mean = layers.GlobalAveragePooling1D(keepdims=True, name="time_mean")(x)
         x = layers.Subtract(name="minus_time_mean")([x, mean])
     x = layers.Reshape((frames, mels, 1), name="add_channel")(x)
+    if lifter:
+        lift = layers.Conv2D(mels, (1, mels), use_bias=False, trainable=False, name="lifter")
+        x = lift(x)
+        lift.set_weights([lifter_matrix(mels, lifter).T.reshape(1, mels, 1, mels)])
+        x = layers.Reshape((frames, mels, 1), name="lifter_channel")(x)
     x = layers.Conv2D(
         width,
         kernel,
@@ -209,3 +223,32 @@ def build_dscnn(
         num_classes, activation="softmax", kernel_regularizer=reg, name="classifier"
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def lifter_matrix(n: int, keep: int):
+    """The ``(n, n)`` matrix that keeps the first ``keep`` DCT-II coefficients of a vector.
+
+    ``L = D.T @ diag([1] * keep + [0] * (n - keep)) @ D`` with ``D`` the
+    orthonormal DCT-II matrix, so ``L @ v`` is ``v`` smoothed (the inverse
+    DCT of its truncated cepstrum); ``keep = n`` gives the identity.
+
+    Parameters
+    ----------
+    n : int
+        Vector length (mel channels).
+    keep : int
+        Coefficients kept, in [1, n].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n, n)``, symmetric.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    if not 1 <= keep <= n:
+        raise ConfigError(f"keep must be in [1, {n}] (got {keep!r})")
+    k = np.arange(n)[:, None]
+    d = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
+    d[0] /= np.sqrt(2.0)
+    return (d[:keep].T @ d[:keep]).astype(np.float32)

@@ -142,16 +142,18 @@ def augment_batch(
 
 
 def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg=None,
-                   copies=None, num_classes=0):
+                   copies=None, num_classes=0, channel_hz=None):
     """Build the shuffling (and optionally augmenting) Keras ``PyDataset``.
 
     ``augment`` True is the historic :func:`augment_batch`; ``cfg`` an
     :class:`edgekit.data.augment.AugmentConfig` (feature level, mixup) and
-    ``copies`` its pre-computed waveform copies ``(K, N, frames, channels)``.
+    ``copies`` its pre-computed waveform copies ``(K, N, frames, channels)``;
+    ``channel_hz`` the channels' centre frequencies for ``cfg.freq_warp``.
     """
     import keras
 
     from edgekit.data import augment as aug  # noqa: PLC0415
+    from edgekit.data.freq_warp import warp_channels  # noqa: PLC0415
 
     class _Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -179,6 +181,9 @@ def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg
                 xb = np.array(xb, copy=True)
                 for j in np.flatnonzero(v):
                     xb[j] = copies[v[j] - 1, sel[j]]
+            if cfg.freq_warp:
+                alphas = rng.uniform(1 - cfg.freq_warp, 1 + cfg.freq_warp, size=len(sel))
+                xb = warp_channels(xb, alphas, channel_hz)
             if cfg.max_shift:
                 xb = aug.shift_frames(xb, rng.integers(-cfg.max_shift, cfg.max_shift + 1,
                                                        size=len(sel)))
@@ -235,6 +240,7 @@ def train(
     warmup_epochs: int = 1,
     jit_compile: bool | str = "auto",
     callbacks=None,
+    channel_hz=None,
 ) -> TrainResult:
     """Train a classifier deterministically with Adam and a cosine schedule.
 
@@ -292,6 +298,10 @@ def train(
     callbacks : list of keras.callbacks.Callback, optional
         Passed to ``Model.fit`` (a sweep reports each epoch's accuracy to
         Ray Tune from one).
+    channel_hz : sequence of float, optional
+        Centre frequency of each feature channel, Hz, for ``augment``'s
+        ``freq_warp`` (:func:`edgekit.data.freq_warp.channel_centres_hz`);
+        default: the channel index stands for the frequency.
 
     Returns
     -------
@@ -376,7 +386,8 @@ def train(
         jit_compile=jit_compile,
     )
     data = _make_sequence(x_train, y_train, batch_size, seed, augment is True, max_shift,
-                          freq_mask, cfg=cfg, copies=augment_copies, num_classes=num_classes)
+                          freq_mask, cfg=cfg, copies=augment_copies, num_classes=num_classes,
+                          channel_hz=channel_hz)
     verbose = 0
     if progress:
         verbose = 1 if sys.stdout.isatty() else 2

@@ -151,6 +151,12 @@ def _train_run(art: Artifacts) -> None:
     val = (ds.x_val, ds.y_val) if ds.x_val is not None and len(ds.x_val) else None
     kwargs = dict(cfg["train_kwargs"])
     kwargs["augment_copies"] = _augment_copies(art, kwargs.get("augment"))
+    if kwargs.get("augment") not in (None, False, True):
+        from edgekit.data.augment import parse_augment  # noqa: PLC0415
+        from edgekit.data.freq_warp import channel_centres_hz  # noqa: PLC0415
+
+        if parse_augment(kwargs["augment"]).freq_warp:
+            kwargs["channel_hz"] = channel_centres_hz(ds.feature_config)
     model, result, cached = train_cached(
         lambda: registry.build_model(cfg["arch"], ds.input_shape, ds.num_classes,
                                      seed=cfg["seed"], **cfg["hparams"]),
