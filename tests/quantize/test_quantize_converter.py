@@ -71,7 +71,8 @@ def test_quantize_int8_and_quantize_model_give_identical_bytes(spiking):
 def test_lif_unification_ran(spiking):
     model, x, a, _ = spiking
     fams = _families(a)
-    assert [steps for steps, _ in fams] == [16, 16, 16]   # 3 LIF layers, 32 frames / stride 2
+    # 4 LIF layers (patch, LMU memory input u, LMU output, mixer), 32 frames / stride 2
+    assert [steps for steps, _ in fams] == [16, 16, 16, 16]
     for _, fam in fams:
         for role, quants in fam.items():
             assert len(quants) == 1, (role, quants)     # one quantisation at every step
@@ -93,5 +94,5 @@ def test_lif_unification_ran(spiking):
 
 def test_16x8_gets_no_int8_pass(spiking):
     model, x, _, _ = spiking
-    res = quantize_model(model, x, num_samples=8, seed=SEED, activations="int16")
+    res = quantize_model(model, x, num_samples=N, seed=SEED, activations="int16")
     assert res.passes == [] and res.report["mode"] == "16x8"
