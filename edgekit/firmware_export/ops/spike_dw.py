@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.firmware_export.ops.base import Lowered, fail, nhwc, require_int8
-from edgekit.firmware_export.ops.spike_fc import spike_requant
+from edgekit.firmware_export.ops.base import Lowered, fail, nhwc
+from edgekit.firmware_export.ops.spike_fc import sparse_operands, spike_requant
 
 __all__ = ["OPCODE", "dw_shape", "spike_dw_params", "lower"]
 
@@ -57,18 +57,7 @@ def dw_shape(op, graph) -> dict:
     """
     if op.opcode != "DEPTHWISE_CONV_2D":
         raise fail(op, "not a DEPTHWISE_CONV_2D")
-    ins = graph.op_inputs(op)
-    if len(ins) < 2 or ins[0] is None or ins[1] is None:
-        raise fail(op, "needs input and weight tensors")
-    x, w, y = ins[0], ins[1], graph.op_outputs(op)[0]
-    b = ins[2] if len(ins) > 2 else None
-    require_int8(op, x, w, y)
-    if x.is_const or not w.is_const:
-        raise fail(op, "needs an activation input and constant weights")
-    if any(int(z) != 0 for z in w.zero_point):
-        raise fail(op, "weight zero points must be 0")
-    if b is not None and (b.dtype != "int32" or not b.is_const):
-        raise fail(op, f"bias must be a constant int32 tensor (got {b.dtype})")
+    x, w, b, y = sparse_operands(op, graph)
     n, ih, iw, ic = nhwc(op, x)
     _, oh, ow, oc = nhwc(op, y)
     _, fh, fw, fc = nhwc(op, w)

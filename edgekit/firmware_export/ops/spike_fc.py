@@ -27,6 +27,34 @@ OPCODE = "EK_SPIKE_FC"
 INT32 = 1 << 31
 
 
+def sparse_operands(op, graph) -> tuple:
+    """``(input, weights, bias or None, output)`` of a layer an event-driven kernel can run.
+
+    The checks every spike-sparse kernel needs: int8 activations and
+    weights, an activation input, constant weights with zero points 0 and
+    an optional constant int32 bias.
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        When a check fails (the message names it).
+    """
+    ins = graph.op_inputs(op)
+    if len(ins) < 2 or ins[0] is None or ins[1] is None:
+        raise fail(op, "needs input and weight tensors")
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    y = graph.op_outputs(op)[0]
+    require_int8(op, x, w, y)
+    if x.is_const or not w.is_const:
+        raise fail(op, "needs an activation input and constant weights")
+    if any(int(z) != 0 for z in w.zero_point):
+        raise fail(op, "weight zero points must be 0")
+    if b is not None and (b.dtype != "int32" or not b.is_const):
+        raise fail(op, f"bias must be a constant int32 tensor (got {b.dtype})")
+    return x, w, b, y
+
+
 def layer_shape(op, graph) -> tuple[int, int, int, np.ndarray]:
     """``(batches, accum, units, weights [units, accum])`` of a layer the kernel computes.
 
@@ -48,19 +76,7 @@ def layer_shape(op, graph) -> tuple[int, int, int, np.ndarray]:
     edgekit.errors.UnsupportedOpError
         For any other layer (types, shapes, weight zero points, options).
     """
-    ins = graph.op_inputs(op)
-    if len(ins) < 2 or ins[0] is None or ins[1] is None:
-        raise fail(op, "needs input and weight tensors")
-    x, w = ins[0], ins[1]
-    b = ins[2] if len(ins) > 2 else None
-    y = graph.op_outputs(op)[0]
-    require_int8(op, x, w, y)
-    if x.is_const or not w.is_const:
-        raise fail(op, "needs an activation input and constant weights")
-    if any(int(z) != 0 for z in w.zero_point):
-        raise fail(op, "weight zero points must be 0")
-    if b is not None and (b.dtype != "int32" or not b.is_const):
-        raise fail(op, f"bias must be a constant int32 tensor (got {b.dtype})")
+    x, w, b, y = sparse_operands(op, graph)
     if op.opcode == "FULLY_CONNECTED":
         if len(w.shape) != 2 or op.options.get("weights_format", 0) != 0:
             raise fail(op, "weights must be a plain 2-D tensor")
