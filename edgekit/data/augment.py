@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgekit.data.freq_warp import vtlp_frequency
 from edgekit.errors import ConfigError
 
 __all__ = ["AugmentConfig", "NOISE_KINDS", "parse_augment", "apply_gain", "time_shift",
@@ -295,15 +296,6 @@ def tempo_perturb(x: np.ndarray, factor: float, frame: int = 256, tolerance: int
     return (out / norm)[:n_out].astype(np.float32)
 
 
-def _warp_bins(nbins: int, alpha: float, f_hi: float) -> np.ndarray:
-    """Piecewise-linear VTLP warp of the bin grid ``0..nbins-1`` (last bin: Nyquist)."""
-    nyq = nbins - 1.0
-    f = np.arange(nbins, dtype=np.float64)
-    knee = f_hi * nyq * min(alpha, 1.0) / alpha
-    upper = nyq - (nyq - f_hi * nyq * min(alpha, 1.0)) / (nyq - knee) * (nyq - f)
-    return np.where(f <= knee, alpha * f, upper)
-
-
 def vtlp_warp(x: np.ndarray, alpha: float, frame: int = 256, f_hi: float = 0.85) -> np.ndarray:
     """Warp the frequency axis of ``x`` by ``alpha`` (vocal tract length perturbation).
 
@@ -351,7 +343,7 @@ def vtlp_warp(x: np.ndarray, alpha: float, frame: int = 256, f_hi: float = 0.85)
     phase = np.angle(spec)
     dphi = np.diff(phase, axis=0, prepend=phase[:1] - omega * hop) - omega * hop
     inst = omega + (np.mod(dphi + np.pi, 2.0 * np.pi) - np.pi) / hop  # rad / sample per bin
-    warped = _warp_bins(nbins, alpha, f_hi)
+    warped = vtlp_frequency(np.arange(nbins), alpha, nbins - 1.0, f_hi)  # last bin: Nyquist
     src = np.interp(np.arange(nbins), warped, np.arange(nbins))  # output bin -> input bin
     lo = np.minimum(src.astype(int), nbins - 2)
     t = src - lo

@@ -21,7 +21,45 @@ import numpy as np
 
 from edgekit.errors import ConfigError
 
-__all__ = ["mel_centres_hz", "channel_centres_hz", "warp_source_channels", "warp_channels"]
+__all__ = ["vtlp_frequency", "mel_centres_hz", "channel_centres_hz", "warp_source_channels",
+           "warp_channels"]
+
+
+def vtlp_frequency(f, alpha: float, top: float, f_hi: float = 0.85, *,
+                   inverse: bool = False) -> np.ndarray:
+    """The piecewise-linear VTLP warp of Jaitly & Hinton (2013), or its inverse.
+
+    A frequency ``f`` goes to ``alpha * f`` up to the knee ``k = f_hi * top *
+    min(alpha, 1) / alpha``, and above it along the straight line from
+    ``(k, alpha * k)`` to ``(top, top)``, so the band ``[0, top]`` stays
+    full.  The waveform warp (:func:`edgekit.data.augment.vtlp_warp`) and the
+    channel warp (:func:`warp_source_channels`) both use it.
+
+    Parameters
+    ----------
+    f : array_like
+        Frequencies in ``[0, top]`` (any unit: Hz, FFT bins).
+    alpha : float
+        Warp factor, > 0.
+    top : float
+        The band's top frequency, a fixed point of the warp.
+    f_hi : float, optional
+        The knee for ``alpha = 1`` as a fraction of ``top``.
+    inverse : bool, optional
+        Give ``warp^-1(f)`` instead of ``warp(f)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape of ``f``.
+    """
+    f = np.asarray(f, dtype=np.float64)
+    knee = f_hi * top * min(alpha, 1.0) / alpha
+    if inverse:
+        return np.where(f <= alpha * knee, f / alpha,
+                        knee + (f - alpha * knee) * (top - knee) / (top - alpha * knee))
+    upper = top - (top - f_hi * top * min(alpha, 1.0)) / (top - knee) * (top - f)
+    return np.where(f <= knee, alpha * f, upper)
 
 
 def mel_centres_hz(lower_hz: float, upper_hz: float, num_channels: int) -> np.ndarray:
@@ -106,10 +144,7 @@ def warp_source_channels(alpha: float, centres_hz, f_hi: float = 0.85) -> np.nda
     if not 0 < f_hi < 1:
         raise ConfigError(f"f_hi must be in (0, 1) (got {f_hi!r})")
     c = np.asarray(centres_hz, dtype=np.float64)
-    top = c[-1]
-    knee = f_hi * top * min(alpha, 1.0) / alpha
-    src = np.where(c <= alpha * knee, c / alpha,
-                   knee + (c - alpha * knee) * (top - knee) / (top - alpha * knee))
+    src = vtlp_frequency(c, alpha, c[-1], f_hi, inverse=True)
     return np.interp(src, c, np.arange(c.size, dtype=np.float64))
 
 
