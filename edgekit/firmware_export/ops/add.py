@@ -167,8 +167,11 @@ ADD_PATHS = ("EKOPT_ADD_H1", "EKOPT_ADD_H12", "EKOPT_SUB_H1", "EKOPT_SUB_H2", "E
              "EKOPT_ADD_REF")
 
 
-def _add_input(offset: int, mult: int, shift: int) -> tuple[bool, bool]:
-    """``ekadd_in_make``: (multiplier exactly 0.5, the flat loop takes the input)."""
+def _add_input(mult: int, shift: int) -> tuple[bool, bool]:
+    """``ekadd_in_make``: (multiplier exactly 0.5, the flat loop takes the input).
+
+    The input offset does not enter the choice, only the requantization.
+    """
     half = shift == 0 and mult == 1 << 30
     return half, half or (mult != -(1 << 31) and 1 <= -shift <= 30)
 
@@ -189,8 +192,8 @@ def add_paths(low: Lowered) -> frozenset[str]:
         compiles only the loops a model's layers take.
     """
     p = low.params
-    h1, ok1 = _add_input(p["in1_offset"], p["in1_mult"], p["in1_shift"])
-    h2, ok2 = _add_input(p["in2_offset"], p["in2_mult"], p["in2_shift"])
+    h1, ok1 = _add_input(p["in1_mult"], p["in1_shift"])
+    h2, ok2 = _add_input(p["in2_mult"], p["in2_shift"])
     if (p["broadcast"] or p["left_shift"] != LEFT_SHIFT or p["out_mult"] == -(1 << 31)
             or not -23 <= p["out_shift"] <= -1 or not (ok1 and ok2) or not (h1 or h2)):
         return frozenset({"EKOPT_ADD_REF"})

@@ -154,9 +154,7 @@ def spike_requant(op, graph, w2: np.ndarray, codes: tuple[int, int]) -> dict:
         If the accumulator can leave the kernel's int32 arithmetic.
     """
     units = int(w2.shape[0])
-    ins = graph.op_inputs(op)
-    x, w, y = ins[0], ins[1], graph.op_outputs(op)[0]
-    b = ins[2] if len(ins) > 2 else None
+    x, w, b, y = sparse_operands(op, graph)
     off, on = (int(c) for c in codes)
     bias = (np.asarray(b.data, np.int64).reshape(-1) if b is not None
             else np.zeros(units, np.int64))
