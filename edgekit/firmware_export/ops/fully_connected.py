@@ -50,7 +50,6 @@ def lower(op, graph) -> Lowered:
                    source="ek_fully_connected.c")
 
 
-
 def rq2_table(mult: list[int], shift: list[int], zp: int) -> list[int] | None:
     """The optimized kernel's requantization constants, or None where they do not apply.
 
@@ -86,15 +85,7 @@ def rq2_table(mult: list[int], shift: list[int], zp: int) -> list[int] | None:
     return out
 
 
-#: ``ek_paths.h`` macros of ``ek_fully_connected_s8``'s paths
-#: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop (and
-#: its per-channel constants, ``_UNITS_PC``; its zeros for a layer without bias,
-#: ``_UNITS_NOBIAS``)
-#: and the C loop over the widened input row (DSP cores), the loop of a unit per pass
-#: for fewer than 8 inputs (``_SMALL``, DSP cores), and the plain-C loop on
-#: DSP cores (``_DSP``) and others (``_C``).
-#: ``_TINY<A>``: the function for rows of A inputs (kernels/optimized/ek_fc_tiny.h, DSP
-#: cores, A in :data:`TINY_ACCUM`, with the requantization table).
+#: Row lengths (inputs) of ``ek_fc_tiny.h``'s path, one function each (``EKOPT_FC_TINY<A>``).
 TINY_ACCUM = range(9, 16)
 #: At most this many units take ``_TINY<A>`` (its table: <= 52 B per unit).
 TINY_MAX_UNITS = 32
@@ -168,6 +159,17 @@ def tiny_table(w, bias: list[int], rq: list[int]) -> list[int]:
         k = 4 * u if len(rq) > 4 else 0
         out += rq[k:k + 4]
     return out
+
+
+#: ``ek_paths.h`` macros of ``ek_fully_connected_s8``'s paths
+#: (kernels/optimized/ek_fully_connected.c): the reference loop, the asm unit loop (and
+#: its per-channel constants, ``_UNITS_PC``; its zeros for a layer without bias,
+#: ``_UNITS_NOBIAS``)
+#: and the C loop over the widened input row (DSP cores), the loop of a unit per pass
+#: for fewer than 8 inputs (``_SMALL``, DSP cores), and the plain-C loop on
+#: DSP cores (``_DSP``) and others (``_C``).
+#: ``_TINY<A>``: the function for rows of A inputs (kernels/optimized/ek_fc_tiny.h, DSP
+#: cores, A in :data:`TINY_ACCUM`, with the requantization table).
 FC_PATHS = ("EKOPT_FC_REF", "EKOPT_FC_UNITS", "EKOPT_FC_UNITS_PC", "EKOPT_FC_UNITS_NOBIAS",
             "EKOPT_FC_LOOP", "EKOPT_FC_SMALL", "EKOPT_FC_PLAIN_DSP", "EKOPT_FC_PLAIN_C",
             *(f"EKOPT_FC_TINY{a}" for a in TINY_ACCUM))
