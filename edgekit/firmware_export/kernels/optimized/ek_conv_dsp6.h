@@ -363,16 +363,11 @@ ekopt_conv_dsp6(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
     const uint32_t zpx = ((uint8_t)(-off) * 0x01010101u) & ~keep;
     (void)zpx, (void)keep;
 #endif
-#if EKOPT_USE(EKOPT_CONV_SIX_1X1)
     const int one1 = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
                      && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1;
     const int one = one1 && (p->in_c & 3) == 0;
-#else
-    /* (an odd-channel 1x1 layer then goes through ekopt_col_pixel) */
-    const int one = p->f_h == 1 && p->f_w == 1 && p->stride_h == 1 && p->stride_w == 1
-                    && p->pad_h == 0 && p->pad_w == 0 && p->dil_h == 1 && p->dil_w == 1
-                    && (p->in_c & 3) == 0;
-#endif
+    /* (without EKOPT_CONV_SIX_1X1 an odd-channel 1x1 layer goes through ekopt_col_pixel) */
+    (void)one1;
     int8_t tmp[EKOPT_P6_TMP];
     /* K % 4 != 0: the asm channel loop's last word of a row runs past the
      * row, so the last channel (past the filter's end) runs from this copy
