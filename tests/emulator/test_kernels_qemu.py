@@ -560,16 +560,29 @@ SMALL_C_CASES = [
     (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX_1X1"),  # K=13
     (304, 13, 6, 1, (10, 4), 2, "same", 16, BIG, "SIX"),  # KWS conv1 shape, K=40
     (305, 9, 7, 7, (1, 1), 1, "valid", 5, 0, "1X1_DSP"),   # 1x1 loop, intrinsics
-    (306, 12, 6, 6, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics (K=54)
+    (306, 12, 5, 6, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics (K=54)
     # No room in scratch, window of <= 48 bytes (not 1x1): the six-pixel
     # buffer on the stack.
-    (310, 12, 6, 1, (3, 3), 1, "same", 8, 0, "SIX_STACK"),
-    (311, 9, 8, 5, (3, 3), 1, "valid", 7, 0, "SIX_STACK"),  # K=45, odd channels
-    # Rows not whole chunks, K <= 60: windows copied a word at a time
-    # (ekopt_rows6), those over the padding or at the input's end gathered.
+    (310, 12, 5, 1, (3, 3), 1, "same", 8, 0, "SIX_STACK"),
+    (311, 9, 7, 5, (3, 3), 1, "valid", 7, 0, "SIX_STACK"),  # K=45, odd channels
+    # ... the column path's (output rows of >= 6 pixels), when it is at most
+    # 1,280 bytes.
+    (317, 9, 8, 5, (3, 3), 1, "valid", 7, 0, "COLS_STACK"),  # K=45, odd channels
+    (318, 7, 12, 1, (3, 3), 2, "same", 8, 0, "COLS_STACK"),  # one channel, stride 2
+    # Rows not whole chunks, K <= 60, output rows of < 6 pixels: windows
+    # copied a word at a time (ekopt_rows6), those over the padding or at the
+    # input's end gathered.
     (307, 9, 8, 3, (3, 3), 2, "same", 8, BIG, "SIX_ROWS"),   # VWW stem, K=27
-    (308, 7, 9, 5, (3, 3), 1, "valid", 7, BIG, "SIX_ROWS"),  # K=45, last window at the end
-    (309, 8, 7, 3, (4, 5), 1, "same", 6, BIG, "SIX_ROWS"),   # K=60: the largest
+    (308, 7, 7, 5, (3, 3), 1, "valid", 7, BIG, "SIX_ROWS"),  # K=45, last window at the end
+    (309, 8, 5, 3, (4, 5), 1, "same", 6, BIG, "SIX_ROWS"),   # K=60: the largest
+    # Output rows of >= 6 pixels: the column path (ek_conv_cols.h), input
+    # rows copied once per output row, padding columns and rows included;
+    # groups of six straddling rows, odd widths, stride 2, even filters.
+    (312, 11, 10, 1, (3, 3), 1, "same", 8, BIG, "SIX_COLS"),  # one channel, K=9
+    (313, 9, 13, 3, (3, 3), 2, "same", 8, BIG, "SIX_COLS"),   # VWW stem, out_w 7
+    (314, 8, 11, 5, (3, 3), 1, "same", 7, BIG, "SIX_COLS"),   # K=45, odd channels
+    (315, 7, 9, 3, (4, 5), 1, "same", 6, BIG, "SIX_COLS"),    # K=60, uneven padding
+    (316, 6, 8, 7, (2, 3), 1, "valid", 3, BIG, "SIX_COLS"),   # K=42, no padding
 ]
 
 
