@@ -96,6 +96,11 @@ COLS_C = 32
 #: at most this many bytes (``EKOPT_CONV_COLS_STACK``; instead of
 #: ``EKOPT_CONV_SIX_STACK``).
 COLS_STACK = 1280
+#: A layer (not 1x1) with room in scratch for no im2col buffer runs the
+#: two-pixel path with its buffer (``4 * k4`` bytes, plus ``k4`` for a gathered
+#: window) on the stack when it is at most this many bytes
+#: (``EKOPT_CONV_TWO_STACK``), instead of the run-based loop.
+TWO_STACK = 1280
 
 
 def cols_ok(params: dict, has_bias: bool) -> bool:
@@ -252,7 +257,7 @@ SIX_STACK_K = 48
 CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
               "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_SIX_1X1", "EKOPT_CONV_SIX_ROWS",
               "EKOPT_CONV_SIX_STACK", "EKOPT_CONV_SIX_COLS", "EKOPT_CONV_COLS_STACK",
-              "EKOPT_CONV_TWO",
+              "EKOPT_CONV_TWO", "EKOPT_CONV_TWO_STACK",
               "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
               *(f"EKOPT_CONV_PAIR{k}" for k in PAIR_WINDOWS))
@@ -335,6 +340,9 @@ def conv_paths(low: Lowered) -> frozenset[str]:
             dsp.add("EKOPT_CONV_SIX_ROWS")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
+    elif K <= 576 and 4 * k4 + win <= TWO_STACK and p["f_h"] * p["f_w"] > 1:
+        # no room in scratch: a small two-pixel buffer on the stack
+        dsp = {"EKOPT_CONV_TWO", "EKOPT_CONV_TWO_STACK"}
     else:
         dsp = {c_path if dilated(p) else plain + "_DSP"}
     if dilated(p) and dsp & {"EKOPT_CONV_SIX", "EKOPT_CONV_TWO"}:

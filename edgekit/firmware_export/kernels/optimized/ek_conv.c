@@ -75,6 +75,8 @@
 /* The column path's buffer on the stack (EKOPT_CONV_COLS_STACK), at most. */
 #define EKOPT_COLS_STACK 1280
 #define EKOPT_KMAX 576      /* window size limit of the 2-pixel path */
+/* Its buffer on the stack (EKOPT_CONV_TWO_STACK), at most. */
+#define EKOPT_TWO_STACK 1280
 #define EKOPT_P6_WORDS 864  /* buffer words of the 6-pixel path (3,456 bytes): K <= 288 */
 
 #if EKOPT_DSP
@@ -572,6 +574,18 @@ ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
     }
 }
 
+#if EKOPT_CONV_DSP2 && EKOPT_USE(EKOPT_CONV_TWO_STACK)
+/* The two-pixel path with its buffer (at most EKOPT_TWO_STACK bytes) in
+ * this function's frame only (the stack high-water mark counts it, the
+ * arena does not). */
+static __attribute__((noinline)) void
+ekopt_conv_dsp_stack(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                     const int32_t *bias, int8_t *out) {
+    int32_t buf[EKOPT_TWO_STACK / 4];
+    ekopt_conv_dsp(p, in, filter, bias, out, buf);
+}
+#endif
+
 #endif /* EKOPT_CONV_DSP2 */
 
 #if EKOPT_CONV_DSP6
@@ -731,6 +745,16 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
             EKOPT_NOT_LISTED();
 #endif
         }
+#if EKOPT_CONV_DSP2 && EKOPT_USE(EKOPT_CONV_TWO_STACK)
+        /* No room in scratch for either im2col buffer, a window (not 1x1:
+         * their buffer-less loop is as fast) whose two-pixel buffer is
+         * small: that buffer on the stack (ops/conv.py TWO_STACK).  Compiled
+         * (and checked) only where ek_paths.h lists it. */
+        if (K <= EKOPT_KMAX && 4 * k4 + win <= EKOPT_TWO_STACK && p->f_h * p->f_w > 1) {
+            ekopt_conv_dsp_stack(p, in, filter, bias, out);
+            return;
+        }
+#endif
     }
 #endif
 #if EKOPT_USE(EKOPT_CONV_DIL)
