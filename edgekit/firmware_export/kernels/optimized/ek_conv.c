@@ -575,13 +575,13 @@ ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
 }
 
 #if EKOPT_CONV_DSP2 && EKOPT_USE(EKOPT_CONV_TWO_STACK)
-/* The two-pixel path with its buffer (at most EKOPT_TWO_STACK bytes) in
- * this function's frame only (the stack high-water mark counts it, the
- * arena does not). */
+/* The two-pixel path with its buffer (`words` words, at most
+ * EKOPT_TWO_STACK bytes) in this function's frame only (the stack
+ * high-water mark counts it, the arena does not). */
 static __attribute__((noinline)) void
 ekopt_conv_dsp_stack(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
-                     const int32_t *bias, int8_t *out) {
-    int32_t buf[EKOPT_TWO_STACK / 4];
+                     const int32_t *bias, int8_t *out, int32_t words) {
+    int32_t buf[words];
     ekopt_conv_dsp(p, in, filter, bias, out, buf);
 }
 #endif
@@ -606,15 +606,15 @@ ekopt_conv_dsp6_stack(const ek_conv_params *p, const int8_t *in, const int8_t *f
 #endif
 #endif
 
-/* The column path with its buffer (ekopt_cols_bytes <= EKOPT_COLS_STACK) on
- * the stack, for layers with room for neither its buffer nor the six-pixel
+/* The column path with its buffer (ekopt_cols_bytes <= EKOPT_COLS_STACK, an
+ * array of that size) on the stack, for layers with room for neither its buffer nor the six-pixel
  * one in scratch (ops/conv.py COLS_STACK, as EKOPT_CONV_SIX_STACK). */
 #if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_COLS) && EKOPT_USE(EKOPT_CONV_SIX_CH) \
     && EKOPT_USE(EKOPT_CONV_COLS_STACK)
 static __attribute__((noinline)) void
 ekopt_conv_cols6_stack(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
                        const int32_t *bias, int8_t *out) {
-    int32_t buf[EKOPT_COLS_STACK / 4];
+    int32_t buf[ekopt_cols_bytes(p) / 4];
     ekopt_conv_cols6(p, in, filter, bias, out, buf);
 }
 #endif
@@ -751,7 +751,7 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
          * small: that buffer on the stack (ops/conv.py TWO_STACK).  Compiled
          * (and checked) only where ek_paths.h lists it. */
         if (K <= EKOPT_KMAX && 4 * k4 + win <= EKOPT_TWO_STACK && p->f_h * p->f_w > 1) {
-            ekopt_conv_dsp_stack(p, in, filter, bias, out);
+            ekopt_conv_dsp_stack(p, in, filter, bias, out, k4 + win / 4);
             return;
         }
 #endif

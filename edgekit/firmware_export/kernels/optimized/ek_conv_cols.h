@@ -211,8 +211,10 @@ ekopt_conv_cols6(const ek_conv_params *p, const int8_t *in, const int8_t *filter
     const uint32_t zpw = (uint8_t)(-p->in_offset) * 0x01010101u;
     const int32_t npix = p->batches * p->out_h * p->out_w;
     const int32_t *const end6 = buf + kc * 12, entry8 = (8 - (kc & 7)) & 7;
-    /* The filter in the columns' order (fx, fy, ic), rows k4 bytes apart. */
-    int32_t wq[EKOPT_COLS_W / 4];
+    /* The filter in the columns' order (fx, fy, ic), rows k4 bytes apart
+     * (arrays sized to the layer: out_c * k4 <= EKOPT_COLS_W, out_c <=
+     * EKOPT_COLS_C). */
+    int32_t wq[ys * kc];
     int8_t *const wk = (int8_t *)(void *)wq;
     for (int32_t oc = 0; oc < ys; ++oc) {
         const int8_t *f = filter + (int64_t)oc * K;
@@ -226,13 +228,13 @@ ekopt_conv_cols6(const ek_conv_params *p, const int8_t *in, const int8_t *filter
         }
     }
     /* Each channel's requantization constants and bias (ekopt_cols_channels). */
-    int32_t rec[5 * EKOPT_COLS_C];
+    int32_t rec[5 * ys];
     for (int32_t oc = 0; oc < ys; ++oc) {
         const ekopt_rq2 q = ekopt_rq2_make(p->mult[oc], p->shift[oc], p->out_offset);
         int32_t *const r = rec + 5 * oc;
         r[0] = (int32_t)q.clo; r[1] = q.rs1; r[2] = q.mult; r[3] = q.chi; r[4] = bias[oc];
     }
-    int8_t tmp[EKOPT_P6_TMP];
+    int8_t tmp[6 * ys];    /* the last, partial group's outputs */
     /* Two column buffers, output row r's in t + (r & 1) * tb: a group of six
      * pixels spans at most two rows (out_w >= 6). */
     const int32_t tb = (((p->out_w - 1) * p->stride_w + p->f_w) * slot + 3) & ~3;
