@@ -210,7 +210,9 @@ def conv_scratch(params: dict, inplace: bool, has_bias: bool = True) -> int:
         the convolution is dilated (:func:`window_bytes`); in place
         also two output pixels for the plain-C 1x1 path (2 * out_c) and one
         for the reference loop (out_c).  The conditions are those of
-        kernels/optimized/ek_conv.c.
+        kernels/optimized/ek_conv.c.  Layers that may take the column path
+        (:func:`cols_ok`; ``has_bias``: the layer has a bias) need the
+        larger of the six-pixel buffer and :func:`cols_bytes`.
     """
     p = params
     k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
@@ -242,7 +244,9 @@ def conv_scratch(params: dict, inplace: bool, has_bias: bool = True) -> int:
 #: asm channel loop ``ekopt_dsp6_channels``: ``EKOPT_CONV_SIX_CH``, for windows
 #: K % 4 != 0 ``EKOPT_CONV_SIX_TAIL`` too; its clamp of an activation range
 #: narrower than int8: ``EKOPT_CONV_SIX_CLAMP``; its gather of 1x1 windows over odd
-#: channel counts: ``EKOPT_CONV_SIX_1X1``) and their
+#: channel counts: ``EKOPT_CONV_SIX_1X1``; its column path ``EKOPT_CONV_SIX_COLS``,
+#: with its buffer on the stack ``EKOPT_CONV_COLS_STACK``; the two-pixel path's
+#: buffer on the stack ``EKOPT_CONV_TWO_STACK``) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
 #: loops as DSP cores (``_DSP``) and other cores (``_C``) take them; the six-pixel
 #: path's channel-pair loop for a window of K bytes (``EKOPT_CONV_PAIR<K>``,

@@ -9,6 +9,12 @@
  * K = f_h * f_w * in_c (dilated windows too: their taps are gathered one
  * by one, ekopt_col_dilated, path EKOPT_CONV_DIL; K is the whole receptive
  * field, so few input channels still give a long inner loop):
+ *   - small windows (k4 <= 64) whose filter rows are not whole 4-byte
+ *     chunks, output rows of >= 6 pixels, a bias and right shifts of
+ *     1..22: the six-pixel path over input columns copied once per output
+ *     row (ek_conv_cols.h, EKOPT_CONV_SIX_COLS; its buffer on the stack
+ *     when scratch has room for neither it nor the six-pixel one,
+ *     EKOPT_CONV_COLS_STACK);
  *   - K <= 288, >= 6 output pixels and every channel in ekopt_rq2's range:
  *     six-pixel im2col (int16, input offset added) + 6x1 asm micro-kernel,
  *     18 instructions per 24 MACs (ekopt_conv_dsp6; an activation range
@@ -16,7 +22,8 @@
  *     point is not folded into the bias offline: widening the input once
  *     per pixel adds it for free;
  *   - else K <= 576: two-pixel im2col + 2x2 asm micro-kernel
- *     (ekopt_conv_dsp);
+ *     (ekopt_conv_dsp; with no room in scratch, a buffer of <= 1,280 bytes
+ *     on the stack for windows other than 1x1, EKOPT_CONV_TWO_STACK);
  *   - else the run-based path below, with SXTAB16/SMLAD intrinsics.
  * The im2col buffer is the call's scratch memory (Lowered.scratch, sized
  * by ops/conv.py for the path the layer takes).  1x1 convolutions with
