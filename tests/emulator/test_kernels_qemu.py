@@ -503,7 +503,8 @@ DILATED_CASES = [
     (M4, 202, 10, 9, 3, (3, 3), (2, 3), 1, "valid", 4, BIG, "SIX"),  # K=27 tail 3, unequal
     (M4, 203, 7, 11, 5, (2, 3), (3, 2), 1, "same", 3, BIG, "SIX"),   # K=30, rows of 15 B
     (M4, 204, 9, 9, 64, (3, 3), (2, 2), 1, "same", 3, BIG, "TWO"),   # K=576
-    (M4, 205, 8, 8, 8, (3, 3), (2, 2), 1, "same", 6, 0, "REF"),       # no buffer
+    (M4, 205, 8, 8, 8, (3, 3), (2, 2), 1, "same", 6, 0, "TWO_STACK"),  # no room: stack
+    (M4, 207, 8, 8, 40, (3, 3), (2, 2), 1, "same", 3, 0, "REF"),     # no buffer (K=360)
     (M3, 206, 8, 7, 6, (3, 3), (2, 2), 1, "same", 4, BIG, "SIX"),     # no DSP: reference loop
 ]
 
@@ -538,6 +539,8 @@ def test_dilated_conv_2d_qemu(target, seed, h, w, cin, kernel, dil, stride, padd
                                    "EKOPT_CONV_PAIR"))}
     want = {"SIX": {"EKOPT_CONV_SIX", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
             "TWO": {"EKOPT_CONV_TWO", "EKOPT_CONV_DIL", "EKOPT_CONV_REF"},
+            "TWO_STACK": {"EKOPT_CONV_TWO", "EKOPT_CONV_TWO_STACK", "EKOPT_CONV_DIL",
+                          "EKOPT_CONV_REF"},
             "REF": {"EKOPT_CONV_REF"}}[path]
     assert listed == want, (seed, listed)
 
@@ -560,16 +563,33 @@ SMALL_C_CASES = [
     (303, 8, 8, 13, (1, 1), 1, "valid", 9, BIG, "SIX_1X1"),  # K=13
     (304, 13, 6, 1, (10, 4), 2, "same", 16, BIG, "SIX"),  # KWS conv1 shape, K=40
     (305, 9, 7, 7, (1, 1), 1, "valid", 5, 0, "1X1_DSP"),   # 1x1 loop, intrinsics
-    (306, 12, 6, 6, (3, 3), 1, "same", 8, 0, "RUN_DSP"),   # run-based loop, intrinsics (K=54)
+    (306, 12, 5, 40, (3, 3), 1, "same", 8, 0, "RUN_DSP"),  # run-based loop, intrinsics (K=360)
     # No room in scratch, window of <= 48 bytes (not 1x1): the six-pixel
     # buffer on the stack.
-    (310, 12, 6, 1, (3, 3), 1, "same", 8, 0, "SIX_STACK"),
-    (311, 9, 8, 5, (3, 3), 1, "valid", 7, 0, "SIX_STACK"),  # K=45, odd channels
-    # Rows not whole chunks, K <= 60: windows copied a word at a time
-    # (ekopt_rows6), those over the padding or at the input's end gathered.
+    (310, 12, 5, 1, (3, 3), 1, "same", 8, 0, "SIX_STACK"),
+    (311, 9, 7, 5, (3, 3), 1, "valid", 7, 0, "SIX_STACK"),  # K=45, odd channels
+    # ... the column path's (output rows of >= 6 pixels), when it is at most
+    # 1,280 bytes.
+    (317, 9, 8, 5, (3, 3), 1, "valid", 7, 0, "COLS_STACK"),  # K=45, odd channels
+    (318, 7, 12, 1, (3, 3), 2, "same", 8, 0, "COLS_STACK"),  # one channel, stride 2
+    # No room for any im2col buffer, not 1x1, two-pixel buffer <= 1,280
+    # bytes: the two-pixel path with its buffer on the stack.
+    (319, 8, 7, 8, (5, 5), 1, "same", 6, 0, "TWO_STACK"),     # K=200, padded edges
+    (320, 7, 9, 32, (3, 3), 1, "valid", 5, 0, "TWO_STACK"),   # K=288, odd out_c
+    # Rows not whole chunks, K <= 60, output rows of < 6 pixels: windows
+    # copied a word at a time (ekopt_rows6), those over the padding or at the
+    # input's end gathered.
     (307, 9, 8, 3, (3, 3), 2, "same", 8, BIG, "SIX_ROWS"),   # VWW stem, K=27
-    (308, 7, 9, 5, (3, 3), 1, "valid", 7, BIG, "SIX_ROWS"),  # K=45, last window at the end
-    (309, 8, 7, 3, (4, 5), 1, "same", 6, BIG, "SIX_ROWS"),   # K=60: the largest
+    (308, 7, 7, 5, (3, 3), 1, "valid", 7, BIG, "SIX_ROWS"),  # K=45, last window at the end
+    (309, 8, 5, 3, (4, 5), 1, "same", 6, BIG, "SIX_ROWS"),   # K=60: the largest
+    # Output rows of >= 6 pixels: the column path (ek_conv_cols.h), input
+    # rows copied once per output row, padding columns and rows included;
+    # groups of six straddling rows, odd widths, stride 2, even filters.
+    (312, 11, 10, 1, (3, 3), 1, "same", 8, BIG, "SIX_COLS"),  # one channel, K=9
+    (313, 9, 13, 3, (3, 3), 2, "same", 8, BIG, "SIX_COLS"),   # VWW stem, out_w 7
+    (314, 8, 11, 5, (3, 3), 1, "same", 7, BIG, "SIX_COLS"),   # K=45, odd channels
+    (315, 7, 9, 3, (4, 5), 1, "same", 6, BIG, "SIX_COLS"),    # K=60, uneven padding
+    (316, 6, 8, 7, (2, 3), 1, "valid", 3, BIG, "SIX_COLS"),   # K=42, no padding
 ]
 
 

@@ -84,7 +84,58 @@ def conv_inplace_ok(params: dict) -> bool:
             and p["out_c"] <= p["in_c"] and (p["out_h"], p["out_w"]) == (p["in_h"], p["in_w"]))
 
 
-def conv_scratch_options(params: dict, inplace: bool) -> list[int]:
+#: The column path of the six-pixel im2col (kernels/optimized/ek_conv_cols.h):
+#: the largest window (K rounded up to 4), filter copy (out_c * k4 bytes, on
+#: the stack) and output channels (their constants on the stack) it takes
+#: (``EKOPT_COLS_K``, ``EKOPT_COLS_W``, ``EKOPT_COLS_C`` in ek_conv.c).
+COLS_K = 64
+COLS_W = 512
+COLS_C = 32
+#: Layers with room in scratch for neither the column path's buffer nor the
+#: six-pixel one run the column path with its buffer on the stack when it is
+#: at most this many bytes (``EKOPT_CONV_COLS_STACK``; instead of
+#: ``EKOPT_CONV_SIX_STACK``).
+COLS_STACK = 1280
+#: A layer (not 1x1) with room in scratch for no im2col buffer runs the
+#: two-pixel path with its buffer (``4 * k4`` bytes, plus ``k4`` for a gathered
+#: window) on the stack when it is at most this many bytes
+#: (``EKOPT_CONV_TWO_STACK``), instead of the run-based loop.
+TWO_STACK = 1280
+
+
+def cols_ok(params: dict, has_bias: bool) -> bool:
+    """Whether the CONV_2D may take the six-pixel column path (``EKOPT_CONV_SIX_COLS``).
+
+    ``ekopt_cols_ok`` of kernels/optimized/ek_conv.c: a bias, no dilation,
+    filter rows (f_w * in_c bytes) not whole 4-byte chunks, not 1x1 (their
+    gather, ``EKOPT_CONV_SIX_1X1``, reads each window once), a window of at
+    most :data:`COLS_K` bytes (rounded up to 4), out_c <= :data:`COLS_C`, out_c * k4
+    <= :data:`COLS_W`, output rows of >= 6 pixels, the output offset within int8
+    and every channel's multiplier positive (or 0) with a right shift of
+    1..22 (the six-pixel asm channel loop).  Its buffer: :func:`cols_bytes`.
+    """
+    p = params
+    k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
+    return (has_bias and p["f_in_c"] == p["in_c"] and not dilated(p)
+            and (p["f_w"] * p["in_c"]) % 4 != 0 and p["f_h"] * p["f_w"] > 1 and k4 <= COLS_K
+            and p["out_c"] <= COLS_C and p["out_c"] * k4 <= COLS_W
+            and p["out_w"] >= 6
+            and -128 <= p["out_offset"] <= 127
+            and all((m == 0 or m > 0) and -22 <= s <= -1 for m, s in zip(p["mult"], p["shift"])))
+
+
+def cols_bytes(params: dict) -> int:
+    """Scratch bytes of the column path (``ekopt_cols_bytes``): the six-pixel
+    buffer (12 * k4), then two output rows' input columns ((out_w - 1) *
+    stride_w + f_w of them, f_h * in_c bytes each; each rounded up to 4),
+    plus 4."""
+    p = params
+    k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
+    ncol = (p["out_w"] - 1) * p["stride_w"] + p["f_w"]
+    return 12 * k4 + 2 * ((ncol * p["f_h"] * p["in_c"] + 3) & ~3) + 4
+
+
+def conv_scratch_options(params: dict, inplace: bool, has_bias: bool = True) -> list[int]:
     """Scratch sizes ``ek_conv2d_s8`` can run with, fastest path first.
 
     Parameters
@@ -108,8 +159,10 @@ def conv_scratch_options(params: dict, inplace: bool) -> list[int]:
     k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
     win = window_bytes(p)
     floor = 2 * p["out_c"] if inplace else 0     # 0: the call passes NULL
-    opts = [conv_scratch(p, inplace)]
-    for n in ((4 * k4 + win) if k4 <= 576 else 0, floor):
+    opts = [conv_scratch(p, inplace, has_bias)]
+    # the column path's fallback: the six-pixel buffer (with its byte window)
+    six = (12 * k4 + win,) if cols_ok(p, has_bias) else ()
+    for n in (*six, (4 * k4 + win) if k4 <= 576 else 0, floor):
         if floor <= n < opts[-1]:
             opts.append(n)
     return opts
@@ -132,7 +185,7 @@ def window_bytes(params: dict) -> int:
     return k4 if (p["f_w"] * p["in_c"]) % 4 or dilated(p) else 0
 
 
-def conv_scratch(params: dict, inplace: bool) -> int:
+def conv_scratch(params: dict, inplace: bool, has_bias: bool = True) -> int:
     """Scratch bytes ``ek_conv2d_s8`` needs for the path this layer takes.
 
     Parameters
@@ -157,7 +210,9 @@ def conv_scratch(params: dict, inplace: bool) -> int:
         the convolution is dilated (:func:`window_bytes`); in place
         also two output pixels for the plain-C 1x1 path (2 * out_c) and one
         for the reference loop (out_c).  The conditions are those of
-        kernels/optimized/ek_conv.c.
+        kernels/optimized/ek_conv.c.  Layers that may take the column path
+        (:func:`cols_ok`; ``has_bias``: the layer has a bias) need the
+        larger of the six-pixel buffer and :func:`cols_bytes`.
     """
     p = params
     k4 = (p["f_h"] * p["f_w"] * p["in_c"] + 3) & ~3
@@ -173,7 +228,9 @@ def conv_scratch(params: dict, inplace: bool) -> int:
         # windows, are gathered in a K-byte (rounded up to 4) buffer after
         # the im2col buffer.
         win = window_bytes(p)
-        if six:
+        if six and cols_ok(p, has_bias):
+            need = max(need, 12 * k4 + win, cols_bytes(p))
+        elif six:
             need = max(need, 12 * k4 + win)
         elif k4 <= 576:
             need = max(need, 4 * k4 + win)
@@ -187,7 +244,9 @@ def conv_scratch(params: dict, inplace: bool) -> int:
 #: asm channel loop ``ekopt_dsp6_channels``: ``EKOPT_CONV_SIX_CH``, for windows
 #: K % 4 != 0 ``EKOPT_CONV_SIX_TAIL`` too; its clamp of an activation range
 #: narrower than int8: ``EKOPT_CONV_SIX_CLAMP``; its gather of 1x1 windows over odd
-#: channel counts: ``EKOPT_CONV_SIX_1X1``) and their
+#: channel counts: ``EKOPT_CONV_SIX_1X1``; its column path ``EKOPT_CONV_SIX_COLS``,
+#: with its buffer on the stack ``EKOPT_CONV_COLS_STACK``; the two-pixel path's
+#: buffer on the stack ``EKOPT_CONV_TWO_STACK``) and their
 #: gather of dilated windows (``EKOPT_CONV_DIL``), and the 1x1 and run-based
 #: loops as DSP cores (``_DSP``) and other cores (``_C``) take them; the six-pixel
 #: path's channel-pair loop for a window of K bytes (``EKOPT_CONV_PAIR<K>``,
@@ -201,8 +260,8 @@ PAIR_WINDOWS = (40, *range(32, 289, 32))
 SIX_STACK_K = 48
 CONV_PATHS = ("EKOPT_CONV_REF", "EKOPT_CONV_SIX", "EKOPT_CONV_SIX_CH", "EKOPT_CONV_SIX_TAIL",
               "EKOPT_CONV_SIX_CLAMP", "EKOPT_CONV_SIX_1X1", "EKOPT_CONV_SIX_ROWS",
-              "EKOPT_CONV_SIX_STACK",
-              "EKOPT_CONV_TWO",
+              "EKOPT_CONV_SIX_STACK", "EKOPT_CONV_SIX_COLS", "EKOPT_CONV_COLS_STACK",
+              "EKOPT_CONV_TWO", "EKOPT_CONV_TWO_STACK",
               "EKOPT_CONV_DIL",
               "EKOPT_CONV_1X1_DSP", "EKOPT_CONV_RUN_DSP", "EKOPT_CONV_1X1_C", "EKOPT_CONV_RUN_C",
               *(f"EKOPT_CONV_PAIR{k}" for k in PAIR_WINDOWS))
@@ -241,6 +300,16 @@ def conv_paths(low: Lowered) -> frozenset[str]:
     six_ok = (-128 <= p["out_offset"] <= 127
               and all(m == 0 or (m > 0 and -31 <= s <= -1) for m, s in ms))
     six_room = 12 * k4 + win <= p["scratch_bytes"]
+    if cols_ok(p, low.args[2] is not None) and (
+            cols_bytes(p) <= p["scratch_bytes"] or (not six_room and cols_bytes(p) <= COLS_STACK)):
+        # the column path (ek_conv_cols.h), its buffer in scratch or else on
+        # the stack, its asm channel loop, a narrower activation clamped after it
+        dsp = {"EKOPT_CONV_SIX", "EKOPT_CONV_SIX_COLS", "EKOPT_CONV_SIX_CH"}
+        if cols_bytes(p) > p["scratch_bytes"]:
+            dsp.add("EKOPT_CONV_COLS_STACK")
+        if (p["act_min"], p["act_max"]) != (-128, 127):
+            dsp.add("EKOPT_CONV_SIX_CLAMP")
+        return frozenset(dsp | {c_path})
     # small windows with no room in scratch: the six-pixel buffer on the stack
     # (not 1x1 windows: their buffer-less loops are as fast)
     six_stack = not six_room and k4 <= SIX_STACK_K and p["f_h"] * p["f_w"] > 1
@@ -275,6 +344,9 @@ def conv_paths(low: Lowered) -> frozenset[str]:
             dsp.add("EKOPT_CONV_SIX_ROWS")
     elif K <= 576 and 4 * k4 + win <= p["scratch_bytes"]:
         dsp = {"EKOPT_CONV_TWO"}
+    elif K <= 576 and 4 * k4 + win <= TWO_STACK and p["f_h"] * p["f_w"] > 1:
+        # no room in scratch: a small two-pixel buffer on the stack
+        dsp = {"EKOPT_CONV_TWO", "EKOPT_CONV_TWO_STACK"}
     else:
         dsp = {c_path if dilated(p) else plain + "_DSP"}
     if dilated(p) and dsp & {"EKOPT_CONV_SIX", "EKOPT_CONV_TWO"}:
@@ -285,7 +357,7 @@ def conv_paths(low: Lowered) -> frozenset[str]:
 def lower(op, graph) -> Lowered:
     low = conv_like(op, graph, depthwise=False)
     inplace = conv_inplace_ok(low.params)
-    opts = conv_scratch_options(low.params, inplace)
+    opts = conv_scratch_options(low.params, inplace, low.args[2] is not None)
     low.scratch, low.scratch_options = opts[0], tuple(opts[1:])
     low.scratch_param = "scratch_bytes"
     low.params["scratch_bytes"] = low.scratch

@@ -9,6 +9,12 @@
  * K = f_h * f_w * in_c (dilated windows too: their taps are gathered one
  * by one, ekopt_col_dilated, path EKOPT_CONV_DIL; K is the whole receptive
  * field, so few input channels still give a long inner loop):
+ *   - small windows (k4 <= 64) whose filter rows are not whole 4-byte
+ *     chunks, output rows of >= 6 pixels, a bias and right shifts of
+ *     1..22: the six-pixel path over input columns copied once per output
+ *     row (ek_conv_cols.h, EKOPT_CONV_SIX_COLS; its buffer on the stack
+ *     when scratch has room for neither it nor the six-pixel one,
+ *     EKOPT_CONV_COLS_STACK);
  *   - K <= 288, >= 6 output pixels and every channel in ekopt_rq2's range:
  *     six-pixel im2col (int16, input offset added) + 6x1 asm micro-kernel,
  *     18 instructions per 24 MACs (ekopt_conv_dsp6; an activation range
@@ -16,7 +22,8 @@
  *     point is not folded into the bias offline: widening the input once
  *     per pixel adds it for free;
  *   - else K <= 576: two-pixel im2col + 2x2 asm micro-kernel
- *     (ekopt_conv_dsp);
+ *     (ekopt_conv_dsp; with no room in scratch, a buffer of <= 1,280 bytes
+ *     on the stack for windows other than 1x1, EKOPT_CONV_TWO_STACK);
  *   - else the run-based path below, with SXTAB16/SMLAD intrinsics.
  * The im2col buffer is the call's scratch memory (Lowered.scratch, sized
  * by ops/conv.py for the path the layer takes).  1x1 convolutions with
@@ -67,7 +74,16 @@
 #define EKOPT_CONV_DSP2 (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_TWO))
 #define EKOPT_CONV_DILATED (EKOPT_DSP && EKOPT_USE(EKOPT_CONV_DIL))
 
+/* The column path of the six-pixel im2col (ek_conv_cols.h): the largest
+ * window (k4 bytes) and reordered filter (out_c * k4 bytes, on the stack). */
+#define EKOPT_COLS_K 64
+#define EKOPT_COLS_W 512
+#define EKOPT_COLS_C 32     /* output channels (their constants on the stack) */
+/* The column path's buffer on the stack (EKOPT_CONV_COLS_STACK), at most. */
+#define EKOPT_COLS_STACK 1280
 #define EKOPT_KMAX 576      /* window size limit of the 2-pixel path */
+/* Its buffer on the stack (EKOPT_CONV_TWO_STACK), at most. */
+#define EKOPT_TWO_STACK 1280
 #define EKOPT_P6_WORDS 864  /* buffer words of the 6-pixel path (3,456 bytes): K <= 288 */
 
 #if EKOPT_DSP
@@ -84,6 +100,34 @@ static inline int ekopt_dsp6_ok(const ek_conv_params *p) {
     }
     return 1;
 }
+
+#if EKOPT_USE(EKOPT_CONV_SIX_COLS)
+/* Whether the layer may take the column path (ek_conv_cols.h; with a
+ * buffer of ekopt_cols_bytes): the six-pixel path's asm channel loop over
+ * a small window whose filter rows are not whole 4-byte chunks. */
+static inline int ekopt_cols_ok(const ek_conv_params *p, const int32_t *bias) {
+    const int32_t k4 = (p->f_h * p->f_w * p->in_c + 3) & ~3;
+    if (!bias || p->dil_h != 1 || p->dil_w != 1 || !((p->f_w * p->in_c) & 3)
+        || p->f_h * p->f_w == 1
+        || k4 > EKOPT_COLS_K || p->out_c > EKOPT_COLS_C || p->out_c * k4 > EKOPT_COLS_W
+        || p->out_w < 6 || !ekopt_dsp6_ok(p)) {
+        return 0;
+    }
+    for (int32_t oc = 0; oc < p->out_c; ++oc) {
+        if (p->shift[oc] > -1 || p->shift[oc] < -22) return 0;
+    }
+    return 1;
+}
+
+/* Scratch bytes of the column path: the six-pixel buffer (12 * k4), then
+ * two output rows' input columns (each rounded up to 4), and 4 more (the
+ * last window's last word runs up to 3 bytes past them). */
+static inline int32_t ekopt_cols_bytes(const ek_conv_params *p) {
+    const int32_t k4 = (p->f_h * p->f_w * p->in_c + 3) & ~3;
+    const int32_t ncol = (p->out_w - 1) * p->stride_w + p->f_w;
+    return 12 * k4 + 2 * ((ncol * p->f_h * p->in_c + 3) & ~3) + 4;
+}
+#endif
 #endif
 
 /* s[0] += xa.wa, s[1] += xa.wb, s[2] += xb.wa, s[3] += xb.wb over n bytes,
@@ -537,10 +581,23 @@ ekopt_conv_dsp(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
     }
 }
 
+#if EKOPT_CONV_DSP2 && EKOPT_USE(EKOPT_CONV_TWO_STACK)
+/* The two-pixel path with its buffer (`words` words, at most
+ * EKOPT_TWO_STACK bytes) in this function's frame only (the stack
+ * high-water mark counts it, the arena does not). */
+static __attribute__((noinline)) void
+ekopt_conv_dsp_stack(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                     const int32_t *bias, int8_t *out, int32_t words) {
+    int32_t buf[words];
+    ekopt_conv_dsp(p, in, filter, bias, out, buf);
+}
+#endif
+
 #endif /* EKOPT_CONV_DSP2 */
 
 #if EKOPT_CONV_DSP6
 #include "ek_conv_dsp6.h"  /* ekopt_conv_dsp6 */
+#include "ek_conv_cols.h"  /* ekopt_conv_cols6 */
 
 /* Windows (not 1x1) of k4 <= EKOPT_P6_STACK_K bytes with no room for the six-pixel
  * buffer in scratch (a small model whose arena budget has none): the buffer
@@ -554,6 +611,19 @@ ekopt_conv_dsp6_stack(const ek_conv_params *p, const int8_t *in, const int8_t *f
     ekopt_conv_dsp6(p, in, filter, bias, out, buf);
 }
 #endif
+#endif
+
+/* The column path with its buffer (ekopt_cols_bytes <= EKOPT_COLS_STACK, an
+ * array of that size) on the stack, for layers with room for neither its buffer nor the six-pixel
+ * one in scratch (ops/conv.py COLS_STACK, as EKOPT_CONV_SIX_STACK). */
+#if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_COLS) && EKOPT_USE(EKOPT_CONV_SIX_CH) \
+    && EKOPT_USE(EKOPT_CONV_COLS_STACK)
+static __attribute__((noinline)) void
+ekopt_conv_cols6_stack(const ek_conv_params *p, const int8_t *in, const int8_t *filter,
+                       const int32_t *bias, int8_t *out) {
+    int32_t buf[ekopt_cols_bytes(p) / 4];
+    ekopt_conv_cols6(p, in, filter, bias, out, buf);
+}
 #endif
 
 #if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
@@ -612,6 +682,38 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
         const int32_t K = p->f_h * p->f_w * p->in_c, k4 = (K + 3) & ~3;
         const int32_t win = ((p->f_w * p->in_c) & 3) || dil ? k4 : 0;
         const int six_room = 12 * k4 + win <= p->scratch_bytes;
+#if EKOPT_USE(EKOPT_CONV_SIX_COLS)
+        const int cols = !dil && ekopt_cols_ok(p, bias);
+        const int32_t cols_bytes = cols ? ekopt_cols_bytes(p) : 0;
+#else
+        const int cols = 0;   /* (no layer of the model takes it: ops/conv.py) */
+        const int32_t cols_bytes = 0;
+#endif
+        const int cols_room = cols && cols_bytes <= p->scratch_bytes;
+        if (cols && (cols_room || (!six_room && cols_bytes <= EKOPT_COLS_STACK))) {
+#if EKOPT_CONV_DSP6 && EKOPT_USE(EKOPT_CONV_SIX_COLS) && EKOPT_USE(EKOPT_CONV_SIX_CH)
+            if (cols_room) {
+                ekopt_conv_cols6(p, in, filter, bias, out, (int32_t *)(void *)scratch);
+            } else {
+#if EKOPT_USE(EKOPT_CONV_COLS_STACK)
+                ekopt_conv_cols6_stack(p, in, filter, bias, out);
+#else
+                EKOPT_NOT_LISTED();
+#endif
+            }
+            if (p->act_min != -128 || p->act_max != 127) {
+#if EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
+                ekopt_clamp_s8(out, p->batches * p->out_h * p->out_w * p->out_c, p->act_min,
+                               p->act_max);
+#else
+                EKOPT_NOT_LISTED();
+#endif
+            }
+            return;
+#else
+            EKOPT_NOT_LISTED();
+#endif
+        }
 #if EKOPT_USE(EKOPT_CONV_SIX_STACK)
         const int six_stack = k4 <= EKOPT_P6_STACK_K && p->f_h * p->f_w > 1;
 #else
@@ -650,6 +752,16 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
             EKOPT_NOT_LISTED();
 #endif
         }
+#if EKOPT_CONV_DSP2 && EKOPT_USE(EKOPT_CONV_TWO_STACK)
+        /* No room in scratch for either im2col buffer, a window (not 1x1:
+         * their buffer-less loop is as fast) whose two-pixel buffer is
+         * small: that buffer on the stack (ops/conv.py TWO_STACK).  Compiled
+         * (and checked) only where ek_paths.h lists it. */
+        if (K <= EKOPT_KMAX && 4 * k4 + win <= EKOPT_TWO_STACK && p->f_h * p->f_w > 1) {
+            ekopt_conv_dsp_stack(p, in, filter, bias, out, k4 + win / 4);
+            return;
+        }
+#endif
     }
 #endif
 #if EKOPT_USE(EKOPT_CONV_DIL)

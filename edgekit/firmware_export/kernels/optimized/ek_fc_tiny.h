@@ -49,9 +49,12 @@
     "ldrd   %[t0], %[t1], [%[tp]], #8\n\t"                                      \
     "smlad  %[s], %[p" #K0 "], %[t0], %[s]\n\t"                                 \
     "smlad  %[s], %[p" #K1 "], %[t1], %[s]\n\t"
-#define EKFC_T1(K)                                                              \
-    "ldr    %[t0], [%[tp]], #4\n\t"                                             \
-    "smlad  %[s], %[p" #K "], %[t0], %[s]\n\t"
+/* The unit's bias: alone, or with pair 0 in one LDRD (an odd number of
+ * pairs: the words after it then come two by two). */
+#define EKFC_B "ldr    %[s], [%[tp]], #4\n\t"
+#define EKFC_B0                                                                 \
+    "ldrd   %[s], %[t0], [%[tp]], #8\n\t"                                      \
+    "smlad  %[s], %[p0], %[t0], %[s]\n\t"
 
 /* The unit loop over the table tp (EKFC_TINY_ROW words per unit) into
  * y .. ye: the bias, the MACs (MACS, against the pairs of the widened row
@@ -63,7 +66,6 @@
 #define EKFC_TINY_END_EKFC_M "ldr    %[t0], %[ye]\n\t" "cmp    %[y], %[t0]\n\t"
 #define EKFC_TINY_ASM(YE, MACS, ...)                                             \
     __asm__ volatile("1:\n\t"                                                   \
-                     "ldr    %[s], [%[tp]], #4\n\t"                             \
                      MACS                                                       \
                      "ldrd   %[t0], %[t1], [%[tp]], #8\n\t"                     \
                      "and    %[t2], %[s], #0x80000000\n\t"                      \
@@ -114,28 +116,28 @@ ekopt_fc_tiny_row(const int8_t *x, const int32_t *tab, int8_t *yp, int32_t units
     (void)x2a, (void)x2b, (void)xl1;
     switch (EKFC_TINY_NP(A)) {
     case 5:   /* A = 9 */
-        EKFC_TINY_ASM(EKFC_R, EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T1(4),
+        EKFC_TINY_ASM(EKFC_R, EKFC_B0 EKFC_T2(1, 2) EKFC_T2(3, 4),
                       [p0] "r"(x0a), [p1] "r"(x0b), [p2] "r"(x1a), [p3] "r"(x1b),
                       [p4] "r"(xl0));
         break;
     case 6:   /* A = 10, 11: two words and two tail pairs; A = 12: three words */
         if (words > 2) {
-            EKFC_TINY_ASM(EKFC_R, EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T2(4, 5),
+            EKFC_TINY_ASM(EKFC_R, EKFC_B EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T2(4, 5),
                           [p0] "r"(x0a), [p1] "r"(x0b), [p2] "r"(x1a), [p3] "r"(x1b),
                           [p4] "r"(x2a), [p5] "r"(x2b));
         } else {
-            EKFC_TINY_ASM(EKFC_R, EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T2(4, 5),
+            EKFC_TINY_ASM(EKFC_R, EKFC_B EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T2(4, 5),
                           [p0] "r"(x0a), [p1] "r"(x0b), [p2] "r"(x1a), [p3] "r"(x1b),
                           [p4] "r"(xl0), [p5] "r"(xl1));
         }
         break;
     case 7:   /* A = 13 */
-        EKFC_TINY_ASM(EKFC_R, EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T2(4, 5) EKFC_T1(6),
+        EKFC_TINY_ASM(EKFC_R, EKFC_B0 EKFC_T2(1, 2) EKFC_T2(3, 4) EKFC_T2(5, 6),
                       [p0] "r"(x0a), [p1] "r"(x0b), [p2] "r"(x1a), [p3] "r"(x1b),
                       [p4] "r"(x2a), [p5] "r"(x2b), [p6] "r"(xl0));
         break;
     default:  /* 8: A = 14, 15 */
-        EKFC_TINY_ASM(EKFC_M, EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T2(4, 5) EKFC_T2(6, 7),
+        EKFC_TINY_ASM(EKFC_M, EKFC_B EKFC_T2(0, 1) EKFC_T2(2, 3) EKFC_T2(4, 5) EKFC_T2(6, 7),
                       [p0] "r"(x0a), [p1] "r"(x0b), [p2] "r"(x1a), [p3] "r"(x1b),
                       [p4] "r"(x2a), [p5] "r"(x2b), [p6] "r"(xl0), [p7] "r"(xl1));
         break;
@@ -143,7 +145,8 @@ ekopt_fc_tiny_row(const int8_t *x, const int32_t *tab, int8_t *yp, int32_t units
 }
 #undef EKFC_TINY_ASM
 #undef EKFC_T2
-#undef EKFC_T1
+#undef EKFC_B
+#undef EKFC_B0
 #undef EKFC_R
 #undef EKFC_M
 #undef EKFC_TINY_END_EKFC_R
@@ -158,13 +161,15 @@ ekopt_fc_tiny_row(const int8_t *x, const int32_t *tab, int8_t *yp, int32_t units
         return 1;
 
 /* The tiny path of this layer, when ek_paths.h lists its row length, the
- * generator gave the table and the activation range is all of int8;
- * returns 0 (nothing done) else. */
+ * generator gave the table (no filter offset), the output offset is
+ * within int8 and the activation range is all of int8; returns 0 (nothing
+ * done) else.  ek_fully_connected_s8 tries it first. */
 static inline __attribute__((always_inline)) int ekopt_fc_tiny(const ek_fc_params *p,
                                                                const int8_t *in, int8_t *out) {
     (void)in, (void)out;
-    if (!p->rq || p->units > EKFC_TINY_UNITS || p->units < 1 || p->act_min != -128
-        || p->act_max != 127) {
+    if (!p->rq || p->filter_offset != 0 || p->units > EKFC_TINY_UNITS || p->units < 1
+        || p->act_min != -128 || p->act_max != 127 || p->out_offset < -128
+        || p->out_offset > 127) {
         return 0;
     }
     /* the table follows the requantization constants */

@@ -486,6 +486,12 @@ static void ekopt_fc_dsp(const ek_fc_params *p, const int8_t *in, const int8_t *
 
 void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t *filter,
                            const int32_t *bias, int8_t *out) {
+#if EKFC_TINY
+    /* Rows of EKFC_TINY_MIN .. EKFC_TINY_MAX inputs with the generator's
+     * table (ek_fc_tiny.h, which checks its own conditions): first, since
+     * their few MACs make the checks below a large part of the call. */
+    if (ekopt_fc_tiny(p, in, out)) return;
+#endif
     const int32_t nq = p->per_channel ? p->units : 1;
     /* A requantization table: the generator checked the multipliers. */
     if (p->filter_offset != 0 || (!p->rq && !ekopt_rq_ok(p->mult, p->shift, nq))) {
@@ -506,13 +512,6 @@ void ek_fully_connected_s8(const ek_fc_params *p, const int8_t *in, const int8_t
         EKOPT_NOT_LISTED();
 #endif
     }
-#if EKFC_TINY
-    /* EKFC_TINY_MIN <= A <= EKFC_TINY_MAX with the generator's table: ek_fc_tiny.h. */
-    if (A >= EKFC_TINY_MIN && A <= EKFC_TINY_MAX && p->out_offset >= -128
-        && p->out_offset <= 127 && ekopt_fc_tiny(p, in, out)) {
-        return;
-    }
-#endif
     if (A >= 8 && A <= EKOPT_FC_MAXACC && p->out_offset >= -128 && p->out_offset <= 127) {
 #if EKFC_UNITS || EKFC_LOOP
         ekopt_fc_dsp(p, in, filter, bias, out);
