@@ -251,8 +251,12 @@ def build_model(case: Case, seed: int = 0) -> bytes:
     return convert(build, [case.inp], seed)
 
 
-def run_case(case: Case, target: str, work: Path, seed: int = 0) -> dict:
+def run_case(case: Case, target: str, work: Path, seed: int = 0, exact: bool = False) -> dict:
     """Build, export, run under QEMU and compare one case with tflite_micro.
+
+    ``exact``: count the op's instructions from a QEMU execution trace of a
+    second run (:mod:`edgekit.emulator.cycles`: exact, the profiling hooks'
+    bodies left out) instead of the harness's 40-instruction SysTick ticks.
 
     Returns a dict: ``instr`` (the op's instructions, mean over the cases),
     ``macs``, ``per_mac``, ``exact`` (bool), ``ops`` (opcodes of the model).
@@ -276,6 +280,11 @@ def run_case(case: Case, target: str, work: Path, seed: int = 0) -> dict:
                        timeout=600)
     ops = [p["op"] for p in check.run.per_op]
     instr = sum(p["instructions"] for p in check.run.per_op if p["op"] == case.op)
+    if exact:
+        from edgekit.emulator import run_qemu  # noqa: PLC0415
+        traced = run_qemu(check.firmware.elf, x.reshape(N_CASES, -1).view(np.uint8)
+                          .reshape(N_CASES, -1), target, timeout=600, cycles=True).cycles
+        instr = sum(p["instructions"] for p in traced.per_op if p["op"] == case.op)
     if case.op not in ops:
         raise RuntimeError(f"{case.key} {case.label}: no {case.op} in the converted model {ops}")
     m = macs(case)
@@ -340,8 +349,11 @@ def format_table(rows: list[dict], target: str) -> str:
     return "\n".join(lines)
 
 
-def sweep(cases, target: str = "cortex-m4", *, log=None, keep_going: bool = False) -> list[dict]:
+def sweep(cases, target: str = "cortex-m4", *, log=None, keep_going: bool = False,
+          exact: bool = False) -> list[dict]:
     """Run every case; returns the rows of :func:`run_case` in order.
+
+    ``exact``: instructions from an execution trace (:func:`run_case`).
 
     ``keep_going``: a case that fails (conversion, export, build, QEMU)
     becomes a row with its ``error`` and ``exact=False`` instead of raising.
@@ -351,7 +363,7 @@ def sweep(cases, target: str = "cortex-m4", *, log=None, keep_going: bool = Fals
         for i, case in enumerate(cases):
             t0 = time.time()
             try:
-                rows.append(run_case(case, target, Path(tmp) / f"c{i}"))
+                rows.append(run_case(case, target, Path(tmp) / f"c{i}", exact=exact))
             except Exception as e:  # noqa: BLE001 -- one failing shape is a row, not the end
                 if not keep_going:
                     raise
@@ -374,13 +386,16 @@ def main(argv=None) -> int:
     ap.add_argument("--op", action="append", help="only this op (repeatable), e.g. CONV_2D")
     ap.add_argument("--check", action="store_true",
                     help=f"exit 1 if an op's worst/best instr/MAC ratio is above {CLIFF_RATIO}")
+    ap.add_argument("--exact", action="store_true",
+                    help="instructions from a QEMU execution trace (exact; a second, slower run "
+                         "per shape) instead of 40-instruction SysTick ticks")
     args = ap.parse_args(argv)
     from edgekit.quiet import quiet_startup  # noqa: PLC0415
     quiet_startup()
     cases = [c for c in CASES if (not args.quick or c.quick)
              and (not args.op or c.op in args.op or c.key in args.op)]
     rows = sweep(cases, args.target, log=lambda s: print(s, file=sys.stderr, flush=True),
-                 keep_going=True)
+                 keep_going=True, exact=args.exact)
     print(format_table(rows, args.target))
     if not all(r["exact"] for r in rows):
         print("NOT BIT-EXACT (or failed):", ", ".join(f"{r['case'].key} {r['case'].label}"
