@@ -284,6 +284,19 @@ typedef struct {
 void ek_lif_exact_s8(const ek_lif_exact_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *spikes, int8_t *next);
 
+/* Every step of an int8 LIF layer (ops/lif_layer.py): in and spikes are
+ * [steps][channels] (spike codes -128 / 127); per channel, from m = 0:
+ * x2 = m + cur_lut[x_t & 255]; u = usat8((x2 * mo rounded high + ao
+ * + (x2 < 0 ? -1 : 0)) >> ro) (the membrane code + 128);
+ * spike = sat8(spike_k + 256 * u); m = mem_lut[u].  Tables of 256 int32:
+ * the leak ADD's rescaled inputs, doubled (cur_lut by the input's low byte). */
+typedef struct {
+    int32_t channels, steps, mo, ao, ro, spike_k;
+    const int32_t *cur_lut, *mem_lut;
+} ek_lif_layer_params;
+
+void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spikes);
+
 /* FULLY_CONNECTED (or 1x1 CONV_2D) whose input is a spike tensor: every input
  * code is off_code or on_code (passes/spike_sparse.py proves it; ops/spike_fc.py
  * lowers it).  acc[u] = bias[u] + delta * (sum of wt[d][u] over the inputs d at

@@ -28,6 +28,8 @@ from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator, Tensor
 from edgekit.firmware_export.ops.lif import lif_params
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+from edgekit.firmware_export.passes.lif_layer import OPCODE as LAYER_OPCODE
+from edgekit.firmware_export.passes.lif_layer import lif_layers
 from edgekit.firmware_export.ops.spike_dw import OPCODE as DW_OPCODE
 from edgekit.firmware_export.ops.spike_dw import spike_dw_params
 from edgekit.firmware_export.ops.spike_fc import OPCODE, layer_shape, spike_fc_params
@@ -74,6 +76,11 @@ def spike_codes(graph: Graph, assume: dict | None = None) -> dict[int, tuple[int
                 continue
             if p["s_off"] != p["s_on"] and p["s_off"] == t[s].zp:
                 codes[s] = (p["s_off"], p["s_on"])
+        elif op.opcode == LAYER_OPCODE:     # passes/lif_layer.py: its steps' codes
+            s = op.outputs[0]
+            off, on = op.options["codes"]
+            if off != on and off == t[s].zp:
+                codes[s] = (off, on)
         elif op.opcode in COPY_OPS:
             x, y = op.inputs[0], op.outputs[0]
             if x in codes and _same_quant(t[x], t[y]):
@@ -169,7 +176,7 @@ def sparse_layers(graph: Graph) -> dict[int, dict]:
         codes.
     """
     out = {}
-    for op in sparse_spikes(fuse_lif(graph)).operators:
+    for op in sparse_spikes(lif_layers(fuse_lif(graph))).operators:
         if op.opcode in (OPCODE, DW_OPCODE):
             out[op.index] = dict(opcode=op.options["layer"].opcode, input=op.inputs[0],
                                  codes=tuple(op.options["codes"]))

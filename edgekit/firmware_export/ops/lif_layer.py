@@ -1,0 +1,149 @@
+"""EK_LIF_LAYER: every step of an int8 LIF layer in one kernel call, table-driven.
+
+Made by :func:`edgekit.firmware_export.passes.lif_layer.lif_layers` from the
+``EK_LIF`` steps of one layer (each the int8 chain of :mod:`.lif`).  Per
+channel, over the steps ``t = 0 .. T-1`` (``x`` the op's input code, ``pre``
+the folded scalar-constant stages, e.g. the input clip)::
+
+    v_0 = pre(x_0)                                   the first step: v = current
+    v_t = ADD(next(v_{t-1}), pre(x_t))               the leak, t >= 1
+    s_t = s_on if v_t >= v_on else s_off             the spike
+
+where ``next`` is the reset and decay of the chain (:func:`.lif.next_codes`)
+and ``ADD`` the int8 ADD of the leak (TFLite's arithmetic).  Each ADD input
+is rescaled on its own before the sum (``mbqm((code + offset) << 20, m,
+shift)``), so both rescalings are functions of one int8 code: the kernel
+reads them, doubled, from two tables of 256 int32 (``mem_lut[v_{t-1}]``,
+the rescaled next membrane, and ``cur_lut[x_t]``, the rescaled current with
+the folded stages) and requantizes their sum with one rounding high product
+(``SMMLAR``).  The first step runs the same arithmetic from the zero
+membrane (rescaled: 0), which must give ``pre(x)`` back.  Spikes are the
+codes -128 / 127, ``sat8(spike_k + 256 * v)``.  All of it is checked here on
+every pair of codes (membrane, input) against the chain's arithmetic; a
+layer that fails a check stays per step (:mod:`.lif`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
+from edgekit.firmware_export.ops.lif import const_stage, lif_params, next_codes
+from edgekit.firmware_export.quant import mbqm_array
+
+#: ``lif_params`` fields that every step of a layer shares.
+SHARED = ("size", "v_on", "s_on", "s_off")
+#: ... that every step with a leak shares (the leak ADD).
+LEAK = tuple(f"v_{k}" for k in ("in1_offset", "in2_offset", "left_shift", "in1_mult",
+                                "in1_shift", "in2_mult", "in2_shift", "out_mult", "out_shift",
+                                "out_offset", "act_min", "act_max"))
+#: ... that every step with a reset shares (reset and decay).
+NEXT = ("has_decay",) + tuple(f"r_{k}" for k in ("in_offset", "mult", "shift", "out_offset",
+                                                 "act_min", "act_max", "on_term", "off_term")) \
+    + tuple(f"dr_{k}" for k in ("in_offset", "mult", "shift", "out_offset", "act_min",
+                                "act_max", "term"))
+#: ``ek_lif_layer_params`` fields, in struct order.
+FIELDS = ("channels", "steps", "mo", "ao", "ro", "spike_k", "cur_lut", "mem_lut")
+
+def _rescale(p: dict, i: int, codes: np.ndarray) -> np.ndarray:
+    """Input ``i`` (1 or 2) of the leak ADD rescaled (before the sum), per code."""
+    x = (codes + p[f"v_in{i}_offset"]) << p["v_left_shift"]
+    return mbqm_array(x, p[f"v_in{i}_mult"], p[f"v_in{i}_shift"])
+
+
+def layer_params(graph, layer: dict) -> dict:
+    """The kernel fields of a LIF layer (see the module notes).
+
+    Parameters
+    ----------
+    graph : Graph
+    layer : dict
+        ``steps`` (the ``EK_LIF`` ops in step order, the first without a
+        leak, the last without a reset), ``pre`` (folded ADD/MUL stages with
+        one scalar constant, in order), ``input``, ``output`` (tensor indices).
+
+    Returns
+    -------
+    dict
+        The fields of :data:`FIELDS` (tables as lists of int32).
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If the steps do not share their arithmetic, or a table input is not int8.
+    """
+    steps = layer["steps"]
+    ps = [lif_params(graph, s.options["chain"]) for s in steps]
+    first, rest = ps[0], ps[1:]
+    op = steps[0]
+    require_int8(op, graph.tensors[layer["input"]], graph.tensors[layer["output"]])
+    if first["has_prev"] or not all(p["has_prev"] for p in rest):
+        raise fail(op, "a LIF layer's first step has no leak and the others have one")
+    if any(p[k] != first[k] for p in rest for k in SHARED):
+        raise fail(op, "the LIF steps differ in size or spike codes")
+    if any(p[k] != rest[0][k] for p in rest for k in LEAK):
+        raise fail(op, "the LIF steps' leaks differ")
+    with_next = [p for p in ps if p["has_next"]]
+    if len(with_next) != len(ps) - 1 or ps[-1]["has_next"]:
+        raise fail(op, "every LIF step but the last needs a reset")
+    if any(p[k] != first[k] for p in with_next for k in NEXT):
+        raise fail(op, "the LIF steps' resets differ")
+    pos = {s.options["chain"]["slice_input"] for s in steps[1:]}
+    if len(pos) != 1:
+        raise fail(op, "the LIF steps read the current on different sides of the leak")
+    cur_i = pos.pop() + 1           # ADD input (1 or 2) of the current
+    mem_i = 3 - cur_i
+    leak = rest[0]
+    stages = [o for o in layer["pre"] if o.opcode != "RESHAPE"]
+    for o in stages:
+        require_int8(o, *graph.op_inputs(o), *graph.op_outputs(o))
+    pre = [const_stage(o, graph)[0] for o in stages]
+    cur = []
+    for x in range(-128, 128):
+        for f in pre:
+            x = f(x)
+        cur.append(x)
+    cur = np.asarray(cur, np.int64)
+    nxt = np.asarray(next_codes(first), np.int64)
+    if (first["s_off"], first["s_on"]) != (-128, 127):
+        raise fail(op, "the LIF layer kernel needs the spike codes -128 / 127")
+    lo, hi = leak["v_act_min"], leak["v_act_max"]
+    mo, so, zo = leak["v_out_mult"], leak["v_out_shift"], leak["v_out_offset"]
+    ro = -so
+    if (lo, hi) != (-128, 127) or not 1 <= ro <= 30 or not 0 < mo < 1 << 31:
+        raise fail(op, "the LIF leak's requantization is not of the kernel's form")
+    ao = (1 << (ro - 1)) + (zo << ro)       # ek_rq_x2's rounding and zero point
+    cur_lut = 2 * _rescale(leak, cur_i, cur)
+    mem_lut = 2 * _rescale(leak, mem_i, nxt)
+    zero = 2 * _rescale(leak, mem_i, np.asarray([graph.tensors[steps[0].outputs[0]].zp]))
+    # every (membrane, input) pair: TFLite's requantization of the sum; and
+    # the first step from the zero membrane: the current itself
+    x2 = np.concatenate([np.add.outer(mem_lut, cur_lut).reshape(-1), cur_lut])
+    ref = np.clip(mbqm_array(x2 // 2, mo, so) + zo, lo, hi)
+    ref[-256:] = cur
+    h = (x2 * mo + (1 << 31)) >> 32
+    a = ao + (128 << ro)            # the kernel's code is v + 128 (USAT, a table index)
+    got = np.clip((a + h + np.where(x2 < 0, -1, 0)) >> ro, 0, 255) - 128
+    if (int(zero[0]) != 0 or abs(a) >= 1 << 31 or np.abs(x2).max() >= 1 << 31
+            or np.abs(a + h).max() >= 1 << 31 or not np.array_equal(got, ref)):
+        raise fail(op, "the LIF layer's table form differs from the chain on some codes")
+    v_on = first["v_on"]
+    # cur_lut by the input's low byte: codes 0..127, then -128..-1
+    return dict(channels=first["size"], steps=len(steps), mo=mo, ao=a, ro=ro,
+                spike_k=127 - 256 * (v_on + 128),
+                cur_lut=[int(v) for v in np.roll(cur_lut, -128)],
+                mem_lut=[int(v) for v in mem_lut])
+
+
+def lower(op, graph) -> Lowered:
+    """Lower an ``EK_LIF_LAYER`` op (inputs ``[x]``, outputs ``[spikes]``)."""
+    layer = dict(op.options, input=op.inputs[0], output=op.outputs[0])
+    p = layer_params(graph, layer)
+    params = {k: p[k] for k in FIELDS}
+    # element (t, c) of the input is read before the same element of the spikes is written
+    return Lowered("ek_lif_layer_s8", "ek_lif_layer_params", params,
+                   [op.inputs[0], op.outputs[0]], source="ek_lif_layer.c",
+                   inplace=(op.inputs[0],))
+
+
+__all__ = ["layer_params", "lower"]
