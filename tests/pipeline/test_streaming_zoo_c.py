@@ -88,3 +88,16 @@ def test_runner_push_equals_step_per_hop(stream_model):
     assert np.array_equal(outs[-1], whole)
     with pytest.raises(ConfigError, match="40 features"):
         runner.push(np.zeros(39))
+
+
+def test_streaming_lif_steps_fuse_their_leak(stream_model):
+    """A streaming step's current comes reshaped ([C] beside the [1, 1, C]
+    state): its leak ADD joins the fused step all the same (flat elementwise)."""
+    from edgekit.firmware_export.passes.fuse_lif import lif_steps
+
+    arch, _, graph, _, _ = stream_model
+    steps = lif_steps(graph)
+    if arch != "spiking_lmuformer":
+        assert not steps
+        return
+    assert len(steps) == 4 and all("v" in c for c in steps), [sorted(c) for c in steps]
