@@ -161,6 +161,40 @@ def test_lif_spikes_feed_a_sparse_layer(tmp_path):
     assert 0.0 < rates[index]["spike_rate"] < 1.0, rates
 
 
+
+def test_sum_of_two_spike_tensors_by_table(tmp_path):
+    """The residual ADD of two LIF layers' spikes (EK_SPIKE_ADD: four results
+    from the ADD's arithmetic at export time), then a dense layer on the sum."""
+    import keras
+
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+    from edgekit.firmware_export.passes.lif_layer import lif_layers
+    from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
+    from edgekit.models.spiking import LIF
+    from edgekit.quantize import quantize_int8
+
+    keras.utils.set_random_seed(5)
+    x = keras.Input((8, 5))
+    s1 = LIF(threshold=1.0, decay=0.5, reset="hard")(keras.layers.Dense(12)(x))
+    s2 = LIF(threshold=1.0, decay=0.5, reset="hard")(keras.layers.Dense(12)(x))
+    model = keras.Model(x, keras.layers.Dense(6)(keras.layers.Add()([s1, s2])))
+    rng = np.random.default_rng(5)
+    rep = (rng.standard_normal((64, 8, 5)) * 1.5).astype(np.float32)
+    tflite = quantize_int8(model, rep, num_samples=64)
+    sparse = sparse_spikes(lif_layers(fuse_lif(read_tflite(tflite))))
+    assert sparse.op_counts().get("EK_SPIKE_ADD") == 1, sparse.op_counts()
+    xs = np.random.default_rng(6).integers(-128, 128, (24, 8, 5), dtype=np.int8)
+    got = _run_host(read_tflite(tflite), xs, tmp_path)
+    assert "ek_spike_add_s8(&" in (tmp_path / "model.c").read_text()
+    _golden(tflite, None, xs, got)
+    fw = build_firmware(tmp_path, tmp_path / "fw", target="cortex-m4")     # and on the M4
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    _golden(tflite, None, xs, np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1)
+            .view(np.int8))
+
+
 DW_CASES = [  # (steps, channels, depth multiplier, activation): the LMU memory's layout
     (9, 3, 8, "linear"),      # eight-channel blocks (SXTAB16 on the M4)
     (6, 2, 5, "relu"),        # not a multiple of 8: the plain loop

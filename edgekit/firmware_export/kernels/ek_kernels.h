@@ -297,6 +297,17 @@ typedef struct {
 
 void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spikes);
 
+/* ADD of two spike tensors (ops/spike_add.py), size a multiple of 4: per
+ * word, m_k = 255 * (((v_k ^ non_k) & b_k) >> sh_k) (0xFF at the on code),
+ * out = y00 ^ (m1 & d1) ^ (m2 & d2) ^ (m1 & m2 & d3). */
+typedef struct {
+    int32_t size, sh1, sh2;
+    int32_t non1, b1, non2, b2, y00, d1, d2, d3;     /* 32-bit words */
+} ek_spike_add_params;
+
+void ek_spike_add_s8(const ek_spike_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out);
+
 /* FULLY_CONNECTED (or 1x1 CONV_2D) whose input is a spike tensor: every input
  * code is off_code or on_code (passes/spike_sparse.py proves it; ops/spike_fc.py
  * lowers it).  acc[u] = bias[u] + delta * (sum of wt[d][u] over the inputs d at

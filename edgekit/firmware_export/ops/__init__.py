@@ -13,7 +13,7 @@ from edgekit.firmware_export.ops import (add, batch_matmul, concat, const_lut, c
                                          depthwise_conv, fully_connected, hard_swish, int16,
                                          leaky_relu, lif, lif_layer, logistic, lstm, mean, mul, pad,
                                          pooling, quantize, relu, reshape, rsqrt, s16,
-                                         softmax, spike_dw, spike_fc, squared_difference,
+                                         softmax, spike_add, spike_dw, spike_fc, squared_difference,
                                          strided_copy, sub, tanh, transpose_conv)
 from edgekit.firmware_export.ops.base import Lowered
 
@@ -56,6 +56,7 @@ LOWERINGS = {
     # not a TFLite op: a layer reading spikes, rewritten by passes/spike_sparse.py
     "EK_SPIKE_FC": spike_fc.lower,
     "EK_SPIKE_DW": spike_dw.lower,
+    "EK_SPIKE_ADD": spike_add.lower,
 }
 
 

@@ -14,7 +14,9 @@ and each 1x1 CONV_2D of stride 1, that reads one into an ``EK_SPIKE_FC``
 op (:mod:`edgekit.firmware_export.ops.spike_fc`), with its weights
 transposed into a new constant, and each one-column DEPTHWISE_CONV_2D over
 time (the LMU memory) into an ``EK_SPIKE_DW`` op
-(:mod:`edgekit.firmware_export.ops.spike_dw`); the op keeps the file's op
+(:mod:`edgekit.firmware_export.ops.spike_dw`), and each ADD of two spike
+tensors into an ``EK_SPIKE_ADD`` op (four possible results, a table:
+:mod:`edgekit.firmware_export.ops.spike_add`); the op keeps the file's op
 index.
 """
 
@@ -27,6 +29,8 @@ import numpy as np
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator, Tensor
 from edgekit.firmware_export.ops.lif import lif_params
+from edgekit.firmware_export.ops.spike_add import OPCODE as ADD_OPCODE
+from edgekit.firmware_export.ops.spike_add import spike_add_params
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.passes.lif_layer import OPCODE as LAYER_OPCODE
 from edgekit.firmware_export.passes.lif_layer import lif_layers
@@ -122,6 +126,18 @@ def sparse_spikes(graph: Graph, assume: dict | None = None) -> Graph:
     codes = spike_codes(graph, assume)
     tensors, operators, changed = list(graph.tensors), [], False
     for op in graph.operators:
+        if op.opcode == "ADD" and len(op.inputs) == 2 and all(i in codes for i in op.inputs):
+            pair = tuple(codes[i] for i in op.inputs)
+            try:
+                spike_add_params(op, graph, pair)
+            except UnsupportedOpError:
+                operators.append(op)
+                continue
+            operators.append(Operator(index=op.index, opcode=ADD_OPCODE, inputs=list(op.inputs),
+                                      outputs=list(op.outputs),
+                                      options={"layer": op, "codes": pair}, version=op.version))
+            changed = True
+            continue
         c = codes.get(op.inputs[0]) if op.opcode in LAYERS and op.inputs else None
         if c is None:
             operators.append(op)
