@@ -49,7 +49,7 @@ def test_streaming_c_matches_tflm_frame_by_frame(stream_model, tmp_path):
     # The stream has memory: the last frame alone, from a reset state, scores differently.
     alone = run_tflm_stream(tflite, graph, frames[-1:])
     assert not np.array_equal(alone[0], ref[-1])
-    if arch == "lmuformer":
+    if arch in ("lmuformer", "spiking_lmuformer"):      # the spiking one: ek_lif_step_s8
         fw = build_firmware(src, tmp_path / "fw", target="cortex-m4")
         q = run_qemu(fw.elf, frames[:16].view(np.uint8), target="cortex-m4").outputs.view(np.int8)
         assert np.array_equal(q, ref[:16])
@@ -92,12 +92,18 @@ def test_runner_push_equals_step_per_hop(stream_model):
 
 def test_streaming_lif_steps_fuse_their_leak(stream_model):
     """A streaming step's current comes reshaped ([C] beside the [1, 1, C]
-    state): its leak ADD joins the fused step all the same (flat elementwise)."""
-    from edgekit.firmware_export.passes.fuse_lif import lif_steps
+    state): its leak ADD joins the fused step all the same (flat elementwise);
+    then each step runs table-driven (EK_LIF_STEP), the state's decay and the
+    current's clip folded in."""
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif, lif_steps
+    from edgekit.firmware_export.passes.lif_layer import lif_layers
 
-    arch, _, graph, _, _ = stream_model
+    arch, _, graph, src, _ = stream_model
     steps = lif_steps(graph)
     if arch != "spiking_lmuformer":
         assert not steps
         return
     assert len(steps) == 4 and all("v" in c for c in steps), [sorted(c) for c in steps]
+    ops = [op for op in lif_layers(fuse_lif(graph)).operators if op.opcode == "EK_LIF_STEP"]
+    assert len(ops) == 4 and all(op.options["pre1"] and op.options["pre2"] for op in ops)
+    assert (src / "model.c").read_text().count("ek_lif_step_s8(&") == 4

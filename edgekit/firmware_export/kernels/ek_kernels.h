@@ -297,6 +297,18 @@ typedef struct {
 
 void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spikes);
 
+/* One LIF step with a leak (a streaming call; ops/lif_layer.py step_params):
+ * x2 = in1_lut[in1[i] & 255] + in2_lut[in2[i] & 255], u as in
+ * ek_lif_layer_s8, spike = sat8(spike_k + 256 * u), next[i] = byte u of
+ * next_lut (next NULL: no reset). */
+typedef struct {
+    int32_t size, mo, ao, ro, spike_k;
+    const int32_t *in1_lut, *in2_lut, *next_lut;
+} ek_lif_step_params;
+
+void ek_lif_step_s8(const ek_lif_step_params *p, const int8_t *in1, const int8_t *in2,
+                    int8_t *spikes, int8_t *next);
+
 /* ADD of two spike tensors (ops/spike_add.py), size a multiple of 4: per
  * word, m_k = 255 * (((v_k ^ non_k) & b_k) >> sh_k) (0xFF at the on code),
  * out = y00 ^ (m1 & d1) ^ (m2 & d2) ^ (m1 & m2 & d3). */

@@ -58,3 +58,27 @@ void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spi
         } while (x < end);
     }
 }
+
+/* has_next is a literal at each call site: two loops. */
+static inline __attribute__((always_inline)) void
+ek_lif_step_run(const ek_lif_step_params *p, const int8_t *in1, const int8_t *in2,
+                int8_t *spikes, int8_t *next, const int has_next) {
+    const int32_t n = p->size, mo = p->mo, ao = p->ao, ro = p->ro, k = p->spike_k;
+    const int32_t *const t1 = p->in1_lut, *const t2 = p->in2_lut;
+    const uint8_t *const nx = (const uint8_t *)(const void *)p->next_lut;
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t x2 = t1[(uint8_t)in1[i]] + t2[(uint8_t)in2[i]];
+        const int32_t u = ek_lifl_usat8((ek_lifl_mla(x2, mo, ao) + (x2 >> 31)) >> ro);
+        spikes[i] = (int8_t)ek_lifl_sat8(k + u * 256);
+        if (has_next) next[i] = (int8_t)nx[u];
+    }
+}
+
+void ek_lif_step_s8(const ek_lif_step_params *p, const int8_t *in1, const int8_t *in2,
+                    int8_t *spikes, int8_t *next) {
+    if (next) {
+        ek_lif_step_run(p, in1, in2, spikes, next, 1);
+    } else {
+        ek_lif_step_run(p, in1, in2, spikes, next, 0);
+    }
+}

@@ -53,6 +53,7 @@ LOWERINGS = {
     "EK_LIF": lif.lower,
     # not a TFLite op: the steps of one LIF layer, joined by passes/lif_layer.py
     "EK_LIF_LAYER": lif_layer.lower,
+    "EK_LIF_STEP": lif_layer.lower_step,
     # not a TFLite op: a layer reading spikes, rewritten by passes/spike_sparse.py
     "EK_SPIKE_FC": spike_fc.lower,
     "EK_SPIKE_DW": spike_dw.lower,

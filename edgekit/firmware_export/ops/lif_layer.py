@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
-from edgekit.firmware_export.ops.lif import const_stage, lif_params, next_codes
+from edgekit.firmware_export.ops.lif import const_stage, lif_params, next_codes, pack_int8
 from edgekit.firmware_export.quant import mbqm_array
 
 #: ``lif_params`` fields that every step of a layer shares.
@@ -94,45 +94,124 @@ def layer_params(graph, layer: dict) -> dict:
     cur_i = pos.pop() + 1           # ADD input (1 or 2) of the current
     mem_i = 3 - cur_i
     leak = rest[0]
-    stages = [o for o in layer["pre"] if o.opcode != "RESHAPE"]
-    for o in stages:
-        require_int8(o, *graph.op_inputs(o), *graph.op_outputs(o))
-    pre = [const_stage(o, graph)[0] for o in stages]
-    cur = []
-    for x in range(-128, 128):
-        for f in pre:
-            x = f(x)
-        cur.append(x)
-    cur = np.asarray(cur, np.int64)
+    cur = stage_codes(graph, layer["pre"])
     nxt = np.asarray(next_codes(first), np.int64)
     if (first["s_off"], first["s_on"]) != (-128, 127):
         raise fail(op, "the LIF layer kernel needs the spike codes -128 / 127")
+    cur_lut = 2 * _rescale(leak, cur_i, cur)
+    mem_lut = 2 * _rescale(leak, mem_i, nxt)
+    zero = 2 * _rescale(leak, mem_i, np.asarray([graph.tensors[steps[0].outputs[0]].zp]))
+    if int(zero[0]) != 0:
+        raise fail(op, "the LIF layer's zero membrane does not rescale to 0")
+    # every (membrane, input) pair: TFLite's requantization of the sum; and
+    # the first step from the zero membrane: the current itself
+    x2 = np.concatenate([np.add.outer(mem_lut, cur_lut).reshape(-1), cur_lut])
+    form = sum_form(op, leak, x2, cur)
+    v_on = first["v_on"]
+    # cur_lut by the input's low byte: codes 0..127, then -128..-1
+    return dict(channels=first["size"], steps=len(steps), **form,
+                spike_k=127 - 256 * (v_on + 128),
+                cur_lut=[int(v) for v in np.roll(cur_lut, -128)],
+                mem_lut=[int(v) for v in mem_lut])
+
+
+def stage_codes(graph, ops) -> np.ndarray:
+    """The int8 function of one code that ``ops`` (ADD/MUL with one scalar
+    constant, RESHAPE) compute in order, on the 256 codes -128..127."""
+    stages = [o for o in ops if o.opcode != "RESHAPE"]
+    for o in stages:
+        require_int8(o, *graph.op_inputs(o), *graph.op_outputs(o))
+    fs = [const_stage(o, graph)[0] for o in stages]
+    out = []
+    for x in range(-128, 128):
+        for f in fs:
+            x = f(x)
+        out.append(x)
+    return np.asarray(out, np.int64)
+
+
+def sum_form(op, leak: dict, x2: np.ndarray, first=None) -> dict:
+    """``mo``, ``ao``, ``ro``: the kernel's requantization of the doubled sums
+    ``x2`` (``u = usat8((x2 * mo rounded high + ao + (x2 < 0 ? -1 : 0)) >> ro)``,
+    the code + 128), checked against the leak ADD's on every value of ``x2``;
+    with ``first``, the last 256 sums must give those codes instead (a first
+    step: the current itself).
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If the form differs anywhere or leaves int32.
+    """
     lo, hi = leak["v_act_min"], leak["v_act_max"]
     mo, so, zo = leak["v_out_mult"], leak["v_out_shift"], leak["v_out_offset"]
     ro = -so
     if (lo, hi) != (-128, 127) or not 1 <= ro <= 30 or not 0 < mo < 1 << 31:
         raise fail(op, "the LIF leak's requantization is not of the kernel's form")
-    ao = (1 << (ro - 1)) + (zo << ro)       # ek_rq_x2's rounding and zero point
-    cur_lut = 2 * _rescale(leak, cur_i, cur)
-    mem_lut = 2 * _rescale(leak, mem_i, nxt)
-    zero = 2 * _rescale(leak, mem_i, np.asarray([graph.tensors[steps[0].outputs[0]].zp]))
-    # every (membrane, input) pair: TFLite's requantization of the sum; and
-    # the first step from the zero membrane: the current itself
-    x2 = np.concatenate([np.add.outer(mem_lut, cur_lut).reshape(-1), cur_lut])
     ref = np.clip(mbqm_array(x2 // 2, mo, so) + zo, lo, hi)
-    ref[-256:] = cur
+    if first is not None:
+        ref[-256:] = first
     h = (x2 * mo + (1 << 31)) >> 32
-    a = ao + (128 << ro)            # the kernel's code is v + 128 (USAT, a table index)
+    # ek_rq_x2's rounding and zero point; the kernel's code is v + 128 (USAT, a table index)
+    a = (1 << (ro - 1)) + (zo << ro) + (128 << ro)
     got = np.clip((a + h + np.where(x2 < 0, -1, 0)) >> ro, 0, 255) - 128
-    if (int(zero[0]) != 0 or abs(a) >= 1 << 31 or np.abs(x2).max() >= 1 << 31
+    if (abs(a) >= 1 << 31 or np.abs(x2).max() >= 1 << 31
             or np.abs(a + h).max() >= 1 << 31 or not np.array_equal(got, ref)):
         raise fail(op, "the LIF layer's table form differs from the chain on some codes")
-    v_on = first["v_on"]
-    # cur_lut by the input's low byte: codes 0..127, then -128..-1
-    return dict(channels=first["size"], steps=len(steps), mo=mo, ao=a, ro=ro,
-                spike_k=127 - 256 * (v_on + 128),
-                cur_lut=[int(v) for v in np.roll(cur_lut, -128)],
-                mem_lut=[int(v) for v in mem_lut])
+    return dict(mo=mo, ao=a, ro=ro)
+
+
+def step_params(graph, step, pre1: list, pre2: list) -> dict:
+    """The ``ek_lif_step_params`` of one LIF step with a leak (a streaming
+    model's step: the membrane from the state, the current from this call).
+
+    Parameters
+    ----------
+    graph : Graph
+    step : Operator
+        An ``EK_LIF`` op with a leak (``v`` in its chain) and no sliced input.
+    pre1, pre2 : list of Operator
+        Scalar-constant stages (and RESHAPEs) folded in front of the leak's
+        two inputs (e.g. the state's decay, the current's clip), in order.
+
+    Returns
+    -------
+    dict
+        ``size``, ``mo``, ``ao``, ``ro``, ``spike_k`` and the tables
+        ``in1_lut``, ``in2_lut`` (the leak's rescaled inputs, doubled, by the
+        input's low byte) and ``next_lut`` (the next membrane code by the
+        membrane code + 128, four int8 to a word; ``[0]`` without a reset).
+
+    Raises
+    ------
+    edgekit.errors.UnsupportedOpError
+        If a check fails (see :func:`sum_form`).
+    """
+    p = lif_params(graph, step.options["chain"])
+    if not p["has_prev"] or "slice" in step.options["chain"]:
+        raise fail(step, "a LIF step kernel needs a leak of two whole tensors")
+    if (p["s_off"], p["s_on"]) != (-128, 127):
+        raise fail(step, "the LIF step kernel needs the spike codes -128 / 127")
+    t1 = 2 * _rescale(p, 1, stage_codes(graph, pre1))
+    t2 = 2 * _rescale(p, 2, stage_codes(graph, pre2))
+    form = sum_form(step, p, np.add.outer(t1, t2).reshape(-1))
+    nxt = pack_int8(next_codes(p)) if p["has_next"] else [0]
+    return dict(size=p["size"], **form, spike_k=127 - 256 * (p["v_on"] + 128),
+                in1_lut=[int(v) for v in np.roll(t1, -128)],
+                in2_lut=[int(v) for v in np.roll(t2, -128)], next_lut=nxt)
+
+
+#: ``ek_lif_step_params`` fields, in struct order.
+STEP_FIELDS = ("size", "mo", "ao", "ro", "spike_k", "in1_lut", "in2_lut", "next_lut")
+
+
+def lower_step(op, graph) -> Lowered:
+    """Lower an ``EK_LIF_STEP`` op (inputs ``[x1, x2]``, the tensors the folded
+    stages read; outputs ``[next, spikes]``, next -1 without a reset)."""
+    p = step_params(graph, op.options["step"], op.options["pre1"], op.options["pre2"])
+    nxt, spikes = op.outputs
+    return Lowered("ek_lif_step_s8", "ek_lif_step_params", {k: p[k] for k in STEP_FIELDS},
+                   [op.inputs[0], op.inputs[1], spikes, nxt if nxt >= 0 else None],
+                   source="ek_lif_layer.c")
 
 
 def lower(op, graph) -> Lowered:
@@ -146,4 +225,4 @@ def lower(op, graph) -> Lowered:
                    inplace=(op.inputs[0],))
 
 
-__all__ = ["layer_params", "lower"]
+__all__ = ["layer_params", "lower", "lower_step", "stage_codes", "step_params", "sum_form"]

@@ -26,12 +26,14 @@ import numpy as np
 
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator
-from edgekit.firmware_export.ops.lif_layer import layer_params
+from edgekit.firmware_export.ops.lif_layer import layer_params, step_params
 
-__all__ = ["OPCODE", "lif_layers"]
+__all__ = ["OPCODE", "STEP_OPCODE", "lif_layers"]
 
 #: Opcode of a fused LIF layer (no TFLite op has it).
 OPCODE = "EK_LIF_LAYER"
+#: Opcode of one table-driven LIF step with a leak (a streaming call's).
+STEP_OPCODE = "EK_LIF_STEP"
 #: Ops folded into the currents: int8 ADD/MUL with one scalar constant, and RESHAPE.
 PRE_OPS = ("ADD", "MUL")
 
@@ -148,6 +150,26 @@ def _layer(graph: Graph, steps: list[Operator], readers) -> dict | None:
     return layer
 
 
+def _single(graph: Graph, op: Operator, readers) -> dict | None:
+    """One step with a leak of two whole tensors as an ``EK_LIF_STEP``, the
+    scalar-constant stages in front of each input folded (the state's decay,
+    the current's clip); None when it does not qualify."""
+    ch = op.options["chain"]
+    if "v" not in ch or "slice" in ch or op.inputs[0] == op.inputs[1]:
+        return None
+    x1, pre1 = _pre_stages(graph, op.inputs[0], readers, {op.index})
+    x2, pre2 = _pre_stages(graph, op.inputs[1], readers, {op.index})
+    if {o.index for o in pre1} & {o.index for o in pre2}:
+        return None
+    try:
+        step_params(graph, op, pre1, pre2)
+    except UnsupportedOpError:
+        return None
+    outs = list(op.outputs) if len(op.outputs) == 2 else [-1, op.outputs[0]]
+    return dict(steps=[op], tree=[], pre=pre1 + pre2, step=op, pre1=pre1, pre2=pre2,
+                inputs=[x1, x2], outputs=outs, codes=(-128, 127))
+
+
 def lif_layers(graph: Graph) -> Graph:
     """``graph`` with each whole LIF layer as one ``EK_LIF_LAYER`` op.
 
@@ -168,14 +190,24 @@ def lif_layers(graph: Graph) -> Graph:
         qualifies when its steps read one tensor in step order, the
         membranes and partial joins are read by the layer only, the joined
         spikes are in step order, and the steps share their arithmetic
-        (:func:`edgekit.firmware_export.ops.lif_layer.layer_params`).
+        (:func:`edgekit.firmware_export.ops.lif_layer.layer_params`).  Every
+        other step with a leak of two whole tensors (a streaming model's)
+        becomes an ``EK_LIF_STEP`` op: inputs ``[x1, x2]`` (the leak's inputs
+        before their folded stages), outputs ``[next, spikes]`` (next -1
+        without a reset), ``options`` ``step``, ``pre1``, ``pre2``, ``codes``.
     """
     readers = _readers(graph)
-    layers = []
+    layers, in_layer = [], set()
     for op in graph.operators:
         if op.opcode == "EK_LIF":
             steps = _chain_of(graph, op, readers)
             layer = _layer(graph, steps, readers) if steps else None
+            if layer is not None:
+                layers.append(layer)
+                in_layer.update(s.index for s in layer["steps"])
+    for op in graph.operators:          # single steps with a leak (a streaming call)
+        if op.opcode == "EK_LIF" and op.index not in in_layer:
+            layer = _single(graph, op, readers)
             if layer is not None:
                 layers.append(layer)
     if not layers:
@@ -194,6 +226,11 @@ def lif_layers(graph: Graph) -> Graph:
         layer = taken.get(op.index)
         if layer is None:
             operators.append(op)
+        elif op is layer["steps"][0] and "step" in layer:
+            operators.append(Operator(
+                index=op.index, opcode=STEP_OPCODE, inputs=layer["inputs"],
+                outputs=layer["outputs"],
+                options={k: layer[k] for k in ("step", "pre1", "pre2", "codes")}))
         elif op is layer["steps"][0]:
             operators.append(Operator(
                 index=op.index, opcode=OPCODE, inputs=[layer["input"]],

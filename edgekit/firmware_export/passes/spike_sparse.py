@@ -33,6 +33,7 @@ from edgekit.firmware_export.ops.spike_add import OPCODE as ADD_OPCODE
 from edgekit.firmware_export.ops.spike_add import spike_add_params
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.passes.lif_layer import OPCODE as LAYER_OPCODE
+from edgekit.firmware_export.passes.lif_layer import STEP_OPCODE
 from edgekit.firmware_export.passes.lif_layer import lif_layers
 from edgekit.firmware_export.ops.spike_dw import OPCODE as DW_OPCODE
 from edgekit.firmware_export.ops.spike_dw import spike_dw_params
@@ -80,8 +81,8 @@ def spike_codes(graph: Graph, assume: dict | None = None) -> dict[int, tuple[int
                 continue
             if p["s_off"] != p["s_on"] and p["s_off"] == t[s].zp:
                 codes[s] = (p["s_off"], p["s_on"])
-        elif op.opcode == LAYER_OPCODE:     # passes/lif_layer.py: its steps' codes
-            s = op.outputs[0]
+        elif op.opcode in (LAYER_OPCODE, STEP_OPCODE):   # passes/lif_layer.py
+            s = op.outputs[-1]
             off, on = op.options["codes"]
             if off != on and off == t[s].zp:
                 codes[s] = (off, on)
