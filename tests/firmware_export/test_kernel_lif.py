@@ -109,13 +109,25 @@ def test_exact_lif_kernel_when_the_fast_form_does_not_apply(monkeypatch, tmp_pat
     np.testing.assert_array_equal(got, ref, err_msg="exact LIF kernel")
 
 
-@pytest.mark.parametrize("seed,decay", [(0, 0.5), (1, 0.9)])
-def test_lif_layer_bit_exact_with_tflite_micro(seed, decay, tmp_path):
-    """All steps of the layer in one ek_lif_layer_s8 call (tables, membrane in a
-    register), its input clip folded in."""
+def _wide_only(monkeypatch):
+    """Tables of int32 (the leak's exact rescalings, ek_lif_layer_s8), as for
+    a layer without int16 tables."""
+    from edgekit.firmware_export.ops import lif_layer
+
+    monkeypatch.setattr(lif_layer, "int16_tables", lambda *a, **k: None)
+
+
+@pytest.mark.parametrize("seed,decay,wide", [(0, 0.5, False), (1, 0.9, False), (0, 0.5, True)])
+def test_lif_layer_bit_exact_with_tflite_micro(seed, decay, wide, tmp_path, monkeypatch):
+    """All steps of the layer in one call (tables, membrane in a register), its
+    input clip folded in: int16 tables (ek_lif_layer16_s8) or int32 ones."""
     from edgekit.firmware_export import read_tflite
     from edgekit.firmware_export.passes.fuse_lif import fuse_lif
     from edgekit.firmware_export.passes.lif_layer import lif_layers
+
+    if wide:
+        _wide_only(monkeypatch)
+    kernel = "ek_lif_layer_s8(&" if wide else "ek_lif_layer16_s8(&"
 
     tflite = _lif_model(seed, "hard", decay)
     graph = read_tflite(tflite)
@@ -131,9 +143,24 @@ def test_lif_layer_bit_exact_with_tflite_micro(seed, decay, tmp_path):
     assert len(op.options["pre"]) >= 1, "the test model's current clip is folded"
     got, ref = _golden(tflite, seed, keep=str(tmp_path))
     model_c = (tmp_path / "model.c").read_text()
-    assert model_c.count("ek_lif_layer_s8(&") == 1 and "ek_lif_s8(&" not in model_c
+    assert model_c.count(kernel) == 1 and "ek_lif_s8(&" not in model_c
     assert set(np.unique(ref)) == {-128, 127}, "the test needs both spike codes"
-    np.testing.assert_array_equal(got, ref, err_msg=f"seed={seed} decay={decay}")
+    np.testing.assert_array_equal(got, ref, err_msg=f"seed={seed} decay={decay} wide={wide}")
+
+
+def test_int16_tables_solve_the_difference_constraints():
+    """u = clip((a[i] + b[j]) >> 7): found for a code map that is a sum of two
+    scaled inputs rounded down, none for a map no sum gives."""
+    from edgekit.firmware_export.ops.lif_layer import int16_tables
+
+    i, j = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    target = np.clip((6 * i + 11 * j - 400) // 20, 0, 255)
+    a, b = int16_tables(target)
+    np.testing.assert_array_equal(np.clip((a[:, None] + b[None, :]) >> 7, 0, 255), target)
+    assert np.abs(a).max() < 1 << 15 and np.abs(b).max() < 1 << 15
+    bad = target.copy()
+    bad[:2, :2] = [[10, 11], [11, 10]]       # a0 + b0 < a0 + b1 but a1 + b0 > a1 + b1
+    assert int16_tables(bad) is None
 
 
 def test_lif_layer_check_keeps_a_differing_layer_per_step(monkeypatch):
@@ -156,19 +183,24 @@ def test_lif_layer_check_keeps_a_differing_layer_per_step(monkeypatch):
     assert "EK_LIF_LAYER" not in lif_layers(fused).op_counts()
 
 
-def test_lif_layer_on_cortex_m4(tmp_path):
-    """The layer kernel's DSP forms (SMMLAR, USAT, SSAT) under QEMU."""
+@pytest.mark.parametrize("wide", [False, True])
+def test_lif_layer_on_cortex_m4(wide, tmp_path, monkeypatch):
+    """The layer kernels' DSP forms (USAT, SSAT; SMMLAR with int32 tables) under QEMU."""
     from edgekit.emulator import build_firmware, run_qemu
     from edgekit.firmware_export import read_tflite
     from edgekit.firmware_export.codegen import generate
     from edgekit.reference import run_tflm
+
+    if wide:
+        _wide_only(monkeypatch)
 
     tflite = _lif_model(1, "hard", 0.9)
     graph = read_tflite(tflite)
     shape = tuple(int(d) for d in graph.tensors[graph.inputs[0]].shape)
     xs = np.random.default_rng(5).integers(-128, 128, (16, *shape), dtype=np.int8)
     generate(graph, tmp_path / "src")
-    assert "ek_lif_layer_s8(&" in (tmp_path / "src" / "model.c").read_text()
+    kernel = "ek_lif_layer_s8(&" if wide else "ek_lif_layer16_s8(&"
+    assert kernel in (tmp_path / "src" / "model.c").read_text()
     fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
     run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
     got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)

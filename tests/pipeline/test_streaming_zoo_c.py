@@ -106,4 +106,23 @@ def test_streaming_lif_steps_fuse_their_leak(stream_model):
     assert len(steps) == 4 and all("v" in c for c in steps), [sorted(c) for c in steps]
     ops = [op for op in lif_layers(fuse_lif(graph)).operators if op.opcode == "EK_LIF_STEP"]
     assert len(ops) == 4 and all(op.options["pre1"] and op.options["pre2"] for op in ops)
-    assert (src / "model.c").read_text().count("ek_lif_step_s8(&") == 4
+    assert (src / "model.c").read_text().count("ek_lif_step16_s8(&") == 4   # int16 tables
+
+
+def test_streaming_lif_steps_with_int32_tables(stream_model, tmp_path, monkeypatch):
+    """The int32-table step kernel (ek_lif_step_s8: the leak's exact rescalings,
+    for steps without int16 tables), forced here: frame by frame as TFLM."""
+    from edgekit.firmware_export.ops import lif_layer
+
+    arch, tflite, graph, _, _ = stream_model
+    if arch != "spiking_lmuformer":
+        return
+    monkeypatch.setattr(lif_layer, "int16_tables", lambda *a, **k: None)
+    generate(graph, tmp_path / "src")
+    assert (tmp_path / "src" / "model.c").read_text().count("ek_lif_step_s8(&") == 4
+    fin = graph.tensors[graph.signature_inputs["frame"]]
+    frames = np.random.default_rng(3).integers(-128, 128, (16, fin.num_elements), dtype=np.int8)
+    ref = run_tflm_stream(tflite, graph, frames)
+    host = run_host(build_host(tmp_path / "src", tmp_path / "host"),
+                    frames.view(np.uint8)).view(np.int8)
+    np.testing.assert_array_equal(host, ref)

@@ -309,6 +309,24 @@ typedef struct {
 void ek_lif_step_s8(const ek_lif_step_params *p, const int8_t *in1, const int8_t *in2,
                     int8_t *spikes, int8_t *next);
 
+/* The same two kernels with int16 tables (two to a word) whose sums need no
+ * requantization: u = usat8((a + b) >> sh) (found at export, ops/lif_layer.py
+ * int16_tables, and checked on every pair of codes). */
+typedef struct {
+    int32_t channels, steps, sh, spike_k;
+    const int32_t *cur_lut, *mem_lut;
+} ek_lif_layer16_params;
+
+void ek_lif_layer16_s8(const ek_lif_layer16_params *p, const int8_t *in, int8_t *spikes);
+
+typedef struct {
+    int32_t size, sh, spike_k;
+    const int32_t *in1_lut, *in2_lut, *next_lut;
+} ek_lif_step16_params;
+
+void ek_lif_step16_s8(const ek_lif_step16_params *p, const int8_t *in1, const int8_t *in2,
+                      int8_t *spikes, int8_t *next);
+
 /* ADD of two spike tensors (ops/spike_add.py), size a multiple of 4: per
  * word, m_k = 255 * (((v_k ^ non_k) & b_k) >> sh_k) (0xFF at the on code),
  * out = y00 ^ (m1 & d1) ^ (m2 & d2) ^ (m1 & m2 & d3). */

@@ -82,3 +82,44 @@ void ek_lif_step_s8(const ek_lif_step_params *p, const int8_t *in1, const int8_t
         ek_lif_step_run(p, in1, in2, spikes, next, 0);
     }
 }
+
+void ek_lif_layer16_s8(const ek_lif_layer16_params *p, const int8_t *in, int8_t *spikes) {
+    const int32_t n = p->channels, total = n * p->steps, sh = p->sh, k = p->spike_k;
+    const int16_t *const cur = (const int16_t *)(const void *)p->cur_lut;
+    const int16_t *const mem = (const int16_t *)(const void *)p->mem_lut;
+    const uint8_t *const end = (const uint8_t *)in + total;
+    const int32_t d = (int32_t)(spikes - in);
+    for (int32_t c = 0; c < n; ++c) {
+        const uint8_t *x = (const uint8_t *)in + c;
+        int32_t m = 0;                                  /* the zero membrane */
+        do {
+            const int32_t u = ek_lifl_usat8((m + cur[*x]) >> sh);
+            ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_lifl_sat8(k + u * 256);
+            m = mem[u];
+            x += n;
+        } while (x < end);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+ek_lif_step16_run(const ek_lif_step16_params *p, const int8_t *in1, const int8_t *in2,
+                  int8_t *spikes, int8_t *next, const int has_next) {
+    const int32_t n = p->size, sh = p->sh, k = p->spike_k;
+    const int16_t *const t1 = (const int16_t *)(const void *)p->in1_lut;
+    const int16_t *const t2 = (const int16_t *)(const void *)p->in2_lut;
+    const uint8_t *const nx = (const uint8_t *)(const void *)p->next_lut;
+    for (int32_t i = 0; i < n; ++i) {
+        const int32_t u = ek_lifl_usat8((t1[(uint8_t)in1[i]] + t2[(uint8_t)in2[i]]) >> sh);
+        spikes[i] = (int8_t)ek_lifl_sat8(k + u * 256);
+        if (has_next) next[i] = (int8_t)nx[u];
+    }
+}
+
+void ek_lif_step16_s8(const ek_lif_step16_params *p, const int8_t *in1, const int8_t *in2,
+                      int8_t *spikes, int8_t *next) {
+    if (next) {
+        ek_lif_step16_run(p, in1, in2, spikes, next, 1);
+    } else {
+        ek_lif_step16_run(p, in1, in2, spikes, next, 0);
+    }
+}

@@ -107,12 +107,20 @@ def layer_params(graph, layer: dict) -> dict:
     # the first step from the zero membrane: the current itself
     x2 = np.concatenate([np.add.outer(mem_lut, cur_lut).reshape(-1), cur_lut])
     form = sum_form(op, leak, x2, cur)
-    v_on = first["v_on"]
+    out = dict(channels=first["size"], steps=len(steps), spike_k=127 - 256 * (first["v_on"] + 128))
+    small = int16_tables(form_codes(x2[:-256], form).reshape(256, 256), cur + 128)
+    if small is not None:       # ek_lif_layer16_s8; tables by the input's low byte
+        return dict(out, wide=0, sh=SH16, cur_lut=pack_int16(np.roll(small[1], -128)),
+                    mem_lut=pack_int16(small[0]))
     # cur_lut by the input's low byte: codes 0..127, then -128..-1
-    return dict(channels=first["size"], steps=len(steps), **form,
-                spike_k=127 - 256 * (v_on + 128),
-                cur_lut=[int(v) for v in np.roll(cur_lut, -128)],
+    return dict(out, wide=1, **form, cur_lut=[int(v) for v in np.roll(cur_lut, -128)],
                 mem_lut=[int(v) for v in mem_lut])
+
+
+def form_codes(x2: np.ndarray, form: dict) -> np.ndarray:
+    """The kernel's code + 128 (0..255) of the doubled sums ``x2`` (:func:`sum_form`)."""
+    h = (x2 * form["mo"] + (1 << 31)) >> 32
+    return np.clip((form["ao"] + h + np.where(x2 < 0, -1, 0)) >> form["ro"], 0, 255)
 
 
 def stage_codes(graph, ops) -> np.ndarray:
@@ -193,15 +201,89 @@ def step_params(graph, step, pre1: list, pre2: list) -> dict:
         raise fail(step, "the LIF step kernel needs the spike codes -128 / 127")
     t1 = 2 * _rescale(p, 1, stage_codes(graph, pre1))
     t2 = 2 * _rescale(p, 2, stage_codes(graph, pre2))
-    form = sum_form(step, p, np.add.outer(t1, t2).reshape(-1))
+    x2 = np.add.outer(t1, t2).reshape(-1)
+    form = sum_form(step, p, x2)
     nxt = pack_int8(next_codes(p)) if p["has_next"] else [0]
-    return dict(size=p["size"], **form, spike_k=127 - 256 * (p["v_on"] + 128),
-                in1_lut=[int(v) for v in np.roll(t1, -128)],
-                in2_lut=[int(v) for v in np.roll(t2, -128)], next_lut=nxt)
+    out = dict(size=p["size"], spike_k=127 - 256 * (p["v_on"] + 128), next_lut=nxt)
+    small = int16_tables(form_codes(x2, form).reshape(256, 256))
+    if small is not None:       # ek_lif_step16_s8
+        return dict(out, wide=0, sh=SH16, in1_lut=pack_int16(np.roll(small[0], -128)),
+                    in2_lut=pack_int16(np.roll(small[1], -128)))
+    return dict(out, wide=1, **form, in1_lut=[int(v) for v in np.roll(t1, -128)],
+                in2_lut=[int(v) for v in np.roll(t2, -128)])
 
 
-#: ``ek_lif_step_params`` fields, in struct order.
+#: Sum units per membrane code in the int16 tables (:func:`int16_tables`).
+SH16 = 7
+BIG = 1 << 40
+
+
+def int16_tables(target: np.ndarray, first: np.ndarray | None = None, sh: int = SH16):
+    """int16 tables ``a``, ``b`` with ``clip((a[i] + b[j]) >> sh, 0, 255) ==
+    target[i, j]`` for every pair (and ``clip(b[j] >> sh, 0, 255) == first[j]``),
+    or None.
+
+    The conditions are difference constraints on ``a`` and ``-b`` (each pair
+    bounds ``a[i] + b[j]`` to the ``2**sh`` sums of its code, one-sided at
+    the clamps); a shortest-path solution (Bellman-Ford, the rows and the
+    columns relaxed in turn) exists exactly when they can all hold.  The
+    int32 tables of the leak's exact arithmetic are one solution at a much
+    finer scale.
+
+    Parameters
+    ----------
+    target : numpy.ndarray
+        ``[rows, 256]`` membrane codes + 128 (0..255) the kernel must give.
+    first : numpy.ndarray, optional
+        256 codes + 128 for a zero row (``a`` = 0: a layer's first step).
+    sh : int
+        Right shift of the sum.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray) or None
+    """
+    t = np.asarray(target, np.int64)
+    if first is not None:
+        t = np.vstack([t, np.asarray(first, np.int64)[None, :]])
+    step = 1 << sh
+    hi = np.where(t < 255, (t + 1) * step - 1, BIG)       # a + b <= hi
+    lo = np.where(t > 0, t * step, -BIG)                   # a + b >= lo
+    x = np.zeros(t.shape[0], np.int64)                     # a
+    y = np.zeros(t.shape[1], np.int64)                     # -b
+    for _ in range(4 * (t.shape[0] + t.shape[1])):
+        xn = np.minimum(x, (y[None, :] + hi).min(axis=1))
+        yn = np.minimum(y, (xn[:, None] - lo).min(axis=0))
+        if np.array_equal(xn, x) and np.array_equal(yn, y):
+            break
+        x, y = xn, yn
+    else:
+        return None                                         # a negative cycle: none
+    shift = -x[-1] if first is not None else -(x.max() + x.min()) // 2
+    a, b = x + shift, -(y + shift)
+    if first is not None:
+        a = a[:-1]
+    if max(np.abs(a).max(), np.abs(b).max()) >= 1 << 15:
+        return None
+    got = np.clip((a[:, None] + b[None, :]) >> sh, 0, 255)
+    if not np.array_equal(got, np.asarray(target)):
+        return None
+    if first is not None and not np.array_equal(np.clip(b >> sh, 0, 255), first):
+        return None
+    return a, b
+
+
+def pack_int16(values) -> list[int]:
+    """int16 ``values`` (an even count) packed two to a little-endian int32 word."""
+    v = np.asarray(values, np.int64).astype(np.int16)
+    return [int(w) for w in v.view("<i4")]
+
+
+#: ``ek_lif_step_params`` fields, in struct order (``ek_lif_step16_params``: STEP16_FIELDS).
 STEP_FIELDS = ("size", "mo", "ao", "ro", "spike_k", "in1_lut", "in2_lut", "next_lut")
+STEP16_FIELDS = ("size", "sh", "spike_k", "in1_lut", "in2_lut", "next_lut")
+#: ``ek_lif_layer16_params`` fields.
+FIELDS16 = ("channels", "steps", "sh", "spike_k", "cur_lut", "mem_lut")
 
 
 def lower_step(op, graph) -> Lowered:
@@ -209,7 +291,9 @@ def lower_step(op, graph) -> Lowered:
     stages read; outputs ``[next, spikes]``, next -1 without a reset)."""
     p = step_params(graph, op.options["step"], op.options["pre1"], op.options["pre2"])
     nxt, spikes = op.outputs
-    return Lowered("ek_lif_step_s8", "ek_lif_step_params", {k: p[k] for k in STEP_FIELDS},
+    kernel, ptype, fields = (("ek_lif_step_s8", "ek_lif_step_params", STEP_FIELDS) if p["wide"]
+                             else ("ek_lif_step16_s8", "ek_lif_step16_params", STEP16_FIELDS))
+    return Lowered(kernel, ptype, {k: p[k] for k in fields},
                    [op.inputs[0], op.inputs[1], spikes, nxt if nxt >= 0 else None],
                    source="ek_lif_layer.c")
 
@@ -218,11 +302,13 @@ def lower(op, graph) -> Lowered:
     """Lower an ``EK_LIF_LAYER`` op (inputs ``[x]``, outputs ``[spikes]``)."""
     layer = dict(op.options, input=op.inputs[0], output=op.outputs[0])
     p = layer_params(graph, layer)
-    params = {k: p[k] for k in FIELDS}
+    kernel, ptype, fields = (("ek_lif_layer_s8", "ek_lif_layer_params", FIELDS) if p["wide"]
+                             else ("ek_lif_layer16_s8", "ek_lif_layer16_params", FIELDS16))
     # element (t, c) of the input is read before the same element of the spikes is written
-    return Lowered("ek_lif_layer_s8", "ek_lif_layer_params", params,
+    return Lowered(kernel, ptype, {k: p[k] for k in fields},
                    [op.inputs[0], op.outputs[0]], source="ek_lif_layer.c",
                    inplace=(op.inputs[0],))
 
 
-__all__ = ["layer_params", "lower", "lower_step", "stage_codes", "step_params", "sum_form"]
+__all__ = ["form_codes", "int16_tables", "layer_params", "lower", "lower_step", "pack_int16",
+           "stage_codes", "step_params", "sum_form"]
