@@ -125,6 +125,33 @@ def test_spike_fc_on_cortex_m4_simd_path(tmp_path):
     _golden(tflite, graph, xs, got)
 
 
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_spike_blocks_requantized_on_cortex_m4(kind, tmp_path):
+    """At most 255 inputs with the fast requantization: each block of eight
+    units is requantized as it is summed (per tensor: FULLY_CONNECTED with a
+    RELU6 clamp; per channel: 1x1 CONV_2D), a tail of units the other way."""
+    import keras
+
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export.codegen import generate
+
+    def build(ins):
+        if kind == "dense":
+            return keras.layers.Dense(21, activation="relu6",
+                                      bias_initializer="random_normal")(ins[0])
+        return keras.layers.Conv2D(19, 1, bias_initializer="random_normal")(ins[0])
+
+    shape = [(6, 48)] if kind == "dense" else [(3, 4, 40)]
+    tflite = single_op_model(build, shape, 12, dataset=_binary)
+    graph = _sparse_graph(tflite)
+    xs = _spikes(graph, 2, 12)
+    generate(graph, tmp_path / "src")
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
+    _golden(tflite, graph, xs, got)
+
 def test_lif_spikes_feed_a_sparse_layer(tmp_path):
     """The analysis finds the LIF's spikes (fused steps, concatenated) without help."""
     import keras
