@@ -122,6 +122,32 @@ ek_spike_fc_block8_rq(const ek_spike_fc_params *p, const int8_t *col, const int3
         y[k] = ek_spike_rq1(b[k] + d * s8[k], m, a, rsh, lo, hi);
     }
 }
+
+/* The depthwise layer's eight outputs c0..c0+7 of one row from their active
+ * taps (at most 255), requantized at once (fast_rq): the channels' rows of
+ * four constants (bias, multiplier, rounding add, right shift). */
+static inline __attribute__((always_inline)) void
+ek_spike_dw_block8_rq(const ek_spike_dw_params *p, const int8_t *col, const int32_t *rows,
+                      int32_t n, int32_t c0, int8_t *y) {
+    int32_t a02 = 0, a13 = 0, a46 = 0, a57 = 0;
+    for (int32_t k = 0; k < n; ++k) {
+        const int8_t *r = col + rows[k];
+        const uint32_t w0 = ek_spike_word(r), w1 = ek_spike_word(r + 4);
+        a02 = ek_spike_lo(a02, w0);
+        a13 = ek_spike_hi(a13, w0);
+        a46 = ek_spike_lo(a46, w1);
+        a57 = ek_spike_hi(a57, w1);
+    }
+    const int32_t s8[8] = {(int16_t)a02, (int16_t)a13, a02 >> 16, a13 >> 16,
+                           (int16_t)a46, (int16_t)a57, a46 >> 16, a57 >> 16};
+    const int32_t d = p->delta, lo = p->act_min, hi = p->act_max;
+    const int32_t *const q = p->chan + 4 * c0;
+#pragma GCC unroll 8
+    for (int32_t k = 0; k < 8; ++k) {
+        y[k] = ek_spike_rq1(q[4 * k] + d * s8[k], q[4 * k + 1], q[4 * k + 2], q[4 * k + 3], lo,
+                            hi);
+    }
+}
 #endif
 
 /* The active inputs of one row (x[d] == on: every other input is at the off
@@ -278,6 +304,10 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
             const int8_t *const col = w + c0;
             int32_t u = 0;
 #if defined(__ARM_FEATURE_DSP)
+            if (m == 8 && p->fast_rq && n <= 255) {    /* the LMU memory: one block */
+                ek_spike_dw_block8_rq(p, col, rows, n, c0, y + c0);
+                continue;
+            }
             for (; u + 8 <= m; u += 8) ek_spike_fc_block8(col + u, rows, n, sums + u);
 #endif
             for (; u < m; ++u) {
