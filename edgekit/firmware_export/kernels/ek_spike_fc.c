@@ -14,7 +14,10 @@
  * most 255 rows of int8 per lane, |sum| <= 32640, then flushed to int32).
  * The active inputs of four codes are found from one word (ek_spike_rows).  The requantization is the dense kernel's
  * (ek_mbqm), or with fast_rq the same value from one rounding high product
- * (ek_rq_x2; the generator checks that every value stays within int32). */
+ * (ek_rq_x2; the generator checks that every value stays within int32); with
+ * fast_rq, at most 255 active rows and DSP, each block of eight units is
+ * requantized as soon as it is summed (ek_spike_fc_block8_rq,
+ * ek_spike_dw_block8_rq). */
 #include <string.h>
 
 #include "ek_kernels.h"

@@ -20,7 +20,11 @@ the folded stages) and requantizes their sum with one rounding high product
 membrane (rescaled: 0), which must give ``pre(x)`` back.  Spikes are the
 codes -128 / 127, ``sat8(spike_k + 256 * v)``.  All of it is checked here on
 every pair of codes (membrane, input) against the chain's arithmetic; a
-layer that fails a check stays per step (:mod:`.lif`).
+layer that fails a check stays per step (:mod:`.lif`).  When the export
+finds int16 tables whose plain sum, shifted, gives the same code for every
+pair (:func:`int16_tables`), the kernel takes those (``ek_lif_layer16_s8``:
+no requantization, half the table bytes).  A streaming call's step (the
+membrane from the state) runs the same way (:func:`step_params`).
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ def layer_params(graph, layer: dict) -> dict:
     Returns
     -------
     dict
-        The fields of :data:`FIELDS` (tables as lists of int32).
+        ``wide`` 0: the fields of :data:`FIELDS16` (int16 tables, two to a
+        word); 1: those of :data:`FIELDS` (int32 tables).
 
     Raises
     ------
@@ -184,10 +189,12 @@ def step_params(graph, step, pre1: list, pre2: list) -> dict:
     Returns
     -------
     dict
-        ``size``, ``mo``, ``ao``, ``ro``, ``spike_k`` and the tables
-        ``in1_lut``, ``in2_lut`` (the leak's rescaled inputs, doubled, by the
-        input's low byte) and ``next_lut`` (the next membrane code by the
-        membrane code + 128, four int8 to a word; ``[0]`` without a reset).
+        ``size``, ``spike_k``, ``next_lut`` (the next membrane code by the
+        membrane code + 128, four int8 to a word; ``[0]`` without a reset),
+        ``wide`` and the tables ``in1_lut``, ``in2_lut`` by the input's low
+        byte: ``wide`` 0, int16 tables and ``sh`` (:data:`STEP16_FIELDS`);
+        1, the leak's rescaled inputs doubled and ``mo``, ``ao``, ``ro``
+        (:data:`STEP_FIELDS`).
 
     Raises
     ------
