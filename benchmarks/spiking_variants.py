@@ -21,7 +21,10 @@ prints the total and the per-op instructions.  Variants (letters combine):
     The memory neuron of ``m`` without leak (decay 0).
 
 Measured (48 x 40 front-end features, 24 steps; rates: of the event-driven
-layer's input on the benchmark input, random weights; all bit-exact)::
+layer's input on the benchmark input, random weights; all bit-exact).
+Issue 14's session 23, with a LIF neuron at about 26 instructions per element
+and step (plus 6 to 8 for its current clip) and an event-driven layer at about
+40 per output before any active input::
 
     variant  instructions  text (B)  against base
     base     1,270,080     63,228    -
@@ -33,21 +36,22 @@ layer's input on the benchmark input, random weights; all bit-exact)::
                                      (the memory's batch norm folded into it)
     u        1,124,160     63,684    LIF on u 4,040; the memory reads spikes and runs
                                      event-driven (EK_SPIKE_DW): 109,440 (rate 0.084)
-    xmu      1,348,880     68,424    x + m + u, before EK_SPIKE_DW (memory dense)
-    xmud0    1,499,400     68,424    xmu with a decay-0 memory neuron, which is not
-                                     proven a spike tensor: W_m stays dense (206,040)
 
-Spikes in front of mix1 and W_m make the model slower: at these widths a
-LIF neuron costs about 26 instructions per element and step (its input
-current clip another 6 to 8) and an event-driven layer about 40
-instructions per output before any active input (finding the active inputs,
-eight-unit blocks, requantization), while the dense kernels spend 1.1 (mix1)
-to 1.4 (W_m) instructions per MAC: a neuron in front of a layer with 48 to
-128 inputs per output costs about what the layer's dense MACs cost.  With a
-trained model the rates are about 0.2, which moves the event-driven layers
-by a few thousand instructions, not the sign.  The spike on ``u`` pays: 16
-neurons make the 128-channel memory (24 taps per output) event-driven; it
-is the zoo preset's ``spiking_memory``.
+Session 24 (a whole LIF layer is one table-driven call with its clip folded
+in, about 12 instructions per element and step; the event-driven layers
+requantize in their blocks; an ADD of two spike tensors is a table)::
+
+    variant  instructions  text (B)  against u
+    u        919,480       62,356    -
+    xu       888,280       62,864    mix1 event-driven 91,520 (rate 0.192) vs dense
+                                     124,200; + LIF 14,120
+    mu       785,360       63,488    W_m event-driven 34,440 (rate 0.002) vs dense
+                                     206,040; + LIF on 128 channels 37,520
+    xmu      754,600       64,312    both: 0.65x the lmuformer's 1,168,760
+
+Spikes in front of mix1 and W_m now pay.  W_m's rate here (0.002, random
+weights) is far below a trained model's (about 0.2 for the other neurons):
+at 0.2 its event-driven form would cost about 45 k more.
 
 Usage: ``PYTHONPATH=. .venv/bin/python benchmarks/spiking_variants.py base x m``
 """

@@ -61,16 +61,29 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
   the memory 136,350, text 64,264 B, bit-exact on host and QEMU; streaming
   99,973 instructions per hop, final decisions equal to the window
   model's on 300/300 clips.
-* More spikes elsewhere do not make it cheaper on a Cortex-M4
-  (``benchmarks/spiking_variants.py``, random weights, QEMU, all
-  bit-exact): a LIF neuron in front of ``mix1`` (on ``x1``) or in front of
-  the LMU hidden FC (on the batch-normalized memory, as in the spiking LMU
-  of Liu et al.) adds 30 k to 40 k instructions, though the layer it feeds
-  then runs event-driven: each neuron costs about 26 instructions per
-  element and step (plus 6 to 8 for its current clip) and an event-driven
-  layer about 40 per output before any active input, against 1.1 to 1.4
-  per MAC for the dense kernels at these widths.  The memory input is the
-  exception: 16 neurons make 128 channels of 24 taps event-driven.
+* Issue 14's session 24 (generated C only, the same int8 model): whole
+  LIF layers as one table-driven call with the input clip folded in, the
+  residual ``x0 + h`` of two spike tensors as a table, the event-driven
+  layers requantizing in their blocks.  Zoo rows (random weights, QEMU,
+  bit-exact): 1,107,840 -> 922,600 instructions (lmuformer 1,168,760: 0.95x
+  -> 0.79x), text 63,220 -> 61,972 B; streaming call 97,600 -> 86,920
+  (lmuformer 98,640: 0.88x), text 52,380 -> 53,724 B.
+* More spikes elsewhere (``benchmarks/spiking_variants.py``, random
+  weights, QEMU, all bit-exact).  Until issue 14's session 24 a LIF neuron
+  in front of ``mix1`` (on ``x1``) or of the LMU hidden FC (on the
+  batch-normalized memory, as in the spiking LMU of Liu et al.) added 30 k
+  to 40 k instructions: a neuron cost about 26 instructions per element and
+  step plus 6 to 8 for its current clip, an event-driven layer about 40
+  per output before any active input.  Since then a whole LIF layer is one
+  table-driven call with its clip folded in (about 12 per element and
+  step) and the event-driven layers requantize in their blocks, and both
+  pay: preset layout (``u``) 919,480; with the memory neuron (``mu``)
+  785,360 (W_m event-driven 34,440 against 206,040 dense, its LIF on 128
+  channels 37,520), text 63,488 B; with the ``x1`` neuron too (``xmu``)
+  754,600 (0.65x the lmuformer's 1,168,760; mix1 event-driven 91,240 at
+  rate 0.19 against 124,200), text 64,312 B.  Neither is a preset option
+  yet: each needs the LMU / mixer and their streaming forms to carry the
+  neuron, and a training to check the accuracy.
 * "stream dec. eq.": fraction of test clips whose int8 streaming model
   (:mod:`edgekit.models.streaming`, default ``form="window"``; run hop by
   hop in TFLM, states fed back) ends with the same decision as the int8

@@ -68,7 +68,15 @@ int8 ops of each unrolled step (leak, threshold, saturating stages, hard
 reset, decay, and the slice of its current) and runs them as one
 ``ek_lif_s8`` call with the same int8 results; the steps between the first
 and the last of a group share their parameters and run as one loop
-(:func:`edgekit.firmware_export.codegen.loop_calls`).
+(:func:`edgekit.firmware_export.codegen.loop_calls`).  When the steps of a
+whole layer read one current tensor and their spikes are joined into one
+tensor (the window model), :func:`edgekit.firmware_export.passes.lif_layer.lif_layers`
+makes them one ``ek_lif_layer_s8`` call: the membrane stays in a register,
+the leak's two inputs are 256-entry tables (the current's with the input
+clip folded in; int16 tables whose sum needs no requantization when the
+export finds them, else the exact int32 rescalings), about 12 instructions
+per element and step on a Cortex-M4 (about 34 per step call and clip
+before).  A streaming call's step is one such table-driven call too.
 
 Training uses the same forward value with the gradient of a sigmoid
 (straight-through surrogate [1]_): ``s = sg + stop_gradient(step - sg)``,

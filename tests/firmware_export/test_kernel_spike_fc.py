@@ -125,6 +125,33 @@ def test_spike_fc_on_cortex_m4_simd_path(tmp_path):
     _golden(tflite, graph, xs, got)
 
 
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_spike_blocks_requantized_on_cortex_m4(kind, tmp_path):
+    """At most 255 inputs with the fast requantization: each block of eight
+    units is requantized as it is summed (per tensor: FULLY_CONNECTED with a
+    RELU6 clamp; per channel: 1x1 CONV_2D), a tail of units the other way."""
+    import keras
+
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export.codegen import generate
+
+    def build(ins):
+        if kind == "dense":
+            return keras.layers.Dense(21, activation="relu6",
+                                      bias_initializer="random_normal")(ins[0])
+        return keras.layers.Conv2D(19, 1, bias_initializer="random_normal")(ins[0])
+
+    shape = [(6, 48)] if kind == "dense" else [(3, 4, 40)]
+    tflite = single_op_model(build, shape, 12, dataset=_binary)
+    graph = _sparse_graph(tflite)
+    xs = _spikes(graph, 2, 12)
+    generate(graph, tmp_path / "src")
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
+    _golden(tflite, graph, xs, got)
+
 def test_lif_spikes_feed_a_sparse_layer(tmp_path):
     """The analysis finds the LIF's spikes (fused steps, concatenated) without help."""
     import keras
@@ -159,6 +186,40 @@ def test_lif_spikes_feed_a_sparse_layer(tmp_path):
     (index,) = [op.index for op in sparse.operators if op.opcode == "EK_SPIKE_FC"]
     assert list(rates) == [index] and rates[index]["opcode"] == "FULLY_CONNECTED"
     assert 0.0 < rates[index]["spike_rate"] < 1.0, rates
+
+
+
+def test_sum_of_two_spike_tensors_by_table(tmp_path):
+    """The residual ADD of two LIF layers' spikes (EK_SPIKE_ADD: four results
+    from the ADD's arithmetic at export time), then a dense layer on the sum."""
+    import keras
+
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+    from edgekit.firmware_export.passes.lif_layer import lif_layers
+    from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
+    from edgekit.models.spiking import LIF
+    from edgekit.quantize import quantize_int8
+
+    keras.utils.set_random_seed(5)
+    x = keras.Input((8, 5))
+    s1 = LIF(threshold=1.0, decay=0.5, reset="hard")(keras.layers.Dense(12)(x))
+    s2 = LIF(threshold=1.0, decay=0.5, reset="hard")(keras.layers.Dense(12)(x))
+    model = keras.Model(x, keras.layers.Dense(6)(keras.layers.Add()([s1, s2])))
+    rng = np.random.default_rng(5)
+    rep = (rng.standard_normal((64, 8, 5)) * 1.5).astype(np.float32)
+    tflite = quantize_int8(model, rep, num_samples=64)
+    sparse = sparse_spikes(lif_layers(fuse_lif(read_tflite(tflite))))
+    assert sparse.op_counts().get("EK_SPIKE_ADD") == 1, sparse.op_counts()
+    xs = np.random.default_rng(6).integers(-128, 128, (24, 8, 5), dtype=np.int8)
+    got = _run_host(read_tflite(tflite), xs, tmp_path)
+    assert "ek_spike_add_s8(&" in (tmp_path / "model.c").read_text()
+    _golden(tflite, None, xs, got)
+    fw = build_firmware(tmp_path, tmp_path / "fw", target="cortex-m4")     # and on the M4
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    _golden(tflite, None, xs, np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1)
+            .view(np.int8))
 
 
 DW_CASES = [  # (steps, channels, depth multiplier, activation): the LMU memory's layout

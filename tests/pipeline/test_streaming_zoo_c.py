@@ -49,7 +49,7 @@ def test_streaming_c_matches_tflm_frame_by_frame(stream_model, tmp_path):
     # The stream has memory: the last frame alone, from a reset state, scores differently.
     alone = run_tflm_stream(tflite, graph, frames[-1:])
     assert not np.array_equal(alone[0], ref[-1])
-    if arch == "lmuformer":
+    if arch in ("lmuformer", "spiking_lmuformer"):      # the spiking one: ek_lif_step_s8
         fw = build_firmware(src, tmp_path / "fw", target="cortex-m4")
         q = run_qemu(fw.elf, frames[:16].view(np.uint8), target="cortex-m4").outputs.view(np.int8)
         assert np.array_equal(q, ref[:16])
@@ -88,3 +88,41 @@ def test_runner_push_equals_step_per_hop(stream_model):
     assert np.array_equal(outs[-1], whole)
     with pytest.raises(ConfigError, match="40 features"):
         runner.push(np.zeros(39))
+
+
+def test_streaming_lif_steps_fuse_their_leak(stream_model):
+    """A streaming step's current comes reshaped ([C] beside the [1, 1, C]
+    state): its leak ADD joins the fused step all the same (flat elementwise);
+    then each step runs table-driven (EK_LIF_STEP), the state's decay and the
+    current's clip folded in."""
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif, lif_steps
+    from edgekit.firmware_export.passes.lif_layer import lif_layers
+
+    arch, _, graph, src, _ = stream_model
+    steps = lif_steps(graph)
+    if arch != "spiking_lmuformer":
+        assert not steps
+        return
+    assert len(steps) == 4 and all("v" in c for c in steps), [sorted(c) for c in steps]
+    ops = [op for op in lif_layers(fuse_lif(graph)).operators if op.opcode == "EK_LIF_STEP"]
+    assert len(ops) == 4 and all(op.options["pre1"] and op.options["pre2"] for op in ops)
+    assert (src / "model.c").read_text().count("ek_lif_step16_s8(&") == 4   # int16 tables
+
+
+def test_streaming_lif_steps_with_int32_tables(stream_model, tmp_path, monkeypatch):
+    """The int32-table step kernel (ek_lif_step_s8: the leak's exact rescalings,
+    for steps without int16 tables), forced here: frame by frame as TFLM."""
+    from edgekit.firmware_export.ops import lif_layer
+
+    arch, tflite, graph, _, _ = stream_model
+    if arch != "spiking_lmuformer":
+        return
+    monkeypatch.setattr(lif_layer, "int16_tables", lambda *a, **k: None)
+    generate(graph, tmp_path / "src")
+    assert (tmp_path / "src" / "model.c").read_text().count("ek_lif_step_s8(&") == 4
+    fin = graph.tensors[graph.signature_inputs["frame"]]
+    frames = np.random.default_rng(3).integers(-128, 128, (16, fin.num_elements), dtype=np.int8)
+    ref = run_tflm_stream(tflite, graph, frames)
+    host = run_host(build_host(tmp_path / "src", tmp_path / "host"),
+                    frames.view(np.uint8)).view(np.int8)
+    np.testing.assert_array_equal(host, ref)

@@ -284,6 +284,60 @@ typedef struct {
 void ek_lif_exact_s8(const ek_lif_exact_params *p, const int8_t *in1, const int8_t *in2,
                      int8_t *spikes, int8_t *next);
 
+/* Every step of an int8 LIF layer (ops/lif_layer.py): in and spikes are
+ * [steps][channels] (spike codes -128 / 127); per channel, from m = 0:
+ * x2 = m + cur_lut[x_t & 255]; u = usat8((x2 * mo rounded high + ao
+ * + (x2 < 0 ? -1 : 0)) >> ro) (the membrane code + 128);
+ * spike = sat8(spike_k + 256 * u); m = mem_lut[u].  Tables of 256 int32:
+ * the leak ADD's rescaled inputs, doubled (cur_lut by the input's low byte). */
+typedef struct {
+    int32_t channels, steps, mo, ao, ro, spike_k;
+    const int32_t *cur_lut, *mem_lut;
+} ek_lif_layer_params;
+
+void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spikes);
+
+/* One LIF step with a leak (a streaming call; ops/lif_layer.py step_params):
+ * x2 = in1_lut[in1[i] & 255] + in2_lut[in2[i] & 255], u as in
+ * ek_lif_layer_s8, spike = sat8(spike_k + 256 * u), next[i] = byte u of
+ * next_lut (next NULL: no reset). */
+typedef struct {
+    int32_t size, mo, ao, ro, spike_k;
+    const int32_t *in1_lut, *in2_lut, *next_lut;
+} ek_lif_step_params;
+
+void ek_lif_step_s8(const ek_lif_step_params *p, const int8_t *in1, const int8_t *in2,
+                    int8_t *spikes, int8_t *next);
+
+/* The same two kernels with int16 tables (two to a word) whose sums need no
+ * requantization: u = usat8((a + b) >> sh) (found at export, ops/lif_layer.py
+ * int16_tables, and checked on every pair of codes). */
+typedef struct {
+    int32_t channels, steps, sh, spike_k;
+    const int32_t *cur_lut, *mem_lut;
+} ek_lif_layer16_params;
+
+void ek_lif_layer16_s8(const ek_lif_layer16_params *p, const int8_t *in, int8_t *spikes);
+
+typedef struct {
+    int32_t size, sh, spike_k;
+    const int32_t *in1_lut, *in2_lut, *next_lut;
+} ek_lif_step16_params;
+
+void ek_lif_step16_s8(const ek_lif_step16_params *p, const int8_t *in1, const int8_t *in2,
+                      int8_t *spikes, int8_t *next);
+
+/* ADD of two spike tensors (ops/spike_add.py), size a multiple of 4: per
+ * word, m_k = 255 * (((v_k ^ non_k) & b_k) >> sh_k) (0xFF at the on code),
+ * out = y00 ^ (m1 & d1) ^ (m2 & d2) ^ (m1 & m2 & d3). */
+typedef struct {
+    int32_t size, sh1, sh2;
+    int32_t non1, b1, non2, b2, y00, d1, d2, d3;     /* 32-bit words */
+} ek_spike_add_params;
+
+void ek_spike_add_s8(const ek_spike_add_params *p, const int8_t *in1, const int8_t *in2,
+                     int8_t *out);
+
 /* FULLY_CONNECTED (or 1x1 CONV_2D) whose input is a spike tensor: every input
  * code is off_code or on_code (passes/spike_sparse.py proves it; ops/spike_fc.py
  * lowers it).  acc[u] = bias[u] + delta * (sum of wt[d][u] over the inputs d at

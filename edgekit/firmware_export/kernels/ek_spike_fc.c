@@ -14,7 +14,10 @@
  * most 255 rows of int8 per lane, |sum| <= 32640, then flushed to int32).
  * The active inputs of four codes are found from one word (ek_spike_rows).  The requantization is the dense kernel's
  * (ek_mbqm), or with fast_rq the same value from one rounding high product
- * (ek_rq_x2; the generator checks that every value stays within int32). */
+ * (ek_rq_x2; the generator checks that every value stays within int32); with
+ * fast_rq, at most 255 active rows and DSP, each block of eight units is
+ * requantized as soon as it is summed (ek_spike_fc_block8_rq,
+ * ek_spike_dw_block8_rq). */
 #include <string.h>
 
 #include "ek_kernels.h"
@@ -73,6 +76,81 @@ static void ek_spike_fc_block8(const int8_t *col, const int32_t *rows, int32_t n
     sums[6] = t6;
     sums[7] = t7;
 }
+
+/* add + round(x * m / 2^32) (SMMLAR). */
+static inline int32_t ek_spike_mla(int32_t x, int32_t m, int32_t add) {
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(m), "r"(add));
+    return r;
+}
+
+/* One output of the fast requantization: ek_rq_x2(2 * acc, m, add, rsh) clamped,
+ * the rounding of a negative product by the sign of 2 * acc (the same value:
+ * they differ only when the product rounds to 0, and then both give the zero
+ * point, rsh >= 1). */
+static inline int8_t ek_spike_rq1(int32_t acc, int32_t m, int32_t add, int32_t rsh,
+                                  int32_t lo, int32_t hi) {
+    const int32_t x2 = 2 * acc;
+    const int32_t r = (ek_spike_mla(x2, m, add) + (x2 >> 31)) >> rsh;
+    return (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+}
+
+/* Units u..u+7 of one row, at most 255 active rows (the int16 lanes are
+ * exact without a flush): sums of the active rows' weights, requantized at
+ * once (fast_rq); the per-tensor constants are locals (kept in registers
+ * across the int8 stores), per channel they are read for each unit. */
+static inline __attribute__((always_inline)) void
+ek_spike_fc_block8_rq(const ek_spike_fc_params *p, const int8_t *col, const int32_t *rows,
+                      int32_t n, int32_t u, int8_t *y, const int per_channel) {
+    int32_t a02 = 0, a13 = 0, a46 = 0, a57 = 0;
+    for (int32_t k = 0; k < n; ++k) {
+        const int8_t *r = col + rows[k];
+        const uint32_t w0 = ek_spike_word(r), w1 = ek_spike_word(r + 4);
+        a02 = ek_spike_lo(a02, w0);
+        a13 = ek_spike_hi(a13, w0);
+        a46 = ek_spike_lo(a46, w1);
+        a57 = ek_spike_hi(a57, w1);
+    }
+    const int32_t s8[8] = {(int16_t)a02, (int16_t)a13, a02 >> 16, a13 >> 16,
+                           (int16_t)a46, (int16_t)a57, a46 >> 16, a57 >> 16};
+    const int32_t *const b = p->bias + u;
+    const int32_t d = p->delta, lo = p->act_min, hi = p->act_max;
+    const int32_t c = per_channel ? u : 0;
+    const int32_t *const mc = p->mult + c, *const ac = p->rq_add + c, *const sc = p->shift + c;
+    const int32_t m0 = mc[0], a0 = ac[0], r0 = -sc[0];
+#pragma GCC unroll 8
+    for (int32_t k = 0; k < 8; ++k) {
+        const int32_t m = per_channel ? mc[k] : m0, a = per_channel ? ac[k] : a0;
+        const int32_t rsh = per_channel ? -sc[k] : r0;
+        y[k] = ek_spike_rq1(b[k] + d * s8[k], m, a, rsh, lo, hi);
+    }
+}
+
+/* The depthwise layer's eight outputs c0..c0+7 of one row from their active
+ * taps (at most 255), requantized at once (fast_rq): the channels' rows of
+ * four constants (bias, multiplier, rounding add, right shift). */
+static inline __attribute__((always_inline)) void
+ek_spike_dw_block8_rq(const ek_spike_dw_params *p, const int8_t *col, const int32_t *rows,
+                      int32_t n, int32_t c0, int8_t *y) {
+    int32_t a02 = 0, a13 = 0, a46 = 0, a57 = 0;
+    for (int32_t k = 0; k < n; ++k) {
+        const int8_t *r = col + rows[k];
+        const uint32_t w0 = ek_spike_word(r), w1 = ek_spike_word(r + 4);
+        a02 = ek_spike_lo(a02, w0);
+        a13 = ek_spike_hi(a13, w0);
+        a46 = ek_spike_lo(a46, w1);
+        a57 = ek_spike_hi(a57, w1);
+    }
+    const int32_t s8[8] = {(int16_t)a02, (int16_t)a13, a02 >> 16, a13 >> 16,
+                           (int16_t)a46, (int16_t)a57, a46 >> 16, a57 >> 16};
+    const int32_t d = p->delta, lo = p->act_min, hi = p->act_max;
+    const int32_t *const q = p->chan + 4 * c0;
+#pragma GCC unroll 8
+    for (int32_t k = 0; k < 8; ++k) {
+        y[k] = ek_spike_rq1(q[4 * k] + d * s8[k], q[4 * k + 1], q[4 * k + 2], q[4 * k + 3], lo,
+                            hi);
+    }
+}
 #endif
 
 /* The active inputs of one row (x[d] == on: every other input is at the off
@@ -102,21 +180,22 @@ static int32_t ek_spike_rows(const int8_t *x, int32_t accum, int32_t units, int8
     return n;
 }
 
-/* out[u] from sums[u], as the dense kernel requantizes acc[u]. */
-static void ek_spike_fc_requant(const ek_spike_fc_params *p, const int32_t *sums, int8_t *y) {
+/* out[u] from sums[u] for the units u0.., as the dense kernel requantizes acc[u]. */
+static void ek_spike_fc_requant(const ek_spike_fc_params *p, const int32_t *sums, int8_t *y,
+                                int32_t u0) {
     const int32_t units = p->units, delta = p->delta, lo = p->act_min, hi = p->act_max;
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     const int32_t step = p->per_channel ? 1 : 0;
     if (p->fast_rq) {
         const int32_t *const add = p->rq_add;
-        for (int32_t u = 0, c = 0; u < units; ++u, c += step) {
+        for (int32_t u = u0, c = u0 * step; u < units; ++u, c += step) {
             const int32_t acc = bias[u] + delta * sums[u];
             const int32_t r = ek_rq_x2(2 * acc, mult[c], add[c], -shift[c]);
             y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
         }
         return;
     }
-    for (int32_t u = 0, c = 0; u < units; ++u, c += step) {
+    for (int32_t u = u0, c = u0 * step; u < units; ++u, c += step) {
         const int32_t acc = bias[u] + delta * sums[u];
         const int32_t r = ek_mbqm(acc, mult[c], shift[c]) + p->out_offset;
         y[u] = (int8_t)ek_clamp32(r, lo, hi);
@@ -129,11 +208,25 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
     int32_t *const rows = (int32_t *)(void *)scratch;
     int32_t *const sums = rows + accum;
     const int8_t on = (int8_t)p->on_code, off = (int8_t)(p->on_code - p->delta);
+    /* the eight-unit blocks requantize their sums at once (DSP, fast_rq, at most
+     * 255 inputs); the other units go through sums[] */
+#if defined(__ARM_FEATURE_DSP)
+    const int blocks_rq = p->fast_rq && accum <= 255;
+#endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int32_t n = ek_spike_rows(in + (int64_t)b * accum, accum, units, on, off, rows);
+        int8_t *const y = out + (int64_t)b * units;
         int32_t u = 0;
 #if defined(__ARM_FEATURE_DSP)
+        if (blocks_rq && p->per_channel) {
+            for (; u + 8 <= units; u += 8) ek_spike_fc_block8_rq(p, wt + u, rows, n, u, y + u, 1);
+        } else if (blocks_rq) {
+            for (; u + 8 <= units; u += 8) ek_spike_fc_block8_rq(p, wt + u, rows, n, u, y + u, 0);
+        }
+        const int32_t u0 = u;       /* units requantized already */
         for (; u + 8 <= units; u += 8) ek_spike_fc_block8(wt + u, rows, n, sums + u);
+#else
+        const int32_t u0 = 0;
 #endif
         for (; u < units; ++u) {
             const int8_t *col = wt + u;
@@ -141,7 +234,7 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
             for (int32_t k = 0; k < n; ++k) s += col[rows[k]];
             sums[u] = s;
         }
-        ek_spike_fc_requant(p, sums, out + (int64_t)b * units);
+        ek_spike_fc_requant(p, sums, y, u0);
     }
 }
 
@@ -214,6 +307,10 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
             const int8_t *const col = w + c0;
             int32_t u = 0;
 #if defined(__ARM_FEATURE_DSP)
+            if (m == 8 && p->fast_rq && n <= 255) {    /* the LMU memory: one block */
+                ek_spike_dw_block8_rq(p, col, rows, n, c0, y + c0);
+                continue;
+            }
             for (; u + 8 <= m; u += 8) ek_spike_fc_block8(col + u, rows, n, sums + u);
 #endif
             for (; u < m; ++u) {

@@ -85,7 +85,7 @@ def mul_one(p: dict, a: int, b: int) -> int:
     return min(max(r, p["act_min"]), p["act_max"])
 
 
-def _const_stage(op, graph):
+def const_stage(op, graph):
     """``f(code)`` of an ADD/MUL with one scalar int8 constant, and the constant's side."""
     p = add_op.add_params(op, graph) if op.opcode == "ADD" else mul_op.lower(op, graph).params
     a, b = graph.op_inputs(op)[:2]
@@ -138,7 +138,7 @@ def lif_params(graph, chain: dict) -> dict:
     v_t = chain["v_tensor"]
     s_op = chain["s"]
     require_int8(s_op, graph.tensors[v_t], *(graph.op_outputs(chain[r])[0] for r in SPIKE_ROLES))
-    stages = [_const_stage(chain[r], graph)[0] for r in SPIKE_ROLES]
+    stages = [const_stage(chain[r], graph)[0] for r in SPIKE_ROLES]
     spikes = []
     for code in range(-128, 128):
         x = code
@@ -163,8 +163,8 @@ def lif_params(graph, chain: dict) -> dict:
     r_fields = dict(zero, on_term=0, off_term=0)
     dr_fields = dict(zero, term=0)
     if "r" in chain:
-        ns_f = _const_stage(chain["ns"], graph)[0]
-        oms_f = _const_stage(chain["oms"], graph)[0]
+        ns_f = const_stage(chain["ns"], graph)[0]
+        oms_f = const_stage(chain["oms"], graph)[0]
         oms = {s: oms_f(ns_f(s)) for s in (s_on, s_off)}
         r_op = chain["r"]
         on = _mul_const_term(r_op, graph, v_t, oms[s_on])
@@ -174,7 +174,7 @@ def lif_params(graph, chain: dict) -> dict:
     if "dr" in chain:
         dr_op = chain["dr"]
         r_t = chain["r"].outputs[0]
-        code = _const_stage(dr_op, graph)[3]
+        code = const_stage(dr_op, graph)[3]
         dr_fields = _mul_const_term(dr_op, graph, r_t, code)
         require_int8(dr_op, graph.op_outputs(dr_op)[0])
     p.update({f"r_{k}": int(v) for k, v in r_fields.items()})
@@ -262,18 +262,40 @@ def lif_fast_params(p: dict) -> dict:
                 or not np.array_equal(np.clip(v, lo, hi), np.clip(ref, lo, hi))):
             return zero
     if p["has_next"]:
-        nxt = []
-        for v in range(-128, 128):
-            term = p["r_on_term"] if v >= p["v_on"] else p["r_off_term"]
-            r = mbqm((v + p["r_in_offset"]) * term, p["r_mult"], p["r_shift"]) + p["r_out_offset"]
-            r = min(max(r, p["r_act_min"]), p["r_act_max"])
-            if p["has_decay"]:
-                r = mbqm((r + p["dr_in_offset"]) * p["dr_term"], p["dr_mult"], p["dr_shift"])
-                r = min(max(r + p["dr_out_offset"], p["dr_act_min"]), p["dr_act_max"])
-            nxt.append(r)
-        b8 = np.asarray(nxt, np.int64).astype(np.int8).view(np.uint8)
-        out["next_lut"] = [int(w) for w in b8.view("<i4")]
+        out["next_lut"] = pack_int8(next_codes(p))
     return out
+
+
+def next_codes(p: dict) -> list[int]:
+    """The next membrane code (reset, then decay) of each membrane code ``v``
+    -128..127, with the MUL arithmetic of the chain (``ek_mul_one``).
+
+    Parameters
+    ----------
+    p : dict
+        The fields of :func:`lif_params` (``has_next`` must be 1).
+
+    Returns
+    -------
+    list of int
+        256 int8 codes, by ``v + 128``.
+    """
+    nxt = []
+    for v in range(-128, 128):
+        term = p["r_on_term"] if v >= p["v_on"] else p["r_off_term"]
+        r = mbqm((v + p["r_in_offset"]) * term, p["r_mult"], p["r_shift"]) + p["r_out_offset"]
+        r = min(max(r, p["r_act_min"]), p["r_act_max"])
+        if p["has_decay"]:
+            r = mbqm((r + p["dr_in_offset"]) * p["dr_term"], p["dr_mult"], p["dr_shift"])
+            r = min(max(r + p["dr_out_offset"], p["dr_act_min"]), p["dr_act_max"])
+        nxt.append(r)
+    return nxt
+
+
+def pack_int8(codes) -> list[int]:
+    """int8 ``codes`` (a multiple of four) packed four to a little-endian int32 word."""
+    b8 = np.asarray(codes, np.int64).astype(np.int8).view(np.uint8)
+    return [int(w) for w in b8.view("<i4")]
 
 
 def lower(op, graph) -> Lowered:

@@ -102,7 +102,10 @@ def _step(ix: _Index, s_op: Operator) -> dict | None:
     own = {id(chain[r]) for r in ("d", "r") if r in chain}
     if (v_op is not None and v_op.opcode == "ADD" and len(v_op.inputs) == 2
             and not any(g.tensors[i].is_const for i in v_op.inputs)
-            and all(g.tensors[i].shape == g.tensors[v].shape for i in v_op.inputs)
+            # equal element counts: a flat elementwise sum (a streaming step's
+            # current may come reshaped, [C] beside [1, 1, C])
+            and all(g.tensors[i].num_elements == g.tensors[v].num_elements
+                    for i in v_op.inputs)
             and v not in g.outputs
             and {id(op) for op in ix.readers.get(v, [])} == own):
         chain["v"] = v_op

@@ -14,7 +14,9 @@ and each 1x1 CONV_2D of stride 1, that reads one into an ``EK_SPIKE_FC``
 op (:mod:`edgekit.firmware_export.ops.spike_fc`), with its weights
 transposed into a new constant, and each one-column DEPTHWISE_CONV_2D over
 time (the LMU memory) into an ``EK_SPIKE_DW`` op
-(:mod:`edgekit.firmware_export.ops.spike_dw`); the op keeps the file's op
+(:mod:`edgekit.firmware_export.ops.spike_dw`), and each ADD of two spike
+tensors into an ``EK_SPIKE_ADD`` op (four possible results, a table:
+:mod:`edgekit.firmware_export.ops.spike_add`); the op keeps the file's op
 index.
 """
 
@@ -27,7 +29,12 @@ import numpy as np
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator, Tensor
 from edgekit.firmware_export.ops.lif import lif_params
+from edgekit.firmware_export.ops.spike_add import OPCODE as ADD_OPCODE
+from edgekit.firmware_export.ops.spike_add import spike_add_params
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+from edgekit.firmware_export.passes.lif_layer import OPCODE as LAYER_OPCODE
+from edgekit.firmware_export.passes.lif_layer import STEP_OPCODE
+from edgekit.firmware_export.passes.lif_layer import lif_layers
 from edgekit.firmware_export.ops.spike_dw import OPCODE as DW_OPCODE
 from edgekit.firmware_export.ops.spike_dw import spike_dw_params
 from edgekit.firmware_export.ops.spike_fc import OPCODE, layer_shape, spike_fc_params
@@ -74,6 +81,11 @@ def spike_codes(graph: Graph, assume: dict | None = None) -> dict[int, tuple[int
                 continue
             if p["s_off"] != p["s_on"] and p["s_off"] == t[s].zp:
                 codes[s] = (p["s_off"], p["s_on"])
+        elif op.opcode in (LAYER_OPCODE, STEP_OPCODE):   # passes/lif_layer.py
+            s = op.outputs[-1]
+            off, on = op.options["codes"]
+            if off != on and off == t[s].zp:
+                codes[s] = (off, on)
         elif op.opcode in COPY_OPS:
             x, y = op.inputs[0], op.outputs[0]
             if x in codes and _same_quant(t[x], t[y]):
@@ -115,6 +127,18 @@ def sparse_spikes(graph: Graph, assume: dict | None = None) -> Graph:
     codes = spike_codes(graph, assume)
     tensors, operators, changed = list(graph.tensors), [], False
     for op in graph.operators:
+        if op.opcode == "ADD" and len(op.inputs) == 2 and all(i in codes for i in op.inputs):
+            pair = tuple(codes[i] for i in op.inputs)
+            try:
+                spike_add_params(op, graph, pair)
+            except UnsupportedOpError:
+                operators.append(op)
+                continue
+            operators.append(Operator(index=op.index, opcode=ADD_OPCODE, inputs=list(op.inputs),
+                                      outputs=list(op.outputs),
+                                      options={"layer": op, "codes": pair}, version=op.version))
+            changed = True
+            continue
         c = codes.get(op.inputs[0]) if op.opcode in LAYERS and op.inputs else None
         if c is None:
             operators.append(op)
@@ -169,7 +193,7 @@ def sparse_layers(graph: Graph) -> dict[int, dict]:
         codes.
     """
     out = {}
-    for op in sparse_spikes(fuse_lif(graph)).operators:
+    for op in sparse_spikes(lif_layers(fuse_lif(graph))).operators:
         if op.opcode in (OPCODE, DW_OPCODE):
             out[op.index] = dict(opcode=op.options["layer"].opcode, input=op.inputs[0],
                                  codes=tuple(op.options["codes"]))
