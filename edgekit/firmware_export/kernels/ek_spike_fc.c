@@ -95,13 +95,10 @@ static inline int8_t ek_spike_rq1(int32_t acc, int32_t m, int32_t add, int32_t r
     return (int8_t)(r < lo ? lo : (r > hi ? hi : r));
 }
 
-/* Units u..u+7 of one row, at most 255 active rows (the int16 lanes are
- * exact without a flush): sums of the active rows' weights, requantized at
- * once (fast_rq); the per-tensor constants are locals (kept in registers
- * across the int8 stores), per channel they are read for each unit. */
+/* s8[j]: the sum over at most 255 active rows (col + rows[k]) of their
+ * j-th weight, j < 8 (two int16 lanes a word: exact without a flush). */
 static inline __attribute__((always_inline)) void
-ek_spike_fc_block8_rq(const ek_spike_fc_params *p, const int8_t *col, const int32_t *rows,
-                      int32_t n, int32_t u, int8_t *y, const int per_channel) {
+ek_spike_sum8(const int8_t *col, const int32_t *rows, int32_t n, int32_t *s8) {
     int32_t a02 = 0, a13 = 0, a46 = 0, a57 = 0;
     for (int32_t k = 0; k < n; ++k) {
         const int8_t *r = col + rows[k];
@@ -111,8 +108,25 @@ ek_spike_fc_block8_rq(const ek_spike_fc_params *p, const int8_t *col, const int3
         a46 = ek_spike_lo(a46, w1);
         a57 = ek_spike_hi(a57, w1);
     }
-    const int32_t s8[8] = {(int16_t)a02, (int16_t)a13, a02 >> 16, a13 >> 16,
-                           (int16_t)a46, (int16_t)a57, a46 >> 16, a57 >> 16};
+    s8[0] = (int16_t)a02;
+    s8[1] = (int16_t)a13;
+    s8[2] = a02 >> 16;
+    s8[3] = a13 >> 16;
+    s8[4] = (int16_t)a46;
+    s8[5] = (int16_t)a57;
+    s8[6] = a46 >> 16;
+    s8[7] = a57 >> 16;
+}
+
+/* Units u..u+7 of one row, at most 255 active rows (the int16 lanes are
+ * exact without a flush): sums of the active rows' weights, requantized at
+ * once (fast_rq); the per-tensor constants are locals (kept in registers
+ * across the int8 stores), per channel they are read for each unit. */
+static inline __attribute__((always_inline)) void
+ek_spike_fc_block8_rq(const ek_spike_fc_params *p, const int8_t *col, const int32_t *rows,
+                      int32_t n, int32_t u, int8_t *y, const int per_channel) {
+    int32_t s8[8];
+    ek_spike_sum8(col, rows, n, s8);
     const int32_t *const b = p->bias + u;
     const int32_t d = p->delta, lo = p->act_min, hi = p->act_max;
     const int32_t c = per_channel ? u : 0;
@@ -132,17 +146,8 @@ ek_spike_fc_block8_rq(const ek_spike_fc_params *p, const int8_t *col, const int3
 static inline __attribute__((always_inline)) void
 ek_spike_dw_block8_rq(const ek_spike_dw_params *p, const int8_t *col, const int32_t *rows,
                       int32_t n, int32_t c0, int8_t *y) {
-    int32_t a02 = 0, a13 = 0, a46 = 0, a57 = 0;
-    for (int32_t k = 0; k < n; ++k) {
-        const int8_t *r = col + rows[k];
-        const uint32_t w0 = ek_spike_word(r), w1 = ek_spike_word(r + 4);
-        a02 = ek_spike_lo(a02, w0);
-        a13 = ek_spike_hi(a13, w0);
-        a46 = ek_spike_lo(a46, w1);
-        a57 = ek_spike_hi(a57, w1);
-    }
-    const int32_t s8[8] = {(int16_t)a02, (int16_t)a13, a02 >> 16, a13 >> 16,
-                           (int16_t)a46, (int16_t)a57, a46 >> 16, a57 >> 16};
+    int32_t s8[8];
+    ek_spike_sum8(col, rows, n, s8);
     const int32_t d = p->delta, lo = p->act_min, hi = p->act_max;
     const int32_t *const q = p->chan + 4 * c0;
 #pragma GCC unroll 8

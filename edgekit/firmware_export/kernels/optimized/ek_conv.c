@@ -360,6 +360,22 @@ static __attribute__((noinline)) void ekopt_clamp_s8(int8_t *y, int32_t n, int32
 }
 #endif
 
+#if EKOPT_CONV_DSP6
+/* After the six-pixel or the column path: an activation range narrower
+ * than int8 applied to the whole output at once (ekopt_clamp_s8). */
+static inline void ekopt_six_act(const ek_conv_params *p, int8_t *out) {
+    if (p->act_min != -128 || p->act_max != 127) {
+#if EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
+        ekopt_clamp_s8(out, p->batches * p->out_h * p->out_w * p->out_c, p->act_min,
+                       p->act_max);
+#else
+        (void)out;
+        EKOPT_NOT_LISTED();
+#endif
+    }
+}
+#endif
+
 /* scratch: the bytes ops/conv.py (conv_scratch) computes for the path this
  * layer takes, 4-byte aligned.  The path is chosen as before whatever
  * ek_paths.h lists; a chosen path that it leaves out traps (the generator
@@ -413,14 +429,7 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
                 EKOPT_NOT_LISTED();
 #endif
             }
-            if (p->act_min != -128 || p->act_max != 127) {
-#if EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
-                ekopt_clamp_s8(out, p->batches * p->out_h * p->out_w * p->out_c, p->act_min,
-                               p->act_max);
-#else
-                EKOPT_NOT_LISTED();
-#endif
-            }
+            ekopt_six_act(p, out);
             return;
 #else
             EKOPT_NOT_LISTED();
@@ -443,14 +452,7 @@ void ek_conv2d_s8(const ek_conv_params *p, const int8_t *in, const int8_t *filte
                 EKOPT_NOT_LISTED();
 #endif
             }
-            if (p->act_min != -128 || p->act_max != 127) {
-#if EKOPT_USE(EKOPT_CONV_SIX_CLAMP)
-                ekopt_clamp_s8(out, p->batches * p->out_h * p->out_w * p->out_c, p->act_min,
-                               p->act_max);
-#else
-                EKOPT_NOT_LISTED();
-#endif
-            }
+            ekopt_six_act(p, out);
             return;
 #else
             EKOPT_NOT_LISTED();
