@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from edgekit.errors import ConfigError
 from edgekit.models import checks
 
-__all__ = ["INPUT_NORMS", "build_dscnn", "lifter_matrix"]
+__all__ = ["INITS", "INPUT_NORMS", "build_dscnn", "dct_matrix", "lifter_matrix"]
 
 #: Values of :func:`build_dscnn`'s ``input_norm``.
 INPUT_NORMS = ("none", "time_mean")
+#: Values of :func:`build_dscnn`'s ``init`` (see :mod:`edgekit.models.pretrained`).
+INITS = ("none", "mlperf-kws")
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -50,6 +52,9 @@ def build_dscnn(
     bn_momentum: float = 0.9,
     input_norm: str = "none",
     lifter: int = 0,
+    cepstra: int = 0,
+    init: str = "none",
+    freeze: int = 0,
     name: str = "dscnn",
 ):
     """Build a depthwise-separable CNN for keyword spotting.
@@ -59,6 +64,7 @@ def build_dscnn(
 
         Input (frames, mels) [-> minus its per-mel mean over frames]
         -> Reshape (frames, mels, 1) [-> fixed cepstral lifter over the mels]
+        [-> fixed DCT to ``cepstra`` coefficients -> BN -> Reshape]
         Conv2D(width, first_kernel, first_stride) -> BN -> ReLU
         num_blocks x [DepthwiseConv2D 3x3 -> BN -> ReLU
                       -> Conv2D 1x1 (width) -> BN -> ReLU]
@@ -113,6 +119,24 @@ def build_dscnn(
         (:func:`lifter_matrix`; removes pitch harmonics, keeps the spectral
         envelope).  A fixed, non-trainable ``CONV_2D`` with a ``(1, mels)``
         kernel and ``mels`` filters, then a ``RESHAPE``.  0: off.
+    cepstra : int
+        If > 0, every frame's log-mel vector is replaced by its first
+        ``cepstra`` DCT-II coefficients as ``tf.signal.mfccs_from_log_mel_spectrograms``
+        computes them (:func:`dct_matrix` with ``orthonormal=False``): a fixed
+        ``CONV_2D`` with a ``(1, mels)`` kernel and ``cepstra`` filters, then a
+        trainable per-coefficient batch norm (the converter folds it into
+        the fixed convolution's weights and bias), then a ``RESHAPE`` to
+        ``(frames, cepstra, 1)``.  0: off (the first convolution reads the mels).
+    init : {"none", "mlperf-kws"}
+        ``"mlperf-kws"`` starts the network from MLPerf Tiny's keyword-spotting
+        DS-CNN trained on Speech Commands (:func:`edgekit.models.pretrained.load_mlperf_kws`;
+        needs ``cepstra=10``, ``width=64``, ``num_blocks=4``,
+        ``first_kernel=(10, 4)``; the classifier is loaded too when
+        ``num_classes`` is 12, else it stays freshly initialised).
+    freeze : int
+        Stages kept fixed in training (with ``init``): 1 freezes the first
+        convolution and its batch norm (statistics too), each further one the
+        next depthwise-separable block.  0: all trainable.
     name : str
         Name of the Keras model.
 
@@ -158,13 +182,23 @@ def build_dscnn(
                           f"(got {input_norm!r})")
     if isinstance(lifter, bool) or not isinstance(lifter, int) or not 0 <= lifter <= mels:
         raise ConfigError(f"lifter must be an integer in [0, {mels}] (got {lifter!r})")
+    if isinstance(cepstra, bool) or not isinstance(cepstra, int) or not 0 <= cepstra <= mels:
+        raise ConfigError(f"cepstra must be an integer in [0, {mels}] (got {cepstra!r})")
+    if init not in INITS:
+        raise ConfigError(f"init must be one of {', '.join(INITS)} (got {init!r})")
+    if isinstance(freeze, bool) or not isinstance(freeze, int) or not 0 <= freeze <= num_blocks + 1:
+        raise ConfigError(f"freeze must be an integer in [0, {num_blocks + 1}] (got {freeze!r})")
+    if init == "mlperf-kws" and (cepstra or mels) != 10:
+        raise ConfigError("init='mlperf-kws' needs 10 cepstral coefficients at the first "
+                          f"convolution: cepstra=10, or 10 input features (got {cepstra or mels})")
     if first_padding not in ("valid", "same"):
         raise ConfigError(f"first_padding must be 'valid' or 'same' (got {first_padding!r})")
     kernel = _pair(first_kernel, "first_kernel")
     stride = _pair(first_stride, "first_stride")
-    if first_padding == "valid" and (kernel[0] > frames or kernel[1] > mels):
+    bins = cepstra or mels
+    if first_padding == "valid" and (kernel[0] > frames or kernel[1] > bins):
         raise ConfigError(
-            f"first_kernel {kernel} is larger than the input {(frames, mels)}"
+            f"first_kernel {kernel} is larger than the input {(frames, bins)}"
         )
 
     import keras
@@ -183,6 +217,12 @@ def build_dscnn(
         x = lift(x)
         lift.set_weights([lifter_matrix(mels, lifter).T.reshape(1, mels, 1, mels)])
         x = layers.Reshape((frames, mels, 1), name="lifter_channel")(x)
+    if cepstra:
+        dct = layers.Conv2D(cepstra, (1, mels), use_bias=False, trainable=False, name="dct")
+        x = dct(x)
+        dct.set_weights([dct_matrix(mels, cepstra, orthonormal=False).T.reshape(1, mels, 1, cepstra)])
+        x = layers.BatchNormalization(momentum=bn_momentum, name="dct_bn")(x)
+        x = layers.Reshape((frames, cepstra, 1), name="cepstra_channel")(x)
     x = layers.Conv2D(
         width,
         kernel,
@@ -222,7 +262,55 @@ def build_dscnn(
     outputs = layers.Dense(
         num_classes, activation="softmax", kernel_regularizer=reg, name="classifier"
     )(x)
-    return keras.Model(inputs, outputs, name=name)
+    model = keras.Model(inputs, outputs, name=name)
+    if init == "mlperf-kws":
+        from edgekit.models.pretrained import load_mlperf_kws  # noqa: PLC0415
+
+        load_mlperf_kws(model)
+    frozen = ["conv0"] + [f"block{i}_{k}" for i in range(1, num_blocks + 1) for k in ("dw", "pw")]
+    for layer_name in frozen[: 2 * freeze - 1] if freeze else ():
+        model.get_layer(layer_name).trainable = False
+        model.get_layer(layer_name + "_bn").trainable = False
+    return model
+
+
+def dct_matrix(n: int, keep: int, *, orthonormal: bool = True):
+    """The ``(keep, n)`` DCT-II matrix: ``dct_matrix(n, keep) @ v`` is ``v``'s first ``keep`` coefficients.
+
+    ``orthonormal=True`` is scipy's ``dct(v, norm="ortho")``;
+    ``orthonormal=False`` is ``tf.signal.mfccs_from_log_mel_spectrograms``'
+    scaling, ``dct(v, type=2) / sqrt(2 n)`` (scipy's unnormalised DCT-II,
+    ``2 sum v cos(...)``, over ``sqrt(2 n)``), whose coefficient 0 is
+    ``sqrt(2)`` times the orthonormal one (the others are equal).
+
+    Parameters
+    ----------
+    n : int
+        Vector length (mel channels).
+    keep : int
+        Coefficients kept, in [1, n].
+    orthonormal : bool
+        The scaling, as above.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(keep, n)``.
+    """
+    return _dct64(n, keep, orthonormal).astype("float32")
+
+
+def _dct64(n: int, keep: int, orthonormal: bool):
+    """:func:`dct_matrix` in float64."""
+    import numpy as np  # noqa: PLC0415
+
+    if not 1 <= keep <= n:
+        raise ConfigError(f"keep must be in [1, {n}] (got {keep!r})")
+    k = np.arange(keep)[:, None]
+    d = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
+    if orthonormal:
+        d[0] /= np.sqrt(2.0)
+    return d
 
 
 def lifter_matrix(n: int, keep: int):
@@ -244,11 +332,5 @@ def lifter_matrix(n: int, keep: int):
     numpy.ndarray
         float32 ``(n, n)``, symmetric.
     """
-    import numpy as np  # noqa: PLC0415
-
-    if not 1 <= keep <= n:
-        raise ConfigError(f"keep must be in [1, {n}] (got {keep!r})")
-    k = np.arange(n)[:, None]
-    d = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
-    d[0] /= np.sqrt(2.0)
-    return (d[:keep].T @ d[:keep]).astype(np.float32)
+    d = _dct64(n, keep, True)
+    return (d.T @ d).astype("float32")
