@@ -241,3 +241,39 @@ def check_golden_typed(tflite_bytes: bytes, seed: int, case: dict, n: int = 8,
         got = run_generated_host(tflite_bytes, xs, kernels=kernels)
         _assert_same(got, np.asarray(ref).reshape(got.shape),
                      f"seed={seed} case={case} ops={ops_} kernels={kernels}")
+
+
+#: Inputs run per case by :func:`check_op_qemu`.
+N_QEMU_INPUTS = 6
+
+
+def check_op_qemu(model: bytes, seed: int, case: dict, target: str, expect_op: str,
+                scratch_allowance: int | None = None) -> None:
+    """Assert a single-op model's firmware outputs equal tflite_micro's, byte for byte.
+
+    Runs :data:`N_QEMU_INPUTS` random inputs (the first two saturated to -128
+    and 127) on ``target`` under QEMU; ``case`` and ``seed`` are in the
+    failure message (tests/emulator/test_kernels_qemu*.py).
+    """
+    ops_ = opcodes(model)
+    assert expect_op in ops_, f"seed={seed} case={case}: no {expect_op} in {ops_}"
+    xs = random_inputs(model, N_QEMU_INPUTS, seed)
+    xs[0] = -128            # saturating inputs in the first two cases
+    xs[1] = 127
+    ref = np.asarray(run_tflm(model, xs))
+    got = run_generated_qemu(model, xs, target=target, scratch_allowance=scratch_allowance)
+    ref = ref.reshape(got.shape).astype(np.int8)
+    if not np.array_equal(got, ref):
+        bad = np.argwhere(got != ref)
+        d = np.abs(got.astype(np.int32) - ref.astype(np.int32))
+        first = tuple(int(i) for i in bad[0])
+        raise AssertionError(
+            f"seed={seed} target={target} case={case} ops={ops_}: not bit-exact with "
+            f"tflite_micro: {len(bad)} of {d.size} values differ, max diff {d.max()}, first "
+            f"at {first}: ours {got[first]} tflm {ref[first]}")
+
+
+def random_act_bias(r: np.random.Generator) -> dict:
+    """A random activation, bias use and input range for a Keras layer case."""
+    return dict(act=str(r.choice(["linear", "relu", "relu6"])), use_bias=bool(r.random() < 0.8),
+                lo=float(-r.uniform(0.1, 4)), hi=float(r.uniform(0.1, 4)))
