@@ -67,6 +67,18 @@ static inline int32_t ek_mulhr(int32_t a, int32_t b) {
 #endif
 }
 
+/* a + ((x*m + 2^31) >> 32), the rounding high product plus an addend
+ * (SMMLAR on cores with DSP). */
+static inline int32_t ek_mlahr(int32_t x, int32_t m, int32_t a) {
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(m), "r"(a));
+    return r;
+#else
+    return a + (int32_t)(((int64_t)x * m + 0x80000000LL) >> 32);
+#endif
+}
+
 /* rdbpot(srdhm(x, mult), rsh) + zp in one rounding high product, from x2 = 2x
  * and add = 2^(rsh-1) + (zp << rsh) (the ADD kernels' requantization). */
 static inline int32_t ek_rq_x2(int32_t x2, int32_t mult, int32_t add, int32_t rsh) {

@@ -4,17 +4,7 @@
  * high product: the same int8 codes as the TFLite chain of each step
  * (checked on all pairs of codes at export). */
 #include "ek_kernels.h"
-
-/* a + round(x * m / 2^32): SMMLAR on cores with DSP. */
-static inline int32_t ek_lifl_mla(int32_t x, int32_t m, int32_t a) {
-#if defined(__ARM_FEATURE_DSP)
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(m), "r"(a));
-    return r;
-#else
-    return a + (int32_t)(((int64_t)x * m + 0x80000000LL) >> 32);
-#endif
-}
+#include "ek_fixedpoint.h"
 
 /* x clamped to [0, 255]: one USAT on Arm cores (ARMv7-M and later have it). */
 static inline int32_t ek_lifl_usat8(int32_t x) {
@@ -51,7 +41,7 @@ void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spi
         int32_t m = 0;                                  /* the zero membrane, rescaled */
         do {
             const int32_t x2 = m + cur[*x];             /* by the code's low byte */
-            const int32_t u = ek_lifl_usat8((ek_lifl_mla(x2, mo, ao) + (x2 >> 31)) >> ro);
+            const int32_t u = ek_lifl_usat8((ek_mlahr(x2, mo, ao) + (x2 >> 31)) >> ro);
             ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_lifl_sat8(k + u * 256);
             m = mem[u];                                 /* u = v + 128 */
             x += n;
@@ -68,7 +58,7 @@ ek_lif_step_run(const ek_lif_step_params *p, const int8_t *in1, const int8_t *in
     const uint8_t *const nx = (const uint8_t *)(const void *)p->next_lut;
     for (int32_t i = 0; i < n; ++i) {
         const int32_t x2 = t1[(uint8_t)in1[i]] + t2[(uint8_t)in2[i]];
-        const int32_t u = ek_lifl_usat8((ek_lifl_mla(x2, mo, ao) + (x2 >> 31)) >> ro);
+        const int32_t u = ek_lifl_usat8((ek_mlahr(x2, mo, ao) + (x2 >> 31)) >> ro);
         spikes[i] = (int8_t)ek_lifl_sat8(k + u * 256);
         if (has_next) next[i] = (int8_t)nx[u];
     }

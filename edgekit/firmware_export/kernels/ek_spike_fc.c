@@ -42,59 +42,6 @@ static inline int32_t ek_spike_hi(int32_t acc, uint32_t w) {
     return r;
 }
 
-/* Sums over the active rows of the weights of units u..u+7 (sums[u + j]). */
-static void ek_spike_fc_block8(const int8_t *col, const int32_t *rows, int32_t n,
-                               int32_t *sums) {
-    int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0;
-    int32_t k = 0;
-    while (k < n) {     /* at most 255 rows per int16 lane */
-        const int32_t end = n - k > 255 ? k + 255 : n;
-        int32_t a02 = 0, a13 = 0, a46 = 0, a57 = 0;
-        for (; k < end; ++k) {
-            const int8_t *r = col + rows[k];
-            const uint32_t w0 = ek_spike_word(r), w1 = ek_spike_word(r + 4);
-            a02 = ek_spike_lo(a02, w0);
-            a13 = ek_spike_hi(a13, w0);
-            a46 = ek_spike_lo(a46, w1);
-            a57 = ek_spike_hi(a57, w1);
-        }
-        t0 += (int16_t)a02;
-        t2 += a02 >> 16;
-        t1 += (int16_t)a13;
-        t3 += a13 >> 16;
-        t4 += (int16_t)a46;
-        t6 += a46 >> 16;
-        t5 += (int16_t)a57;
-        t7 += a57 >> 16;
-    }
-    sums[0] = t0;
-    sums[1] = t1;
-    sums[2] = t2;
-    sums[3] = t3;
-    sums[4] = t4;
-    sums[5] = t5;
-    sums[6] = t6;
-    sums[7] = t7;
-}
-
-/* add + round(x * m / 2^32) (SMMLAR). */
-static inline int32_t ek_spike_mla(int32_t x, int32_t m, int32_t add) {
-    int32_t r;
-    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(m), "r"(add));
-    return r;
-}
-
-/* One output of the fast requantization: ek_rq_x2(2 * acc, m, add, rsh) clamped,
- * the rounding of a negative product by the sign of 2 * acc (the same value:
- * they differ only when the product rounds to 0, and then both give the zero
- * point, rsh >= 1). */
-static inline int8_t ek_spike_rq1(int32_t acc, int32_t m, int32_t add, int32_t rsh,
-                                  int32_t lo, int32_t hi) {
-    const int32_t x2 = 2 * acc;
-    const int32_t r = (ek_spike_mla(x2, m, add) + (x2 >> 31)) >> rsh;
-    return (int8_t)(r < lo ? lo : (r > hi ? hi : r));
-}
-
 /* s8[j]: the sum over at most 255 active rows (col + rows[k]) of their
  * j-th weight, j < 8 (two int16 lanes a word: exact without a flush). */
 static inline __attribute__((always_inline)) void
@@ -116,6 +63,31 @@ ek_spike_sum8(const int8_t *col, const int32_t *rows, int32_t n, int32_t *s8) {
     s8[5] = (int16_t)a57;
     s8[6] = a46 >> 16;
     s8[7] = a57 >> 16;
+}
+
+/* Sums over the active rows of the weights of units u..u+7 (sums[u + j]). */
+static void ek_spike_fc_block8(const int8_t *col, const int32_t *rows, int32_t n,
+                               int32_t *sums) {
+    int32_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int32_t k = 0; k < n; k += 255) {     /* at most 255 rows per int16 lane */
+        int32_t s8[8];
+        ek_spike_sum8(col, rows + k, n - k > 255 ? 255 : n - k, s8);
+#pragma GCC unroll 8
+        for (int32_t j = 0; j < 8; ++j) t[j] += s8[j];
+    }
+#pragma GCC unroll 8
+    for (int32_t j = 0; j < 8; ++j) sums[j] = t[j];
+}
+
+/* One output of the fast requantization: ek_rq_x2(2 * acc, m, add, rsh) clamped,
+ * the rounding of a negative product by the sign of 2 * acc (the same value:
+ * they differ only when the product rounds to 0, and then both give the zero
+ * point, rsh >= 1). */
+static inline int8_t ek_spike_rq1(int32_t acc, int32_t m, int32_t add, int32_t rsh,
+                                  int32_t lo, int32_t hi) {
+    const int32_t x2 = 2 * acc;
+    const int32_t r = (ek_mlahr(x2, m, add) + (x2 >> 31)) >> rsh;
+    return (int8_t)(r < lo ? lo : (r > hi ? hi : r));
 }
 
 /* Units u..u+7 of one row, at most 255 active rows (the int16 lanes are
