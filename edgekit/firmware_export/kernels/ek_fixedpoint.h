@@ -67,6 +67,35 @@ static inline int32_t ek_mulhr(int32_t a, int32_t b) {
 #endif
 }
 
+#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
+    || defined(__ARM_ARCH_8_1M_MAIN__)
+#define EK_HAS_SAT 1   /* SSAT / USAT (ARMv7-M and later) */
+#else
+#define EK_HAS_SAT 0
+#endif
+
+/* x clamped to int8: one SSAT on Arm cores that have it. */
+static inline int32_t ek_sat8(int32_t x) {
+#if EK_HAS_SAT
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return x < -128 ? -128 : (x > 127 ? 127 : x);
+#endif
+}
+
+/* x clamped to [0, 255]: one USAT on Arm cores that have it. */
+static inline int32_t ek_usat8(int32_t x) {
+#if EK_HAS_SAT
+    int32_t r;
+    __asm__("usat %0, #8, %1" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return x < 0 ? 0 : (x > 255 ? 255 : x);
+#endif
+}
+
 /* a + ((x*m + 2^31) >> 32), the rounding high product plus an addend
  * (SMMLAR on cores with DSP). */
 static inline int32_t ek_mlahr(int32_t x, int32_t m, int32_t a) {

@@ -14,18 +14,6 @@ static inline int32_t ek_lif_leak(const ek_lif_exact_params *p, int32_t a, int32
     return ek_clamp32(r, p->v_act_min, p->v_act_max);
 }
 
-/* v clamped to int8: one SSAT on Arm cores (ARMv7-M and later have it). */
-static inline int32_t ek_lif_sat8(int32_t v) {
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
-    || defined(__ARM_ARCH_8_1M_MAIN__)
-    int32_t r;
-    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
-    return r;
-#else
-    return v < -128 ? -128 : (v > 127 ? 127 : v);
-#endif
-}
-
 /* The f_half loop: one input rescaled exactly ((h << 19), its offset folded
  * into a), the other by one rounding high product, the sum by another; v
  * needs no clamp beyond int8.  has_next is a literal at each call site: two
@@ -40,7 +28,7 @@ ek_lif_half(const ek_lif_params *p, const int8_t *gin, const int8_t *hin, int8_t
     for (int32_t i = 0; i < n; ++i) {
         const int32_t s = ek_rq_x2((int32_t)((uint32_t)gin[i] << 21) + off, m, a, rsh)
                           + (int32_t)((uint32_t)hin[i] << 19);
-        const int32_t v = ek_lif_sat8(ek_rq_x2(2 * s, mo, ao, ro));
+        const int32_t v = ek_sat8(ek_rq_x2(2 * s, mo, ao, ro));
         spikes[i] = v >= v_on ? s_on : s_off;
         if (has_next) next[i] = lut[v];
     }

@@ -6,30 +6,6 @@
 #include "ek_kernels.h"
 #include "ek_fixedpoint.h"
 
-/* x clamped to [0, 255]: one USAT on Arm cores (ARMv7-M and later have it). */
-static inline int32_t ek_lifl_usat8(int32_t x) {
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
-    || defined(__ARM_ARCH_8_1M_MAIN__)
-    int32_t r;
-    __asm__("usat %0, #8, %1" : "=r"(r) : "r"(x));
-    return r;
-#else
-    return x < 0 ? 0 : (x > 255 ? 255 : x);
-#endif
-}
-
-/* x clamped to int8: one SSAT. */
-static inline int32_t ek_lifl_sat8(int32_t x) {
-#if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) \
-    || defined(__ARM_ARCH_8_1M_MAIN__)
-    int32_t r;
-    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(x));
-    return r;
-#else
-    return x < -128 ? -128 : (x > 127 ? 127 : x);
-#endif
-}
-
 void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spikes) {
     const int32_t n = p->channels, total = n * p->steps;
     const int32_t mo = p->mo, ao = p->ao, ro = p->ro, k = p->spike_k;
@@ -41,8 +17,8 @@ void ek_lif_layer_s8(const ek_lif_layer_params *p, const int8_t *in, int8_t *spi
         int32_t m = 0;                                  /* the zero membrane, rescaled */
         do {
             const int32_t x2 = m + cur[*x];             /* by the code's low byte */
-            const int32_t u = ek_lifl_usat8((ek_mlahr(x2, mo, ao) + (x2 >> 31)) >> ro);
-            ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_lifl_sat8(k + u * 256);
+            const int32_t u = ek_usat8((ek_mlahr(x2, mo, ao) + (x2 >> 31)) >> ro);
+            ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_sat8(k + u * 256);
             m = mem[u];                                 /* u = v + 128 */
             x += n;
         } while (x < end);
@@ -58,8 +34,8 @@ ek_lif_step_run(const ek_lif_step_params *p, const int8_t *in1, const int8_t *in
     const uint8_t *const nx = (const uint8_t *)(const void *)p->next_lut;
     for (int32_t i = 0; i < n; ++i) {
         const int32_t x2 = t1[(uint8_t)in1[i]] + t2[(uint8_t)in2[i]];
-        const int32_t u = ek_lifl_usat8((ek_mlahr(x2, mo, ao) + (x2 >> 31)) >> ro);
-        spikes[i] = (int8_t)ek_lifl_sat8(k + u * 256);
+        const int32_t u = ek_usat8((ek_mlahr(x2, mo, ao) + (x2 >> 31)) >> ro);
+        spikes[i] = (int8_t)ek_sat8(k + u * 256);
         if (has_next) next[i] = (int8_t)nx[u];
     }
 }
@@ -83,8 +59,8 @@ void ek_lif_layer16_s8(const ek_lif_layer16_params *p, const int8_t *in, int8_t 
         const uint8_t *x = (const uint8_t *)in + c;
         int32_t m = 0;                                  /* the zero membrane */
         do {
-            const int32_t u = ek_lifl_usat8((m + cur[*x]) >> sh);
-            ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_lifl_sat8(k + u * 256);
+            const int32_t u = ek_usat8((m + cur[*x]) >> sh);
+            ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_sat8(k + u * 256);
             m = mem[u];
             x += n;
         } while (x < end);
@@ -99,8 +75,8 @@ ek_lif_step16_run(const ek_lif_step16_params *p, const int8_t *in1, const int8_t
     const int16_t *const t2 = (const int16_t *)(const void *)p->in2_lut;
     const uint8_t *const nx = (const uint8_t *)(const void *)p->next_lut;
     for (int32_t i = 0; i < n; ++i) {
-        const int32_t u = ek_lifl_usat8((t1[(uint8_t)in1[i]] + t2[(uint8_t)in2[i]]) >> sh);
-        spikes[i] = (int8_t)ek_lifl_sat8(k + u * 256);
+        const int32_t u = ek_usat8((t1[(uint8_t)in1[i]] + t2[(uint8_t)in2[i]]) >> sh);
+        spikes[i] = (int8_t)ek_sat8(k + u * 256);
         if (has_next) next[i] = (int8_t)nx[u];
     }
 }
