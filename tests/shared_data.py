@@ -7,6 +7,7 @@ A test that needs it and cannot find it is skipped, or fails under ``$CI``
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,17 @@ def shared_dir(sub: str, files) -> Path:
         if all((d / f).is_file() for f in files):
             return d
     missing(f"{', '.join(files)} not found under " + ", ".join(str(b / sub) for b in bases))
+
+
+def arm_qemu_missing() -> str | None:
+    """Why the Arm toolchain / QEMU tests cannot run here (``None`` when both are installed)."""
+    absent = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+    return f"{' and '.join(absent)} missing (scripts/setup.sh installs the Arm toolchain and QEMU)" if absent else None
+
+
+
+#: Mark for tests that build for the Arm target and run QEMU: skipped where the
+#: toolchain is absent, but run under ``$CI``, where they then fail (a missing
+#: install step must not pass as a skip).
+needs_arm_qemu = pytest.mark.skipif(not os.environ.get("CI") and arm_qemu_missing() is not None,
+                                    reason=str(arm_qemu_missing()))

@@ -27,14 +27,9 @@ import pytest
 
 from tests.kernel_harness import (N_QEMU_INPUTS, check_op_qemu, opcodes, random_act_bias,
                                   random_inputs, run_generated_qemu, single_op_model)
-from tests.shared_data import missing
+from tests.shared_data import missing, needs_arm_qemu
 
-pytestmark = [
-    pytest.mark.qemu,
-    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None
-                       or shutil.which("qemu-system-arm") is None,
-                       reason="arm-none-eabi-gcc or qemu-system-arm missing"),
-]
+pytestmark = [pytest.mark.qemu, needs_arm_qemu]
 
 M4, M3, M0 = "cortex-m4", "cortex-m3", "cortex-m0plus"
 

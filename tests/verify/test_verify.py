@@ -8,8 +8,6 @@ the checks can fail.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,13 +19,9 @@ from edgekit.firmware_export import read_tflite
 from edgekit.reference import run_tflm
 from edgekit.verify import (REFERENCE, check_host, check_inputs, check_qemu, export_c,
                             tflm_reference, verify)
+from tests.shared_data import needs_arm_qemu
 
 TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_model"
-IN_CI = bool(os.environ.get("CI"))
-needs_qemu = pytest.mark.skipif(
-    not IN_CI and (shutil.which("arm-none-eabi-gcc") is None
-                   or shutil.which("qemu-system-arm") is None),
-    reason="arm toolchain or qemu-system-arm missing")
 
 
 def toy_expected(x: np.ndarray) -> np.ndarray:
@@ -64,7 +58,7 @@ def test_toy_model_on_host_and_a_wrong_reference_is_caught(tmp_path):
     assert short.bit_exact is False and short.mismatched_cases == 12
 
 
-@needs_qemu
+@needs_arm_qemu
 def test_toy_model_in_qemu_and_a_wrong_reference_is_caught(tmp_path):
     x = toy_inputs(5)
     ok = check_qemu(TOY, tmp_path / "m4", "cortex-m4", x, toy_expected(x))
@@ -124,7 +118,7 @@ def test_check_inputs_mixes_real_and_random_cases():
         check_inputs(graph, real, 10)
 
 
-@needs_qemu
+@needs_arm_qemu
 def test_verify_mlperf_model_is_bit_exact(mlperf_dir, tmp_path):
     tflite = (mlperf_dir / "ad01_int8.tflite").read_bytes()
     graph = read_tflite(tflite)
