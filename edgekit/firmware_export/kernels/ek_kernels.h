@@ -327,6 +327,33 @@ typedef struct {
 void ek_lif_step16_s8(const ek_lif_step16_params *p, const int8_t *in1, const int8_t *in2,
                       int8_t *spikes, int8_t *next);
 
+/* A LIF layer with the int8 ADD of a and b and K per-channel ADD/MUL
+ * stages in front of it (ops/lif_bn.py; ek_lif_bn<K>[h]_s8): a_lut, b_lut
+ * (u = usat8((a_lut[a] + b_lut[b] + head_add) >> head_sh)), cur_lut,
+ * mem_lut int16 tables (two to a word), pq [K][channels][P, Q],
+ * rq [K][m, add, rsh]. */
+typedef struct {
+    int32_t channels, steps, spike_k, head_sh, head_add;
+    const int32_t *a_lut, *b_lut, *cur_lut, *mem_lut, *pq, *rq;
+} ek_lif_bn_params;
+
+void ek_lif_bn0_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                   int8_t *spikes);
+void ek_lif_bn0h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                    int8_t *spikes);
+void ek_lif_bn1_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                   int8_t *spikes);
+void ek_lif_bn1h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                    int8_t *spikes);
+void ek_lif_bn2_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                   int8_t *spikes);
+void ek_lif_bn2h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                    int8_t *spikes);
+void ek_lif_bn3_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                   int8_t *spikes);
+void ek_lif_bn3h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
+                    int8_t *spikes);
+
 /* ADD of two spike tensors (ops/spike_add.py), size a multiple of 4: per
  * word, m_k = 255 * (((v_k ^ non_k) & b_k) >> sh_k) (0xFF at the on code),
  * out = y00 ^ (m1 & d1) ^ (m2 & d2) ^ (m1 & m2 & d3). */
