@@ -26,6 +26,7 @@ from edgekit.firmware_export.io_tensors import (IO_DTYPES, data_io, data_tensors
                                                 frames_per_call, io_specs)
 from edgekit.firmware_export.kernel_paths import kernel_paths
 from edgekit.firmware_export.ops.lstm import variable_tensors
+from edgekit.firmware_export.passes.code_add import code_adds
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.passes.lif_bn import lif_bn
 from edgekit.firmware_export.passes.lif_layer import lif_layers
@@ -480,8 +481,8 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     # Graph passes: each int8 LIF step as one op (Graph.fused maps it back),
     # the steps of a whole LIF layer as one op (with the ADD and per-channel
     # stages making its current), then the layers reading its spikes
-    # event-driven.
-    graph = sparse_spikes(lif_bn(lif_layers(fuse_lif(graph))))
+    # event-driven and the ADDs of few-code tensors by tables.
+    graph = code_adds(sparse_spikes(lif_bn(lif_layers(fuse_lif(graph)))))
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)

@@ -9,7 +9,7 @@ precomputes the kernel's parameters.  Anything else raises
 from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.firmware_export.ops import (add, batch_matmul, concat, const_lut, conv,
+from edgekit.firmware_export.ops import (add, batch_matmul, code_add, concat, const_lut, conv,
                                          depthwise_conv, fully_connected, hard_swish, int16,
                                          leaky_relu, lif, lif_bn, lif_layer, logistic, lstm, mean,
                                          mul, pad, pooling, quantize, relu, reshape, rsqrt, s16,
@@ -61,6 +61,8 @@ LOWERINGS = {
     "EK_SPIKE_FC": spike_fc.lower,
     "EK_SPIKE_DW": spike_dw.lower,
     "EK_SPIKE_ADD": spike_add.lower,
+    # not a TFLite op: an ADD with one input of a few codes, by passes/code_add.py
+    "EK_CODE_ADD": code_add.lower,
 }
 
 

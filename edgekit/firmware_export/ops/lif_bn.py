@@ -37,7 +37,7 @@ from edgekit.firmware_export.ops.lif_layer import SH16, layer_params, pack_int16
 from edgekit.firmware_export.quant import mbqm, mbqm_array
 
 __all__ = ["MAX_STAGES", "OPCODE", "add_codes", "head_tables", "lif_bn_params", "lower",
-           "stage_codes", "stage_form"]
+           "stage_codes", "stage_form", "sum_tables16"]
 
 #: Opcode of the fused op (no TFLite op has it).
 OPCODE = "EK_LIF_BN"
@@ -60,21 +60,50 @@ def add_codes(p: dict, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     return np.clip(out, p["act_min"], p["act_max"])
 
 
-#: Shifts tried for the head's tables, in order.
-HEAD_SHIFTS = (7, 8, 9, 10)
+#: Shifts tried for summed int16 tables, in order (:func:`sum_tables16`).
+SUM_SHIFTS = (SH16, 8, 9, 10)
+
+
+def sum_tables16(target: np.ndarray):
+    """``(sh, add, a, b)``: int16 tables with ``clip((a[i] + b[j] + add) >>
+    sh, 0, 255) == target[i, j]`` for every pair, or None.
+
+    A solution of the pairs' difference constraints
+    (:func:`.lif_layer.sum_tables`) is centred on int16 table by table, the
+    constant going to ``add`` (into the tables when they stay int16 with
+    it: ``add`` 0); the shifts of :data:`SUM_SHIFTS` are tried in turn (a
+    finer one when no sums of 128 units per code give the codes, a coarser
+    one keeps the tables in int16).
+
+    Parameters
+    ----------
+    target : numpy.ndarray
+        ``[rows, 256]`` codes + 128 (0..255).
+    """
+    target = np.asarray(target, np.int64)
+    for sh in SUM_SHIFTS:
+        sol = sum_tables(target, sh)
+        if sol is None:
+            continue
+        ka, kb = ((int(v.max()) + int(v.min())) // 2 for v in sol)
+        ta, tb = sol[0] - ka, sol[1] - kb
+        if max(np.abs(ta).max(), np.abs(tb).max()) >= 1 << 15 or abs(ka + kb) >= 1 << 30:
+            continue
+        add = ka + kb
+        lo = max(-(1 << 15) - int(ta.min()), int(tb.max()) + add - (1 << 15) + 1)
+        if lo <= min((1 << 15) - 1 - int(ta.max()), int(tb.min()) + add + (1 << 15)):
+            ta, tb, add = ta + lo, tb + add - lo, 0
+        got = np.clip((ta[:, None] + tb[None, :] + add) >> sh, 0, 255)
+        if np.array_equal(got, target):
+            return sh, add, ta, tb
+    return None
 
 
 def head_tables(op, graph) -> tuple[int, int, list[int], list[int]]:
     """``head_sh``, ``head_add``, ``a_lut``, ``b_lut`` of the head ADD:
     ``usat8((a_lut[a] + b_lut[b] + head_add) >> head_sh)`` is its code + 128
-    for all 65,536 pairs of codes; the tables are int16, by the input code's
-    low byte, two to a word.
-
-    A solution of the pairs' difference constraints
-    (:func:`.lif_layer.sum_tables`) is centred on int16 table by table, the
-    constant going to ``head_add``; the shifts of :data:`HEAD_SHIFTS` are
-    tried in turn (a finer one when no sums of 128 units per code give the
-    codes, a coarser one keeps the tables in int16).
+    for all 65,536 pairs of codes (:func:`sum_tables16`); the tables are
+    int16, by the input code's low byte, two to a word.
 
     Raises
     ------
@@ -84,24 +113,11 @@ def head_tables(op, graph) -> tuple[int, int, list[int], list[int]]:
     a, b = graph.op_inputs(op)[:2]
     require_int8(op, a, b, *graph.op_outputs(op))
     p = add_op.add_params(op, graph)
-    target = add_codes(p, CODES[:, None], CODES[None, :]) + 128
-    for sh in HEAD_SHIFTS:
-        sol = sum_tables(target, sh)
-        if sol is None:
-            continue
-        ka, kb = ((int(v.max()) + int(v.min())) // 2 for v in sol)
-        ta, tb = sol[0] - ka, sol[1] - kb
-        if max(np.abs(ta).max(), np.abs(tb).max()) >= 1 << 15 or abs(ka + kb) >= 1 << 30:
-            continue
-        add = ka + kb
-        # the constant into the tables where both stay int16 (the kernel without it)
-        c1 = max(-(1 << 15) - int(ta.min()), int(tb.max()) + add - (1 << 15) + 1)
-        if sh == SH16 and c1 <= min((1 << 15) - 1 - int(ta.max()), int(tb.min()) + add + (1 << 15)):
-            ta, tb, add = ta + c1, tb + add - c1, 0
-        got = np.clip((ta[:, None] + tb[None, :] + add) >> sh, 0, 255)
-        if np.array_equal(got, target):
-            return sh, add, pack_int16(np.roll(ta, -128)), pack_int16(np.roll(tb, -128))
-    raise fail(op, "no int16 tables give this ADD's codes")
+    found = sum_tables16(add_codes(p, CODES[:, None], CODES[None, :]) + 128)
+    if found is None:
+        raise fail(op, "no int16 tables give this ADD's codes")
+    sh, add, ta, tb = found
+    return sh, add, pack_int16(np.roll(ta, -128)), pack_int16(np.roll(tb, -128))
 
 
 def _data_const(op, graph):
