@@ -201,9 +201,11 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     context : dict
         Header values (sizes, input/output quantization and arena offsets),
         ``op_kinds`` (the distinct op names) and ``op_kind`` (per op, the
-        position of its name in ``op_kinds``), ``constants`` (in the order
-        the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``; a
-        call's ``params`` is the op index of its parameter block, one block for
+        position of its name in ``op_kinds``; ``op_kind4`` the same four bits
+        each, two to a byte, when there are at most 16 names, else None),
+        ``constants`` (in the order the calls first use them),
+        ``op_params_list`` and ``calls`` (in ``plan.order``; a call's
+        ``params`` is the op index of its parameter block, one block for
         calls with equal parameters), ``states``
         (with their write-back: ``"copy"``, ``"requantize"`` or
         ``"inplace"``), ``lstm_state`` and
@@ -299,6 +301,11 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     x, y = inputs[0], outputs[0]
     names = [("LIF" if i in graph.fused else name) for i, name in enumerate(graph.opcodes())]
     kinds = sorted(set(names))
+    kind = [kinds.index(n) for n in names]
+    # up to 16 names: two ops per byte (an unrolled spiking model has
+    # thousands of ops, most of them fused away)
+    op_kind4 = ([kind[i] | (kind[i + 1] << 4 if i + 1 < len(kind) else 0)
+                 for i in range(0, len(kind), 2)] if len(kinds) <= 16 else None)
     context = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
@@ -309,7 +316,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         output_zp=y["zp"],
         frames_per_call=frames_per_call(graph),
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
-        op_kinds=kinds, op_kind=[kinds.index(n) for n in names],
+        op_kinds=kinds, op_kind=kind, op_kind4=op_kind4,
         constants=list(constants.values()), op_params_list=op_params, calls=calls,
         states=state_list, lstm_state=lstm_state,
         stateful=any(s["writeback"] != "inplace" or lstm_state == "keep" for s in state_list),

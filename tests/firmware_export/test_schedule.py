@@ -287,9 +287,11 @@ def test_reordered_lmu_is_bit_exact_and_profiled_by_tflite_index(lmu_int8, tmp_p
     assert begins == with_code
     kinds = model_c.split("edgekit_op_kinds[")[1].split("{")[1].split("};")[0]
     kinds = [s.strip().strip('"') for s in kinds.split(",") if s.strip()]
-    kind = model_c.split("edgekit_op_kind[EDGEKIT_NUM_OPS] = {")[1].split("};")[0]
-    assert [kinds[int(k)] for k in kind.split(",") if k.strip()] == \
-        [op.opcode for op in graph.operators]
+    # at most 16 names: four bits per op, two ops to a byte (the low bits first)
+    kind = model_c.split("edgekit_op_kind4[(EDGEKIT_NUM_OPS + 1) / 2] = {")[1].split("};")[0]
+    kind = [int(k) for k in kind.split(",") if k.strip()]
+    kind = [k >> s & 15 for k in kind for s in (0, 4)][:len(graph.operators)]
+    assert [kinds[k] for k in kind] == [op.opcode for op in graph.operators]
     x = np.random.default_rng(3).integers(-128, 128, (16, 64, 40), dtype=np.int8)
     np.testing.assert_array_equal(run_generated_host(lmu_int8, x), run_tflm(lmu_int8, x))
 
