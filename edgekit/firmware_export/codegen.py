@@ -30,6 +30,7 @@ from edgekit.firmware_export.passes.code_add import code_adds
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
 from edgekit.firmware_export.passes.lif_bn import lif_bn
 from edgekit.firmware_export.passes.lif_layer import lif_layers
+from edgekit.firmware_export.passes.spike_pad import fold_spike_pads
 from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
@@ -52,6 +53,10 @@ class Export:
     files: list[str] = field(default_factory=list)
     weight_bytes: int = 0
     state_bytes: int = 0
+
+
+#: Ops of the graph passes that compute LIF layers or steps (named ``LIF``).
+LIF_OPCODES = ("EK_LIF", "EK_LIF_LAYER", "EK_LIF_STEP", "EK_LIF_BN")
 
 
 def _ints(values) -> list[int]:
@@ -299,7 +304,11 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
     inputs, outputs = io_specs(graph, plan)
     x, y = inputs[0], outputs[0]
-    names = [("LIF" if i in graph.fused else name) for i, name in enumerate(graph.opcodes())]
+    # a merged LIF op is named LIF; another merged op (a PAD folded into the
+    # depthwise layer after it) keeps its file's name
+    lif = {op.index for op in graph.operators if op.opcode in LIF_OPCODES}
+    names = [("LIF" if i in graph.fused and i in lif else name)
+             for i, name in enumerate(graph.opcodes())]
     kinds = sorted(set(names))
     kind = [kinds.index(n) for n in names]
     # up to 16 names: two ops per byte (an unrolled spiking model has
@@ -488,8 +497,9 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     # Graph passes: each int8 LIF step as one op (Graph.fused maps it back),
     # the steps of a whole LIF layer as one op (with the ADD and per-channel
     # stages making its current), then the layers reading its spikes
-    # event-driven and the ADDs of few-code tensors by tables.
-    graph = code_adds(sparse_spikes(lif_bn(lif_layers(fuse_lif(graph)))))
+    # event-driven (a causal PAD in front folded in) and the ADDs of
+    # few-code tensors by tables.
+    graph = code_adds(fold_spike_pads(sparse_spikes(lif_bn(lif_layers(fuse_lif(graph))))))
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)

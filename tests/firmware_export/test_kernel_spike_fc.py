@@ -254,12 +254,25 @@ def _sparse_dw_graph(tflite):
     return sparse
 
 
-@pytest.mark.parametrize("case", range(len(DW_CASES)))
-def test_spike_causal_depthwise_bit_exact(case, tmp_path):
+@pytest.mark.parametrize("case,fold", [(0, True), (1, True), (0, False)])
+def test_spike_causal_depthwise_bit_exact(case, fold, tmp_path, monkeypatch):
+    """The causal PAD folded into the layer (passes/spike_pad.py: the kernel
+    reads the unpadded spikes), or left as its own op (the pass off)."""
+    from edgekit.firmware_export import codegen
+    from edgekit.firmware_export.passes.spike_pad import fold_spike_pads
+
+    if not fold:
+        monkeypatch.setattr(codegen, "fold_spike_pads", lambda graph: graph)
     tflite = _causal_dw_model(case)
     graph = _sparse_dw_graph(tflite)
+    folded = fold_spike_pads(graph)
+    assert folded.op_counts() == {"EK_SPIKE_DW": 1}, folded.op_counts()
+    (dw,) = folded.operators
+    assert dw.options["pad"] == DW_CASES[case][0] - 1 and dw.inputs[0] == graph.inputs[0]
+    assert sorted(folded.fused[dw.index]) == [0, 1]     # the PAD and the layer
     xs = _spikes(graph, 3, case)
     _golden(tflite, graph, xs, _run_host(graph, xs, tmp_path))
+    assert ("ek_pad_s8(&" in (tmp_path / "model.c").read_text()) != fold
 
 
 def test_spike_causal_depthwise_on_cortex_m4(tmp_path):
@@ -271,7 +284,8 @@ def test_spike_causal_depthwise_on_cortex_m4(tmp_path):
     graph = _sparse_dw_graph(tflite)
     xs = _spikes(graph, 2, 9)
     generate(graph, tmp_path / "src")
-    assert "ek_spike_dw_s8(&" in (tmp_path / "src" / "model.c").read_text()
+    model_c = (tmp_path / "src" / "model.c").read_text()
+    assert "ek_spike_dw_s8(&" in model_c and "ek_pad_s8(&" not in model_c    # PAD folded
     fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
     run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
     got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)

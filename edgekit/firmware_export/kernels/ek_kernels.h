@@ -401,9 +401,11 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
  * VALID) whose input is a spike tensor (ops/spike_dw.py):
  * acc[t][c] = bias[c] + delta * (sum of w[p][c] over the taps p with
  * in[t + p][c / M] at on_code), then the dense kernel's requantization.
- * w: the filter as in the file, [K, in_c * M]; units = in_c * M. */
+ * w: the filter as in the file, [K, in_c * M]; units = in_c * M.  The
+ * first pad of the in_h rows are not in `in` (a causal PAD folded in,
+ * passes/spike_pad.py): they hold the off code. */
 typedef struct {
-    int32_t in_h, in_c, depth_mult, k, out_h, units;
+    int32_t in_h, in_c, depth_mult, k, out_h, units, pad;
     int32_t on_code, delta;
     int32_t out_offset, act_min, act_max;
     int32_t fast_rq;        /* 1: requantize with one rounding high product */

@@ -246,6 +246,7 @@ static void ek_spike_dw_rq(const ek_spike_dw_params *p, const int32_t *sums, int
 void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t *w,
                     int8_t *out, int8_t *scratch) {
     const int32_t in_h = p->in_h, in_c = p->in_c, m = p->depth_mult, k = p->k;
+    const int32_t pad = p->pad;         /* rows in front of in, all at the off code */
     const int32_t units = p->units;
     int32_t *const sums = (int32_t *)(void *)scratch;
     int32_t *const rows = sums + units;
@@ -259,9 +260,9 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
     for (int32_t j = 0; j < in_c; ++j) {
         uint16_t *const a = act + j * in_h;
         int32_t n = 0;
-        for (int32_t h = 0; h < in_h; ++h) {
+        for (int32_t h = pad; h < in_h; ++h) {
             a[n] = (uint16_t)h;
-            n += in[h * in_c + j] == on;
+            n += in[(h - pad) * in_c + j] == on;
         }
         count[j] = (uint16_t)n;
         start[j] = 0;
