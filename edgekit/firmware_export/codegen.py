@@ -55,6 +55,8 @@ class Export:
     state_bytes: int = 0
 
 
+#: Op names are packed four bits per op above this many ops (and 16 names).
+PACK_OP_NAMES = 256
 #: Ops of the graph passes that compute LIF layers or steps (named ``LIF``).
 LIF_OPCODES = ("EK_LIF", "EK_LIF_LAYER", "EK_LIF_STEP", "EK_LIF_BN")
 
@@ -207,7 +209,8 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         Header values (sizes, input/output quantization and arena offsets),
         ``op_kinds`` (the distinct op names) and ``op_kind`` (per op, the
         position of its name in ``op_kinds``; ``op_kind4`` the same four bits
-        each, two to a byte, when there are at most 16 names, else None),
+        each, two to a byte, when there are at most 16 names and more than
+        :data:`PACK_OP_NAMES` ops, else None),
         ``constants`` (in the order the calls first use them),
         ``op_params_list`` and ``calls`` (in ``plan.order``; a call's
         ``params`` is the op index of its parameter block, one block for
@@ -311,10 +314,12 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
              for i, name in enumerate(graph.opcodes())]
     kinds = sorted(set(names))
     kind = [kinds.index(n) for n in names]
-    # up to 16 names: two ops per byte (an unrolled spiking model has
-    # thousands of ops, most of them fused away)
+    # up to 16 names and many ops: two ops per byte (an unrolled spiking
+    # model has thousands of ops, most of them fused away; with a few ops
+    # the unpacking would cost more code than it saves)
     op_kind4 = ([kind[i] | (kind[i + 1] << 4 if i + 1 < len(kind) else 0)
-                 for i in range(0, len(kind), 2)] if len(kinds) <= 16 else None)
+                 for i in range(0, len(kind), 2)]
+                if len(kinds) <= 16 and len(kind) > PACK_OP_NAMES else None)
     context = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,

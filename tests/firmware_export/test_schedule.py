@@ -287,29 +287,34 @@ def test_reordered_lmu_is_bit_exact_and_profiled_by_tflite_index(lmu_int8, tmp_p
     assert begins == with_code
     kinds = model_c.split("edgekit_op_kinds[")[1].split("{")[1].split("};")[0]
     kinds = [s.strip().strip('"') for s in kinds.split(",") if s.strip()]
-    # at most 16 names: four bits per op, two ops to a byte (the low bits first)
-    kind = model_c.split("edgekit_op_kind4[(EDGEKIT_NUM_OPS + 1) / 2] = {")[1].split("};")[0]
-    kind = [int(k) for k in kind.split(",") if k.strip()]
-    kind = [k >> s & 15 for k in kind for s in (0, 4)][:len(graph.operators)]
-    assert [kinds[k] for k in kind] == [op.opcode for op in graph.operators]
+    kind = model_c.split("edgekit_op_kind[EDGEKIT_NUM_OPS] = {")[1].split("};")[0]
+    assert [kinds[int(k)] for k in kind.split(",") if k.strip()] == \
+        [op.opcode for op in graph.operators]
     x = np.random.default_rng(3).integers(-128, 128, (16, 64, 40), dtype=np.int8)
     np.testing.assert_array_equal(run_generated_host(lmu_int8, x), run_tflm(lmu_int8, x))
 
 
 @pytest.mark.qemu
-def test_reordered_lmu_in_qemu_names_each_op_by_its_tflite_index(lmu_int8, tmp_path):
+@pytest.mark.parametrize("packed", [False, True])
+def test_reordered_lmu_in_qemu_names_each_op_by_its_tflite_index(lmu_int8, packed, tmp_path,
+                                                                  monkeypatch):
+    """Op names from a byte per op, or four bits per op (what a model of more
+    than codegen.PACK_OP_NAMES ops takes: forced here)."""
     import os
     import shutil
 
     from edgekit.emulator import build_firmware, run_qemu
-    from edgekit.firmware_export import generate, read_tflite
+    from edgekit.firmware_export import codegen, generate, read_tflite
     from edgekit.reference import run_tflm
 
     if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")) \
             and not os.environ.get("CI"):
         pytest.skip("arm toolchain or qemu-system-arm missing")
+    if packed:
+        monkeypatch.setattr(codegen, "PACK_OP_NAMES", 0)
     graph = read_tflite(lmu_int8)
     exp = generate(graph, tmp_path / "src")
+    assert ("edgekit_op_kind4[" in (tmp_path / "src" / "model.c").read_text()) == packed
     assert exp.plan.order_strategy != "file"
     fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
     x = np.random.default_rng(4).integers(-128, 128, (4, 64, 40), dtype=np.int8)
