@@ -59,10 +59,16 @@ def _passes(tflite):
     return code_adds(sparse_spikes(lif_layers(fuse_lif(read_tflite(tflite)))))
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_code_add_bit_exact_with_tflite_micro(kind, tmp_path):
+@pytest.mark.parametrize("kind,folded", [(k, True) for k in sorted(KINDS)] + [("sum", False)])
+def test_code_add_bit_exact_with_tflite_micro(kind, folded, tmp_path, monkeypatch):
+    """The constant folded into the few codes' table (ek_code_add_s8), or
+    added per element (ek_code_addc_s8: forced here)."""
+    from edgekit.firmware_export.ops import code_add
     from edgekit.reference import run_tflm
 
+    if not folded:
+        monkeypatch.setattr(code_add, "fold_add", lambda tf, add: (tf, add))
+    kernel = "ek_code_add_s8(&" if folded else "ek_code_addc_s8(&"
     tflite = _res_model(kind)
     out = _passes(tflite)
     (op,) = [o for o in out.operators if o.opcode == "EK_CODE_ADD"]
@@ -70,7 +76,7 @@ def test_code_add_bit_exact_with_tflite_micro(kind, tmp_path):
     xs = _inputs(tflite, 1, 48)
     got = run_generated_host(tflite, xs, keep=str(tmp_path))
     ref = np.asarray(run_tflm(tflite, xs)).reshape(got.shape)
-    assert "ek_code_add_s8(&" in (tmp_path / "model.c").read_text()
+    assert kernel in (tmp_path / "model.c").read_text()
     assert len(np.unique(ref)) > 20, "the test needs many output codes"
     np.testing.assert_array_equal(got, ref, err_msg=kind)
 

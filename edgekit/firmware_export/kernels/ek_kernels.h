@@ -355,8 +355,8 @@ void ek_lif_bn3h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
                     int8_t *spikes);
 
 /* ADD with one input (few) of a few codes (ops/code_add.py): out =
- * usat8((f_lut[(few & 255) >> fsh] + d_lut[dense & 255] + add) >> sh) - 128,
- * int16 tables (two to a word). */
+ * ssat8((f_lut[(few & 255) >> fsh] + d_lut[dense & 255] + add) >> sh),
+ * int16 tables (two to a word); ek_code_add_s8 for add 0. */
 typedef struct {
     int32_t size, sh, add, fsh;
     const int32_t *f_lut, *d_lut;
@@ -364,6 +364,8 @@ typedef struct {
 
 void ek_code_add_s8(const ek_code_add_params *p, const int8_t *few, const int8_t *dense,
                     int8_t *out);
+void ek_code_addc_s8(const ek_code_add_params *p, const int8_t *few, const int8_t *dense,
+                     int8_t *out);
 
 /* ADD of two spike tensors (ops/spike_add.py), size a multiple of 4: per
  * word, m_k = 255 * (((v_k ^ non_k) & b_k) >> sh_k) (0xFF at the on code),

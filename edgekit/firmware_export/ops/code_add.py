@@ -7,13 +7,15 @@ tensors: in the spiking LMUFormer, the residual ``x1 + mix2(...)`` with
 ``x1 = x0 + spikes``).  Per element, ``f`` the few-code input and ``d`` the
 other::
 
-    out = usat8((f_lut[(f & 255) >> fsh] + d_lut[d & 255] + add) >> sh) - 128
+    out = ssat8((f_lut[(f & 255) >> fsh] + d_lut[d & 255] + add) >> sh)
 
 the tables (int16) a solution of the difference constraints of every pair
 (few code, any code) (:func:`edgekit.firmware_export.ops.lif_bn.sum_tables16`),
-checked against TFLite's int8 ADD on every such pair; ``fsh`` is the
-largest shift that keeps the few codes' low bytes apart (the spike codes
--128 / 127: 7, a two-entry table).  With all 65,536 pairs the
+checked against TFLite's int8 ADD on every such pair (``add`` holds ``-128
+<< sh``, in the few codes' entries where they stay int16: ``add`` 0, kernel
+``ek_code_add_s8``, else ``ek_code_addc_s8``); ``fsh`` is the largest shift
+that keeps the few codes' low bytes apart (the spike codes -128 / 127: 7, a
+two-entry table).  With all 65,536 pairs the
 constraints often have no int16 solution; with a few rows they do.
 """
 
@@ -26,7 +28,7 @@ from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
 from edgekit.firmware_export.ops.lif_bn import CODES, add_codes, sum_tables16
 from edgekit.firmware_export.ops.lif_layer import pack_int16
 
-__all__ = ["MAX_CODES", "OPCODE", "code_add_params", "lower"]
+__all__ = ["MAX_CODES", "OPCODE", "code_add_params", "fold_add", "lower"]
 
 #: Opcode of a rewritten ADD (no TFLite op has it).
 OPCODE = "EK_CODE_ADD"
@@ -34,6 +36,14 @@ OPCODE = "EK_CODE_ADD"
 MAX_CODES = 4
 #: ``ek_code_add_params`` fields, in struct order.
 FIELDS = ("size", "sh", "add", "fsh", "f_lut", "d_lut")
+
+
+def fold_add(tf: np.ndarray, add: int) -> tuple[np.ndarray, int]:
+    """``(tf + add, 0)`` when the few codes' entries stay int16 with the
+    constant, else ``(tf, add)`` (the kernel adds it: ``ek_code_addc_s8``)."""
+    if np.abs(tf + add).max() < 1 << 15:
+        return tf + add, 0
+    return tf, add
 
 
 def code_add_params(op, graph, codes: tuple, side: int) -> dict:
@@ -62,11 +72,17 @@ def code_add_params(op, graph, codes: tuple, side: int) -> dict:
     if found is None:
         raise fail(op, "no int16 tables give this ADD's codes")
     sh, add, tf, td = found
+    # the output code itself: ssat8(... - 128 << sh), the constant into the few
+    # codes' entries where they stay int16 (ek_code_add_s8: no constant)
+    tf, add = fold_add(tf, add - (128 << sh))
     # the few codes' table by their low byte >> fsh: the largest shift keeping them apart
     low = np.asarray(codes, np.int64) & 0xFF
     fsh = next(k for k in range(7, -1, -1) if len(set((low >> k).tolist())) == len(codes))
     f_lut = np.zeros(256 >> fsh, np.int64)
     f_lut[low >> fsh] = tf
+    got = np.clip((tf[:, None] + td[None, :] + add) >> sh, -128, 127) + 128
+    if not np.array_equal(got, target):
+        raise fail(op, "the code ADD's tables differ from TFLite's on some pair")
     return dict(size=y.num_elements, sh=sh, add=add, fsh=fsh, f_lut=pack_int16(f_lut),
                 d_lut=pack_int16(np.roll(td, -128)))
 
@@ -77,5 +93,6 @@ def lower(op, graph) -> Lowered:
     p = code_add_params(op.options["layer"], graph, op.options["codes"], op.options["side"])
     few, dense = op.inputs if op.options["side"] == 0 else op.inputs[::-1]
     # element i of each input is read before element i of the output is written
-    return Lowered("ek_code_add_s8", "ek_code_add_params", {k: p[k] for k in FIELDS},
+    kernel = "ek_code_add_s8" if p["add"] == 0 else "ek_code_addc_s8"
+    return Lowered(kernel, "ek_code_add_params", {k: p[k] for k in FIELDS},
                    [few, dense, op.outputs[0]], source="ek_code_add.c", inplace=(few, dense))
