@@ -389,10 +389,13 @@ typedef struct {
     int32_t out_offset, act_min, act_max;
     int32_t per_channel;            /* 1: mult/shift/rq_add have `units` entries */
     int32_t fast_rq;                /* 1: requantize with one rounding high product */
-    const int32_t *bias;            /* folded, `units` entries */
+    const int32_t *bias;            /* folded, `units` entries (fast_rq: twice that) */
     const int32_t *mult;
-    const int32_t *shift;
-    const int32_t *rq_add;          /* fast_rq: 2^(e-1) + (out_offset << e), e = -shift */
+    const int32_t *shift;           /* fast_rq: the right shift e, else -e */
+    const int32_t *rq_add;          /* fast_rq: 2^(e-1) + ((out_offset - act_min) << e) */
+    /* fast_rq and per_channel: these four per unit in rows (bias, mult, rq_add,
+     * shift) instead of the four arrays */
+    const int32_t *chan;
 } ek_spike_fc_params;
 
 /* scratch: 4 * (accum + units) bytes (one row's active inputs and sums), 4-byte aligned. */

@@ -95,8 +95,8 @@ def spike_dw_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
     chan = []
     for c in range(out_c):
         k = c if per else 0
-        if rq["fast_rq"]:
-            chan += [rq["bias"][c], rq["mult"][k], rq["rq_add"][k], -rq["shift"][k]]
+        if rq["fast_rq"]:       # twice the bias, the right shift (spike_requant's)
+            chan += [rq["bias"][c], rq["mult"][k], rq["rq_add"][k], rq["shift"][k]]
         else:
             chan += [rq["bias"][c], rq["mult"][k], rq["shift"][k], 0]
     params.update(on_code=rq["on_code"], delta=rq["delta"], out_offset=rq["out_offset"],
