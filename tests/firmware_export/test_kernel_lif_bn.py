@@ -45,8 +45,10 @@ def _bn_model(kind: str, seed: int = 0) -> bytes:
 
 STAGES = {"fresh": 1, "bn": 2, "bias_bn": 3}
 #: The kernel each model takes: bias_bn's head ADD needs the general head form
-#: (no int16 tables of shift 7 give its codes).
-KERNEL = {"fresh": "ek_lif_bn1_s8(&", "bn": "ek_lif_bn2_s8(&", "bias_bn": "ek_lif_bn3h_s8(&"}
+#: (no int16 tables of shift 7 give its codes); the suffix marks the ADD stages
+#: (bit k: stage k stores Q only): bn's MUL, ADD; bias_bn's ADD, MUL, ADD.
+KERNEL = {"fresh": "ek_lif_bn1_0_s8(&", "bn": "ek_lif_bn2_2_s8(&",
+          "bias_bn": "ek_lif_bn3h_5_s8(&"}
 
 
 def _inputs(tflite, seed, n):

@@ -328,31 +328,47 @@ void ek_lif_step16_s8(const ek_lif_step16_params *p, const int8_t *in1, const in
                       int8_t *spikes, int8_t *next);
 
 /* A LIF layer with the int8 ADD of a and b and K per-channel ADD/MUL
- * stages in front of it (ops/lif_bn.py; ek_lif_bn<K>[h]_s8): a_lut, b_lut
+ * stages in front of it (ops/lif_bn.py; ek_lif_bn<K>[h]_<shifted>_s8): a_lut, b_lut
  * (u = usat8((a_lut[a] + b_lut[b] + head_add) >> head_sh)), cur_lut,
- * mem_lut int16 tables (two to a word), pq [K][channels][P, Q],
- * rq [K][m, add, rsh]. */
+ * mem_lut int16 tables (two to a word), pq per stage [channels][P, Q] (or
+ * [channels][Q]: an ADD stage, P = 2^20), rq [K][m, add, rsh]. */
 typedef struct {
     int32_t channels, steps, spike_k, head_sh, head_add;
     const int32_t *a_lut, *b_lut, *cur_lut, *mem_lut, *pq, *rq;
 } ek_lif_bn_params;
 
-void ek_lif_bn0_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                   int8_t *spikes);
-void ek_lif_bn0h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                    int8_t *spikes);
-void ek_lif_bn1_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                   int8_t *spikes);
-void ek_lif_bn1h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                    int8_t *spikes);
-void ek_lif_bn2_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                   int8_t *spikes);
-void ek_lif_bn2h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                    int8_t *spikes);
-void ek_lif_bn3_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                   int8_t *spikes);
-void ek_lif_bn3h_s8(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b,
-                    int8_t *spikes);
+#define EK_LIF_BN_DECL(name) \
+    void name(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b, int8_t *spikes);
+EK_LIF_BN_DECL(ek_lif_bn0_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn0h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn1_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn1_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn1h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn1h_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_4_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_5_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_6_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_7_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_4_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_5_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_6_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_7_s8)
 
 /* ADD with one input (few) of a few codes (ops/code_add.py): out =
  * ssat8((f_lut[(few & 255) >> fsh] + d_lut[dense & 255] + add) >> sh),

@@ -10,7 +10,7 @@ with ``u`` an int8 code + 128 (0..255)::
 
     u = usat8((a_lut[a] + b_lut[b] + head_add) >> head_sh)      the head ADD
     u = usat8((mlahr(v, m_k, add_k) + (v >> 31)) >> rsh_k),    stage k = 1..K,
-        v = u * P_k[c] + Q_k[c]
+        v = u * P_k[c] + Q_k[c]    (an ADD stage: P is 2**20, only Q stored)
     then the LIF layer of ``ek_lif_layer16_s8`` on the code u - 128
 
 The head's int16 tables are a solution of the difference constraints of its
@@ -231,12 +231,16 @@ def lif_bn_params(graph, op) -> dict:
     cur_u = np.roll(np.asarray(lp["cur_lut"], np.int64).astype("<i4").view("<i2"), 128)
     lo, hi = (forms[-1]["lo"], forms[-1]["hi"]) if forms else (-128, 127)
     idx = np.minimum(np.arange(256) + lo + 128, hi + 128)
-    pq = [int(v) for f in forms for v in f["pq"].reshape(-1)] or [0]
+    # a stage whose P is 2**20 on every channel (an ADD) stores Q only: bit k of
+    # `shifted`; the kernel makes u * P as u << 20
+    shifted = sum(1 << k for k, f in enumerate(forms) if (f["pq"][:, 0] == 1 << 20).all())
+    pq = [int(v) for k, f in enumerate(forms)
+          for v in (f["pq"][:, 1] if shifted >> k & 1 else f["pq"].reshape(-1))] or [0]
     rq = [v for f in forms for v in (f["m"], f["add"], f["rsh"])] or [0]
     return dict(channels=channels, steps=lp["steps"], spike_k=lp["spike_k"], head_sh=head_sh,
                 head_add=head_add, a_lut=a_lut,
                 b_lut=b_lut, cur_lut=pack_int16(cur_u[idx]), mem_lut=lp["mem_lut"], pq=pq,
-                rq=rq, stages=len(stages))
+                rq=rq, stages=len(stages), shifted=shifted)
 
 
 def lower(op, graph) -> Lowered:
@@ -244,8 +248,9 @@ def lower(op, graph) -> Lowered:
     p = lif_bn_params(graph, op)
     a, b = op.inputs
     # element (t, c) of a and b is read before the same element of the spikes is written
-    # the head's shift 7 without a constant, or the general head (suffix h)
+    # the head's shift 7 without a constant, or the general head (suffix h);
+    # then the stages stored as Q only (a bit mask)
     plain = (p["head_sh"], p["head_add"]) == (SH16, 0)
-    kernel = f"ek_lif_bn{p['stages']}{'' if plain else 'h'}_s8"
+    kernel = f"ek_lif_bn{p['stages']}{'' if plain else 'h'}_{p['shifted']}_s8"
     return Lowered(kernel, "ek_lif_bn_params", {k: p[k] for k in FIELDS},
                    [a, b, op.outputs[0]], source="ek_lif_bn.c", inplace=(a, b))
