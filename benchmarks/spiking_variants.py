@@ -60,13 +60,13 @@ causal PAD folded into ``EK_SPIKE_DW``; LIF layers two channels a pass; the
 event-driven blocks' requantization without a compare-and-branch clamp)::
 
     variant  instructions  text (B)  before (session 24)
-    u        820,040       62,872    919,480 / 62,356
-    xmu      625,120       64,756    754,600 / 64,312: 0.53x the lmuformer
+    u        819,840       62,872    919,480 / 62,356
+    xmu      624,920       64,756    754,600 / 64,312: 0.53x the lmuformer
 
 Trained models of spike25 (random input, main -> lifbn25): xmu seed 0
 (3 batch-norm stages in front of ``lmu_act``, W_m rate 0.113) 855,000 ->
-692,600 (0.59x the lmuformer's 1,168,760), text 64,392 -> 65,156 B; the ``m``
-variant 888,720 -> 744,280.
+692,360 (0.59x the lmuformer's 1,168,760), text 64,392 -> 64,708 B; the ``m``
+variant 888,720 -> 744,040.
 
 Usage: ``PYTHONPATH=. .venv/bin/python benchmarks/spiking_variants.py base x m``
 """
