@@ -53,6 +53,21 @@ Spikes in front of mix1 and W_m now pay.  W_m's rate here (0.002, random
 weights) is far below a trained model's (about 0.2 for the other neurons):
 at 0.2 its event-driven form would cost about 45 k more.
 
+Session 25 (lifbn25: the head ADD and the batch norm's per-channel ADD/MUL
+stages in front of ``lmu_act`` run inside its LIF layer, ``EK_LIF_BN``; the
+residual ADD of the spike sum and mix2 by two tables, ``EK_CODE_ADD``; the
+causal PAD folded into ``EK_SPIKE_DW``; LIF layers two channels a pass; the
+event-driven blocks' requantization without a compare-and-branch clamp)::
+
+    variant  instructions  text (B)  before (session 24)
+    u        819,840       62,872    919,480 / 62,356
+    xmu      624,920       64,756    754,600 / 64,312: 0.53x the lmuformer
+
+Trained models of spike25 (random input, main -> lifbn25): xmu seed 0
+(3 batch-norm stages in front of ``lmu_act``, W_m rate 0.113) 855,000 ->
+692,360 (0.59x the lmuformer's 1,168,760), text 64,392 -> 64,708 B; the ``m``
+variant 888,720 -> 744,040.
+
 Usage: ``PYTHONPATH=. .venv/bin/python benchmarks/spiking_variants.py base x m``
 """
 

@@ -26,8 +26,11 @@ from edgekit.firmware_export.io_tensors import (IO_DTYPES, data_io, data_tensors
                                                 frames_per_call, io_specs)
 from edgekit.firmware_export.kernel_paths import kernel_paths
 from edgekit.firmware_export.ops.lstm import variable_tensors
+from edgekit.firmware_export.passes.code_add import code_adds
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+from edgekit.firmware_export.passes.lif_bn import lif_bn
 from edgekit.firmware_export.passes.lif_layer import lif_layers
+from edgekit.firmware_export.passes.spike_pad import fold_spike_pads
 from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
 from edgekit.firmware_export.planner import MemoryPlan, plan_memory
 from edgekit.firmware_export.quant import f32, quantize_multiplier
@@ -50,6 +53,12 @@ class Export:
     files: list[str] = field(default_factory=list)
     weight_bytes: int = 0
     state_bytes: int = 0
+
+
+#: Op names are packed four bits per op above this many ops (and 16 names).
+PACK_OP_NAMES = 256
+#: Ops of the graph passes that compute LIF layers or steps (named ``LIF``).
+LIF_OPCODES = ("EK_LIF", "EK_LIF_LAYER", "EK_LIF_STEP", "EK_LIF_BN")
 
 
 def _ints(values) -> list[int]:
@@ -199,9 +208,12 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
     context : dict
         Header values (sizes, input/output quantization and arena offsets),
         ``op_kinds`` (the distinct op names) and ``op_kind`` (per op, the
-        position of its name in ``op_kinds``), ``constants`` (in the order
-        the calls first use them), ``op_params_list`` and ``calls`` (in ``plan.order``; a
-        call's ``params`` is the op index of its parameter block, one block for
+        position of its name in ``op_kinds``; ``op_kind4`` the same four bits
+        each, two to a byte, when there are at most 16 names and more than
+        :data:`PACK_OP_NAMES` ops, else None),
+        ``constants`` (in the order the calls first use them),
+        ``op_params_list`` and ``calls`` (in ``plan.order``; a call's
+        ``params`` is the op index of its parameter block, one block for
         calls with equal parameters), ``states``
         (with their write-back: ``"copy"``, ``"requantize"`` or
         ``"inplace"``), ``lstm_state`` and
@@ -295,8 +307,19 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
 
     inputs, outputs = io_specs(graph, plan)
     x, y = inputs[0], outputs[0]
-    names = [("LIF" if i in graph.fused else name) for i, name in enumerate(graph.opcodes())]
+    # a merged LIF op is named LIF; another merged op (a PAD folded into the
+    # depthwise layer after it) keeps its file's name
+    lif = {op.index for op in graph.operators if op.opcode in LIF_OPCODES}
+    names = [("LIF" if i in graph.fused and i in lif else name)
+             for i, name in enumerate(graph.opcodes())]
     kinds = sorted(set(names))
+    kind = [kinds.index(n) for n in names]
+    # up to 16 names and many ops: two ops per byte (an unrolled spiking
+    # model has thousands of ops, most of them fused away; with a few ops
+    # the unpacking would cost more code than it saves)
+    op_kind4 = ([kind[i] | (kind[i + 1] << 4 if i + 1 < len(kind) else 0)
+                 for i in range(0, len(kind), 2)]
+                if len(kinds) <= 16 and len(kind) > PACK_OP_NAMES else None)
     context = dict(
         version=__version__, source=Path(str(source)).name, num_ops=len(graph.opcodes()),
         arena_bytes=max(plan.arena_bytes, 16), lower_bound_bytes=plan.lower_bound_bytes,
@@ -307,7 +330,7 @@ def model_context(graph: Graph, plan: MemoryPlan, lowered: list[ops.Lowered],
         output_zp=y["zp"],
         frames_per_call=frames_per_call(graph),
         num_states=len(states), state_bytes=sum(graph.tensors[a].nbytes for a, _ in states),
-        op_kinds=kinds, op_kind=[kinds.index(n) for n in names],
+        op_kinds=kinds, op_kind=kind, op_kind4=op_kind4,
         constants=list(constants.values()), op_params_list=op_params, calls=calls,
         states=state_list, lstm_state=lstm_state,
         stateful=any(s["writeback"] != "inplace" or lstm_state == "keep" for s in state_list),
@@ -477,9 +500,11 @@ def generate(graph: Graph, out_dir: str | Path, source: str = "model.tflite",
     if lstm_state not in LSTM_STATE_MODES:
         raise ConfigError(f"lstm_state must be one of {LSTM_STATE_MODES} (got {lstm_state!r})")
     # Graph passes: each int8 LIF step as one op (Graph.fused maps it back),
-    # the steps of a whole LIF layer as one op, then the layers reading its
-    # spikes event-driven.
-    graph = sparse_spikes(lif_layers(fuse_lif(graph)))
+    # the steps of a whole LIF layer as one op (with the ADD and per-channel
+    # stages making its current), then the layers reading its spikes
+    # event-driven (a causal PAD in front folded in) and the ADDs of
+    # few-code tensors by tables.
+    graph = code_adds(fold_spike_pads(sparse_spikes(lif_bn(lif_layers(fuse_lif(graph))))))
     lowered = lower_graph(graph)
     aliases = {low.args[1]: low.alias_of for low in lowered if low.alias_of is not None}
     inplace = {op.index: tuple(low.inplace) for op, low in zip(graph.operators, lowered)

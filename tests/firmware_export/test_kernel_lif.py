@@ -13,7 +13,7 @@ STEPS, FEATURES, UNITS = 12, 5, 8
 
 
 @functools.lru_cache(maxsize=None)     # the exact-kernel test reuses the first model
-def _lif_model(seed, reset, decay):
+def _lif_model(seed, reset, decay, units=UNITS):
     """int8 model: Dense currents -> LIF over STEPS steps -> the spikes as output."""
     import keras
 
@@ -22,7 +22,7 @@ def _lif_model(seed, reset, decay):
 
     keras.utils.set_random_seed(seed)
     x = keras.Input((STEPS, FEATURES))
-    cur = keras.layers.Dense(UNITS)(x)
+    cur = keras.layers.Dense(units)(x)
     s = LIF(threshold=1.0, decay=decay, reset=reset)(cur)
     model = keras.Model(x, s)
     rng = np.random.default_rng(seed)
@@ -117,10 +117,12 @@ def _wide_only(monkeypatch):
     monkeypatch.setattr(lif_layer, "int16_tables", lambda *a, **k: None)
 
 
-@pytest.mark.parametrize("seed,decay,wide", [(0, 0.5, False), (1, 0.9, False), (0, 0.5, True)])
-def test_lif_layer_bit_exact_with_tflite_micro(seed, decay, wide, tmp_path, monkeypatch):
+@pytest.mark.parametrize("seed,decay,wide,units", [(0, 0.5, False, UNITS), (1, 0.9, False, UNITS),
+                                                   (0, 0.5, True, UNITS), (2, 0.5, False, 7)])
+def test_lif_layer_bit_exact_with_tflite_micro(seed, decay, wide, units, tmp_path, monkeypatch):
     """All steps of the layer in one call (tables, membrane in a register), its
-    input clip folded in: int16 tables (ek_lif_layer16_s8) or int32 ones."""
+    input clip folded in: int16 tables (ek_lif_layer16_s8: channels in pairs,
+    an odd one alone) or int32 ones."""
     from edgekit.firmware_export import read_tflite
     from edgekit.firmware_export.passes.fuse_lif import fuse_lif
     from edgekit.firmware_export.passes.lif_layer import lif_layers
@@ -129,7 +131,7 @@ def test_lif_layer_bit_exact_with_tflite_micro(seed, decay, wide, tmp_path, monk
         _wide_only(monkeypatch)
     kernel = "ek_lif_layer_s8(&" if wide else "ek_lif_layer16_s8(&"
 
-    tflite = _lif_model(seed, "hard", decay)
+    tflite = _lif_model(seed, "hard", decay, units)
     graph = read_tflite(tflite)
     layered = lif_layers(fuse_lif(graph))
     assert layered.op_counts().get("EK_LIF_LAYER") == 1, layered.op_counts()
@@ -145,7 +147,8 @@ def test_lif_layer_bit_exact_with_tflite_micro(seed, decay, wide, tmp_path, monk
     model_c = (tmp_path / "model.c").read_text()
     assert model_c.count(kernel) == 1 and "ek_lif_s8(&" not in model_c
     assert set(np.unique(ref)) == {-128, 127}, "the test needs both spike codes"
-    np.testing.assert_array_equal(got, ref, err_msg=f"seed={seed} decay={decay} wide={wide}")
+    np.testing.assert_array_equal(got, ref, err_msg=f"seed={seed} decay={decay} wide={wide} "
+                                                    f"units={units}")
 
 
 def test_int16_tables_solve_the_difference_constraints():

@@ -32,15 +32,17 @@ def _spikes(graph, n_per_rate, seed):
                            for r in RATES]).astype(np.int8)
 
 
-def _sparse_graph(tflite):
+def _sparse_graph(tflite, counts=None):
     from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+    from edgekit.firmware_export.passes.lif_layer import lif_layers
     from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
 
     graph = read_tflite(tflite)
     x = graph.tensors[graph.inputs[0]]
     assert (x.zp, round(1 / x.s)) == (OFF, 255), (x.zp, x.s)
-    sparse = sparse_spikes(graph, assume={x.index: (OFF, ON)})
-    assert sparse.op_counts() == {"EK_SPIKE_FC": 1}, sparse.op_counts()
+    sparse = sparse_spikes(lif_layers(fuse_lif(graph)), assume={x.index: (OFF, ON)})
+    assert sparse.op_counts() == (counts or {"EK_SPIKE_FC": 1}), sparse.op_counts()
     return sparse
 
 
@@ -130,7 +132,8 @@ def test_spike_fc_on_cortex_m4_simd_path(tmp_path):
 def test_spike_blocks_requantized_on_cortex_m4(kind, tmp_path):
     """At most 255 inputs with the fast requantization: each block of eight
     units is requantized as it is summed (per tensor: FULLY_CONNECTED with a
-    RELU6 clamp; per channel: 1x1 CONV_2D), a tail of units the other way."""
+    RELU6 clamp; per channel: 1x1 CONV_2D, the rows of four per unit), a tail
+    of units the other way."""
     import keras
 
     from edgekit.emulator import build_firmware, run_qemu
@@ -151,6 +154,40 @@ def test_spike_blocks_requantized_on_cortex_m4(kind, tmp_path):
     run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
     got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
     _golden(tflite, graph, xs, got)
+
+def test_spike_fc_clamped_above_its_zero_feeds_a_lif_on_cortex_m4(tmp_path):
+    """A per-channel FULLY_CONNECTED whose output clamps at a code above -128
+    (the LIF's current clip folded into it, as W_u's in the spiking
+    LMUFormer): its blocks give code - act_min (the rounding add holds
+    -act_min << rsh), clamped by USAT, then SSAT.  (The LIF clips its current
+    again, so codes below act_min would not show in its spikes: this checks
+    the shifted requantization, not the lower clamp.)"""
+    import keras
+
+    from edgekit.emulator import build_firmware, run_qemu
+    from edgekit.firmware_export.codegen import generate
+    from edgekit.firmware_export.ops.spike_fc import lower
+    from edgekit.models.spiking import LIF
+    from edgekit.quantize import quantize_int8
+
+    keras.utils.set_random_seed(0)
+    x = keras.Input((12, 48))
+    h = keras.layers.Dense(19, bias_initializer="random_normal")(x)
+    s = LIF(threshold=1.0, decay=0.5, reset="hard")(h)
+    rep = (np.random.default_rng(0).random((64, 12, 48)) < 0.3).astype(np.float32)
+    tflite = quantize_int8(keras.Model(x, s), rep, num_samples=64)
+    graph = _sparse_graph(tflite, {"EK_SPIKE_FC": 1, "EK_LIF_LAYER": 1})
+    (op,) = [o for o in graph.operators if o.opcode == "EK_SPIKE_FC"]
+    p = lower(op, graph).params
+    assert p["fast_rq"] and p["per_channel"] and len(p["chan"]) == 4 * 19
+    assert -128 < p["act_min"] and p["act_max"] == 127
+    xs = _spikes(graph, 3, 13)
+    generate(graph, tmp_path / "src")
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
+    _golden(tflite, graph, xs, got)
+
 
 def test_lif_spikes_feed_a_sparse_layer(tmp_path):
     """The analysis finds the LIF's spikes (fused steps, concatenated) without help."""
@@ -254,12 +291,25 @@ def _sparse_dw_graph(tflite):
     return sparse
 
 
-@pytest.mark.parametrize("case", range(len(DW_CASES)))
-def test_spike_causal_depthwise_bit_exact(case, tmp_path):
+@pytest.mark.parametrize("case,fold", [(0, True), (1, True), (0, False)])
+def test_spike_causal_depthwise_bit_exact(case, fold, tmp_path, monkeypatch):
+    """The causal PAD folded into the layer (passes/spike_pad.py: the kernel
+    reads the unpadded spikes), or left as its own op (the pass off)."""
+    from edgekit.firmware_export import codegen
+    from edgekit.firmware_export.passes.spike_pad import fold_spike_pads
+
+    if not fold:
+        monkeypatch.setattr(codegen, "fold_spike_pads", lambda graph: graph)
     tflite = _causal_dw_model(case)
     graph = _sparse_dw_graph(tflite)
+    folded = fold_spike_pads(graph)
+    assert folded.op_counts() == {"EK_SPIKE_DW": 1}, folded.op_counts()
+    (dw,) = folded.operators
+    assert dw.options["pad"] == DW_CASES[case][0] - 1 and dw.inputs[0] == graph.inputs[0]
+    assert sorted(folded.fused[dw.index]) == [0, 1]     # the PAD and the layer
     xs = _spikes(graph, 3, case)
     _golden(tflite, graph, xs, _run_host(graph, xs, tmp_path))
+    assert ("ek_pad_s8(&" in (tmp_path / "model.c").read_text()) != fold
 
 
 def test_spike_causal_depthwise_on_cortex_m4(tmp_path):
@@ -271,7 +321,8 @@ def test_spike_causal_depthwise_on_cortex_m4(tmp_path):
     graph = _sparse_dw_graph(tflite)
     xs = _spikes(graph, 2, 9)
     generate(graph, tmp_path / "src")
-    assert "ek_spike_dw_s8(&" in (tmp_path / "src" / "model.c").read_text()
+    model_c = (tmp_path / "src" / "model.c").read_text()
+    assert "ek_spike_dw_s8(&" in model_c and "ek_pad_s8(&" not in model_c    # PAD folded
     fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
     run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
     got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)

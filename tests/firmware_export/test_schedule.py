@@ -295,19 +295,26 @@ def test_reordered_lmu_is_bit_exact_and_profiled_by_tflite_index(lmu_int8, tmp_p
 
 
 @pytest.mark.qemu
-def test_reordered_lmu_in_qemu_names_each_op_by_its_tflite_index(lmu_int8, tmp_path):
+@pytest.mark.parametrize("packed", [False, True])
+def test_reordered_lmu_in_qemu_names_each_op_by_its_tflite_index(lmu_int8, packed, tmp_path,
+                                                                  monkeypatch):
+    """Op names from a byte per op, or four bits per op (what a model of more
+    than codegen.PACK_OP_NAMES ops takes: forced here)."""
     import os
     import shutil
 
     from edgekit.emulator import build_firmware, run_qemu
-    from edgekit.firmware_export import generate, read_tflite
+    from edgekit.firmware_export import codegen, generate, read_tflite
     from edgekit.reference import run_tflm
 
     if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")) \
             and not os.environ.get("CI"):
         pytest.skip("arm toolchain or qemu-system-arm missing")
+    if packed:
+        monkeypatch.setattr(codegen, "PACK_OP_NAMES", 0)
     graph = read_tflite(lmu_int8)
     exp = generate(graph, tmp_path / "src")
+    assert ("edgekit_op_kind4[" in (tmp_path / "src" / "model.c").read_text()) == packed
     assert exp.plan.order_strategy != "file"
     fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
     x = np.random.default_rng(4).integers(-128, 128, (4, 64, 40), dtype=np.int8)

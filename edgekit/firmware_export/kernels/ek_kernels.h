@@ -327,6 +327,62 @@ typedef struct {
 void ek_lif_step16_s8(const ek_lif_step16_params *p, const int8_t *in1, const int8_t *in2,
                       int8_t *spikes, int8_t *next);
 
+/* A LIF layer with the int8 ADD of a and b and K per-channel ADD/MUL
+ * stages in front of it (ops/lif_bn.py; ek_lif_bn<K>[h]_<shifted>_s8): a_lut, b_lut
+ * (u = usat8((a_lut[a] + b_lut[b] + head_add) >> head_sh)), cur_lut,
+ * mem_lut int16 tables (two to a word), pq per stage [channels][P, Q] (or
+ * [channels][Q]: an ADD stage, P = 2^20), rq [K][m, add, rsh]. */
+typedef struct {
+    int32_t channels, steps, spike_k, head_sh, head_add;
+    const int32_t *a_lut, *b_lut, *cur_lut, *mem_lut, *pq, *rq;
+} ek_lif_bn_params;
+
+#define EK_LIF_BN_DECL(name) \
+    void name(const ek_lif_bn_params *p, const int8_t *a, const int8_t *b, int8_t *spikes);
+EK_LIF_BN_DECL(ek_lif_bn0_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn0h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn1_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn1_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn1h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn1h_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn2_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn2h_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_4_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_5_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_6_s8)
+EK_LIF_BN_DECL(ek_lif_bn3_7_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_0_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_1_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_2_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_3_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_4_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_5_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_6_s8)
+EK_LIF_BN_DECL(ek_lif_bn3h_7_s8)
+
+/* ADD with one input (few) of a few codes (ops/code_add.py): out =
+ * ssat8((f_lut[(few & 255) >> fsh] + d_lut[dense & 255] + add) >> sh),
+ * int16 tables (two to a word); ek_code_add_s8 for add 0. */
+typedef struct {
+    int32_t size, sh, add, fsh;
+    const int32_t *f_lut, *d_lut;
+} ek_code_add_params;
+
+void ek_code_add_s8(const ek_code_add_params *p, const int8_t *few, const int8_t *dense,
+                    int8_t *out);
+void ek_code_addc_s8(const ek_code_add_params *p, const int8_t *few, const int8_t *dense,
+                     int8_t *out);
+
 /* ADD of two spike tensors (ops/spike_add.py), size a multiple of 4: per
  * word, m_k = 255 * (((v_k ^ non_k) & b_k) >> sh_k) (0xFF at the on code),
  * out = y00 ^ (m1 & d1) ^ (m2 & d2) ^ (m1 & m2 & d3). */
@@ -349,10 +405,13 @@ typedef struct {
     int32_t out_offset, act_min, act_max;
     int32_t per_channel;            /* 1: mult/shift/rq_add have `units` entries */
     int32_t fast_rq;                /* 1: requantize with one rounding high product */
-    const int32_t *bias;            /* folded, `units` entries */
+    const int32_t *bias;            /* folded, `units` entries (fast_rq: twice that) */
     const int32_t *mult;
-    const int32_t *shift;
-    const int32_t *rq_add;          /* fast_rq: 2^(e-1) + (out_offset << e), e = -shift */
+    const int32_t *shift;           /* fast_rq: the right shift e, else -e */
+    const int32_t *rq_add;          /* fast_rq: 2^(e-1) + ((out_offset - act_min) << e) */
+    /* fast_rq and per_channel: these four per unit in rows (bias, mult, rq_add,
+     * shift) instead of the four arrays */
+    const int32_t *chan;
 } ek_spike_fc_params;
 
 /* scratch: 4 * (accum + units) bytes (one row's active inputs and sums), 4-byte aligned. */
@@ -363,9 +422,11 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
  * VALID) whose input is a spike tensor (ops/spike_dw.py):
  * acc[t][c] = bias[c] + delta * (sum of w[p][c] over the taps p with
  * in[t + p][c / M] at on_code), then the dense kernel's requantization.
- * w: the filter as in the file, [K, in_c * M]; units = in_c * M. */
+ * w: the filter as in the file, [K, in_c * M]; units = in_c * M.  The
+ * first pad of the in_h rows are not in `in` (a causal PAD folded in,
+ * passes/spike_pad.py): they hold the off code. */
 typedef struct {
-    int32_t in_h, in_c, depth_mult, k, out_h, units;
+    int32_t in_h, in_c, depth_mult, k, out_h, units, pad;
     int32_t on_code, delta;
     int32_t out_offset, act_min, act_max;
     int32_t fast_rq;        /* 1: requantize with one rounding high product */

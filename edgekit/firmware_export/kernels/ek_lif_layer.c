@@ -53,11 +53,27 @@ void ek_lif_layer16_s8(const ek_lif_layer16_params *p, const int8_t *in, int8_t 
     const int32_t n = p->channels, total = n * p->steps, sh = p->sh, k = p->spike_k;
     const int16_t *const cur = (const int16_t *)(const void *)p->cur_lut;
     const int16_t *const mem = (const int16_t *)(const void *)p->mem_lut;
-    const uint8_t *const end = (const uint8_t *)in + total;
     const int32_t d = (int32_t)(spikes - in);
-    for (int32_t c = 0; c < n; ++c) {
+    int32_t c = 0;
+    /* two channels at a time: one pointer step and loop test for both */
+    for (; c + 1 < n; c += 2) {
         const uint8_t *x = (const uint8_t *)in + c;
-        int32_t m = 0;                                  /* the zero membrane */
+        const uint8_t *const end = x + total;
+        int32_t m0 = 0, m1 = 0;                         /* the zero membranes */
+        do {
+            const int32_t u0 = ek_usat8((m0 + cur[x[0]]) >> sh);
+            const int32_t u1 = ek_usat8((m1 + cur[x[1]]) >> sh);
+            ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_sat8(k + u0 * 256);
+            ((int8_t *)(uintptr_t)x)[d + 1] = (int8_t)ek_sat8(k + u1 * 256);
+            m0 = mem[u0];
+            m1 = mem[u1];
+            x += n;
+        } while (x < end);
+    }
+    for (; c < n; ++c) {
+        const uint8_t *x = (const uint8_t *)in + c;
+        const uint8_t *const end = x + total;
+        int32_t m = 0;
         do {
             const int32_t u = ek_usat8((m + cur[*x]) >> sh);
             ((int8_t *)(uintptr_t)x)[d] = (int8_t)ek_sat8(k + u * 256);

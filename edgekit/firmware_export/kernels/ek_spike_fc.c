@@ -79,15 +79,15 @@ static void ek_spike_fc_block8(const int8_t *col, const int32_t *rows, int32_t n
     for (int32_t j = 0; j < 8; ++j) sums[j] = t[j];
 }
 
-/* One output of the fast requantization: ek_rq_x2(2 * acc, m, add, rsh) clamped,
- * the rounding of a negative product by the sign of 2 * acc (the same value:
- * they differ only when the product rounds to 0, and then both give the zero
- * point, rsh >= 1). */
-static inline int8_t ek_spike_rq1(int32_t acc, int32_t m, int32_t add, int32_t rsh,
-                                  int32_t lo, int32_t hi) {
-    const int32_t x2 = 2 * acc;
+/* One output of the fast requantization, for act_max 127: ek_rq_x2(2 * acc, m,
+ * add, rsh) is the output code - act_min (add holds -act_min << rsh), so the
+ * clamp is USAT (at act_min), then SSAT (at 127); the rounding of a negative
+ * product by the sign of 2 * acc (the same value: they differ only when the
+ * product rounds to 0, and then both give the zero point, rsh >= 1). */
+static inline int8_t ek_spike_rq1(int32_t x2, int32_t m, int32_t add, int32_t rsh,
+                                  int32_t lo) {
     const int32_t r = (ek_mlahr(x2, m, add) + (x2 >> 31)) >> rsh;
-    return (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+    return (int8_t)ek_sat8(ek_usat8(r) + lo);
 }
 
 /* Units u..u+7 of one row, at most 255 active rows (the int16 lanes are
@@ -99,17 +99,20 @@ ek_spike_fc_block8_rq(const ek_spike_fc_params *p, const int8_t *col, const int3
                       int32_t n, int32_t u, int8_t *y, const int per_channel) {
     int32_t s8[8];
     ek_spike_sum8(col, rows, n, s8);
-    const int32_t *const b = p->bias + u;
-    const int32_t d = p->delta, lo = p->act_min, hi = p->act_max;
-    const int32_t c = per_channel ? u : 0;
-    const int32_t *const mc = p->mult + c, *const ac = p->rq_add + c, *const sc = p->shift + c;
-    const int32_t m0 = mc[0], a0 = ac[0], r0 = -sc[0];
+    const int32_t d2 = 2 * p->delta, lo = p->act_min;
+    if (per_channel) {              /* rows of four per unit */
+        const int32_t *const q = p->chan + 4 * u;
 #pragma GCC unroll 8
-    for (int32_t k = 0; k < 8; ++k) {
-        const int32_t m = per_channel ? mc[k] : m0, a = per_channel ? ac[k] : a0;
-        const int32_t rsh = per_channel ? -sc[k] : r0;
-        y[k] = ek_spike_rq1(b[k] + d * s8[k], m, a, rsh, lo, hi);
+        for (int32_t k = 0; k < 8; ++k) {
+            y[k] = ek_spike_rq1(q[4 * k] + d2 * s8[k], q[4 * k + 1], q[4 * k + 2],
+                                q[4 * k + 3], lo);
+        }
+        return;
     }
+    const int32_t *const b = p->bias + u;
+    const int32_t m0 = p->mult[0], a0 = p->rq_add[0], r0 = p->shift[0];
+#pragma GCC unroll 8
+    for (int32_t k = 0; k < 8; ++k) y[k] = ek_spike_rq1(b[k] + d2 * s8[k], m0, a0, r0, lo);
 }
 
 /* The depthwise layer's eight outputs c0..c0+7 of one row from their active
@@ -120,12 +123,11 @@ ek_spike_dw_block8_rq(const ek_spike_dw_params *p, const int8_t *col, const int3
                       int32_t n, int32_t c0, int8_t *y) {
     int32_t s8[8];
     ek_spike_sum8(col, rows, n, s8);
-    const int32_t d = p->delta, lo = p->act_min, hi = p->act_max;
+    const int32_t d2 = 2 * p->delta, lo = p->act_min;
     const int32_t *const q = p->chan + 4 * c0;
 #pragma GCC unroll 8
     for (int32_t k = 0; k < 8; ++k) {
-        y[k] = ek_spike_rq1(q[4 * k] + d * s8[k], q[4 * k + 1], q[4 * k + 2], q[4 * k + 3], lo,
-                            hi);
+        y[k] = ek_spike_rq1(q[4 * k] + d2 * s8[k], q[4 * k + 1], q[4 * k + 2], q[4 * k + 3], lo);
     }
 }
 #endif
@@ -163,11 +165,19 @@ static void ek_spike_fc_requant(const ek_spike_fc_params *p, const int32_t *sums
     const int32_t units = p->units, delta = p->delta, lo = p->act_min, hi = p->act_max;
     const int32_t *const bias = p->bias, *const mult = p->mult, *const shift = p->shift;
     const int32_t step = p->per_channel ? 1 : 0;
+    if (p->fast_rq && p->per_channel) {
+        for (int32_t u = u0; u < units; ++u) {
+            const int32_t *const q = p->chan + 4 * u;
+            const int32_t r = ek_rq_x2(q[0] + 2 * delta * sums[u], q[1], q[2], q[3]) + lo;
+            y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
+        }
+        return;
+    }
     if (p->fast_rq) {
         const int32_t *const add = p->rq_add;
         for (int32_t u = u0, c = u0 * step; u < units; ++u, c += step) {
-            const int32_t acc = bias[u] + delta * sums[u];
-            const int32_t r = ek_rq_x2(2 * acc, mult[c], add[c], -shift[c]);
+            const int32_t x2 = bias[u] + 2 * delta * sums[u];
+            const int32_t r = ek_rq_x2(x2, mult[c], add[c], shift[c]) + lo;
             y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
         }
         return;
@@ -188,7 +198,7 @@ void ek_spike_fc_s8(const ek_spike_fc_params *p, const int8_t *in, const int8_t 
     /* the eight-unit blocks requantize their sums at once (DSP, fast_rq, at most
      * 255 inputs); the other units go through sums[] */
 #if defined(__ARM_FEATURE_DSP)
-    const int blocks_rq = p->fast_rq && accum <= 255;
+    const int blocks_rq = p->fast_rq && accum <= 255 && p->act_max == 127;
 #endif
     for (int32_t b = 0; b < p->batches; ++b) {
         const int32_t n = ek_spike_rows(in + (int64_t)b * accum, accum, units, on, off, rows);
@@ -224,7 +234,7 @@ static void ek_spike_dw_rq(const ek_spike_dw_params *p, const int32_t *sums, int
     const int32_t *q = p->chan + 4 * c0;
     if (p->fast_rq) {
         for (int32_t u = 0; u < n; ++u, q += 4) {
-            const int32_t r = ek_rq_x2(2 * (q[0] + delta * sums[u]), q[1], q[2], q[3]);
+            const int32_t r = ek_rq_x2(q[0] + 2 * delta * sums[u], q[1], q[2], q[3]) + lo;
             y[u] = (int8_t)(r < lo ? lo : (r > hi ? hi : r));
         }
         return;
@@ -246,6 +256,7 @@ static void ek_spike_dw_rq(const ek_spike_dw_params *p, const int32_t *sums, int
 void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t *w,
                     int8_t *out, int8_t *scratch) {
     const int32_t in_h = p->in_h, in_c = p->in_c, m = p->depth_mult, k = p->k;
+    const int32_t pad = p->pad;         /* rows in front of in, all at the off code */
     const int32_t units = p->units;
     int32_t *const sums = (int32_t *)(void *)scratch;
     int32_t *const rows = sums + units;
@@ -259,9 +270,9 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
     for (int32_t j = 0; j < in_c; ++j) {
         uint16_t *const a = act + j * in_h;
         int32_t n = 0;
-        for (int32_t h = 0; h < in_h; ++h) {
+        for (int32_t h = pad; h < in_h; ++h) {
             a[n] = (uint16_t)h;
-            n += in[h * in_c + j] == on;
+            n += in[(h - pad) * in_c + j] == on;
         }
         count[j] = (uint16_t)n;
         start[j] = 0;
@@ -284,7 +295,7 @@ void ek_spike_dw_s8(const ek_spike_dw_params *p, const int8_t *in, const int8_t 
             const int8_t *const col = w + c0;
             int32_t u = 0;
 #if defined(__ARM_FEATURE_DSP)
-            if (m == 8 && p->fast_rq && n <= 255) {    /* the LMU memory: one block */
+            if (m == 8 && p->fast_rq && n <= 255 && p->act_max == 127) {  /* the LMU memory */
                 ek_spike_dw_block8_rq(p, col, rows, n, c0, y + c0);
                 continue;
             }

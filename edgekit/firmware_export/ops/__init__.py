@@ -9,10 +9,10 @@ precomputes the kernel's parameters.  Anything else raises
 from __future__ import annotations
 
 from edgekit.errors import UnsupportedOpError
-from edgekit.firmware_export.ops import (add, batch_matmul, concat, const_lut, conv,
+from edgekit.firmware_export.ops import (add, batch_matmul, code_add, concat, const_lut, conv,
                                          depthwise_conv, fully_connected, hard_swish, int16,
-                                         leaky_relu, lif, lif_layer, logistic, lstm, mean, mul, pad,
-                                         pooling, quantize, relu, reshape, rsqrt, s16,
+                                         leaky_relu, lif, lif_bn, lif_layer, logistic, lstm, mean,
+                                         mul, pad, pooling, quantize, relu, reshape, rsqrt, s16,
                                          softmax, spike_add, spike_dw, spike_fc, squared_difference,
                                          strided_copy, sub, tanh, transpose_conv)
 from edgekit.firmware_export.ops.base import Lowered
@@ -54,10 +54,15 @@ LOWERINGS = {
     # not a TFLite op: the steps of one LIF layer, joined by passes/lif_layer.py
     "EK_LIF_LAYER": lif_layer.lower,
     "EK_LIF_STEP": lif_layer.lower_step,
+    # not a TFLite op: a LIF layer with the ADD and per-channel stages making
+    # its current, joined by passes/lif_bn.py
+    "EK_LIF_BN": lif_bn.lower,
     # not a TFLite op: a layer reading spikes, rewritten by passes/spike_sparse.py
     "EK_SPIKE_FC": spike_fc.lower,
     "EK_SPIKE_DW": spike_dw.lower,
     "EK_SPIKE_ADD": spike_add.lower,
+    # not a TFLite op: an ADD with one input of a few codes, by passes/code_add.py
+    "EK_CODE_ADD": code_add.lower,
 }
 
 

@@ -225,6 +225,31 @@ SH16 = 7
 BIG = 1 << 40
 
 
+def sum_tables(target: np.ndarray, sh: int):
+    """int64 tables ``a``, ``b`` with ``clip((a[i] + b[j]) >> sh, 0, 255) ==
+    target[i, j]`` for every pair (any range), or None when none exist.
+
+    The conditions are difference constraints on ``a`` and ``-b`` (each
+    pair bounds ``a[i] + b[j]`` to the ``2**sh`` sums of its code, one-sided
+    at the clamps); a shortest-path solution (Bellman-Ford, the rows and the
+    columns relaxed in turn) exists exactly when they can all hold.  Only
+    ``a + c``, ``b - c`` are determined (any constant ``c``).
+    """
+    t = np.asarray(target, np.int64)
+    step = 1 << sh
+    hi = np.where(t < 255, (t + 1) * step - 1, BIG)       # a + b <= hi
+    lo = np.where(t > 0, t * step, -BIG)                   # a + b >= lo
+    x = np.zeros(t.shape[0], np.int64)                     # a
+    y = np.zeros(t.shape[1], np.int64)                     # -b
+    for _ in range(4 * (t.shape[0] + t.shape[1])):
+        xn = np.minimum(x, (y[None, :] + hi).min(axis=1))
+        yn = np.minimum(y, (xn[:, None] - lo).min(axis=0))
+        if np.array_equal(xn, x) and np.array_equal(yn, y):
+            return x, -y
+        x, y = xn, yn
+    return None                                             # a negative cycle: none
+
+
 def int16_tables(target: np.ndarray, first: np.ndarray | None = None, sh: int = SH16):
     """int16 tables ``a``, ``b`` with ``clip((a[i] + b[j]) >> sh, 0, 255) ==
     target[i, j]`` for every pair (and ``clip(b[j] >> sh, 0, 255) == first[j]``),
@@ -253,19 +278,10 @@ def int16_tables(target: np.ndarray, first: np.ndarray | None = None, sh: int = 
     t = np.asarray(target, np.int64)
     if first is not None:
         t = np.vstack([t, np.asarray(first, np.int64)[None, :]])
-    step = 1 << sh
-    hi = np.where(t < 255, (t + 1) * step - 1, BIG)       # a + b <= hi
-    lo = np.where(t > 0, t * step, -BIG)                   # a + b >= lo
-    x = np.zeros(t.shape[0], np.int64)                     # a
-    y = np.zeros(t.shape[1], np.int64)                     # -b
-    for _ in range(4 * (t.shape[0] + t.shape[1])):
-        xn = np.minimum(x, (y[None, :] + hi).min(axis=1))
-        yn = np.minimum(y, (xn[:, None] - lo).min(axis=0))
-        if np.array_equal(xn, x) and np.array_equal(yn, y):
-            break
-        x, y = xn, yn
-    else:
+    sol = sum_tables(t, sh)
+    if sol is None:
         return None                                         # a negative cycle: none
+    x, y = sol[0], -sol[1]
     shift = -x[-1] if first is not None else -(x.max() + x.min()) // 2
     a, b = x + shift, -(y + shift)
     if first is not None:
@@ -318,4 +334,4 @@ def lower(op, graph) -> Lowered:
 
 
 __all__ = ["form_codes", "int16_tables", "layer_params", "lower", "lower_step", "pack_int16",
-           "stage_codes", "step_params", "sum_form"]
+           "stage_codes", "step_params", "sum_form", "sum_tables"]

@@ -86,7 +86,7 @@ def spike_dw_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
     g = dw_shape(op, graph)
     out_c = g["in_c"] * g["depth_mult"]
     params = dict(in_h=g["in_h"], in_c=g["in_c"], depth_mult=g["depth_mult"], k=g["k"],
-                  out_h=g["out_h"], units=out_c)
+                  out_h=g["out_h"], units=out_c, pad=0)
     rq = spike_requant(op, graph, g["w2"], codes)
     # one row of four per channel (bias, multiplier, rounding add, right shift;
     # or bias, multiplier, shift, 0 for the dense kernel's requantization):
@@ -95,8 +95,8 @@ def spike_dw_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
     chan = []
     for c in range(out_c):
         k = c if per else 0
-        if rq["fast_rq"]:
-            chan += [rq["bias"][c], rq["mult"][k], rq["rq_add"][k], -rq["shift"][k]]
+        if rq["fast_rq"]:       # twice the bias, the right shift (spike_requant's)
+            chan += [rq["bias"][c], rq["mult"][k], rq["rq_add"][k], rq["shift"][k]]
         else:
             chan += [rq["bias"][c], rq["mult"][k], rq["shift"][k], 0]
     params.update(on_code=rq["on_code"], delta=rq["delta"], out_offset=rq["out_offset"],
@@ -114,10 +114,13 @@ def lower(op, graph) -> Lowered:
 
     Its inputs are ``[x, weights]``, its output the layer's;
     ``options["layer"]`` is the file's op and ``options["codes"]`` the
-    input's ``(off, on)`` codes.
+    input's ``(off, on)`` codes; ``options["pad"]`` (optional) the rows of
+    the layer's input in front of ``x`` (a causal PAD folded in by
+    :func:`edgekit.firmware_export.passes.spike_pad.fold_spike_pads`).
     """
     layer = op.options["layer"]
     params, scratch = spike_dw_params(layer, graph, op.options["codes"])
+    params["pad"] = int(op.options.get("pad", 0))
     return Lowered("ek_spike_dw_s8", "ek_spike_dw_params", params,
                    [op.inputs[0], op.inputs[1], op.outputs[0]], source="ek_spike_fc.c",
                    scratch=scratch)

@@ -123,6 +123,13 @@ def spike_fc_params(op, graph, codes: tuple[int, int]) -> tuple[dict, int]:
     batches, accum, units, w2 = layer_shape(op, graph)
     params = dict(batches=batches, accum=accum, units=units)
     params.update(spike_requant(op, graph, w2, codes))
+    params["chan"] = [0]
+    if params["fast_rq"] and params["per_channel"]:
+        # per unit a row of four (bias, multiplier, rounding add, right shift):
+        # one pointer and two LDRD per output in the kernels
+        rows = zip(params["bias"], params["mult"], params["rq_add"], params["shift"])
+        params.update(chan=[v for r in rows for v in r], bias=[0], mult=[0], shift=[0],
+                      rq_add=[0])
     return params, 4 * (accum + units)
 
 
@@ -175,9 +182,12 @@ def spike_requant(op, graph, w2: np.ndarray, codes: tuple[int, int]) -> dict:
     for m, sh in zip(mult, shift):
         e = -int(sh)
         ok = 0 < m < INT32 and 1 <= e <= 31
-        add = (1 << (e - 1)) + (y.zp << e) if ok else 0
+        # the code - act_min (the kernels add act_min back after a USAT)
+        add = (1 << (e - 1)) + ((y.zp - act_min) << e) if ok else 0
         fast = fast and ok and abs(add) + big + 1 < INT32
         rq_add.append(add if fast else 0)
+    if fast:        # the kernels' fast form: twice the bias, the right shift
+        folded, shift = 2 * folded, -np.asarray(shift, np.int64)
     return dict(on_code=on, delta=delta, out_offset=y.zp, act_min=act_min, act_max=act_max,
                 per_channel=int(per_channel), fast_rq=int(fast),
                 bias=[int(v) for v in folded], mult=[int(v) for v in mult],

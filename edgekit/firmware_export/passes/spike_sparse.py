@@ -29,6 +29,7 @@ import numpy as np
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator, Tensor
 from edgekit.firmware_export.ops.lif import lif_params
+from edgekit.firmware_export.ops.lif_bn import OPCODE as LIF_BN_OPCODE
 from edgekit.firmware_export.ops.spike_add import OPCODE as ADD_OPCODE
 from edgekit.firmware_export.ops.spike_add import spike_add_params
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
@@ -81,7 +82,7 @@ def spike_codes(graph: Graph, assume: dict | None = None) -> dict[int, tuple[int
                 continue
             if p["s_off"] != p["s_on"] and p["s_off"] == t[s].zp:
                 codes[s] = (p["s_off"], p["s_on"])
-        elif op.opcode in (LAYER_OPCODE, STEP_OPCODE):   # passes/lif_layer.py
+        elif op.opcode in (LAYER_OPCODE, STEP_OPCODE, LIF_BN_OPCODE):   # lif_layer.py, lif_bn.py
             s = op.outputs[-1]
             off, on = op.options["codes"]
             if off != on and off == t[s].zp:
