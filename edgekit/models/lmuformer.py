@@ -124,6 +124,9 @@ def build_lmuformer(
     decay: float = 0.5,
     reset: str = "hard",
     spiking_memory: bool = False,
+    spiking_memory_output: bool = False,
+    spiking_mixer_input: bool = False,
+    rate_penalty: float = 0.0,
     bn_momentum: float = 0.9,
     name: str | None = None,
 ):
@@ -159,6 +162,19 @@ def build_lmuformer(
         Spiking only: the LMU memory input ``u`` passes a batch norm and a LIF
         neuron (:class:`edgekit.models.lmu.LMU` ``u_lif``), so the memory
         reads spikes and runs event-driven in the generated C.
+    spiking_memory_output : bool
+        Spiking only: the LMU memory passes a batch norm and a LIF neuron per
+        component (``memory_d * order``; :class:`edgekit.models.lmu.LMU`
+        ``m_lif``) before the hidden FC ``W_m``, as in the spiking LMU of Liu
+        et al., so ``W_m`` reads spikes and runs event-driven.
+    spiking_mixer_input : bool
+        Spiking only: a LIF neuron (``mix_in_act``) on ``x1`` (the residual sum
+        of two spike tensors) in front of the mixer's first convolution, so
+        that convolution reads spikes; the residual ``x2 = x1 + ...`` keeps
+        ``x1``.
+    rate_penalty : float
+        Spiking only, >= 0: each LIF layer adds ``rate_penalty`` times its mean
+        spike rate to the training loss (:class:`edgekit.models.spiking.LIF`).
     bn_momentum : float
         Momentum of the batch-norm moving statistics, in (0, 1).
     name : str, optional
@@ -197,18 +213,34 @@ def build_lmuformer(
     checks.dropout(dropout)
     checks.bn_momentum(bn_momentum)
     checks.optional_theta(theta)
+    for label, value in (("spiking_memory", spiking_memory),
+                         ("spiking_memory_output", spiking_memory_output),
+                         ("spiking_mixer_input", spiking_mixer_input)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} must be true or false (got {value!r})")
+    if not (isinstance(rate_penalty, (int, float)) and not isinstance(rate_penalty, bool)
+            and rate_penalty >= 0):
+        raise ConfigError(f"rate_penalty must be >= 0 (got {rate_penalty!r})")
     if spiking:
         from edgekit.models.spiking import check_lif  # noqa: PLC0415
 
         check_lif(threshold, decay, reset, 4.0, 1e4)
+    elif spiking_memory_output or spiking_mixer_input or rate_penalty:
+        raise ConfigError(
+            "spiking_memory_output, spiking_mixer_input and rate_penalty need spiking=True "
+            f"(got {spiking_memory_output!r}, {spiking_mixer_input!r}, {rate_penalty!r})")
     import keras  # noqa: PLC0415
 
     from edgekit.models import lmu as lmu_mod  # noqa: PLC0415
     from edgekit.models import spiking as spk  # noqa: PLC0415
 
+    lif_args = dict(threshold=threshold, decay=decay, reset=reset)
+    if rate_penalty:
+        lif_args["rate_penalty"] = float(rate_penalty)
+
     def act(layer_name):
         if spiking:
-            return spk.LIF(threshold=threshold, decay=decay, reset=reset, name=layer_name)
+            return spk.LIF(name=layer_name, **lif_args)
         return keras.layers.ReLU(name=layer_name)
 
     def bn(layer_name):
@@ -221,13 +253,14 @@ def build_lmuformer(
     x = keras.layers.Conv1D(dim, patch_kernel, strides=patch_stride, use_bias=False,
                             name="patch_conv")(x)
     x0 = act("patch_act")(bn("patch_bn")(x))
-    u_lif = (dict(threshold=threshold, decay=decay, reset=reset)
-             if spiking and spiking_memory else None)
+    u_lif = dict(lif_args) if spiking and spiking_memory else None
+    m_lif = dict(lif_args) if spiking_memory_output else None
     h = lmu_mod.LMU(dim, order=order, theta=theta, memory_d=memory_d, activation=None,
-                    u_lif=u_lif, bn_momentum=bn_momentum, name="lmu")(x0)
+                    u_lif=u_lif, m_lif=m_lif, bn_momentum=bn_momentum, name="lmu")(x0)
     h = act("lmu_act")(bn("lmu_bn")(h))
     x1 = keras.layers.Add(name="lmu_res")([x0, h])
-    h = keras.layers.Conv1D(dim * mlp_ratio, 1, use_bias=False, name="mix1")(x1)
+    h = act("mix_in_act")(x1) if spiking_mixer_input else x1
+    h = keras.layers.Conv1D(dim * mlp_ratio, 1, use_bias=False, name="mix1")(h)
     h = act("mix_act")(bn("mix1_bn")(h))
     h = keras.layers.Conv1D(dim, 1, use_bias=False, name="mix2")(h)
     h = bn("mix2_bn")(h)
@@ -256,6 +289,9 @@ def build_spiking_lmuformer(
     decay: float = 0.5,
     reset: str = "hard",
     spiking_memory: bool = True,
+    spiking_memory_output: bool = False,
+    spiking_mixer_input: bool = False,
+    rate_penalty: float = 0.0,
     bn_momentum: float = 0.9,
     name: str = "spiking_lmuformer",
 ):
@@ -282,4 +318,6 @@ def build_spiking_lmuformer(
     return build_lmuformer(input_shape, num_classes, dim, order, memory_d, theta, patch_kernel,
                            patch_stride, mlp_ratio, dropout, spiking=True, threshold=threshold,
                            decay=decay, reset=reset, spiking_memory=spiking_memory,
+                           spiking_memory_output=spiking_memory_output,
+                           spiking_mixer_input=spiking_mixer_input, rate_penalty=rate_penalty,
                            bn_momentum=bn_momentum, name=name)

@@ -152,6 +152,14 @@ def _lif_class():
             Slope of the sigmoid surrogate gradient.
         gain : float
             Gain of the first saturating stage (see the module notes).
+        current_clip : float or None
+            Bound of the input current (see the module notes).
+        rate_penalty : float
+            Spike-rate regularisation (>= 0): in training, ``rate_penalty``
+            times the mean spike rate of the layer's output (over batch,
+            steps and channels) is added to the loss (``add_loss``), which
+            lowers the rates; the event-driven layers that read the spikes
+            cost less with fewer spikes.  0 (default): no penalty.
 
         Notes
         -----
@@ -171,7 +179,7 @@ def _lif_class():
         """
 
         def __init__(self, threshold=1.0, decay=0.5, reset="hard", alpha=4.0, gain=1e4,
-                     current_clip=3.0, **kwargs):
+                     current_clip=3.0, rate_penalty=0.0, **kwargs):
             super().__init__(**kwargs)
             check_lif(threshold, decay, reset, alpha, gain)
             if current_clip is not None and not (
@@ -179,6 +187,10 @@ def _lif_class():
                     and current_clip > 0):
                 raise ConfigError(f"current_clip must be > 0 or None (got {current_clip!r})")
             self.current_clip = None if current_clip is None else float(current_clip)
+            if not (isinstance(rate_penalty, (int, float)) and not isinstance(rate_penalty, bool)
+                    and rate_penalty >= 0):
+                raise ConfigError(f"rate_penalty must be >= 0 (got {rate_penalty!r})")
+            self.rate_penalty = float(rate_penalty)
             self.threshold = float(threshold)
             self.decay = float(decay)
             self.reset = reset
@@ -239,6 +251,8 @@ def _lif_class():
             while len(out) > 1:
                 out = [ops.concatenate(out[i:i + 8], axis=1) if len(out[i:i + 8]) > 1
                        else out[i] for i in range(0, len(out), 8)]
+            if training and self.rate_penalty > 0:
+                self.add_loss(self.rate_penalty * ops.mean(out[0]))
             return out[0]
 
         def compute_output_shape(self, input_shape):
@@ -247,7 +261,8 @@ def _lif_class():
         def get_config(self):
             cfg = super().get_config()
             cfg.update(threshold=self.threshold, decay=self.decay, reset=self.reset,
-                       alpha=self.alpha, gain=self.gain, current_clip=self.current_clip)
+                       alpha=self.alpha, gain=self.gain, current_clip=self.current_clip,
+                       rate_penalty=self.rate_penalty)
             return cfg
 
     return LIF

@@ -79,13 +79,50 @@ def test_lif_config_round_trip_and_validation():
         LIF(current_clip=-1)
     with pytest.raises(ConfigError, match=r"decay must be in \[0, 1\] \(got -0.1\)"):
         build_spiking_lmuformer((16, 8), 4, dim=8, decay=-0.1)
+    with pytest.raises(ConfigError, match=r"rate_penalty must be >= 0 \(got -0.5\)"):
+        LIF(rate_penalty=-0.5)
+    with pytest.raises(ConfigError, match=r"rate_penalty must be >= 0 \(got -1\)"):
+        build_spiking_lmuformer((16, 8), 4, dim=8, rate_penalty=-1)
+    with pytest.raises(ConfigError, match=r"spiking_mixer_input must be true or false "
+                                          r"\(got 'yes'\)"):
+        build_spiking_lmuformer((16, 8), 4, dim=8, spiking_mixer_input="yes")
+    from edgekit.models import build_lmuformer
+
+    with pytest.raises(ConfigError, match=r"need spiking=True \(got True, False, 0.0\)"):
+        build_lmuformer((16, 8), 4, dim=8, spiking_memory_output=True)
+    from edgekit.models.lmu import LMU
+
+    with pytest.raises(ConfigError, match=r"m_lif must be a dict of LIF arguments or None "
+                                          r"\(got True\)"):
+        LMU(8, m_lif=True)
+
+
+def test_rate_penalty_adds_the_mean_spike_rate_to_the_loss_in_training_only():
+    import keras
+
+    x = np.random.default_rng(2).normal(size=(3, 10, 5)).astype(np.float32) * 2
+    layer = _lif(rate_penalty=0.25)
+    s = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert len(layer.losses) == 1
+    # hand computed: 0.25 times the reference spikes' mean
+    np.testing.assert_allclose(float(layer.losses[0]), 0.25 * _lif_reference(x).mean(),
+                               rtol=1e-6)
+    assert 0 < s.mean() < 1
+    layer(x)   # inference: no penalty
+    assert len(layer.losses) == 0
+    model = build_spiking_lmuformer((16, 8), 4, dim=8, order=4, memory_d=2, rate_penalty=0.1,
+                                    spiking_memory_output=True, spiking_mixer_input=True)
+    model(np.zeros((1, 16, 8), np.float32), training=True)
+    assert len(model.losses) == 6      # patch, u, m, lmu, mix_in and mix neurons
 
 
 def test_model_config_round_trip():
     import keras
 
-    model = build_spiking_lmuformer((16, 8), 4, dim=8, order=4, memory_d=2)
-    assert keras.Model.from_config(model.get_config()).get_config() == model.get_config()
+    for extra in ({}, dict(spiking_memory_output=True, spiking_mixer_input=True,
+                           rate_penalty=0.01)):
+        model = build_spiking_lmuformer((16, 8), 4, dim=8, order=4, memory_d=2, **extra)
+        assert keras.Model.from_config(model.get_config()).get_config() == model.get_config()
 
 
 @pytest.fixture(scope="module")
