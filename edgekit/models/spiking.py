@@ -289,25 +289,52 @@ def spike_rates(model, x, batch_size: int = 128) -> dict[str, dict]:
     dict
         ``{layer name: {"rate": fraction of non-zero outputs, "fractional":
         fraction of outputs that are neither 0 nor 1, "neurons": channels,
-        "steps": steps}}``, plus ``"__all__"`` with the overall rate.
+        "steps": steps}}``, plus ``"__all__"`` with the overall rate.  The
+        LIF neurons inside an :class:`edgekit.models.lmu.LMU` layer
+        (``u_lif``, ``m_lif``) are named ``"LMU name/u_act"`` and
+        ``"LMU name/m_act"``.
     """
     import keras  # noqa: PLC0415
 
+    from edgekit.models.lmu import LMU  # noqa: PLC0415
+
     lif_cls = __getattr__("LIF")
     lifs = [layer for layer in model.layers if isinstance(layer, lif_cls)]
-    if not lifs:
+    lmus = [layer for layer in model.layers if isinstance(layer, LMU)
+            and (layer.u_lif is not None or getattr(layer, "m_lif", None) is not None)]
+    if not lifs and not lmus:
         raise ConfigError(f"model {model.name!r} has no LIF layer")
-    probe = keras.Model(model.inputs, [layer.output for layer in lifs])
+    probe = keras.Model(model.inputs, [layer.output for layer in lifs]
+                        + [layer.input for layer in lmus])
     outs = probe.predict(np.asarray(x, dtype=np.float32), batch_size=batch_size, verbose=0)
-    if len(lifs) == 1:
+    if len(lifs) + len(lmus) == 1:
         outs = [outs]
+    named = [(layer.name, s) for layer, s in zip(lifs, outs)]
+    for layer, xin in zip(lmus, outs[len(lifs):]):
+        named += [(f"{layer.name}/{k}", s) for k, s in _lmu_spikes(layer, xin, batch_size)]
     result, nz, tot = {}, 0, 0
-    for layer, s in zip(lifs, outs):
+    for name, s in named:
         s = np.asarray(s)
         frac = float(np.mean((s != 0) & (s != 1)))
-        result[layer.name] = {"rate": float(np.mean(s != 0)), "fractional": frac,
-                              "neurons": int(s.shape[-1]), "steps": int(s.shape[1])}
+        result[name] = {"rate": float(np.mean(s != 0)), "fractional": frac,
+                        "neurons": int(s.shape[-1]), "steps": int(s.shape[1])}
         nz += int(np.count_nonzero(s))
         tot += s.size
     result["__all__"] = {"rate": nz / tot}
     return result
+
+
+def _lmu_spikes(lmu, x, batch_size):
+    """The spikes of the LIF neurons inside ``lmu`` (inference) for its inputs ``x``."""
+    import keras  # noqa: PLC0415
+
+    ops = keras.ops
+    out = {"u_act": [], "m_act": []}
+    for i in range(0, len(x), batch_size):
+        u = ops.matmul(ops.convert_to_tensor(x[i:i + batch_size]), lmu.w_u) + lmu.b_u
+        if lmu.u_lif is not None:
+            u = lmu.u_act(lmu.u_bn(u))
+            out["u_act"].append(ops.convert_to_numpy(u))
+        if getattr(lmu, "m_lif", None) is not None:
+            out["m_act"].append(ops.convert_to_numpy(lmu.m_act(lmu.m_bn(lmu.memory(u)))))
+    return [(k, np.concatenate(v)) for k, v in out.items() if v]

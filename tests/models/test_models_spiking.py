@@ -114,6 +114,12 @@ def test_rate_penalty_adds_the_mean_spike_rate_to_the_loss_in_training_only():
                                     spiking_memory_output=True, spiking_mixer_input=True)
     model(np.zeros((1, 16, 8), np.float32), training=True)
     assert len(model.losses) == 6      # patch, u, m, lmu, mix_in and mix neurons
+    x = np.random.default_rng(4).normal(size=(5, 16, 8)).astype(np.float32) * 3
+    rates = spike_rates(model, x)
+    assert set(rates) == {"patch_act", "lmu/u_act", "lmu/m_act", "lmu_act", "mix_in_act",
+                          "mix_act", "__all__"}
+    assert (rates["lmu/m_act"]["neurons"], rates["lmu/m_act"]["steps"]) == (8, 8)
+    assert rates["lmu/m_act"]["fractional"] == 0.0
 
 
 def test_model_config_round_trip():
@@ -143,8 +149,9 @@ def test_learns_and_reports_spike_rates(trained):
     model, result, ds, _ = trained
     assert result.float_accuracy > 0.5  # chance 0.1
     rates = spike_rates(model, ds.x_test[:50])
-    assert set(rates) == {"patch_act", "lmu_act", "mix_act", "__all__"}
-    for name in ("patch_act", "lmu_act", "mix_act"):
+    # the memory input's neurons (spiking_memory, inside the LMU layer) too
+    assert set(rates) == {"patch_act", "lmu/u_act", "lmu_act", "mix_act", "__all__"}
+    for name in ("patch_act", "lmu/u_act", "lmu_act", "mix_act"):
         assert 0.0 < rates[name]["rate"] < 1.0
         assert rates[name]["fractional"] == 0.0  # exactly 0/1
         assert rates[name]["steps"] == 16
