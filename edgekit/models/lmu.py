@@ -168,6 +168,9 @@ def _lmu_layer_class():
             m_t = sum_k H[k] u_{t-k}                   (order coefficients each)
             h_t = activation(W_m m_t + W_x x_t + b)
 
+        With ``u_lif`` ``u_t`` is replaced by the spikes of ``LIF(BN(u_t))``,
+        with ``m_lif`` ``m_t`` (in ``h_t``) by those of ``LIF(BN(m_t))``.
+
         Parameters
         ----------
         units : int

@@ -20,9 +20,12 @@ Two forms (``form=``), both exactly the window model in float:
     (the memory is the window form's causal convolution evaluated at the
     newest step, one ``FULLY_CONNECTED`` with the window kernel:
     :meth:`edgekit.models.lmu.LMU.step_window`; with a spiking memory
-    input also its LIF membrane ``(memory_d,)``), the LIF membranes
+    input also its LIF membrane ``(memory_d,)``; with a spiking memory
+    (``m_lif``) the history is ``(steps - 1, memory_d)``, the memory the
+    window model's ``DEPTHWISE_CONV_2D`` at the newest step, and the memory
+    neurons' membrane ``(memory_d * order,)`` a state too), the LIF membranes
     ``(1, dim)`` / ``(1, mlp_ratio * dim)`` of ``patch_act``, ``lmu_act``,
-    ``mix_act``, and the features of the last ``steps - 1`` steps
+    ``mix_in_act`` (with ``spiking_mixer_input``), ``mix_act``, and the features of the last ``steps - 1`` steps
     ``(steps - 1, dim)``, which the head averages with the current one (the
     window model's ``MEAN``; over a continuous stream, a sliding window of
     the last ``steps`` hops).  The int8 export
