@@ -381,9 +381,6 @@ def _lmu_layer_class():
                     u, ops.convert_to_tensor(b_blk))
                 h, v_m = self._hidden_step(m, x_t, v_m)
                 return self._with_membrane(h, m, v_m)
-            if self.m_lif is not None:
-                raise ConfigError(f"LMU {self.name!r}: scale does not apply with a spiking "
-                                  f"memory (m_lif={self.m_lif!r})")
             d = np.asarray(scale, dtype=np.float64).reshape(-1)
             if d.shape != (self.memory_d * self.order,) or not np.all(d > 0):
                 raise ConfigError(
@@ -392,6 +389,10 @@ def _lmu_layer_class():
             b_n = (b_blk / d[None, :]).astype(np.float32)
             m = ops.matmul(m, ops.convert_to_tensor(a_n)) + ops.matmul(
                 u, ops.convert_to_tensor(b_n))
+            if self.m_lif is not None:     # the neurons see the memory itself: m / d * d
+                h, v_m = self._hidden_step(m * ops.convert_to_tensor(d.astype(np.float32)),
+                                           x_t, v_m)
+                return self._with_membrane(h, m, v_m)
             h = ops.matmul(m, self.w_m * ops.convert_to_tensor(d[:, None].astype(np.float32)))
             if self.use_input_skip:
                 h = h + ops.matmul(x_t, self.w_x)
