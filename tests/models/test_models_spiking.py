@@ -149,9 +149,10 @@ def test_learns_and_reports_spike_rates(trained):
     model, result, ds, _ = trained
     assert result.float_accuracy > 0.5  # chance 0.1
     rates = spike_rates(model, ds.x_test[:50])
-    # the memory input's neurons (spiking_memory, inside the LMU layer) too
-    assert set(rates) == {"patch_act", "lmu/u_act", "lmu_act", "mix_act", "__all__"}
-    for name in ("patch_act", "lmu/u_act", "lmu_act", "mix_act"):
+    # the memory input's and the memory's neurons (inside the LMU layer) too
+    names = ("patch_act", "lmu/u_act", "lmu/m_act", "lmu_act", "mix_act")
+    assert set(rates) == {*names, "__all__"}
+    for name in names:
         assert 0.0 < rates[name]["rate"] < 1.0
         assert rates[name]["fractional"] == 0.0  # exactly 0/1
         assert rates[name]["steps"] == 16
@@ -183,7 +184,9 @@ def test_int8_exact_spikes_ops_and_generated_c_bit_exact(trained):
     # every layer reading spikes runs event-driven, the LMU memory (depthwise) included
     from edgekit.firmware_export.passes.spike_sparse import sparse_layers
     sparse = sorted(v["opcode"] for v in sparse_layers(read_tflite(b)).values())
-    assert sparse == ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "FULLY_CONNECTED"], sparse
+    # (W_u, W_m and W_x are FULLY_CONNECTED; mix1 reads x1, not spikes)
+    assert sparse == ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "FULLY_CONNECTED",
+                      "FULLY_CONNECTED"], sparse
     _check_lif_steps_quantized_alike(b, ds.x_test[:20])
     # the int8 spikes of the first LIF layer are exactly 0/1
     probe = keras.Model(model.input, model.get_layer("patch_act").output)
@@ -211,8 +214,8 @@ def _check_lif_steps_quantized_alike(tflite, x):
         return float(q.scale[0]), int(q.zeroPoint[0])
 
     chains = lif_chains(model, graph)
-    # 4 LIF layers (patch, LMU memory input, LMU output, mixer), 64 frames / stride 4
-    assert [len(c) for c in chains] == [16, 16, 16, 16]
+    # 5 LIF layers (patch, LMU memory input, memory, LMU output, mixer), 64 frames / stride 4
+    assert [len(c) for c in chains] == [16, 16, 16, 16, 16]
     for chain in chains:
         for role in STEP_ROLES:
             ts = [st[role] for st in chain if st[role] is not None
