@@ -105,6 +105,7 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
   memory neuron only, 16    0     0.980          0.970          889,562  63,888
   memory neuron only, 32    0     0.983          0.980          875,902  63,888
   memory neuron only, 32    1     0.973          0.980          889,939  63,888
+  memory neuron only, 32    2     0.980          0.980          893,647  63,888
   both, 32 epochs           0     0.977          0.977          856,325  64,584
   both, 32 epochs           1     0.970          0.977          858,170  64,584
   both, 32 epochs           2     0.967          0.980          866,885  64,584

@@ -98,7 +98,7 @@ DEFAULT_RECIPE: dict = {
 #: 0.987 and 0.983 / 0.980 (with ``spiking_memory``, the preset since
 #: session 23: seed 0 0.990 / 0.990; with the current training code 0.977 /
 #: 0.983; with ``spiking_memory_output`` and 32 epochs, the preset since
-#: session 25: seeds 0, 1 0.983 / 0.980 and 0.973 / 0.980); lmu 0.983 /
+#: session 25: seeds 0, 1, 2 0.983 / 0.980, 0.973 / 0.980 and 0.980 / 0.980); lmu 0.983 /
 #: 0.983 and 0.970 / 0.973.  The
 #: per-model notes below and in the model modules were measured on the float
 #: log-mel (64 x 40).
