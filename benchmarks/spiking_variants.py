@@ -49,7 +49,10 @@ requantize in their blocks; an ADD of two spike tensors is a table)::
                                      206,040; + LIF on 128 channels 37,520
     xmu      754,600       64,312    both: 0.65x the lmuformer's 1,168,760
 
-Spikes in front of mix1 and W_m now pay.  W_m's rate here (0.002, random
+Spikes in front of mix1 and W_m now pay.  Since session 25 both are
+options of the model (:func:`edgekit.models.lmuformer.build_spiking_lmuformer`
+``spiking_memory_output`` and ``spiking_mixer_input``; trained figures in
+:mod:`edgekit.models.lmuformer`); this script keeps its own layouts.  W_m's rate here (0.002, random
 weights) is far below a trained model's (about 0.2 for the other neurons):
 at 0.2 its event-driven form would cost about 45 k more.
 

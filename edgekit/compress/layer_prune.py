@@ -116,14 +116,16 @@ def _attention_weights(old, new, heads):
 
 def _lmu_weights(old, new, order, mem):
     q = int(old.order)
-    ws = old.get_weights()          # w_u, b_u, w_m, [w_x], b, [u_bn's four]
+    ws = old.get_weights()          # w_u, b_u, w_m, [w_x], b, [u_bn's four], [m_bn's four]
     rows = (mem[:, None] * q + np.arange(order)[None, :]).reshape(-1)
     ws[0] = ws[0][:, mem]
     ws[1] = ws[1][mem]
     ws[2] = ws[2][rows]
-    for i, v in enumerate(old.weights):     # the spiking memory input's batch norm
+    for i, v in enumerate(old.weights):     # the spiking memory input's / memory's batch norm
         if "u_bn" in v.path:
             ws[i] = ws[i][mem]
+        elif "m_bn" in v.path:
+            ws[i] = ws[i][rows]
     new.set_weights(ws)
 
 

@@ -168,6 +168,9 @@ def _lmu_layer_class():
             m_t = sum_k H[k] u_{t-k}                   (order coefficients each)
             h_t = activation(W_m m_t + W_x x_t + b)
 
+        With ``u_lif`` ``u_t`` is replaced by the spikes of ``LIF(BN(u_t))``,
+        with ``m_lif`` ``m_t`` (in ``h_t``) by those of ``LIF(BN(m_t))``.
+
         Parameters
         ----------
         units : int
@@ -191,8 +194,15 @@ def _lmu_layer_class():
             memory, as in the spiking LMU of Liu et al. (2024); the memory's
             depthwise convolution then reads spikes and runs event-driven in
             the generated C.
+        m_lif : dict, optional
+            Spiking memory: each memory component ``m_t`` goes through a
+            batch norm (sublayer ``m_bn``, ``memory_d * order`` channels) and
+            a :class:`edgekit.models.spiking.LIF` neuron (sublayer ``m_act``,
+            these keyword arguments) before ``W_m``, as in the spiking LMU of
+            Liu et al. (2024); ``W_m`` then reads spikes and runs
+            event-driven in the generated C.
         bn_momentum : float
-            Momentum of ``u_bn``.
+            Momentum of ``u_bn`` and ``m_bn``.
 
         Notes
         -----
@@ -211,16 +221,25 @@ def _lmu_layer_class():
 
         def __init__(self, units, order=8, theta=None, memory_d=16, activation="relu",
                      use_input_skip=True, kernel_initializer="glorot_uniform", u_lif=None,
-                     bn_momentum=0.9, **kwargs):
+                     bn_momentum=0.9, m_lif=None, **kwargs):
             super().__init__(**kwargs)
+            for label, value in (("u_lif", u_lif), ("m_lif", m_lif)):
+                if value is not None and not isinstance(value, dict):
+                    raise ConfigError(f"{label} must be a dict of LIF arguments or None "
+                                      f"(got {value!r})")
             self.u_lif = None if u_lif is None else dict(u_lif)
+            self.m_lif = None if m_lif is None else dict(m_lif)
             self.bn_momentum = float(bn_momentum)
-            if self.u_lif is not None:
-                from edgekit.models import spiking as spk  # noqa: PLC0415
+            from edgekit.models import spiking as spk  # noqa: PLC0415
 
+            if self.u_lif is not None:
                 self.u_bn = keras.layers.BatchNormalization(momentum=self.bn_momentum,
                                                             name="u_bn")
                 self.u_act = spk.LIF(name="u_act", **self.u_lif)
+            if self.m_lif is not None:
+                self.m_bn = keras.layers.BatchNormalization(momentum=self.bn_momentum,
+                                                            name="m_bn")
+                self.m_act = spk.LIF(name="m_act", **self.m_lif)
             self.units = checks.pos_int(units, "units")
             self.order = checks.pos_int(order, "order")
             self.memory_d = checks.pos_int(memory_d, "memory_d")
@@ -260,6 +279,8 @@ def _lmu_layer_class():
             self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
             if self.u_lif is not None:
                 self.u_bn.build((None, self.steps, self.memory_d))
+            if self.m_lif is not None:
+                self.m_bn.build((None, self.steps, self.memory_d * self.order))
 
         def memory(self, u):
             """Window form: all memories ``(batch, steps, memory_d * order)`` of ``u``."""
@@ -281,7 +302,10 @@ def _lmu_layer_class():
             u = ops.matmul(x, self.w_u) + self.b_u
             if self.u_lif is not None:
                 u = self.u_act(self.u_bn(u, training=training), training=training)
-            return self._hidden(self.memory(u), x)
+            m = self.memory(u)
+            if self.m_lif is not None:
+                m = self.m_act(self.m_bn(m, training=training), training=training)
+            return self._hidden(m, x)
 
         def spike_input(self, x_t, v_prev):
             """Spiking memory input of one step (``u_lif``): ``(spikes, membrane)``.
@@ -295,7 +319,31 @@ def _lmu_layer_class():
             u = ops.reshape(self.u_bn(u), (-1, self.memory_d))
             return self.u_act.step(self.u_act.clip_current(u), v_prev)
 
-        def step(self, x_t, m, scale=None, u=None):
+        def spike_memory(self, m_t, v_prev):
+            """Spiking memory of one step (``m_lif``): ``(spikes, membrane)``.
+
+            ``m_t`` is the ``(batch, memory_d * order)`` memory of this step,
+            ``v_prev`` the reset membrane of the previous step (zeros before
+            the first), both of that shape.
+            """
+            m = ops.reshape(self.m_bn(ops.expand_dims(m_t, 1)), (-1, self.memory_d * self.order))
+            return self.m_act.step(self.m_act.clip_current(m), v_prev)
+
+        def _hidden_step(self, m, x_t, v_m):
+            """``h_t`` of one step from its memory, through ``m_lif`` if set: ``(h_t, v_m')``."""
+            if self.m_lif is None:
+                return self._hidden(m, x_t), None
+            if v_m is None:
+                raise ConfigError(f"LMU {self.name!r} has a spiking memory (m_lif): "
+                                  "a step needs its membrane v_m")
+            s, v_m = self.spike_memory(m, v_m)
+            return self._hidden(s, x_t), v_m
+
+        @staticmethod
+        def _with_membrane(h, state, v_m):
+            return (h, state) if v_m is None else (h, state, v_m)
+
+        def step(self, x_t, m, scale=None, u=None, v_m=None):
             """One streaming step.
 
             Parameters
@@ -312,11 +360,16 @@ def _lmu_layer_class():
             u : tensor, optional
                 The memory input of this step (default ``W_u x_t + b_u``;
                 with ``u_lif``, the spikes of :meth:`spike_input`).
+            v_m : tensor, optional
+                With ``m_lif`` (required then): the ``(batch, memory_d *
+                order)`` reset membrane of the memory neurons after the
+                previous step (zeros before the first).
 
             Returns
             -------
             tuple of tensor
-                ``(h_t, m_t)`` (``m_t / d`` with ``scale``).
+                ``(h_t, m_t)`` (``m_t / d`` with ``scale``); with ``m_lif``
+                ``(h_t, m_t, v_m')``.
             """
             eye = np.eye(self.memory_d, dtype=np.float32)
             a_blk = np.kron(eye, self.a_bar.T)  # (md*d, md*d), block diagonal
@@ -326,7 +379,8 @@ def _lmu_layer_class():
             if scale is None:
                 m = ops.matmul(m, ops.convert_to_tensor(a_blk)) + ops.matmul(
                     u, ops.convert_to_tensor(b_blk))
-                return self._hidden(m, x_t), m
+                h, v_m = self._hidden_step(m, x_t, v_m)
+                return self._with_membrane(h, m, v_m)
             d = np.asarray(scale, dtype=np.float64).reshape(-1)
             if d.shape != (self.memory_d * self.order,) or not np.all(d > 0):
                 raise ConfigError(
@@ -335,13 +389,17 @@ def _lmu_layer_class():
             b_n = (b_blk / d[None, :]).astype(np.float32)
             m = ops.matmul(m, ops.convert_to_tensor(a_n)) + ops.matmul(
                 u, ops.convert_to_tensor(b_n))
+            if self.m_lif is not None:     # the neurons see the memory itself: m / d * d
+                h, v_m = self._hidden_step(m * ops.convert_to_tensor(d.astype(np.float32)),
+                                           x_t, v_m)
+                return self._with_membrane(h, m, v_m)
             h = ops.matmul(m, self.w_m * ops.convert_to_tensor(d[:, None].astype(np.float32)))
             if self.use_input_skip:
                 h = h + ops.matmul(x_t, self.w_x)
             h = h + self.b
             return (self.activation(h) if self.activation is not None else h), m
 
-        def step_window(self, x_t, u_hist, u=None):
+        def step_window(self, x_t, u_hist, u=None, v_m=None):
             """One streaming step computing the memory as the window form does.
 
             The state is the memory input of the previous ``steps - 1`` steps;
@@ -359,23 +417,43 @@ def _lmu_layer_class():
             u_hist : tensor
                 ``(batch, memory_d, steps - 1)`` memory inputs ``u`` of the
                 previous steps per memory channel, oldest first (zeros
-                before the first step).
-            u : tensor, optional
+                before the first step); with ``m_lif``, ``(batch, steps - 1,
+                memory_d)`` (see the notes).
+            u, v_m : tensor, optional
                 As for :meth:`step`.
 
             Returns
             -------
             tuple of tensor
                 ``(h_t, u_hist')``: the hidden output ``(batch, units)`` and
-                the history shifted by one step.
+                the history shifted by one step; with ``m_lif`` also the
+                memory neurons' membrane ``v_m'``.
+
+            Notes
+            -----
+            With ``m_lif`` the memory is the window form's
+            ``DEPTHWISE_CONV_2D`` itself, evaluated at the newest step (a
+            ``valid`` convolution over the history): the converter folds
+            ``m_bn`` into that convolution's per-channel kernel, as it does
+            in the window model, which a ``FULLY_CONNECTED`` with the
+            kernel shared by the channels could not reproduce.
             """
             if u is None:
                 u = ops.matmul(x_t, self.w_u) + self.b_u
+            if self.m_lif is not None:
+                win = ops.concatenate([u_hist, ops.expand_dims(u, 1)], axis=1)  # (B, steps, md)
+                m = ops.depthwise_conv(ops.expand_dims(win, 2),
+                                       ops.convert_to_tensor(self._kernel_np), strides=1,
+                                       padding="valid")
+                m = ops.reshape(m, (-1, self.memory_d * self.order))
+                h, v_m = self._hidden_step(m, x_t, v_m)
+                return h, win[:, 1:], v_m
             win = ops.concatenate([u_hist, ops.expand_dims(u, 2)], axis=2)  # (B, md, steps)
             # _kernel_np[p, 0, j, i] = H[steps - 1 - p, i] for every channel j
             kernel = ops.convert_to_tensor(np.ascontiguousarray(self._kernel_np[:, 0, 0, :]))
             m = ops.reshape(ops.matmul(win, kernel), (-1, self.memory_d * self.order))
-            return self._hidden(m, x_t), win[:, :, 1:]
+            h, v_m = self._hidden_step(m, x_t, v_m)
+            return self._with_membrane(h, win[:, :, 1:], v_m)
 
         def compute_output_shape(self, input_shape):
             return (*input_shape[:-1], self.units)
@@ -396,7 +474,7 @@ def _lmu_layer_class():
                        else keras.activations.serialize(self.activation),
                        use_input_skip=self.use_input_skip,
                        kernel_initializer=self.kernel_initializer, u_lif=self.u_lif,
-                       bn_momentum=self.bn_momentum)
+                       bn_momentum=self.bn_momentum, m_lif=self.m_lif)
             return cfg
 
     return LMU

@@ -152,6 +152,14 @@ def _lif_class():
             Slope of the sigmoid surrogate gradient.
         gain : float
             Gain of the first saturating stage (see the module notes).
+        current_clip : float or None
+            Bound of the input current (see the module notes).
+        rate_penalty : float
+            Spike-rate regularisation (>= 0): in training, ``rate_penalty``
+            times the mean spike rate of the layer's output (over batch,
+            steps and channels) is added to the loss (``add_loss``), which
+            lowers the rates; the event-driven layers that read the spikes
+            cost less with fewer spikes.  0 (default): no penalty.
 
         Notes
         -----
@@ -171,7 +179,7 @@ def _lif_class():
         """
 
         def __init__(self, threshold=1.0, decay=0.5, reset="hard", alpha=4.0, gain=1e4,
-                     current_clip=3.0, **kwargs):
+                     current_clip=3.0, rate_penalty=0.0, **kwargs):
             super().__init__(**kwargs)
             check_lif(threshold, decay, reset, alpha, gain)
             if current_clip is not None and not (
@@ -179,6 +187,10 @@ def _lif_class():
                     and current_clip > 0):
                 raise ConfigError(f"current_clip must be > 0 or None (got {current_clip!r})")
             self.current_clip = None if current_clip is None else float(current_clip)
+            if not (isinstance(rate_penalty, (int, float)) and not isinstance(rate_penalty, bool)
+                    and rate_penalty >= 0):
+                raise ConfigError(f"rate_penalty must be >= 0 (got {rate_penalty!r})")
+            self.rate_penalty = float(rate_penalty)
             self.threshold = float(threshold)
             self.decay = float(decay)
             self.reset = reset
@@ -239,6 +251,8 @@ def _lif_class():
             while len(out) > 1:
                 out = [ops.concatenate(out[i:i + 8], axis=1) if len(out[i:i + 8]) > 1
                        else out[i] for i in range(0, len(out), 8)]
+            if training and self.rate_penalty > 0:
+                self.add_loss(self.rate_penalty * ops.mean(out[0]))
             return out[0]
 
         def compute_output_shape(self, input_shape):
@@ -247,7 +261,8 @@ def _lif_class():
         def get_config(self):
             cfg = super().get_config()
             cfg.update(threshold=self.threshold, decay=self.decay, reset=self.reset,
-                       alpha=self.alpha, gain=self.gain, current_clip=self.current_clip)
+                       alpha=self.alpha, gain=self.gain, current_clip=self.current_clip,
+                       rate_penalty=self.rate_penalty)
             return cfg
 
     return LIF
@@ -274,25 +289,52 @@ def spike_rates(model, x, batch_size: int = 128) -> dict[str, dict]:
     dict
         ``{layer name: {"rate": fraction of non-zero outputs, "fractional":
         fraction of outputs that are neither 0 nor 1, "neurons": channels,
-        "steps": steps}}``, plus ``"__all__"`` with the overall rate.
+        "steps": steps}}``, plus ``"__all__"`` with the overall rate.  The
+        LIF neurons inside an :class:`edgekit.models.lmu.LMU` layer
+        (``u_lif``, ``m_lif``) are named ``"LMU name/u_act"`` and
+        ``"LMU name/m_act"``.
     """
     import keras  # noqa: PLC0415
 
+    from edgekit.models.lmu import LMU  # noqa: PLC0415
+
     lif_cls = __getattr__("LIF")
     lifs = [layer for layer in model.layers if isinstance(layer, lif_cls)]
-    if not lifs:
+    lmus = [layer for layer in model.layers if isinstance(layer, LMU)
+            and (layer.u_lif is not None or getattr(layer, "m_lif", None) is not None)]
+    if not lifs and not lmus:
         raise ConfigError(f"model {model.name!r} has no LIF layer")
-    probe = keras.Model(model.inputs, [layer.output for layer in lifs])
+    probe = keras.Model(model.inputs, [layer.output for layer in lifs]
+                        + [layer.input for layer in lmus])
     outs = probe.predict(np.asarray(x, dtype=np.float32), batch_size=batch_size, verbose=0)
-    if len(lifs) == 1:
+    if len(lifs) + len(lmus) == 1:
         outs = [outs]
+    named = [(layer.name, s) for layer, s in zip(lifs, outs)]
+    for layer, xin in zip(lmus, outs[len(lifs):]):
+        named += [(f"{layer.name}/{k}", s) for k, s in _lmu_spikes(layer, xin, batch_size)]
     result, nz, tot = {}, 0, 0
-    for layer, s in zip(lifs, outs):
+    for name, s in named:
         s = np.asarray(s)
         frac = float(np.mean((s != 0) & (s != 1)))
-        result[layer.name] = {"rate": float(np.mean(s != 0)), "fractional": frac,
-                              "neurons": int(s.shape[-1]), "steps": int(s.shape[1])}
+        result[name] = {"rate": float(np.mean(s != 0)), "fractional": frac,
+                        "neurons": int(s.shape[-1]), "steps": int(s.shape[1])}
         nz += int(np.count_nonzero(s))
         tot += s.size
     result["__all__"] = {"rate": nz / tot}
     return result
+
+
+def _lmu_spikes(lmu, x, batch_size):
+    """The spikes of the LIF neurons inside ``lmu`` (inference) for its inputs ``x``."""
+    import keras  # noqa: PLC0415
+
+    ops = keras.ops
+    out = {"u_act": [], "m_act": []}
+    for i in range(0, len(x), batch_size):
+        u = ops.matmul(ops.convert_to_tensor(x[i:i + batch_size]), lmu.w_u) + lmu.b_u
+        if lmu.u_lif is not None:
+            u = lmu.u_act(lmu.u_bn(u))
+            out["u_act"].append(ops.convert_to_numpy(u))
+        if getattr(lmu, "m_lif", None) is not None:
+            out["m_act"].append(ops.convert_to_numpy(lmu.m_act(lmu.m_bn(lmu.memory(u)))))
+    return [(k, np.concatenate(v)) for k, v in out.items() if v]

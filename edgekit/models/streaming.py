@@ -20,10 +20,13 @@ Two forms (``form=``), both exactly the window model in float:
     (the memory is the window form's causal convolution evaluated at the
     newest step, one ``FULLY_CONNECTED`` with the window kernel:
     :meth:`edgekit.models.lmu.LMU.step_window`; with a spiking memory
-    input also its LIF membrane ``(memory_d,)``), the LIF membranes
+    input also its LIF membrane ``(memory_d,)``; with a spiking memory
+    (``m_lif``) the history is ``(steps - 1, memory_d)``, the memory the
+    window model's ``DEPTHWISE_CONV_2D`` at the newest step, and the memory
+    neurons' membrane ``(memory_d * order,)`` a state too), the LIF membranes
     ``(1, dim)`` / ``(1, mlp_ratio * dim)`` of ``patch_act``, ``lmu_act``,
-    ``mix_act``, and the features of the last ``steps - 1`` steps
-    ``(steps - 1, dim)``, which the head averages with the current one (the
+    ``mix_in_act`` (with ``spiking_mixer_input``), ``mix_act``, and the
+    features of the last ``steps - 1`` steps ``(steps - 1, dim)``, which the head averages with the current one (the
     window model's ``MEAN``; over a continuous stream, a sliding window of
     the last ``steps`` hops).  The int8 export
     (:func:`edgekit.quantize.streaming.quantize_streaming_int8`) takes every
@@ -229,17 +232,23 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form
     keys = {}
     if k > hop:
         keys["hist"] = add_state("patch_history", (k - hop, mels), (hop, 1))
-    if window_form:
+    if window_form and getattr(lmu, "m_lif", None) is not None:   # a depthwise over the steps
+        keys["m"] = add_state("lmu_input_history", (steps - 1, lmu.memory_d), (1, 1))
+    elif window_form:
         keys["m"] = add_state("lmu_input_history", (lmu.memory_d, steps - 1), (1, 2))
     else:
         keys["m"] = add_state("lmu_memory", (lmu.memory_d * lmu.order,))
     if getattr(lmu, "u_lif", None) is not None:     # spiking memory input
         keys["v_u"] = add_state("lmu_input_membrane", (lmu.memory_d,))
+    if getattr(lmu, "m_lif", None) is not None:     # spiking memory (in front of W_m)
+        keys["v_m"] = add_state("lmu_memory_membrane", (lmu.memory_d * lmu.order,))
     spiking = lmuformer and isinstance(model.get_layer("patch_act"), spk.LIF)
     if spiking:
         hidden = int(model.get_layer("mix1").filters)
         keys["v_patch"] = add_state("patch_act_membrane", (1, dim))
         keys["v_lmu"] = add_state("lmu_act_membrane", (1, dim))
+        if "mix_in_act" in names:
+            keys["v_mix_in"] = add_state("mix_in_act_membrane", (1, dim))
         keys["v_mix"] = add_state("mix_act_membrane", (1, hidden))
     if window_form:
         keys["feat"] = add_state("feature_history", (steps - 1, dim), (1, 1))
@@ -262,12 +271,15 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form
         u = None
         if "v_u" in keys:
             u, new[keys["v_u"]] = lmu.spike_input(x, inputs[keys["v_u"]])
+        v_m = inputs[keys["v_m"]] if "v_m" in keys else None
         if window_form:
-            h, state = lmu.step_window(x, inputs[keys["m"]], u)
+            out = lmu.step_window(x, inputs[keys["m"]], u, v_m)
         else:
-            h, state = lmu.step(x, inputs[keys["m"]], memory_scale, u)
-        new[keys["m"]] = state
-        return h
+            out = lmu.step(x, inputs[keys["m"]], memory_scale, u, v_m)
+        new[keys["m"]] = out[1]
+        if v_m is not None:
+            new[keys["v_m"]] = out[2]
+        return out[0]
 
     if lmuformer:
         frame = inputs["frame"]
@@ -282,7 +294,8 @@ def build_streaming_model(model, batch_size: int = 1, memory_scale=None, *, form
         h = ops.reshape(h, (-1, 1, h.shape[-1]))
         h = act("lmu_act", model.get_layer("lmu_bn")(h), keys.get("v_lmu"))
         x1 = model.get_layer("lmu_res")([x0, h])
-        h = model.get_layer("mix1")(x1)
+        h = act("mix_in_act", x1, keys.get("v_mix_in")) if "v_mix_in" in keys else x1
+        h = model.get_layer("mix1")(h)
         h = act("mix_act", model.get_layer("mix1_bn")(h), keys.get("v_mix"))
         h = model.get_layer("mix2_bn")(model.get_layer("mix2")(h))
         feat = model.get_layer("mix_res")([x1, h])  # (B, 1, dim)

@@ -40,9 +40,10 @@ def test_recipe_size_and_registry():
     for arch in ("lmuformer", "spiking_lmuformer"):
         assert set(RECIPES[arch]) == set(DEFAULT_RECIPE) and RECIPES[arch]["arch"] == arch
         model = build_model(arch, (64, 40), 10, **RECIPES[arch]["hparams"])
-        # spiking: + the memory input's batch norm (4 x memory_d = 64)
+        # spiking: + the memory input's batch norm (4 x memory_d = 64) and the
+        # memory's (4 x memory_d x order = 512)
         assert count_params(model) == {"lmuformer": 27_626,
-                                       "spiking_lmuformer": 27_690}[arch] <= 30_000
+                                       "spiking_lmuformer": 28_202}[arch] <= 30_000
 
 
 def test_get_config_round_trip():

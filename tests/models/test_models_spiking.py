@@ -79,13 +79,56 @@ def test_lif_config_round_trip_and_validation():
         LIF(current_clip=-1)
     with pytest.raises(ConfigError, match=r"decay must be in \[0, 1\] \(got -0.1\)"):
         build_spiking_lmuformer((16, 8), 4, dim=8, decay=-0.1)
+    with pytest.raises(ConfigError, match=r"rate_penalty must be >= 0 \(got -0.5\)"):
+        LIF(rate_penalty=-0.5)
+    with pytest.raises(ConfigError, match=r"rate_penalty must be >= 0 \(got -1\)"):
+        build_spiking_lmuformer((16, 8), 4, dim=8, rate_penalty=-1)
+    with pytest.raises(ConfigError, match=r"spiking_mixer_input must be true or false "
+                                          r"\(got 'yes'\)"):
+        build_spiking_lmuformer((16, 8), 4, dim=8, spiking_mixer_input="yes")
+    from edgekit.models import build_lmuformer
+
+    with pytest.raises(ConfigError, match=r"need spiking=True \(got True, False, 0.0\)"):
+        build_lmuformer((16, 8), 4, dim=8, spiking_memory_output=True)
+    from edgekit.models.lmu import LMU
+
+    with pytest.raises(ConfigError, match=r"m_lif must be a dict of LIF arguments or None "
+                                          r"\(got True\)"):
+        LMU(8, m_lif=True)
+
+
+def test_rate_penalty_adds_the_mean_spike_rate_to_the_loss_in_training_only():
+    import keras
+
+    x = np.random.default_rng(2).normal(size=(3, 10, 5)).astype(np.float32) * 2
+    layer = _lif(rate_penalty=0.25)
+    s = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert len(layer.losses) == 1
+    # hand computed: 0.25 times the reference spikes' mean
+    np.testing.assert_allclose(float(layer.losses[0]), 0.25 * _lif_reference(x).mean(),
+                               rtol=1e-6)
+    assert 0 < s.mean() < 1
+    layer(x)   # inference: no penalty
+    assert len(layer.losses) == 0
+    model = build_spiking_lmuformer((16, 8), 4, dim=8, order=4, memory_d=2, rate_penalty=0.1,
+                                    spiking_memory_output=True, spiking_mixer_input=True)
+    model(np.zeros((1, 16, 8), np.float32), training=True)
+    assert len(model.losses) == 6      # patch, u, m, lmu, mix_in and mix neurons
+    x = np.random.default_rng(4).normal(size=(5, 16, 8)).astype(np.float32) * 3
+    rates = spike_rates(model, x)
+    assert set(rates) == {"patch_act", "lmu/u_act", "lmu/m_act", "lmu_act", "mix_in_act",
+                          "mix_act", "__all__"}
+    assert (rates["lmu/m_act"]["neurons"], rates["lmu/m_act"]["steps"]) == (8, 8)
+    assert rates["lmu/m_act"]["fractional"] == 0.0
 
 
 def test_model_config_round_trip():
     import keras
 
-    model = build_spiking_lmuformer((16, 8), 4, dim=8, order=4, memory_d=2)
-    assert keras.Model.from_config(model.get_config()).get_config() == model.get_config()
+    for extra in ({}, dict(spiking_memory_output=True, spiking_mixer_input=True,
+                           rate_penalty=0.01)):
+        model = build_spiking_lmuformer((16, 8), 4, dim=8, order=4, memory_d=2, **extra)
+        assert keras.Model.from_config(model.get_config()).get_config() == model.get_config()
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +149,10 @@ def test_learns_and_reports_spike_rates(trained):
     model, result, ds, _ = trained
     assert result.float_accuracy > 0.5  # chance 0.1
     rates = spike_rates(model, ds.x_test[:50])
-    assert set(rates) == {"patch_act", "lmu_act", "mix_act", "__all__"}
-    for name in ("patch_act", "lmu_act", "mix_act"):
+    # the memory input's and the memory's neurons (inside the LMU layer) too
+    names = ("patch_act", "lmu/u_act", "lmu/m_act", "lmu_act", "mix_act")
+    assert set(rates) == {*names, "__all__"}
+    for name in names:
         assert 0.0 < rates[name]["rate"] < 1.0
         assert rates[name]["fractional"] == 0.0  # exactly 0/1
         assert rates[name]["steps"] == 16
@@ -139,7 +184,9 @@ def test_int8_exact_spikes_ops_and_generated_c_bit_exact(trained):
     # every layer reading spikes runs event-driven, the LMU memory (depthwise) included
     from edgekit.firmware_export.passes.spike_sparse import sparse_layers
     sparse = sorted(v["opcode"] for v in sparse_layers(read_tflite(b)).values())
-    assert sparse == ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "FULLY_CONNECTED"], sparse
+    # (W_u, W_m and W_x are FULLY_CONNECTED; mix1 reads x1, not spikes)
+    assert sparse == ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "FULLY_CONNECTED",
+                      "FULLY_CONNECTED"], sparse
     _check_lif_steps_quantized_alike(b, ds.x_test[:20])
     # the int8 spikes of the first LIF layer are exactly 0/1
     probe = keras.Model(model.input, model.get_layer("patch_act").output)
@@ -167,8 +214,8 @@ def _check_lif_steps_quantized_alike(tflite, x):
         return float(q.scale[0]), int(q.zeroPoint[0])
 
     chains = lif_chains(model, graph)
-    # 4 LIF layers (patch, LMU memory input, LMU output, mixer), 64 frames / stride 4
-    assert [len(c) for c in chains] == [16, 16, 16, 16]
+    # 5 LIF layers (patch, LMU memory input, memory, LMU output, mixer), 64 frames / stride 4
+    assert [len(c) for c in chains] == [16, 16, 16, 16, 16]
     for chain in chains:
         for role in STEP_ROLES:
             ts = [st[role] for st in chain if st[role] is not None

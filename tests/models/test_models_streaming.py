@@ -14,6 +14,7 @@ from edgekit.models import build_model  # noqa: E402
 from edgekit.models.streaming import (  # noqa: E402
     FORMS,
     build_streaming_model,
+    run_streaming_float,
     streaming_float,
 )
 from edgekit.quantize.streaming import quantize_streaming_int8  # noqa: E402
@@ -118,15 +119,29 @@ def test_int8_streaming_signature_state_quantization_and_decisions(trained):
 
 @pytest.mark.parametrize("reset", ["soft"])   # "hard": the zoo preset below
 def test_spiking_int8_streaming_equals_window_small(reset):
-    """Both LIF resets: the int8 streaming model's final scores are the int8 window model's."""
+    """Both LIF resets: the int8 streaming model's final scores are the int8 window model's.
+
+    With the optional neurons on the LMU memory (in front of W_m) and on the
+    mixer input, whose membranes are states too (the zoo preset has the others).
+    """
     from edgekit.quantize import quantize_int8
 
     rng = np.random.default_rng(3)
-    model = build_model("spiking_lmuformer", (32, 12), 4, seed=0, **{**SMALL["spiking_lmuformer"],
-                                                                    "reset": reset})
+    model = build_model("spiking_lmuformer", (32, 12), 4, seed=0, **{
+        **SMALL["spiking_lmuformer"], "reset": reset, "spiking_memory_output": True,
+        "spiking_mixer_input": True})
     x = rng.normal(size=(120, 32, 12)).astype(np.float32) * 2
+    want = model.predict(x[:4], verbose=0)
+    for form in FORMS:      # float: both forms are the window model
+        np.testing.assert_allclose(streaming_float(model, x[:4], form=form), want, atol=1e-5)
+    # the recurrent memory carried divided by a per-component scale, too
+    scale = rng.uniform(0.5, 2.0, 16)
+    np.testing.assert_allclose(run_streaming_float(model, x[:4], "recurrent", 4,
+                                                   memory_scale=scale), want, atol=1e-5)
     wb = quantize_int8(model, x[:80], num_samples=80)
     sb, spec = quantize_streaming_int8(model, x[:80], num_samples=80, window_tflite=wb)
+    assert {"lmu_memory_membrane", "mix_in_act_membrane"} <= set(spec.state_names)
+    assert spec.state_shapes[spec.state_names.index("lmu_memory_membrane")] == (1, 16)
     final, window = _stream_vs_window(sb, spec.hop, wb, x[80:])
     assert spec.alignment["unpaired"] == []
     np.testing.assert_array_equal(final, window)

@@ -103,10 +103,49 @@ def test_streaming_lif_steps_fuse_their_leak(stream_model):
     if arch != "spiking_lmuformer":
         assert not steps
         return
-    assert len(steps) == 4 and all("v" in c for c in steps), [sorted(c) for c in steps]
+    # patch, memory input, memory, lmu and mixer neurons
+    assert len(steps) == 5 and all("v" in c for c in steps), [sorted(c) for c in steps]
     ops = [op for op in lif_layers(fuse_lif(graph)).operators if op.opcode == "EK_LIF_STEP"]
-    assert len(ops) == 4 and all(op.options["pre1"] and op.options["pre2"] for op in ops)
-    assert (src / "model.c").read_text().count("ek_lif_step16_s8(&") == 4   # int16 tables
+    assert len(ops) == 5 and all(op.options["pre1"] and op.options["pre2"] for op in ops)
+    assert (src / "model.c").read_text().count("ek_lif_step16_s8(&") == 5   # int16 tables
+
+
+def test_streaming_spike_history_state_runs_event_driven(stream_model):
+    """The LMU memory input history of the spiking stream is a state holding spikes
+    (fed back from the spikes it shifts in, starting at the off code): the
+    memory layer reading it runs event-driven; the membrane states hold no spikes."""
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+    from edgekit.firmware_export.passes.lif_layer import lif_layers
+    from edgekit.firmware_export.passes.spike_sparse import sparse_layers, spike_codes
+
+    arch, _, graph, _, _ = stream_model
+    if arch != "spiking_lmuformer":
+        return
+    codes = spike_codes(lif_layers(fuse_lif(graph)))
+    states = {a for a, _ in graph.state_pairs()}
+    spiking_states = states & set(codes)
+    assert len(spiking_states) == 1, sorted(spiking_states)    # lmu_input_history only
+    hist = spiking_states.pop()
+    assert 16 in graph.tensors[hist].shape[1:]       # memory_d channels of spikes
+    layers = sparse_layers(graph)
+    memory = [i for i, d in layers.items() if d["opcode"] in ("FULLY_CONNECTED",
+                                                                "DEPTHWISE_CONV_2D")
+              and any(op.index == i and hist in _upstream(graph, op) for op in graph.operators)]
+    assert memory, layers
+
+
+def _upstream(graph, op, depth=3):
+    """Tensors feeding ``op`` through up to ``depth`` ops."""
+    producer = {o: p for p in graph.operators for o in p.outputs}
+    seen, frontier = set(), [i for i in op.inputs if i >= 0]
+    for _ in range(depth):
+        nxt = []
+        for t in frontier:
+            seen.add(t)
+            if t in producer:
+                nxt += [i for i in producer[t].inputs if i >= 0]
+        frontier = nxt
+    return seen | set(frontier)
 
 
 def test_streaming_lif_steps_with_int32_tables(stream_model, tmp_path, monkeypatch):
@@ -119,7 +158,7 @@ def test_streaming_lif_steps_with_int32_tables(stream_model, tmp_path, monkeypat
         return
     monkeypatch.setattr(lif_layer, "int16_tables", lambda *a, **k: None)
     generate(graph, tmp_path / "src")
-    assert (tmp_path / "src" / "model.c").read_text().count("ek_lif_step_s8(&") == 4
+    assert (tmp_path / "src" / "model.c").read_text().count("ek_lif_step_s8(&") == 5
     fin = graph.tensors[graph.signature_inputs["frame"]]
     frames = np.random.default_rng(3).integers(-128, 128, (16, fin.num_elements), dtype=np.int8)
     ref = run_tflm_stream(tflite, graph, frames)

@@ -9,7 +9,11 @@ chain's quantization) is one, and so is what ops that only move bytes make
 of spike tensors (RESHAPE, SQUEEZE, EXPAND_DIMS, STRIDED_SLICE, TRANSPOSE,
 CONCATENATION of spike tensors with the same codes, and PAD when its pad
 value, the zero point, is the off code), when input and output are
-quantized alike.  :func:`sparse_spikes` rewrites each FULLY_CONNECTED,
+quantized alike.  A streaming model's state input is one too when the
+state output it is fed back from is (a history of spikes), with the same
+codes and quantization, the off code being the zero point the state starts
+from (``edgekit_reset``): by induction over the calls, given that every
+such state is.  :func:`sparse_spikes` rewrites each FULLY_CONNECTED,
 and each 1x1 CONV_2D of stride 1, that reads one into an ``EK_SPIKE_FC``
 op (:mod:`edgekit.firmware_export.ops.spike_fc`), with its weights
 transposed into a new constant, and each one-column DEPTHWISE_CONV_2D over
@@ -70,8 +74,38 @@ def spike_codes(graph: Graph, assume: dict | None = None) -> dict[int, tuple[int
     dict
         Tensor index -> ``(off, on)`` codes: every element of the tensor is
         one of the two, ``off`` the tensor's zero point (real 0).
+
+    Notes
+    -----
+    Streaming state pairs (:meth:`~edgekit.firmware_export.graph.Graph.state_pairs`)
+    quantized alike on both sides are first all taken as spike tensors
+    with the codes found elsewhere in the graph for their zero point (when
+    those are unique); a state whose output is then not proven to hold
+    those codes is dropped and the rest checked again, until none is
+    dropped (the largest set of states consistent with each other).
     """
-    codes = dict(assume or {})
+    codes = _propagate(graph, dict(assume or {}))
+    t = graph.tensors
+    found = set(codes.values())
+    cand = {}
+    for a, b in graph.state_pairs():
+        if a in (assume or {}) or not _same_quant(t[a], t[b]):
+            continue
+        opts = [c for c in found if c[0] == t[a].zp]
+        if len(opts) == 1:
+            cand[a] = (opts[0], b)
+    while cand:
+        trial = _propagate(graph, {**(assume or {}), **{a: c for a, (c, _) in cand.items()}})
+        keep = {a: (c, b) for a, (c, b) in cand.items() if trial.get(b) == c}
+        if keep == cand:
+            return trial
+        cand = keep
+    return codes
+
+
+def _propagate(graph: Graph, assume: dict) -> dict[int, tuple[int, int]]:
+    """Spike tensors of ``graph`` given the assumed ones (one pass in op order)."""
+    codes = dict(assume)
     t = graph.tensors
     for op in graph.operators:
         if op.opcode == "EK_LIF":
