@@ -17,7 +17,7 @@ training, the compression steps and the quantization::
     [features]                    # optional; default: the fixed-point front end
     # kind = "frontend"           # or "logmel-float" (float log-mel, host only)
     # num_frames = 49             # frontend: frames per input, and FrontendConfig fields
-    # align = "centre"            # frontend: a short clip in the middle of the window (default "start")
+    # align = "centre"            #   a short clip in the middle of the window (default "start")
     # num_channels = 32           #   (logmel-float: FeatureConfig fields, e.g. n_mels)
 
     [model]
