@@ -187,6 +187,8 @@ def test_frontend_needs_a_window_of_its_frames(tiny_tflite, tmp_path):
     assert frontend_features("fsdd", graph).num_frames == 49
     f = frontend_features(FEATURES.save(tmp_path / "features.json"), graph)
     assert f == FEATURES
+    centre = FrontendFeatures(FEATURES.frontend, 49, "centre")   # the placement comes along
+    assert frontend_features(centre.save(tmp_path / "centre.json"), graph) == centre
     with pytest.raises(ModelError, match=r"\[1, 49, 40\] int8: 49 frames, but 30"):
         frontend_features("fsdd", graph, frames=30)
     narrow = FrontendConfig.fsdd().to_dict() | {"num_channels": 32}
