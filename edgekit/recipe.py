@@ -17,6 +17,7 @@ training, the compression steps and the quantization::
     [features]                    # optional; default: the fixed-point front end
     # kind = "frontend"           # or "logmel-float" (float log-mel, host only)
     # num_frames = 49             # frontend: frames per input, and FrontendConfig fields
+    # align = "centre"            #   a short clip in the middle of the window (default "start")
     # num_channels = 32           #   (logmel-float: FeatureConfig fields, e.g. n_mels)
 
     [model]
@@ -28,6 +29,8 @@ training, the compression steps and the quantization::
     seed = 0
     # augment = { copies = 4, speed = 0.15, noise = ["white", "mix"] }   # or true / false;
     #                             #   keys: edgekit.data.augment.AugmentConfig
+    # head_epochs = 3             # first train only the last layer (then `epochs` of all)
+    # label_smoothing = 0.1       # soft targets: (1 - s) one-hot + s / classes
 
     [[steps]]                     # run in order on the current model
     kind = "prune"                # structured pruning: channels, attention heads, LMU order
@@ -83,7 +86,8 @@ _KEYS = {
                 "silence_fraction", "unknown_fraction", "resample", "seed", "test_fold",
                 "val_fold", "esc10"},
     "model": {"arch", "hparams"},
-    "train": {"epochs", "batch_size", "learning_rate", "seed", "augment", "warmup_epochs"},
+    "train": {"epochs", "batch_size", "learning_rate", "seed", "augment", "warmup_epochs",
+              "head_epochs", "label_smoothing"},
     "quantize": {"activations", "num_samples", "sampling", "seed", "sqnr_threshold_db",
                  "sqnr_samples"},
     "target": {"name"},
@@ -139,7 +143,8 @@ _VALUES = {
                 "test_fold": _int(1), "val_fold": _int(1), "esc10": _BOOL},
     "model": {"arch": _STR, "hparams": _TABLE},
     "train": {"epochs": _int(1), "batch_size": _int(1), "learning_rate": _num(0.0, open_lo=True),
-              "seed": _int(), "warmup_epochs": _int(0)},
+              "seed": _int(), "warmup_epochs": _int(0), "head_epochs": _int(0),
+              "label_smoothing": _num(0.0, 1.0)},
     "quantize": {"activations": _STR, "num_samples": _int(1), "sampling": _STR, "seed": _int(),
                  "sqnr_threshold_db": _num(), "sqnr_samples": _int(1)},
     "target": {"name": _STR},
@@ -342,7 +347,7 @@ def train_config(r: dict) -> dict:
         if k in t:
             base[k] = t[k]
     kw = dict(base.get("train_kwargs", {}))
-    for k in ("augment", "warmup_epochs"):
+    for k in ("augment", "warmup_epochs", "head_epochs", "label_smoothing"):
         if k in t:
             kw[k] = t[k]
     base["train_kwargs"] = kw

@@ -104,6 +104,26 @@ def test_augment_clip_is_seeded_and_padded():
     assert np.all(np.abs(a) < 1)
 
 
+def test_augment_clip_pads_a_short_copy_as_the_features_place_it():
+    from edgekit.frontend import FrontendConfig
+    from edgekit.frontend.features import FrontendFeatures
+
+    f = FrontendFeatures(FrontendConfig.fsdd(), 49, "centre")           # 7920 samples
+    x = _sine(400, 3000)
+    cfg = aug.parse_augment({"copies": 1, "gain_db": 6})
+    y = aug.augment_clip(x, cfg, np.random.default_rng(0), sample_rate=8000, length=7920,
+                         place=f.place)
+    assert y.size == 7920 and not y[:2460].any() and not y[5460:].any()   # (7920 - 3000) // 2
+    loud = np.abs(x) > 0.1
+    g = y[2460:5460][loud] / x[loud]                           # one gain over the clip
+    np.testing.assert_allclose(g, g[0], rtol=1e-5)
+    assert not np.allclose(g[0], 1.0)
+    np.testing.assert_array_equal(f.clip_pcm(y), f.place(f.clip_pcm(y)))  # placed once only
+    end = aug.augment_clip(x, cfg, np.random.default_rng(0), sample_rate=8000, length=7920)
+    np.testing.assert_array_equal(end[:3000], y[2460:5460])   # default: zeros at the end
+    assert not end[3000:].any()
+
+
 class _Identity:
     """A 'feature computation' that keeps the first 8 samples: copies are checkable by hand."""
 

@@ -400,7 +400,8 @@ def add_noise(x: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
 
 
 def augment_clip(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator, *,
-                 sample_rate: int, length: int | None = None, pool=None) -> np.ndarray:
+                 sample_rate: int, length: int | None = None, pool=None,
+                 place=None) -> np.ndarray:
     """One augmented copy of a clip (the waveform part of ``cfg``; see the module docs).
 
     Parameters
@@ -414,6 +415,10 @@ def augment_clip(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator, *,
     length : int, optional
         The input window in samples: the result is zero-padded to it before
         the noise, so noise covers the whole window.
+    place : callable, optional
+        How a clip shorter than ``length`` is padded to it (the features'
+        ``place``, e.g. :meth:`edgekit.frontend.features.FrontendFeatures.place`,
+        which centres it with ``align = "centre"``); default: zeros at the end.
     pool : sequence of numpy.ndarray, optional
         Clips ``"mix"`` noise is drawn from (required if ``"mix"`` is in
         ``cfg.noise``).
@@ -436,7 +441,8 @@ def augment_clip(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator, *,
     if cfg.vtlp:
         y = vtlp_warp(y, float(rng.uniform(1 - cfg.vtlp, 1 + cfg.vtlp)))
     if length is not None and y.size < length:
-        y = np.concatenate([y, np.zeros(length - y.size, np.float32)])
+        y = (place(y) if place is not None
+             else np.concatenate([y, np.zeros(length - y.size, np.float32)]))
     if cfg.noise and rng.random() < cfg.noise_prob:
         kind = cfg.noise[int(rng.integers(len(cfg.noise)))]
         snr = float(rng.uniform(*cfg.snr_db))
@@ -462,7 +468,8 @@ def augmented_copies(clips, features, cfg: AugmentConfig, seed: int) -> np.ndarr
     features : object
         The feature computation of the clean clips (``compute(samples)`` and
         ``sample_rate``; a :class:`edgekit.frontend.features.FrontendFeatures`
-        runs the device's C front end).
+        runs the device's C front end, and its ``place`` puts a short copy in
+        the window as it puts the clean clips, before the noise is added).
     cfg : AugmentConfig
     seed : int
         Copy ``k`` of clip ``i`` uses ``default_rng([seed, 3, i, k])``.
@@ -479,7 +486,7 @@ def augmented_copies(clips, features, cfg: AugmentConfig, seed: int) -> np.ndarr
         for i, clip in enumerate(clips):
             rng = np.random.default_rng([seed, 3, i, k])
             f = features.compute(augment_clip(clip, cfg, rng, sample_rate=rate, length=length,
-                                              pool=clips))
+                                              pool=clips, place=getattr(features, "place", None)))
             if out is None:
                 out = np.empty((cfg.copies, len(clips), *f.shape), np.float32)
             out[k, i] = f

@@ -296,13 +296,14 @@ def frontend_features(frontend, graph: Graph, frames: int | None = None):
         If the model's input is not a window of the front end's frames.
     """
     from edgekit.frontend import FrontendConfig  # noqa: PLC0415
-    from edgekit.frontend.features import FrontendFeatures, load_frontend  # noqa: PLC0415
+    from edgekit.frontend.features import (  # noqa: PLC0415
+        FrontendFeatures, load_features, load_frontend)
 
     if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int)
                                or frames < 1):
         raise ConfigError(f"--frames must be an integer >= 1 (got {frames!r})")
     name = str(frontend)
-    file_frames = None
+    file_frames, align = None, "start"
     if name in FRONTEND_PRESETS:
         cfg = FrontendConfig.tflm_micro() if name == "tflm-micro" else FrontendConfig.fsdd()
     else:
@@ -310,7 +311,9 @@ def frontend_features(frontend, graph: Graph, frames: int | None = None):
             raise ConfigError(f"--frontend must be {' or '.join(FRONTEND_PRESETS)} or a .json "
                               f"front-end config (got {name!r})")
         cfg, file_frames = load_frontend(name)
+        if file_frames is not None:      # a features.json: its clip placement too
+            align = load_features(name).align
     if frames is not None and file_frames is not None and frames != file_frames:
         raise ConfigError(f"--frames {frames} but {name} says num_frames = {file_frames}")
     n = window_shape(graph, cfg.num_channels, frames if frames is not None else file_frames)
-    return FrontendFeatures(cfg, n)
+    return FrontendFeatures(cfg, n, align)

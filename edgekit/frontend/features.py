@@ -3,7 +3,9 @@
 A :class:`FrontendFeatures` is the front end (:class:`FrontendConfig`) plus
 how a clip becomes one model input: ``num_frames`` frames from the start of
 the clip.  The clip is converted to int16 PCM, cut or zero-padded *at the
-end* to exactly :attr:`FrontendFeatures.clip_samples` samples, and pushed
+end* to exactly :attr:`FrontendFeatures.clip_samples` samples (with
+``align = "centre"``, a shorter clip is padded equally at both ends instead,
+see :meth:`FrontendFeatures.place`), and pushed
 through the front end's C (compiled for the host) from a reset state.  The
 ``(num_frames, num_channels)`` int8 frames are the model's int8 input as
 they are; training sees them dequantized,
@@ -32,13 +34,15 @@ from edgekit.data.wav import to_pcm
 from edgekit.errors import ConfigError, DataError
 from edgekit.frontend.config import FrontendConfig, read_json
 
-__all__ = ["FORMAT", "KINDS", "FrontendFeatures", "default_frontend_features", "load_features",
+__all__ = ["ALIGNS", "FORMAT", "KINDS", "FrontendFeatures", "default_frontend_features", "load_features",
            "load_frontend", "make_features"]
 
 #: Format tag of a front-end ``features.json``.
 FORMAT = "edgekit.features/2"
 #: Feature kinds a recipe's ``[features] kind`` may name.
 KINDS = ("frontend", "logmel-float")
+#: Where a clip shorter than the input window goes (``[features] align``).
+ALIGNS = ("start", "centre")
 
 _HOSTS: dict[str, object] = {}
 
@@ -64,15 +68,24 @@ class FrontendFeatures:
     num_frames : int
         Frames per model input; a clip gives
         ``clip_samples = window_size + (num_frames - 1) * stride`` samples.
+    align : str
+        ``"start"`` (default): a clip shorter than ``clip_samples`` is
+        zero-padded at the end, so it starts the window.  ``"centre"``: it
+        is zero-padded ``(clip_samples - n) // 2`` samples in front and the
+        rest at the end, so it sits in the middle of the window, as the words
+        of Speech Commands do (and as a sliding window on a device sees a word
+        at some run).  A longer clip is cut at the end either way.
 
     Raises
     ------
     edgekit.errors.ConfigError
-        If ``frontend`` is not a FrontendConfig or ``num_frames`` is not a positive integer.
+        If ``frontend`` is not a FrontendConfig, ``num_frames`` is not a
+        positive integer or ``align`` is not one of :data:`ALIGNS`.
     """
 
     frontend: FrontendConfig
     num_frames: int = 48
+    align: str = "start"
 
     kind = "frontend"
 
@@ -84,6 +97,9 @@ class FrontendFeatures:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise ConfigError(f"num_frames must be > 0 (got {n!r})")
         object.__setattr__(self, "num_frames", int(n))
+        if self.align not in ALIGNS:
+            raise ConfigError(f"features align must be one of {', '.join(ALIGNS)} "
+                              f"(got {self.align!r})")
 
     # -- shapes and quantization ---------------------------------------------------------------
 
@@ -121,13 +137,27 @@ class FrontendFeatures:
 
     # -- features ------------------------------------------------------------------------------
 
-    def clip_pcm(self, samples) -> np.ndarray:
-        """The clip as the front end gets it: int16, cut or zero-padded at the end to :attr:`clip_samples`."""
-        pcm = to_pcm(samples)
-        out = np.zeros(self.clip_samples, dtype=np.int16)
-        n = min(pcm.size, out.size)
-        out[:n] = pcm[:n]
+    def lead(self, n: int) -> int:
+        """Zeros put before a clip of ``n`` samples: 0, or half the room left with ``align = "centre"``."""
+        if self.align == "centre":
+            return max(self.clip_samples - int(n), 0) // 2
+        return 0
+
+    def place(self, samples) -> np.ndarray:
+        """The clip in the input window: ``clip_samples`` long, placed by :attr:`align`.
+
+        Keeps the dtype of ``samples`` (float clips for augmentation, int16 for the front end).
+        """
+        x = np.asarray(samples).reshape(-1)
+        out = np.zeros(self.clip_samples, dtype=x.dtype)
+        k = self.lead(x.size)
+        n = min(x.size, out.size - k)
+        out[k:k + n] = x[:n]
         return out
+
+    def clip_pcm(self, samples) -> np.ndarray:
+        """The clip as the front end gets it: int16, :attr:`clip_samples` long (see :meth:`place`)."""
+        return self.place(to_pcm(samples))
 
     def compute_int8(self, samples) -> np.ndarray:
         """The int8 frames ``(num_frames, num_channels)`` the device computes for this clip."""
@@ -149,10 +179,17 @@ class FrontendFeatures:
     # -- (de)serialisation ---------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``format``, ``kind``, ``num_frames``, the input quantization and ``frontend``."""
-        return {"format": FORMAT, "kind": self.kind, "num_frames": self.num_frames,
-                "input_scale": self.input_scale, "input_zero_point": self.input_zero_point,
-                "frontend": self.frontend.to_dict()}
+        """JSON-ready: ``format``, ``kind``, ``num_frames``, the input quantization and ``frontend``.
+
+        ``align`` is written only when it is not the default ``"start"`` (so
+        files of start-aligned models are unchanged).
+        """
+        d = {"format": FORMAT, "kind": self.kind, "num_frames": self.num_frames,
+             "input_scale": self.input_scale, "input_zero_point": self.input_zero_point,
+             "frontend": self.frontend.to_dict()}
+        if self.align != "start":
+            d["align"] = self.align
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> FrontendFeatures:
@@ -163,10 +200,11 @@ class FrontendFeatures:
             raise ConfigError(f"not a front-end feature config (format {d.get('format')!r}, "
                               f"kind {d.get('kind')!r})")
         unknown = sorted(set(d) - {"format", "kind", "num_frames", "input_scale",
-                                   "input_zero_point", "frontend"})
+                                   "input_zero_point", "frontend", "align"})
         if unknown:
             raise ConfigError(f"unknown front-end feature key(s): {', '.join(unknown)}")
-        out = cls(FrontendConfig.from_dict(d.get("frontend")), d.get("num_frames"))
+        out = cls(FrontendConfig.from_dict(d.get("frontend")), d.get("num_frames"),
+                  d.get("align", "start"))
         for key in ("input_scale", "input_zero_point"):
             if key in d and d[key] != getattr(out, key):
                 raise ConfigError(f"features.json {key} {d[key]!r} does not match its front end "
@@ -180,13 +218,14 @@ class FrontendFeatures:
         return path
 
     def replace(self, **overrides) -> FrontendFeatures:
-        """A copy with ``num_frames`` and/or front-end parameters changed (a recipe's ``[features]``)."""
+        """A copy with ``num_frames``, ``align`` and/or front-end parameters changed (a recipe's ``[features]``)."""
         num_frames = overrides.pop("num_frames", self.num_frames)
+        align = overrides.pop("align", self.align)
         try:
             fe = dataclasses.replace(self.frontend, **overrides)
         except TypeError as exc:
             raise ConfigError(f"bad front-end feature setting(s) {overrides!r}: {exc}") from None
-        return FrontendFeatures(fe, num_frames)
+        return FrontendFeatures(fe, num_frames, align)
 
 
 def default_frontend_features(dataset: str) -> FrontendFeatures:

@@ -142,13 +142,14 @@ def augment_batch(
 
 
 def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg=None,
-                   copies=None, num_classes=0, channel_hz=None):
+                   copies=None, num_classes=0, channel_hz=None, one_hot=False):
     """Build the shuffling (and optionally augmenting) Keras ``PyDataset``.
 
     ``augment`` True is the historic :func:`augment_batch`; ``cfg`` an
     :class:`edgekit.data.augment.AugmentConfig` (feature level, mixup) and
     ``copies`` its pre-computed waveform copies ``(K, N, frames, channels)``;
-    ``channel_hz`` the channels' centre frequencies for ``cfg.freq_warp``.
+    ``channel_hz`` the channels' centre frequencies for ``cfg.freq_warp``;
+    ``one_hot`` gives one-hot labels (for label smoothing).
     """
     import keras
 
@@ -174,7 +175,7 @@ def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg
                 rng = np.random.default_rng([seed, self.epoch, 2, idx])
                 xb = augment_batch(xb, rng, max_shift=max_shift, freq_mask=freq_mask)
             if cfg is None:
-                return xb, yb
+                return xb, (np.eye(num_classes, dtype=np.float32)[yb] if one_hot else yb)
             rng = np.random.default_rng([seed, self.epoch, 4, idx])
             if copies is not None and len(copies):
                 v = aug.variant_index(rng, len(sel), len(copies))
@@ -191,7 +192,7 @@ def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg
                                    freq_masks=cfg.freq_masks, freq_mask=cfg.freq_mask)
             if cfg.mixup:
                 return aug.mixup_batch(xb, yb, num_classes, cfg.mixup, rng)
-            return xb, yb
+            return xb, (np.eye(num_classes, dtype=np.float32)[yb] if one_hot else yb)
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -241,12 +242,19 @@ def train(
     jit_compile: bool | str = "auto",
     callbacks=None,
     channel_hz=None,
+    head_epochs: int = 0,
+    label_smoothing: float = 0.0,
 ) -> TrainResult:
     """Train a classifier deterministically with Adam and a cosine schedule.
 
     The learning rate rises linearly from 0 to ``learning_rate`` over
     ``warmup_epochs`` and then follows a cosine decay to zero at the last
-    step.  Seeds (Python, NumPy, TensorFlow) are set from ``seed`` and
+    step.  With ``head_epochs`` the training has two phases: first only the
+    model's last layer (the classifier head) is trained, for ``head_epochs``
+    epochs on its own schedule (the same warm-up and cosine decay), with
+    every other layer fixed (batch norms in inference mode); then the layers
+    that were trainable are trainable again and the ``epochs`` of the main
+    schedule run (``epochs + head_epochs`` in all).  Seeds (Python, NumPy, TensorFlow) are set from ``seed`` and
     TensorFlow op determinism is enabled, so two runs with the same
     arguments on the same machine give the same weights.
 
@@ -302,6 +310,12 @@ def train(
         Centre frequency of each feature channel, Hz, for ``augment``'s
         ``freq_warp`` (:func:`edgekit.data.freq_warp.channel_centres_hz`);
         default: the channel index stands for the frequency.
+    head_epochs : int
+        Epochs of a first phase that trains only the last layer (0: none),
+        e.g. a new head on a pretrained body before fine-tuning.
+    label_smoothing : float
+        In [0, 1): the targets are ``(1 - s)`` one-hot plus ``s / classes``
+        (categorical cross-entropy); 0 keeps the hard labels.
 
     Returns
     -------
@@ -324,6 +338,10 @@ def train(
         raise ConfigError(
             f"warmup_epochs must be in [0, epochs) (got {warmup_epochs} with epochs={epochs})"
         )
+    if isinstance(head_epochs, bool) or not isinstance(head_epochs, int) or head_epochs < 0:
+        raise ConfigError(f"head_epochs must be an integer >= 0 (got {head_epochs!r})")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ConfigError(f"label_smoothing must be in [0, 1) (got {label_smoothing!r})")
     if max_shift < 0 or freq_mask < 0:
         raise ConfigError(
             f"max_shift and freq_mask must be >= 0 (got {max_shift}, {freq_mask})"
@@ -360,7 +378,8 @@ def train(
             raise DataError("validation must be a pair (x_val, y_val)") from None
         val = _check_xy(xv, yv, "validation", input_shape)
     mixup = cfg is not None and cfg.mixup > 0
-    if mixup and val is not None:   # soft labels: categorical cross-entropy, one-hot validation
+    soft = mixup or label_smoothing > 0
+    if soft and val is not None:    # soft labels: categorical cross-entropy, one-hot validation
         val = (val[0], np.eye(num_classes, dtype=np.float32)[val[1]])
 
     import keras
@@ -370,44 +389,54 @@ def train(
     tf.config.experimental.enable_op_determinism()
 
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    total = steps_per_epoch * epochs
-    warmup = min(steps_per_epoch * warmup_epochs, total - 1)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else learning_rate,
-        decay_steps=max(total - warmup, 1),
-        alpha=0.0,
-        warmup_target=learning_rate if warmup else None,
-        warmup_steps=warmup,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=schedule),
-        loss="categorical_crossentropy" if mixup else "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        jit_compile=jit_compile,
-    )
+    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=float(label_smoothing))
+            if soft else "sparse_categorical_crossentropy")
     data = _make_sequence(x_train, y_train, batch_size, seed, augment is True, max_shift,
                           freq_mask, cfg=cfg, copies=augment_copies, num_classes=num_classes,
-                          channel_hz=channel_hz)
+                          channel_hz=channel_hz, one_hot=soft and not mixup)
     verbose = 0
     if progress:
         verbose = 1 if sys.stdout.isatty() else 2
-    start = time.perf_counter()
-    try:
-        hist = model.fit(
-            data,
-            epochs=epochs,
-            validation_data=val,
-            verbose=verbose,
-            callbacks=list(callbacks or []),
+
+    def fit(n: int) -> dict:
+        """Compile (a fresh Adam on a warm-up + cosine schedule of ``n`` epochs) and fit."""
+        total = steps_per_epoch * n
+        warmup = min(steps_per_epoch * warmup_epochs, total - 1)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else learning_rate,
+            decay_steps=max(total - warmup, 1),
+            alpha=0.0,
+            warmup_target=learning_rate if warmup else None,
+            warmup_steps=warmup,
         )
-    except (ValueError, tf.errors.InvalidArgumentError) as exc:
-        raise ModelError(f"training failed: {exc}") from exc
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss=loss,
+                      metrics=["accuracy"], jit_compile=jit_compile)
+        try:
+            hist = model.fit(data, epochs=n, validation_data=val, verbose=verbose,
+                             callbacks=list(callbacks or []))
+        except (ValueError, tf.errors.InvalidArgumentError) as exc:
+            raise ModelError(f"training failed: {exc}") from exc
+        return hist.history
+
+    start = time.perf_counter()
+    history: dict = {}
+    if head_epochs:
+        flags = [(layer, layer.trainable) for layer in model.layers]
+        for layer in model.layers[:-1]:
+            layer.trainable = False
+        try:
+            history = fit(head_epochs)
+        finally:
+            for layer, flag in flags:
+                layer.trainable = flag
+    for k, vals in fit(epochs).items():
+        history.setdefault(k, []).extend(vals)
     seconds = time.perf_counter() - start
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    result = TrainResult(history=history, epochs=epochs, seconds=seconds)
+    history = {k: [float(v) for v in vals] for k, vals in history.items()}
+    result = TrainResult(history=history, epochs=head_epochs + epochs, seconds=seconds)
     result.train_accuracy = evaluate_float(model, x_train, y_train)
     if val is not None:
-        yv = np.argmax(val[1], axis=-1) if mixup else val[1]
+        yv = np.argmax(val[1], axis=-1) if soft else val[1]
         result.float_accuracy = evaluate_float(model, val[0], yv)
     return result
 

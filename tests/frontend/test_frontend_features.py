@@ -44,6 +44,24 @@ def test_clip_length_and_frames():
     np.testing.assert_array_equal(q, HostFrontend(f.frontend).features(padded))
 
 
+def test_centre_align_pads_both_ends():
+    f = FrontendFeatures(FrontendConfig.fsdd(), 49, "centre")           # 7920 samples
+    short = f.clip_pcm(np.full(101, 0.25, dtype=np.float32))
+    # (7920 - 101) // 2 = 3909 zeros, the clip, 7920 - 3909 - 101 = 3910 zeros
+    assert short.size == 7920 and not short[:3909].any() and not short[4010:].any()
+    assert short[3909:4010].tolist() == [8192] * 101
+    long = f.clip_pcm(np.arange(9000, dtype=np.int16))
+    assert long.tolist() == list(range(7920))                  # a longer clip: cut at the end
+    assert f.place(np.ones(7920, np.float32)).tolist() == [1.0] * 7920
+    rng = np.random.default_rng(0)
+    clip = (rng.standard_normal(6000) * 3000).astype(np.int16)
+    padded = np.concatenate([np.zeros(960, np.int16), clip, np.zeros(960, np.int16)])
+    np.testing.assert_array_equal(f.compute_int8(clip), HostFrontend(f.frontend).features(padded))
+    assert FrontendFeatures(FrontendConfig.fsdd(), 49).lead(6000) == 0
+    with pytest.raises(ConfigError, match="align must be one of start, centre \\(got 'middle'\\)"):
+        FrontendFeatures(FrontendConfig.fsdd(), 49, "middle")
+
+
 def test_int8_mapping_step_and_range():
     f = FrontendFeatures(FrontendConfig.tflm_micro(), 49)
     # int8 = (log * 256 + 333) // 666 - 128 with log in Q6: one int8 step is 666 / (256 * 64)
@@ -71,12 +89,17 @@ def test_features_json_round_trip_and_errors(tmp_path):
         FrontendFeatures(FrontendConfig.fsdd(), 0)
     with pytest.raises(ConfigError, match="not found"):
         load_features(tmp_path / "missing.json")
+    assert "align" not in json.loads(f.save(tmp_path / "start.json").read_text())
+    c = FrontendFeatures(FrontendConfig.fsdd(), 32, "centre")
+    p = c.save(tmp_path / "centre.json")
+    assert json.loads(p.read_text())["align"] == "centre" and load_features(p) == c
 
 
 def test_recipe_features_kinds():
     assert make_features("fsdd") == FrontendFeatures(FrontendConfig.fsdd(), 48)
     f = make_features("fsdd", {"num_frames": 30, "num_channels": 32})
-    assert f.shape == (30, 32) and f.frontend.sample_rate == 8000
+    assert f.shape == (30, 32) and f.frontend.sample_rate == 8000 and f.align == "start"
+    assert make_features("fsdd", {"align": "centre"}).align == "centre"
     logmel = make_features("fsdd", {"kind": "logmel-float", "n_mels": 20})
     assert logmel.kind == "logmel-float" and logmel.shape == (64, 20) and logmel.input_range is None
     assert make_features("speech_commands").frontend == FrontendConfig.tflm_micro()

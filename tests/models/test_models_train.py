@@ -104,6 +104,51 @@ def test_training_is_deterministic():
         np.testing.assert_array_equal(a, b)
 
 
+def test_head_epochs_train_the_last_layer_first():
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(-8, 3, size=(40, 16, 8)).astype(np.float32)
+    y = rng.integers(0, 3, size=40)
+    model = build_model("dscnn", (16, 8), 3, seed=5, width=4, num_blocks=1, first_kernel=(4, 2))
+    model.get_layer("conv0").trainable = False          # a layer the model itself keeps fixed
+    flags = [layer.trainable for layer in model.layers]
+    start = {w.path: w.numpy().copy() for w in model.weights}
+    seen = []
+
+    class Snap(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append({w.path: w.numpy().copy() for w in model.weights})
+
+    result = train(model, x, y, epochs=2, head_epochs=2, batch_size=8, seed=5, progress=False,
+                   callbacks=[Snap()])
+    assert result.epochs == 4 and len(result.history["loss"]) == 4 and len(seen) == 4
+    head = {w.path for w in model.layers[-1].weights}
+    moved = lambda snap: {k for k in snap if not np.array_equal(snap[k], start[k])}  # noqa: E731
+    assert moved(seen[1]) == head                       # after the head phase: only the head
+    assert any(k.startswith("block1") for k in moved(seen[3]))   # then the body too
+    assert not any(k.startswith("conv0/") for k in moved(seen[3]))
+    assert [layer.trainable for layer in model.layers] == flags
+
+
+def test_label_smoothing_is_the_compiled_loss():
+    rng = np.random.default_rng(1)
+    x = rng.normal(-8, 3, size=(24, 16, 8)).astype(np.float32)
+    y = rng.integers(0, 3, size=24)
+    model = build_model("dscnn", (16, 8), 3, seed=5, width=4, num_blocks=1, first_kernel=(4, 2),
+                        dropout=0.0)
+    train(model, x, y, epochs=1, batch_size=8, seed=5, progress=False, label_smoothing=0.3)
+    p = model.predict(x, verbose=0).astype(np.float64)
+    target = np.full((24, 3), 0.1) + 0.7 * np.eye(3)[y]     # (1 - 0.3) one-hot + 0.3 / 3
+    by_hand = float(np.mean(-np.sum(target * np.log(p), axis=1)))
+    loss = model.evaluate(x, np.eye(3, dtype=np.float32)[y], verbose=0)[0]
+    assert loss == pytest.approx(by_hand, rel=1e-4)
+    with pytest.raises(ConfigError, match="label_smoothing must be in"):
+        train(model, x, y, epochs=1, label_smoothing=1.0)
+    with pytest.raises(ConfigError, match="head_epochs must be"):
+        train(model, x, y, epochs=1, head_epochs=-1)
+
+
 def test_bad_training_inputs():
     model = build_model("dscnn", (16, 8), 3, width=4, num_blocks=1, first_kernel=(4, 2))
     x = np.zeros((10, 16, 8), np.float32)

@@ -74,16 +74,23 @@ def test_host_build_from_raw_audio_matches_tflite_micro(tiny_tflite, fsdd_clips,
     for text in ("EDGEKIT_AUDIO_SAMPLE_RATE   8000u", "EDGEKIT_AUDIO_STRIDE        160u",
                  "EDGEKIT_AUDIO_RUN_EVERY     10u", "990 ms", "int edgekit_push_audio("):
         assert text in header
-    clips, _ = fsdd_clips
+    clips, files = fsdd_clips
     # The last clip: two clips back to back (98 frames): runs at 49, 59, 69, 79, 89 frames.
     stream = np.concatenate([clips[0], clips[1]])
+    # A clip centred in the window (align = "centre"): the device gets the host's placement.
+    centre = FrontendFeatures(FEATURES.frontend, 49, "centre")
+    raw = read_wav(files[1])[0]
+    centred = centre.clip_pcm(raw)
+    assert centre.lead(raw.size) > 0 and not centred[:centre.lead(raw.size)].any()
     exe = build_host(src, tmp_path / "host", defines=AUDIO_DEFINES)
-    run = run_audio_host(exe, [*clips, stream], 8000)
+    run = run_audio_host(exe, [*clips, stream, centred], 8000)
     frames = np.stack([FEATURES.compute_int8(c) for c in clips])
     golden = _golden(tiny_tflite, frames)
-    assert [len(c.runs) for c in run.clips] == [1] * 5 + [5]
+    assert [len(c.runs) for c in run.clips] == [1] * 5 + [5, 1]
     assert np.array_equal(run.first_windows()[:5], frames)
     assert np.array_equal(run.first_scores()[:5], golden)
+    assert np.array_equal(run.first_windows()[6], centre.compute_int8(raw))
+    assert not np.array_equal(run.first_windows()[6], frames[1])
     long = HostFrontend(FEATURES.frontend).features(stream)
     assert long.shape[0] == 98
     ends = [r["frames"] for r in run.clips[5].runs]
@@ -180,6 +187,8 @@ def test_frontend_needs_a_window_of_its_frames(tiny_tflite, tmp_path):
     assert frontend_features("fsdd", graph).num_frames == 49
     f = frontend_features(FEATURES.save(tmp_path / "features.json"), graph)
     assert f == FEATURES
+    centre = FrontendFeatures(FEATURES.frontend, 49, "centre")   # the placement comes along
+    assert frontend_features(centre.save(tmp_path / "centre.json"), graph) == centre
     with pytest.raises(ModelError, match=r"\[1, 49, 40\] int8: 49 frames, but 30"):
         frontend_features("fsdd", graph, frames=30)
     narrow = FrontendConfig.fsdd().to_dict() | {"num_channels": 32}

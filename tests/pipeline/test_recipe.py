@@ -55,12 +55,23 @@ def test_prune_distill_recipe_content():
     ('[quantize]\nactivations = "int4"', "int8' or 'int16"),
     ('[dataset]\nname = "speechcommands"', "unknown dataset"),
     ('name = "x', "not valid TOML"),
+    ('[train]\nhead_epochs = -1', "head_epochs"),
+    ('[train]\nlabel_smoothing = 1.5', "label_smoothing"),
 ])
 def test_bad_recipes(tmp_path, text, match):
     p = tmp_path / "r.toml"
     p.write_text(text)
     with pytest.raises(ConfigError, match=match):
         load_recipe(p)
+
+
+def test_train_options_reach_train(tmp_path):
+    from edgekit.recipe import train_config
+
+    p = tmp_path / "r.toml"
+    p.write_text('[model]\narch = "dscnn"\n[train]\nhead_epochs = 3\nlabel_smoothing = 0.1\n')
+    kw = train_config(load_recipe(p))["train_kwargs"]
+    assert kw["head_epochs"] == 3 and kw["label_smoothing"] == 0.1
 
 
 def test_build_refuses_conflicting_options(tmp_path):
