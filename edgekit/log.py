@@ -20,6 +20,11 @@ class Progress:
         self.step = 0
         self.t0 = time.monotonic()
 
+    def begin(self, total: int) -> None:
+        """Start numbering stages ``1/total`` again (each plan run, e.g. each LOSO speaker)."""
+        self.total = total
+        self.step = 0
+
     def stage(self, name: str, message: str = "") -> None:
         self.step += 1
         of = f"/{self.total}" if self.total else ""

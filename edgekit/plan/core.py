@@ -125,7 +125,7 @@ class Plan:
 
     def run(self, art: Artifacts) -> Artifacts:
         """Run every stage in order on ``art``; returns it."""
-        art.progress.total = self.total
+        art.progress.begin(self.total)
         for stage in self.stages:
             art.progress.stage(stage.name, stage.message(art))
             stage.run(art)

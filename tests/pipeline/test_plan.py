@@ -144,3 +144,19 @@ def test_arch_and_its_recipe_file_build_identical_tflite(fsdd_root, tmp_path, ar
         assert meta["schema_version"] == 1 and meta["model"]["arch"] == arch
         assert meta["inputs"][0]["shape"][1:] == [48, 40] and meta["inputs"][0]["dtype"] == "int8"
         assert json.loads((tmp_path / d / "report.json").read_text())["emulator"]["bit_exact"]
+
+
+def test_progress_numbering_restarts_each_plan_run():
+    """A Progress shared by successive plan runs (``--eval loso``: one per speaker)
+    numbers each run's stages 1/N .. N/N (it printed 7/4, 11/4 ... before)."""
+    import io
+
+    from edgekit.log import Progress
+    from edgekit.plan.core import Artifacts, Plan, Stage
+
+    out = io.StringIO()
+    progress = Progress(stream=out)
+    plan = Plan([Stage("a", lambda art: None), Stage("b", lambda art: None)])
+    for _ in range(2):
+        plan.run(Artifacts(work=Path("."), spec=None, progress=progress, report=None))
+    assert out.getvalue().splitlines() == ["[edgekit] 1/2 a", "[edgekit] 2/2 b"] * 2
