@@ -128,3 +128,34 @@ def test_lif_bn_on_cortex_m4(kind, tmp_path):
     ref = np.asarray(run_tflm(tflite, xs)).reshape(got.shape)
     assert set(np.unique(ref)) == {-128, 127}
     np.testing.assert_array_equal(got, ref, err_msg=kind)
+
+
+@pytest.mark.parametrize("kind", ["bn", "bias_bn"])
+def test_lif_bn_head_without_tables_stays_an_add(kind, monkeypatch, tmp_path):
+    """A head ADD with no int16 tables (forced here; a trained spiking_lmuformer's
+    lmu_act head, seed 0, has none) stays its own ADD; its stages still join the
+    layer, which reads the ADD's output through the identity head. Host C vs TFLM."""
+    from edgekit.errors import UnsupportedOpError
+    from edgekit.firmware_export import read_tflite
+    from edgekit.firmware_export.ops import lif_bn as lif_bn_op
+    from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+    from edgekit.firmware_export.passes.lif_bn import lif_bn
+    from edgekit.firmware_export.passes.lif_layer import lif_layers
+    from edgekit.reference import run_tflm
+
+    def no_tables(op, graph):
+        raise UnsupportedOpError("no int16 tables (forced)")
+
+    monkeypatch.setattr(lif_bn_op, "head_tables", no_tables)
+    tflite = _bn_model(kind)
+    out = lif_bn(lif_layers(fuse_lif(read_tflite(tflite))))
+    counts = out.op_counts()
+    assert counts.get("EK_LIF_BN") == 1 and counts.get("ADD") == 1 and "MUL" not in counts, counts
+    (op,) = [o for o in out.operators if o.opcode == "EK_LIF_BN"]
+    assert op.options["head"] is None and len(op.options["stages"]) == STAGES[kind]
+    xs = _inputs(tflite, 2, 48)
+    got = run_generated_host(tflite, xs, keep=str(tmp_path))
+    ref = np.asarray(run_tflm(tflite, xs)).reshape(got.shape)
+    assert f"ek_lif_bn{STAGES[kind]}_" in (tmp_path / "model.c").read_text()
+    assert set(np.unique(ref)) == {-128, 127}, "the test needs both spike codes"
+    np.testing.assert_array_equal(got, ref, err_msg=kind)

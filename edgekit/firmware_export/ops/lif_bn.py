@@ -36,7 +36,7 @@ from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
 from edgekit.firmware_export.ops.lif_layer import SH16, layer_params, pack_int16, sum_tables
 from edgekit.firmware_export.quant import mbqm, mbqm_array
 
-__all__ = ["MAX_STAGES", "OPCODE", "add_codes", "head_tables", "lif_bn_params", "lower",
+__all__ = ["MAX_STAGES", "OPCODE", "add_codes", "head_tables", "identity_head", "lif_bn_params", "lower",
            "stage_codes", "stage_form", "sum_tables16"]
 
 #: Opcode of the fused op (no TFLite op has it).
@@ -118,6 +118,14 @@ def head_tables(op, graph) -> tuple[int, int, list[int], list[int]]:
         raise fail(op, "no int16 tables give this ADD's codes")
     sh, add, ta, tb = found
     return sh, add, pack_int16(np.roll(ta, -128)), pack_int16(np.roll(tb, -128))
+
+
+def identity_head() -> tuple[int, int, list[int], list[int]]:
+    """Head tables passing input ``a`` through (``b`` ignored), for a layer whose
+    head ADD has no int16 tables and stays its own op: ``a_lut[a] = (a + 128) << 7``,
+    ``b_lut = 0``, so ``usat8((a_lut[a] + b_lut[b]) >> 7) = a + 128`` exactly."""
+    ta = np.arange(256, dtype=np.int64) << SH16
+    return SH16, 0, pack_int16(np.roll(ta, -128)), pack_int16(np.zeros(256, np.int64))
 
 
 def _data_const(op, graph):
@@ -205,7 +213,8 @@ def lif_bn_params(graph, op) -> dict:
     graph : Graph
     op : Operator
         Inputs ``[a, b]`` (the head ADD's), outputs ``[spikes]``, options
-        ``head`` (the ADD), ``stages`` (the per-channel ops, input first)
+        ``head`` (the ADD; None: inputs ``[y, y]``, the first stage's
+        activation, passed through by :func:`identity_head`), ``stages`` (the per-channel ops, input first)
         and the ``EK_LIF_LAYER`` options (``steps``, ``tree``, ``pre``,
         ``codes``) with ``layer_input`` (the layer's current tensor).
 
@@ -225,7 +234,8 @@ def lif_bn_params(graph, op) -> dict:
     channels, stages = lp["channels"], o["stages"]
     if len(stages) > MAX_STAGES:
         raise fail(op, f"more than {MAX_STAGES} per-channel stages")
-    head_sh, head_add, a_lut, b_lut = head_tables(o["head"], graph)
+    head_sh, head_add, a_lut, b_lut = (head_tables(o["head"], graph) if o["head"] is not None
+                                       else identity_head())
     forms = [stage_form(s, graph, channels, k == len(stages) - 1) for k, s in enumerate(stages)]
     # the current table by the last stage's output (u, or code - act_min)
     cur_u = np.roll(np.asarray(lp["cur_lut"], np.int64).astype("<i4").view("<i2"), 128)

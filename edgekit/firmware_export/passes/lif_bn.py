@@ -96,10 +96,17 @@ def lif_bn(graph: Graph) -> Graph:
         try:
             lif_bn_params(graph, cand)
         except UnsupportedOpError:
-            continue
+            # the head ADD without int16 tables stays its own op; the stages still join
+            y = head.outputs[0]
+            cand = replace(cand, inputs=[y, y], options=dict(cand.options, head=None))
+            try:
+                lif_bn_params(graph, cand)
+            except UnsupportedOpError:
+                continue
         new[op.index] = cand
         members = set(fused.pop(op.index, [op.index]))
-        for o in [head] + ch["passed"]:
+        joined = ch["passed"] if cand.options["head"] is None else [head] + ch["passed"]
+        for o in joined:
             gone.add(o.index)
             members.update(fused.pop(o.index, [o.index]))
         fused[op.index] = sorted(members)
