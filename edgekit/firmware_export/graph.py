@@ -142,6 +142,19 @@ class Graph:
     def op_outputs(self, op: Operator) -> list[Tensor]:
         return [self.tensors[i] for i in op.outputs]
 
+    def readers(self) -> dict[int, list[Operator]]:
+        """Tensor index -> the ops reading it (each op once, in graph order)."""
+        out: dict[int, list[Operator]] = {}
+        for op in self.operators:
+            for t in set(op.inputs):
+                if t >= 0:
+                    out.setdefault(t, []).append(op)
+        return out
+
+    def producers(self) -> dict[int, Operator]:
+        """Tensor index -> the op writing it."""
+        return {t: op for op in self.operators for t in op.outputs}
+
     def opcodes(self) -> list[str]:
         """The TFLite opcode of every op of the file, by op index (before any merge)."""
         return list(self.source_opcodes) or [op.opcode for op in self.operators]

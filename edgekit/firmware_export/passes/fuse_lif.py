@@ -32,14 +32,8 @@ class _Index:
 
     def __init__(self, graph: Graph):
         self.graph = graph
-        self.producer: dict[int, Operator] = {}
-        self.readers: dict[int, list[Operator]] = {}
-        for op in graph.operators:
-            for t in op.outputs:
-                self.producer[t] = op
-            for t in set(op.inputs):
-                if t >= 0:
-                    self.readers.setdefault(t, []).append(op)
+        self.producer: dict[int, Operator] = graph.producers()
+        self.readers: dict[int, list[Operator]] = graph.readers()
 
     def const_stage(self, t: int, opcode: str, activation: str | None = None) -> Operator | None:
         """The ``opcode`` op with one constant input making tensor ``t``."""

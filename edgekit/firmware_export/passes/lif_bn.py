@@ -75,12 +75,7 @@ def lif_bn(graph: Graph) -> Graph:
         the layer is read by the next op only and every check of
         :func:`edgekit.firmware_export.ops.lif_bn.lif_bn_params` passes.
     """
-    readers: dict[int, list[Operator]] = {}
-    for op in graph.operators:
-        for t in set(op.inputs):
-            if t >= 0:
-                readers.setdefault(t, []).append(op)
-    producer = {t: op for op in graph.operators for t in op.outputs}
+    readers, producer = graph.readers(), graph.producers()
     new, gone, fused = {}, set(), dict(graph.fused)
     for op in graph.operators:
         if op.opcode != "EK_LIF_LAYER":

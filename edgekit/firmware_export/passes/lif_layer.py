@@ -38,15 +38,6 @@ STEP_OPCODE = "EK_LIF_STEP"
 PRE_OPS = ("ADD", "MUL")
 
 
-def _readers(graph: Graph) -> dict[int, list[Operator]]:
-    out: dict[int, list[Operator]] = {}
-    for op in graph.operators:
-        for t in set(op.inputs):
-            if t >= 0:
-                out.setdefault(t, []).append(op)
-    return out
-
-
 def _chain_of(graph: Graph, first: Operator, readers) -> list[Operator] | None:
     """The steps of the layer whose first step is ``first``, or None."""
     ch = first.options["chain"]
@@ -93,7 +84,7 @@ def _place(graph: Graph, t: int, readers, tree: list[Operator]) -> tuple[int, in
 def _pre_stages(graph: Graph, src: int, readers, members: set[int]) -> tuple[int, list]:
     """``(input tensor, folded ops in order)``: the scalar-constant stages and
     RESHAPEs that make ``src`` and whose outputs only the layer reads."""
-    producer = {t: op for op in graph.operators for t in op.outputs}
+    producer = graph.producers()
     folded: list[Operator] = []
     t = src
     while True:
@@ -196,7 +187,7 @@ def lif_layers(graph: Graph) -> Graph:
         before their folded stages), outputs ``[next, spikes]`` (next -1
         without a reset), ``options`` ``step``, ``pre1``, ``pre2``, ``codes``.
     """
-    readers = _readers(graph)
+    readers = graph.readers()
     layers, in_layer = [], set()
     for op in graph.operators:
         if op.opcode == "EK_LIF":

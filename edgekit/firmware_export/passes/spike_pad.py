@@ -59,12 +59,7 @@ def fold_spike_pads(graph: Graph) -> Graph:
         ``EK_SPIKE_DW`` op reads the PAD's input, has ``options["pad"]``
         and stands for the PAD too (``Graph.fused``).
     """
-    readers: dict[int, list[Operator]] = {}
-    for op in graph.operators:
-        for t in set(op.inputs):
-            if t >= 0:
-                readers.setdefault(t, []).append(op)
-    producer = {t: op for op in graph.operators for t in op.outputs}
+    readers, producer = graph.readers(), graph.producers()
     new, gone, fused = {}, set(), dict(graph.fused)
     for op in graph.operators:
         if op.opcode != DW_OPCODE or op.options.get("pad"):
