@@ -118,17 +118,21 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
   stream (seed 0, 16 epochs) ends with the window model's int8 scores on
   300/300 test clips (max |difference| 0), 65,480 instructions per call.
   The memory neurons alone with 32 epochs keep the accuracy of the
-  layout without them: the zoo preset since session 25
-  (``spiking_memory_output``, 32 epochs).  Not the preset: with both
-  neurons the int8 accuracy sits at the 2-point bound from
-  the lmuformer's int8 0.997 (0.977, 0.977, 0.980), the float 0.967-0.977,
-  seed 2's int8 1.3 points above its float; an untrained model's memory
-  neurons may never fire on calibration data, which int16 (16x8)
-  quantization refuses; and it does not reach 0.6x (the trained model's
-  lmu_bn chain, ADD / ADD / MUL / ADD, is 111 k of its 856 k).  The same
-  build of the preset layout (first row; the session-23 figure 0.990 /
-  0.990 was on older training code) spends 103 k in the memory and 206 k in
-  the dense W_m, against 91 k and 69 k.
+  layout without them.  With both neurons the int8 accuracy sits at the
+  2-point bound from the lmuformer's int8 0.997 (0.977, 0.977, 0.980), the
+  float 0.967-0.977, seed 2's int8 1.3 points above its float; an untrained
+  model's new neurons may never fire on calibration data, which int16
+  (16x8) quantization refuses.
+* Issue 14's session 25, generated C (``passes/lif_bn.py``: the lmu_bn
+  chain ADD / ADD / MUL / ADD inside the LIF layer; ``passes/code_add.py``;
+  the LMU's causal PAD folded into the event-driven depthwise; faster
+  event-driven blocks): the same trained models, rebuilt (``edgekit build``
+  report, 50 cases): both neurons, 32 epochs, seeds 1 / 2: 693,570 /
+  701,842 instructions, flash 64,708 B; seed 0 (its head ADD has no int16
+  tables; the stages join the layer without it) 709,840 on the benchmark
+  input, flash 65,348 B.  The lmuformer built the same day (seed 0, int8
+  0.997): 1,219,442, so 0.57-0.58x.  Both neurons are the zoo preset since
+  then (``spiking_memory_output`` and ``spiking_mixer_input``, 32 epochs).
 * "stream dec. eq.": fraction of test clips whose int8 streaming model
   (:mod:`edgekit.models.streaming`, default ``form="window"``; run hop by
   hop in TFLM, states fed back) ends with the same decision as the int8
@@ -335,7 +339,7 @@ def build_spiking_lmuformer(
     reset: str = "hard",
     spiking_memory: bool = True,
     spiking_memory_output: bool = True,
-    spiking_mixer_input: bool = False,
+    spiking_mixer_input: bool = True,
     rate_penalty: float = 0.0,
     bn_momentum: float = 0.9,
     name: str = "spiking_lmuformer",
@@ -348,9 +352,9 @@ def build_spiking_lmuformer(
     With ``spiking_memory`` (the default) a fourth LIF neuron turns the LMU
     memory input into spikes, and with ``spiking_memory_output`` (the
     default since issue 14's session 25) a fifth the memory itself, in front
-    of the LMU hidden FC; every layer but the patch embedding and the
-    mixer's first convolution then reads spikes (``spiking_mixer_input``
-    adds a neuron in front of that one too).
+    of the LMU hidden FC, and with ``spiking_mixer_input`` (the default too)
+    a sixth ``x1`` in front of the mixer's first convolution: every layer
+    but the patch embedding then reads spikes.
     The LIF recurrence is unrolled over the ``frames / patch_stride`` steps
     with elementwise int8 ops (``STRIDED_SLICE``, ``MUL``, ``ADD``, ``SUB``,
     ``RELU6``, ``CONCATENATION``).  Parameters as :func:`build_lmuformer`

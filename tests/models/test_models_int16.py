@@ -21,9 +21,11 @@ TINY = {
     "tiny_transformer": dict(embed_dim=8, num_heads=2, ffn_dim=8, frame_pool=4),
     "lmu": dict(units=8, order=4, memory_d=4),
     "lmuformer": dict(dim=8, order=4, memory_d=4),
-    # without the memory neurons (the preset's): untrained, they do not fire on
-    # the calibration data, and a zero-range tensor cannot be quantised to 16x8
-    "spiking_lmuformer": dict(dim=8, order=4, memory_d=4, spiking_memory_output=False),
+    # without the memory and mixer-input neurons (the preset's): untrained, they do
+    # not fire on the calibration data, and a zero-range tensor cannot be quantised
+    # to 16x8
+    "spiking_lmuformer": dict(dim=8, order=4, memory_d=4, spiking_memory_output=False,
+                              spiking_mixer_input=False),
 }
 #: The op types each tiny model's 16x8 form must have (what the test covers).
 EXPECT_OPS = {

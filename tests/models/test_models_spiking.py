@@ -150,7 +150,7 @@ def test_learns_and_reports_spike_rates(trained):
     assert result.float_accuracy > 0.5  # chance 0.1
     rates = spike_rates(model, ds.x_test[:50])
     # the memory input's and the memory's neurons (inside the LMU layer) too
-    names = ("patch_act", "lmu/u_act", "lmu/m_act", "lmu_act", "mix_act")
+    names = ("patch_act", "lmu/u_act", "lmu/m_act", "lmu_act", "mix_in_act", "mix_act")
     assert set(rates) == {*names, "__all__"}
     for name in names:
         assert 0.0 < rates[name]["rate"] < 1.0
@@ -184,9 +184,9 @@ def test_int8_exact_spikes_ops_and_generated_c_bit_exact(trained):
     # every layer reading spikes runs event-driven, the LMU memory (depthwise) included
     from edgekit.firmware_export.passes.spike_sparse import sparse_layers
     sparse = sorted(v["opcode"] for v in sparse_layers(read_tflite(b)).values())
-    # (W_u, W_m and W_x are FULLY_CONNECTED; mix1 reads x1, not spikes)
-    assert sparse == ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "FULLY_CONNECTED",
-                      "FULLY_CONNECTED"], sparse
+    # (W_u, W_m and W_x are FULLY_CONNECTED; mix1 and mix2 are 1x1 CONV_2D)
+    assert sparse == ["CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                      "FULLY_CONNECTED", "FULLY_CONNECTED"], sparse
     _check_lif_steps_quantized_alike(b, ds.x_test[:20])
     # the int8 spikes of the first LIF layer are exactly 0/1
     probe = keras.Model(model.input, model.get_layer("patch_act").output)
@@ -214,8 +214,9 @@ def _check_lif_steps_quantized_alike(tflite, x):
         return float(q.scale[0]), int(q.zeroPoint[0])
 
     chains = lif_chains(model, graph)
-    # 5 LIF layers (patch, LMU memory input, memory, LMU output, mixer), 64 frames / stride 4
-    assert [len(c) for c in chains] == [16, 16, 16, 16, 16]
+    # 6 LIF layers (patch, LMU memory input, memory, LMU output, mixer input, mixer),
+    # 64 frames / stride 4
+    assert [len(c) for c in chains] == [16] * 6
     for chain in chains:
         for role in STEP_ROLES:
             ts = [st[role] for st in chain if st[role] is not None

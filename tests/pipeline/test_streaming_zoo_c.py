@@ -103,11 +103,11 @@ def test_streaming_lif_steps_fuse_their_leak(stream_model):
     if arch != "spiking_lmuformer":
         assert not steps
         return
-    # patch, memory input, memory, lmu and mixer neurons
-    assert len(steps) == 5 and all("v" in c for c in steps), [sorted(c) for c in steps]
+    # patch, memory input, memory, lmu, mixer input and mixer neurons
+    assert len(steps) == 6 and all("v" in c for c in steps), [sorted(c) for c in steps]
     ops = [op for op in lif_layers(fuse_lif(graph)).operators if op.opcode == "EK_LIF_STEP"]
-    assert len(ops) == 5 and all(op.options["pre1"] and op.options["pre2"] for op in ops)
-    assert (src / "model.c").read_text().count("ek_lif_step16_s8(&") == 5   # int16 tables
+    assert len(ops) == 6 and all(op.options["pre1"] and op.options["pre2"] for op in ops)
+    assert (src / "model.c").read_text().count("ek_lif_step16_s8(&") == 6   # int16 tables
 
 
 def test_streaming_spike_history_state_runs_event_driven(stream_model):
@@ -158,7 +158,7 @@ def test_streaming_lif_steps_with_int32_tables(stream_model, tmp_path, monkeypat
         return
     monkeypatch.setattr(lif_layer, "int16_tables", lambda *a, **k: None)
     generate(graph, tmp_path / "src")
-    assert (tmp_path / "src" / "model.c").read_text().count("ek_lif_step_s8(&") == 5
+    assert (tmp_path / "src" / "model.c").read_text().count("ek_lif_step_s8(&") == 6
     fin = graph.tensors[graph.signature_inputs["frame"]]
     frames = np.random.default_rng(3).integers(-128, 128, (16, fin.num_elements), dtype=np.int8)
     ref = run_tflm_stream(tflite, graph, frames)

@@ -27,10 +27,10 @@ from edgekit.quantize.passes.unify_lif_quantization import (  # noqa: E402
 )
 
 SHAPE = (32, 12)
-# without the preset's memory neurons (untrained, they do not fire on the
-# calibration data: a zero-range tensor the 16x8 test cannot quantise)
+# without the preset's memory and mixer-input neurons (untrained, they do not fire
+# on the calibration data: a zero-range tensor the 16x8 test cannot quantise)
 HPARAMS = dict(dim=16, order=4, memory_d=4, patch_kernel=6, patch_stride=2, threshold=0.5,
-               spiking_memory_output=False)
+               spiking_memory_output=False, spiking_mixer_input=False)
 N, SEED = 40, 3
 
 
