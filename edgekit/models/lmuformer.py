@@ -132,7 +132,12 @@ spiking_lmuformer  27,626  0.97 M   0.983  0.983  46-100 1,084     1.000
   tables; the stages join the layer without it) 709,840 on the benchmark
   input, flash 65,348 B.  The lmuformer built the same day (seed 0, int8
   0.997): 1,219,442, so 0.57-0.58x.  Both neurons are the zoo preset since
-  then (``spiking_memory_output`` and ``spiking_mixer_input``, 32 epochs).
+  then (``spiking_memory_output`` and ``spiking_mixer_input``, 32 epochs):
+  ``edgekit build --arch spiking_lmuformer`` (seed 0) float / int8 0.977 /
+  0.977, 721,902 instructions (mean of 50 cases, 665,400-779,160; 0.59x),
+  flash 65,348 B, bit-exact (QEMU and raw audio).  Zoo rows (random
+  weights): 638,760 (0.55x the lmuformer's 1,168,760), text 64,756 B;
+  streaming call 61,480 (0.62x of 98,640), text 64,076 B.
 * "stream dec. eq.": fraction of test clips whose int8 streaming model
   (:mod:`edgekit.models.streaming`, default ``form="window"``; run hop by
   hop in TFLM, states fed back) ends with the same decision as the int8
