@@ -71,6 +71,17 @@ def _golden(tflite, graph, xs, got):
     np.testing.assert_array_equal(got, ref)
 
 
+def _golden_qemu(tflite, graph, xs, tmp_path):
+    """Build ``tmp_path/src`` (already generated) for the Cortex-M4, run ``xs`` in QEMU,
+    compare with tflite_micro."""
+    from edgekit.emulator import build_firmware, run_qemu
+
+    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
+    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
+    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
+    _golden(tflite, graph, xs, got)
+
+
 FC_CASES = [  # (input shape, units, activation, bias)
     ((37,), 5, "linear", True),
     ((4, 24), 13, "relu", True),
@@ -111,7 +122,6 @@ def test_spike_fc_on_cortex_m4_simd_path(tmp_path):
     rate 1 more active rows than an int16 lane may sum at once (255)."""
     import keras
 
-    from edgekit.emulator import build_firmware, run_qemu
     from edgekit.firmware_export.codegen import generate
 
     def build(ins):
@@ -121,10 +131,7 @@ def test_spike_fc_on_cortex_m4_simd_path(tmp_path):
     graph = _sparse_graph(tflite)
     xs = _spikes(graph, 1, 11)
     generate(graph, tmp_path / "src")
-    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
-    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
-    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
-    _golden(tflite, graph, xs, got)
+    _golden_qemu(tflite, graph, xs, tmp_path)
 
 
 
@@ -136,7 +143,6 @@ def test_spike_blocks_requantized_on_cortex_m4(kind, tmp_path):
     of units the other way."""
     import keras
 
-    from edgekit.emulator import build_firmware, run_qemu
     from edgekit.firmware_export.codegen import generate
 
     def build(ins):
@@ -150,10 +156,7 @@ def test_spike_blocks_requantized_on_cortex_m4(kind, tmp_path):
     graph = _sparse_graph(tflite)
     xs = _spikes(graph, 2, 12)
     generate(graph, tmp_path / "src")
-    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
-    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
-    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
-    _golden(tflite, graph, xs, got)
+    _golden_qemu(tflite, graph, xs, tmp_path)
 
 def test_spike_fc_clamped_above_its_zero_feeds_a_lif_on_cortex_m4(tmp_path):
     """A per-channel FULLY_CONNECTED whose output clamps at a code above -128
@@ -164,7 +167,6 @@ def test_spike_fc_clamped_above_its_zero_feeds_a_lif_on_cortex_m4(tmp_path):
     the shifted requantization, not the lower clamp.)"""
     import keras
 
-    from edgekit.emulator import build_firmware, run_qemu
     from edgekit.firmware_export.codegen import generate
     from edgekit.firmware_export.ops.spike_fc import lower
     from edgekit.models.spiking import LIF
@@ -183,10 +185,7 @@ def test_spike_fc_clamped_above_its_zero_feeds_a_lif_on_cortex_m4(tmp_path):
     assert -128 < p["act_min"] and p["act_max"] == 127
     xs = _spikes(graph, 3, 13)
     generate(graph, tmp_path / "src")
-    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
-    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
-    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
-    _golden(tflite, graph, xs, got)
+    _golden_qemu(tflite, graph, xs, tmp_path)
 
 
 def test_lif_spikes_feed_a_sparse_layer(tmp_path):
@@ -314,7 +313,6 @@ def test_spike_causal_depthwise_bit_exact(case, fold, tmp_path, monkeypatch):
 
 def test_spike_causal_depthwise_on_cortex_m4(tmp_path):
     """The eight-channel blocks of the depthwise path run only on DSP cores."""
-    from edgekit.emulator import build_firmware, run_qemu
     from edgekit.firmware_export.codegen import generate
 
     tflite = _causal_dw_model(0)
@@ -323,7 +321,4 @@ def test_spike_causal_depthwise_on_cortex_m4(tmp_path):
     generate(graph, tmp_path / "src")
     model_c = (tmp_path / "src" / "model.c").read_text()
     assert "ek_spike_dw_s8(&" in model_c and "ek_pad_s8(&" not in model_c    # PAD folded
-    fw = build_firmware(tmp_path / "src", tmp_path / "fw", target="cortex-m4")
-    run = run_qemu(fw.elf, xs.reshape(len(xs), -1).view(np.uint8), target="cortex-m4")
-    got = np.asarray(run.outputs, dtype=np.uint8).reshape(len(xs), -1).view(np.int8)
-    _golden(tflite, graph, xs, got)
+    _golden_qemu(tflite, graph, xs, tmp_path)
