@@ -299,13 +299,18 @@ def _lmu_layer_class():
             return self.activation(h) if self.activation is not None else h
 
         def call(self, x, training=False):
+            return self._hidden(self.memory_path(x, training)[1], x)
+
+        def memory_path(self, x, training=False):
+            """Window form up to ``W_m``: ``(u, m)``, the memory input and the
+            memory, each the spikes of its neuron when ``u_lif`` / ``m_lif`` is set."""
             u = ops.matmul(x, self.w_u) + self.b_u
             if self.u_lif is not None:
                 u = self.u_act(self.u_bn(u, training=training), training=training)
             m = self.memory(u)
             if self.m_lif is not None:
                 m = self.m_act(self.m_bn(m, training=training), training=training)
-            return self._hidden(m, x)
+            return u, m
 
         def spike_input(self, x_t, v_prev):
             """Spiking memory input of one step (``u_lif``): ``(spikes, membrane)``.

@@ -301,7 +301,7 @@ def spike_rates(model, x, batch_size: int = 128) -> dict[str, dict]:
     lif_cls = __getattr__("LIF")
     lifs = [layer for layer in model.layers if isinstance(layer, lif_cls)]
     lmus = [layer for layer in model.layers if isinstance(layer, LMU)
-            and (layer.u_lif is not None or getattr(layer, "m_lif", None) is not None)]
+            and (layer.u_lif is not None or layer.m_lif is not None)]
     if not lifs and not lmus:
         raise ConfigError(f"model {model.name!r} has no LIF layer")
     probe = keras.Model(model.inputs, [layer.output for layer in lifs]
@@ -331,10 +331,9 @@ def _lmu_spikes(lmu, x, batch_size):
     ops = keras.ops
     out = {"u_act": [], "m_act": []}
     for i in range(0, len(x), batch_size):
-        u = ops.matmul(ops.convert_to_tensor(x[i:i + batch_size]), lmu.w_u) + lmu.b_u
+        u, m = lmu.memory_path(ops.convert_to_tensor(x[i:i + batch_size]))
         if lmu.u_lif is not None:
-            u = lmu.u_act(lmu.u_bn(u))
             out["u_act"].append(ops.convert_to_numpy(u))
-        if getattr(lmu, "m_lif", None) is not None:
-            out["m_act"].append(ops.convert_to_numpy(lmu.m_act(lmu.m_bn(lmu.memory(u)))))
+        if lmu.m_lif is not None:
+            out["m_act"].append(ops.convert_to_numpy(m))
     return [(k, np.concatenate(v)) for k, v in out.items() if v]
