@@ -149,9 +149,13 @@ def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg
     :class:`edgekit.data.augment.AugmentConfig` (feature level, mixup) and
     ``copies`` its pre-computed waveform copies ``(K, N, frames, channels)``;
     ``channel_hz`` the channels' centre frequencies for ``cfg.freq_warp``;
-    ``one_hot`` gives one-hot labels (for label smoothing).
+    ``one_hot`` gives one-hot labels (for label smoothing; not with mixup,
+    which mixes the integer labels itself).
     """
     import keras
+
+    if one_hot:
+        y = np.eye(num_classes, dtype=np.float32)[y]
 
     from edgekit.data import augment as aug  # noqa: PLC0415
     from edgekit.data.freq_warp import warp_channels  # noqa: PLC0415
@@ -175,7 +179,7 @@ def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg
                 rng = np.random.default_rng([seed, self.epoch, 2, idx])
                 xb = augment_batch(xb, rng, max_shift=max_shift, freq_mask=freq_mask)
             if cfg is None:
-                return xb, (np.eye(num_classes, dtype=np.float32)[yb] if one_hot else yb)
+                return xb, yb
             rng = np.random.default_rng([seed, self.epoch, 4, idx])
             if copies is not None and len(copies):
                 v = aug.variant_index(rng, len(sel), len(copies))
@@ -192,7 +196,7 @@ def _make_sequence(x, y, batch_size, seed, augment, max_shift, freq_mask, *, cfg
                                    freq_masks=cfg.freq_masks, freq_mask=cfg.freq_mask)
             if cfg.mixup:
                 return aug.mixup_batch(xb, yb, num_classes, cfg.mixup, rng)
-            return xb, (np.eye(num_classes, dtype=np.float32)[yb] if one_hot else yb)
+            return xb, yb
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -254,8 +258,8 @@ def train(
     epochs on its own schedule (the same warm-up and cosine decay), with
     every other layer fixed (batch norms in inference mode); then the layers
     that were trainable are trainable again and the ``epochs`` of the main
-    schedule run (``epochs + head_epochs`` in all).  Seeds (Python, NumPy, TensorFlow) are set from ``seed`` and
-    TensorFlow op determinism is enabled, so two runs with the same
+    schedule run (``epochs + head_epochs`` in all).  Seeds (Python, NumPy,
+    TensorFlow) are set from ``seed`` and TensorFlow op determinism is enabled, so two runs with the same
     arguments on the same machine give the same weights.
 
     Parameters
