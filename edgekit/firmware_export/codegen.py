@@ -27,8 +27,12 @@ from edgekit.firmware_export.io_tensors import (IO_DTYPES, data_io, data_tensors
 from edgekit.firmware_export.kernel_paths import kernel_paths
 from edgekit.firmware_export.ops.lstm import variable_tensors
 from edgekit.firmware_export.passes.code_add import code_adds
+from edgekit.firmware_export.passes.fuse_lif import OPCODE as LIF_STEP_OPCODE
 from edgekit.firmware_export.passes.fuse_lif import fuse_lif
+from edgekit.firmware_export.passes.lif_bn import OPCODE as LIF_BN_OPCODE
 from edgekit.firmware_export.passes.lif_bn import lif_bn
+from edgekit.firmware_export.passes.lif_layer import OPCODE as LIF_LAYER_OPCODE
+from edgekit.firmware_export.passes.lif_layer import STEP_OPCODE as LIF_STREAM_OPCODE
 from edgekit.firmware_export.passes.lif_layer import lif_layers
 from edgekit.firmware_export.passes.spike_pad import fold_spike_pads
 from edgekit.firmware_export.passes.spike_sparse import sparse_spikes
@@ -58,7 +62,7 @@ class Export:
 #: Op names are packed four bits per op above this many ops (and 16 names).
 PACK_OP_NAMES = 256
 #: Ops of the graph passes that compute LIF layers or steps (named ``LIF``).
-LIF_OPCODES = ("EK_LIF", "EK_LIF_LAYER", "EK_LIF_STEP", "EK_LIF_BN")
+LIF_OPCODES = (LIF_STEP_OPCODE, LIF_LAYER_OPCODE, LIF_STREAM_OPCODE, LIF_BN_OPCODE)
 
 
 def _ints(values) -> list[int]:

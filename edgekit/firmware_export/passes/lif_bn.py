@@ -22,6 +22,7 @@ from dataclasses import replace
 from edgekit.errors import UnsupportedOpError
 from edgekit.firmware_export.graph import Graph, Operator
 from edgekit.firmware_export.ops.lif_bn import MAX_STAGES, OPCODE, lif_bn_params
+from edgekit.firmware_export.passes.lif_layer import OPCODE as LAYER_OPCODE
 
 __all__ = ["OPCODE", "lif_bn"]
 
@@ -78,7 +79,7 @@ def lif_bn(graph: Graph) -> Graph:
     readers, producer = graph.readers(), graph.producers()
     new, gone, fused = {}, set(), dict(graph.fused)
     for op in graph.operators:
-        if op.opcode != "EK_LIF_LAYER":
+        if op.opcode != LAYER_OPCODE:
             continue
         ch = _chain(graph, op, readers, producer)
         if ch is None:
