@@ -47,7 +47,9 @@ def shared_dir(sub: str, files) -> Path:
 def arm_qemu_missing() -> str | None:
     """Why the Arm toolchain / QEMU tests cannot run here (``None`` when both are installed)."""
     absent = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    return f"{' and '.join(absent)} missing (scripts/setup.sh installs the Arm toolchain and QEMU)" if absent else None
+    if not absent:
+        return None
+    return f"{' and '.join(absent)} missing (scripts/setup.sh installs the Arm toolchain and QEMU)"
 
 
 

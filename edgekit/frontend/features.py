@@ -34,8 +34,8 @@ from edgekit.data.wav import to_pcm
 from edgekit.errors import ConfigError, DataError
 from edgekit.frontend.config import FrontendConfig, read_json
 
-__all__ = ["ALIGNS", "FORMAT", "KINDS", "FrontendFeatures", "default_frontend_features", "load_features",
-           "load_frontend", "make_features"]
+__all__ = ["ALIGNS", "FORMAT", "KINDS", "FrontendFeatures", "default_frontend_features",
+           "load_features", "load_frontend", "make_features"]
 
 #: Format tag of a front-end ``features.json``.
 FORMAT = "edgekit.features/2"
@@ -138,7 +138,8 @@ class FrontendFeatures:
     # -- features ------------------------------------------------------------------------------
 
     def lead(self, n: int) -> int:
-        """Zeros put before a clip of ``n`` samples: 0, or half the room left with ``align = "centre"``."""
+        """Zeros put before a clip of ``n`` samples: 0, or with ``align = "centre"`` half the
+        room left."""
         if self.align == "centre":
             return max(self.clip_samples - int(n), 0) // 2
         return 0
@@ -156,7 +157,7 @@ class FrontendFeatures:
         return out
 
     def clip_pcm(self, samples) -> np.ndarray:
-        """The clip as the front end gets it: int16, :attr:`clip_samples` long (see :meth:`place`)."""
+        """The clip as the front end gets it: int16, :attr:`clip_samples` long (:meth:`place`)."""
         return self.place(to_pcm(samples))
 
     def compute_int8(self, samples) -> np.ndarray:
@@ -218,7 +219,8 @@ class FrontendFeatures:
         return path
 
     def replace(self, **overrides) -> FrontendFeatures:
-        """A copy with ``num_frames``, ``align`` and/or front-end parameters changed (a recipe's ``[features]``)."""
+        """A copy with ``num_frames``, ``align`` and/or front-end parameters changed (a
+        recipe's ``[features]``)."""
         num_frames = overrides.pop("num_frames", self.num_frames)
         align = overrides.pop("align", self.align)
         try:

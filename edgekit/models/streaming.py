@@ -26,7 +26,8 @@ Two forms (``form=``), both exactly the window model in float:
     neurons' membrane ``(memory_d * order,)`` a state too), the LIF membranes
     ``(1, dim)`` / ``(1, mlp_ratio * dim)`` of ``patch_act``, ``lmu_act``,
     ``mix_in_act`` (with ``spiking_mixer_input``), ``mix_act``, and the
-    features of the last ``steps - 1`` steps ``(steps - 1, dim)``, which the head averages with the current one (the
+    features of the last ``steps - 1`` steps ``(steps - 1, dim)``, which
+    the head averages with the current one (the
     window model's ``MEAN``; over a continuous stream, a sliding window of
     the last ``steps`` hops).  The int8 export
     (:func:`edgekit.quantize.streaming.quantize_streaming_int8`) takes every

@@ -36,8 +36,8 @@ from edgekit.firmware_export.ops.base import Lowered, fail, require_int8
 from edgekit.firmware_export.ops.lif_layer import SH16, layer_params, pack_int16, sum_tables
 from edgekit.firmware_export.quant import mbqm, mbqm_array
 
-__all__ = ["MAX_STAGES", "OPCODE", "add_codes", "head_tables", "identity_head", "lif_bn_params", "lower",
-           "stage_codes", "stage_form", "sum_tables16"]
+__all__ = ["MAX_STAGES", "OPCODE", "add_codes", "head_tables", "identity_head", "lif_bn_params",
+           "lower", "stage_codes", "stage_form", "sum_tables16"]
 
 #: Opcode of the fused op (no TFLite op has it).
 OPCODE = "EK_LIF_BN"
@@ -214,8 +214,8 @@ def lif_bn_params(graph, op) -> dict:
     op : Operator
         Inputs ``[a, b]`` (the head ADD's), outputs ``[spikes]``, options
         ``head`` (the ADD; None: inputs ``[y, y]``, the first stage's
-        activation, passed through by :func:`identity_head`), ``stages`` (the per-channel ops, input first)
-        and the ``EK_LIF_LAYER`` options (``steps``, ``tree``, ``pre``,
+        activation, passed through by :func:`identity_head`), ``stages``
+        (the per-channel ops, input first) and the ``EK_LIF_LAYER`` options (``steps``, ``tree``, ``pre``,
         ``codes``) with ``layer_input`` (the layer's current tensor).
 
     Raises
